@@ -1,0 +1,356 @@
+"""Loading and validating config.ini.
+
+config.ini is read with configobj (``interpolation=False`` so a ``%`` in a password is
+kept verbatim) and validated against ``configspec.ini`` shipped in this package. Fixed
+sections are ``[Settings]``, ``[qBittorrent]`` and ``[WebUI]``; every other top-level
+section is an Arr instance named ``Radarr-<name>``, ``Sonarr-<name>`` or ``Lidarr-<name>``
+(or with an explicit ``Kind``).
+
+Environment variables ``QBARR__SECTION__KEY`` (or ``QBARR__SECTION__SUB__KEY``) override
+values from the file; names match case-insensitively and ``_`` stands for ``-``.
+
+Every problem is reported as one line naming the file, the section, the key, the bad value
+and what was expected; :class:`ConfigError` carries all of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
+from configobj.validate import VdtValueError, Validator
+
+from qbarr.units import parse_duration, parse_size
+
+FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI")
+ARR_KINDS = ("radarr", "sonarr", "lidarr")
+SECRET_KEYS = frozenset({"password", "apikey", "token"})
+MASK = "********"
+ENV_PREFIX = "QBARR__"
+EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
+
+
+class ConfigError(Exception):
+    """config.ini cannot be used; ``problems`` holds one clear line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Arr instance: a top-level section such as ``[Radarr-4K]``."""
+
+    name: str
+    kind: str
+    slug: str
+    url: str
+    api_key: str
+    category: str
+    section: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def program(self) -> str:
+        return f"arr-{self.slug}"
+
+    @property
+    def search_enabled(self) -> bool:
+        return bool(self.section["Search"]["Enabled"])
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config.ini. ``data`` is the configobj tree with typed values."""
+
+    path: Path
+    data: Mapping[str, Any] = field(repr=False)
+    instances: tuple[Instance, ...]
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return self.data["Settings"]
+
+    @property
+    def qbittorrent(self) -> Mapping[str, Any]:
+        return self.data["qBittorrent"]
+
+    @property
+    def webui(self) -> Mapping[str, Any]:
+        return self.data["WebUI"]
+
+    def instance(self, name: str) -> Instance:
+        """The instance with this section name (or slug); KeyError names the known ones."""
+        for inst in self.instances:
+            if name in (inst.name, inst.slug, inst.program):
+                return inst
+        known = ", ".join(i.name for i in self.instances) or "none"
+        raise KeyError(f"no Arr instance {name!r} in {self.path} (known: {known})")
+
+
+def spec_path() -> Path:
+    return Path(str(resources.files("qbarr") / "configspec.ini"))
+
+
+def slugify(name: str) -> str:
+    """Supervisord-safe program slug: lower case, only ``[a-z0-9._-]``."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
+    return slug or "instance"
+
+
+def _check_duration(value: Any, min: str | None = None, max: str | None = None) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise VdtValueError(value) from exc
+    if min is not None and seconds < float(min) and seconds != -1:
+        raise VdtValueError(f"{value} (at least {min} seconds)")
+    if max is not None and seconds > float(max):
+        raise VdtValueError(f"{value} (at most {max} seconds)")
+    return seconds
+
+
+def _check_size(value: Any) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise VdtValueError(value) from exc
+
+
+def _validator() -> Validator:
+    return Validator({"duration": _check_duration, "size": _check_size})
+
+
+def _expected(check: str) -> str:
+    """Turn a configspec check into words for an error message."""
+    name, _, args = check.partition("(")
+    args = re.sub(r",?\s*default=[^,)]*", "", args.rstrip(")")).strip(", ")
+    words = {
+        "duration": "a duration such as 90, 15m, 2h or 7d",
+        "size": "a size such as 500M or 100G (-1 = off)",
+        "boolean": "true or false",
+        "integer": "a whole number",
+        "float": "a number",
+        "string": "text",
+        "string_list": "a comma-separated list",
+        "option": "one of",
+    }.get(name, name)
+    if name == "string" and args in ("min=1", ""):
+        return "non-empty text" if args else words
+    args = args.replace("min=", "at least ").replace("max=", "at most ")
+    return f"{words} ({args})" if args and name != "option" else f"{words} {args}".strip()
+
+
+def _spec_check(spec: Any, sections: list[str], key: str) -> str:
+    node = spec
+    for sec in sections:
+        node = node.get(sec, node.get("__many__", {})) if hasattr(node, "get") else {}
+    check = node.get(key, "") if hasattr(node, "get") else ""
+    return check if isinstance(check, str) else ""
+
+
+def _raw_value(raw: Any, sections: list[str], key: str) -> Any:
+    node = raw
+    for sec in sections:
+        node = node.get(sec, {})
+    return node.get(key, None)
+
+
+def _where(path: Path, sections: list[str], key: str | None = None) -> str:
+    where = f"{path}: [{']['.join(sections)}]" if sections else f"{path}:"
+    return f"{where} {key}" if key else where
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+def apply_env_overrides(cfg: ConfigObj, env: Mapping[str, str]) -> list[str]:
+    """Apply ``QBARR__SECTION__[SUB__]KEY`` overrides; returns the names applied."""
+    applied = []
+    for var, value in sorted(env.items()):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = var[len(ENV_PREFIX) :].split("__")
+        if len(parts) < 2:
+            continue
+        node: Any = cfg
+        for part in parts[:-1]:
+            match = next((k for k in node.sections if _norm(k) == _norm(part)), None)
+            if match is None:
+                match = next((s for s in FIXED_SECTIONS if _norm(s) == _norm(part)), part)
+                node[match] = {}
+            node = node[match]
+        key = next((k for k in node.scalars if _norm(k) == _norm(parts[-1])), parts[-1])
+        node[key] = value
+        applied.append(var)
+    return applied
+
+
+def read_raw(path: Path) -> ConfigObj:
+    """Parse config.ini without validation; raises ConfigError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found (create one with `qbarr init`)"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+    try:
+        return ConfigObj(
+            text.splitlines(),
+            configspec=str(spec_path()),
+            interpolation=False,
+            encoding="utf-8",
+            list_values=True,
+            _inspec=False,
+        )
+    except ConfigObjError as exc:
+        lines = [f"{path}: {err.msg} at line {err.line_number}: {err.line!r}" for err in getattr(exc, "errors", [])]
+        raise ConfigError(lines or [f"{path}: {exc}"]) from None
+
+
+def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read, override from the environment, validate and type config.ini.
+
+    Raises:
+        ConfigError: with one line per problem.
+    """
+    path = Path(path)
+    cfg = read_raw(path)
+    cfg.filename = str(path)
+    apply_env_overrides(cfg, os.environ if env is None else env)
+    raw = cfg.dict()
+    result = cfg.validate(_validator(), preserve_errors=True, copy=True)
+    problems = _validation_problems(path, cfg, raw, result)
+    problems += _unknown_keys(path, cfg)
+    instances, more = _instances(path, cfg)
+    problems += more
+    if problems:
+        raise ConfigError(problems)
+    return Config(path=path, data=cfg, instances=tuple(instances))
+
+
+def _validation_problems(path: Path, cfg: ConfigObj, raw: Any, result: Any) -> list[str]:
+    if result is True:
+        return []
+    problems = []
+    for sections, key, error in flatten_errors(cfg, result):
+        if key is None:
+            problems.append(f"{_where(path, sections)} section is missing")
+            continue
+        check = _spec_check(cfg.configspec, sections, key)
+        if error is False:
+            problems.append(f"{_where(path, sections, key)} is missing (expected {_expected(check)})")
+            continue
+        value = _raw_value(raw, sections, key)
+        problems.append(
+            f"{_where(path, sections, key)} = {_shown(key, value)} is invalid: "
+            f"expected {_expected(check)}"
+        )
+    return problems
+
+
+def _shown(key: str, value: Any) -> str:
+    if key.lower() in SECRET_KEYS:
+        return MASK
+    return repr(value)
+
+
+def _unknown_keys(path: Path, cfg: ConfigObj) -> list[str]:
+    problems = []
+    for sections, name in get_extra_values(cfg):
+        if not sections and name not in FIXED_SECTIONS:
+            continue  # top-level sections are Arr instances (checked below)
+        if len(sections) >= 3 and sections[1] == "Torrent" and sections[2] == "Trackers":
+            continue
+        problems.append(f"{_where(path, list(sections))} has an unknown setting or section {name!r}")
+    return problems
+
+
+def _kind_of(name: str, section: Mapping[str, Any]) -> str | None:
+    explicit = section.get("Kind")
+    if explicit:
+        return str(explicit)
+    prefix = name.split("-", 1)[0].lower()
+    return prefix if prefix in ARR_KINDS and "-" in name else None
+
+
+def _instances(path: Path, cfg: ConfigObj) -> tuple[list[Instance], list[str]]:
+    instances: list[Instance] = []
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    slugs: dict[str, str] = {}
+    reserved = {cfg["Settings"].get("FailedCategory"), cfg["Settings"].get("RecheckCategory")}
+    for name in cfg.sections:
+        if name in FIXED_SECTIONS:
+            continue
+        section = cfg[name]
+        kind = _kind_of(name, section)
+        if kind is None:
+            problems.append(
+                f"{_where(path, [name])}: unknown Arr kind; name the section Radarr-<name>, "
+                "Sonarr-<name> or Lidarr-<name>, or set Kind = radarr|sonarr|lidarr"
+            )
+            continue
+        category = str(section.get("Category", ""))
+        if category in owners:
+            problems.append(
+                f"{_where(path, [name], 'Category')} = {category!r} is already the category of "
+                f"[{owners[category]}]; each instance needs its own category"
+            )
+        elif category in reserved:
+            problems.append(
+                f"{_where(path, [name], 'Category')} = {category!r} is reserved by [Settings] "
+                "FailedCategory/RecheckCategory"
+            )
+        owners.setdefault(category, name)
+        slug = slugify(name)
+        if slug in slugs:
+            problems.append(f"{_where(path, [name])}: program name arr-{slug} clashes with [{slugs[slug]}]")
+        slugs.setdefault(slug, name)
+        if not section.get("Managed", True):
+            continue
+        instances.append(
+            Instance(
+                name=name,
+                kind=kind,
+                slug=slug,
+                url=str(section.get("URL", "")),
+                api_key=str(section.get("APIKey", "")),
+                category=category,
+                section=section,
+            )
+        )
+    return instances, problems
+
+
+def masked(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a config tree with every secret replaced by ``MASK`` (empty stays empty)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out[key] = masked(value)
+        elif key.lower() in SECRET_KEYS and value:
+            out[key] = MASK
+        else:
+            out[key] = value
+    return out
+
+
+def secrets_of(data: Mapping[str, Any]) -> list[str]:
+    """Every non-empty secret value in a config tree (for log scrubbing and tests)."""
+    found: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            found += secrets_of(value)
+        elif key.lower() in SECRET_KEYS and value:
+            found.append(str(value))
+    return found

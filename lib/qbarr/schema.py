@@ -1,0 +1,142 @@
+"""Numbered schema migrations (``PRAGMA user_version``).
+
+Each entry of ``MIGRATIONS`` is a list of SQL statements; entry *n* (1-based) brings the
+schema to version *n*. Never edit a released migration: append a new one.
+
+Times are Unix seconds (REAL). JSON columns hold plain objects. No column ever holds a
+secret (API keys and passwords stay in config.ini).
+"""
+
+from __future__ import annotations
+
+MIGRATION_1 = [
+    # One row per Arr instance (and per search program): written every cycle.
+    """CREATE TABLE instances (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT '',
+        program TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        status TEXT NOT NULL DEFAULT 'starting',
+        started_at REAL,
+        heartbeat_at REAL,
+        cycles INTEGER NOT NULL DEFAULT 0,
+        cycle_s REAL,
+        counts TEXT NOT NULL DEFAULT '{}',
+        torrents INTEGER NOT NULL DEFAULT 0,
+        qbt_ok INTEGER,
+        arr_ok INTEGER,
+        last_error TEXT,
+        last_error_at REAL,
+        brake_engaged INTEGER NOT NULL DEFAULT 0,
+        brake_reason TEXT,
+        brake_at REAL,
+        brake_released_at REAL,
+        stats TEXT NOT NULL DEFAULT '{}'
+    )""",
+    # Crashes, FATALs, hung restarts and the watchdog's restarts.
+    """CREATE TABLE crashes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        program TEXT NOT NULL,
+        event TEXT NOT NULL,
+        pid INTEGER,
+        from_state TEXT,
+        detail TEXT,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX crashes_program_at ON crashes(program, at)",
+    # Per-torrent memory of an Arr manager: timers and flags that must survive restarts.
+    """CREATE TABLE torrents (
+        instance TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        first_seen REAL NOT NULL,
+        stalled_since REAL,
+        slow_strikes INTEGER NOT NULL DEFAULT 0,
+        rechecks INTEGER NOT NULL DEFAULT 0,
+        import_sent_at REAL,
+        failed_at REAL,
+        paused_by_qbarr INTEGER NOT NULL DEFAULT 0,
+        prev_category TEXT,
+        last_rule TEXT,
+        last_reason TEXT,
+        last_decided_at REAL,
+        state TEXT,
+        progress REAL,
+        ratio REAL,
+        seeding_time REAL,
+        size INTEGER,
+        category TEXT,
+        tags TEXT,
+        added_on REAL,
+        gone_at REAL,
+        PRIMARY KEY (instance, hash)
+    )""",
+    "CREATE INDEX torrents_rule ON torrents(instance, last_rule)",
+    # The decision journal: one row per decision that changed something or was new.
+    """CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        inputs TEXT NOT NULL DEFAULT '{}',
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX decisions_hash ON decisions(hash, at)",
+    "CREATE INDEX decisions_instance_at ON decisions(instance, at)",
+    "CREATE INDEX decisions_rule_at ON decisions(rule, at)",
+    # The action journal: planned -> done | failed | held | skipped. ``key`` makes actions
+    # idempotent: e.g. one ``import:<hash>`` and one ``blocklist:<hash>`` per instance, ever.
+    """CREATE TABLE actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        decision_id INTEGER REFERENCES decisions(id),
+        instance TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        destructive INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'planned',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        result TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (instance, key)
+    )""",
+    "CREATE INDEX actions_status ON actions(instance, status)",
+    "CREATE INDEX actions_hash ON actions(hash)",
+    # Every search command sent (by the search program or a manager's re-search).
+    """CREATE TABLE searches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance TEXT NOT NULL,
+        item TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL,
+        command TEXT NOT NULL,
+        command_id INTEGER,
+        status TEXT NOT NULL DEFAULT 'sent',
+        result TEXT,
+        hash TEXT,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX searches_instance_at ON searches(instance, at)",
+    "CREATE INDEX searches_item ON searches(instance, item, at)",
+    # Per-item cooldown: when an item may be searched again.
+    """CREATE TABLE search_cooldowns (
+        instance TEXT NOT NULL,
+        item TEXT NOT NULL,
+        last_at REAL NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (instance, item)
+    )""",
+    # Small key/value store (web UI session key, etc.).
+    """CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1]

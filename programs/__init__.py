@@ -1,0 +1,1 @@
+"""The qbarr programs: one module per supervisord program and the operator CLI."""
