@@ -139,4 +139,24 @@ MIGRATION_1 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1]
+# Requests from the web UI to a manager (the web UI never talks to a manager directly):
+# kind 'protect' | 'unprotect' adds / removes the ProtectedTag on a torrent. The manager
+# applies pending rows (done_at IS NULL) and sets done_at and result ('ok' or an error).
+# Plus indexes for the web UI's torrent list (sort / filter on 20,000 torrents).
+MIGRATION_2 = [
+    """CREATE TABLE requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        done_at REAL,
+        result TEXT
+    )""",
+    "CREATE INDEX requests_pending ON requests(instance, done_at)",
+    "CREATE INDEX torrents_name ON torrents(instance, name)",
+    "CREATE INDEX torrents_state ON torrents(instance, state)",
+    "CREATE INDEX actions_decision ON actions(decision_id)",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2]
