@@ -1,0 +1,1 @@
+"""Simulators of Radarr, Sonarr, Lidarr, Overseerr and Ombi."""
