@@ -1,0 +1,1 @@
+"""Test helpers shared by the contract, system and bench code (no fixtures here)."""
