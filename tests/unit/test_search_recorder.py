@@ -1,0 +1,139 @@
+"""The search journal and cooldowns shared by the search program and the managers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qbarr.db import open_migrated, rows
+from qbarr.search import recorder, status
+from qbarr.search.model import PlannedSearch
+from qbarr.search.settings import SearchSettings
+
+NOW = 1_700_000_000.0
+INST = "Radarr-Main"
+
+
+@pytest.fixture
+def db(tmp_path):
+    conn = open_migrated(tmp_path / "qbarr.db")
+    yield conn
+    conn.conn.close()
+
+
+def movie_search(i, reason="missing") -> PlannedSearch:
+    return PlannedSearch(command="movie", ids=(i,), keys=(f"movie:{i}",), reason=reason, title=f"Movie {i}")
+
+
+def test_begin_sent_cools_down_and_counts(db):
+    row, prev = recorder.begin(db, INST, movie_search(1), NOW)
+    assert prev == {"movie:1": None}
+    recorder.sent(db, row, 42)
+    assert recorder.cooldowns(db, INST, NOW - 10) == {"movie:1": NOW}
+    u = recorder.usage(db, INST, NOW + 1, SearchSettings())
+    assert (u.last_24h, u.last_hour, u.last_command_at) == (1, 1, NOW)
+    r = rows(db, "SELECT * FROM searches")[0]
+    assert (r["status"], r["command"], r["command_id"], r["reason"], r["title"]) == ("sent", "MoviesSearch", 42, "missing", "Movie 1")
+
+
+def test_abandon_restores_previous_cooldown_and_does_not_count(db):
+    recorder.record_search(db, INST, ["movie:1"], "stalled", "MoviesSearch", 7, NOW - 5000)
+    row, prev = recorder.begin(db, INST, movie_search(1), NOW)
+    recorder.abandon(db, INST, row, "connection refused", prev)
+    assert recorder.cooldowns(db, INST, 0) == {"movie:1": NOW - 5000}
+    assert rows(db, "SELECT count FROM search_cooldowns")[0]["count"] == 1
+    row2, prev2 = recorder.begin(db, INST, movie_search(2), NOW)
+    recorder.abandon(db, INST, row2, "boom", prev2)
+    assert "movie:2" not in recorder.cooldowns(db, INST, 0)
+    assert recorder.usage(db, INST, NOW, SearchSettings()).last_24h == 1
+    err = rows(db, "SELECT status, result FROM searches WHERE id = ?", (row2,))[0]
+    assert err["status"] == "error" and json.loads(err["result"])["error"] == "boom"
+
+
+def test_series_search_records_every_covered_key(db):
+    search = PlannedSearch(command="series", ids=(7,), keys=("series:7", "episode:1", "episode:2"), reason="missing", series_id=7)
+    row, _ = recorder.begin(db, "Sonarr-TV", search, NOW)
+    recorder.sent(db, row, 5)
+    assert set(recorder.cooldowns(db, "Sonarr-TV", 0)) == {"series:7", "episode:1", "episode:2"}
+    hist = status.search_history(db, "episode:2")
+    assert len(hist) == 1 and hist[0]["item"] == "series:7" and hist[0]["covers"] == ["episode:1", "episode:2"]
+    assert hist[0]["command"] == "SeriesSearch"
+
+
+def test_usage_windows_and_frees_at(db):
+    s = SearchSettings(max_per_day=3, max_per_hour=2)
+    for t in (NOW - 20 * 3600, NOW - 1800, NOW - 600):
+        recorder.record_search(db, INST, [f"movie:{int(t)}"], "missing", "MoviesSearch", 1, t)
+    u = recorder.usage(db, INST, NOW, s)
+    assert (u.last_24h, u.last_hour) == (3, 2)
+    assert u.day_frees_at == NOW - 20 * 3600 + 86400
+    assert u.hour_frees_at == NOW - 1800 + 3600
+
+
+def test_update_results_from_the_arr_command_list(db):
+    a, _ = recorder.begin(db, INST, movie_search(1), NOW)
+    recorder.sent(db, a, 100)
+    b, _ = recorder.begin(db, INST, movie_search(2), NOW)
+    recorder.sent(db, b, 101)
+    c, _ = recorder.begin(db, INST, movie_search(3), NOW - 2 * 86400)
+    recorder.sent(db, c, 99)
+    cmds = [
+        {"id": 100, "name": "MoviesSearch", "status": "completed", "message": "Completed"},
+        {"id": 101, "name": "MoviesSearch", "status": "started"},
+    ]
+    assert recorder.update_results(db, INST, cmds, NOW + 10) == 3
+    got = {r["id"]: r["status"] for r in rows(db, "SELECT id, status FROM searches")}
+    assert got == {a: "completed", b: "started", c: "unknown"}
+    assert recorder.update_results(db, INST, cmds, NOW + 20) == 0
+
+
+def test_may_search_burst_dedupe_and_budget(db):
+    s = SearchSettings(research_cooldown=600, max_per_day=3)
+    recorder.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 60)
+    recorder.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW - 3600)
+    allowed = recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:2", "movie:3"], NOW, s)
+    assert allowed == ["movie:2"]  # movie:1 in burst window; budget 3 - 2 used = 1 slot
+    s = SearchSettings(research_cooldown=600, max_per_day=0)
+    assert recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:3"], NOW, s) == ["movie:2", "movie:3"]
+    assert recorder.may_search(db, INST, [], NOW, s) == []
+
+
+def test_manager_record_links_hash_and_cools_down_for_the_search_program(db):
+    recorder.record_search(db, INST, ["movie:5"], "stalled", "MoviesSearch", 77, NOW, hash="ABCDEF", title="Five")
+    assert recorder.cooldowns(db, INST, NOW - 1) == {"movie:5": NOW}
+    hist = status.search_history(db, "abcdef")
+    assert [(h["item"], h["reason"], h["command_id"]) for h in hist] == [("movie:5", "stalled", 77)]
+    line = status.format_history(hist)[0]
+    assert "movie:5 'Five' searched (stalled) with MoviesSearch#77 -> sent" in line
+    with pytest.raises(ValueError):
+        recorder.record_search(db, INST, [], "x", "MoviesSearch", None, NOW)
+
+
+def test_status_and_heartbeat(db):
+    recorder.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100)
+    recorder.record_search(db, INST, ["movie:2"], "request", "MoviesSearch", 2, NOW - 7200)
+    row, prev = recorder.begin(db, INST, movie_search(3), NOW - 50)
+    recorder.abandon(db, INST, row, "down", prev)
+    common = dict(program="search-radarr-main", pid=123, now=NOW, started_at=NOW - 500, cycles=3, cycle_s=0.1,
+                  counts={"wanted": 10}, stats={"blocked": "delay"}, arr_ok=False)
+    status.heartbeat(db, INST, status="backoff", last_error="Arr unreachable", **common)
+    status.heartbeat(db, INST, status="backoff", last_error="Arr unreachable", **{**common, "now": NOW + 5})
+    st = status.search_status(db, INST, now=NOW)
+    assert st["searches_24h"] == 2 and st["searches_1h"] == 1
+    assert st["by_reason_24h"] == {"missing": 1, "request": 1}
+    assert st["by_status_24h"] == {"sent": 2, "error": 1}
+    assert st["program"]["name"] == "Radarr-Main:search" and st["program"]["kind"] == "search"
+    assert st["program"]["counts"] == {"wanted": 10} and st["program"]["last_error_at"] == NOW
+    assert st["program"]["heartbeat_at"] == NOW + 5
+    assert [r["item"] for r in st["last"]] == ["movie:3", "movie:1", "movie:2"]
+    status.heartbeat(db, INST, status="running", last_error=None, **{**common, "arr_ok": True})
+    st = status.search_status(db, INST, now=NOW)
+    assert st["program"]["last_error"] is None and st["program"]["last_error_at"] is None
+
+
+def test_prune(db):
+    recorder.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100 * 86400)
+    recorder.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW)
+    assert recorder.prune(db, INST, NOW - 90 * 86400) == 1
+    assert list(recorder.cooldowns(db, INST, 0)) == ["movie:2"]
