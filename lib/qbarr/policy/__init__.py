@@ -1,1 +1,41 @@
-"""policy."""
+"""The torrent policy: a pure function from what qBittorrent and the Arr show to decisions.
+
+    from qbarr.policy import decide, PolicySettings, Env, Memory, group_queue
+    settings = PolicySettings.from_config(instance.section, config.settings, instance.kind)
+    decisions = decide(torrents, group_queue(arr_items), files, memory, settings, Env(now=time.time()))
+
+No I/O and no clock in here (``Env.now`` is an input): the manager's loop gathers the
+inputs, the journal records the decisions and the executor carries out their actions.
+"""
+
+from __future__ import annotations
+
+from qbarr.policy.docs import FAIL_NOTE, RULE_DOCS, RULES
+from qbarr.policy.facts import INFINITE_ETA, TorrentFacts, canonical_state, shared_content
+from qbarr.policy.files import judge_files
+from qbarr.policy.model import EFFECT_FIELDS, Action, Decision, Env, Memory, QueueView, group_queue
+from qbarr.policy.rules import FAILED_STATES, RECHECK_GRACE, decide
+from qbarr.policy.settings import (PolicyConfigError, PolicySettings, TrackerRule, default_allowlist,
+                                   normalize_host)
+
+DESTRUCTIVE_KINDS = frozenset({"delete", "blocklist"})
+
+
+def needs_files(torrent: dict) -> bool:
+    """Whether the loop should fetch ``torrents/files`` for this torrent (for unwanted-files).
+
+    Only downloads with metadata: complete torrents and magnets without metadata are not judged.
+    """
+    state = canonical_state(str(torrent.get("state") or ""))
+    if state in ("metaDL", "forcedMetaDL", "missingFiles", "error") or state.startswith("checking"):
+        return False
+    left = torrent.get("amount_left")
+    return isinstance(left, (int, float)) and left > 0
+
+
+__all__ = [
+    "Action", "DESTRUCTIVE_KINDS", "Decision", "EFFECT_FIELDS", "Env", "FAILED_STATES", "FAIL_NOTE",
+    "INFINITE_ETA", "Memory", "PolicyConfigError", "PolicySettings", "QueueView", "RECHECK_GRACE",
+    "RULES", "RULE_DOCS", "TorrentFacts", "TrackerRule", "canonical_state", "decide",
+    "default_allowlist", "group_queue", "judge_files", "needs_files", "normalize_host", "shared_content",
+]

@@ -1,0 +1,108 @@
+"""Rule ids in the order they are tried, and a plain-words explanation of each.
+
+RULE_DOCS is shown by the web UI and copied into docs/rules.md; a unit test keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+RULES: tuple[str, ...] = (
+    "protected", "manual-fail", "manual-recheck", "missing-files", "errored", "wait",
+    "unwanted-files", "stalled", "slow", "free-space", "import", "import-failed",
+    "seeding-done", "ok",
+)
+
+FAIL_NOTE = (
+    "Failing a torrent means: blocklist the release in the Arr (queue delete with "
+    "blocklist=true, removeFromClient=false, skipRedownload=true), then delete the torrent in "
+    "qBittorrent with its data, then (if ReSearch) send the Arr's search for the same "
+    "movie / episodes / album. The data is kept when another torrent shares it, and the "
+    "torrent is not deleted at all while a hit-and-run obligation is unmet."
+)
+
+RULE_DOCS: dict[str, str] = {
+    "protected": (
+        "The torrent has the ProtectedTag (default qbarr-protect). qbarr never touches it: no "
+        "rule runs, its stalled and slow clocks are reset, free space never pauses it (its "
+        "remaining download still counts against the free-space budget)."
+    ),
+    "manual-fail": (
+        "You moved the torrent to FailedCategory (default failed). It is failed at once: "
+        "blocklisted, deleted with its data and searched again. A torrent in that category "
+        "belongs to this instance when qbarr saw it in this instance's category before or the "
+        "Arr's queue still lists it."
+    ),
+    "manual-recheck": (
+        "You moved the torrent to RecheckCategory (default recheck). qbarr asks qBittorrent to "
+        "recheck it once and puts it back into this instance's category."
+    ),
+    "missing-files": (
+        "qBittorrent reports missingFiles (the data was moved or deleted outside qBittorrent). "
+        "The torrent is removed from qBittorrent and, unless it was already imported, the Arr "
+        "searches again. The release is not blocklisted: it was not bad."
+    ),
+    "errored": (
+        "qBittorrent reports an error. qbarr rechecks it, at most MaxRechecks times, waiting "
+        "60 s after each recheck for the result; still in error after that -> failed. "
+        "MaxRechecks = 0 fails at once. While the download disk is short of FreeSpace an "
+        "errored torrent is never failed (the error is probably the full disk)."
+    ),
+    "wait": (
+        "The torrent is checking, moving or queued for download, or it is younger than "
+        "IgnoreYoungerThan (only downloads: a young download is never failed as stalled, slow "
+        "or unwanted, but unwanted files are already set to priority 0 and free space can "
+        "pause it). Nothing else happens this cycle."
+    ),
+    "unwanted-files": (
+        "Some files match FolderExclusionRegex / FileNameExclusionRegex or have an extension "
+        "outside FileExtensionAllowlist: they are set to priority 0 (not downloaded) once. If "
+        "every file is excluded, the torrent is failed. The torrent's root folder is not "
+        "matched (it is the release name)."
+    ),
+    "stalled": (
+        "The download cannot progress: stalledDL, metaDL / forcedMetaDL (no metadata), or "
+        "downloading with availability below 1. The stall clock is stored in the database and "
+        "restarts only when the torrent makes progress. Stalled for longer than StalledDelay "
+        "-> failed. StalledDelay = 0 never fails stalled torrents. ReSearchStalled blocklists "
+        "the release and searches again as soon as the stall starts, keeping the torrent until "
+        "StalledDelay runs out. During the grace period free space may still pause it."
+    ),
+    "slow": (
+        "A downloading torrent whose ETA is above MaximumETA (a tracker's MaximumETA wins) for "
+        "SlowStrikes cycles in a row is failed. Strikes are not counted (and start again from "
+        "zero) while qBittorrent downloads at its global rate limit. MaximumETA = 0 turns the "
+        "rule off."
+    ),
+    "free-space": (
+        "With FreeSpace set, budget = free space on the download disk - FreeSpace. Downloads "
+        "are walked oldest first; one that needs less than the remaining budget runs, the "
+        "others are paused. A download qbarr paused is resumed when it fits again (or when "
+        "FreeSpace is turned off); downloads paused by you are never resumed."
+    ),
+    "import": (
+        "The torrent is complete (nothing left to download, a seeding state, paused seeds "
+        "included), its content path exists and the Arr's queue still lists it as not "
+        "imported: qbarr sends the Arr's Downloaded*Scan command for the content path with "
+        "downloadClientId and ImportMode, exactly once per torrent, at once, whatever the "
+        "seeding rules say."
+    ),
+    "import-failed": (
+        "The Arr's queue reports the download failed (trackedDownloadState failed, "
+        "failedPending, importFailed, downloadFailed, downloadFailedPending, or "
+        "trackedDownloadStatus error; never the English message text). A complete torrent is "
+        "blocklisted and searched again but keeps seeding (seeding rules remove it later); an "
+        "incomplete one is failed."
+    ),
+    "seeding-done": (
+        "A complete torrent reached its seeding limits (MaxUploadRatio / MaxSeedingTime of "
+        "SeedingMode, a tracker's own limits winning; RemoveMode never / ratio / time / either "
+        "/ both; a limit of 0 is never reached), its hit-and-run obligation is met and the Arr "
+        "has imported it: it is removed (Action = remove) or paused (Action = pause)."
+    ),
+    "ok": (
+        "Nothing to do: downloading, seeding within its limits, stopped by you, or a limit is "
+        "met but an obligation or the import still holds it. The reason says which."
+    ),
+}
+
+assert tuple(RULE_DOCS) == RULES
