@@ -1,1 +1,46 @@
-def main(): print("hi")
+"""qbarr: the operator's command line (``qbarr --help``).
+
+Every subcommand takes ``--home DIR`` (else ``$QBARR_HOME``, else ``/config`` when it exists,
+else ``~/.config/qbarr``), before or after the subcommand name. The subcommands live in
+:mod:`qbarr_programs.commands` (one module each; see there how to add one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from qbarr import __version__
+from qbarr.paths import resolve_home
+from qbarr_programs.commands import COMMANDS
+
+HOME_HELP = "data dir (default: $QBARR_HOME, else /config if it exists, else ~/.config/qbarr)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qbarr", description="qbarr keeps the qBittorrent downloads of Radarr, Sonarr and Lidarr healthy."
+    )
+    parser.add_argument("--version", action="version", version=f"qbarr {__version__}")
+    parser.add_argument("--home", help=HOME_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in COMMANDS:
+        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        cmd.add_argument("--home", default=argparse.SUPPRESS, help=HOME_HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    home = resolve_home(args.home)
+    try:
+        return int(args.handler(args, home))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

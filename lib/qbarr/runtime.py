@@ -1,0 +1,306 @@
+"""The contract every long-running qbarr program keeps (managers, search, watchdog, web UI).
+
+A program's ``main()`` does, in this order::
+
+    ctx = runtime.start("qbarr-arr", label="arr-radarr-4k", title="Radarr-4K", home=home)
+    ...load config, ctx.use_config(cfg) ...
+    return runtime.run_loop(ctx, step=manager.step, interval=manager.interval,
+                            reload=manager.reload, close=manager.close)
+
+What that gives:
+
+- **Logging**: one line per record on stdout (supervisord writes it to
+  ``logs/<program>.log`` and rotates it): ``2024-05-01 12:00:00.123 INFO arr-radarr-4k:
+  message``. Every secret of config.ini (:func:`qbarr.config.secrets_of`) is replaced by
+  ``********`` in the formatted line, whatever logged it. httpx/httpcore are kept at WARNING.
+- **Signals**: TERM (or INT) asks for a stop: the loop finishes its current step and
+  returns 0. If the step does not finish within ``STOP_GRACE`` seconds (or a second TERM
+  comes), :class:`StopNow` is raised in the main thread, which unwinds the step (transactions
+  roll back) and the program still exits 0, well within supervisord's ``stopwaitsecs``.
+  HUP asks for a config reload at the next step, without a restart. USR1 makes
+  :mod:`faulthandler` write every thread's stack into the log (the watchdog sends it to a
+  hung program before restarting it).
+- **Process title**: ``qbarr-arr Radarr-4K`` in ``ps`` (setproctitle).
+- :class:`Backoff`: capped exponential retry delays, non-blocking (the loop keeps
+  heartbeating while it waits).
+- **Debug triggers** (a debugging aid, also used by the system tests): an empty file
+  ``<data dir>/debug/<what>-<slug>`` makes a program misbehave on purpose:
+  ``crash-<slug>`` = crash at start (exit 1), ``hang-<slug>`` = block forever in a sleep loop
+  at the next step (the heartbeat stops; the watchdog must notice).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from qbarr.config import MASK, Config, secrets_of
+from qbarr.paths import Home
+
+log = logging.getLogger("qbarr.runtime")
+
+STOP_GRACE = 5.0
+"""Seconds a requested stop may wait for the current step before StopNow is raised."""
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+DEBUG_DIR = "debug"
+MIN_SECRET_LEN = 3
+"""Shorter secrets are not scrubbed (they would mangle every line); don't use them."""
+
+
+class StopNow(BaseException):
+    """Raised in the main thread when a requested stop cannot wait any longer.
+
+    A BaseException so that ``except Exception`` in client code does not swallow it.
+    """
+
+
+# -- logging -----------------------------------------------------------------------------
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """Formats ``time level label: message`` and masks every known secret."""
+
+    def __init__(self, label: str) -> None:
+        label = label.replace("%", "%%")
+        super().__init__(f"%(asctime)s.%(msecs)03d %(levelname)s {label}: %(message)s", DATE_FORMAT)
+        self._secrets: tuple[str, ...] = ()
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        found = {s for s in secrets if s and len(s) >= MIN_SECRET_LEN}
+        self._secrets = tuple(sorted(found, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.scrub(super().format(record))
+
+
+def setup_logging(label: str, level: str | int = "INFO", stream: TextIO | None = None) -> ScrubbingFormatter:
+    """Send every log record to ``stream`` (stdout by default) in the qbarr line format."""
+    formatter = ScrubbingFormatter(label)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return formatter
+
+
+# -- signals -----------------------------------------------------------------------------
+
+
+class Signals:
+    """TERM/INT = stop, HUP = reload, USR1 = stack dump; :meth:`wait` wakes on any of them."""
+
+    def __init__(self, grace: float = STOP_GRACE) -> None:
+        self.grace = grace
+        self.stop_requested = False
+        self._reload = False
+        self._wake = threading.Event()
+
+    def install(self, dump_to: TextIO | None = None) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.signal(signal.SIGUSR1, self._on_dump)
+        # faulthandler writes from C, at once, even when the main thread is stuck; then it
+        # chains to _on_dump, which logs a line saying what the dump above it was.
+        faulthandler.register(signal.SIGUSR1, file=dump_to or sys.stdout, all_threads=True, chain=True)
+
+    def _on_stop(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:
+            raise StopNow(f"second {signal.Signals(signum).name}")
+        self.stop_requested = True
+        self._wake.set()
+        signal.setitimer(signal.ITIMER_REAL, max(0.01, self.grace))
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:
+            raise StopNow(f"the current step did not finish within {self.grace:g} s of the stop request")
+
+    def _on_reload(self, signum: int, frame: Any) -> None:
+        self._reload = True
+        self._wake.set()
+
+    @staticmethod
+    def _on_dump(signum: int, frame: Any) -> None:
+        log.warning("SIGUSR1: the stacks of all threads were dumped above this line")
+
+    def request_stop(self) -> None:
+        """Ask for a stop from inside the program (same as TERM, without the alarm)."""
+        self.stop_requested = True
+        self._wake.set()
+
+    def take_reload(self) -> bool:
+        """True once after each HUP."""
+        wanted, self._reload = self._reload, False
+        return wanted
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds; return early on TERM or HUP."""
+        if self.stop_requested or self._reload:
+            return
+        self._wake.wait(max(0.0, timeout))
+        self._wake.clear()
+
+
+# -- process title -----------------------------------------------------------------------
+
+
+def set_title(title: str) -> None:
+    """Show ``title`` in ps/top (no-op when setproctitle is missing)."""
+    try:
+        import setproctitle
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    setproctitle.setproctitle(title)
+
+
+# -- backoff -----------------------------------------------------------------------------
+
+
+@dataclass
+class Backoff:
+    """Capped exponential retry delays: base, base*2, base*4 ... up to ``cap`` (+-jitter).
+
+    Non-blocking: call :meth:`ready` each cycle and :meth:`failed` after a failure; the
+    caller keeps its loop (and heartbeat) running while it waits.
+    """
+
+    base: float = 1.0
+    cap: float = 60.0
+    factor: float = 2.0
+    jitter: float = 0.1
+    failures: int = 0
+    next_at: float = 0.0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def delay(self) -> float:
+        """The delay the next failure will get (without jitter)."""
+        return min(self.cap, self.base * self.factor ** min(self.failures, 64))
+
+    def ready(self) -> bool:
+        return self.clock() >= self.next_at
+
+    def failed(self) -> float:
+        """Record a failure; returns the seconds until the next attempt."""
+        delay = self.delay()
+        delay = min(self.cap, delay * (1 + random.uniform(-self.jitter, self.jitter)))
+        self.failures += 1
+        self.next_at = self.clock() + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.next_at = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self.next_at - self.clock())
+
+
+# -- debug triggers ----------------------------------------------------------------------
+
+
+def debug_trigger(home: Home, what: str, slug: str) -> bool:
+    """True when ``<data dir>/debug/<what>-<slug>`` exists (see the module docstring)."""
+    return (home.root / DEBUG_DIR / f"{what}-{slug}").exists()
+
+
+def hang_forever(reason: str) -> None:
+    """Block in a sleep loop that ignores stop requests (the debug ``hang-`` trigger)."""
+    log.warning("debug: hanging on purpose (%s); only SIGKILL or StopNow ends this", reason)
+    while True:
+        time.sleep(0.5)
+
+
+# -- the program context and loop ----------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What every program sets up first: identity, data dir, logging, signals."""
+
+    command: str
+    label: str
+    home: Home
+    signals: Signals
+    formatter: ScrubbingFormatter
+    log: logging.Logger
+
+    def use_config(self, config: Config) -> None:
+        """Apply the parts of config.ini every program honours: log level, secrets to scrub."""
+        self.formatter.set_secrets(secrets_of(config.data))
+        logging.getLogger().setLevel(str(config.settings.get("LogLevel", "INFO")))
+
+    def scrub(self, text: str) -> str:
+        return self.formatter.scrub(text)
+
+
+def start(
+    command: str,
+    label: str,
+    home: Home,
+    title: str = "",
+    stream: TextIO | None = None,
+    grace: float = STOP_GRACE,
+) -> Context:
+    """Process title, logging and signal handlers: the first thing a program's main() does."""
+    set_title(f"{command} {title}".strip())
+    formatter = setup_logging(label, stream=stream)
+    signals = Signals(grace)
+    signals.install(dump_to=stream or sys.stdout)
+    return Context(command, label, home, signals, formatter, logging.getLogger(command))
+
+
+def run_loop(
+    ctx: Context,
+    step: Callable[[], None],
+    interval: Callable[[], float],
+    reload: Callable[[], None] | None = None,
+    close: Callable[[], None] | None = None,
+) -> int:
+    """``while not stopping: [reload on HUP]; step(); wait(interval())``, then close().
+
+    Returns 0 after a requested stop (also a forced one). An exception escaping ``step``
+    is a real crash: it is logged and re-raised so that supervisord restarts the program.
+    """
+    try:
+        while not ctx.signals.stop_requested:
+            if ctx.signals.take_reload() and reload is not None:
+                ctx.log.info("SIGHUP: reloading config.ini")
+                reload()
+            step()
+            ctx.signals.wait(interval())
+        ctx.log.info("stopping on request")
+    except StopNow as exc:
+        ctx.log.warning("stopping now: %s", exc)
+    except Exception:
+        ctx.log.exception("crashed")
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if close is not None:
+            try:
+                close()
+            except StopNow:
+                pass
+            except Exception:
+                ctx.log.exception("error while closing")
+    return 0

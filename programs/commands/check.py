@@ -1,0 +1,62 @@
+"""`qbarr check`: validate config.ini and test every connection, one line per check."""
+
+from __future__ import annotations
+
+import argparse
+
+from qbarr.arr import ArrError, make_client
+from qbarr.config import Config
+from qbarr.paths import Home
+from qbarr.qbittorrent import QbtClient, QbtError
+from qbarr_programs.commands.common import EX_CONFIG, EX_FAIL, load_or_report, scrubber
+
+NAME = "check"
+HELP = "validate config.ini and test the qBittorrent login and each Arr's system/status"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-only", action="store_true", help="only validate the file")
+
+
+def line(ok: bool, what: str, detail: str) -> None:
+    print(f"{'ok  ' if ok else 'FAIL'}  {what:<24} {detail}", flush=True)
+
+
+def check_qbittorrent(cfg: Config) -> tuple[bool, str]:
+    q = cfg.qbittorrent
+    try:
+        with QbtClient(q["URL"], q["Username"], q["Password"], api_key=q["APIKey"], timeout=float(q["Timeout"])) as qbt:
+            qbt.login()
+            return True, f"{q['URL']}: logged in, qBittorrent {qbt.version()}"
+    except (QbtError, ValueError) as exc:
+        return False, f"{q['URL']}: {exc}"
+
+
+def check_arr(cfg: Config, index: int) -> tuple[bool, str]:
+    inst = cfg.instances[index]
+    try:
+        with make_client(inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"])) as arr:
+            status = arr.system_status()
+    except (ArrError, ValueError) as exc:
+        return False, f"{inst.url}: {exc}"
+    return True, f"{inst.url}: {status.get('appName', inst.kind)} {status.get('version', '?')}"
+
+
+def run(args: argparse.Namespace, home: Home) -> int:
+    cfg = load_or_report(home.config, "qbarr check")
+    if cfg is None:
+        line(False, "config", f"{home.config} (see above)")
+        return EX_CONFIG
+    names = ", ".join(i.name for i in cfg.instances) or "no Arr instance"
+    line(True, "config", f"{home.config}: valid ({names})")
+    if args.config_only:
+        return 0
+    scrub = scrubber(cfg).scrub
+    ok, detail = check_qbittorrent(cfg)
+    line(ok, "qBittorrent", scrub(detail))
+    failed = not ok
+    for index, inst in enumerate(cfg.instances):
+        ok, detail = check_arr(cfg, index)
+        line(ok, inst.name, scrub(detail))
+        failed |= not ok
+    return EX_FAIL if failed else 0

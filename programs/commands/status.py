@@ -1,0 +1,87 @@
+"""`qbarr status`: every instance's heartbeat, state and last error, from the database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from qbarr import db as dbmod
+from qbarr import heartbeat
+from qbarr.paths import Home
+from qbarr.supervision import SupervisionError, Supervisor, full_name
+from qbarr.units import format_duration
+from qbarr_programs.commands.common import EX_FAIL
+
+NAME = "status"
+HELP = "show each instance's heartbeat age, cycle time, status, last error, counts and brake"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    parser.add_argument("--crashes", type=int, default=5, metavar="N", help="show the last N crashes (default 5)")
+
+
+def _age(now: float, then: float | None) -> str:
+    return "-" if not then else format_duration(max(0.0, now - then)) + " ago"
+
+
+def _programs(home: Home) -> dict[str, dict[str, Any]]:
+    try:
+        return {info["name"]: info for info in Supervisor(home.supervisor_url).processes()}
+    except SupervisionError:
+        return {}
+
+
+def collect(home: Home, crashes: int) -> dict[str, Any]:
+    db = dbmod.connect(home.database)
+    try:
+        instances = heartbeat.read_all(db)
+        recent = dbmod.rows(db, "SELECT * FROM crashes ORDER BY id DESC LIMIT ?", (crashes,))
+    finally:
+        db.close()
+    return {"instances": instances, "crashes": recent, "programs": _programs(home), "now": time.time()}
+
+
+def render_text(data: dict[str, Any]) -> list[str]:
+    now, programs = data["now"], data["programs"]
+    if not programs:
+        lines = ["supervisord: not running (or not reachable)"]
+    else:
+        lines = ["supervisord: running; programs: " + ", ".join(
+            f"{full_name(p)} {p['statename']}" for p in programs.values())]
+    if not data["instances"]:
+        lines.append("no instance has reported yet")
+    for row in data["instances"]:
+        proc = programs.get(row["program"], {})
+        brake = f"ENGAGED ({row['brake_reason']})" if row["brake_engaged"] else "off"
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items())) or "-"
+        lines += [
+            f"{row['name']} ({row['kind'] or '?'}, program {row['program']}: {proc.get('statename', 'not running')})",
+            f"  status {row['status']}, heartbeat {_age(now, row['heartbeat_at'])}, "
+            f"cycle {row['cycle_s'] if row['cycle_s'] is not None else '-'} s, cycles {row['cycles']}, "
+            f"pid {row['pid']}",
+            f"  qBittorrent {'ok' if row['qbt_ok'] else 'down'}, Arr {'ok' if row['arr_ok'] else 'down'}, "
+            f"torrents {row['torrents']}, counts: {counts}, brake {brake}",
+        ]
+        if row["last_error"]:
+            lines.append(f"  last error ({_age(now, row['last_error_at'])}): {row['last_error']}")
+    if data["crashes"]:
+        lines.append("recent crashes and restarts:")
+        for c in data["crashes"]:
+            lines.append(f"  {_age(now, c['at'])}: {c['program']} {c['event']} (pid {c['pid']}) {c['detail'] or ''}")
+    return lines
+
+
+def run(args: argparse.Namespace, home: Home) -> int:
+    if not home.database.exists():
+        print(f"qbarr status: no database at {home.database} (start the suite with `qbarr run`)", file=sys.stderr)
+        return EX_FAIL
+    data = collect(home, args.crashes)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print("\n".join(render_text(data)))
+    return 0

@@ -1,0 +1,175 @@
+"""qbarr-watchdog: supervisord event listener that keeps the suite alive.
+
+Subscribed (supervisord.conf) to ``PROCESS_STATE``, ``TICK_5`` and ``TICK_60``. The rules
+are in :mod:`qbarr.watchdog`; this module speaks the listener protocol, reads state over
+XML-RPC and the database, and carries the actions out.
+
+Protocol (supervisor.childutils): write ``READY``; read a header line and ``len`` bytes of
+payload; answer ``RESULT 2\\nOK``. **stdout belongs to the protocol**: logs go to stderr
+(supervisord writes them to logs/watchdog.log). Every action is non-blocking
+(``startProcess(wait=False)``, signals), so an event is answered within milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import Any, BinaryIO
+
+from qbarr import config as configmod
+from qbarr import db as dbmod
+from qbarr import heartbeat, runtime
+from qbarr.db import write_txn
+from qbarr.paths import Home, resolve_home
+from qbarr.supervision import SupervisionError, Supervisor
+from qbarr.watchdog import Action, Policy, StateEvent
+
+COMMAND = "qbarr-watchdog"
+log = logging.getLogger(COMMAND)
+SIGNAL_PAUSE = 0.3  # between USR1 and TERM, so the stack dump is written first
+
+
+def read_event(stdin: BinaryIO) -> tuple[dict[str, str], str]:
+    """One event: header tokens and the payload text. EOFError when supervisord is gone."""
+    line = stdin.readline()
+    if not line:
+        raise EOFError("supervisord closed the listener's stdin")
+    headers = dict(token.split(":", 1) for token in line.decode().split() if ":" in token)
+    payload = stdin.read(int(headers.get("len", "0")))
+    return headers, payload.decode(errors="replace")
+
+
+def send(stdout: BinaryIO, text: bytes) -> None:
+    stdout.write(text)
+    stdout.flush()
+
+
+class Watchdog:
+    """Carries out the policy's actions against supervisord and the database."""
+
+    def __init__(self, ctx: runtime.Context, home: Home, supervisor: Supervisor, db: Any) -> None:
+        self.ctx = ctx
+        self.home = home
+        self.sup = supervisor
+        self.db = db
+        self.policy = Policy()
+        self.own_name = os.environ.get("SUPERVISOR_PROCESS_NAME", "watchdog")
+        self.config_mtime: float | None = None
+
+    def load_config(self) -> None:
+        """Take HeartbeatTimeout and RestartBackoffMax from config.ini (keep the old on error)."""
+        try:
+            self.config_mtime = self.home.config.stat().st_mtime
+            cfg = configmod.load(self.home.config)
+        except (OSError, configmod.ConfigError) as exc:
+            log.error("config.ini unusable, keeping the previous limits: %s", exc)
+            return
+        self.ctx.use_config(cfg)
+        self.policy.heartbeat_timeout = float(cfg.settings["HeartbeatTimeout"])
+        self.policy.backoff_max = float(cfg.settings["RestartBackoffMax"])
+        log.info(
+            "limits: HeartbeatTimeout %gs, RestartBackoffMax %gs",
+            self.policy.heartbeat_timeout,
+            self.policy.backoff_max,
+        )
+
+    def config_changed(self) -> bool:
+        try:
+            return self.home.config.stat().st_mtime != self.config_mtime
+        except OSError:
+            return False
+
+    def handle(self, headers: dict[str, str], payload: str) -> None:
+        name = headers.get("eventname", "")
+        now = time.time()
+        if name.startswith("PROCESS_STATE_"):
+            event = StateEvent.parse(name, payload)
+            if event.name != self.own_name:
+                self.perform(self.policy.on_state(event, now))
+        elif name.startswith("TICK_"):
+            if name == "TICK_60" and self.config_changed():
+                self.load_config()
+            self.perform(self.policy.on_tick(now, self.sup.processes(), heartbeat.by_program(self.db)))
+
+    def perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            try:
+                self._perform(action)
+            except SupervisionError as exc:
+                log.warning("%s %s failed: %s", action.kind, action.target, exc)
+
+    def _perform(self, action: Action) -> None:
+        if action.kind == "start":
+            log.info("starting %s", action.target)
+            self.sup.start(action.target, wait=False)
+        elif action.kind == "signal":
+            log.info("sending SIG%s to %s", action.signal, action.target)
+            self.sup.signal(action.target, action.signal)
+            if action.signal == "USR1":
+                time.sleep(SIGNAL_PAUSE)
+        elif action.kind == "record":
+            level = logging.INFO if action.event == "restart" else logging.WARNING
+            log.log(level, "%s %s (pid %s): %s", action.event, action.target, action.pid, action.detail)
+            self.record(action)
+
+    def record(self, action: Action) -> None:
+        detail = action.detail
+        if action.event in ("backoff", "fatal"):
+            detail = f"{detail} [{self._description(action.target)}]"
+        program = action.target.split(":", 1)[-1]
+        with write_txn(self.db) as db:
+            db.execute(
+                "INSERT INTO crashes (program, event, pid, from_state, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (program, action.event, action.pid, action.from_state, detail, time.time()),
+            )
+
+    def _description(self, target: str) -> str:
+        try:
+            info = self.sup.process(target)
+        except SupervisionError:
+            return "no process info"
+        return str(info.get("spawnerr") or info.get("description") or "")
+
+
+def serve(watchdog: Watchdog, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """The listener loop: READY, event, act, OK; until TERM or EOF."""
+    signals = watchdog.ctx.signals
+    try:
+        while not signals.stop_requested:
+            if signals.take_reload():
+                watchdog.load_config()
+            send(stdout, b"READY\n")
+            headers, payload = read_event(stdin)
+            try:
+                watchdog.handle(headers, payload)
+            except Exception:
+                log.exception("error while handling %s", headers.get("eventname"))
+            send(stdout, b"RESULT 2\nOK")
+    except EOFError as exc:
+        log.info("%s", exc)
+    except runtime.StopNow:
+        pass
+    log.info("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description="qbarr's supervisord event listener")
+    parser.add_argument("--home", help="data dir (default: $QBARR_HOME, /config, ~/.config/qbarr)")
+    args = parser.parse_args(argv)
+    home = resolve_home(args.home)
+    # stdout is the event protocol: logs (and USR1 stack dumps) go to stderr. The stop grace is
+    # short because the listener idles in a blocking read between events.
+    ctx = runtime.start(COMMAND, label="watchdog", home=home, stream=sys.stderr, grace=0.2)
+    db = dbmod.open_migrated(home.database)
+    watchdog = Watchdog(ctx, home, Supervisor(os.environ.get("SUPERVISOR_SERVER_URL", home.supervisor_url)), db)
+    watchdog.load_config()
+    log.info("started (pid %d)", os.getpid())
+    return serve(watchdog, sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
