@@ -1,0 +1,106 @@
+"""Applying a saved config.ini to the running suite.
+
+1. Re-render the program sections (``qbarr.render.render_all``) and let supervisord pick
+   them up (``qbarr.supervision.update``): added instances start, removed ones stop, and
+   only changed programs restart.
+2. Every manager (and search program) whose settings changed but that kept running gets
+   SIGHUP through supervisord, so it re-reads config.ini without a restart. A change in
+   ``[Settings]`` or ``[qBittorrent]`` concerns them all.
+3. ``[WebUI]`` auth settings apply at once (the web UI re-reads config.ini when it
+   changes); Host, Port and Threads need a restart of the webui program.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from qbarr.config import Config
+from qbarr.paths import Home
+from qbarr.webui.supervisor import Supervisor, SupervisorError
+
+log = logging.getLogger("qbarr.webui")
+GLOBAL_SECTIONS = ("Settings", "qBittorrent")
+RESTART_KEYS = ("Host", "Port", "Threads")
+
+
+def changed_sections(old: Config | None, new: Config) -> set[str]:
+    """Top-level sections whose typed values differ (every section when ``old`` is None)."""
+    new_names = set(new.data.keys())
+    if old is None:
+        return new_names
+    names = new_names | set(old.data.keys())
+    return {n for n in names if _plain(old.data.get(n)) != _plain(new.data.get(n))}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def programs_to_hup(old: Config | None, new: Config) -> set[str]:
+    """Bare program names (``arr-x``, ``search-x``) that should re-read their settings."""
+    changed = changed_sections(old, new)
+    everyone = bool(changed & set(GLOBAL_SECTIONS))
+    names = set()
+    for inst in new.instances:
+        if everyone or inst.name in changed:
+            names.add(inst.program)
+            names.add(f"search-{inst.slug}")
+    return names
+
+
+def apply(home: Home, supervisor_url: str, old: Config | None, new: Config) -> dict[str, Any]:
+    """Render, update supervisord, HUP the managers whose settings changed. Never raises:
+    the result lists what was done and what failed (the file is already saved)."""
+    began = time.time()
+    result: dict[str, Any] = {"rendered": False, "update": [], "signalled": [], "errors": [], "notes": []}
+    restarted = _render_and_update(home, supervisor_url, new, result)
+    sup = Supervisor(supervisor_url)
+    try:
+        infos = sup.processes()
+    except SupervisorError as exc:
+        result["errors"].append(str(exc))
+        return result
+    wanted = programs_to_hup(old, new)
+    for info in infos:
+        if info["name"] not in wanted or info["fullname"] in restarted or f"{info['group']}:*" in restarted:
+            continue
+        if info.get("statename") != "RUNNING" or (info.get("start") or 0) >= began:
+            continue  # (re)started by the update: it read the new file already
+        try:
+            sup.signal(info["fullname"], "HUP")
+            result["signalled"].append(info["fullname"])
+        except SupervisorError as exc:
+            result["errors"].append(f"{info['fullname']}: {exc}")
+    if old is not None and any(old.webui.get(k) != new.webui.get(k) for k in RESTART_KEYS):
+        result["notes"].append("[WebUI] Host/Port/Threads take effect when the webui program restarts")
+    return result
+
+
+def _render_and_update(home: Home, url: str, new: Config, result: dict[str, Any]) -> set[str]:
+    try:
+        from qbarr import render  # the foundation's renderer
+    except ImportError:
+        result["notes"].append("qbarr.render is not available: program sections were not re-rendered")
+        return set()
+    try:
+        render.render_all(new, home)
+        result["rendered"] = True
+    except Exception as exc:  # noqa: BLE001 - reported to the user, the save stands
+        result["errors"].append(f"render failed: {type(exc).__name__}: {exc}")
+        return set()
+    try:
+        from qbarr import supervision
+
+        outcome = supervision.update(url)
+    except Exception as exc:  # noqa: BLE001
+        result["errors"].append(f"supervisord update failed: {type(exc).__name__}: {exc}")
+        return set()
+    lines = outcome.lines() if hasattr(outcome, "lines") else [str(outcome)]
+    result["update"] = lines
+    restarted = set(getattr(outcome, "started", [])) | set(getattr(outcome, "stopped", []))
+    restarted |= {f"{g}:*" for g in getattr(outcome, "whole_groups", [])}
+    return restarted

@@ -1,0 +1,39 @@
+% rebase('base.tpl')
+<h1>Overview</h1>
+<section>
+<h2>Instances</h2>
+<table class="grid">
+<thead><tr><th>Instance</th><th>Kind</th><th>Status</th><th>qBittorrent</th><th>Arr</th><th>Heartbeat</th><th>Torrents</th><th>Brake</th><th>Last error</th></tr></thead>
+<tbody>
+% for i in data['instances']:
+<tr>
+  <td><a href="/instances/{{quote(i['name'])}}">{{i['name']}}</a></td>
+  <td>{{i['kind']}}</td>
+  <td>{{i['status'] or ''}}</td>
+  <td class="{{reach_class(i['qbt_ok'])}}">{{reach_text(i['qbt_ok'])}}</td>
+  <td class="{{reach_class(i['arr_ok'])}}">{{reach_text(i['arr_ok'])}}</td>
+  <td>{{w.duration(i['heartbeat_age'])}}{{' ago' if i['heartbeat_age'] is not None else 'never'}}</td>
+  <td>{{i['torrents']}}</td>
+  <td>{{'ENGAGED' if i['brake_engaged'] else 'off'}}</td>
+  <td class="clip">{{i['last_error'] or ''}}</td>
+</tr>
+% end
+% if not data['instances']:
+<tr><td colspan="9" class="muted">No manager has reported yet.</td></tr>
+% end
+</tbody>
+</table>
+</section>
+<section class="charts">
+<div>
+<h2>Decisions per rule, last 24 h</h2>
+{{!rule_chart}}
+</div>
+<div>
+<h2>Imports and failures per hour</h2>
+{{!hourly_chart}}
+<p class="legend"><span class="sw ok"></span> imports <span class="sw bad"></span> failures ·
+ last 24 h: {{sum(h['imports'] for h in data['hourly'])}} imports, {{sum(h['failures'] for h in data['hourly'])}} failures,
+ {{sum(h['action_errors'] for h in data['hourly'])}} failed actions</p>
+</div>
+</section>
