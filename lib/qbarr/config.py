@@ -233,9 +233,22 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
     problems += _unknown_keys(path, cfg)
     instances, more = _instances(path, cfg)
     problems += more
+    problems += _part_checks(path, instances)
     if problems:
         raise ConfigError(problems)
     return Config(path=path, data=cfg, instances=tuple(instances))
+
+
+def _part_checks(path: Path, instances: list[Instance]) -> list[str]:
+    """Cross-field checks owned by other packages, one line per problem.
+
+    Search: a request source enabled without URL or key, requests on Lidarr
+    (``qbarr.search.settings.validate_instance``). Imported here, not at the top, so that
+    loading this module never pulls in the other packages.
+    """
+    from qbarr.search.settings import validate_instance
+
+    return [line for inst in instances for line in validate_instance(path, inst.name, inst.kind, inst.section)]
 
 
 def _validation_problems(path: Path, cfg: ConfigObj, raw: Any, result: Any) -> list[str]:

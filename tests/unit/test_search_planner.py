@@ -84,6 +84,20 @@ def test_request_for_a_series_raises_its_episodes():
     assert p.searches[0].reason == "request"
 
 
+def test_resolved_series_request_matches_episodes_by_series_id():
+    wanted = [WantedItem(media="episode", id=1, tier="missing", series_id=7, season=1, released=NOW - 500 * DAY),
+              WantedItem(media="episode", id=2, tier="missing", series_id=8, season=1, released=NOW - DAY)]
+    reqs = [RequestItem(source="ombi", media="series", tvdb=12345, arr_id=7)]
+    p = plan(wanted, reqs, 0, {}, NOW, S(kind="sonarr", series_mode="episode"))
+    assert [(s.key, s.reason) for s in p.searches] == [("episode:1", "request"), ("episode:2", "recent")]
+
+
+def test_upgrade_series_item_is_a_series_search():
+    item = WantedItem(media="series", id=7, tier="upgrade", title="Show")
+    p = plan([item], [], 0, {}, NOW, S(kind="sonarr", search_upgrades=True))
+    assert [(s.command, s.ids, s.series_id, s.keys) for s in p.searches] == [("series", (7,), 7, ("series:7",))]
+
+
 def test_recent_applies_to_missing_only_and_respects_recent_days():
     wanted = [movie(1, "cutoff", days_ago=1), movie(2, days_ago=6), movie(3, days_ago=8)]
     p = plan(wanted, [], 0, {}, NOW, S())

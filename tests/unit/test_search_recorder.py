@@ -115,21 +115,22 @@ def test_status_and_heartbeat(db):
     recorder.record_search(db, INST, ["movie:2"], "request", "MoviesSearch", 2, NOW - 7200)
     row, prev = recorder.begin(db, INST, movie_search(3), NOW - 50)
     recorder.abandon(db, INST, row, "down", prev)
-    common = dict(program="search-radarr-main", pid=123, now=NOW, started_at=NOW - 500, cycles=3, cycle_s=0.1,
-                  counts={"wanted": 10}, stats={"blocked": "delay"}, arr_ok=False)
-    status.heartbeat(db, INST, status="backoff", last_error="Arr unreachable", **common)
-    status.heartbeat(db, INST, status="backoff", last_error="Arr unreachable", **{**common, "now": NOW + 5})
+    from qbarr.heartbeat import Heartbeat
+
+    clock = iter([NOW - 500, NOW, NOW + 5, NOW + 6]).__next__
+    beat = Heartbeat(db, status.row_name(INST), program="search-radarr-main", kind="search", pid=123, clock=clock)
+    beat.started()
+    beat.beat("error", error="Arr unreachable", counts={"wanted": 10}, stats={"blocked": "delay"}, arr_ok=False)
+    beat.beat("ok", counts={"wanted": 10}, arr_ok=True)
     st = status.search_status(db, INST, now=NOW)
     assert st["searches_24h"] == 2 and st["searches_1h"] == 1
     assert st["by_reason_24h"] == {"missing": 1, "request": 1}
     assert st["by_status_24h"] == {"sent": 2, "error": 1}
-    assert st["program"]["name"] == "Radarr-Main:search" and st["program"]["kind"] == "search"
-    assert st["program"]["counts"] == {"wanted": 10} and st["program"]["last_error_at"] == NOW
-    assert st["program"]["heartbeat_at"] == NOW + 5
+    prog = st["program"]
+    assert (prog["name"], prog["kind"], prog["program"], prog["status"]) == ("Radarr-Main:search", "search", "search-radarr-main", "ok")
+    assert prog["counts"] == {"wanted": 10} and prog["last_error"] == "Arr unreachable" and prog["heartbeat_at"] == NOW + 5
     assert [r["item"] for r in st["last"]] == ["movie:3", "movie:1", "movie:2"]
-    status.heartbeat(db, INST, status="running", last_error=None, **{**common, "arr_ok": True})
-    st = status.search_status(db, INST, now=NOW)
-    assert st["program"]["last_error"] is None and st["program"]["last_error_at"] is None
+    assert status.search_status(db, "Other", now=NOW)["program"] is None
 
 
 def test_prune(db):

@@ -71,7 +71,9 @@ class RequestItem:
     """An approved, unavailable request from Overseerr or Ombi, mapped to Arr ids.
 
     ``media`` is ``movie`` (``tmdb`` id) or ``series`` (``tvdb`` id); ``source`` names
-    the request service; ``requested_at`` orders requests (oldest first).
+    the request service; ``requested_at`` orders requests (oldest first). ``arr_id`` is
+    the Arr's own id once resolved (the Sonarr series id of a TVDB request); without it
+    requests match wanted items by their external ids.
     """
 
     source: str
@@ -81,6 +83,7 @@ class RequestItem:
     request_id: int | None = None
     requested_at: float = 0.0
     title: str = ""
+    arr_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ def _request_order(requests: Sequence[RequestItem]) -> dict[tuple[str, int], int
     order: dict[tuple[str, int], int] = {}
     ranked = sorted(requests, key=lambda r: (r.requested_at, r.source, r.request_id or 0))
     for rank, req in enumerate(ranked):
+        if req.arr_id is not None:
+            order.setdefault((req.media, req.arr_id), rank)
         if req.media == "movie" and req.tmdb is not None:
             order.setdefault(("tmdb", req.tmdb), rank)
         elif req.media == "series" and req.tvdb is not None:
@@ -119,10 +121,15 @@ def _tier(
     item: WantedItem, now: float, settings: SearchSettings, request_order: Mapping[tuple[str, int], int]
 ) -> tuple[WantedItem, int]:
     """The item with its serving tier (request / recent / its own) and request rank."""
-    for id_kind in ("tmdb", "tvdb"):
-        ext = item.ext_ids.get(id_kind)
-        if ext is not None and (id_kind, ext) in request_order and item.tier in ("missing", "cutoff"):
-            return _with_tier(item, "request"), request_order[(id_kind, ext)]
+    if item.tier in ("missing", "cutoff"):
+        ids = [(k, v) for k, v in item.ext_ids.items() if k in ("tmdb", "tvdb")]
+        if item.media == "movie":
+            ids.append(("movie", item.id))
+        elif item.media == "episode" and item.series_id is not None:
+            ids.append(("series", item.series_id))
+        ranks = [request_order[i] for i in ids if i in request_order]
+        if ranks:
+            return _with_tier(item, "request"), min(ranks)
     recent = settings.recent_days * DAY
     if item.tier == "missing" and item.released is not None and recent > 0 and 0 <= now - item.released <= recent:
         return _with_tier(item, "recent"), 0
@@ -182,7 +189,7 @@ def _single(item: WantedItem) -> PlannedSearch:
         keys=(item.key,),
         reason=item.tier,
         title=item.title,
-        series_id=item.series_id,
+        series_id=item.id if item.media == "series" else item.series_id,
     )
 
 

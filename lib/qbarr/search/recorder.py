@@ -7,7 +7,8 @@ against the same daily budget. Rows of ``searches``:
 - ``status``: ``sending`` (journaled, command not confirmed yet), ``sent`` (the Arr
   accepted it), then the Arr's own command status once seen (``queued``, ``started``,
   ``completed``, ``failed``, ``aborted`` ...), or ``error`` (never reached the Arr; does
-  not count against any budget), or ``unknown`` (the Arr forgot the command).
+  not count against any budget), ``unknown`` (the Arr forgot the command) or
+  ``dry-run`` (DryRun: journaled only, no cooldown, no budget).
 - ``item`` is the first key (the series for a series search); ``result`` holds a short
   JSON object: the other keys covered, the Arr's message, or the error.
 
@@ -30,7 +31,7 @@ from qbarr.search.settings import SearchSettings
 
 DAY = 86400.0
 HOUR = 3600.0
-COUNTED = "status NOT IN ('error')"
+COUNTED = "status NOT IN ('error', 'dry-run')"
 PENDING_STATUSES = ("sending", "sent", "queued", "started")
 FINAL_STATUSES = frozenset({"completed", "failed", "aborted", "cancelled", "orphaned"})
 
@@ -93,17 +94,20 @@ def pending_commands(db: sqlite_utils.Database, instance: str, since: float) -> 
 
 # --- the search program's path -------------------------------------------------------------
 
-def begin(db: sqlite_utils.Database, instance: str, search: PlannedSearch, now: float) -> tuple[int, dict[str, Any]]:
+def begin(
+    db: sqlite_utils.Database, instance: str, search: PlannedSearch, now: float, dry_run: bool = False
+) -> tuple[int, dict[str, Any]]:
     """Journal a search about to be sent and start the cooldown of every key it covers.
 
     Returns the row id and the previous cooldown rows (to put back with :func:`abandon`
-    if the command never reached the Arr).
+    if the command never reached the Arr). A dry run is journaled as ``dry-run`` only.
     """
     with write_txn(db):
         previous = _previous(db, instance, search.keys)
         row_id = _insert(db, instance, search.keys, search.reason, _command_name(search), None, now,
-                         title=search.title, status="sending", detail=search.detail)
-        _cool(db, instance, search.keys, now)
+                         title=search.title, status="dry-run" if dry_run else "sending", detail=search.detail)
+        if not dry_run:
+            _cool(db, instance, search.keys, now)
     return row_id, previous
 
 

@@ -157,8 +157,8 @@ def validate_instance(path: Path | str, name: str, kind: str, section: Mapping[s
         )
     for source in REQUEST_SOURCES:
         sec = search.get(source)
-        if not isinstance(sec, Mapping) or not sec.get("Enabled", False):
-            continue
+        if not isinstance(sec, Mapping) or sec.get("Enabled") is not True:
+            continue  # not enabled (or not a boolean: configspec reports that one)
         problems += _request_problems(path, [name, "Search", source], kind, source, sec)
     return problems
 

@@ -1,7 +1,8 @@
 """Search state for people: the heartbeat row, ``qbarr status`` and ``qbarr why``.
 
 The search program of instance ``Radarr-Main`` keeps the row ``Radarr-Main:search``
-(kind ``search``) of the ``instances`` table fresh; the CLI and the web UI read it with
+(kind ``search``, program ``search-<slug>``) of the ``instances`` table fresh through
+:class:`qbarr.heartbeat.Heartbeat`; the CLI and the web UI read it with
 :func:`search_status`, and :func:`search_history` lists the searches of one item key
 (``movie:123``) or of one torrent hash (re-searches after its failure).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from qbarr.db import rows, write_txn
+from qbarr.db import rows
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -23,44 +24,6 @@ HOUR = 3600.0
 def row_name(instance: str) -> str:
     """The ``instances`` row of an instance's search program."""
     return f"{instance}:search"
-
-
-def heartbeat(
-    db: sqlite_utils.Database,
-    instance: str,
-    *,
-    program: str,
-    pid: int,
-    status: str,
-    now: float,
-    started_at: float,
-    cycles: int,
-    cycle_s: float | None,
-    counts: Mapping[str, Any],
-    stats: Mapping[str, Any],
-    arr_ok: bool | None,
-    last_error: str | None,
-) -> None:
-    """Upsert the heartbeat row (``last_error_at`` keeps the time the error first appeared)."""
-    with write_txn(db):
-        db.execute(
-            """INSERT INTO instances (name, kind, program, pid, status, started_at, heartbeat_at, cycles, cycle_s,
-                                      counts, arr_ok, last_error, last_error_at, stats)
-               VALUES (?, 'search', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (name) DO UPDATE SET
-                 kind = 'search', program = excluded.program, pid = excluded.pid, status = excluded.status,
-                 started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, cycles = excluded.cycles,
-                 cycle_s = excluded.cycle_s, counts = excluded.counts, arr_ok = excluded.arr_ok,
-                 last_error_at = CASE WHEN excluded.last_error IS NULL THEN NULL
-                                      WHEN instances.last_error IS excluded.last_error THEN instances.last_error_at
-                                      ELSE excluded.last_error_at END,
-                 last_error = excluded.last_error, stats = excluded.stats""",
-            (
-                row_name(instance), program, pid, status, started_at, now, cycles, cycle_s,
-                json.dumps(dict(counts), sort_keys=True), None if arr_ok is None else int(arr_ok),
-                last_error, now if last_error else None, json.dumps(dict(stats), sort_keys=True, default=str),
-            ),
-        )
 
 
 def search_status(db: sqlite_utils.Database, instance: str, now: float | None = None, recent: int = 10) -> dict[str, Any]:
@@ -86,10 +49,10 @@ def search_status(db: sqlite_utils.Database, instance: str, now: float | None = 
     by_reason: dict[str, int] = {}
     for r in day:
         by_status[r["status"]] = by_status.get(r["status"], 0) + r["n"]
-        if r["status"] != "error":
+        if r["status"] not in ("error", "dry-run"):
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + r["n"]
     hour = rows(
-        db, "SELECT COUNT(*) AS n FROM searches WHERE instance = ? AND at > ? AND status != 'error'", (instance, now - HOUR)
+        db, "SELECT COUNT(*) AS n FROM searches WHERE instance = ? AND at > ? AND status NOT IN ('error', 'dry-run')", (instance, now - HOUR)
     )[0]["n"]
     cooling = rows(
         db, "SELECT COUNT(*) AS n FROM search_cooldowns WHERE instance = ? AND last_at > ?", (instance, now - DAY)

@@ -1,0 +1,382 @@
+"""One instance's search loop, minus the process: read, plan, send, journal.
+
+:meth:`SearchRunner.step` does one round and returns how long the program may sleep.
+What it reads, and how often (the reason the Arr sees few requests):
+
+- the wanted lists (paged ``wanted/missing`` / ``wanted/cutoff``, plus the Arr queue to
+  skip what is downloading) every ``WANTED_REFRESH``, or after ``MIN_REFRESH`` once the
+  work found by the last read has all been searched;
+- the library list, for upgrades only, every ``UPGRADE_REFRESH``;
+- the Arr's ``command`` list right before sending (to count running searches and copy
+  the outcome of ours into the journal), and otherwise at most every ``RESULT_POLL``
+  while some of our commands are unfinished;
+- each request source every ``PollEvery`` (sooner after a failure, with backoff).
+
+Arr errors back off (capped exponential, ``RetryBackoffMax``); a failing request source
+is reported and retried while the Arr searches go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
+from qbarr.search import recorder, wanted as wantedmod
+from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
+from qbarr.search.planner import backoff_delay, plan
+from qbarr.search.settings import SearchSettings
+from qbarr.search.sources import SourceError
+
+log = logging.getLogger("qbarr.search")
+
+WANTED_REFRESH = 900.0
+MIN_REFRESH = 60.0
+RESULT_POLL = 60.0
+MAX_SLEEP = 10.0
+SOURCE_RETRY_BASE = 10.0
+
+
+def running_searches(commands: Sequence[Mapping[str, Any]]) -> int:
+    """Search commands the Arr has queued or started (finished, failed or aborted ones
+    are not running, whatever their name)."""
+    n = 0
+    for cmd in commands:
+        name = str(cmd.get("name") or "")
+        status = str(cmd.get("status") or "").lower()
+        if name.lower().endswith("search") and status in SEARCH_STATUSES_RUNNING:
+            n += 1
+    return n
+
+
+@dataclass
+class SourceState:
+    """What the loop knows about one request source."""
+
+    requests: list[RequestItem] = field(default_factory=list)
+    next_poll: float = 0.0
+    failures: int = 0
+    error: str | None = None
+    polled_at: float | None = None
+
+
+class SearchRunner:
+    """The state of one instance's search program between two steps."""
+
+    def __init__(
+        self,
+        instance: str,
+        settings: SearchSettings,
+        db: Any,
+        arr: Any,
+        sources: Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+        backoff_cap: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.instance = instance
+        self.settings = settings
+        self.db = db
+        self.arr = arr
+        self.sources = dict(sources or {})
+        self.dry_run = dry_run
+        self.backoff_cap = backoff_cap
+        self.clock = clock
+        self.should_stop = should_stop
+        self.wanted: list[WantedItem] = []
+        self.upgrades: list[WantedItem] = []
+        self.wanted_at: float | None = None
+        self.upgrades_at: float | None = None
+        self.sent_since_refresh = 0
+        self.exhausted = False
+        self.source_state: dict[str, SourceState] = {name: SourceState() for name in self.sources}
+        self.series_by_tvdb: dict[int, int | None] = {}
+        self.arr_failures = 0
+        self.arr_retry_at = 0.0
+        self.arr_ok: bool | None = None
+        self.arr_error: str | None = None
+        self.running = 0
+        self.commands_at: float | None = None
+        self.limit_retry_at = 0.0
+        self.last_rss: float | None = None
+        self.last_plan = Plan()
+        self.sent_total = 0
+        self.dry_cool: dict[str, float] = {}
+        self.dry_last: float | None = None
+        self.in_queue = 0
+
+    # -- configuration ------------------------------------------------------------------
+
+    def reconfigure(self, settings: SearchSettings, arr: Any | None = None, sources: Mapping[str, Any] | None = None, dry_run: bool | None = None) -> None:
+        """New settings after SIGHUP; the next step re-reads what the change affects."""
+        changed_lists = (
+            settings.search_missing, settings.search_cutoff_unmet, settings.unmonitored, settings.search_upgrades
+        ) != (self.settings.search_missing, self.settings.search_cutoff_unmet, self.settings.unmonitored, self.settings.search_upgrades)
+        self.settings = settings
+        if arr is not None:
+            self.arr = arr
+            changed_lists = True
+        if sources is not None:
+            self.sources = dict(sources)
+            self.source_state = {name: self.source_state.get(name, SourceState()) for name in self.sources}
+            for state in self.source_state.values():
+                state.next_poll = 0.0
+        if dry_run is not None:
+            self.dry_run = dry_run
+        if changed_lists:
+            self.wanted_at = self.upgrades_at = None
+
+    # -- one step -----------------------------------------------------------------------
+
+    def step(self) -> float:
+        """One round: poll sources, refresh lists, send what the planner allows.
+        Returns the seconds to sleep before the next step."""
+        now = self.clock()
+        if not self.settings.enabled:
+            self.last_plan = Plan(blocked="disabled")
+            return MAX_SLEEP
+        self._poll_sources(now)
+        if now < self.arr_retry_at:
+            return self._sleep(now, [self.arr_retry_at])
+        try:
+            self._refresh(now)
+            self._resolve_requests()
+            self._rss(now)
+            wake = self._search(now)
+        except ArrError as exc:
+            return self._arr_failed(exc, self.clock())
+        self.arr_ok, self.arr_error, self.arr_failures = True, None, 0
+        return self._sleep(self.clock(), wake)
+
+    def _sleep(self, now: float, wakes: Sequence[float | None]) -> float:
+        candidates = [w for w in wakes if w is not None]
+        candidates += [s.next_poll for s in self.source_state.values()]
+        if self.wanted_at is not None:
+            candidates.append(self.wanted_at + self.settings.wanted_refresh)
+        return max(0.05, min([MAX_SLEEP] + [c - now for c in candidates]))
+
+    def _arr_failed(self, exc: ArrError, now: float) -> float:
+        self.arr_failures += 1
+        delay = backoff_delay(self.arr_failures, 1.0, self.backoff_cap)
+        self.arr_retry_at = now + delay
+        self.arr_ok, self.arr_error = False, str(exc)
+        log.warning("%s: %s; retrying in %.0f s", self.instance, exc, delay)
+        return self._sleep(now, [self.arr_retry_at])
+
+    # -- request sources ----------------------------------------------------------------
+
+    def _poll_sources(self, now: float) -> None:
+        for name, source in self.sources.items():
+            state = self.source_state.setdefault(name, SourceState())
+            if now < state.next_poll:
+                continue
+            every = source.settings.poll_every
+            try:
+                state.requests = source.fetch()
+            except SourceError as exc:
+                state.failures += 1
+                state.error = str(exc)
+                state.next_poll = now + min(every, backoff_delay(state.failures, SOURCE_RETRY_BASE, every))
+                log.warning("%s: %s; requests retried in %.0f s, Arr searches go on", self.instance, exc, state.next_poll - now)
+                continue
+            if state.error:
+                log.info("%s: %s answers again (%d requests)", self.instance, name, len(state.requests))
+            state.failures, state.error, state.polled_at = 0, None, now
+            state.next_poll = now + every
+            self.series_by_tvdb = {k: v for k, v in self.series_by_tvdb.items() if v is not None}
+
+    def requests(self) -> list[RequestItem]:
+        """Every known request, with Sonarr series ids filled in where resolved."""
+        out = []
+        for state in self.source_state.values():
+            for req in state.requests:
+                if req.media == "series" and req.tvdb is not None and self.series_by_tvdb.get(req.tvdb) is not None:
+                    req = replace(req, arr_id=self.series_by_tvdb[req.tvdb])
+                out.append(req)
+        return out
+
+    def _resolve_requests(self) -> None:
+        """TVDB id -> Sonarr series id for series requests (one lookup per new series;
+        the episodes in wanted/missing only carry the series id)."""
+        if self.settings.kind != "sonarr":
+            return
+        unknown = {r.tvdb for s in self.source_state.values() for r in s.requests
+                   if r.media == "series" and r.tvdb is not None and r.tvdb not in self.series_by_tvdb}
+        for tvdb in sorted(unknown):
+            found = wantedmod.arr_get(self.arr, "series", {"tvdbId": tvdb})
+            self.series_by_tvdb.setdefault(tvdb, None)
+            for series in found if isinstance(found, list) else []:
+                if isinstance(series, Mapping) and isinstance(series.get("tvdbId"), int) and isinstance(series.get("id"), int):
+                    self.series_by_tvdb[series["tvdbId"]] = series["id"]
+
+    # -- wanted lists -------------------------------------------------------------------
+
+    def _refresh(self, now: float) -> None:
+        s = self.settings
+        due = (
+            self.wanted_at is None
+            or now - self.wanted_at >= s.wanted_refresh
+            or (self.exhausted and now - self.wanted_at >= min(MIN_REFRESH, s.wanted_refresh))
+        )
+        if due:
+            items: list[WantedItem] = []
+            for monitored in (True, False) if s.unmonitored else (True,):
+                for which, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet)):
+                    if on:
+                        got = wantedmod.crawl(self.arr, s.kind, which, monitored)
+                        items += got if monitored else [replace(i, monitored=False) for i in got]
+            self.wanted = self._not_downloading(items)
+            self.wanted_at, self.exhausted, self.sent_since_refresh = now, False, 0
+            log.info("%s: %d wanted items (%d downloading skipped)", self.instance, len(self.wanted), self.in_queue)
+        if s.search_upgrades and (self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH):
+            library = wantedmod.arr_get(self.arr, wantedmod.LIBRARY_PATHS[s.kind])
+            self.upgrades = wantedmod.upgrade_items(s.kind, library if isinstance(library, list) else [])
+            self.upgrades_at = now
+        elif not s.search_upgrades:
+            self.upgrades = []
+
+    def _not_downloading(self, items: list[WantedItem]) -> list[WantedItem]:
+        """Drop items the Arr is downloading right now (a search would only find the same)."""
+        queue_fn = getattr(self.arr, "queue", None)
+        if queue_fn is None:
+            return items
+        busy: set[str] = set()
+        field_of = {"radarr": ("movieId", "movie"), "sonarr": ("episodeId", "episode"), "lidarr": ("albumId", "album")}
+        fname, media = field_of[self.settings.kind]
+        for q in queue_fn():
+            value = q.media.get(fname) if hasattr(q, "media") else None
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, int):
+                    busy.add(f"{media}:{v}")
+        self.in_queue = sum(1 for i in items if i.key in busy)
+        return [i for i in items if i.key not in busy]
+
+    def _rss(self, now: float) -> None:
+        every = self.settings.rss_sync_every
+        if every > 0 and (self.last_rss is None or now - self.last_rss >= every) and not self.dry_run:
+            self.arr.rss_sync()
+            self.last_rss = now
+
+    # -- planning and sending ---------------------------------------------------------------
+
+    def plan_now(self, now: float, running: int) -> Plan:
+        s = self.settings
+        history = recorder.cooldowns(self.db, self.instance, now - s.search_cooldown)
+        usage = recorder.usage(self.db, self.instance, now, s)
+        if self.dry_run:
+            history = {**history, **self.dry_cool}
+            if self.dry_last is not None:
+                usage = replace(usage, last_command_at=max(usage.last_command_at or 0.0, self.dry_last))
+        return plan(self.wanted + self.upgrades, self.requests(), running, history, now, s, usage)
+
+    def _search(self, now: float) -> list[float | None]:
+        if now < self.limit_retry_at:
+            return [self.limit_retry_at]
+        first = self.plan_now(now, 0)
+        if not first.searches:
+            self.last_plan = first
+            if first.blocked == "idle" and self.sent_since_refresh:
+                self.exhausted = True
+            return [first.wake_at, self._poll_results(now)]
+        self._read_commands(now)
+        p = self.plan_now(self.clock(), self.running)
+        self.last_plan = p
+        if p.blocked == "limit":
+            self.limit_retry_at = now + self._limit_poll()
+            return [self.limit_retry_at]
+        for search in p.searches:
+            if self.should_stop():
+                break
+            self._send(search)
+        return [p.wake_at]
+
+    def _limit_poll(self) -> float:
+        delay = self.settings.search_delay
+        return min(30.0, max(1.0, delay)) if delay > 0 else 2.0
+
+    def _read_commands(self, now: float) -> None:
+        commands = self.arr.commands()
+        self.running = running_searches(commands)
+        self.commands_at = now
+        recorder.update_results(self.db, self.instance, commands, now)
+
+    def _poll_results(self, now: float) -> float | None:
+        """While some of our commands are unfinished, read the command list now and then."""
+        if not recorder.pending_commands(self.db, self.instance, now - 7 * 86400):
+            return None
+        if self.commands_at is None or now - self.commands_at >= RESULT_POLL:
+            self._read_commands(now)
+        return (self.commands_at or now) + RESULT_POLL
+
+    def _send(self, search: PlannedSearch) -> None:
+        now = self.clock()
+        row, previous = recorder.begin(self.db, self.instance, search, now, dry_run=self.dry_run)
+        what = f"{search.key} {search.title!r} ({search.reason}{', ' + search.detail if search.detail else ''})"
+        if self.dry_run:
+            for key in search.keys:
+                self.dry_cool[key] = now
+            self.dry_last = now
+            log.info("%s: dry run: would search %s", self.instance, what)
+            return
+        mode = "series" if search.command == "series" else "episode"
+        try:
+            answer = self.arr.search_media(list(search.ids), series_id=search.series_id, mode=mode)
+        except (ArrNotFound, ArrBadRequest) as exc:
+            # The Arr refused this item: keep its cooldown so it is not retried at once.
+            recorder.abandon(self.db, self.instance, row, str(exc), None)
+            log.warning("%s: search of %s refused: %s", self.instance, what, exc)
+            return
+        except ArrError as exc:
+            recorder.abandon(self.db, self.instance, row, str(exc), previous)
+            raise
+        command_id = answer.get("id") if isinstance(answer, Mapping) and isinstance(answer.get("id"), int) else None
+        status = str(answer.get("status") or "sent") if isinstance(answer, Mapping) else "sent"
+        recorder.sent(self.db, row, command_id, status if status in recorder.PENDING_STATUSES else "sent")
+        self.sent_since_refresh += 1
+        self.sent_total += 1
+        self.running += 1
+        log.info("%s: searching %s: command %s", self.instance, what, command_id)
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def report(self) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
+        """(status, error, counts, stats) for the heartbeat row."""
+        by_tier: dict[str, int] = {}
+        for item in self.wanted + self.upgrades:
+            by_tier[item.tier] = by_tier.get(item.tier, 0) + 1
+        p = self.last_plan
+        counts = {
+            "wanted": len(self.wanted),
+            "upgrades": len(self.upgrades),
+            "pending": p.pending,
+            "running": self.running,
+            "sent": self.sent_total,
+            "downloading": self.in_queue,
+            "requests": sum(len(s.requests) for s in self.source_state.values()),
+            **{f"wanted_{k}": v for k, v in by_tier.items()},
+            **{f"skipped_{k}": v for k, v in p.skipped.items()},
+        }
+        sources = {
+            name: {"ok": st.error is None, "error": st.error, "requests": len(st.requests),
+                   "polled_at": st.polled_at, "next_poll": st.next_poll}
+            for name, st in self.source_state.items()
+        }
+        stats = {
+            "blocked": p.blocked,
+            "next_search_at": p.wake_at,
+            "wanted_at": self.wanted_at,
+            "dry_run": self.dry_run,
+            "sources": sources,
+            "settings": {"SearchLimit": self.settings.search_limit, "SearchDelay": self.settings.search_delay,
+                         "MaxSearchesPerDay": self.settings.max_per_day, "hourly_cap": self.settings.hourly_cap},
+        }
+        if not self.settings.enabled:
+            return "disabled", None, counts, stats
+        errors = [e for e in [self.arr_error] + [s.error for s in self.source_state.values()] if e]
+        status = "error" if self.arr_ok is False else "ok"
+        return status, "; ".join(errors) or None, counts, stats

@@ -1,0 +1,194 @@
+"""qbarr-search: missing / cutoff-unmet / upgrade / request searches of one Arr instance.
+
+    qbarr-search --instance NAME [--home DIR]
+
+The supervisord program ``search-<slug>`` (group ``search``), rendered for each instance
+whose ``[[Search]] Enabled = true``. Each step (:class:`qbarr.search.runner.SearchRunner`)
+polls the request sources that are due, refreshes the wanted lists when due, asks the
+pure planner what may be sent now, journals and sends it, then writes the heartbeat row
+``<Instance>:search``. The loop sleeps until the planner's next possible search (at most
+10 s, so the heartbeat stays fresh).
+
+Exit status: 0 after SIGTERM (the stop happens between two commands), 78 when
+config.ini is unusable at start (the message names file, section and key). A bad edit
+picked up by SIGHUP keeps the previous settings and is reported in the heartbeat.
+Arr or request-service trouble never ends the program: it is reported and retried.
+Signals: TERM = stop, HUP = reload config.ini, USR1 = stack dump into the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any
+
+from qbarr import config as configmod
+from qbarr import db as dbmod
+from qbarr import runtime
+from qbarr.arr import make_client
+from qbarr.config import Config, ConfigError, Instance
+from qbarr.heartbeat import Heartbeat
+from qbarr.paths import Home, resolve_home
+from qbarr.search import recorder
+from qbarr.search.runner import SearchRunner
+from qbarr.search.settings import RequestSettings, SearchSettings, settings_for
+from qbarr.search.sources import make_source
+from qbarr.search.status import row_name
+
+COMMAND = "qbarr-search"
+KEEP_HISTORY = 90 * 86400.0
+PRUNE_EVERY = 86400.0
+log = logging.getLogger(COMMAND)
+
+
+def _arr_for(inst: Instance) -> Any:
+    return make_client(inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"]))
+
+
+def _sources_for(settings: SearchSettings) -> dict[str, Any]:
+    return {r.name: make_source(r) for r in settings.enabled_requests}
+
+
+class SearchProgram:
+    """Wires config, clients, the runner and the heartbeat into runtime.run_loop."""
+
+    def __init__(self, ctx: runtime.Context, home: Home, cfg: Config, inst: Instance, db: Any) -> None:
+        self.ctx, self.home, self.db = ctx, home, db
+        self.cfg, self.inst = cfg, inst
+        settings = settings_for(inst)
+        self.runner = SearchRunner(
+            inst.name,
+            settings,
+            db,
+            _arr_for(inst),
+            _sources_for(settings),
+            dry_run=bool(cfg.settings["DryRun"]),
+            backoff_cap=float(cfg.settings["RetryBackoffMax"]),
+            should_stop=lambda: ctx.signals.stop_requested,
+        )
+        self.heartbeat = Heartbeat(db, row_name(inst.name), program=f"search-{inst.slug}", kind="search")
+        self.heartbeat.started()
+        self.reload_error: str | None = None
+        self.wait = 0.0
+        self.pruned_at = 0.0
+        log.info("searching for %s (%s): %s", inst.name, inst.kind, _describe(settings))
+
+    def step(self) -> None:
+        started = time.monotonic()
+        if runtime.debug_trigger(self.home, "hang", f"search-{self.inst.slug}"):
+            runtime.hang_forever(f"debug/hang-search-{self.inst.slug} exists")
+        self.wait = self.runner.step()
+        status, error, counts, stats = self.runner.report()
+        if self.reload_error:
+            error = "; ".join(e for e in (error, self.reload_error) if e)
+        self.heartbeat.beat(
+            status,
+            error=self.ctx.scrub(error) if error else None,
+            cycle_s=round(time.monotonic() - started, 4),
+            arr_ok=self.runner.arr_ok,
+            counts=counts,
+            stats=stats,
+        )
+        now = time.time()
+        if now - self.pruned_at >= PRUNE_EVERY:
+            self.pruned_at = now
+            recorder.prune(self.db, self.inst.name, now - KEEP_HISTORY)
+
+    def interval(self) -> float:
+        return self.wait
+
+    def reload(self) -> None:
+        """SIGHUP: re-read config.ini; a bad file keeps the running settings."""
+        try:
+            cfg = configmod.load(self.home.config)
+            inst = cfg.instance(self.inst.name)
+        except ConfigError as exc:
+            self._reload_failed("config.ini is invalid: " + "; ".join(exc.problems))
+            return
+        except KeyError as exc:
+            self._reload_failed(str(exc.args[0]))
+            return
+        settings = settings_for(inst)
+        arr = None
+        if (inst.kind, inst.url, inst.api_key, inst.section["Timeout"]) != (
+            self.inst.kind, self.inst.url, self.inst.api_key, self.inst.section["Timeout"]
+        ):
+            self.runner.arr.close()
+            arr = _arr_for(inst)
+        sources = None
+        if _source_keys(settings.enabled_requests) != _source_keys(self.runner.settings.enabled_requests):
+            for source in self.runner.sources.values():
+                source.close()
+            sources = _sources_for(settings)
+        self.runner.reconfigure(settings, arr=arr, sources=sources, dry_run=bool(cfg.settings["DryRun"]))
+        self.runner.backoff_cap = float(cfg.settings["RetryBackoffMax"])
+        self.cfg, self.inst, self.reload_error = cfg, inst, None
+        self.ctx.use_config(cfg)
+        log.info("settings reloaded: %s", _describe(settings))
+
+    def _reload_failed(self, message: str) -> None:
+        message = self.ctx.scrub(message)
+        log.error("%s; keeping the previous settings", message)
+        self.reload_error = message + " (still running with the previous settings)"
+
+    def close(self) -> None:
+        self.runner.arr.close()
+        for source in self.runner.sources.values():
+            source.close()
+        self.heartbeat.stopped()
+
+
+def _source_keys(sources: tuple[RequestSettings, ...]) -> tuple[Any, ...]:
+    return tuple((r.name, r.url, r.api_key, r.approved_only, r.is_4k) for r in sources)
+
+
+def _describe(s: SearchSettings) -> str:
+    """The pacing in one log line (no secrets)."""
+    tiers = [t for t, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet), ("upgrades", s.search_upgrades)) if on]
+    parts = [
+        "enabled" if s.enabled else "DISABLED ([[Search]] Enabled = false)",
+        "+".join(tiers) or "nothing",
+        f"limit {s.search_limit}",
+        f"delay {s.search_delay:g}s",
+        f"cooldown {s.search_cooldown:g}s",
+        f"{s.max_per_day or 'unlimited'}/day",
+        f"{s.hourly_cap or 'unlimited'}/hour",
+    ]
+    if s.kind == "sonarr":
+        parts.append(f"series mode {s.series_mode}")
+    parts += [f"requests from {r.name}" for r in s.enabled_requests]
+    return ", ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description="Search missing and upgradable media of one Arr instance, politely.")
+    parser.add_argument("--instance", required=True, help="the Arr section name in config.ini (or its slug)")
+    parser.add_argument("--home", help="the data dir (default: $QBARR_HOME, /config or ~/.config/qbarr)")
+    args = parser.parse_args(argv)
+    home = resolve_home(args.home)
+    slug = configmod.slugify(args.instance)
+    ctx = runtime.start(COMMAND, label=f"search-{slug}", home=home, title=args.instance)
+    if runtime.debug_trigger(home, "crash", f"search-{slug}"):
+        raise SystemExit(f"debug/crash-search-{slug} exists: crashing on purpose")
+    try:
+        cfg = configmod.load(home.config)
+        inst = cfg.instance(args.instance)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+            log.error("%s", line)
+        return configmod.EX_CONFIG
+    except KeyError as exc:
+        log.error("%s", exc.args[0])
+        print(exc.args[0], file=sys.stderr)
+        return configmod.EX_CONFIG
+    ctx.use_config(cfg)
+    db = dbmod.open_migrated(home.database)
+    program = SearchProgram(ctx, home, cfg, inst, db)
+    return runtime.run_loop(ctx, step=program.step, interval=program.interval, reload=program.reload, close=program.close)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
