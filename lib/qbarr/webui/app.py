@@ -47,7 +47,7 @@ def make_app(home: Home, config: Config, supervisor_url: str | None = None) -> b
     """A new web UI app for this data dir and config (validated by the caller)."""
     bottle.BaseRequest.MEMFILE_MAX = MAX_BODY
     web = Web(home, config, supervisor_url or home.supervisor_url)
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
     app.config["qbarr.web"] = web
     app.default_error_handler = lambda err: _error_page(web, err)  # type: ignore[method-assign]
     app.add_hook("after_request", _security_headers)

@@ -1,6 +1,6 @@
 """Applying a saved config.ini to the running suite.
 
-1. Re-render the program sections (``qbarr.render.render_all``) and let supervisord pick
+1. Re-render the program sections (``qbarr.render.write_programs``) and let supervisord pick
    them up (``qbarr.supervision.update``): added instances start, removed ones stop, and
    only changed programs restart.
 2. Every manager (and search program) whose settings changed but that kept running gets
@@ -87,8 +87,9 @@ def _render_and_update(home: Home, url: str, new: Config, result: dict[str, Any]
         result["notes"].append("qbarr.render is not available: program sections were not re-rendered")
         return set()
     try:
-        render.render_all(new, home)
+        changed_files = render.write_programs(new, home)
         result["rendered"] = True
+        result["notes"] += [f"rewrote programs.d/{path.name}" for path in changed_files]
     except Exception as exc:  # noqa: BLE001 - reported to the user, the save stands
         result["errors"].append(f"render failed: {type(exc).__name__}: {exc}")
         return set()

@@ -72,6 +72,15 @@ def safe_next(value: str | None, default: str = "/") -> str:
     return value
 
 
+def redirect(location: str, status: int = 303) -> None:
+    """A relative redirect (bottle's makes it absolute from the Host header); keeps cookies set."""
+    res = bottle.response.copy(cls=bottle.HTTPResponse)
+    res.status = status
+    res.body = ""
+    res.set_header("Location", location)
+    raise res
+
+
 def with_msg(path: str, msg: str) -> str:
     sep = "&" if "?" in path else "?"
     return f"{path}{sep}{urlencode({'msg': msg})}"
@@ -91,7 +100,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
                     if exc.status == 401 and bottle.request.method == "GET":
                         target = bottle.request.fullpath + ("?" + bottle.request.query_string
                                                             if bottle.request.query_string else "")
-                        bottle.redirect("/login?" + urlencode({"next": target}), 303)
+                        redirect("/login?" + urlencode({"next": target}), 303)
                     bottle.response.status = exc.status
                     return render_error(web, exc.status, exc.message)
 
@@ -103,7 +112,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
     @app.get("/login")
     def login_form() -> str:
         if web.auth_disabled:
-            bottle.redirect("/", 303)
+            redirect("/", 303)
         return _login_page(web, None, safe_next(query_str("next", 1000)))
 
     @app.post("/login")
@@ -131,13 +140,13 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
 
         set_session_cookie(web.sessions.issue(web.fingerprint))
         bottle.response.delete_cookie(auth.PRELOGIN_COOKIE, path="/login")
-        bottle.redirect(next_url, 303)
+        redirect(next_url, 303)
         return ""
 
     @page("/logout", "POST")
     def logout(ident: Identity) -> str:
         bottle.response.delete_cookie(auth.SESSION_COOKIE, path="/")
-        bottle.redirect("/login", 303)
+        redirect("/login", 303)
         return ""
 
     @page("/")
@@ -167,7 +176,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             if exc.status not in (404, 409, 502, 503):
                 raise
             msg = f"{name}: {exc.message}"
-        bottle.redirect(with_msg("/programs", msg), 303)
+        redirect(with_msg("/programs", msg), 303)
         return ""
 
     @page("/instances/<name>")
@@ -196,7 +205,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
     def brake(ident: Identity, name: str) -> str:
         result = api.brake_release(web, name)
         target = safe_next(form_body().get("next"), f"/instances/{quote(result['instance'], safe='')}")
-        bottle.redirect(with_msg(target, f"{result['instance']}: brake released"), 303)
+        redirect(with_msg(target, f"{result['instance']}: brake released"), 303)
         return ""
 
     @page("/instances/<name>/torrents/<hash>/<op:re:protect|unprotect>", "POST")
@@ -204,7 +213,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
         fn = api.torrent_protect if op == "protect" else api.torrent_unprotect
         result = fn(web, name, hash)
         target = safe_next(form_body().get("next"), f"/instances/{quote(result['instance'], safe='')}")
-        bottle.redirect(with_msg(target, f"{op} requested: the manager applies it on its next cycle"), 303)
+        redirect(with_msg(target, f"{op} requested: the manager applies it on its next cycle"), 303)
         return ""
 
     @page("/journal")
