@@ -219,11 +219,12 @@ class SimCommands:
         body.update({
             "sendUpdatesToClient": True, "updateScheduledTask": True,
             "completionMessage": "Completed", "requiresDiskAccess": command.cls == "scan",
-            "isExclusive": False, "isTypeExclusive": command.cls == "scan",
-            "isLongRunning": False, "name": command.name, "trigger": command.trigger,
+            "isExclusive": False, "isLongRunning": False, "name": command.name, "trigger": command.trigger,
             "suppressMessages": False, "lastExecutionTime": None,
             "lastStartTime": iso(command.started),
         })
+        if self.kind != "sonarr":   # Sonarr's Command has no isTypeExclusive
+            body["isTypeExclusive"] = command.cls == "scan"
         if command.user_agent:
             body["clientUserAgent"] = command.user_agent
         duration = None
