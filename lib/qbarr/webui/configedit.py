@@ -30,7 +30,7 @@ from qbarr.webui import initext
 
 BACKUPS_KEPT = 10
 _SAVE_LOCK = threading.Lock()
-_PROBLEM = re.compile(r"^(?P<path>.*?): \[(?P<sections>[^\n]*?)\](?: (?P<key>[A-Za-z0-9_.-]+))?(?P<rest>.*)$")
+_PROBLEM = re.compile(r"^(?P<path>.*?): (?P<sections>(?:\[[^\]\n]*\])+)(?: (?P<key>[A-Za-z0-9_.-]+))?")
 
 
 class EditRefused(Exception):
@@ -220,10 +220,12 @@ def _problem(line: str, tmp: str, real: Path) -> dict[str, Any]:
     message = line.replace(tmp, str(real))
     match = _PROBLEM.match(message)
     field_name = None
-    if match and match.group("key"):
-        field_name = field_id(match.group("sections").split("]["), match.group("key"))
-    elif match:
-        field_name = field_id(match.group("sections").split("][")[:-1], match.group("sections").split("][")[-1])
+    if match:
+        sections = match.group("sections")[1:-1].split("][")
+        if match.group("key") and match.group("key") not in ("section", "has", "is"):
+            field_name = field_id(sections, match.group("key"))
+        else:
+            field_name = field_id(sections[:-1], sections[-1])
     return {"field": field_name, "message": message}
 
 
