@@ -8,6 +8,7 @@ Settings (POST /sim/faults, JSON; every key optional; DELETE clears):
     unauthorized  answer every API call 401 (as with a wrong key)
     html          answer 200 text/html: a reverse proxy's login page
     malformed     answer 200 application/json with broken JSON
+    redirect      answer 302 to a login page (as a reverse proxy's SSO would)
     path          only calls whose path contains this text (all API calls)
     count         apply to this many calls, then clear everything (unlimited)
 
@@ -30,7 +31,7 @@ BROKEN_JSON = b'{"page": 1, "records": [{"id": 1, "title": "trunc'
 
 DEFAULTS: dict[str, Any] = {"latency": 0.0, "error_rate": 0.0, "error_status": 503,
                             "unauthorized": False, "html": False, "malformed": False,
-                            "path": "", "count": None}
+                            "redirect": False, "path": "", "count": None}
 REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
            504: "Gateway Timeout", 429: "Too Many Requests", 401: "Unauthorized",
            404: "Not Found", 400: "Bad Request", 403: "Forbidden"}
@@ -85,6 +86,8 @@ class Faults:
                 action = "html"
             elif s["malformed"]:
                 action = "malformed"
+            elif s["redirect"]:
+                action = "redirect"
             elif s["error_rate"] and self.rng.random() < s["error_rate"]:
                 action = "error"
             latency = s["latency"]
@@ -120,6 +123,10 @@ class FaultMiddleware:
             return _answer(start_response, 200, "text/html; charset=utf-8", LOGIN_PAGE)
         if action == "malformed":
             return _answer(start_response, 200, "application/json; charset=utf-8", BROKEN_JSON)
+        if action == "redirect":
+            start_response("302 Found", [("Location", "/login?returnUrl=%2F&token=sso-abc123"),
+                                         ("Content-Length", "0")])
+            return [b""]
         body = b"<html><body><h1>%d %s</h1></body></html>" % (status, REASONS.get(status, "Error").encode())
         return _answer(start_response, status, "text/html", body)
 
