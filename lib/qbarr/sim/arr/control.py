@@ -13,6 +13,8 @@
     POST   /sim/queue/clear       {"hash"}: drop a scripted failure
     POST   /sim/grab              {"ids": [media ids], "title"?}: grab a release now -> {"hash"}
     POST   /sim/poll              read qBittorrent now (instead of waiting --poll-interval)
+    POST   /sim/library/file      {"ids": [media ids], "quality_id"?}: give items a file (as if
+                                  imported outside qbarr), so they leave wanted/missing
 """
 
 from __future__ import annotations
@@ -140,6 +142,17 @@ def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
             return fail(502, f"qBittorrent refused the grab: {type(exc).__name__}: {exc}")
         return as_json({"hash": download.hash, "title": download.title,
                         "media_ids": list(download.media_ids)})
+
+    @app.post("/sim/library/file")
+    def give_files() -> Any:
+        data = body()
+        ids = data.get("ids")
+        if not isinstance(ids, list) or any(i not in sim.lib.items for i in ids):
+            return fail(400, "ids must list existing media ids")
+        for item_id in ids:
+            item = sim.lib.items[item_id]
+            sim.lib.give_file(item_id, int(data.get("quality_id") or sim.lib.cutoff_of(item)))
+        return as_json({"ids": ids})
 
     @app.post("/sim/poll")
     def poll() -> str:
