@@ -159,4 +159,14 @@ MIGRATION_2 = [
     "CREATE INDEX actions_decision ON actions(decision_id)",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2]
+# The manager's journal (qbarr.journal): policy memory that has no column of its own (JSON),
+# the reason class of the last decision (a new decision row is written only when rule or
+# class change), and when a brake-held action was released by the operator.
+MIGRATION_3 = [
+    "ALTER TABLE torrents ADD COLUMN memory TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE torrents ADD COLUMN last_code TEXT",
+    "ALTER TABLE actions ADD COLUMN released_at REAL",
+    "CREATE INDEX actions_pending ON actions(instance, status, id)",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3]
