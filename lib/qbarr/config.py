@@ -144,6 +144,8 @@ def _expected(check: str) -> str:
     if name == "string" and args in ("min=1", ""):
         return "non-empty text" if args else words
     args = args.replace("min=", "at least ").replace("max=", "at most ")
+    if name == "duration" and args:
+        args = re.sub(r"(at (?:least|most) [0-9.]+)", r"\1 seconds", args)
     return f"{words} ({args})" if args and name != "option" else f"{words} {args}".strip()
 
 
@@ -202,7 +204,10 @@ def read_raw(path: Path) -> ConfigObj:
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the file: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"]
+        ) from None
     try:
         return ConfigObj(
             text.splitlines(),

@@ -55,6 +55,8 @@ from tests.conftest import free_port
 BIN = Path(sys.executable).parent
 QBARR = str(BIN / "qbarr") if (BIN / "qbarr").exists() else "qbarr"
 START_TIMEOUT = 60.0
+# `%` in a password must work (configobj reads it verbatim; it never reaches supervisord's files).
+TEST_PASSWORD = "s3cr%(et)s-%%pass"
 FAST_SETTINGS = {
     "LoopInterval": "0.5s",
     "HeartbeatTimeout": "10s",
@@ -97,7 +99,7 @@ def config_text(
     arrs: list[ArrSpec],
     settings: dict[str, str] | None = None,
     qbt_url: str | None = None,
-    qbt_password: str = "secret-pass",
+    qbt_password: str = TEST_PASSWORD,
     webui_port: int | None = None,
 ) -> str:
     """A config.ini for tests (closed ports unless told otherwise)."""
@@ -135,6 +137,8 @@ class Suite:
         self.arrs = arrs
         self.config_args = config
         self._known: set[int] = set()
+        # Under `unshare --pid`, the pids supervisord reports are the namespace's, not ours.
+        self.namespaced = False
 
     # -- supervisord -----------------------------------------------------------------------
 
@@ -159,7 +163,7 @@ class Suite:
         except SupervisionError:
             return {}
         for info in infos:
-            if info["pid"]:
+            if info["pid"] and not self.namespaced:
                 self._known.add(int(info["pid"]))
         return {full_name(i): i for i in infos}
 
@@ -335,6 +339,7 @@ def start_suite(
     )
     out.close()
     suite = Suite(home, proc, specs, dict(config))
+    suite.namespaced = "unshare" in prefix
     if wait:
         try:
             suite.wait_running()

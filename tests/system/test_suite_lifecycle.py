@@ -13,7 +13,7 @@ import signal
 import psutil
 import pytest
 
-from tests.system.conftest import ArrSpec, Suite
+from tests.system.conftest import TEST_PASSWORD, ArrSpec, Suite
 
 pytestmark = pytest.mark.system
 
@@ -57,7 +57,8 @@ def test_manager_reports_unreachable_services_in_its_heartbeat(shared_suite: Sui
     assert psutil.Process(pid).cmdline()[0].startswith("qbarr-arr Radarr-A")
     status = shared_suite.qbarr("status")
     assert status.returncode == 0 and "Radarr-A" in status.stdout and "Sonarr-B" in status.stdout
-    assert "secret-pass" not in shared_suite.log("arr-radarr-a")
+    assert TEST_PASSWORD not in shared_suite.log("arr-radarr-a")
+    assert "testkey-0123456789" not in shared_suite.log("arr-radarr-a")
 
 
 def test_sigkill_restarts_only_that_manager_and_records_the_crash(shared_suite: Suite) -> None:
