@@ -101,8 +101,10 @@ class SimCommands:
         self.options = options
         self.lock = threading.Lock()
         self.all: dict[int, Command] = {}
+        self.pending: dict[int, Command] = {}   # queued or started: what the runner looks at
         self.next_id = 1
         self.max_active_searches = 0
+        self.max_active_manual_searches = 0   # only what clients asked for (not redownloads)
         self.max_active = 0
 
     def validate(self, payload: Any) -> tuple[str, dict[str, Any]]:
@@ -150,21 +152,24 @@ class SimCommands:
                               start_at=now + START_DELAY, duration=max(0.0, duration))
             command.state_changed = command.queued
             self.all[command.id] = command
+            self.pending[command.id] = command
             self.next_id += 1
             self._measure()
         return command
 
     def _measure(self) -> None:
-        active = [c for c in self.all.values() if c.active]
+        active = [c for c in self.pending.values() if c.active]
         self.max_active = max(self.max_active, len(active))
-        self.max_active_searches = max(self.max_active_searches,
-                                       sum(1 for c in active if c.cls == "search"))
+        searches = [c for c in active if c.cls == "search"]
+        self.max_active_searches = max(self.max_active_searches, len(searches))
+        self.max_active_manual_searches = max(self.max_active_manual_searches,
+                                              sum(1 for c in searches if c.trigger == "manual"))
 
     def due(self, now: float) -> list[Command]:
         """Start what is due; return started commands whose run time is over."""
         ready = []
         with self.lock:
-            for command in self.all.values():
+            for command in list(self.pending.values()):
                 if command.status == "queued" and command.start_at <= now:
                     command.status = "started"
                     command.started = command.state_changed = datetime.now(UTC)
@@ -184,6 +189,7 @@ class SimCommands:
                 command.status, command.result = "completed", "successful"
                 command.message = outcome or "Completed"
             command.outcome = outcome or failed or ""
+            self.pending.pop(command.id, None)
             self._measure()
 
     def cancel(self, command_id: int) -> bool:
@@ -193,6 +199,7 @@ class SimCommands:
                 return False
             command.status = "cancelled"
             command.ended = command.state_changed = datetime.now(UTC)
+            self.pending.pop(command_id, None)
             return True
 
     def visible(self) -> list[Command]:
@@ -211,6 +218,7 @@ class SimCommands:
                     "active_searches": sum(1 for c in self.all.values()
                                            if c.active and c.cls == "search"),
                     "max_active_searches": self.max_active_searches,
+                    "max_active_manual_searches": self.max_active_manual_searches,
                     "max_active": self.max_active}
 
     def resource(self, command: Command) -> dict[str, Any]:
