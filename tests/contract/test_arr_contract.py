@@ -234,3 +234,28 @@ def test_sonarr_series_search_grabs_a_season_pack(sims: dict[str, SimProcess], q
 def test_simulator_exits_zero_on_sigterm() -> None:
     sim = start_sim("lidarr", api_key=KEY, library=20)
     assert sim.stop() == 0
+
+
+def test_media_lookups_match_the_documents(arr) -> None:
+    client, sim, exchanges = arr
+    from qbarr.arr import ArrNotFound
+    record = client.wanted_missing(page_size=1)[0][0]
+    if client.kind == "radarr":
+        one = client.get(f"movie/{record['id']}")
+        assert client.get("movie", {"tmdbId": one["tmdbId"]})[0]["id"] == record["id"]
+    elif client.kind == "sonarr":
+        series = client.get(f"series/{record['seriesId']}")
+        assert series["statistics"]["episodeCount"] >= 1
+        assert client.get("series", {"tvdbId": series["tvdbId"]})[0]["id"] == series["id"]
+        episodes = client.get("episode", {"seriesId": series["id"]})
+        assert record["id"] in {e["id"] for e in episodes}
+        assert client.get(f"episode/{record['id']}")["seriesId"] == series["id"]
+    else:
+        artist = client.get(f"artist/{record['artistId']}")
+        albums = client.get("album", {"artistId": artist["id"]})
+        assert record["id"] in {a["id"] for a in albums}
+        assert client.get(f"album/{record['id']}")["artistId"] == artist["id"]
+        assert len(client.get("artist")) >= 1
+    path = {"radarr": "movie", "sonarr": "episode", "lidarr": "album"}[client.kind]
+    with pytest.raises(ArrNotFound):
+        client.get(f"{path}/99999999")

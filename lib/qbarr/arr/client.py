@@ -174,6 +174,11 @@ class ArrClient:
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)
 
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """Any other documented GET below the API prefix ('movie', 'series', 'episode/12'...):
+        the decoded JSON, with the same retries and typed errors."""
+        return self._get(path.lstrip("/"), params)
+
     def _expect(self, value: Any, typ: type, what: str) -> Any:
         if not isinstance(value, typ):
             raise ArrProtocolError(f"{self.url}: {what} is a {type(value).__name__}, expected "

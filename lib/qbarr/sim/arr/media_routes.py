@@ -45,7 +45,7 @@ def add_media_routes(app: bottle.Bottle, api: Callable, sim: SimArr,
         def all_series() -> str:
             tvdb = q_int("tvdbId", 0)
             when = now()
-            return as_json([res.series(lib, p, when, with_stats=False) for p in lib.parents.values()
+            return as_json([res.series(lib, p, when) for p in lib.parents.values()
                             if not tvdb or res.tvdb_id(p.id) == tvdb])
 
         @api("GET", "/series/<series_id:int>")
