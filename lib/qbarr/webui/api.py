@@ -233,17 +233,23 @@ def _edit_from_body(web: Web) -> tuple[str | None, list[configedit.Change] | Non
     if unknown:
         raise WebError(400, f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
     base, text, changes_raw, do_apply = body.get("base"), body.get("text"), body.get("changes"), body.get("apply", True)
-    if base is not None and not isinstance(base, str):
-        raise WebError(400, "'base' must be a string")
-    if text is not None and not isinstance(text, str):
-        raise WebError(400, "'text' must be a string")
+    if "base" in body and (not isinstance(base, str) or len(base) > 64):
+        raise WebError(400, "'base' must be a string of at most 64 characters")
+    if text is not None and (not isinstance(text, str) or len(text) > 200_000):
+        raise WebError(400, "'text' must be a string of at most 200000 characters")
+    if isinstance(changes_raw, list) and len(changes_raw) > 500:
+        raise WebError(400, "at most 500 changes at once")
     if not isinstance(do_apply, bool):
         raise WebError(400, "'apply' must be true or false")
+    if "changes" in body and not isinstance(changes_raw, list):
+        raise WebError(400, "'changes' must be a list of {path, key, value}")
+    if "text" in body and text is None:
+        raise WebError(400, "'text' must be a string")
     if (text is None) == (changes_raw is None):
         raise WebError(400, "send either 'text' (the whole file) or 'changes' (a list of fields)")
     changes = None
     if changes_raw is not None:
-        changes = [_change(c) for c in (changes_raw if isinstance(changes_raw, list) else [None])]
+        changes = [_change(c) for c in changes_raw]
         web.remember_secrets([c.value for c in changes if c.value and c.key.lower() in qconfig.SECRET_KEYS])
     if text is not None:
         web.remember_secrets(_secret_values_in(text))
@@ -261,10 +267,13 @@ def _change(raw: Any) -> configedit.Change:
     if not isinstance(raw, dict) or set(raw) - {"path", "key", "value"}:
         raise WebError(400, "each change is an object {path: [section, ...], key, value}")
     path, key, value = raw.get("path"), raw.get("key"), raw.get("value")
-    if not isinstance(path, list) or not path or not all(isinstance(p, str) and p for p in path):
-        raise WebError(400, "'path' must be a non-empty list of section names")
-    if not isinstance(key, str) or not key or value is not None and not isinstance(value, str):
-        raise WebError(400, "'key' must be a non-empty string and 'value' a string or null")
+    if (not isinstance(path, list) or not 0 < len(path) <= 8
+            or not all(isinstance(p, str) and 0 < len(p) <= 200 for p in path)):
+        raise WebError(400, "'path' must be a list of 1 to 8 section names (at most 200 characters each)")
+    if not isinstance(key, str) or not 0 < len(key) <= 200:
+        raise WebError(400, "'key' must be a string of 1 to 200 characters")
+    if value is not None and (not isinstance(value, str) or len(value) > 10_000):
+        raise WebError(400, "'value' must be null or a string of at most 10000 characters")
     if any(ch in "".join(path) + key for ch in "[]=\n\r#"):
         raise WebError(400, "section and key names cannot contain [ ] = # or line breaks")
     return configedit.Change(tuple(path), key, value)
@@ -351,7 +360,7 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
     (ApiRoute("POST", "/api/programs/<name>/restart", "Restart a program (stop, then start)", "ProgramAction",
               (PROGRAM,), errors=(404, 409, 502, 503), tags=("programs",)), program_restart),
     (ApiRoute("GET", "/api/programs/<name>/log", "Tail of a program's log; poll with the returned offset",
-              "LogTail", (PROGRAM, Param("offset", s("integer", minimum=0)),
+              "LogTail", (PROGRAM, Param("offset", s("integer", minimum=0, maximum=2**53)),
                           Param("length", s("integer", minimum=1, maximum=LOG_MAX)),
                           Param("q", s("string", maxLength=200), description="only lines containing this")),
               errors=(404, 409, 502, 503), tags=("programs",)), program_log),

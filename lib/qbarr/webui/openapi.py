@@ -18,8 +18,10 @@ def s(type_: str, nullable: bool = False, **kw: Any) -> dict[str, Any]:
 
 
 def obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props,
-                           "required": list(props) if required is None else required}
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    needed = list(props) if required is None else required
+    if needed:  # OpenAPI 3.0 forbids an empty "required"
+        out["required"] = needed
     if not extra:
         out["additionalProperties"] = False
     return out
@@ -99,12 +101,15 @@ SCHEMAS: dict[str, Any] = {
                         "default": STR, "check": STR, "secret": BOOL, "list": BOOL}),
     "ConfigView": obj({"path": STR, "base": STR, "text": STR,
                        "sections": arr(obj({"path": arr(STR), "title": STR, "fields": arr(ref("ConfigField"))}))}),
-    "ConfigChange": obj({"path": {**arr(s("string", maxLength=200)), "maxItems": 8},
+    "ConfigChange": obj({"path": {**arr(s("string", minLength=1, maxLength=200)), "minItems": 1, "maxItems": 8},
                          "key": s("string", minLength=1, maxLength=200),
-                         "value": s("string", True, maxLength=10000)}, extra=False),
-    "ConfigEdit": obj({"base": s("string", maxLength=64), "text": s("string", maxLength=200000),
-                       "changes": {**arr(ref("ConfigChange")), "maxItems": 500},
-                       "apply": BOOL}, required=[], extra=False),
+                         "value": s("string", True, maxLength=10000)}, required=["path", "key"], extra=False),
+    "ConfigEdit": {"oneOf": [
+        obj({"base": s("string", maxLength=64), "text": s("string", maxLength=200000), "apply": BOOL},
+            required=["text"], extra=False),
+        obj({"base": s("string", maxLength=64), "changes": {**arr(ref("ConfigChange")), "maxItems": 500},
+             "apply": BOOL}, required=["changes"], extra=False),
+    ]},
     "ConfigPreview": obj({"ok": BOOL, "diff": STR, "problems": arr(ref("Problem"))}),
     "ConfigSaved": obj({"saved": BOOL, "backup": NSTR, "diff": STR, "applied": {**FREE, "nullable": True}}),
 }
@@ -167,8 +172,8 @@ def document(routes: list[ApiRoute]) -> dict[str, Any]:
                                  "content": {"application/json": {"schema": ref(route.body)}}}
         ok = "200"
         if route.content_type == "application/json":
-            op["responses"][ok] = {"description": "OK",
-                                   "content": {"application/json": {"schema": ref(route.response)}}}
+            schema = ref(route.response) if route.response else {"type": "object"}
+            op["responses"][ok] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
         else:
             op["responses"][ok] = {"description": "OK", "content": {route.content_type: {"schema": STR}}}
         codes = set(route.errors) | ({401} if not route.public else set()) | ({400} if route.params else set())
