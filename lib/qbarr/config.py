@@ -183,13 +183,19 @@ def apply_env_overrides(cfg: ConfigObj, env: Mapping[str, str]) -> list[str]:
         if len(parts) < 2:
             continue
         node: Any = cfg
+        spec: Any = cfg.configspec if cfg.configspec is not None else {}
         for part in parts[:-1]:
-            match = next((k for k in node.sections if _norm(k) == _norm(part)), None)
+            known = list(node.sections) + [k for k in spec if k != "__many__" and hasattr(spec[k], "sections")]
+            match = next((k for k in known if _norm(k) == _norm(part)), None)
             if match is None:
                 match = next((s for s in FIXED_SECTIONS if _norm(s) == _norm(part)), part)
+            if match not in node:
                 node[match] = {}
             node = node[match]
-        key = next((k for k in node.scalars if _norm(k) == _norm(parts[-1])), parts[-1])
+            spec = spec.get(match, spec.get("__many__", {})) if hasattr(spec, "get") else {}
+        # the key's spelling: as in the file, else as in the configspec, else as given
+        names = list(node.scalars) + [k for k in spec if k != "__many__" and not hasattr(spec[k], "sections")]
+        key = next((k for k in names if _norm(k) == _norm(parts[-1])), parts[-1])
         node[key] = value
         applied.append(var)
     return applied
