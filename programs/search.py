@@ -67,19 +67,30 @@ class SearchProgram:
             dry_run=bool(cfg.settings["DryRun"]),
             backoff_cap=float(cfg.settings["RetryBackoffMax"]),
             should_stop=lambda: ctx.signals.stop_requested,
+            max_sleep=_max_sleep(cfg),
+            progress=self._progress,
         )
         self.heartbeat = Heartbeat(db, row_name(inst.name), program=f"search-{inst.slug}", kind="search")
         self.heartbeat.started()
         self.reload_error: str | None = None
         self.wait = 0.0
         self.pruned_at = 0.0
+        self.step_started = time.monotonic()
+        self.beat_at = 0.0
         log.info("searching for %s (%s): %s", inst.name, inst.kind, _describe(settings))
 
     def step(self) -> None:
-        started = time.monotonic()
+        started = self.step_started = time.monotonic()
         if runtime.debug_trigger(self.home, "hang", f"search-{self.inst.slug}"):
             runtime.hang_forever(f"debug/hang-search-{self.inst.slug} exists")
         self.wait = self.runner.step()
+        self._beat(started)
+        now = time.time()
+        if now - self.pruned_at >= PRUNE_EVERY:
+            self.pruned_at = now
+            recorder.prune(self.db, self.inst.name, now - KEEP_HISTORY)
+
+    def _beat(self, started: float, cycle: bool = True) -> None:
         status, error, counts, stats = self.runner.report()
         if self.reload_error:
             error = "; ".join(e for e in (error, self.reload_error) if e)
@@ -90,11 +101,14 @@ class SearchProgram:
             arr_ok=self.runner.arr_ok,
             counts=counts,
             stats=stats,
+            cycle=cycle,
         )
-        now = time.time()
-        if now - self.pruned_at >= PRUNE_EVERY:
-            self.pruned_at = now
-            recorder.prune(self.db, self.inst.name, now - KEEP_HISTORY)
+        self.beat_at = time.monotonic()
+
+    def _progress(self) -> None:
+        """Mid-step sign of life (long crawls, many sends): the watchdog sees we work."""
+        if time.monotonic() - self.beat_at >= self.runner.max_sleep:
+            self._beat(self.step_started, cycle=False)
 
     def interval(self) -> float:
         return self.wait
@@ -124,6 +138,7 @@ class SearchProgram:
             sources = _sources_for(settings)
         self.runner.reconfigure(settings, arr=arr, sources=sources, dry_run=bool(cfg.settings["DryRun"]))
         self.runner.backoff_cap = float(cfg.settings["RetryBackoffMax"])
+        self.runner.max_sleep = _max_sleep(cfg)
         self.cfg, self.inst, self.reload_error = cfg, inst, None
         self.ctx.use_config(cfg)
         log.info("settings reloaded: %s", _describe(settings))
@@ -138,6 +153,12 @@ class SearchProgram:
         for source in self.runner.sources.values():
             source.close()
         self.heartbeat.stopped()
+
+
+def _max_sleep(cfg: Config) -> float:
+    """Sleep at most a quarter of HeartbeatTimeout (and 10 s): the watchdog restarts a
+    program whose heartbeat is older than HeartbeatTimeout."""
+    return max(0.5, min(10.0, float(cfg.settings["HeartbeatTimeout"]) / 4))
 
 
 def _source_keys(sources: tuple[RequestSettings, ...]) -> tuple[Any, ...]:

@@ -78,6 +78,8 @@ class SearchRunner:
         backoff_cap: float = 60.0,
         clock: Callable[[], float] = time.time,
         should_stop: Callable[[], bool] = lambda: False,
+        max_sleep: float = MAX_SLEEP,
+        progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.instance = instance
         self.settings = settings
@@ -88,6 +90,8 @@ class SearchRunner:
         self.backoff_cap = backoff_cap
         self.clock = clock
         self.should_stop = should_stop
+        self.max_sleep = max_sleep
+        self.progress = progress  # called during long steps (pages, sends): heartbeat hook
         self.wanted: list[WantedItem] = []
         self.upgrades: list[WantedItem] = []
         self.wanted_at: float | None = None
@@ -139,7 +143,7 @@ class SearchRunner:
         now = self.clock()
         if not self.settings.enabled:
             self.last_plan = Plan(blocked="disabled")
-            return MAX_SLEEP
+            return self.max_sleep
         self._poll_sources(now)
         if now < self.arr_retry_at:
             return self._sleep(now, [self.arr_retry_at])
@@ -158,7 +162,7 @@ class SearchRunner:
         candidates += [s.next_poll for s in self.source_state.values()]
         if self.wanted_at is not None:
             candidates.append(self.wanted_at + self.settings.wanted_refresh)
-        return max(0.05, min([MAX_SLEEP] + [c - now for c in candidates]))
+        return max(0.05, min([self.max_sleep] + [c - now for c in candidates]))
 
     def _arr_failed(self, exc: ArrError, now: float) -> float:
         self.arr_failures += 1
@@ -228,7 +232,7 @@ class SearchRunner:
             for monitored in (True, False) if s.unmonitored else (True,):
                 for which, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet)):
                     if on:
-                        got = wantedmod.crawl(self.arr, s.kind, which, monitored)
+                        got = wantedmod.crawl(self.arr, s.kind, which, monitored, on_page=self.progress)
                         items += got if monitored else [replace(i, monitored=False) for i in got]
             self.wanted = self._not_downloading(items)
             self.wanted_at, self.exhausted, self.sent_since_refresh = now, False, 0
@@ -293,11 +297,12 @@ class SearchRunner:
             if self.should_stop():
                 break
             self._send(search)
+            self.progress()
         return [p.wake_at]
 
     def _limit_poll(self) -> float:
-        delay = self.settings.search_delay
-        return min(30.0, max(1.0, delay)) if delay > 0 else 2.0
+        """How soon to read the command list again when SearchLimit searches run."""
+        return min(30.0, max(1.0, self.settings.search_delay))
 
     def _read_commands(self, now: float) -> None:
         commands = self.arr.commands()

@@ -121,15 +121,25 @@ def items_from(kind: str, records: Iterable[Mapping[str, Any]], tier: str) -> li
     return [item for item in (parse(r, tier) for r in records if isinstance(r, Mapping)) if item is not None]
 
 
-def crawl(client: Any, kind: str, which: str, monitored: bool, max_items: int = MAX_ITEMS, page_size: int = PAGE_SIZE) -> list[WantedItem]:
+def crawl(
+    client: Any,
+    kind: str,
+    which: str,
+    monitored: bool,
+    max_items: int = MAX_ITEMS,
+    page_size: int = PAGE_SIZE,
+    on_page: Callable[[], None] = lambda: None,
+) -> list[WantedItem]:
     """Every page of ``wanted/missing`` (which='missing') or ``wanted/cutoff`` ('cutoff'),
-    up to ``max_items``; raises the client's ArrError on failure."""
+    up to ``max_items``; raises the client's ArrError on failure. ``on_page`` runs after
+    each page (the program beats its heartbeat there during a long crawl)."""
     fetch = client.wanted_missing if which == "missing" else client.wanted_cutoff
     items: list[WantedItem] = []
     page = 1
     while len(items) < max_items:
         records, total = fetch(page=page, page_size=page_size, monitored=monitored)
         items += items_from(kind, records, which)
+        on_page()
         if not records or page * page_size >= total:
             break
         page += 1
