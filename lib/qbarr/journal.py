@@ -311,6 +311,10 @@ class Journal:
 
 
 def _release(db: sqlite_utils.Database, instance: str, now: float) -> int:
+    """Held -> planned, marked released; the other pending actions of those torrents (e.g. the
+    search after a held delete) are marked released too, so all are re-evaluated together."""
+    db.execute("UPDATE actions SET released_at = ? WHERE instance = ? AND status = 'planned' AND hash IN "
+               "(SELECT hash FROM actions WHERE instance = ? AND status = 'held')", (now, instance, instance))
     cur = db.execute("UPDATE actions SET status = 'planned', released_at = ?, result = 'released from the brake', "
                      "updated_at = ? WHERE instance = ? AND status = 'held'", (now, now, instance))
     return int(cur.rowcount or 0)

@@ -149,7 +149,7 @@ def test_brake_engage_and_release(db) -> None:
     assert not j.brake_engaged()
     released = j.pending(NOW + 61)
     assert [(a.kind, a.released_at) for a in released] == [("blocklist", NOW + 60), ("delete", NOW + 60),
-                                                           ("search", None)]
+                                                           ("search", NOW + 60)]
     inst = rows(db, "SELECT brake_reason, brake_released_at FROM instances WHERE name = 'Radarr'")[0]
     assert inst["brake_released_at"] == NOW + 60
 
