@@ -52,5 +52,6 @@ def test_kind_and_url_handling() -> None:
     with make_client("lidarr", "http://127.0.0.1:8686/lidarr/", "K") as client:
         assert str(client._http.base_url) == "http://127.0.0.1:8686/lidarr/api/v1/"
         assert "K" not in repr(client)
-    with pytest.raises(ValueError):
-        make_client("radarr", "not a url", "K")
+    for bad in ("not a url", "localhost:7878", "ftp://h/radarr"):
+        with pytest.raises(ValueError, match="not an http"):
+            make_client("radarr", bad, "K")

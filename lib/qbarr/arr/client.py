@@ -53,7 +53,7 @@ class ArrClient:
         self.kind = kind.name
         self.spec = kind
         self.url = public_url(url)
-        if not urlsplit(self.url).scheme or not urlsplit(self.url).hostname:
+        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).hostname:
             raise ValueError(f"not an http(s) URL: {self.url!r}")
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
