@@ -51,15 +51,17 @@ def thash(i: int, salt: str = "") -> str:
 
 
 def seed(home: Home, torrents: int = 60, instance: str = "Radarr-Main", now: float | None = None,
-         with_xss: bool = True, seed_value: int = 7) -> dict[str, str]:
-    """Fill the database; returns a few handy hashes (``xss``, ``first``)."""
+         with_xss: bool = True, seed_value: int = 7, instance_rows: bool = True) -> dict[str, str]:
+    """Fill the database; returns a few handy hashes (``xss``, ``first``).
+
+    ``instance_rows=False`` leaves the ``instances`` table to a running manager."""
     rng = random.Random(seed_value)
     now = now if now is not None else time.time()
     db = qdb.open_migrated(home.database)
     try:
         with qdb.write_txn(db):
             for name, kind, program in ((instance, "radarr", "arr-" + instance.lower()),
-                                        ("Sonarr-TV", "sonarr", "arr-sonarr-tv")):
+                                        ("Sonarr-TV", "sonarr", "arr-sonarr-tv")) if instance_rows else ():
                 stats = {"api": {"qbittorrent": {"calls": 120, "errors": 2}, "arr": {"calls": 40, "errors": 1}},
                          "loop_interval": 2.0}
                 db.execute(
