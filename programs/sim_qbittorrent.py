@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--torrents", type=int, default=None, help="generate N torrents")
     p.add_argument("--seed", type=int, default=None, help="RNG seed (same seed, same torrents)")
     p.add_argument("--categories", default=None, help="comma-separated categories to create")
+    p.add_argument("--swarm", action="store_true",
+                   help="added magnets get a simulated swarm (metadata, then a download) "
+                        "instead of sitting in metaDL like on a machine without peers")
     p.add_argument("--save-path", default="/downloads", help="default save path")
     p.add_argument("--free-space", type=int, default=500 * 1024**3, help="free_space_on_disk bytes")
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per second")
@@ -61,6 +64,8 @@ def load_scenario(args: argparse.Namespace) -> dict[str, Any]:
         spec["seed"] = args.seed
     if args.categories:
         spec["categories"] = [c for c in args.categories.split(",") if c]
+    if args.swarm:
+        spec.setdefault("on_add", {"meta_after": [1, 5], "stall_fraction": 0.1})
     return spec
 
 

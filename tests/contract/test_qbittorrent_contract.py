@@ -254,6 +254,27 @@ def test_torrents_info_filters(world: World) -> None:
     assert c.torrents_info(hashes=["0" * 40]) == []
 
 
+def test_filters_agree(world: World) -> None:
+    """torrents/info?filter= for the fixed torrents (the states qbarr's rules group on)."""
+    c = world.client
+    seed, ghost, magnet = world.seed.hash, world.ghost.hash, _hash(world.magnet)
+    paused, err = _hash(world.paused_magnet), world.err.hash
+
+    def names(flt: str) -> set[str]:
+        found = {t["hash"] for t in c.torrents_info(filter=flt)}
+        return found & {seed, ghost, magnet, paused, err}
+    assert names("downloading") == {ghost, magnet, paused}
+    assert names("seeding") == {seed} == names("completed")
+    assert names("paused") == {paused}
+    assert names("resumed") == {seed, ghost, magnet, err}
+    assert names("active") == {magnet}
+    assert names("stalled") == {seed, ghost}
+    assert names("stalled_downloading") == {ghost}
+    assert names("errored") == {err}
+    assert names("no-such-filter") == {seed, ghost, magnet, paused, err}
+    assert {t["hash"] for t in c.torrents_info(tag="seed")} == {seed}
+
+
 def test_files_trackers_properties(world: World) -> None:
     c = world.client
     files = c.files(world.seed.hash)
@@ -312,6 +333,10 @@ def test_incremental_sync(world: World) -> None:
         assert snap.torrents[h]["category"] == "sync-cat"
         c.delete([h], delete_files=False)
         synced(lambda s: h in s.removed and h not in s.torrents)
+        c.remove_categories(["sync-cat"])
+        c.delete_tags(["second"])
+        synced(lambda s: "sync-cat" not in s.categories and "second" not in s.tags
+               and s.torrents[world.ghost.hash]["tags"] == "")
 
 
 def test_idle_sync_is_one_small_request(world: World) -> None:
@@ -455,3 +480,4 @@ def test_missing_files_after_restart(world: World) -> None:
     assert c.sync().full_update
     errored = {x["hash"] for x in c.torrents_info() if x["state"] in ("error", "missingFiles")}
     assert {world.fragile.hash, world.err.hash} <= errored
+

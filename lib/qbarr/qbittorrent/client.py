@@ -239,8 +239,11 @@ class QbtClient:
             for h, t in torrents.items())
 
     # ------------------------------------------------------------------ torrents: read
-    def torrents_info(self, hashes: list[str] | None = None,
-                      category: str | None = None) -> list[dict[str, Any]]:
+    def torrents_info(self, hashes: list[str] | None = None, category: str | None = None, *,
+                      filter: str | None = None, tag: str | None = None) -> list[dict[str, Any]]:
+        """torrents/info. category "" = uncategorised; hashes [] = nothing (no request).
+        `filter` takes the 4.x names; "paused"/"resumed" become "stopped"/"running" on
+        5.x (an unknown filter would silently mean "all")."""
         if hashes is not None and not hashes:
             return []
         params: dict[str, Any] = {}
@@ -248,6 +251,14 @@ class QbtClient:
             params["hashes"] = _join(hashes)
         if category is not None:
             params["category"] = category
+        if tag is not None:
+            params["tag"] = tag
+        if filter:
+            if self.version().v5:
+                filter = {"paused": "stopped", "resumed": "running"}.get(filter, filter)
+            else:
+                filter = {"stopped": "paused", "running": "resumed"}.get(filter, filter)
+            params["filter"] = filter
         return self._get_json("torrents/info", params, expect=list)
 
     def files(self, hash: str) -> list[dict[str, Any]]:
@@ -289,6 +300,16 @@ class QbtClient:
     def create_category(self, name: str, save_path: str = "") -> None:
         """QbtConflict if it already exists or the name is invalid."""
         self._post("torrents/createCategory", {"category": name, "savePath": save_path})
+
+    def remove_categories(self, names: list[str]) -> None:
+        """Torrents in them keep running with category ""."""
+        if names:
+            self._post("torrents/removeCategories", {"categories": "\n".join(names)})
+
+    def delete_tags(self, tags: list[str]) -> None:
+        """Delete tags everywhere (removed from every torrent)."""
+        if tags:
+            self._post("torrents/deleteTags", {"tags": ",".join(tags)})
 
     def create_tags(self, tags: list[str]) -> None:
         if tags:

@@ -121,6 +121,33 @@ def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
             continue
         t = _new(store, h, name, opts, now)
         t.has_metadata, t.trackers = False, list(trackers)
+        if store.on_add:
+            swarm(store, t, store.on_add, now)
         store.insert(t, now)
         result.added.append(h)
     return result
+
+
+def swarm(store: Store, t: SimTorrent, rules: dict[str, object], now: float) -> None:
+    """Scenario "on_add": give an added magnet a simulated swarm - metadata after a while,
+    then a download at a random speed; some stall, error or never get metadata."""
+    from .scenario import size_of  # scenario imports this module's neighbours
+
+    rnd = store.rnd
+
+    def span(key: str, default: list[float]) -> float:
+        lo, hi = (float(size_of(v)) for v in rules.get(key, default))  # type: ignore[attr-defined]
+        return rnd.uniform(lo, max(lo, hi))
+
+    if rnd.random() < float(rules.get("dead_fraction", 0.0)):  # type: ignore[arg-type]
+        return  # nobody has it: metaDL forever
+    size = int(span("size", [200 * 2**20, 4 * 2**30]))
+    ext = ".flac" if "FLAC" in t.name else ".mkv"
+    t.meta_files = [SimFile(f"{t.name}/{t.name}{ext}", size)]
+    t.meta_at = now + span("meta_after", [1, 5])
+    t.seeds, t.dl_rate = rnd.randint(1, 20), span("speed", [2 * 2**20, 30 * 2**20])
+    t.swarm_seeds, t.swarm_leechs = t.seeds + rnd.randint(0, 30), rnd.randint(0, 30)
+    if rnd.random() < float(rules.get("stall_fraction", 0.0)):  # type: ignore[arg-type]
+        t.stall_at = t.meta_at + span("stall_after", [5, 60])
+    elif rnd.random() < float(rules.get("error_fraction", 0.0)):  # type: ignore[arg-type]
+        t.error_at = t.meta_at + span("error_after", [5, 60])

@@ -84,7 +84,8 @@ def apply_spec(store: Store, t: SimTorrent, spec: dict[str, Any], now: float,
               "swarm_seeds": int, "swarm_leechs": int, "availability": float,
               "tracker_ok": bool, "tracker_msg": str, "private": bool, "ratio_limit": float,
               "seeding_time_limit": int, "inactive_seeding_time_limit": int, "dl_limit": int,
-              "up_limit": int, "seeding_time": float, "uploaded": float, "downloaded": float,
+              "up_limit": int, "seeding_time": float, "time_active": float, "uploaded": float,
+              "downloaded": float,
               "error_sticky": bool, "comment": str, "share_limit_action": str}
     rename = {"inactive_seeding_time_limit": "inactive_limit", "share_limit_action": "share_action"}
     for key, kind in simple.items():
@@ -187,6 +188,8 @@ def generate(store: Store, scenario: dict[str, Any], now: float) -> list[SimTorr
     """N torrents with a seeded mix of states and timed events (not inserted yet)."""
     rnd = random.Random(scenario.get("seed", store.config.seed))
     store.rnd.seed(rnd.random())
+    if isinstance(scenario.get("on_add"), dict):
+        store.on_add = dict(scenario["on_add"])
     count = int(scenario.get("torrents", 0))
     cats = scenario.get("categories") or {}
     if isinstance(cats, list):
@@ -221,6 +224,8 @@ def generate(store: Store, scenario: dict[str, Any], now: float) -> list[SimTorr
             spec["uploaded"] = size * rnd.uniform(0, 3)
         elif state not in ("metaDL",):
             spec["progress"] = round(rnd.uniform(0, 0.95), 4)
+            spec["downloaded"] = int(size * spec["progress"])
+        spec["time_active"] = spec["added_ago"]
         if state == "downloading":
             if complete_after:
                 left = size * (1 - spec["progress"])

@@ -82,6 +82,7 @@ class Store:
         self.up_rate_limit = 0
         self.connection_status = "connected"
         self.queue_pos = 0
+        self.on_add: dict[str, Any] = {}   # scenario "on_add": swarms for added magnets
         self.requests = 0
         self.ticks = 0
         self._last_tick_real = 0.0
@@ -242,8 +243,7 @@ class Store:
         elif kind == "meta" and t.meta_at and t.meta_at <= when and not t.has_metadata:
             t.meta_at, t.has_metadata = 0.0, True
             t.files = t.meta_files or t.files
-            if t.files and (self.config.save_path or t.save_path):
-                t.multi_file = len(t.files) > 1
+            t.multi_file = any("/" in f.path for f in t.files)
         elif kind == "timer":
             self.finish_timers(t, when)
         elif kind == "counter":
