@@ -185,14 +185,14 @@ class Journal:
         return int(cur.lastrowid)
 
     def _upsert_torrent(self, d: Decision, mem: Memory, t: Mapping[str, Any] | None, now: float) -> None:
-        columns, extra = _split_memory(mem)
         i, t = d.inputs, t or {}
-        values = (d.name, *(columns[c] for c in MEMORY_COLUMNS), extra, d.rule, d.code, d.reason,
-                  t.get("state", i.get("state")), t.get("progress", i.get("progress")),
-                  t.get("ratio", i.get("ratio")), t.get("seeding_time", i.get("seeding_time")),
-                  t.get("size"), t.get("category", i.get("category")), t.get("tags"), t.get("added_on"))
-        if self._written.get(d.hash) == values:
-            return
+        shown = (d.name, d.rule, d.code, d.reason, t.get("state", i.get("state")), t.get("progress", i.get("progress")),
+                 t.get("ratio", i.get("ratio")), t.get("seeding_time", i.get("seeding_time")), t.get("size"),
+                 t.get("category", i.get("category")), t.get("tags"), t.get("added_on"))
+        if self._written.get(d.hash) == (mem, shown):
+            return  # unchanged since the last write: keep the cycle's transaction small
+        columns, extra = _split_memory(mem)
+        values = (shown[0], *(columns[c] for c in MEMORY_COLUMNS), extra, *shown[1:])
         names = ", ".join(_TORRENT_COLUMNS)
         marks = ", ".join("?" * len(_TORRENT_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _TORRENT_COLUMNS if c != "first_seen")
@@ -201,7 +201,7 @@ class Journal:
             f"ON CONFLICT (instance, hash) DO UPDATE SET {updates}, last_decided_at = excluded.last_decided_at, "
             "gone_at = NULL",
             (self.instance, d.hash, *values, now))
-        self._written[d.hash] = values
+        self._written[d.hash] = (mem, shown)
 
     # -- actions ------------------------------------------------------------
 

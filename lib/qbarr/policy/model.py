@@ -48,7 +48,17 @@ class Memory:
     tracker: str | None = None
 
     def replace(self, **changes: Any) -> Memory:
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (``self`` when nothing changes; fast: no re-validation)."""
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v or type(getattr(self, k)) is not type(v)}
+        if not changes:
+            return self
+        unknown = set(changes) - _MEMORY_FIELDS
+        if unknown:
+            raise TypeError(f"Memory has no field(s) {sorted(unknown)}")
+        new = object.__new__(Memory)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -66,7 +76,10 @@ class Memory:
 
     def keep_effects_of(self, previous: Memory) -> Memory:
         """This memory with the effect fields of ``previous`` (used in dry run)."""
-        return dataclasses.replace(self, **{name: getattr(previous, name) for name in EFFECT_FIELDS})
+        return self.replace(**{name: getattr(previous, name) for name in EFFECT_FIELDS})
+
+
+_MEMORY_FIELDS = frozenset(f.name for f in dataclasses.fields(Memory))
 
 
 @dataclass(frozen=True)

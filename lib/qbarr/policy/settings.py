@@ -103,6 +103,8 @@ class PolicySettings:
     trackers: tuple[TrackerRule, ...] = ()
     _folder_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _name_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _tracker_cache: dict[str, TrackerRule | None] = field(default_factory=dict, init=False, repr=False,
+                                                           compare=False)
 
     def __post_init__(self) -> None:
         if self.remove_mode not in REMOVE_MODES:
@@ -137,8 +139,11 @@ class PolicySettings:
 
     def tracker_for(self, host: str | None) -> TrackerRule | None:
         """The most specific tracker rule matching a host (longest Host wins)."""
-        found = [t for t in self.trackers if t.matches(host)]
-        return max(found, key=lambda t: (len(t.host), t.name)) if found else None
+        key = host or ""
+        if key not in self._tracker_cache:
+            found = [t for t in self.trackers if t.matches(host)]
+            self._tracker_cache[key] = max(found, key=lambda t: (len(t.host), t.name)) if found else None
+        return self._tracker_cache[key]
 
     @property
     def any_hit_and_run(self) -> bool:
