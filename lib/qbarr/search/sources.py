@@ -65,6 +65,8 @@ def ombi_items(movies: Iterable[Mapping[str, Any]], tv: Iterable[Mapping[str, An
             continue
         if settings.is_4k and not (req.get("is4kRequest") or req.get("has4KRequest")):
             continue
+        if not settings.is_4k and req.get("is4kRequest") and not req.get("approved"):
+            continue  # a 4K-only request: it belongs to the 4K instance
         if req.get(f"available{suffix}") or req.get(f"denied{suffix}"):
             continue
         if settings.approved_only and not req.get(f"approved{suffix}"):
