@@ -193,8 +193,8 @@ class Executor:
             if not ok:
                 failures += group
         for a in singles:
-            if a.id in interrupted and a.kind == "import":
-                found = self._import_already_sent(a, summary)
+            if a.id in interrupted and a.kind in ("import", "search"):
+                found = self._already_sent(a, summary)
                 if found is None:
                     failures.append(a)
                     continue
@@ -275,8 +275,9 @@ class Executor:
             return "queue item already gone (blocklisted before, or the Arr dropped it)"
         return f"blocklisted (queue item {', '.join(map(str, ids))})"
 
-    def _import_already_sent(self, a: ActionRow, summary: ExecSummary) -> bool | None:
-        """True/False: the Arr does/does not list a scan for this download; None: cannot tell."""
+    def _already_sent(self, a: ActionRow, summary: ExecSummary) -> bool | None:
+        """For an import or search interrupted by a crash: True/False = the Arr does/does not list
+        that command (GET command); None = cannot tell now (retried later, never sent blindly)."""
         if self._commands is None:
             try:
                 self._commands = list(self.arr.commands())
@@ -287,10 +288,21 @@ class Executor:
                 summary.failed += 1
                 summary.errors.append(text)
                 return None
+        return any(_same_command(a, cmd) for cmd in self._commands)
+
+
+def _same_command(a: ActionRow, cmd: dict) -> bool:
+    body = cmd.get("body") or {}
+    name = str(cmd.get("name") or body.get("name") or "")
+    if a.kind == "import":
         want = str(a.params.get("download_client_id", a.hash)).lower()
-        for cmd in self._commands:
-            body = cmd.get("body") or {}
-            name = str(cmd.get("name") or body.get("name") or "")
-            if name.endswith("Scan") and str(body.get("downloadClientId", "")).lower() == want:
-                return True
+        return name.endswith("Scan") and str(body.get("downloadClientId", "")).lower() == want
+    if not name.endswith("Search"):
         return False
+    for media in a.params.get("media", []):
+        for field_name in media:
+            ids = {m[field_name] for m in a.params.get("media", []) if field_name in m}
+            sent = body.get(field_name + "s")
+            if isinstance(sent, list) and ids and set(sent) == ids:
+                return True
+    return False

@@ -108,9 +108,14 @@ class FakeArr:
 
     def search_for(self, items):
         self._maybe("search_for")
-        ids = sorted(m["movieId"] for i in items for k, m in [(None, i.media)] if "movieId" in m)
+        ids = sorted(i.media["movieId"] for i in items if "movieId" in i.media)
         self.calls.append(("search", tuple(ids)))
-        return {"id": 99, "name": "MoviesSearch", "status": "queued"} if ids else None
+        if not ids:
+            return None
+        cmd = {"id": 99, "name": "MoviesSearch", "status": "queued", "body": {"movieIds": ids}}
+        self.commands_list.append(cmd)
+        self._after("search_for")
+        return cmd
 
     def commands(self):
         self._maybe("commands")
@@ -240,6 +245,19 @@ def test_crash_between_blocklist_and_delete(dbpath) -> None:
     assert arr.blocklisted == [7]  # the retried DELETE found the item gone: blocklisted once
     assert "already gone" in j2.actions()[0].result
     assert qbt.calls == [("delete", (H(1),), True)]
+
+
+def test_crash_after_search_post_is_not_resent(dbpath) -> None:
+    arr = FakeArr()
+    arr.kill_after = "search_for"
+    j, ex = make(dbpath, FakeQbt(), arr)
+    j.record([fail_decision()], NOW, False)
+    with pytest.raises(Killed):
+        ex.run(j.pending(NOW), False, 10)
+    arr.kill_after = None
+    j2, ex2 = make(dbpath, FakeQbt(), arr)
+    assert ex2.run(j2.pending(NOW), False, 10).done == 1
+    assert [c[0] for c in arr.calls] == ["delete_queue", "search"]
 
 
 def test_network_error_is_failed_then_retried_with_back_off(dbpath) -> None:
