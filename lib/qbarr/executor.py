@@ -64,9 +64,14 @@ class ExecSummary:
     brake_reason: str | None = None
     errors: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def counts(self) -> dict[str, int]:
+        """Actions per outcome, e.g. for the heartbeat."""
         return {"done": self.done, "failed": self.failed, "held": self.held, "skipped": self.skipped,
-                "deferred": self.deferred, "brake_engaged": self.brake_engaged}
+                "deferred": self.deferred}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.counts, "brake_engaged": self.brake_engaged}
 
 
 def http_status(exc: BaseException) -> int | None:

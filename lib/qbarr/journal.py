@@ -121,6 +121,12 @@ class Journal:
         self._loaded = True
         return dict(self._memory)
 
+    def memory(self) -> dict[str, Memory]:
+        """The memory as persisted by the last ``record`` (use it as next cycle's input: in dry
+        run it differs from the decisions' memory, whose effects were not carried out)."""
+        self._ensure_loaded()
+        return dict(self._memory)
+
     def _ensure_loaded(self) -> None:
         if not self._loaded:
             self.load_memory()

@@ -159,6 +159,7 @@ def test_fail_runs_blocklist_then_delete_then_search(dbpath) -> None:
     j.record([fail_decision()], NOW, False)
     s = ex.run(j.pending(NOW), dry_run=False, brake_max=10)
     assert (s.done, s.failed, s.held) == (3, 0, 0)
+    assert s.counts == {"done": 3, "failed": 0, "held": 0, "skipped": 0, "deferred": 0}
     assert arr.calls == [("delete_queue", 7, False, True, True), ("search", (3,))]
     assert qbt.calls == [("delete", (H(1),), True)]
     assert {a.status for a in j.actions()} == {"done"} and all(a.attempts == 1 for a in j.actions())

@@ -84,6 +84,7 @@ def test_dry_run_prefixes_keys_and_keeps_effect_memory(db) -> None:
     assert [a.key for a in j.actions()] == [f"dry:blocklist:{A}", f"dry:delete:{A}", f"dry:search:{A}"]
     assert len(ids) == 3
     mem = Journal(db, "Radarr").load_memory()[A]
+    assert j.memory()[A] == mem
     assert mem.stalled_since == NOW - 50  # observations are kept
     assert mem.import_sent_at is None and mem.failed_at is None  # effects are not
     assert rows(db, "SELECT dry_run FROM decisions ORDER BY id DESC LIMIT 1")[0]["dry_run"] == 1
