@@ -58,7 +58,7 @@ def test_typed_values_and_sources(tmp_path):
     """, name="Sonarr-TV", cat="tv"), env={})
     s = settings_for(cfg.instances[0])
     assert (s.kind, s.search_limit, s.search_delay, s.search_cooldown, s.max_per_day, s.series_mode) == ("sonarr", 5, 120.0, 43200.0, 0, "series")
-    assert s.hourly_cap is None
+    assert s.hourly_cap is None and s.max_per_hour == 0
     (src,) = s.enabled_requests
     assert (src.name, src.url, src.is_4k, src.poll_every, src.request_limit) == ("Overseerr", "http://127.0.0.1:5055", True, 60.0, 5)
     assert "ovkey" not in repr(src)
@@ -74,6 +74,7 @@ def test_typed_values_and_sources(tmp_path):
         ("SearchCooldown = soon", "[Radarr-Main][Search] SearchCooldown = 'soon' is invalid: expected a duration"),
         ("SearchBySeries = season", "[Radarr-Main][Search] SearchBySeries = 'season' is invalid: expected one of"),
         ("RecentDays = -1", "[Radarr-Main][Search] RecentDays = '-1' is invalid"),
+        ("MaxSearchesPerHour = -2", "[Radarr-Main][Search] MaxSearchesPerHour = '-2' is invalid: expected a whole number (at least -1"),
     ],
 )
 def test_bad_values_name_file_section_key(tmp_path, search, expected):
@@ -117,3 +118,10 @@ def test_secrets_never_in_messages(tmp_path):
         APIKey = very-secret-overseerr
     """)
     assert not any("very-secret-overseerr" in line or "secret-arr-key" in line for line in found)
+
+
+def test_hourly_limit_setting(tmp_path):
+    cfg = load(write(tmp_path, "MaxSearchesPerHour = 20"), env={})
+    assert settings_for(cfg.instances[0]).hourly_cap == 20
+    cfg = load(write(tmp_path, "MaxSearchesPerHour = -1"), env={})
+    assert settings_for(cfg.instances[0]).hourly_cap is None
