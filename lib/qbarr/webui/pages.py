@@ -24,10 +24,17 @@ from qbarr.webui.params import form_body, query_str
 Guard = Callable[..., Identity]
 
 
-def _lookup() -> list[str]:
-    from qbarr.webui.app import package_dir
+_LOOKUP: list[str] = []
 
-    return [str(package_dir("templates"))]
+
+def _lookup() -> list[str]:
+    """One list object for the process: bottle caches compiled templates by ``id(lookup)``,
+    so a fresh list per call would recompile (and keep) every template on every request."""
+    if not _LOOKUP:
+        from qbarr.webui.app import package_dir
+
+        _LOOKUP.append(str(package_dir("templates")))
+    return _LOOKUP
 
 
 def reach_text(value: bool | None) -> str:

@@ -6,7 +6,7 @@
  heartbeat {{w.duration(inst['heartbeat_age']) + ' ago' if inst['heartbeat_age'] is not None else 'never'}} ·
  qBittorrent <span class="{{reach_class(inst['qbt_ok'])}}">{{reach_text(inst['qbt_ok'])}}</span> ·
  Arr <span class="{{reach_class(inst['arr_ok'])}}">{{reach_text(inst['arr_ok'])}}</span> ·
- {{pd['total']}} torrents shown of {{inst['torrents']}} tracked
+ {{pd['total']}} matching · the manager tracks {{inst['torrents']}}
  % if detail['pending_requests']:
  · {{detail['pending_requests']}} request(s) waiting for the manager
  % end
