@@ -29,6 +29,7 @@ from qbarr import runtime
 from qbarr.arr import ArrError, make_client
 from qbarr.config import Config, ConfigError, Instance
 from qbarr.heartbeat import Heartbeat
+from qbarr.manager import CycleReport, TorrentLoop
 from qbarr.paths import Home, resolve_home
 from qbarr.qbittorrent import QbtClient, QbtError
 
@@ -58,6 +59,8 @@ class ArrManager:
         self.backoff = runtime.Backoff(cap=60.0)
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
         self.reload_error: str | None = None
+        self.loop: TorrentLoop | None = None
+        self.report = CycleReport()
 
     # -- config ---------------------------------------------------------------------------
 
@@ -81,6 +84,8 @@ class ArrManager:
             log.info("connection settings changed: reconnecting")
             self.disconnect()
             self.backoff.succeeded()
+        if self.loop is not None:
+            self.loop.configure(cfg, inst)
         log.info("config loaded: LoopInterval %ss", self.interval())
 
     def _config_failed(self, message: str) -> None:
@@ -132,6 +137,7 @@ class ArrManager:
             where = "qBittorrent" if arr is None else inst.kind
             raise ConnectError(f"{where}: {exc}") from exc
         self.qbt, self.arr = qbt, arr
+        self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr)
         self.versions = {"qbittorrent": qbt_version, inst.kind: str(status.get("version", "?"))}
         log.info("connected: qBittorrent %s, %s %s", qbt_version, inst.kind, self.versions[inst.kind])
 
@@ -143,15 +149,17 @@ class ArrManager:
                 except Exception:  # closing must never crash the loop
                     log.debug("error closing a client", exc_info=True)
         self.qbt = self.arr = None
+        self.loop = None
 
     # -- the cycle ---------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """One unit of work with live connections: sync, decide, act (next stages).
+        """One unit of work with live connections: sync, decide, act (qbarr.manager).
 
-        Raise QbtError/ArrError for trouble with the services: the loop reports it,
-        reconnects and retries with backoff.
+        QbtError/ArrError propagate: the loop reports them, reconnects and retries with backoff.
         """
+        assert self.loop is not None
+        self.report = self.loop.cycle()
 
     def step(self) -> None:
         """One cycle: config problems, connecting, tick(), heartbeat. Never raises for I/O."""
@@ -187,17 +195,35 @@ class ArrManager:
     def _beat(self, status: str, error: str | None, started: float) -> None:
         if error is None and self.reload_error is not None:
             error, self.reload_error = self.reload_error, None
-        stats: dict[str, Any] = {"loop_interval": self.interval(), **self.versions}
+        stats: dict[str, Any] = {"loop_interval": self.interval(), **self.versions, **self._cycle_stats()}
         if status != "ok":
             stats["retry_in"] = round(self.backoff.remaining(), 1)
+        if status == "ok" and self.report.brake:
+            status = "brake"
         self.heartbeat.beat(
             status,
             error=error,
             cycle_s=round(time.monotonic() - started, 4),
             qbt_ok=self.qbt is not None,
             arr_ok=self.arr is not None,
+            counts=self.report.counts,
+            torrents=self.report.torrents,
             stats=stats,
         )
+
+    def _cycle_stats(self) -> dict[str, Any]:
+        """Per-cycle figures for the heartbeat (read by `qbarr status`, the web UI and /metrics)."""
+        api = {}
+        for remote, client in (("qbittorrent", self.qbt), ("arr", self.arr)):
+            if client is not None:
+                api[remote] = dict(client.stats)
+        return {
+            "api": api,
+            "actions": self.report.actions,
+            "queue_refreshed": self.report.queue_refreshed,
+            "sync_bytes": self.report.sync_bytes,
+            "brake": self.report.brake,
+        }
 
     def reload(self) -> None:
         self.load_config()
