@@ -74,9 +74,12 @@ class QbtAuth(httpx.Auth):
             self._cookies = {}
             self._generation += 1
 
-    def login_request(self) -> httpx.Request:
+    def login_request(self, like: httpx.Request | None = None) -> httpx.Request:
+        """The auth/login POST. `like` lends its extensions: a bare httpx.Request has no
+        timeout at all, so a login yielded from the flow must carry the caller's."""
         return httpx.Request("POST", self._login_url,
-                             data={"username": self._username, "password": self._password})
+                             data={"username": self._username, "password": self._password},
+                             extensions=dict(like.extensions) if like is not None else {})
 
     def accept(self, response: httpx.Response) -> None:
         """Store the cookies of a successful login answer (raises QbtAuthError otherwise)."""
@@ -99,7 +102,7 @@ class QbtAuth(httpx.Auth):
             yield request
             return
         if not self._cookies:
-            self.accept((yield self.login_request()))
+            self.accept((yield self.login_request(request)))
         generation = self._apply(request)
         response = yield request
         if response.status_code not in (401, 403):
@@ -107,7 +110,7 @@ class QbtAuth(httpx.Auth):
         if generation == self._generation:  # nobody re-logged in meanwhile: do it
             log.info("qBittorrent answered %d on %s: session lost, logging in again",
                      response.status_code, request.url.path)
-            self.accept((yield self.login_request()))
+            self.accept((yield self.login_request(request)))
         self._apply(request)
         yield request
 

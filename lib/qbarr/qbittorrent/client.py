@@ -182,7 +182,8 @@ class QbtClient:
             return
         self._bump("calls")
         try:
-            response = self._http.send(self._auth.login_request(), auth=None)
+            template = self._http.build_request("POST", LOGIN_PATH)  # carries the timeouts
+            response = self._http.send(self._auth.login_request(template), auth=None)
         except httpx.TransportError as exc:
             self._bump("errors")
             raise self._transport_error("POST", LOGIN_PATH, exc) from exc

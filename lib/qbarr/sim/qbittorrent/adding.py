@@ -121,6 +121,7 @@ def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
             continue
         t = _new(store, h, name, opts, now)
         t.has_metadata, t.trackers = False, list(trackers)
+        t.resume_until = 0.0  # a magnet shows metaDL at once [live 4.5.2]
         if store.on_add:
             swarm(store, t, store.on_add, now)
         store.insert(t, now)

@@ -128,10 +128,10 @@ def server(store: Store, body: dict[str, Any]) -> None:
 
 def install(app: bottle.Bottle, store: Store, faults: Faults) -> None:
     def guarded(fn):  # type: ignore[no-untyped-def]
-        def handler(*args: Any) -> str:
+        def handler(*args: Any, **kwargs: Any) -> str:
             try:
                 with store.lock:
-                    return _json(fn(*args))
+                    return _json(fn(*args, **kwargs))
             except HttpError as exc:
                 return _json({"error": exc.body}, exc.status)
             except ValueError as exc:

@@ -55,7 +55,7 @@ def _plain_error(error: bottle.HTTPError) -> str:
 
 def build_app(store: Store, faults: Faults) -> Any:
     """The WSGI callable: /api/v2 (qBittorrent), /sim (control), faults and gzip around it."""
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
     app.default_error_handler = _plain_error  # type: ignore[method-assign]
     webapi.install(app, store)
     control.install(app, store, faults)
