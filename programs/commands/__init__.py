@@ -17,6 +17,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from qbarr_programs.commands import check, ctl, init, render, run, status
+from qbarr_programs.commands import check, ctl, demo, init, render, run, status
 
-COMMANDS: list[ModuleType] = [init, check, run, render, ctl, status]
+COMMANDS: list[ModuleType] = [init, check, run, render, ctl, status, demo]
