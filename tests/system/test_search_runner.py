@@ -274,3 +274,24 @@ def test_requests_resolved_and_first(sims: dict[str, str], radarr: str, tmp_path
     reasons = [r["reason"] for r in rows(db, "SELECT reason FROM searches WHERE instance = 'R-req' ORDER BY id")]
     assert reasons[:3] == ["request"] * 3 and "request" not in reasons[3:]
     assert runner.report()[3]["sources"]["Overseerr"]["ok"] is True
+
+
+def test_no_wanted_crawl_while_the_budget_holds_everything_back(radarr: str, tmp_path: Path) -> None:
+    runner, db, clock = runner_for(radarr, tmp_path, "R-held", max_per_day=24, max_per_hour=0)  # 1 per hour
+
+    def wanted_calls() -> int:
+        calls = httpx.get(f"{radarr}/sim/state", timeout=5).json()["api_calls"]
+        return sum(n for route, n in calls.items() if "wanted" in route)
+
+    start = clock.now
+    runner.step()
+    assert runner.sent_total == 1
+    crawled_at, calls = runner.wanted_at, wanted_calls()
+    while clock.now + 600 < start + 3500:  # 50 minutes in 10-minute steps: the hourly share is spent
+        clock.now += 600
+        runner.step()
+        assert runner.last_plan.blocked == "hourly" and runner.sent_total == 1
+    assert runner.wanted_at == crawled_at and wanted_calls() == calls, "no crawl while nothing may be sent"
+    clock.now = start + 3601
+    runner.step()  # the window frees: one fresh crawl, then the search
+    assert runner.wanted_at == clock.now and wanted_calls() > calls and runner.sent_total == 2

@@ -4,8 +4,10 @@
 What it reads, and how often (the reason the Arr sees few requests):
 
 - the wanted lists (paged ``wanted/missing`` / ``wanted/cutoff``, plus the Arr queue to
-  skip what is downloading) every ``WANTED_REFRESH``, or after ``MIN_REFRESH`` once the
-  work found by the last read has all been searched;
+  skip what is downloading) every ``wanted_refresh`` (15 min), but not while the daily
+  budget or the hourly share holds every search back (then once, right when it frees);
+  sooner (after ``MIN_REFRESH``) once the work found by the last read has all been
+  searched, or when a request source brings a request not seen before;
 - the library list, for upgrades only, every ``UPGRADE_REFRESH``;
 - the Arr's ``command`` list right before sending (to count running searches and copy
   the outcome of ours into the journal), and otherwise at most every ``RESULT_POLL``
@@ -33,7 +35,6 @@ from qbarr.search.sources import SourceError
 
 log = logging.getLogger("qbarr.search")
 
-WANTED_REFRESH = 900.0
 MIN_REFRESH = 60.0
 RESULT_POLL = 60.0
 MAX_SLEEP = 10.0
@@ -100,6 +101,8 @@ class SearchRunner:
         self.exhausted = False
         self.source_state: dict[str, SourceState] = {name: SourceState() for name in self.sources}
         self.series_by_tvdb: dict[int, int | None] = {}
+        self.seen_requests: set[tuple[str, int | None, int | None]] = set()
+        self.new_requests = False
         self.arr_failures = 0
         self.arr_retry_at = 0.0
         self.arr_ok: bool | None = None
@@ -160,8 +163,6 @@ class SearchRunner:
     def _sleep(self, now: float, wakes: Sequence[float | None]) -> float:
         candidates = [w for w in wakes if w is not None]
         candidates += [s.next_poll for s in self.source_state.values()]
-        if self.wanted_at is not None:
-            candidates.append(self.wanted_at + self.settings.wanted_refresh)
         return max(0.05, min([self.max_sleep] + [c - now for c in candidates]))
 
     def _arr_failed(self, exc: ArrError, now: float) -> float:
@@ -190,6 +191,10 @@ class SearchRunner:
                 continue
             if state.error:
                 log.info("%s: %s answers again (%d requests)", self.instance, name, len(state.requests))
+            fresh = {(r.media, r.tmdb, r.tvdb) for r in state.requests} - self.seen_requests
+            if fresh:
+                self.seen_requests |= fresh
+                self.new_requests = True
             state.failures, state.error, state.polled_at = 0, None, now
             state.next_poll = now + every
             self.series_by_tvdb = {k: v for k, v in self.series_by_tvdb.items() if v is not None}
@@ -220,14 +225,21 @@ class SearchRunner:
 
     # -- wanted lists -------------------------------------------------------------------
 
+    def _refresh_due(self, now: float) -> bool:
+        s = self.settings
+        if self.wanted_at is None:
+            return True
+        age = now - self.wanted_at
+        soon = min(MIN_REFRESH, s.wanted_refresh)
+        if (self.exhausted or self.new_requests) and age >= soon:
+            return True
+        p = self.last_plan
+        held = p.blocked in ("budget", "hourly") and p.wake_at is not None and now < p.wake_at
+        return age >= s.wanted_refresh and not held
+
     def _refresh(self, now: float) -> None:
         s = self.settings
-        due = (
-            self.wanted_at is None
-            or now - self.wanted_at >= s.wanted_refresh
-            or (self.exhausted and now - self.wanted_at >= min(MIN_REFRESH, s.wanted_refresh))
-        )
-        if due:
+        if self._refresh_due(now):
             items: list[WantedItem] = []
             for monitored in (True, False) if s.unmonitored else (True,):
                 for which, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet)):
@@ -235,7 +247,7 @@ class SearchRunner:
                         got = wantedmod.crawl(self.arr, s.kind, which, monitored, on_page=self.progress)
                         items += got if monitored else [replace(i, monitored=False) for i in got]
             self.wanted = self._not_downloading(items)
-            self.wanted_at, self.exhausted, self.sent_since_refresh = now, False, 0
+            self.wanted_at, self.exhausted, self.sent_since_refresh, self.new_requests = now, False, 0, False
             log.info("%s: %d wanted items (%d downloading skipped)", self.instance, len(self.wanted), self.in_queue)
         if s.search_upgrades and (self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH):
             library = wantedmod.arr_get(self.arr, wantedmod.LIBRARY_PATHS[s.kind])
