@@ -137,10 +137,13 @@ def trackers(store: Store, t: SimTorrent) -> list[dict[str, Any]]:
          "status": 0, "tier": -1, "url": url}
         for url in ("** [DHT] **", "** [PeX] **", "** [LSD] **")]
     for tier, url in enumerate(t.trackers):
-        rows.append({"msg": t.tracker_msg, "num_downloaded": 0,
-                     "num_leeches": t.swarm_leechs, "num_peers": t.seeds + t.leechs,
-                     "num_seeds": t.swarm_seeds, "status": 2 if t.tracker_ok else 4,
-                     "tier": tier, "url": url})
+        if t.tracker_ok:
+            counts = (0, t.swarm_leechs, t.seeds + t.leechs, t.swarm_seeds)
+        else:  # not working: qBittorrent reports -1 for everything [live 4.5.2]
+            counts = (-1, -1, -1, -1)
+        rows.append({"msg": t.tracker_msg, "num_downloaded": counts[0], "num_leeches": counts[1],
+                     "num_peers": counts[2], "num_seeds": counts[3],
+                     "status": 2 if t.tracker_ok else 4, "tier": tier, "url": url})
     if store.api.webapi_tuple >= (2, 13, 0):
         for row in rows:
             row.update(next_announce=0, min_announce=0, endpoints=[])
