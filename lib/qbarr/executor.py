@@ -21,15 +21,20 @@ decide them (``wanted``). Dry run marks everything ``skipped`` and touches nothi
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+from qbarr.db import rows
 from qbarr.journal import ActionRow, Journal
+from qbarr.search.recorder import record_search
 
 BATCHED = ("delete", "pause", "resume", "recheck")
+# Queue media id fields -> search item keys (``movie:3``), as the search program writes them.
+MEDIA_KEYS = {"movieId": "movie", "episodeId": "episode", "albumId": "album"}
 
 
 class QbtLike(Protocol):
@@ -249,6 +254,7 @@ class Executor:
             cmd = self.arr.search_for(items)
             if cmd is None:
                 return "no media ids to search for"
+            self._record_search(a, cmd)
             return f"command {cmd.get('name', 'search')} id {cmd.get('id')} ({cmd.get('status', 'queued')})"
         if a.kind == "set_category":
             self.qbt.set_category([a.hash], str(p["category"]))
@@ -264,6 +270,22 @@ class Executor:
         if a.kind in BATCHED:
             return self._batched(a.kind, [a.hash], p.get("delete_files"))
         raise ValueError(f"unknown action kind {a.kind!r}")
+
+    def _record_search(self, a: ActionRow, cmd: dict) -> None:
+        """Journal a sent re-search in ``searches`` (shared cooldowns and budget with the search
+        program; ``qbarr why HASH`` lists it). Never fails the action: the search was sent."""
+        keys = [f"{MEDIA_KEYS[k]}:{int(v)}" for m in a.params.get("media", []) for k, v in m.items()
+                if k in MEDIA_KEYS and isinstance(v, int)]
+        if not keys:
+            return
+        try:
+            found = rows(self.journal.db, "SELECT rule FROM decisions WHERE id = ?", (a.decision_id,))
+            reason = found[0]["rule"] if found else "re-search"
+            cmd_id = cmd.get("id")
+            record_search(self.journal.db, self.journal.instance, keys, reason, str(cmd.get("name") or "search"),
+                          int(cmd_id) if isinstance(cmd_id, int) else None, self.clock(), hash=a.hash)
+        except sqlite3.Error as exc:
+            self.log.warning("search %s sent but not journaled in searches: %s", a.hash, exc)
 
     def _blocklist(self, a: ActionRow) -> str:
         ids = [int(i) for i in a.params.get("queue_ids", [])]
