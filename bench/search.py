@@ -11,8 +11,10 @@ missing (no cutoff-unmet, so "wanted" is exact):
    clock that jumps by the sleep the runner asks for (no real waiting), so ``--hours``
    of program time take seconds. Every Arr API call is counted by the simulator
    (``/sim/state`` ``api_calls``), per hour of virtual time. Searches in the simulator
-   take 0.05 s of real time, so the SearchLimit is never what holds the pace here (with
-   SearchDelay 30 s and real searches of seconds it rarely is).
+   take 0.05 s of real time and the bench lets 0.06 s pass after each step that sent one,
+   so every search has finished before the next step (as real searches of seconds to a
+   minute do within SearchDelay = 30 s); without that pause the compressed clock would
+   make them look minutes long and inflate the command-list reads.
 2. **Real time.** The ``qbarr-search`` program itself (default settings, a real clock)
    for ``--real-seconds``; its API calls are counted the same way and multiplied up to an
    hour. This checks the virtual-day figures for the first minutes of a start, which
@@ -146,8 +148,11 @@ def virtual_day(kind: str, library: int, wanted: int, hours: int, hourly: int | 
             searches_before = _count(db, start + hour * HOUR)
             end = start + (hour + 1) * HOUR
             while clock.now < end:
+                sent = runner.sent_total
                 clock.now += runner.step()
                 steps += 1
+                if runner.sent_total != sent:
+                    time.sleep(0.06)
             calls = group_calls(diff(sim.calls(), before))
             n_req = sum(calls.values())
             n_search, n_items = _count_between(db, start + hour * HOUR, end)
