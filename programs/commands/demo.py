@@ -178,7 +178,7 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
 
 def _seed_real_torrents(plan: demo.DemoPlan) -> None:
     """Give the real qbittorrent-nox two complete torrents made from local data (they get imported)."""
-    from qbarr.qbittorrent import QbtClient, QbtError
+    from qbarr.qbittorrent import QbtClient, QbtConflict, QbtError
     from qbarr.torrentfile import make_torrent, write_payload
 
     downloads = plan.demo_dir / "downloads"
@@ -186,7 +186,10 @@ def _seed_real_torrents(plan: demo.DemoPlan) -> None:
         with QbtClient(plan.url(plan.qbt_port), "admin", plan.qbt_password) as qbt:
             for category, name in (("radarr", "Demo.Movie.2024.1080p.WEB"), ("sonarr", "Demo.Show.S01E01.720p.WEB")):
                 payload = write_payload(downloads / name, [4 * 2**20, 64 * 2**10], seed=len(name))
-                qbt.create_category(category)
+                try:
+                    qbt.create_category(category)
+                except QbtConflict:
+                    pass  # the Arr simulator made it already
                 qbt.add(torrent_files=[make_torrent(payload)], category=category, save_path=str(downloads))
     except QbtError as exc:
         print(f"qbarr demo: could not add the demo torrents: {exc}", file=sys.stderr)

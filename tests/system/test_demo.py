@@ -1,0 +1,138 @@
+"""`qbarr demo`: all programs RUNNING, an import and a failure in the simulators, clean stop on SIGINT."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from qbarr.config import load
+from tests.system.conftest import short_home
+
+pytestmark = pytest.mark.system
+QBARR = str(Path(sys.executable).parent / "qbarr")
+DEADLINE = 180.0
+
+
+class DemoRun:
+    """`qbarr demo --home H` as a subprocess whose output is collected by a thread."""
+
+    def __init__(self, *extra: str) -> None:
+        self.home = short_home()
+        self.proc = subprocess.Popen([QBARR, "demo", "--home", str(self.home.root), *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, predicate, what: str, timeout: float = DEADLINE):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise AssertionError(f"timed out waiting for {what}\n{self.output[-3000:]}")
+
+    def arr_sim(self, name: str) -> str:
+        return load(self.home.config, env={}).instance(name).url
+
+    def suite_pids(self) -> list[int]:
+        """Live processes started for this demo's data dir."""
+        found = []
+        for proc in psutil.process_iter(["pid", "environ", "cmdline"]):
+            try:
+                env = proc.info["environ"] or {}
+                cmd = " ".join(proc.info["cmdline"] or [])
+            except (psutil.Error, TypeError):
+                continue
+            if proc.pid != self.proc.pid and (env.get("QBARR_HOME") == str(self.home.root)
+                                              or str(self.home.root) in cmd) and proc.status() != "zombie":
+                found.append(proc.pid)
+        return found
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for pid in self.suite_pids():
+            try:
+                psutil.Process(pid).kill()
+            except psutil.Error:
+                pass
+        shutil.rmtree(self.home.root, ignore_errors=True)
+
+
+def sim_get(url: str, path: str) -> dict:
+    root = url.split("/", 3)[:3]
+    return httpx.get("/".join(root) + path, timeout=10).json()
+
+
+def commands_named(url: str, suffix: str) -> list[dict]:
+    try:
+        return [c for c in sim_get(url, "/sim/commands")["commands"] if c["name"].endswith(suffix)]
+    except httpx.HTTPError:
+        return []
+
+
+def blocklisted(url: str) -> list[dict]:
+    try:
+        body = sim_get(url, "/sim/blocklist")
+    except httpx.HTTPError:
+        return []
+    return body.get("records", body.get("blocklist", [])) if isinstance(body, dict) else body
+
+
+def test_demo_runs_imports_fails_and_stops_on_sigint() -> None:
+    run = DemoRun()
+    try:
+        run.wait_for(lambda: "programs RUNNING" in run.output, "all programs RUNNING")
+        assert "web UI" in run.output and "token" in run.output
+        radarr, sonarr = run.arr_sim("Radarr-Demo"), run.arr_sim("Sonarr-Demo")
+        scans = run.wait_for(lambda: commands_named(radarr, "Scan") + commands_named(sonarr, "Scan"),
+                             "an import (Downloaded*Scan) in the Arr simulators")
+        assert all(c["body"]["downloadClientId"].isupper() for c in scans)
+        run.wait_for(lambda: blocklisted(radarr) + blocklisted(sonarr), "a failed download blocklisted")
+        assert run.suite_pids(), "the suite should be running"
+
+        run.proc.send_signal(signal.SIGINT)
+        assert run.proc.wait(60) == 0, run.output[-2000:]
+        assert "stopped in" in run.output
+        run.wait_for(lambda: not run.suite_pids() or None, "no program of the demo left", timeout=30) \
+            if run.suite_pids() else None
+        assert run.suite_pids() == []
+    finally:
+        run.close()
+
+
+@pytest.mark.qbt
+def test_demo_with_real_qbittorrent_imports_the_seeded_torrents() -> None:
+    run = DemoRun("--real-qbittorrent")
+    try:
+        run.wait_for(lambda: "programs RUNNING" in run.output, "all programs RUNNING")
+        radarr = run.arr_sim("Radarr-Demo")
+        scans = run.wait_for(lambda: commands_named(radarr, "Scan"), "the real torrent imported")
+        assert any("Demo.Movie" in c["body"]["path"] for c in scans)
+        run.proc.send_signal(signal.SIGINT)
+        assert run.proc.wait(60) == 0, run.output[-2000:]
+        assert run.suite_pids() == []
+    finally:
+        run.close()
