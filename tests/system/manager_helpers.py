@@ -1,0 +1,180 @@
+"""Helpers of the manager's system tests: simulators, config.ini with nested sections, reads.
+
+The manager tests run the real suite (``qbarr run`` = supervisord, see conftest.py) against a
+qBittorrent simulator (or a real qbittorrent-nox) and one Arr simulator per instance, all
+started by the test on free ports and stopped by pid in ``finally``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qbarr.sim.arr.launch import SimProcess as ArrSim
+from qbarr.sim.arr.launch import start_sim
+from qbarr.sim.qbittorrent import SimProcess as QbtSim
+from qbarr.sim.qbittorrent import spawn
+from tests.conftest import free_port
+from tests.system.conftest import TEST_PASSWORD, ArrSpec, Suite, config_text, short_home
+
+QBT_USER = "admin"
+ARR_KEY = "arr-key-0123456789abcdef"
+
+
+@dataclass
+class Inst:
+    """One Arr section: its name, category, Arr simulator URL and nested settings."""
+
+    name: str
+    category: str
+    url: str = ""
+    keys: dict[str, str] = field(default_factory=dict)         # directly in [Name]
+    torrent: dict[str, str] = field(default_factory=dict)      # [[Torrent]]
+    seeding: dict[str, str] = field(default_factory=dict)      # [[[SeedingMode]]]
+
+    def section(self) -> str:
+        lines = [f"[{self.name}]", f"URL = {self.url}", f"APIKey = {ARR_KEY}", f"Category = {self.category}",
+                 "Timeout = 5s", *(f"{k} = {v}" for k, v in self.keys.items())]
+        if self.torrent or self.seeding:
+            lines.append("    [[Torrent]]")
+            lines += [f"    {k} = {v}" for k, v in self.torrent.items()]
+        if self.seeding:
+            lines.append("        [[[SeedingMode]]]")
+            lines += [f"        {k} = {v}" for k, v in self.seeding.items()]
+        return "\n".join(lines) + "\n"
+
+    @property
+    def spec(self) -> ArrSpec:
+        return ArrSpec(self.name, self.category, url=self.url, api_key=ARR_KEY)
+
+
+def manager_config(qbt_url: str, instances: list[Inst], settings: dict[str, str] | None = None) -> str:
+    """config.ini text: the test suite's [Settings]/[qBittorrent]/[WebUI] plus these sections."""
+    base = config_text([], settings=settings, qbt_url=qbt_url)
+    base = base.replace("Timeout = 2s", "Timeout = 10s")  # a busy 2-core machine: no spurious timeouts
+    return base + "".join(i.section() for i in instances)
+
+
+def start_qbt_sim(workdir: Path, *args: str) -> QbtSim:
+    """The qBittorrent simulator as a real process (fast refresh, empty, TEST_PASSWORD)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return spawn(free_port(), "--username", QBT_USER, "--refresh-ms", "100", "--torrents", "0", *args,
+                 log_path=str(workdir / "qbt-sim.log"), env={"QBARR_SIM_QBT_PASSWORD": TEST_PASSWORD})
+
+
+def start_arr_sim(qbt_url: str, category: str, workdir: Path, **kw: Any) -> ArrSim:
+    """A Radarr simulator reading ``category`` from qBittorrent."""
+    options: dict[str, Any] = {"library": 200, "missing_fraction": 0.5, "search_duration": 0.2,
+                               "command_duration": 0.1, "grab_probability": 1.0, "poll_interval": 0.25}
+    options.update(kw)
+    return start_sim("radarr", api_key=ARR_KEY, qbt_url=qbt_url, qbt_username=QBT_USER,
+                     qbt_password=TEST_PASSWORD, category=category, log_dir=workdir, **options)
+
+
+@contextmanager
+def world(workdir: Path, categories: list[str], qbt_args: tuple[str, ...] = (),
+          arr_options: dict[str, dict[str, Any]] | None = None) -> Iterator[tuple[QbtSim, dict[str, ArrSim]]]:
+    """A qBittorrent simulator and one Radarr simulator per category; all stopped at exit."""
+    with ExitStack() as stack:
+        qbt = start_qbt_sim(workdir, *qbt_args)
+        stack.callback(qbt.stop)
+        arrs = {}
+        for cat in categories:
+            arrs[cat] = start_arr_sim(qbt.url, cat, workdir, **(arr_options or {}).get(cat, {}))
+            stack.callback(arrs[cat].stop)
+        yield qbt, arrs
+
+
+def start_manager_suite(suite_factory: Callable[..., Suite], qbt_url: str, instances: list[Inst],
+                        settings: dict[str, str] | None = None) -> Suite:
+    """Write config.ini into a fresh short data dir and start the suite (everything RUNNING)."""
+    home = short_home()
+    home.root.mkdir(parents=True, exist_ok=True)
+    home.config.write_text(manager_config(qbt_url, instances, settings))
+    return suite_factory(home=home, arrs=[i.spec for i in instances])
+
+
+# -- reading the simulators and the database ------------------------------------------------
+
+
+def commands(arr: ArrSim, name: str | None = None) -> list[dict[str, Any]]:
+    found = arr.control("GET", "/sim/commands" + (f"?name={name}" if name else ""))["commands"]
+    return list(found)
+
+
+def scans_by_hash(arr: ArrSim) -> Counter[str]:
+    """DownloadedMoviesScan commands per downloadClientId (lower-case hash)."""
+    return Counter(str(c["body"].get("downloadClientId", "")).lower()
+                   for c in commands(arr, "DownloadedMoviesScan"))
+
+
+def blocklist_by_hash(arr: ArrSim) -> Counter[str]:
+    return Counter(str(e["hash"]).lower() for e in arr.control("GET", "/sim/blocklist"))
+
+
+def torrent_fields(qbt: QbtSim, h: str) -> dict[str, Any] | None:
+    """The simulator's rendered torrent fields, or None when it is gone."""
+    try:
+        return dict(qbt.control("GET", f"/sim/torrents/{h}")["fields"])
+    except OSError as exc:  # urllib's HTTPError 404 is an OSError
+        if getattr(exc, "code", None) == 404:
+            return None
+        raise
+
+
+def sim_hashes(qbt: QbtSim) -> set[str]:
+    """Every torrent hash the simulator has (through its WebUI API, as a client sees it)."""
+    from qbarr.qbittorrent import QbtClient
+
+    with QbtClient(qbt.url, QBT_USER, TEST_PASSWORD, timeout=10) as client:
+        client.login()
+        return {str(t["hash"]).lower() for t in client.torrents_info()}
+
+
+def actions(suite: Suite, instance: str, where: str = "1", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    return suite.query(f"SELECT * FROM actions WHERE instance = ? AND ({where}) ORDER BY id", (instance, *params))
+
+
+def decisions(suite: Suite, instance: str, h: str) -> list[dict[str, Any]]:
+    return suite.query("SELECT * FROM decisions WHERE instance = ? AND hash = ? ORDER BY id", (instance, h))
+
+
+def cycles(suite: Suite, instance: str) -> int:
+    beat = suite.heartbeat(instance)
+    return int(beat["cycles"]) if beat else 0
+
+
+def wait_cycles(suite: Suite, instance: str, n: int, timeout: float = 60.0) -> None:
+    """Wait until the manager has finished ``n`` more cycles (a restart resets the counter: also fine)."""
+    start = cycles(suite, instance)
+    pid = (suite.heartbeat(instance) or {}).get("pid")
+
+    def done() -> bool:
+        beat = suite.heartbeat(instance) or {}
+        return beat.get("pid") != pid or int(beat.get("cycles") or 0) >= start + n
+
+    suite.wait_for(done, f"{n} more cycles of {instance}", timeout=timeout)
+
+
+def spec(h: str, category: str, state: str, **kw: Any) -> dict[str, Any]:
+    """A /sim/torrents spec of a torrent added long ago (not young), with a readable name."""
+    base = {"hash": h, "category": category, "state": state, "added_ago": 3600, "name": f"Movie.{h[:6]}.2020.1080p",
+            "size": 2 * 2**30}
+    return {**base, **kw}
+
+
+def deadline_loop(predicate: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.1) -> Any:
+    """Poll until truthy (for waits outside a Suite)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"[:2000])
