@@ -53,9 +53,11 @@ class Inst:
         return ArrSpec(self.name, self.category, url=self.url, api_key=ARR_KEY)
 
 
-def manager_config(qbt_url: str, instances: list[Inst], settings: dict[str, str] | None = None) -> str:
+def manager_config(qbt_url: str, instances: list[Inst], settings: dict[str, str] | None = None,
+                   qbt_user: str = QBT_USER, qbt_password: str = TEST_PASSWORD) -> str:
     """config.ini text: the test suite's [Settings]/[qBittorrent]/[WebUI] plus these sections."""
-    base = config_text([], settings=settings, qbt_url=qbt_url)
+    base = config_text([], settings=settings, qbt_url=qbt_url, qbt_password=qbt_password)
+    base = base.replace(f"Username = {QBT_USER}\n", f"Username = {qbt_user}\n")
     base = base.replace("Timeout = 2s", "Timeout = 10s")  # a busy 2-core machine: no spurious timeouts
     return base + "".join(i.section() for i in instances)
 
@@ -67,13 +69,14 @@ def start_qbt_sim(workdir: Path, *args: str) -> QbtSim:
                  log_path=str(workdir / "qbt-sim.log"), env={"QBARR_SIM_QBT_PASSWORD": TEST_PASSWORD})
 
 
-def start_arr_sim(qbt_url: str, category: str, workdir: Path, **kw: Any) -> ArrSim:
+def start_arr_sim(qbt_url: str, category: str, workdir: Path, qbt_user: str = QBT_USER,
+                  qbt_password: str = TEST_PASSWORD, **kw: Any) -> ArrSim:
     """A Radarr simulator reading ``category`` from qBittorrent."""
     options: dict[str, Any] = {"library": 200, "missing_fraction": 0.5, "search_duration": 0.2,
                                "command_duration": 0.1, "grab_probability": 1.0, "poll_interval": 0.25}
     options.update(kw)
-    return start_sim("radarr", api_key=ARR_KEY, qbt_url=qbt_url, qbt_username=QBT_USER,
-                     qbt_password=TEST_PASSWORD, category=category, log_dir=workdir, **options)
+    return start_sim("radarr", api_key=ARR_KEY, qbt_url=qbt_url, qbt_username=qbt_user,
+                     qbt_password=qbt_password, category=category, log_dir=workdir, **options)
 
 
 @contextmanager
@@ -91,11 +94,11 @@ def world(workdir: Path, categories: list[str], qbt_args: tuple[str, ...] = (),
 
 
 def start_manager_suite(suite_factory: Callable[..., Suite], qbt_url: str, instances: list[Inst],
-                        settings: dict[str, str] | None = None) -> Suite:
+                        settings: dict[str, str] | None = None, **credentials: str) -> Suite:
     """Write config.ini into a fresh short data dir and start the suite (everything RUNNING)."""
     home = short_home()
     home.root.mkdir(parents=True, exist_ok=True)
-    home.config.write_text(manager_config(qbt_url, instances, settings))
+    home.config.write_text(manager_config(qbt_url, instances, settings, **credentials))
     return suite_factory(home=home, arrs=[i.spec for i in instances])
 
 
