@@ -38,6 +38,11 @@ log = logging.getLogger("qbarr.manager")
 
 FILES_PER_CYCLE = 25  # torrents/files calls per cycle at most (a first start with many downloads)
 GLOBAL_LIMIT_SHARE = 0.9  # at >= 90 % of the global download limit, ETAs say nothing about the swarm
+# A complete torrent that was "ok" and has not changed since is not decided again for this long
+# (plus a per-hash spread, so re-evaluations do not all fall into one cycle). Its decision can only
+# change through its own fields (seen as a change in sync), the Arr queue (a refresh re-decides
+# everything) or the settings (a reload does too); the periodic re-evaluation bounds the rest.
+REDECIDE_OK_AFTER = 60.0
 
 
 @dataclass
@@ -66,8 +71,12 @@ class TorrentLoop:
         self.files: dict[str, list[dict[str, Any]]] = {}
         self.queue: dict[str, policy.QueueView] = {}
         self.queue_at = 0.0
-        self.queue_key: tuple[Any, ...] = ()
+        self.seen: dict[str, tuple[Any, Any]] = {}  # hash -> (state, category) at the last queue read
         self.shared: frozenset[str] = frozenset()
+        self.content_paths: dict[str, str] = {}
+        self.decided: dict[str, tuple[policy.Decision, float]] = {}  # reusable "ok" decisions
+        self.files_wanted: set[str] = set()
+        self.present: set[str] | None = None  # this instance's hashes the journal knows are present
         self.configure(cfg, instance)
 
     def configure(self, cfg: Config, instance: Instance) -> None:
@@ -76,6 +85,7 @@ class TorrentLoop:
         self.settings = policy.PolicySettings.from_config(instance.section, cfg.settings, instance.kind)
         self.executor = Executor(self.journal, self.qbt, self.arr, self.settings, log)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
+        self.decided = {}
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -87,30 +97,31 @@ class TorrentLoop:
         cats = self._categories()
         return {h: t for h, t in torrents.items() if t.get("category") in cats}
 
-    def _refresh_queue(self, mine: Mapping[str, dict[str, Any]], now: float) -> bool:
-        key = tuple(sorted((h, str(t.get("state")), t.get("category")) for h, t in mine.items()))
-        interval = float(self.cfg.settings["QueueRefresh"])
-        if key == self.queue_key and now - self.queue_at < interval:
+    def _refresh_queue(self, mine: Mapping[str, dict[str, Any]], touched: set[str], now: float) -> bool:
+        """Re-read the queue when a torrent came, went, or changed state or category (or it is old)."""
+        moved = len(mine) != len(self.seen) or any(
+            self.seen.get(h) != (mine[h].get("state"), mine[h].get("category")) for h in touched)
+        if not moved and now - self.queue_at < float(self.cfg.settings["QueueRefresh"]):
             return False
         self.queue = policy.group_queue(self.arr.queue())
-        self.queue_key, self.queue_at = key, now
+        self.seen = {h: (t.get("state"), t.get("category")) for h, t in mine.items()}
+        self.queue_at = now
         return True
 
-    def _fetch_files(self, mine: Mapping[str, dict[str, Any]]) -> None:
+    def _fetch_files(self, mine: Mapping[str, dict[str, Any]], touched: set[str]) -> None:
         for gone in set(self.files) - set(mine):
             del self.files[gone]
-        budget = FILES_PER_CYCLE
-        for h, t in mine.items():
-            if budget == 0:
-                break
-            if h not in self.files and policy.needs_files(t):
-                self.files[h] = self.qbt.files(h)
-                budget -= 1
+        self.files_wanted = {h for h in self.files_wanted | touched
+                             if h in mine and h not in self.files and policy.needs_files(mine[h])}
+        for h in sorted(self.files_wanted)[:FILES_PER_CYCLE]:
+            self.files[h] = self.qbt.files(h)
+            self.files_wanted.discard(h)
 
-    def _content_missing(self, mine: Mapping[str, dict[str, Any]]) -> frozenset[str]:
+    def _content_missing(self, mine: Mapping[str, dict[str, Any]], hashes: set[str]) -> frozenset[str]:
         """Complete torrents whose data qbarr can see is absent (only where qbarr sees the disk)."""
         missing = set()
-        for h, t in mine.items():
+        for h in hashes:
+            t = mine[h]
             if t.get("amount_left", 1) != 0 or self.memory.get(h, policy.Memory()).import_sent_at:
                 continue
             content, save = str(t.get("content_path") or ""), str(t.get("save_path") or "")
@@ -118,21 +129,56 @@ class TorrentLoop:
                 missing.add(h)
         return frozenset(missing)
 
-    def _env(self, snap: Any, mine: Mapping[str, dict[str, Any]], now: float) -> policy.Env:
+    def _update_shared(self, snap: Any) -> None:
+        """Recompute which torrents share their content only when a content path changed."""
+        changed = snap.full_update or bool(snap.removed)
+        for h in snap.changed:
+            path = str(snap.torrents.get(h, {}).get("content_path") or "")
+            if self.content_paths.get(h) != path:
+                self.content_paths[h] = path
+                changed = True
+        if changed:
+            for h in set(self.content_paths) - set(snap.torrents):
+                del self.content_paths[h]
+            self.shared = policy.shared_content(snap.torrents)
+
+    def _env(self, snap: Any, mine: Mapping[str, dict[str, Any]], hashes: set[str], now: float) -> policy.Env:
         server = snap.server_state or {}
         limit = int(server.get("dl_rate_limit") or 0)
         speed = int(server.get("dl_info_speed") or 0)
         free = server.get("free_space_on_disk")
-        if snap.full_update or snap.changed or snap.removed:
-            self.shared = policy.shared_content(snap.torrents)
+        self._update_shared(snap)
         return policy.Env(
             now=now,
             free_space=int(free) if isinstance(free, (int, float)) else None,
             at_global_dl_limit=limit > 0 and speed >= GLOBAL_LIMIT_SHARE * limit,
             v5=bool(self.qbt.version().v5),
             content_paths_shared=self.shared,
-            content_missing=self._content_missing(mine),
+            content_missing=self._content_missing(mine, hashes),
         )
+
+    def _to_decide(self, mine: Mapping[str, dict[str, Any]], touched: set[str], everything: bool,
+                   now: float) -> tuple[set[str], list[policy.Decision]]:
+        """Split this cycle's torrents into those to decide and the unchanged "ok" ones to reuse."""
+        reuse: list[policy.Decision] = []
+        fresh = set(mine) if everything else set()
+        if not everything:
+            for h in mine:
+                cached = self.decided.get(h)
+                if h in touched or cached is None or now >= cached[1]:
+                    fresh.add(h)
+                else:
+                    reuse.append(cached[0])
+        return fresh, reuse
+
+    def _remember(self, decisions: list[policy.Decision], mine: Mapping[str, dict[str, Any]], now: float) -> None:
+        for d in decisions:
+            t = mine.get(d.hash, {})
+            if d.rule == "ok" and not d.actions and t.get("amount_left") == 0:
+                spread = int(d.hash[:4], 16) % 60 if d.hash[:4].isalnum() else 0
+                self.decided[d.hash] = (d, now + REDECIDE_OK_AFTER + spread)
+            else:
+                self.decided.pop(d.hash, None)
 
     # -- the cycle -------------------------------------------------------------------------
 
@@ -141,14 +187,21 @@ class TorrentLoop:
         now = self.clock()
         snap = self.qbt.sync()
         mine = self._mine(snap.torrents)
+        touched = {h for h in snap.changed if h in mine}
         report = CycleReport(sync_bytes=int(getattr(snap, "last_bytes", 0) or 0))
-        report.queue_refreshed = self._refresh_queue(mine, now)
-        self._fetch_files(mine)
-        env = self._env(snap, mine, now)
-        decisions = policy.decide(mine, self.queue, self.files, self.memory, self.settings, env)
+        report.queue_refreshed = self._refresh_queue(mine, touched, now)
+        self._fetch_files(mine, touched)
+        everything = bool(snap.full_update or report.queue_refreshed)
+        hashes, reused = self._to_decide(mine, touched, everything, now)
+        env = self._env(snap, mine, hashes, now)
+        fresh = policy.decide({h: mine[h] for h in hashes}, self.queue, self.files, self.memory, self.settings, env)
+        self._remember(fresh, mine, now)
+        decisions = fresh + reused
         dry_run = bool(self.cfg.settings["DryRun"])
-        self.journal.record(decisions, now, dry_run, torrents=mine)
-        self.journal.forget_gone(set(mine), now)
+        self.journal.record(fresh, now, dry_run, torrents={h: mine[h] for h in hashes})
+        if set(mine) != self.present:
+            self.journal.forget_gone(set(mine), now)
+            self.present = set(mine)
         # The journal's memory, not the decisions': in dry run they differ (effects not done).
         self.memory = {h: m for h, m in self.journal.memory().items() if h in mine}
         wanted = {a.key for d in decisions for a in d.actions}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -51,6 +52,8 @@ def heartbeats(home: Home) -> int:
     db = dbmod.connect(home.database)
     try:
         found = dbmod.rows(db, "SELECT cycles FROM instances WHERE name = 'Radarr-A'")
+    except sqlite3.OperationalError:  # the file exists a moment before the manager's migration ran
+        return 0
     finally:
         db.close()
     return found[0]["cycles"] if found else 0
