@@ -23,14 +23,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol
 
 from qbarr.db import rows
 from qbarr.journal import ActionRow, Journal
-from qbarr.search.recorder import record_search
+from qbarr.search.recorder import may_search, record_search
 
 BATCHED = ("delete", "pause", "resume", "recheck")
 # Queue media id fields -> search item keys (``movie:3``), as the search program writes them.
@@ -101,6 +101,9 @@ class Executor:
         self.log = log or logging.getLogger("qbarr.executor")
         self.clock = clock
         self._commands: list[dict] | None = None
+        # The instance's search settings (qbarr.search.settings_for): when set, re-searches go
+        # through the same cooldown and daily budget as the search program (may_search).
+        self.search_settings: Any = None
 
     # -- entry point --------------------------------------------------------
 
@@ -250,7 +253,10 @@ class Executor:
         if a.kind == "blocklist":
             return self._blocklist(a)
         if a.kind == "search":
-            items = [SimpleNamespace(media=dict(m)) for m in p.get("media", [])]
+            media = self._searchable(p.get("media", []))
+            if not media:
+                return "not searched: searched moments ago or the daily search budget is spent"
+            items = [SimpleNamespace(media=dict(m)) for m in media]
             cmd = self.arr.search_for(items)
             if cmd is None:
                 return "no media ids to search for"
@@ -270,6 +276,19 @@ class Executor:
         if a.kind in BATCHED:
             return self._batched(a.kind, [a.hash], p.get("delete_files"))
         raise ValueError(f"unknown action kind {a.kind!r}")
+
+    def _searchable(self, media: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The media of a re-search that the shared cooldown and budget allow (all without settings)."""
+        if self.search_settings is None:
+            return list(media)
+        keyed = {}
+        for m in media:
+            key = next((f"{MEDIA_KEYS[k]}:{int(m[k])}" for k in ("episodeId", "albumId", "movieId")
+                        if isinstance(m.get(k), int)), None)
+            keyed.setdefault(key, []).append(m)
+        allowed = set(may_search(self.journal.db, self.journal.instance, [k for k in keyed if k], self.clock(),
+                                 self.search_settings))
+        return [m for k, group in keyed.items() if k is None or k in allowed for m in group]
 
     def _record_search(self, a: ActionRow, cmd: dict) -> None:
         """Journal a sent re-search in ``searches`` (shared cooldowns and budget with the search

@@ -33,6 +33,7 @@ from qbarr.config import Config, Instance
 from qbarr.db import rows, write_txn
 from qbarr.executor import Executor
 from qbarr.journal import Journal
+from qbarr.search.settings import settings_for
 
 log = logging.getLogger("qbarr.manager")
 
@@ -84,6 +85,7 @@ class TorrentLoop:
         self.cfg, self.instance = cfg, instance
         self.settings = policy.PolicySettings.from_config(instance.section, cfg.settings, instance.kind)
         self.executor = Executor(self.journal, self.qbt, self.arr, self.settings, log)
+        self.executor.search_settings = settings_for(instance)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
         self.decided = {}
 
