@@ -68,7 +68,7 @@ def image_venv() -> Iterator[Path]:
     try:
         subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(root / "venv")], check=True)
         src = root / "src"
-        shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", "test-artifacts", "*.egg-info",
+        shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "test-artifacts", "*.egg-info",
                                                                 "__pycache__", "build", ".hypothesis"))
         subprocess.run([str(root / "venv" / "bin" / "pip"), "install", "-q", str(src)], check=True,
                        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})

@@ -18,7 +18,7 @@ def test_wheel_ships_supervisord_conf_configspec_and_example(tmp_path: Path) -> 
     # Build from a copy so that the in-tree build/ and *.egg-info of a checkout stay untouched.
     src = tmp_path / "src"
     shutil.copytree(REPO, src, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", "build", "*.egg-info", "test-artifacts", "__pycache__", ".pytest_cache", "node_modules"))
+        ".git", ".venv", "build", "*.egg-info", "test-artifacts", "__pycache__", ".pytest_cache", "node_modules"))
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(src)],
         capture_output=True, text=True, timeout=280,
