@@ -44,8 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per second")
     p.add_argument("--refresh-ms", type=int, default=1500,
                    help="state refresh interval, like qBittorrent's refresh_interval")
-    p.add_argument("--counter-interval", type=float, default=60.0,
-                   help="simulated seconds between counter updates of torrents with trackers")
+    p.add_argument("--counter-interval", type=float, default=1800.0,
+                   help="simulated seconds between counter refreshes (seeding_time, ...) of "
+                        "idle torrents with trackers, like an announce (0 = never)")
     p.add_argument("--ban-after", type=int, default=0, help="failed logins before 403 (0 = never)")
     p.add_argument("--no-gzip", action="store_true", help="never compress answers")
     p.add_argument("--access-log", action="store_true", help="log every request")

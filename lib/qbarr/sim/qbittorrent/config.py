@@ -70,7 +70,7 @@ class SimConfig:
     free_space: int = 500 * 1024**3
     time_scale: float = 1.0
     refresh_ms: int = 1500          # like qBittorrent's refresh_interval: state lags by this
-    counter_interval: float = 60.0  # sim seconds between counter refreshes of tracked torrents
+    counter_interval: float = 1800.0  # sim s between counter refreshes (a tracker announce)
     session_timeout: float = 3600.0
     ban_after: int = 0              # failed logins before 403 (0 = never, like the test harness)
     seed: int = 0

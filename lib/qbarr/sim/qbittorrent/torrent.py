@@ -116,30 +116,45 @@ class SimTorrent:
     def total_size(self) -> int:
         return sum(f.size for f in self.files) if self.has_metadata else -1
 
+    def sizes(self) -> tuple[int, int, bool]:
+        """(size, completed, finished) in one pass over the files (render is hot)."""
+        if not self.has_metadata or not self.files:
+            return 0, 0, False
+        total = want = 0
+        done_all = True
+        all_wanted = True
+        done = 0.0
+        for f in self.files:
+            total += f.size
+            if f.done < f.size:
+                done_all = False
+            if f.priority > 0:
+                want += f.size
+                done += f.done
+            else:
+                all_wanted = False
+        if done_all:
+            return total, total, True
+        size = total if all_wanted else _piece_wanted(self.files, self.piece_size)
+        if not want:
+            return size, 0, True
+        if done >= want:
+            return size, size, True
+        return size, int(size * done / want), False
+
     @property
     def wanted(self) -> int:
         """torrents/info "size"."""
-        if not self.has_metadata:
-            return 0
-        if self.is_seed or all(f.priority > 0 for f in self.files):
-            return self.total_size
-        return _piece_wanted(self.files, self.piece_size)
+        return self.sizes()[0]
 
     @property
     def completed(self) -> int:
-        size = self.wanted
-        want, done = self.file_wanted, self.done_wanted
-        if self.is_seed:
-            return size
-        if not want:
-            return 0
-        return size if done >= want else int(size * done / want)
+        return self.sizes()[1]
 
     @property
     def complete(self) -> bool:
         """Finished: every wanted piece present (also when nothing is wanted)."""
-        return self.has_metadata and bool(self.files) and (
-            self.is_seed or self.done_wanted >= self.file_wanted)
+        return self.sizes()[2]
 
     # ------------------------------------------------------------------ predicates
     def busy(self, now: float) -> bool:
@@ -148,13 +163,19 @@ class SimTorrent:
     def running(self) -> bool:
         return not (self.paused or self.error or self.missing)
 
-    def downloading(self, now: float) -> bool:
-        return (self.running() and not self.queued and self.has_metadata and not self.complete
-                and not self.busy(now) and self.seeds > 0 and self.dl_rate > 0)
+    def downloading(self, now: float, complete: bool | None = None) -> bool:
+        if self.seeds <= 0 or self.dl_rate <= 0 or not self.running() or self.queued:
+            return False
+        if complete is None:
+            complete = self.complete
+        return self.has_metadata and not complete and not self.busy(now)
 
-    def uploading(self, now: float) -> bool:
-        return (self.running() and not self.queued and self.complete and not self.busy(now)
-                and self.leechs > 0 and self.ul_rate > 0)
+    def uploading(self, now: float, complete: bool | None = None) -> bool:
+        if self.leechs <= 0 or self.ul_rate <= 0 or not self.running() or self.queued:
+            return False
+        if complete is None:
+            complete = self.complete
+        return complete and not self.busy(now)
 
     def content_path(self) -> str:
         if not self.has_metadata or not self.files:
@@ -177,9 +198,9 @@ def advance(t: SimTorrent, now: float, factor: float) -> tuple[float, float]:
     if dt <= 0:
         return 0.0, 0.0
     t.last_advance = now
-    was_complete = t.complete
+    was_complete = now_complete = t.complete
     got = sent = 0.0
-    if t.downloading(start):
+    if t.downloading(start, was_complete):
         rate = t.dl_rate * factor
         need = float(t.file_wanted - t.done_wanted)
         got = min(need, rate * dt)
@@ -191,7 +212,8 @@ def advance(t: SimTorrent, now: float, factor: float) -> tuple[float, float]:
         if got >= need and rate > 0:
             t.completion_on = start + need / rate
             t.priority = 0
-    elif t.uploading(start):
+            now_complete = True
+    elif t.uploading(start, was_complete):
         sent = t.ul_rate * dt
         t.uploaded += sent
         t.uploaded_session += sent
@@ -200,7 +222,7 @@ def advance(t: SimTorrent, now: float, factor: float) -> tuple[float, float]:
         t.time_active += dt
         if was_complete:
             t.seeding_time += dt
-        elif t.complete and t.completion_on:
+        elif now_complete and t.completion_on:
             t.seeding_time += max(0.0, now - t.completion_on)
     return got, sent
 
@@ -231,18 +253,20 @@ def _fill(t: SimTorrent, amount: float) -> None:
             amount -= take
 
 
-def ratio_of(t: SimTorrent) -> float:
+def ratio_of(t: SimTorrent, completed: int | None = None) -> float:
     """qBittorrent's TorrentImpl::realRatio."""
-    done = t.completed
+    done = t.completed if completed is None else completed
     down = done if t.downloaded < done * 0.01 else t.downloaded
     if down <= 0:
         return 0.0 if t.uploaded <= 0 else MAX_RATIO
     return min(t.uploaded / down, MAX_RATIO)
 
 
-def state_of(t: SimTorrent, now: float, v5: bool) -> str:
+def state_of(t: SimTorrent, now: float, v5: bool, complete: bool | None = None) -> str:
     """The state string, in qBittorrent's order of precedence."""
     stopped = "stopped" if v5 else "paused"
+    if complete is None:
+        complete = t.complete
     if t.resume_until > now:
         return "checkingResumeData"
     if t.moving_until > now:
@@ -259,21 +283,21 @@ def state_of(t: SimTorrent, now: float, v5: bool) -> str:
         return "forcedMetaDL" if t.forced else "metaDL"
     if t.checking_until > now:
         return "checkingUP" if t.check_was_complete else "checkingDL"
-    if t.complete:
+    if complete:
         if t.paused:
             return stopped + "UP"
         if t.queued:
             return "queuedUP"
         if t.forced:
             return "forcedUP"
-        return "uploading" if t.uploading(now) else "stalledUP"
+        return "uploading" if t.uploading(now, True) else "stalledUP"
     if t.paused:
         return stopped + "DL"
     if t.queued:
         return "queuedDL"
     if t.forced:
         return "forcedDL"
-    return "downloading" if t.downloading(now) else "stalledDL"
+    return "downloading" if t.downloading(now, False) else "stalledDL"
 
 
 @dataclass(frozen=True)
@@ -292,10 +316,12 @@ def effective_limits(t: SimTorrent, g: Limits) -> tuple[float, int, int]:
     return float(ratio), int(seeding), int(inactive)
 
 
-def eta_of(t: SimTorrent, now: float, dlspeed: int, upspeed: int, g: Limits) -> int:
-    if not t.complete:
+def eta_of(t: SimTorrent, sizes: tuple[int, int, bool], dlspeed: int, upspeed: int,
+           g: Limits) -> int:
+    size, completed, complete = sizes
+    if not complete:
         if dlspeed > 0:
-            return min(INFINITE_ETA, int((t.file_wanted - t.done_wanted) / dlspeed))
+            return min(INFINITE_ETA, int((size - completed) / dlspeed))
         return INFINITE_ETA
     if not t.running():
         return INFINITE_ETA
@@ -304,16 +330,15 @@ def eta_of(t: SimTorrent, now: float, dlspeed: int, upspeed: int, g: Limits) -> 
     if seeding >= 0:
         best = min(best, max(0, int(seeding * 60 - t.seeding_time)))
     if ratio >= 0 and upspeed > 0:
-        base = max(t.downloaded, t.completed)
+        base = max(t.downloaded, completed)
         best = min(best, max(0, int((ratio * base - t.uploaded) / upspeed)))
     return best
 
 
-def progress_of(t: SimTorrent, now: float) -> float:
-    size = t.wanted
-    if not size or not t.has_metadata:
+def progress_of(t: SimTorrent, now: float, sizes: tuple[int, int, bool]) -> float:
+    size, done, _ = sizes
+    if not size:
         return 0.0
-    done = t.completed
     if t.checking_until > now:  # a hash check re-counts what it verified so far
         span = max(1e-9, t.checking_until - t.checking_from)
         done = int(done * max(0.0, min(1.0, (now - t.checking_from) / span)))
@@ -322,12 +347,11 @@ def progress_of(t: SimTorrent, now: float) -> float:
 
 def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) -> dict[str, Any]:
     """The torrents/info object (without "hash") for this API version."""
-    dlspeed = int(t.dl_rate * factor) if t.downloading(now) else 0
-    upspeed = int(t.ul_rate) if t.uploading(now) else 0
-    size = t.wanted if t.has_metadata else 0
-    completed = t.completed if t.has_metadata else 0
+    sizes = t.sizes()
+    size, completed, complete = sizes
+    dlspeed = int(t.dl_rate * factor) if t.downloading(now, complete) else 0
+    upspeed = int(t.ul_rate) if t.uploading(now, complete) else 0
     ratio, seeding, inactive = effective_limits(t, g)
-    complete = t.complete
     if complete:
         availability = -1.0
     elif t.availability != -2.0:
@@ -343,17 +367,17 @@ def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) ->
         else 0, "content_path": t.content_path(), "dl_limit": t.dl_limit, "dlspeed": dlspeed,
         "download_path": "", "downloaded": int(t.downloaded),
         "downloaded_session": int(t.downloaded_session),
-        "eta": eta_of(t, now, dlspeed, upspeed, g), "f_l_piece_prio": False,
+        "eta": eta_of(t, sizes, dlspeed, upspeed, g), "f_l_piece_prio": False,
         "force_start": t.forced, "infohash_v1": t.hash, "infohash_v2": "",
         "last_activity": int(t.last_activity or t.added_on), "magnet_uri": magnet,
         "max_ratio": ratio if ratio >= 0 else -1, "max_seeding_time": seeding,
         "name": t.name, "num_complete": t.swarm_seeds, "num_incomplete": t.swarm_leechs,
         "num_leechs": t.leechs if t.running() else 0, "num_seeds": t.seeds if t.running() else 0,
-        "priority": 0 if complete else t.priority, "progress": progress_of(t, now),
-        "ratio": round(ratio_of(t), 6), "ratio_limit": t.ratio_limit, "save_path": t.save_path,
+        "priority": 0 if complete else t.priority, "progress": progress_of(t, now, sizes),
+        "ratio": round(ratio_of(t, completed), 6), "ratio_limit": t.ratio_limit, "save_path": t.save_path,
         "seeding_time": int(t.seeding_time), "seeding_time_limit": t.seeding_time_limit,
         "seen_complete": int(t.seen_complete), "seq_dl": False, "size": size,
-        "state": state_of(t, now, api.v5), "super_seeding": False,
+        "state": state_of(t, now, api.v5, complete), "super_seeding": False,
         "tags": ", ".join(sorted(t.tags)), "time_active": int(t.time_active),
         "total_size": t.total_size, "tracker": t.trackers[0] if t.trackers and t.tracker_ok
         else "", "trackers_count": len(t.trackers), "up_limit": t.up_limit,
