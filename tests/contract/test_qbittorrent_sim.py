@@ -175,6 +175,30 @@ def test_restart_resets_sessions_and_rids(sim) -> None:  # type: ignore[no-untyp
         wait_for(lambda: {t["state"] for t in c.sync().torrents.values()} == {"stalledUP"})
 
 
+def test_a_hung_request_does_not_block_other_clients(sim) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    control(sim, "POST", "/sim/torrents", [{"state": "downloading"} for _ in range(20)])
+    control(sim, "POST", "/sim/faults", {"hang": 3, "path": "transfer/info"})
+    errors: list[BaseException] = []
+
+    def hang() -> None:
+        try:
+            with client(sim) as slow:
+                slow.transfer_info()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+    slow_thread = threading.Thread(target=hang)
+    slow_thread.start()
+    wait_for(lambda: control(sim, "GET", "/sim/faults")["injected"]["delayed"] >= 1)
+    with client(sim) as quick:
+        for _ in range(5):
+            assert len(quick.sync().torrents) == 20
+    assert slow_thread.is_alive()  # still waiting while the others were served
+    slow_thread.join(10)
+    assert not errors
+
+
 def test_rid_rules_match_qbittorrent(sim) -> None:  # type: ignore[no-untyped-def]
     (h,) = control(sim, "POST", "/sim/torrents", {"state": "stalledDL"})["hashes"]
     raw = httpx.Client(base_url=sim.url + "/api/v2/")

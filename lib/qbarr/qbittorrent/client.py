@@ -139,8 +139,9 @@ class QbtClient:
         detail = response.text.strip()[:200] if status < 500 else response.reason_phrase
         msg = f"qBittorrent {method} /api/v2/{path} -> HTTP {status}: {detail}"
         if status in (401, 403):
-            raise QbtAuthError(msg + " (still refused after logging in again)", status=status,
-                               path=path)
+            why = " (API key refused)" if self._auth.uses_api_key else \
+                " (still refused after logging in again)"
+            raise QbtAuthError(msg + why, status=status, path=path)
         if status == 404:
             raise QbtNotFound(msg, status=status, path=path)
         if status == 409:

@@ -49,9 +49,9 @@ def torrents_info(store: Store, params: dict[str, str]) -> list[dict[str, Any]]:
         wanted = {h.strip().lower() for h in params["hashes"].split("|")}
     category, tag = params.get("category"), params.get("tag")
     items = []
-    for h, t in store.torrents.items():
-        if wanted is not None and h not in wanted:
-            continue
+    pool = store.torrents.items() if wanted is None else (
+        (h, store.torrents[h]) for h in wanted if h in store.torrents)
+    for h, t in pool:
         o = t.out
         if category is not None and o["category"] != category:
             continue
