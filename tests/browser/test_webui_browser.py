@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ARTIFACTS, free_port
@@ -87,6 +88,7 @@ def suite(sims):
         # torrents it does not see in qBittorrent as gone, and the list shows live ones only.
         seedmod.seed(s.home, instance=SEEDED, torrents=40)
         s.webui_url = f"http://127.0.0.1:{port}"
+        s.qbt_url = qbt_url
         yield s
     finally:
         s.stop_quietly()
@@ -136,6 +138,27 @@ def test_webui_in_chromium(suite):
 
             assert wait_for(new_pid, "a new manager pid") != old_pid
             page.screenshot(path=str(SHOTS / "programs-restarted.png"), full_page=True)
+
+            # a live torrent of the simulator, named like an attack, decided by the real manager:
+            # find it by name on the manager's own instance page and open its history
+            live = "<img src=x onerror=alert(2)> Live.Movie.2024"
+            added = httpx.post(f"{suite.qbt_url}/sim/torrents", timeout=10,
+                               json={"category": "cat-0", "name": live, "state": "stalledUP"}).json()
+            live_hash = added["hashes"][0]
+            suite.wait_for(lambda: suite.query("SELECT last_rule FROM torrents WHERE hash = ? AND last_rule IS NOT NULL",
+                                               (live_hash,)), "the manager's decision on the live torrent")
+            page.goto(f"{base}/instances/Radarr-A")
+            page.fill("#torrent-search", "Live.Movie")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**q=Live.Movie**")
+            live_link = page.locator("td.name a", has_text="Live.Movie.2024")
+            assert live_link.count() == 1 and live_link.inner_text() == live
+            page.screenshot(path=str(SHOTS / "instance-live.png"), full_page=True)
+            live_link.click()
+            page.wait_for_url(f"**/torrents/{live_hash}")
+            assert page.locator("ol.timeline li").count() >= 1
+            assert page.locator("h1").inner_text() == live
+            page.screenshot(path=str(SHOTS / "torrent-history-live.png"), full_page=True)
 
             # overview
             page.goto(f"{base}/")
