@@ -48,8 +48,8 @@ def log_times(suite: Suite, program: str) -> list[float]:
     return times
 
 
-def kill_to_running(suite: Suite, trials: int) -> list[float]:
-    program = "arr-radarr-a"
+def kill_to_running(suite: Suite, trials: int, program: str = "arr-radarr-a") -> list[float]:
+    """SIGKILL ``program`` ``trials`` times; seconds until supervisord logs it RUNNING again."""
     results = []
     for trial in range(trials):
         time.sleep(1.0 + (trial % 3) * 0.33)  # de-phase from supervisord's 1 s loop

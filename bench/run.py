@@ -35,7 +35,6 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import shutil
 import signal
 import sqlite3
@@ -44,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +57,13 @@ from qbarr.sim.arr.launch import start_sim  # noqa: E402
 from qbarr.sim.qbittorrent.server import SimProcess as QbtSim  # noqa: E402
 from qbarr.sim.qbittorrent.server import spawn  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
+from bench.foundation import kill_to_running  # noqa: E402
 from tests.system.conftest import ArrSpec, Suite, short_home, start_suite  # noqa: E402
 
 MIB = 1024 * 1024
 KEY = "bench-key-0123456789"
 QBT_USER, QBT_PASS = "admin", "bench-pass"
 DEFAULTS = {"LoopInterval": "2s", "QueueRefresh": "60s", "HeartbeatTimeout": "120s"}
-_SUCCESS = re.compile(r"^(\S+ \S+) INFO success: (\S+) entered RUNNING")
 FULL = {"restarts": 5, "completions": 200, "idle_window": 120.0, "write_seconds": 10.0}
 QUICK = {"restarts": 3, "completions": 40, "idle_window": 12.0, "write_seconds": 3.0}
 
@@ -106,35 +104,6 @@ def suite_memory(suite: Suite) -> dict[str, float]:
     return {**totals, **{f"pss:{k}": round(v, 1) for k, v in per.items()}}
 
 
-def running_times(suite: Suite, program: str) -> list[float]:
-    times = []
-    for line in (suite.home.logs / "supervisord.log").read_text().splitlines():
-        match = _SUCCESS.match(line)
-        if match and match.group(2) == program:
-            times.append(datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp())
-    return times
-
-
-def restart_times(suite: Suite, program: str, trials: int) -> list[float]:
-    results = []
-    for trial in range(trials):
-        time.sleep(1.0 + (trial % 3) * 0.33)  # spread the kills over supervisord's 1 s loop
-        seen = len(running_times(suite, program))
-        pid = suite.pid(f"arr:{program}")
-        killed = time.time()
-        psutil.Process(pid).kill()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            times = running_times(suite, program)
-            if len(times) > seen:
-                results.append(times[-1] - killed)
-                break
-            time.sleep(0.05)
-        else:
-            raise SystemExit(f"{program} did not come back within 60 s")
-    return results
-
-
 def arr_specs(count: int, qbt: QbtSim, workdir: Path) -> tuple[list[ArrSpec], list[ArrSim]]:
     kinds = ["radarr", "sonarr", "lidarr", "radarr"]
     specs, sims = [], []
@@ -160,7 +129,7 @@ def memory_run(count: int, workdir: Path, restarts: int = 0) -> dict[str, Any]:
         time.sleep(4)
         result: dict[str, Any] = {"memory": suite_memory(suite)}
         if restarts:
-            result["restarts"] = restart_times(suite, f"arr-{specs[0].slug}", restarts)
+            result["restarts"] = kill_to_running(suite, restarts, program=f"arr-{specs[0].slug}")
             time.sleep(3)
             result["stop_s"] = suite.stop()
             result["leftovers"] = len(suite.leftovers())
