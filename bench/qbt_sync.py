@@ -175,7 +175,7 @@ def main() -> int:
         work = Path(tmp)
         for size in (int(s) for s in args.sizes.split(",") if s):
             results[f"sim-{size}-idle"] = bench_sim(size, STATIC_MIX, args.repeat, work)
-            print(row(f"simulator, idle mix", results[f"sim-{size}-idle"]), flush=True)
+            print(row("simulator, idle mix", results[f"sim-{size}-idle"]), flush=True)
             if args.busy:
                 results[f"sim-{size}-busy"] = bench_sim(size, None, args.repeat, work)
                 print(row("simulator, default mix (busy)", results[f"sim-{size}-busy"]),

@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--password", default=os.environ.get("QBARR_SIM_QBT_PASSWORD", "adminadmin"))
     p.add_argument("--api-key", default=os.environ.get("QBARR_SIM_QBT_API_KEY", ""),
                    help="5.2 mode: accept 'Authorization: Bearer KEY'")
-    p.add_argument("--scenario", type=Path, help="JSON scenario (see qbarr.sim.qbittorrent.scenario)")
+    p.add_argument("--scenario", type=Path,
+                   help="JSON scenario (see docs/qbittorrent.md)")
     p.add_argument("--torrents", type=int, default=None, help="generate N torrents")
     p.add_argument("--seed", type=int, default=None, help="RNG seed (same seed, same torrents)")
     p.add_argument("--categories", default=None, help="comma-separated categories to create")

@@ -22,9 +22,9 @@ def bencode(value: object) -> bytes:
         return b"i%de" % value
     if isinstance(value, str):
         value = value.encode("utf-8")
-    if isinstance(value, (bytes, bytearray)):
+    if isinstance(value, bytes | bytearray):
         return b"%d:%s" % (len(value), bytes(value))
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return b"l" + b"".join(bencode(v) for v in value) + b"e"
     if isinstance(value, dict):
         items = sorted((k.encode() if isinstance(k, str) else k, v) for k, v in value.items())
@@ -114,4 +114,4 @@ def payload_dir(root: Path, name: str, sizes: list[int], seed: int) -> Path:
 
 def random_hash(rnd: random.Random | None = None) -> str:
     """A random 40-hex info-hash (for magnets nobody serves)."""
-    return "%040x" % (rnd or random).getrandbits(160)
+    return f"{(rnd or random).getrandbits(160):040x}"

@@ -30,7 +30,8 @@ def check_login(response: httpx.Response) -> dict[str, str]:
     if status == 204 or (status == 200 and body == "Ok."):
         return {c.name: c.value for c in response.cookies.jar if c.value is not None}
     if (status == 200 and body == "Fails.") or status == 401:
-        raise QbtAuthError("qBittorrent rejected the username or password (POST /api/v2/auth/login)",
+        raise QbtAuthError("qBittorrent rejected the username or password "
+                           "(POST /api/v2/auth/login)",
                            status=status, path=LOGIN_PATH)
     if status == 403:
         raise QbtAuthError("qBittorrent refused the login with 403: this client's IP is banned "

@@ -53,15 +53,22 @@ class Snapshot:
         self.rid = 0
 
     def _replace(self, data: dict[str, Any]) -> None:
+        """A full update: the containers are refilled in place, so references callers
+        hold to snapshot.torrents etc. stay valid."""
         before = set(self.torrents)
-        self.torrents = {h.lower(): {**t, "hash": h.lower()}
-                         for h, t in (data.get("torrents") or {}).items()}
+        self.torrents.clear()
+        self.torrents.update((h.lower(), {**t, "hash": h.lower()})
+                             for h, t in (data.get("torrents") or {}).items())
         self.changed = set(self.torrents)
         self.removed = before - self.changed
-        self.categories = {n: dict(c) for n, c in (data.get("categories") or {}).items()}
-        self.tags = set(data.get("tags") or ())
-        self.server_state = dict(data.get("server_state") or {})
-        self.trackers = {u: list(hs) for u, hs in (data.get("trackers") or {}).items()}
+        self.categories.clear()
+        self.categories.update((n, dict(c)) for n, c in (data.get("categories") or {}).items())
+        self.tags.clear()
+        self.tags.update(data.get("tags") or ())
+        self.server_state.clear()
+        self.server_state.update(data.get("server_state") or {})
+        self.trackers.clear()
+        self.trackers.update((u, list(hs)) for u, hs in (data.get("trackers") or {}).items())
 
     def _merge(self, data: dict[str, Any]) -> None:
         for raw, fields in (data.get("torrents") or {}).items():
@@ -97,7 +104,8 @@ _LIST_KEYS = ("torrents_removed", "categories_removed", "tags", "tags_removed", 
 def _validate(data: Any) -> None:
     """Check the shape before touching the snapshot, so a bad answer changes nothing."""
     if not isinstance(data, dict):
-        raise QbtProtocolError(f"{PATH}: expected a JSON object, got {type(data).__name__}", path=PATH)
+        raise QbtProtocolError(f"{PATH}: expected a JSON object, got {type(data).__name__}",
+                               path=PATH)
     rid = data.get("rid")
     if not isinstance(rid, int) or isinstance(rid, bool):
         raise QbtProtocolError(f"{PATH}: missing or non-integer 'rid'", path=PATH)

@@ -44,11 +44,27 @@ def parse_magnet(url: str) -> tuple[str, str, list[str]] | None:
     return None
 
 
-def _options(store: Store, form: dict[str, str]) -> dict[str, object]:
+@dataclass(frozen=True)
+class AddOptions:
+    """The torrents/add form fields the simulator honours."""
+
+    save_path: str
+    category: str
+    tags: tuple[str, ...]
+    paused: bool
+    skip_checking: bool
+    rename: str
+    dl_limit: int
+    up_limit: int
+    ratio: float
+    seeding: int
+    inactive: int
+
+
+def _options(store: Store, form: dict[str, str]) -> AddOptions:
     v5 = store.api.v5
-    key = "stopped" if v5 else "paused"
+    key = "stopped" if v5 else "paused"  # 5.x ignores "paused", 4.x ignores "stopped"
     default_stop = store.prefs.get("add_stopped_enabled" if v5 else "start_paused_enabled", False)
-    paused = form.get(key, "true" if default_stop else "false").lower() == "true"
 
     def num(name: str, default: float) -> float:
         try:
@@ -56,24 +72,24 @@ def _options(store: Store, form: dict[str, str]) -> dict[str, object]:
         except ValueError as exc:
             raise HttpError(400, "Bad Request") from exc
 
-    return {
-        "save_path": form.get("savepath") or store.prefs["save_path"],
-        "category": form.get("category", ""), "tags": split_tags(form.get("tags", "")),
-        "paused": paused, "skip": form.get("skip_checking", "").lower() == "true",
-        "rename": form.get("rename", ""), "dl_limit": int(num("dlLimit", 0)),
-        "up_limit": int(num("upLimit", 0)), "ratio": num("ratioLimit", -2),
-        "seeding": int(num("seedingTimeLimit", -2)),
-        "inactive": int(num("inactiveSeedingTimeLimit", -2))}
+    return AddOptions(
+        save_path=form.get("savepath") or store.prefs["save_path"],
+        category=form.get("category", ""), tags=tuple(split_tags(form.get("tags", ""))),
+        paused=form.get(key, "true" if default_stop else "false").lower() == "true",
+        skip_checking=form.get("skip_checking", "").lower() == "true",
+        rename=form.get("rename", ""), dl_limit=int(num("dlLimit", 0)),
+        up_limit=int(num("upLimit", 0)), ratio=num("ratioLimit", -2),
+        seeding=int(num("seedingTimeLimit", -2)),
+        inactive=int(num("inactiveSeedingTimeLimit", -2)))
 
 
-def _new(store: Store, h: str, name: str, opts: dict[str, object], now: float) -> SimTorrent:
-    t = SimTorrent(hash=h, name=str(opts["rename"] or name), save_path=str(opts["save_path"]),
-                   category=str(opts["category"]), tags=set(opts["tags"]),  # type: ignore[arg-type]
-                   added_on=now, last_activity=now, paused=bool(opts["paused"]),
-                   dl_limit=int(opts["dl_limit"]), up_limit=int(opts["up_limit"]),  # type: ignore[call-overload]
-                   ratio_limit=opts["ratio"], seeding_time_limit=int(opts["seeding"]),  # type: ignore[arg-type, call-overload]
-                   inactive_limit=int(opts["inactive"]), resume_until=now + 0.15)  # type: ignore[call-overload]
-    return t
+def _new(h: str, name: str, opts: AddOptions, now: float) -> SimTorrent:
+    return SimTorrent(hash=h, name=opts.rename or name, save_path=opts.save_path,
+                      category=opts.category, tags=set(opts.tags), added_on=now,
+                      last_activity=now, paused=opts.paused, dl_limit=opts.dl_limit,
+                      up_limit=opts.up_limit, ratio_limit=opts.ratio,
+                      seeding_time_limit=opts.seeding, inactive_limit=opts.inactive,
+                      resume_until=now + 0.15)
 
 
 def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
@@ -93,13 +109,13 @@ def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
         if meta.hash in store.torrents:
             result.failed += 1
             continue
-        t = _new(store, meta.hash, meta.name, opts, now)
+        t = _new(meta.hash, meta.name, opts, now)
         t.files = [SimFile(path, size) for path, size in meta.files]
         t.multi_file, t.piece_size = meta.multi_file, meta.piece_length
         t.trackers, t.private = list(meta.trackers), meta.private
         t.comment, t.created_by, t.creation_date = meta.comment, meta.created_by, meta.creation_date
         if probe_new(t):
-            if opts["skip"]:
+            if opts.skip_checking:
                 from .disk import verify
                 verify(t, now)
             else:
@@ -119,7 +135,7 @@ def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
         if h in store.torrents:
             result.failed += 1
             continue
-        t = _new(store, h, name, opts, now)
+        t = _new(h, name, opts, now)
         t.has_metadata, t.trackers = False, list(trackers)
         t.resume_until = 0.0  # a magnet shows metaDL at once [live 4.5.2]
         if store.on_add:

@@ -54,7 +54,7 @@ def verify(t: SimTorrent, now: float) -> None:
         if blocked(t.save_path):
             t.error = f"{t.save_path}: Not a directory"
             return
-        for f, ok in zip(t.files, present(t)):
+        for f, ok in zip(t.files, present(t), strict=True):
             f.done = float(f.size) if ok else 0.0
         if t.complete:
             t.completion_on = t.completion_on or now

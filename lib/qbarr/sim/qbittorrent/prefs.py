@@ -54,7 +54,6 @@ PREFS_452 = json.loads(r"""
  "resolve_peer_countries": false, "resume_data_storage_type": "Legacy",
  "rss_auto_downloading_enabled": false, "rss_download_repack_proper_episodes": true,
  "rss_max_articles_per_feed": 50, "rss_processing_enabled": false, "rss_refresh_interval": 30,
- "rss_smart_episode_filters": "s(\\d+)e(\\d+)\n(\\d+)x(\\d+)\n(\\d{4}[.\\-]\\d{1,2}[.\\-]\\d{1,2})\n(\\d{1,2}[.\\-]\\d{1,2}[.\\-]\\d{4})",
  "save_path": "/downloads", "save_path_changed_tmm_enabled": false,
  "save_resume_data_interval": 60, "scan_dirs": {}, "schedule_from_hour": 8,
  "schedule_from_min": 0, "schedule_to_hour": 20, "schedule_to_min": 0, "scheduler_days": 0,
@@ -76,6 +75,9 @@ PREFS_452 = json.loads(r"""
  "web_ui_secure_cookie_enabled": true, "web_ui_session_timeout": 3600, "web_ui_upnp": false,
  "web_ui_use_custom_http_headers_enabled": false, "web_ui_username": "admin"}
 """)
+PREFS_452["rss_smart_episode_filters"] = "\n".join([
+    r"s(\d+)e(\d+)", r"(\d+)x(\d+)", r"(\d{4}[.\-]\d{1,2}[.\-]\d{1,2})",
+    r"(\d{1,2}[.\-]\d{1,2}[.\-]\d{4})"])
 
 _ADDED_50 = {"add_to_top_of_queue": False, "delete_torrent_content_files": False,
              "torrent_content_remove_option": "Delete", "max_inactive_seeding_time": -1,

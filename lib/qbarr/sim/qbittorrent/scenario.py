@@ -37,7 +37,7 @@ _NOUNS = ("Signal", "River", "Kingdom", "Frontier", "Garden", "Protocol", "Orcha
 
 
 def size_of(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) else parse_size(str(value))
+    return int(value) if isinstance(value, int | float) else parse_size(str(value))
 
 
 def release_name(rnd: random.Random, category: str, i: int) -> str:
@@ -52,7 +52,7 @@ def release_name(rnd: random.Random, category: str, i: int) -> str:
 def new_torrent(store: Store, spec: dict[str, Any], now: float) -> SimTorrent:
     """A torrent from a spec (not inserted yet)."""
     rnd = store.rnd
-    h = str(spec.get("hash") or "%040x" % rnd.getrandbits(160)).lower()
+    h = str(spec.get("hash") or f"{rnd.getrandbits(160):040x}").lower()
     if len(h) != 40 or any(c not in "0123456789abcdef" for c in h):
         raise HttpError(400, "hash must be 40 hex digits")
     category = str(spec.get("category", ""))
@@ -202,14 +202,14 @@ def generate(store: Store, scenario: dict[str, Any], now: float) -> list[SimTorr
     error = scenario.get("error") or {}
     complete_after = scenario.get("complete_after")
     within = float(scenario.get("added_within", 7 * 86400))
-    states, weights = zip(*mix.items())
+    states, weights = zip(*mix.items(), strict=True)
     out = []
     for i in range(count):
         kind = rnd.choices(states, weights)[0]
         category = rnd.choice(list(cats)) if cats else ""
         size = int(math.exp(rnd.uniform(math.log(lo), math.log(max(lo, hi)))))
         spec: dict[str, Any] = {
-            "hash": "%040x" % rnd.getrandbits(160), "category": category,
+            "hash": f"{rnd.getrandbits(160):040x}", "category": category,
             "name": release_name(rnd, category, i), "size": size,
             "state": MIX_STATE.get(kind, kind), "dl_speed": int(rnd.uniform(slo, shi)),
             "trackers": [rnd.choice(trackers)], "added_ago": rnd.uniform(0, within),

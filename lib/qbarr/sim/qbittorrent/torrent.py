@@ -50,7 +50,7 @@ class SimTorrent:
     seen_complete: float = 0.0
     last_activity: float = 0.0
     has_metadata: bool = True
-    meta_files: list[SimFile] = field(default_factory=list)  # a magnet's files once metadata arrives
+    meta_files: list[SimFile] = field(default_factory=list)  # a magnet's files, once known
     paused: bool = False
     queued: bool = False
     forced: bool = False
@@ -374,7 +374,8 @@ def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) ->
         "name": t.name, "num_complete": t.swarm_seeds, "num_incomplete": t.swarm_leechs,
         "num_leechs": t.leechs if t.running() else 0, "num_seeds": t.seeds if t.running() else 0,
         "priority": 0 if complete else t.priority, "progress": progress_of(t, now, sizes),
-        "ratio": round(ratio_of(t, completed), 6), "ratio_limit": t.ratio_limit, "save_path": t.save_path,
+        "ratio": round(ratio_of(t, completed), 6), "ratio_limit": t.ratio_limit,
+        "save_path": t.save_path,
         "seeding_time": int(t.seeding_time), "seeding_time_limit": t.seeding_time_limit,
         "seen_complete": int(t.seen_complete), "seq_dl": False, "size": size,
         "state": state_of(t, now, api.v5, complete), "super_seeding": False,
