@@ -21,6 +21,7 @@ decide them (``wanted``). Dry run marks everything ``skipped`` and touches nothi
 from __future__ import annotations
 
 import logging
+import shlex
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -144,7 +145,7 @@ class Executor:
             if len(removals) > brake_max:
                 reason = (f"one cycle would remove or blocklist {len(removals)} torrents "
                           f"(BrakeMaxRemovals {brake_max}): "
-                          f"destructive actions held until `qbarr brake release {self.journal.instance}`")
+                          f"destructive actions held until `qbarr brake release {shlex.quote(self.journal.instance)}`")
                 self.journal.engage_brake(reason, self.clock())
                 self.log.warning("brake engaged: %s", reason)
                 engaged = True
