@@ -129,3 +129,20 @@ def test_rids_cycle_and_unknown_rids_get_a_full_update() -> None:
     assert answer["rid"] == 1 and answer["full_update"]
     other = store.new_session()
     assert sync.maindata(store, other, answer["rid"])["full_update"]  # another session's rid
+
+
+def test_idle_counters_move_only_at_announces() -> None:
+    """Like libtorrent: an idle seed's seeding_time is refreshed when something touches it
+    (a tracker announce here), not every cycle; a torrent without trackers stays put."""
+    store = Store(SimConfig(refresh_ms=0, counter_interval=60))
+    store.clock.set_scale(0)
+    tracked, silent = control.upsert(store, [
+        {"state": "stalledUP", "tracker": "http://t.invalid/a"},
+        {"state": "stalledUP", "trackers": []}])
+    for _ in range(3):
+        store.clock.advance(100)
+        store.tick(force=True)
+    assert store.torrents[tracked].out["seeding_time"] >= 240
+    assert store.torrents[silent].out["seeding_time"] == 0
+    actions.pause(store, [store.torrents[silent]])  # touching it brings it up to date
+    assert store.torrents[silent].out["seeding_time"] == 300

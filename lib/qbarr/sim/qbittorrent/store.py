@@ -221,7 +221,7 @@ class Store:
             when, _, h, kind = heapq.heappop(self.events)
             t = self.torrents.get(h)
             if t is not None:
-                self._fire(t, kind, max(when, t.last_advance), limits)
+                self._fire(t, kind, when, max(when, t.last_advance), limits)
         self._update_factor(now)
         for h in list(self.live):
             t = self.torrents[h]
@@ -232,7 +232,9 @@ class Store:
         self._last_tick_sim = now
         self.update_server_state(now)
 
-    def _fire(self, t: SimTorrent, kind: str, when: float, limits: Limits) -> None:
+    def _fire(self, t: SimTorrent, kind: str, due: float, when: float, limits: Limits) -> None:
+        """Apply one scheduled event (`due` is when it was scheduled for, `when` the time
+        the torrent is brought to: never before its last update)."""
         self.touch(t, when)
         if kind == "stall" and t.stall_at and t.stall_at <= when:
             t.stall_at, t.seeds = 0.0, 0
@@ -247,10 +249,10 @@ class Store:
         elif kind == "timer":
             self.finish_timers(t, when)
         elif kind == "counter":
-            if t.next_counter != when:
+            if t.next_counter != due:  # superseded by a newer schedule
                 return
             interval = self.config.counter_interval
-            t.next_counter = when + interval
+            t.next_counter = max(when, due + interval)
             self.schedule(t, t.next_counter, "counter")
             self.enforce_share_limits(t, when, limits)
         if t.hash in self.torrents:
