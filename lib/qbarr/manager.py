@@ -41,8 +41,9 @@ FILES_PER_CYCLE = 25  # torrents/files calls per cycle at most (a first start wi
 GLOBAL_LIMIT_SHARE = 0.9  # at >= 90 % of the global download limit, ETAs say nothing about the swarm
 # A complete torrent that was "ok" and has not changed since is not decided again for this long
 # (plus a per-hash spread, so re-evaluations do not all fall into one cycle). Its decision can only
-# change through its own fields (seen as a change in sync), the Arr queue (a refresh re-decides
-# everything) or the settings (a reload does too); the periodic re-evaluation bounds the rest.
+# change through its own fields (seen as a change in sync), its entry in the Arr queue (a refresh
+# re-decides the torrents whose entry changed) or the settings (a reload re-decides everything);
+# the periodic re-evaluation bounds the rest.
 REDECIDE_OK_AFTER = 60.0
 
 
@@ -99,16 +100,21 @@ class TorrentLoop:
         cats = self._categories()
         return {h: t for h, t in torrents.items() if t.get("category") in cats}
 
-    def _refresh_queue(self, mine: Mapping[str, dict[str, Any]], touched: set[str], now: float) -> bool:
-        """Re-read the queue when a torrent came, went, or changed state or category (or it is old)."""
+    def _refresh_queue(self, mine: Mapping[str, dict[str, Any]], touched: set[str], now: float) -> set[str] | None:
+        """Re-read the queue when a torrent came, went, or changed state or category (or it is old).
+
+        Returns None when the queue was not re-read, else the hashes whose queue view changed
+        (appeared, went, or differs): a torrent's decision reads the queue only through its own
+        entry, so only those need deciding again because of the queue.
+        """
         moved = len(mine) != len(self.seen) or any(
             self.seen.get(h) != (mine[h].get("state"), mine[h].get("category")) for h in touched)
         if not moved and now - self.queue_at < float(self.cfg.settings["QueueRefresh"]):
-            return False
-        self.queue = policy.group_queue(self.arr.queue())
+            return None
+        old, self.queue = self.queue, policy.group_queue(self.arr.queue())
         self.seen = {h: (t.get("state"), t.get("category")) for h, t in mine.items()}
         self.queue_at = now
-        return True
+        return {h for h in old.keys() | self.queue.keys() if old.get(h) != self.queue.get(h)}
 
     def _fetch_files(self, mine: Mapping[str, dict[str, Any]], touched: set[str]) -> None:
         for gone in set(self.files) - set(mine):
@@ -191,9 +197,11 @@ class TorrentLoop:
         mine = self._mine(snap.torrents)
         touched = {h for h in snap.changed if h in mine}
         report = CycleReport(sync_bytes=int(getattr(snap, "last_bytes", 0) or 0))
-        report.queue_refreshed = self._refresh_queue(mine, touched, now)
+        requeued = self._refresh_queue(mine, touched, now)
+        report.queue_refreshed = requeued is not None
+        touched |= {h for h in requeued or () if h in mine}
         self._fetch_files(mine, touched)
-        everything = bool(snap.full_update or report.queue_refreshed)
+        everything = bool(snap.full_update)
         hashes, reused = self._to_decide(mine, touched, everything, now)
         env = self._env(snap, mine, hashes, now)
         fresh = policy.decide({h: mine[h] for h in hashes}, self.queue, self.files, self.memory, self.settings, env)
