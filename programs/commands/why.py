@@ -143,8 +143,9 @@ def format_inputs(inputs: Mapping[str, Any]) -> str:
 
 def format_action(a: Mapping[str, Any]) -> str:
     """One action line: kind, status, attempts, when, result (and the brake's part in it)."""
-    kind = a["kind"] + (" (dry run)" if str(a["key"]).startswith(DRY_PREFIX) else "")
-    bits = [f"{kind:<12} {a['status']:<8}", when(a.get("updated_at"))]
+    bits = [f"{a['kind']:<12} {a['status']:<8}", when(a.get("updated_at"))]
+    if str(a["key"]).startswith(DRY_PREFIX):
+        bits.insert(1, "(dry run)")
     if a.get("attempts", 0) > 1:
         bits.append(f"after {a['attempts']} attempts")
     if a.get("released_at"):

@@ -221,7 +221,7 @@ def test_dry_run_journals_every_decision_and_changes_nothing(suite_factory, tmp_
         assert all(r["dry_run"] == 1 for r in rows)
         assert suite.query("SELECT COUNT(*) AS n FROM searches")[0]["n"] == 0
         why = suite.qbarr("why", stalled)
-        assert why.returncode == 0 and "[dry run]" in why.stdout and "(dry run) skipped" in why.stdout
+        assert why.returncode == 0 and "[dry run]" in why.stdout and "skipped   (dry run)" in why.stdout
 
 
 # -- the brake --------------------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def test_why_marks_dry_run_and_filters_by_instance_name_or_slug(home: Path, caps
     code, out, _ = cli(home, capsys, "why", DRY)
     assert code == 0
     assert "[Sonarr-TV] stalled (fail)  [dry run]: stalled for 20m" in out
-    assert "blocklist (dry run) skipped" in out and "-> dry run: nothing changed" in out
+    assert "blocklist    skipped   (dry run)" in out and "-> dry run: nothing changed" in out
     code, out, _ = cli(home, capsys, "why", DRY, "--instance", "sonarr-tv")
     assert code == 0 and "[dry run]" in out
     code, _, err = cli(home, capsys, "why", DRY, "--instance", "Radarr-Main")
