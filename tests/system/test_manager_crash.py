@@ -147,7 +147,8 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
         assert dbmod.rows(db, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
         journal = dbmod.rows(db, "SELECT * FROM actions WHERE instance = ? ORDER BY id", (INSTANCE,))
         dupes = dbmod.rows(db, "SELECT key, COUNT(*) AS n FROM actions GROUP BY instance, key HAVING n > 1")
-        restarts = dbmod.rows(db, "SELECT COUNT(*) AS n FROM actions WHERE result LIKE 'already sent before a restart%'")
+        restarts = dbmod.rows(db, "SELECT COUNT(*) AS n FROM actions "
+                                  "WHERE result LIKE 'already sent before a restart%'")
     finally:
         db.close()
     print(f"kills: {hits}; actions: {Counter((a['kind'], a['status']) for a in journal)}; "
