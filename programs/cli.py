@@ -8,6 +8,7 @@ else ``~/.config/qbarr``), before or after the subcommand name. The subcommands 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from qbarr import __version__
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args, home))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `qbarr why X | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

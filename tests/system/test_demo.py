@@ -55,25 +55,41 @@ class DemoRun:
     def arr_sim(self, name: str) -> str:
         return load(self.home.config, env={}).instance(name).url
 
+    def supervisord(self) -> psutil.Process | None:
+        """The demo's supervisord (from its pidfile), if it is alive."""
+        try:
+            return psutil.Process(int((self.home.run / "supervisord.pid").read_text()))
+        except (OSError, ValueError, psutil.Error):
+            return None
+
     def suite_pids(self) -> list[int]:
-        """Live processes started for this demo's data dir."""
-        found = []
-        for proc in psutil.process_iter(["pid", "environ", "cmdline"]):
+        """Live processes of this demo: supervisord, its descendants, and anything naming the data dir.
+
+        (A program's /proc/<pid>/environ is no help: setproctitle reuses that memory.)
+        """
+        found: set[int] = set()
+        sup = self.supervisord()
+        if sup is not None:
+            found.add(sup.pid)
+            found.update(p.pid for p in sup.children(recursive=True))
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            if proc.pid != self.proc.pid and str(self.home.root) in " ".join(proc.info["cmdline"] or []):
+                found.add(proc.pid)
+        alive = []
+        for pid in sorted(found):
             try:
-                env = proc.info["environ"] or {}
-                cmd = " ".join(proc.info["cmdline"] or [])
-            except (psutil.Error, TypeError):
-                continue
-            if proc.pid != self.proc.pid and (env.get("QBARR_HOME") == str(self.home.root)
-                                              or str(self.home.root) in cmd) and proc.status() != "zombie":
-                found.append(proc.pid)
-        return found
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.Error:
+                pass
+        return alive
 
     def close(self) -> None:
+        pids = self.suite_pids()  # before the demo dies: its supervisord's children are found through it
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-        for pid in self.suite_pids():
+        for pid in pids + self.suite_pids():
             try:
                 psutil.Process(pid).kill()
             except psutil.Error:
