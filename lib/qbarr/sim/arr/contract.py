@@ -56,7 +56,8 @@ def specs_dir() -> Path:
         candidate = parent.parent / "shared" / "specs"
         if (candidate / "radarr-v3.json").is_file():
             return candidate
-    return Path("/work/shared/specs")
+    raise FileNotFoundError("the Arr OpenAPI documents (radarr-v3.json, sonarr-v3.json, lidarr-v1.json) "
+                            "were not found in shared/specs beside the checkout; set QBARR_SPECS to their folder")
 
 
 @lru_cache(maxsize=None)
