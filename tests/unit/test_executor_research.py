@@ -51,3 +51,20 @@ def test_a_spent_daily_budget_stops_re_searches(tmp_path: Path) -> None:
     ex.run(journal.pending(NOW), False, 10)
     assert [c for c in arr.calls if c[0] == "search"] == []
     assert [c[0] for c in arr.calls] == ["delete_queue"]
+
+
+def test_imports_are_paced_per_cycle_and_none_is_lost(tmp_path: Path) -> None:
+    from qbarr.executor import IMPORTS_PER_CYCLE
+    from tests.unit.test_executor import import_decision
+
+    arr = FakeArr()
+    journal, ex = executor(tmp_path, arr, None)
+    count = IMPORTS_PER_CYCLE + 7
+    journal.record([import_decision(H(i)) for i in range(1, count + 1)], NOW, False)
+    first = ex.run(journal.pending(NOW), False, 10)
+    assert first.done == IMPORTS_PER_CYCLE and first.deferred == 7
+    second = ex.run(journal.pending(NOW), False, 10)
+    assert second.done == 7 and second.deferred == 0
+    scans = [c[2] for c in arr.calls if c[0] == "scan"]
+    assert len(scans) == count == len(set(scans))  # every torrent imported, each once
+    assert scans[:IMPORTS_PER_CYCLE] == [H(i).upper() for i in range(1, IMPORTS_PER_CYCLE + 1)]  # oldest first
