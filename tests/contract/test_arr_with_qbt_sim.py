@@ -10,7 +10,6 @@ OpenAPI documents, as in test_arr_contract.py (which runs on qbittorrent-nox).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Iterator
 
 import pytest

@@ -156,7 +156,6 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
 
     assert {a["status"] for a in journal} <= {"done", "skipped"}, Counter(a["status"] for a in journal)
     assert dupes == []
-    done = Counter(a["kind"] for a in journal if a["status"] == "done")
     imports = {a["hash"] for a in journal if a["kind"] == "import" and a["status"] == "done"}
     assert all(n == 1 for n in scans.values()), {h: n for h, n in scans.items() if n > 1}
     assert set(scans) == imports, "exactly one scan per import done, none without"

@@ -9,7 +9,6 @@ short (SearchDelay 0, searches of 0.3-0.5 s in the simulator) so each test takes
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from qbarr.search.model import PlannedSearch, RequestItem, Usage, WantedItem
+from qbarr.search.model import RequestItem, Usage, WantedItem
 from qbarr.search.planner import DAY, backoff_delay, plan
 from qbarr.search.settings import SearchSettings
 
