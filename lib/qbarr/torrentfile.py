@@ -20,10 +20,10 @@ def bencode(value: object) -> bytes:
     if isinstance(value, int):
         return b"i%de" % value
     if isinstance(value, str):
-        value = value.encode()
-    if isinstance(value, bytes):
-        return b"%d:%s" % (len(value), value)
-    if isinstance(value, list):
+        value = value.encode("utf-8")
+    if isinstance(value, bytes | bytearray):
+        return b"%d:%s" % (len(value), bytes(value))
+    if isinstance(value, list | tuple):
         return b"l" + b"".join(bencode(v) for v in value) + b"e"
     if isinstance(value, dict):
         items = sorted((k.encode() if isinstance(k, str) else k, v) for k, v in value.items())

@@ -1,7 +1,7 @@
 """Make real .torrent files from local data, for real qbittorrent-nox and the simulator.
 
-An independent bencode *encoder* lives here on purpose: the simulator has its own
-decoder, so a bug on one side shows up as a hash mismatch instead of cancelling out.
+The bencode *encoder* is qbarr.torrentfile's, independent of the simulator's own decoder,
+so a bug on one side shows up as a hash mismatch instead of cancelling out.
 """
 
 from __future__ import annotations
@@ -13,23 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def bencode(value: object) -> bytes:
-    """Encode ints, str/bytes, lists and dicts (keys sorted as bytes)."""
-    if isinstance(value, bool):
-        raise TypeError("bencode has no booleans")
-    if isinstance(value, int):
-        return b"i%de" % value
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    if isinstance(value, bytes | bytearray):
-        return b"%d:%s" % (len(value), bytes(value))
-    if isinstance(value, list | tuple):
-        return b"l" + b"".join(bencode(v) for v in value) + b"e"
-    if isinstance(value, dict):
-        items = sorted((k.encode() if isinstance(k, str) else k, v) for k, v in value.items())
-        return b"d" + b"".join(bencode(k) + bencode(v) for k, v in items) + b"e"
-    raise TypeError(f"cannot bencode {type(value).__name__}")
+from qbarr.torrentfile import bencode
 
 
 @dataclass(frozen=True)
