@@ -15,13 +15,13 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ARTIFACTS, free_port
+from tests.support import waiting
 from tests.support import webui_seed as seedmod
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
@@ -39,13 +39,7 @@ def tool(name: str) -> str:
 
 
 def wait_for(predicate, what: str, timeout: float = 60.0, poll: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out waiting for {what}")
+    return waiting.wait_for(predicate, timeout=timeout, interval=poll, what=what)
 
 
 @pytest.fixture

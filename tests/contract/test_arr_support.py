@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +22,7 @@ import pytest
 from qbarr.arr import ArrClient
 from qbarr.sim.arr.contract import ContractError, contract
 from tests.conftest import SHARED_TOOLS, free_port
+from tests.support import waiting
 
 KEY = "simKEY-5f1c0d9e7a3b4c2d8e6f"     # distinctive, so a leak is easy to find
 QBT_USER, QBT_PASS = "arrsim", "arrsim-pass"
@@ -69,15 +69,7 @@ def qbt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QbtServer]:
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
-    """Poll check() until it returns something truthy; fail with `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return waiting.wait_for(check, timeout=timeout, interval=every, what=what)
 
 
 class Exchanges:

@@ -21,8 +21,9 @@ import pytest
 from qbarr.qbittorrent import (QbtAuthError, QbtClient, QbtConflict, QbtError, QbtNotFound,
                                QbtVersion)
 from tests.conftest import ARTIFACTS, SHARED_TOOLS, free_port
-from tests.support.qbt_targets import PASSWORD, RealTarget, SimTarget, Target, wait_for
+from tests.support.qbt_targets import PASSWORD, RealTarget, SimTarget, Target
 from tests.support.torrents import Torrent, make_torrent, payload_dir, random_hash
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

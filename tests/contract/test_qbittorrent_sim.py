@@ -13,7 +13,7 @@ import pytest
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.qbittorrent import SimConfig, serve_in_thread, spawn
 from tests.conftest import free_port
-from tests.support.qbt_targets import wait_for
+from tests.support.waiting import wait_for
 
 ALL_STATES = ["downloading", "forcedDL", "stalledDL", "metaDL", "forcedMetaDL", "uploading",
               "forcedUP", "stalledUP", "pausedUP", "pausedDL", "queuedDL", "queuedUP",

@@ -11,7 +11,7 @@ import pytest
 
 from qbarr.qbittorrent import QbtAuthError, QbtClient, QbtConflict
 from qbarr.sim.qbittorrent import SimConfig, api_mode, serve_in_thread
-from tests.support.qbt_targets import wait_for
+from tests.support.waiting import wait_for
 
 USER, PASSWORD, KEY = "u5", "pw-5%x", "qbt_test-api-key-123"
 MAGNET = "magnet:?xt=urn:btih:{:040x}&dn=Five.{}"

@@ -12,31 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.qbittorrent import SimProcess, spawn
 
-T = TypeVar("T")
 USER, PASSWORD = "qbarr-test", "s3cret-pa55%word"
-
-
-def wait_for(fn: Callable[[], T], timeout: float = 20.0, interval: float = 0.05,
-             what: str = "condition") -> T:
-    """Poll fn until it returns something truthy; AssertionError with the last value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; "
-                                 f"last value: {last!r}"[:2000])
-        time.sleep(interval)
 
 
 class Target:

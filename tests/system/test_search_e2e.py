@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.support import waiting
 from tests.system.conftest import FAST_SETTINGS, ArrSpec, Suite, short_home
 
 pytestmark = pytest.mark.system
@@ -111,14 +112,7 @@ def arr_section(name: str, url: str, category: str, search: str) -> str:
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return waiting.wait_for(check, timeout=timeout, interval=every, what=what)
 
 
 def heartbeat(suite: Suite, instance: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from qbarr import db as dbmod
 from qbarr.paths import Home
+from tests.support import waiting
 from tests.system.conftest import ArrSpec, config_text, short_home
 
 pytestmark = pytest.mark.system
@@ -38,12 +38,7 @@ def start(home: Home, log: Path) -> subprocess.Popen[bytes]:
 
 
 def wait_for(predicate, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    waiting.wait_for(predicate, timeout=timeout, interval=0.1, what=what)
 
 
 def heartbeats(home: Home) -> int:

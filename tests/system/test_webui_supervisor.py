@@ -4,7 +4,6 @@ search, and a config change that reaches the managers through SIGHUP."""
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import psutil
@@ -12,24 +11,14 @@ import pytest
 
 from tests.conftest import free_port
 from tests.support import webui_seed as seedmod
-from tests.support import webui_supervisord
+from tests.support import waiting, webui_supervisord
 from tests.support.webui_client import BEARER
 
 pytestmark = pytest.mark.system
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout} s (last: {last!r})")
+    return waiting.wait_for(predicate, timeout=timeout, interval=interval, ignore=(httpx.HTTPError, OSError))
 
 
 @pytest.fixture(scope="module")
