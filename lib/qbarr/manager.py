@@ -209,9 +209,10 @@ class TorrentLoop:
         decisions = fresh + reused
         dry_run = bool(self.cfg.settings["DryRun"])
         self.journal.record(fresh, now, dry_run, torrents={h: mine[h] for h in hashes})
-        if set(mine) != self.present:
-            self.journal.forget_gone(set(mine), now)
-            self.present = set(mine)
+        present = set(mine)
+        if present != self.present:
+            self.journal.forget_gone(present, now)
+            self.present = present
         # The journal's memory, not the decisions': in dry run they differ (effects not done).
         self.memory = {h: m for h, m in self.journal.memory().items() if h in mine}
         wanted = {a.key for d in decisions for a in d.actions}
@@ -223,7 +224,7 @@ class TorrentLoop:
         report.torrents = len(decisions)
         report.counts = dict(Counter(d.rule for d in decisions))
         report.actions = dict(getattr(summary, "counts", {}) or {})
-        report.brake = bool(self.journal.brake_engaged())
+        report.brake = summary.brake_engaged  # the executor read the brake state this cycle
         return report
 
     # -- web UI requests -------------------------------------------------------------------
