@@ -119,10 +119,14 @@ def main() -> int:
     shutdowns = shutdown_times(args.shutdowns)
 
     print(f"qbarr run -> all RUNNING (2 managers, webui, watchdog): {startup:.2f} s")
-    print(f"SIGKILL manager -> RUNNING again (supervisord log, startsecs=2): median {statistics.median(kills):.2f} s "
-          f"over {len(kills)} [{', '.join(f'{k:.2f}' for k in kills)}]")
-    print(f"SIGTERM supervisord -> all stopped: median {statistics.median(shutdowns):.2f} s "
-          f"over {len(shutdowns)} [{', '.join(f'{s:.2f}' for s in shutdowns)}]")
+    print(
+        f"SIGKILL manager -> RUNNING again (supervisord log, startsecs=2): median {statistics.median(kills):.2f} s "
+        f"over {len(kills)} [{', '.join(f'{k:.2f}' for k in kills)}]"
+    )
+    print(
+        f"SIGTERM supervisord -> all stopped: median {statistics.median(shutdowns):.2f} s "
+        f"over {len(shutdowns)} [{', '.join(f'{s:.2f}' for s in shutdowns)}]"
+    )
     print(f"{'process':<16} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}")
     for name, rss, pss, uss in mem:
         print(f"{name:<16} {rss:8.1f} {pss:8.1f} {uss:8.1f}")

@@ -95,14 +95,43 @@ class Run:
 
     def start(self) -> dict[str, float]:
         t0 = time.monotonic()
-        self.qbt = spawn(free_port(), "--username", USER, "--torrents", "0", log_path=str(self.workdir / "qbt.log"),
-                         env={"QBARR_SIM_QBT_PASSWORD": PASSWORD}, timeout=120)
-        self.qbt.control("POST", "/sim/scenario", {"torrents": self.size, "seed": 7, "categories": {"radarr": ""},
-                                                   "mix": MIX, "added_within": 7 * 86400})
-        self.arr = start_sim("radarr", api_key=KEY, qbt_url=self.qbt.url, qbt_username=USER, qbt_password=PASSWORD,
-                             category="radarr", library=int(self.size * 1.2) + 100, missing_fraction=0.95,
-                             poll_interval=2.0, command_duration=0.05, search_duration=0.5, grab_probability=0.0,
-                             log_dir=self.workdir, ready_timeout=120)
+        self.qbt = spawn(
+            free_port(),
+            "--username",
+            USER,
+            "--torrents",
+            "0",
+            log_path=str(self.workdir / "qbt.log"),
+            env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
+            timeout=120,
+        )
+        self.qbt.control(
+            "POST",
+            "/sim/scenario",
+            {
+                "torrents": self.size,
+                "seed": 7,
+                "categories": {"radarr": ""},
+                "mix": MIX,
+                "added_within": 7 * 86400,
+            },
+        )
+        self.arr = start_sim(
+            "radarr",
+            api_key=KEY,
+            qbt_url=self.qbt.url,
+            qbt_username=USER,
+            qbt_password=PASSWORD,
+            category="radarr",
+            library=int(self.size * 1.2) + 100,
+            missing_fraction=0.95,
+            poll_interval=2.0,
+            command_duration=0.05,
+            search_duration=0.5,
+            grab_probability=0.0,
+            log_dir=self.workdir,
+            ready_timeout=120,
+        )
         self.arr.control("POST", "/sim/poll")
         sims = time.monotonic() - t0
         home = self.workdir / "home"
@@ -110,16 +139,28 @@ class Run:
         (home / "config.ini").write_text(
             f"[Settings]\nLoopInterval = {self.loop}\n[qBittorrent]\nURL = {self.qbt.url}\nUsername = {USER}\n"
             f"Password = {PASSWORD}\nTimeout = 60s\n[WebUI]\nToken = bench-token-abcdefgh\n"
-            f"[{INSTANCE}]\nURL = {self.arr.url}\nAPIKey = {KEY}\nCategory = radarr\nTimeout = 60s\n")
+            f"[{INSTANCE}]\nURL = {self.arr.url}\nAPIKey = {KEY}\nCategory = radarr\nTimeout = 60s\n"
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBARR")}
         with open(self.workdir / "arr.log", "wb") as out:
-            self.proc = subprocess.Popen([ARR, "--instance", INSTANCE, "--home", str(home)], stdout=out,
-                                         stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(
+                [ARR, "--instance", INSTANCE, "--home", str(home)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         t1 = time.monotonic()
         self.db_path = home / "qbarr.db"
-        wait(lambda: self.db_path.exists() and self.beat().get("cycles", 0) >= 1, "the first cycle", 600)
-        return {"simulators_s": round(sims, 1), "first_cycle_s": round(time.monotonic() - t1, 2),
-                "first_cycle_time_s": self.beat().get("cycle_s")}
+        wait(
+            lambda: self.db_path.exists() and self.beat().get("cycles", 0) >= 1,
+            "the first cycle",
+            600,
+        )
+        return {
+            "simulators_s": round(sims, 1),
+            "first_cycle_s": round(time.monotonic() - t1, 2),
+            "first_cycle_time_s": self.beat().get("cycle_s"),
+        }
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -144,8 +185,14 @@ class Run:
         return rows(self.db, sql, params)
 
     def beat(self) -> dict[str, Any]:
-        found = self.query("SELECT cycles, cycle_s, stats, status, last_error FROM instances WHERE name = ?",
-                           (INSTANCE,)) if self.db_path.exists() else []
+        found = (
+            self.query(
+                "SELECT cycles, cycle_s, stats, status, last_error FROM instances WHERE name = ?",
+                (INSTANCE,),
+            )
+            if self.db_path.exists()
+            else []
+        )
         if not found:
             return {}
         beat = dict(found[0])
@@ -153,7 +200,11 @@ class Run:
         return beat
 
     def pending(self) -> int:
-        return int(self.query("SELECT COUNT(*) AS n FROM actions WHERE status IN ('planned', 'sending')")[0]["n"])
+        return int(
+            self.query("SELECT COUNT(*) AS n FROM actions WHERE status IN ('planned', 'sending')")[
+                0
+            ]["n"]
+        )
 
     @property
     def ps(self) -> psutil.Process:
@@ -166,8 +217,11 @@ class Run:
 
     def memory(self) -> dict[str, float]:
         info = self.ps.memory_full_info()
-        return {"rss_mib": round(info.rss / MIB, 1), "pss_mib": round(getattr(info, "pss", 0) / MIB, 1),
-                "uss_mib": round(info.uss / MIB, 1)}
+        return {
+            "rss_mib": round(info.rss / MIB, 1),
+            "pss_mib": round(getattr(info, "pss", 0) / MIB, 1),
+            "uss_mib": round(info.uss / MIB, 1),
+        }
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -200,10 +254,14 @@ class Run:
             "cycle_s_median": round(statistics.median(cycle_s), 4) if cycle_s else None,
             "cycle_s_p95": round(pct(cycle_s, 0.95) or 0, 4),
             "cycle_s_samples": len(cycle_s),
-            "qbt_bytes_in_per_cycle": round((qbt1.get("bytes_in", 0) - qbt0.get("bytes_in", 0)) / n),
+            "qbt_bytes_in_per_cycle": round(
+                (qbt1.get("bytes_in", 0) - qbt0.get("bytes_in", 0)) / n
+            ),
             "qbt_calls_per_cycle": round((qbt1.get("calls", 0) - qbt0.get("calls", 0)) / n, 2),
             "sync_bytes_median": statistics.median(sync) if sync else None,
-            "queue_refreshed_share": round(sum(refreshed) / len(refreshed), 2) if refreshed else None,
+            "queue_refreshed_share": round(sum(refreshed) / len(refreshed), 2)
+            if refreshed
+            else None,
             **self.memory(),
         }
 
@@ -221,21 +279,33 @@ class Run:
                     quiet = 0
                 last, prev_calls = beat["cycles"], calls
             time.sleep(0.2)
-        imports = self.query("SELECT COUNT(*) AS n FROM actions WHERE kind = 'import' AND status = 'done'")[0]["n"]
-        return {"warmup_s": round(time.monotonic() - t0, 1), "warmup_settled": quiet >= 3,
-                "imports_sent_in_warmup": imports, "cycles_in_warmup": self.beat().get("cycles")}
+        imports = self.query(
+            "SELECT COUNT(*) AS n FROM actions WHERE kind = 'import' AND status = 'done'"
+        )[0]["n"]
+        return {
+            "warmup_s": round(time.monotonic() - t0, 1),
+            "warmup_settled": quiet >= 3,
+            "imports_sent_in_warmup": imports,
+            "cycles_in_warmup": self.beat().get("cycles"),
+        }
 
     def completion_delays(self, count: int, rnd: random.Random, timeout: float) -> dict[str, Any]:
         with QbtClient(self.qbt.url, USER, PASSWORD, timeout=60) as client:
             client.login()
-            downloads = [t["hash"] for t in client.torrents_info(category="radarr")
-                         if t.get("state") in ("downloading", "stalledDL", "pausedDL") and t.get("amount_left", 0) > 0]
+            downloads = [
+                t["hash"]
+                for t in client.torrents_info(category="radarr")
+                if t.get("state") in ("downloading", "stalledDL", "pausedDL")
+                and t.get("amount_left", 0) > 0
+            ]
         chosen = rnd.sample(sorted(downloads), min(count, len(downloads)))
         completed_at: dict[str, float] = {}
         i = 0
         while i < len(chosen):
-            batch = chosen[i:i + rnd.randint(1, 5)]
-            self.qbt.control("POST", "/sim/torrents", [{"hash": h, "state": "stalledUP"} for h in batch])
+            batch = chosen[i : i + rnd.randint(1, 5)]
+            self.qbt.control(
+                "POST", "/sim/torrents", [{"hash": h, "state": "stalledUP"} for h in batch]
+            )
             now = time.time()
             completed_at.update({h: now for h in batch})
             i += len(batch)
@@ -244,8 +314,10 @@ class Run:
         marks = ",".join("?" * len(keys))
 
         def all_done() -> list[dict[str, Any]] | None:
-            found = self.query(f"SELECT hash, updated_at FROM actions WHERE status = 'done' AND key IN ({marks})",
-                               tuple(keys))
+            found = self.query(
+                f"SELECT hash, updated_at FROM actions WHERE status = 'done' AND key IN ({marks})",
+                tuple(keys),
+            )
             return found if len(found) == len(keys) else None
 
         done = wait(all_done, f"{len(keys)} imports", timeout)
@@ -254,14 +326,25 @@ class Run:
         for c in self.arr.control("GET", "/sim/commands?name=DownloadedMoviesScan")["commands"]:
             h = str(c["body"].get("downloadClientId", "")).lower()
             if h in completed_at:
-                at = dt.datetime.strptime(c["queued"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+                at = (
+                    dt.datetime.strptime(c["queued"], "%Y-%m-%dT%H:%M:%SZ")
+                    .replace(tzinfo=dt.UTC)
+                    .timestamp()
+                )
                 queued[h] = at - completed_at[h]
         sim = list(queued.values())
-        return {"completed": len(chosen), "delay_s_median": round(statistics.median(delays), 3),
-                "delay_s_p95": round(pct(delays, 0.95) or 0, 3), "delay_s_max": round(max(delays), 3),
-                "arr_queued_delay_s_median_1s_resolution": round(statistics.median(sim), 1) if sim else None,
-                "scans_per_torrent_max": max(
-                    _count(self.arr, h) for h in chosen) if len(chosen) <= 300 else None}
+        return {
+            "completed": len(chosen),
+            "delay_s_median": round(statistics.median(delays), 3),
+            "delay_s_p95": round(pct(delays, 0.95) or 0, 3),
+            "delay_s_max": round(max(delays), 3),
+            "arr_queued_delay_s_median_1s_resolution": round(statistics.median(sim), 1)
+            if sim
+            else None,
+            "scans_per_torrent_max": max(_count(self.arr, h) for h in chosen)
+            if len(chosen) <= 300
+            else None,
+        }
 
 
 def _count(arr: Any, h: str) -> int:
@@ -276,7 +359,10 @@ def bench_size(size: int, args: argparse.Namespace, rnd: random.Random) -> dict[
     try:
         print(f"[{size}] starting simulators and the manager ...", flush=True)
         result["start"] = run.start()
-        print(f"[{size}] first cycle after {result['start']['first_cycle_s']} s; warming up ...", flush=True)
+        print(
+            f"[{size}] first cycle after {result['start']['first_cycle_s']} s; warming up ...",
+            flush=True,
+        )
         result["warmup"] = run.warm_up(args.warmup_max)
         print(f"[{size}] warm-up: {result['warmup']}", flush=True)
         run.qbt.control("POST", "/sim/clock", {"time_scale": 0.0})
@@ -289,7 +375,10 @@ def bench_size(size: int, args: argparse.Namespace, rnd: random.Random) -> dict[
         result["completion"] = run.completion_delays(args.complete, rnd, 300)
         print(f"[{size}] completion -> scan: {result['completion']}", flush=True)
         beat = run.beat()
-        result["final_status"] = {"status": beat.get("status"), "last_error": beat.get("last_error")}
+        result["final_status"] = {
+            "status": beat.get("status"),
+            "last_error": beat.get("last_error"),
+        }
     finally:
         run.stop()
         if run.db is not None:
@@ -302,23 +391,43 @@ def bench_size(size: int, args: argparse.Namespace, rnd: random.Random) -> dict[
 def table(results: list[dict[str, Any]]) -> str:
     rows_ = [
         ("first cycle (full sync, decide, journal), s", lambda r: r["start"]["first_cycle_time_s"]),
-        ("warm-up (imports sent / seconds)", lambda r: f"{r['warmup']['imports_sent_in_warmup']} / "
-                                                        f"{r['warmup']['warmup_s']}"),
+        (
+            "warm-up (imports sent / seconds)",
+            lambda r: f"{r['warmup']['imports_sent_in_warmup']} / {r['warmup']['warmup_s']}",
+        ),
         ("idle: CPU s per 100 cycles", lambda r: r["idle"]["cpu_s_per_100_cycles"]),
-        ("idle: cycle time median / p95, s", lambda r: f"{r['idle']['cycle_s_median']} / {r['idle']['cycle_s_p95']}"),
-        ("idle: bytes from qBittorrent per cycle (wire)", lambda r: r["idle"]["qbt_bytes_in_per_cycle"]),
+        (
+            "idle: cycle time median / p95, s",
+            lambda r: f"{r['idle']['cycle_s_median']} / {r['idle']['cycle_s_p95']}",
+        ),
+        (
+            "idle: bytes from qBittorrent per cycle (wire)",
+            lambda r: r["idle"]["qbt_bytes_in_per_cycle"],
+        ),
         ("idle: sync answer, bytes (median)", lambda r: r["idle"]["sync_bytes_median"]),
         ("idle: qBittorrent calls per cycle", lambda r: r["idle"]["qbt_calls_per_cycle"]),
         ("live: CPU s per 100 cycles", lambda r: r["live"]["cpu_s_per_100_cycles"]),
-        ("live: cycle time median / p95, s", lambda r: f"{r['live']['cycle_s_median']} / {r['live']['cycle_s_p95']}"),
-        ("live: bytes from qBittorrent per cycle (wire)", lambda r: r["live"]["qbt_bytes_in_per_cycle"]),
+        (
+            "live: cycle time median / p95, s",
+            lambda r: f"{r['live']['cycle_s_median']} / {r['live']['cycle_s_p95']}",
+        ),
+        (
+            "live: bytes from qBittorrent per cycle (wire)",
+            lambda r: r["live"]["qbt_bytes_in_per_cycle"],
+        ),
         ("live: sync answer, bytes (median)", lambda r: r["live"]["sync_bytes_median"]),
         ("live: cycles that re-read the Arr queue", lambda r: r["live"]["queue_refreshed_share"]),
-        ("RSS / PSS / USS MiB (end of live)", lambda r: f"{r['live']['rss_mib']} / {r['live']['pss_mib']} / "
-                                                         f"{r['live']['uss_mib']}"),
-        ("completion -> scan median / p95 / max, s",
-         lambda r: f"{r['completion']['delay_s_median']} / {r['completion']['delay_s_p95']} / "
-                   f"{r['completion']['delay_s_max']}"),
+        (
+            "RSS / PSS / USS MiB (end of live)",
+            lambda r: f"{r['live']['rss_mib']} / {r['live']['pss_mib']} / {r['live']['uss_mib']}",
+        ),
+        (
+            "completion -> scan median / p95 / max, s",
+            lambda r: (
+                f"{r['completion']['delay_s_median']} / {r['completion']['delay_s_p95']} / "
+                f"{r['completion']['delay_s_max']}"
+            ),
+        ),
     ]
     width = max(len(name) for name, _ in rows_)
     lines = [f"{'':<{width}}  " + "  ".join(f"{r['torrents']:>18,}" for r in results)]
@@ -329,12 +438,20 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="1,000 torrents only, 10 cycles, 40 completions, 1s loop")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1,000 torrents only, 10 cycles, 40 completions, 1s loop",
+    )
     p.add_argument("--sizes", default="1000,10000")
     p.add_argument("--cycles", type=int, default=20, help="cycles measured per phase")
-    p.add_argument("--complete", type=int, default=100, help="downloads made complete for the delay figure")
+    p.add_argument(
+        "--complete", type=int, default=100, help="downloads made complete for the delay figure"
+    )
     p.add_argument("--loop", default="2s", help="LoopInterval (default 2s, qbarr's default)")
-    p.add_argument("--warmup-max", type=float, default=600.0, help="give up warming up after this many seconds")
+    p.add_argument(
+        "--warmup-max", type=float, default=600.0, help="give up warming up after this many seconds"
+    )
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--keep", action="store_true", help="keep the work dirs (logs, database)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "manager.json")
@@ -349,10 +466,19 @@ def main() -> int:
     results = [bench_size(int(n), args, rnd) for n in args.sizes.split(",") if n.strip()]
     print()
     print(table(results))
-    out = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "quick": args.quick,
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-           "mix": MIX, "cycles_per_phase": args.cycles, "wall_s": round(time.monotonic() - started, 1),
-           "results": results}
+    out = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "mix": MIX,
+        "cycles_per_phase": args.cycles,
+        "wall_s": round(time.monotonic() - started, 1),
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwritten to {args.out} ({out['wall_s']} s)")

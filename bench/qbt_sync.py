@@ -44,8 +44,13 @@ from qbarr.sim.qbittorrent import spawn  # noqa: E402
 from tests.conftest import SHARED_TOOLS, free_port  # noqa: E402
 from tests.support.torrents import make_torrent, payload_dir  # noqa: E402
 
-STATIC_MIX = {"complete": 0.6, "stalled": 0.2, "paused_complete": 0.1, "error": 0.05,
-              "missing": 0.05}
+STATIC_MIX = {
+    "complete": 0.6,
+    "stalled": 0.2,
+    "paused_complete": 0.1,
+    "error": 0.05,
+    "missing": 0.05,
+}
 
 
 def measure(url: str, user: str, password: str, repeat: int, wait: float) -> dict[str, Any]:
@@ -74,11 +79,20 @@ def measure(url: str, user: str, password: str, repeat: int, wait: float) -> dic
             idle_w.append(c.stats["bytes_in"] - before)
             changed.append(len(snap.changed))
     med = statistics.median
-    return {"torrents": count,
-            "full": {"ms": round(med(full_t) * 1000, 1), "body_bytes": int(med(full_b)),
-                     "wire_bytes": int(med(full_w))},
-            "cycle": {"ms": round(med(idle_t) * 1000, 2), "body_bytes": int(med(idle_b)),
-                      "wire_bytes": int(med(idle_w)), "changed_torrents": int(med(changed))}}
+    return {
+        "torrents": count,
+        "full": {
+            "ms": round(med(full_t) * 1000, 1),
+            "body_bytes": int(med(full_b)),
+            "wire_bytes": int(med(full_w)),
+        },
+        "cycle": {
+            "ms": round(med(idle_t) * 1000, 2),
+            "body_bytes": int(med(idle_b)),
+            "wire_bytes": int(med(idle_w)),
+            "changed_torrents": int(med(changed)),
+        },
+    }
 
 
 def bench_sim(size: int, mix: dict[str, float] | None, repeat: int, workdir: Path) -> dict:
@@ -90,9 +104,19 @@ def bench_sim(size: int, mix: dict[str, float] | None, repeat: int, workdir: Pat
     port = free_port()
     t0 = time.perf_counter()
     quiet = ["--counter-interval", "0"] if mix else []  # idle: no announce-driven refreshes
-    sim = spawn(port, "--api", "4", "--scenario", str(path), "--refresh-ms", "1000", *quiet,
-                timeout=300, log_path=str(workdir / f"sim-{port}.log"),
-                env={"QBARR_SIM_QBT_PASSWORD": "bench"})
+    sim = spawn(
+        port,
+        "--api",
+        "4",
+        "--scenario",
+        str(path),
+        "--refresh-ms",
+        "1000",
+        *quiet,
+        timeout=300,
+        log_path=str(workdir / f"sim-{port}.log"),
+        env={"QBARR_SIM_QBT_PASSWORD": "bench"},
+    )
     try:
         started = time.perf_counter() - t0
         result = measure(sim.url, "admin", "bench", repeat, wait=1.1)
@@ -112,8 +136,9 @@ def bench_real(count: int, repeat: int, workdir: Path) -> dict:
             magnets.append(f"magnet:?xt=urn:btih:{i:040x}&dn=Bench.Magnet.{i:04d}")
             continue
         root = data if i % 10 == 0 else gone  # 10 % seeds with their data, 80 % without
-        torrents.append(make_torrent(payload_dir(root, f"Bench.Item.{i:04d}", [16_384], i),
-                                     piece_length=16_384))
+        torrents.append(
+            make_torrent(payload_dir(root, f"Bench.Item.{i:04d}", [16_384], i), piece_length=16_384)
+        )
     shutil.rmtree(gone)
     profile, port = workdir / "qbt-profile", free_port()
     tool = [sys.executable, str(SHARED_TOOLS / "qbt-server")]
@@ -121,8 +146,13 @@ def bench_real(count: int, repeat: int, workdir: Path) -> dict:
     # refresh, so 100 seeds take ~100 x 1.5 s to settle with the default; an idle cycle
     # costs the same either way
     env = {**os.environ, "QBT_REFRESH_INTERVAL": "100"}
-    started = subprocess.run([*tool, "start", str(profile), str(port), "bench", "bench-pass"],
-                             capture_output=True, text=True, timeout=120, env=env)
+    started = subprocess.run(
+        [*tool, "start", str(profile), str(port), "bench", "bench-pass"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     if started.returncode != 0:
         raise RuntimeError(f"qbt-server start failed: {started.stderr[-1500:]}")
     url = started.stdout.strip()
@@ -131,8 +161,11 @@ def bench_real(count: int, repeat: int, workdir: Path) -> dict:
             version = str(c.version())
             c.create_category("radarr", "")
             for i in range(0, len(torrents), 50):
-                c.add(torrent_files=[t.data for t in torrents[i:i + 50]], category="radarr",
-                      save_path=str(data))
+                c.add(
+                    torrent_files=[t.data for t in torrents[i : i + 50]],
+                    category="radarr",
+                    save_path=str(data),
+                )
             c.add(urls=magnets, category="radarr", save_path=str(data))
             deadline = time.monotonic() + 180
             settled = ("stalledUP", "stalledDL", "metaDL")
@@ -155,19 +188,26 @@ def row(label: str, r: dict) -> str:
     if "skipped" in r:
         return f"{label:<34} skipped: {r['skipped']}"
     f, c = r["full"], r["cycle"]
-    return (f"{label:<34} {r['torrents']:>6}  full {f['ms']:>8.1f} ms {f['body_bytes']:>11,} B "
-            f"({f['wire_bytes']:>10,} B gzip)   cycle {c['ms']:>6.2f} ms {c['body_bytes']:>9,} B "
-            f"({c['wire_bytes']:>8,} B wire, {c['changed_torrents']} changed)")
+    return (
+        f"{label:<34} {r['torrents']:>6}  full {f['ms']:>8.1f} ms {f['body_bytes']:>11,} B "
+        f"({f['wire_bytes']:>10,} B gzip)   cycle {c['ms']:>6.2f} ms {c['body_bytes']:>9,} B "
+        f"({c['wire_bytes']:>8,} B wire, {c['changed_torrents']} changed)"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,20000")
-    ap.add_argument("--real", type=int, default=200, help="torrents on real qbittorrent-nox "
-                    "(0 = skip)")
+    ap.add_argument(
+        "--real", type=int, default=200, help="torrents on real qbittorrent-nox (0 = skip)"
+    )
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--busy", action=argparse.BooleanOptionalAction, default=True,
-                    help="also measure a busy cycle with the default scenario mix")
+    ap.add_argument(
+        "--busy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure a busy cycle with the default scenario mix",
+    )
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args()
     results: dict[str, Any] = {}
@@ -178,8 +218,7 @@ def main() -> int:
             print(row("simulator, idle mix", results[f"sim-{size}-idle"]), flush=True)
             if args.busy:
                 results[f"sim-{size}-busy"] = bench_sim(size, None, args.repeat, work)
-                print(row("simulator, default mix (busy)", results[f"sim-{size}-busy"]),
-                      flush=True)
+                print(row("simulator, default mix (busy)", results[f"sim-{size}-busy"]), flush=True)
         if args.real:
             results["real"] = bench_real(args.real, args.repeat, work)
             label = f"qbittorrent-nox {results['real'].get('version', '')}".strip()

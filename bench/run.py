@@ -51,13 +51,13 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.foundation import kill_to_running  # noqa: E402
 from qbarr import db as dbmod  # noqa: E402
 from qbarr.sim.arr.launch import SimProcess as ArrSim  # noqa: E402
 from qbarr.sim.arr.launch import start_sim  # noqa: E402
 from qbarr.sim.qbittorrent.server import SimProcess as QbtSim  # noqa: E402
 from qbarr.sim.qbittorrent.server import spawn  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
-from bench.foundation import kill_to_running  # noqa: E402
 from tests.system.conftest import ArrSpec, Suite, short_home, start_suite  # noqa: E402
 
 MIB = 1024 * 1024
@@ -70,21 +70,37 @@ QUICK = {"restarts": 3, "completions": 40, "idle_window": 12.0, "write_seconds":
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+        if ordered
+        else float("nan")
+    )
 
 
 # -- simulators -------------------------------------------------------------------------------
 
+
 def start_qbt(*args: str, log: Path) -> QbtSim:
-    return spawn(free_port(), "--username", QBT_USER, "--password", QBT_PASS, *args, log_path=str(log))
+    return spawn(
+        free_port(), "--username", QBT_USER, "--password", QBT_PASS, *args, log_path=str(log)
+    )
 
 
 def start_arr(kind: str, qbt: QbtSim, category: str, workdir: Path, **kw: Any) -> ArrSim:
-    return start_sim(kind, api_key=KEY, qbt_url=qbt.url, qbt_username=QBT_USER, qbt_password=QBT_PASS,
-                     category=category, log_dir=workdir, **kw)
+    return start_sim(
+        kind,
+        api_key=KEY,
+        qbt_url=qbt.url,
+        qbt_username=QBT_USER,
+        qbt_password=QBT_PASS,
+        category=category,
+        log_dir=workdir,
+        **kw,
+    )
 
 
 # -- memory, restart, stop -------------------------------------------------------------------
+
 
 def suite_memory(suite: Suite) -> dict[str, float]:
     """RSS/PSS (MiB) of supervisord and every program of the suite (and their children)."""
@@ -117,15 +133,28 @@ def arr_specs(count: int, qbt: QbtSim, workdir: Path) -> tuple[list[ArrSpec], li
 
 def memory_run(count: int, workdir: Path, restarts: int = 0) -> dict[str, Any]:
     """Memory with ``count`` instances; with restarts > 0 also SIGKILL -> RUNNING and SIGTERM -> stopped."""
-    cats = ",".join(f"{k}-{i}" for i, k in enumerate(["radarr", "sonarr", "lidarr", "radarr"][:count]))
-    qbt = start_qbt("--torrents", "200", "--seed", "3", "--categories", cats, log=workdir / f"qbt-mem{count}.log")
+    cats = ",".join(
+        f"{k}-{i}" for i, k in enumerate(["radarr", "sonarr", "lidarr", "radarr"][:count])
+    )
+    qbt = start_qbt(
+        "--torrents",
+        "200",
+        "--seed",
+        "3",
+        "--categories",
+        cats,
+        log=workdir / f"qbt-mem{count}.log",
+    )
     sims: list[ArrSim] = []
     suite = None
     try:
         specs, sims = arr_specs(count, qbt, workdir)
         suite = start_suite(arrs=specs, qbt_url=qbt.url, qbt_password=QBT_PASS, settings=DEFAULTS)
-        suite.wait_for(lambda: all((suite.heartbeat(s.name) or {}).get("cycles", 0) >= 2 for s in specs),
-                       "two cycles of every manager", timeout=90)
+        suite.wait_for(
+            lambda: all((suite.heartbeat(s.name) or {}).get("cycles", 0) >= 2 for s in specs),
+            "two cycles of every manager",
+            timeout=90,
+        )
         time.sleep(4)
         result: dict[str, Any] = {"memory": suite_memory(suite)}
         if restarts:
@@ -145,20 +174,40 @@ def memory_run(count: int, workdir: Path, restarts: int = 0) -> dict[str, Any]:
 
 # -- import delay -----------------------------------------------------------------------------
 
+
 def import_delays(completions: int, workdir: Path) -> list[float]:
     """Complete torrents one by one in the simulator; delay until the journal's import is done."""
     qbt = start_qbt("--categories", "radarr", log=workdir / "qbt-import.log")
-    arr = start_arr("radarr", qbt, "radarr", workdir, library=max(400, completions * 2), poll_interval=0.25)
+    arr = start_arr(
+        "radarr", qbt, "radarr", workdir, library=max(400, completions * 2), poll_interval=0.25
+    )
     suite = None
     try:
-        specs = [{"category": "radarr", "state": "downloading", "progress": 0.5, "dl_speed": 1,
-                  "added_ago": 3600} for _ in range(completions)]
-        hashes = [t["hash"] if isinstance(t, dict) and "hash" in t else t
-                  for t in _added(qbt.control("POST", "/sim/torrents", specs))]
-        suite = start_suite(arrs=[ArrSpec("Radarr-Import", "radarr", url=arr.url, api_key=KEY)],
-                            qbt_url=qbt.url, qbt_password=QBT_PASS, settings=DEFAULTS)
-        suite.wait_for(lambda: (suite.heartbeat("Radarr-Import") or {}).get("torrents", 0) >= completions,
-                       "the manager sees every torrent", timeout=90)
+        specs = [
+            {
+                "category": "radarr",
+                "state": "downloading",
+                "progress": 0.5,
+                "dl_speed": 1,
+                "added_ago": 3600,
+            }
+            for _ in range(completions)
+        ]
+        hashes = [
+            t["hash"] if isinstance(t, dict) and "hash" in t else t
+            for t in _added(qbt.control("POST", "/sim/torrents", specs))
+        ]
+        suite = start_suite(
+            arrs=[ArrSpec("Radarr-Import", "radarr", url=arr.url, api_key=KEY)],
+            qbt_url=qbt.url,
+            qbt_password=QBT_PASS,
+            settings=DEFAULTS,
+        )
+        suite.wait_for(
+            lambda: (suite.heartbeat("Radarr-Import") or {}).get("torrents", 0) >= completions,
+            "the manager sees every torrent",
+            timeout=90,
+        )
         done_at: dict[str, float] = {}
         for h in hashes:
             done_at[h] = time.time()
@@ -166,9 +215,15 @@ def import_delays(completions: int, workdir: Path) -> list[float]:
             time.sleep(0.1)
         db = dbmod.connect(suite.home.database)
         try:
+
             def imported() -> dict[str, float] | None:
-                got = {r["hash"]: r["updated_at"] for r in dbmod.rows(
-                    db, "SELECT hash, updated_at FROM actions WHERE kind = 'import' AND status = 'done'")}
+                got = {
+                    r["hash"]: r["updated_at"]
+                    for r in dbmod.rows(
+                        db,
+                        "SELECT hash, updated_at FROM actions WHERE kind = 'import' AND status = 'done'",
+                    )
+                }
                 return got if len(got) >= len(hashes) else None
 
             got = suite.wait_for(imported, "every import sent", timeout=120)
@@ -193,22 +248,43 @@ def _added(answer: Any) -> list[Any]:
 
 # -- idle CPU and bytes --------------------------------------------------------------------------
 
+
 def idle_run(torrents: int, window: float, workdir: Path) -> dict[str, float]:
     """One manager (run directly) with ``torrents`` seeding torrents and nothing to decide."""
-    qbt = start_qbt("--torrents", str(torrents), "--seed", "5", "--categories", "bench",
-                    "--scenario", str(_idle_scenario(workdir, torrents)), log=workdir / f"qbt-idle{torrents}.log")
+    qbt = start_qbt(
+        "--torrents",
+        str(torrents),
+        "--seed",
+        "5",
+        "--categories",
+        "bench",
+        "--scenario",
+        str(_idle_scenario(workdir, torrents)),
+        log=workdir / f"qbt-idle{torrents}.log",
+    )
     # The Arr watches another category: its queue is empty, as for a library already imported.
     arr = start_arr("radarr", qbt, "elsewhere", workdir, library=100, poll_interval=30)
     home = short_home()
     proc = None
     try:
         home.config.write_text(
-            "[Settings]\n" + "".join(f"{k} = {v}\n" for k, v in DEFAULTS.items())
+            "[Settings]\n"
+            + "".join(f"{k} = {v}\n" for k, v in DEFAULTS.items())
             + f"[qBittorrent]\nURL = {qbt.url}\nUsername = {QBT_USER}\nPassword = {QBT_PASS}\nTimeout = 60s\n"
-            + f"[Radarr-Idle]\nURL = {arr.url}\nAPIKey = {KEY}\nCategory = bench\nTimeout = 60s\n")
+            + f"[Radarr-Idle]\nURL = {arr.url}\nAPIKey = {KEY}\nCategory = bench\nTimeout = 60s\n"
+        )
         out = open(workdir / f"arr-idle{torrents}.log", "wb")
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "qbarr-arr"), "--instance", "Radarr-Idle",
-                                 "--home", str(home.root)], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "qbarr-arr"),
+                "--instance",
+                "Radarr-Idle",
+                "--home",
+                str(home.root),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         out.close()
         db = dbmod.connect(home.database) if _wait_file(home.database) else None
         first = _wait_cycles(db, 3, timeout=180)
@@ -219,11 +295,19 @@ def idle_run(torrents: int, window: float, workdir: Path) -> dict[str, float]:
         elapsed = time.monotonic() - t0
         last = _heartbeat(db)
         cycles = max(1, last["cycles"] - first["cycles"])
-        wire = last["stats"]["api"]["qbittorrent"]["bytes_in"] - first["stats"]["api"]["qbittorrent"]["bytes_in"]
+        wire = (
+            last["stats"]["api"]["qbittorrent"]["bytes_in"]
+            - first["stats"]["api"]["qbittorrent"]["bytes_in"]
+        )
         mem = psutil.Process(proc.pid).memory_full_info()
-        return {"cpu_s_per_hour": cpu / elapsed * 3600, "bytes_per_cycle": wire / cycles,
-                "cycles": cycles, "median_cycle_s": last["cycle_s"], "rss_mb": mem.rss / MIB,
-                "pss_mb": mem.pss / MIB}
+        return {
+            "cpu_s_per_hour": cpu / elapsed * 3600,
+            "bytes_per_cycle": wire / cycles,
+            "cycles": cycles,
+            "median_cycle_s": last["cycle_s"],
+            "rss_mb": mem.rss / MIB,
+            "pss_mb": mem.pss / MIB,
+        }
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -238,8 +322,17 @@ def idle_run(torrents: int, window: float, workdir: Path) -> dict[str, float]:
 
 def _idle_scenario(workdir: Path, torrents: int) -> Path:
     path = workdir / f"idle-{torrents}.json"
-    path.write_text(json.dumps({"torrents": torrents, "seed": 5, "categories": ["bench"],
-                                "mix": {"complete": 1.0}, "added_within": 30 * 86400}))
+    path.write_text(
+        json.dumps(
+            {
+                "torrents": torrents,
+                "seed": 5,
+                "categories": ["bench"],
+                "mix": {"complete": 1.0},
+                "added_within": 30 * 86400,
+            }
+        )
+    )
     return path
 
 
@@ -272,6 +365,7 @@ def _wait_cycles(db: Any, cycles: int, timeout: float) -> dict[str, Any]:
 
 # -- database writers -----------------------------------------------------------------------------
 
+
 def _writer(path: str, seconds: float, worker: int, start: Any, out: Any) -> None:
     db = dbmod.connect(path)
     start.wait()
@@ -280,9 +374,11 @@ def _writer(path: str, seconds: float, worker: int, start: Any, out: Any) -> Non
     while time.monotonic() < end:
         try:
             with dbmod.write_txn(db):
-                db.execute("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
-                           "SET value = excluded.value, updated_at = excluded.updated_at",
-                           (f"w{worker}-{done % 50}", str(done), time.time()))
+                db.execute(
+                    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                    "SET value = excluded.value, updated_at = excluded.updated_at",
+                    (f"w{worker}-{done % 50}", str(done), time.time()),
+                )
             done += 1
         except sqlite3.OperationalError:
             errors += 1
@@ -294,7 +390,10 @@ def db_writers(processes: int, seconds: float, workdir: Path) -> dict[str, float
     dbmod.open_migrated(path).close()
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_writer, args=(str(path), seconds, i, start, out)) for i in range(processes)]
+    workers = [
+        ctx.Process(target=_writer, args=(str(path), seconds, i, start, out))
+        for i in range(processes)
+    ]
     for w in workers:
         w.start()
     time.sleep(1.0)
@@ -303,10 +402,15 @@ def db_writers(processes: int, seconds: float, workdir: Path) -> dict[str, float
     for w in workers:
         w.join(30)
     done = sum(r[0] for r in results)
-    return {"writes_per_s": done / seconds, "lock_errors": sum(r[1] for r in results), "writes": done}
+    return {
+        "writes_per_s": done / seconds,
+        "lock_errors": sum(r[1] for r in results),
+        "writes": done,
+    }
 
 
 # -- the report ----------------------------------------------------------------------------------------
+
 
 def machine() -> str:
     mem = psutil.virtual_memory().total / 1024**3
@@ -315,8 +419,13 @@ def machine() -> str:
 
 def git_rev() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -341,24 +450,33 @@ def run(quick: bool) -> dict[str, Any]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
-        "pss_total_mb_1": round(one["memory"]["pss"], 1), "rss_total_mb_1": round(one["memory"]["rss"], 1),
-        "pss_total_mb_4": round(four["memory"]["pss"], 1), "rss_total_mb_4": round(four["memory"]["rss"], 1),
+        "pss_total_mb_1": round(one["memory"]["pss"], 1),
+        "rss_total_mb_1": round(one["memory"]["rss"], 1),
+        "pss_total_mb_4": round(four["memory"]["pss"], 1),
+        "rss_total_mb_4": round(four["memory"]["rss"], 1),
         "pss_by_program_1": {k[4:]: v for k, v in one["memory"].items() if k.startswith("pss:")},
         "pss_by_program_4": {k[4:]: v for k, v in four["memory"].items() if k.startswith("pss:")},
         "restart_s_median": round(statistics.median(one["restarts"]), 2),
         "restart_s_all": [round(x, 2) for x in one["restarts"]],
-        "stop_s": round(one["stop_s"], 2), "stop_leftovers": one["leftovers"],
+        "stop_s": round(one["stop_s"], 2),
+        "stop_leftovers": one["leftovers"],
         "import_delay_s_median": round(statistics.median(delays), 2),
-        "import_delay_s_p95": round(pct(delays, 0.95), 2), "import_completions": len(delays),
+        "import_delay_s_p95": round(pct(delays, 0.95), 2),
+        "import_completions": len(delays),
         "idle_cpu_s_per_hour_2000": round(idle2k["cpu_s_per_hour"], 1),
         "idle_cpu_s_per_hour_20000": round(idle20k["cpu_s_per_hour"], 1),
-        "idle_cycle_s_2000": idle2k["median_cycle_s"], "idle_cycle_s_20000": idle20k["median_cycle_s"],
+        "idle_cycle_s_2000": idle2k["median_cycle_s"],
+        "idle_cycle_s_20000": idle20k["median_cycle_s"],
         "idle_manager_rss_mb_20000": round(idle20k["rss_mb"], 1),
         "idle_manager_pss_mb_20000": round(idle20k["pss_mb"], 1),
         "idle_cycle_bytes": round(idle2k["bytes_per_cycle"]),
         "idle_cycle_bytes_20000": round(idle20k["bytes_per_cycle"]),
-        "db_writes_per_s": round(writers["writes_per_s"]), "db_lock_errors": writers["lock_errors"],
-        "quick": quick, "seconds": round(time.monotonic() - t0, 1), "machine": machine(), "git_rev": git_rev(),
+        "db_writes_per_s": round(writers["writes_per_s"]),
+        "db_lock_errors": writers["lock_errors"],
+        "quick": quick,
+        "seconds": round(time.monotonic() - t0, 1),
+        "machine": machine(),
+        "git_rev": git_rev(),
     }
 
 
@@ -367,26 +485,34 @@ def step(text: str) -> None:
 
 
 TABLE = [
-    ("PSS total, 1 instance (MiB)", "pss_total_mb_1"), ("RSS total, 1 instance (MiB)", "rss_total_mb_1"),
-    ("PSS total, 4 instances (MiB)", "pss_total_mb_4"), ("RSS total, 4 instances (MiB)", "rss_total_mb_4"),
-    ("SIGKILL -> RUNNING again, median (s)", "restart_s_median"), ("SIGTERM -> all stopped (s)", "stop_s"),
+    ("PSS total, 1 instance (MiB)", "pss_total_mb_1"),
+    ("RSS total, 1 instance (MiB)", "rss_total_mb_1"),
+    ("PSS total, 4 instances (MiB)", "pss_total_mb_4"),
+    ("RSS total, 4 instances (MiB)", "rss_total_mb_4"),
+    ("SIGKILL -> RUNNING again, median (s)", "restart_s_median"),
+    ("SIGTERM -> all stopped (s)", "stop_s"),
     ("completion -> scan command, median (s)", "import_delay_s_median"),
     ("completion -> scan command, p95 (s)", "import_delay_s_p95"),
     ("idle CPU s/hour per manager, 2,000 torrents", "idle_cpu_s_per_hour_2000"),
     ("idle CPU s/hour per manager, 20,000 torrents", "idle_cpu_s_per_hour_20000"),
     ("bytes from qBittorrent per idle cycle (2,000)", "idle_cycle_bytes"),
     ("cycle time with 20,000 torrents (s)", "idle_cycle_s_20000"),
-    ("DB writes/s, 10 writer processes", "db_writes_per_s"), ("DB lock errors", "db_lock_errors"),
+    ("DB writes/s, 10 writer processes", "db_writes_per_s"),
+    ("DB lock errors", "db_lock_errors"),
 ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short windows (under 2 minutes; for CI)")
+    parser.add_argument(
+        "--quick", action="store_true", help="short windows (under 2 minutes; for CI)"
+    )
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
     results = run(args.quick)
-    print(f"\nqbarr benchmark ({'quick' if args.quick else 'full'}) on {results['machine']}, rev {results['git_rev']}")
+    print(
+        f"\nqbarr benchmark ({'quick' if args.quick else 'full'}) on {results['machine']}, rev {results['git_rev']}"
+    )
     for label, key in TABLE:
         print(f"  {label:<48} {results[key]}")
     args.json.parent.mkdir(parents=True, exist_ok=True)

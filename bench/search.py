@@ -63,11 +63,29 @@ class Sim:
     def __init__(self, kind: str, library: int, wanted: int, workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [SIM, "--kind", kind, "--port", str(self.port), "--api-key", KEY, "--library", str(library),
-                "--missing-fraction", f"{wanted / library:.6f}", "--cutoff-fraction", "0",
-                "--search-duration", "0.05", "--grab-probability", "0"]
+        args = [
+            SIM,
+            "--kind",
+            kind,
+            "--port",
+            str(self.port),
+            "--api-key",
+            KEY,
+            "--library",
+            str(library),
+            "--missing-fraction",
+            f"{wanted / library:.6f}",
+            "--cutoff-fraction",
+            "0",
+            "--search-duration",
+            "0.05",
+            "--grab-probability",
+            "0",
+        ]
         with open(workdir / f"sim-{kind}.out", "wb") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -124,7 +142,9 @@ def group_calls(calls: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def virtual_day(kind: str, library: int, wanted: int, hours: int, hourly: int | None, workdir: Path) -> None:
+def virtual_day(
+    kind: str, library: int, wanted: int, hours: int, hourly: int | None, workdir: Path
+) -> None:
     sim = Sim(kind, library, wanted, workdir)
     try:
         settings = SearchSettings(kind=kind, enabled=True)
@@ -135,11 +155,15 @@ def virtual_day(kind: str, library: int, wanted: int, hours: int, hourly: int | 
         arr = make_client(kind, sim.url, KEY, timeout=30)
         runner = SearchRunner("Bench", settings, db, arr, clock=clock)
         start = clock.now
-        print(f"\n## Virtual {hours} h, {kind}: {library} items, {wanted} wanted, default settings "
-              f"(SearchLimit {settings.search_limit}, SearchDelay {settings.search_delay:g}s, "
-              f"SearchCooldown {settings.search_cooldown:g}s, MaxSearchesPerDay {settings.max_per_day}, "
-              f"hourly cap {settings.hourly_cap or 'none'}, wanted refresh {settings.wanted_refresh:g}s)\n")
-        print("| hour | Arr API requests | wanted | queue | GET command | POST command | other | searches | items covered |")
+        print(
+            f"\n## Virtual {hours} h, {kind}: {library} items, {wanted} wanted, default settings "
+            f"(SearchLimit {settings.search_limit}, SearchDelay {settings.search_delay:g}s, "
+            f"SearchCooldown {settings.search_cooldown:g}s, MaxSearchesPerDay {settings.max_per_day}, "
+            f"hourly cap {settings.hourly_cap or 'none'}, wanted refresh {settings.wanted_refresh:g}s)\n"
+        )
+        print(
+            "| hour | Arr API requests | wanted | queue | GET command | POST command | other | searches | items covered |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         totals = {"requests": 0, "searches": 0}
         steps, wall = 0, time.monotonic()
@@ -158,13 +182,17 @@ def virtual_day(kind: str, library: int, wanted: int, hours: int, hourly: int | 
             n_search, n_items = _count_between(db, start + hour * HOUR, end)
             totals["requests"] += n_req
             totals["searches"] += n_search
-            print(f"| {hour + 1} | {n_req} | {calls['wanted']} | {calls['queue']} | {calls['GET command']} | "
-                  f"{calls['POST command']} | {calls['other']} | {n_search} | {n_items} |")
+            print(
+                f"| {hour + 1} | {n_req} | {calls['wanted']} | {calls['queue']} | {calls['GET command']} | "
+                f"{calls['POST command']} | {calls['other']} | {n_search} | {n_items} |"
+            )
             del searches_before
-        print(f"\nTotal over {hours} h: {totals['requests']} Arr API requests "
-              f"({totals['requests'] / hours:.1f}/h on average), {totals['searches']} searches "
-              f"({totals['searches'] / hours:.1f}/h on average); {steps} steps simulated in "
-              f"{time.monotonic() - wall:.1f} s of real time.")
+        print(
+            f"\nTotal over {hours} h: {totals['requests']} Arr API requests "
+            f"({totals['requests'] / hours:.1f}/h on average), {totals['searches']} searches "
+            f"({totals['searches'] / hours:.1f}/h on average); {steps} steps simulated in "
+            f"{time.monotonic() - wall:.1f} s of real time."
+        )
         arr.close()
     finally:
         sim.stop()
@@ -175,7 +203,11 @@ def _count(db: Any, since: float) -> int:
 
 
 def _count_between(db: Any, start: float, end: float) -> tuple[int, int]:
-    found = rows(db, "SELECT result FROM searches WHERE at >= ? AND at < ? AND status != 'error'", (start, end))
+    found = rows(
+        db,
+        "SELECT result FROM searches WHERE at >= ? AND at < ? AND status != 'error'",
+        (start, end),
+    )
     import json
 
     items = sum(1 + len(json.loads(r["result"] or "{}").get("covers", [])) for r in found)
@@ -186,7 +218,13 @@ def real_run(kind: str, library: int, wanted: int, seconds: float, workdir: Path
     sim = Sim(kind, library, wanted, workdir)
     home = workdir / "home"
     home.mkdir(exist_ok=True)
-    name = "Radarr-Bench" if kind == "radarr" else "Sonarr-Bench" if kind == "sonarr" else "Lidarr-Bench"
+    name = (
+        "Radarr-Bench"
+        if kind == "radarr"
+        else "Sonarr-Bench"
+        if kind == "sonarr"
+        else "Lidarr-Bench"
+    )
     (home / "config.ini").write_text(
         f"[{name}]\nURL = {sim.url}\nAPIKey = {KEY}\nCategory = bench\n    [[Search]]\n    Enabled = true\n"
     )
@@ -195,21 +233,32 @@ def real_run(kind: str, library: int, wanted: int, seconds: float, workdir: Path
     try:
         before = sim.calls()
         with open(workdir / "search.out", "wb") as out:
-            proc = subprocess.Popen([SEARCH, "--instance", name, "--home", str(home)], stdout=out,
-                                    stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(
+                [SEARCH, "--instance", name, "--home", str(home)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
             time.sleep(seconds)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         calls = group_calls(diff(sim.calls(), before))
         total = sum(calls.values())
         factor = HOUR / seconds
-        searches = sum(1 for c in httpx.get(f"{sim.url}/sim/commands", timeout=10).json()["commands"]
-                       if c["class"] == "search")
-        print(f"\n## Real time: qbarr-search for {seconds:g} s ({kind}, {library} items, {wanted} wanted, defaults)\n")
-        print(f"Arr API requests: {total} ({', '.join(f'{k} {v}' for k, v in calls.items() if v)}), "
-              f"x{factor:.0f} = {total * factor:.0f}/h if the first {seconds:g} s repeated all hour "
-              f"(an upper bound: the first crawl happens once per 15 min); searches: {searches} "
-              f"(x{factor:.0f} = {searches * factor:.0f}/h before the hourly cap stops them).")
+        searches = sum(
+            1
+            for c in httpx.get(f"{sim.url}/sim/commands", timeout=10).json()["commands"]
+            if c["class"] == "search"
+        )
+        print(
+            f"\n## Real time: qbarr-search for {seconds:g} s ({kind}, {library} items, {wanted} wanted, defaults)\n"
+        )
+        print(
+            f"Arr API requests: {total} ({', '.join(f'{k} {v}' for k, v in calls.items() if v)}), "
+            f"x{factor:.0f} = {total * factor:.0f}/h if the first {seconds:g} s repeated all hour "
+            f"(an upper bound: the first crawl happens once per 15 min); searches: {searches} "
+            f"(x{factor:.0f} = {searches * factor:.0f}/h before the hourly cap stops them)."
+        )
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
@@ -223,7 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wanted", type=int, default=1_000)
     p.add_argument("--hours", type=int, default=24)
     p.add_argument("--real-seconds", type=float, default=120.0)
-    p.add_argument("--hourly", type=int, default=None, help="MaxSearchesPerHour for the virtual run (default: the setting's default)")
+    p.add_argument(
+        "--hourly",
+        type=int,
+        default=None,
+        help="MaxSearchesPerHour for the virtual run (default: the setting's default)",
+    )
     args = p.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="qbarr-bench-search-"))
     try:

@@ -55,8 +55,11 @@ def timed(client: httpx.Client, path: str, samples: int) -> dict[str, float]:
         times.append((time.perf_counter() - t0) * 1000)
         r.raise_for_status()
     times.sort()
-    return {"median_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1), "n": samples}
+    return {
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
+        "n": samples,
+    }
 
 
 def main() -> int:
@@ -81,13 +84,25 @@ def main() -> int:
         pid = suite.processes()["webui"]["pid"]
         time.sleep(2)
         results["idle"] = memory(pid)
-        mix = ["/instances/Radarr-Main", "/api/instances/Radarr-Main/torrents?page=7", "/api/programs", "/",
-               "/journal", "/api/overview", "/programs", f"/torrents/{seedmod.thash(2)}", "/metrics",
-               "/api/decisions?limit=100"]
+        mix = [
+            "/instances/Radarr-Main",
+            "/api/instances/Radarr-Main/torrents?page=7",
+            "/api/programs",
+            "/",
+            "/journal",
+            "/api/overview",
+            "/programs",
+            f"/torrents/{seedmod.thash(2)}",
+            "/metrics",
+            "/api/decisions?limit=100",
+        ]
         t0 = time.perf_counter()
         for i in range(args.requests):
             client.get(mix[i % len(mix)]).raise_for_status()
-        results["mixed_requests"] = {"n": args.requests, "seconds": round(time.perf_counter() - t0, 1)}
+        results["mixed_requests"] = {
+            "n": args.requests,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
         results["after_requests"] = memory(pid)
         last_page = -(-args.torrents // 50)
         pages = {
@@ -98,7 +113,9 @@ def main() -> int:
             "instance rule=stalled": "/instances/Radarr-Main?rule=stalled",
             "API torrents page 1": "/api/instances/Radarr-Main/torrents",
         }
-        results["latency"] = {label: timed(client, path, args.samples) for label, path in pages.items()}
+        results["latency"] = {
+            label: timed(client, path, args.samples) for label, path in pages.items()
+        }
         results["after_latency"] = memory(pid)
     finally:
         suite.stop()

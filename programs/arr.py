@@ -106,7 +106,15 @@ class ArrManager:
 
     def _endpoints(self, inst: Instance, cfg: Config) -> tuple[Any, ...]:
         q = cfg.qbittorrent
-        return (inst.url, inst.api_key, inst.kind, q["URL"], q["Username"], q["Password"], q["APIKey"])
+        return (
+            inst.url,
+            inst.api_key,
+            inst.kind,
+            q["URL"],
+            q["Username"],
+            q["Password"],
+            q["APIKey"],
+        )
 
     def interval(self) -> float:
         if self.config is None:
@@ -125,10 +133,18 @@ class ArrManager:
         q, inst = self.config.qbittorrent, self.instance
         qbt = arr = None
         try:
-            qbt = QbtClient(q["URL"], q["Username"], q["Password"], api_key=q["APIKey"], timeout=float(q["Timeout"]))
+            qbt = QbtClient(
+                q["URL"],
+                q["Username"],
+                q["Password"],
+                api_key=q["APIKey"],
+                timeout=float(q["Timeout"]),
+            )
             qbt.login()
             qbt_version = str(qbt.version())
-            arr = make_client(inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"]))
+            arr = make_client(
+                inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"])
+            )
             status = arr.system_status()
         except (QbtError, ArrError, ValueError) as exc:
             for client in (qbt, arr):
@@ -139,7 +155,9 @@ class ArrManager:
         self.qbt, self.arr = qbt, arr
         self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr)
         self.versions = {"qbittorrent": qbt_version, inst.kind: str(status.get("version", "?"))}
-        log.info("connected: qBittorrent %s, %s %s", qbt_version, inst.kind, self.versions[inst.kind])
+        log.info(
+            "connected: qBittorrent %s, %s %s", qbt_version, inst.kind, self.versions[inst.kind]
+        )
 
     def disconnect(self) -> None:
         for client in (self.qbt, self.arr):
@@ -164,7 +182,9 @@ class ArrManager:
     def step(self) -> None:
         """One cycle: config problems, connecting, tick(), heartbeat. Never raises for I/O."""
         started = time.monotonic()
-        if self.instance is not None and runtime.debug_trigger(self.home, "hang", self.instance.slug):
+        if self.instance is not None and runtime.debug_trigger(
+            self.home, "hang", self.instance.slug
+        ):
             runtime.hang_forever(f"debug/hang-{self.instance.slug} exists")
         if self.config_error is not None and self.backoff.ready():
             self.load_config()
@@ -195,7 +215,11 @@ class ArrManager:
     def _beat(self, status: str, error: str | None, started: float) -> None:
         if error is None and self.reload_error is not None:
             error, self.reload_error = self.reload_error, None
-        stats: dict[str, Any] = {"loop_interval": self.interval(), **self.versions, **self._cycle_stats()}
+        stats: dict[str, Any] = {
+            "loop_interval": self.interval(),
+            **self.versions,
+            **self._cycle_stats(),
+        }
         if status != "ok":
             stats["retry_in"] = round(self.backoff.remaining(), 1)
         if status == "ok" and self.report.brake:
@@ -238,7 +262,9 @@ class ArrManager:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=COMMAND, description="qbarr manager of one Arr instance")
-    parser.add_argument("--instance", required=True, help="the Arr section name in config.ini (or its slug)")
+    parser.add_argument(
+        "--instance", required=True, help="the Arr section name in config.ini (or its slug)"
+    )
     parser.add_argument("--home", help="data dir (default: $QBARR_HOME, /config, ~/.config/qbarr)")
     return parser.parse_args(argv)
 
@@ -249,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     slug = configmod.slugify(args.instance)
     ctx = runtime.start(COMMAND, label=f"arr-{slug}", home=home, title=args.instance)
     if runtime.debug_trigger(home, "crash", slug):
-        raise SystemExit(f"debug: {home.root}/{runtime.DEBUG_DIR}/crash-{slug} exists: crashing on purpose")
+        raise SystemExit(
+            f"debug: {home.root}/{runtime.DEBUG_DIR}/crash-{slug} exists: crashing on purpose"
+        )
     db = dbmod.open_migrated(home.database)
     manager = ArrManager(ctx, home, args.instance, db)
     manager.heartbeat.started()

@@ -20,7 +20,8 @@ HOME_HELP = "data dir (default: $QBARR_HOME, else /config if it exists, else ~/.
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qbarr", description="qbarr keeps the qBittorrent downloads of Radarr, Sonarr and Lidarr healthy."
+        prog="qbarr",
+        description="qbarr keeps the qBittorrent downloads of Radarr, Sonarr and Lidarr healthy.",
     )
     parser.add_argument("--version", action="version", version=f"qbarr {__version__}")
     parser.add_argument("--home", help=HOME_HELP)

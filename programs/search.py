@@ -54,7 +54,9 @@ def _sources_for(settings: SearchSettings) -> dict[str, Any]:
 class SearchProgram:
     """Wires config, clients, the runner and the heartbeat into runtime.run_loop."""
 
-    def __init__(self, ctx: runtime.Context, home: Home, cfg: Config, inst: Instance, db: Any) -> None:
+    def __init__(
+        self, ctx: runtime.Context, home: Home, cfg: Config, inst: Instance, db: Any
+    ) -> None:
         self.ctx, self.home, self.db = ctx, home, db
         self.cfg, self.inst = cfg, inst
         settings = settings_for(inst)
@@ -70,7 +72,9 @@ class SearchProgram:
             max_sleep=_max_sleep(cfg),
             progress=self._progress,
         )
-        self.heartbeat = Heartbeat(db, row_name(inst.name), program=f"search-{inst.slug}", kind="search")
+        self.heartbeat = Heartbeat(
+            db, row_name(inst.name), program=f"search-{inst.slug}", kind="search"
+        )
         self.heartbeat.started()
         self.reload_error: str | None = None
         self.wait = 0.0
@@ -127,16 +131,23 @@ class SearchProgram:
         settings = settings_for(inst)
         arr = None
         if (inst.kind, inst.url, inst.api_key, inst.section["Timeout"]) != (
-            self.inst.kind, self.inst.url, self.inst.api_key, self.inst.section["Timeout"]
+            self.inst.kind,
+            self.inst.url,
+            self.inst.api_key,
+            self.inst.section["Timeout"],
         ):
             self.runner.arr.close()
             arr = _arr_for(inst)
         sources = None
-        if _source_keys(settings.enabled_requests) != _source_keys(self.runner.settings.enabled_requests):
+        if _source_keys(settings.enabled_requests) != _source_keys(
+            self.runner.settings.enabled_requests
+        ):
             for source in self.runner.sources.values():
                 source.close()
             sources = _sources_for(settings)
-        self.runner.reconfigure(settings, arr=arr, sources=sources, dry_run=bool(cfg.settings["DryRun"]))
+        self.runner.reconfigure(
+            settings, arr=arr, sources=sources, dry_run=bool(cfg.settings["DryRun"])
+        )
         self.runner.backoff_cap = float(cfg.settings["RetryBackoffMax"])
         self.runner.max_sleep = _max_sleep(cfg)
         self.cfg, self.inst, self.reload_error = cfg, inst, None
@@ -167,7 +178,15 @@ def _source_keys(sources: tuple[RequestSettings, ...]) -> tuple[Any, ...]:
 
 def _describe(s: SearchSettings) -> str:
     """The pacing in one log line (no secrets)."""
-    tiers = [t for t, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet), ("upgrades", s.search_upgrades)) if on]
+    tiers = [
+        t
+        for t, on in (
+            ("missing", s.search_missing),
+            ("cutoff", s.search_cutoff_unmet),
+            ("upgrades", s.search_upgrades),
+        )
+        if on
+    ]
     parts = [
         "enabled" if s.enabled else "DISABLED ([[Search]] Enabled = false)",
         "+".join(tiers) or "nothing",
@@ -184,9 +203,16 @@ def _describe(s: SearchSettings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description="Search missing and upgradable media of one Arr instance, politely.")
-    parser.add_argument("--instance", required=True, help="the Arr section name in config.ini (or its slug)")
-    parser.add_argument("--home", help="the data dir (default: $QBARR_HOME, /config or ~/.config/qbarr)")
+    parser = argparse.ArgumentParser(
+        prog=COMMAND,
+        description="Search missing and upgradable media of one Arr instance, politely.",
+    )
+    parser.add_argument(
+        "--instance", required=True, help="the Arr section name in config.ini (or its slug)"
+    )
+    parser.add_argument(
+        "--home", help="the data dir (default: $QBARR_HOME, /config or ~/.config/qbarr)"
+    )
     args = parser.parse_args(argv)
     home = resolve_home(args.home)
     slug = configmod.slugify(args.instance)
@@ -208,7 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     ctx.use_config(cfg)
     db = dbmod.open_migrated(home.database)
     program = SearchProgram(ctx, home, cfg, inst, db)
-    return runtime.run_loop(ctx, step=program.step, interval=program.interval, reload=program.reload, close=program.close)
+    return runtime.run_loop(
+        ctx,
+        step=program.step,
+        interval=program.interval,
+        reload=program.reload,
+        close=program.close,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

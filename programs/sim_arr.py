@@ -27,8 +27,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--kind", required=True, choices=ARR_KINDS + REQUEST_KINDS)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 = the kind's usual port")
-    p.add_argument("--api-key", default=os.environ.get("QBARR_SIM_API_KEY", ""),
-                   help="the key clients must send (or $QBARR_SIM_API_KEY)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("QBARR_SIM_API_KEY", ""),
+        help="the key clients must send (or $QBARR_SIM_API_KEY)",
+    )
     p.add_argument("--url-base", default="", help="serve below this path, e.g. /radarr")
     p.add_argument("--qbt-url", default="", help="qBittorrent WebUI the Arr sends torrents to")
     p.add_argument("--qbt-username", default="admin")
@@ -36,18 +39,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--qbt-password-file", default=None)
     p.add_argument("--category", default="", help="qBittorrent category (default: the kind)")
     p.add_argument("--library", type=int, default=1000, help="movies / episodes / albums")
-    p.add_argument("--sonarr-library", type=int, default=None,
-                   help="overseerr/ombi: episodes of the Sonarr library, if not --library")
+    p.add_argument(
+        "--sonarr-library",
+        type=int,
+        default=None,
+        help="overseerr/ombi: episodes of the Sonarr library, if not --library",
+    )
     p.add_argument("--missing-fraction", type=float, default=0.1)
     p.add_argument("--cutoff-fraction", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--search-duration", type=float, default=2.0, help="seconds a search runs")
     p.add_argument("--command-duration", type=float, default=0.3, help="seconds other commands run")
-    p.add_argument("--grab-probability", type=float, default=0.5,
-                   help="chance a searched wanted item gets a release grabbed")
+    p.add_argument(
+        "--grab-probability",
+        type=float,
+        default=0.5,
+        help="chance a searched wanted item gets a release grabbed",
+    )
     p.add_argument("--poll-interval", type=float, default=1.0, help="qBittorrent poll, seconds")
-    p.add_argument("--unknown-fraction", type=float, default=0.0,
-                   help="share of foreign torrents in the category shown as unknown items")
+    p.add_argument(
+        "--unknown-fraction",
+        type=float,
+        default=0.0,
+        help="share of foreign torrents in the category shown as unknown items",
+    )
     p.add_argument("--requests", type=int, default=40, help="overseerr/ombi: number of requests")
     p.add_argument("--radarr-sim", default="", help="overseerr/ombi: Radarr simulator URL")
     p.add_argument("--sonarr-sim", default="", help="overseerr/ombi: Sonarr simulator URL")
@@ -80,17 +95,30 @@ def run_arr(args: argparse.Namespace) -> None:
     from qbarr.sim.arr.library import generate
     from qbarr.sim.arr.server import serve
 
-    options = SimOptions(kind=args.kind, category=args.category or args.kind, qbt_url=args.qbt_url,
-                         qbt_username=args.qbt_username, search_duration=args.search_duration,
-                         command_duration=args.command_duration,
-                         grab_probability=args.grab_probability, poll_interval=args.poll_interval,
-                         unknown_fraction=args.unknown_fraction, seed=args.seed)
+    options = SimOptions(
+        kind=args.kind,
+        category=args.category or args.kind,
+        qbt_url=args.qbt_url,
+        qbt_username=args.qbt_username,
+        search_duration=args.search_duration,
+        command_duration=args.command_duration,
+        grab_probability=args.grab_probability,
+        poll_interval=args.poll_interval,
+        unknown_fraction=args.unknown_fraction,
+        seed=args.seed,
+    )
     lib = generate(args.kind, args.library, args.missing_fraction, args.cutoff_fraction, args.seed)
     qbt = None
     if args.qbt_url:
         from qbarr.qbittorrent import QbtClient
-        qbt = QbtClient(args.qbt_url, args.qbt_username, qbt_password(args), timeout=10.0,
-                        user_agent=f"{kind_of(args.kind).app_name}/qbarr-sim")
+
+        qbt = QbtClient(
+            args.qbt_url,
+            args.qbt_username,
+            qbt_password(args),
+            timeout=10.0,
+            user_agent=f"{kind_of(args.kind).app_name}/qbarr-sim",
+        )
     sim = SimArr(lib, options, qbt)
     faults = Faults(seed=args.seed)
     app = build_app(sim, args.api_key)
@@ -98,11 +126,21 @@ def run_arr(args: argparse.Namespace) -> None:
     wsgi = FaultMiddleware(with_url_base(app, args.url_base), faults)
     port = args.port or kind_of(args.kind).default_port
     logging.getLogger("qbarr.sim").info(
-        "%s simulator: %d items (%s), category %r, qBittorrent %s", args.kind, len(lib.items),
-        ", ".join(f"{k} {v}" for k, v in lib.stats().items() if k != "items"), options.category,
-        args.qbt_url or "none")
+        "%s simulator: %d items (%s), category %r, qBittorrent %s",
+        args.kind,
+        len(lib.items),
+        ", ".join(f"{k} {v}" for k, v in lib.stats().items() if k != "items"),
+        options.category,
+        args.qbt_url or "none",
+    )
     sim.start()
-    serve(wsgi, args.host, port, on_stop=sim.stop, ready=lambda p: _ready(args.kind, args.host, p, args.url_base))
+    serve(
+        wsgi,
+        args.host,
+        port,
+        on_stop=sim.stop,
+        ready=lambda p: _ready(args.kind, args.host, p, args.url_base),
+    )
 
 
 def run_requests(args: argparse.Namespace) -> None:
@@ -110,8 +148,14 @@ def run_requests(args: argparse.Namespace) -> None:
     from qbarr.sim.arr.requests_sim import build_requests_app, make_book
     from qbarr.sim.arr.server import serve
 
-    book = make_book(args.library, args.sonarr_library, args.missing_fraction,
-                     args.cutoff_fraction, args.seed, args.requests)
+    book = make_book(
+        args.library,
+        args.sonarr_library,
+        args.missing_fraction,
+        args.cutoff_fraction,
+        args.seed,
+        args.requests,
+    )
     if args.radarr_sim:
         book.remote["radarr"] = args.radarr_sim.rstrip("/")
     if args.sonarr_sim:
@@ -121,8 +165,12 @@ def run_requests(args: argparse.Namespace) -> None:
     app = build_requests_app(args.kind, book, args.api_key, calls)
     _add_fault_routes(app, faults)
     port = args.port or (5055 if args.kind == "overseerr" else 3579)
-    serve(FaultMiddleware(app, faults), args.host, port,
-          ready=lambda p: _ready(args.kind, args.host, p, ""))
+    serve(
+        FaultMiddleware(app, faults),
+        args.host,
+        port,
+        ready=lambda p: _ready(args.kind, args.host, p, ""),
+    )
 
 
 def _add_fault_routes(app: object, faults: object) -> None:
@@ -147,18 +195,23 @@ def _add_fault_routes(app: object, faults: object) -> None:
 
 
 def _ready(kind: str, host: str, port: int, url_base: str) -> None:
-    logging.getLogger("qbarr.sim").info("%s simulator listening on http://%s:%d%s", kind, host,
-                                        port, url_base)
+    logging.getLogger("qbarr.sim").info(
+        "%s simulator listening on http://%s:%d%s", kind, host, port, url_base
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     try:
         from setproctitle import setproctitle
+
         setproctitle(f"qbarr-sim-arr {args.kind} :{args.port}")
     except ImportError:  # pragma: no cover
         pass

@@ -23,31 +23,43 @@ from typing import Any
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="qbarr-sim-qbittorrent",
-                                description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="qbarr-sim-qbittorrent", description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--api", default="4", help="4 (4.5.2), 4.6, 5.0, 5.1 or 5.2 (default 4)")
     p.add_argument("--username", default="admin")
     p.add_argument("--password", default=os.environ.get("QBARR_SIM_QBT_PASSWORD", "adminadmin"))
-    p.add_argument("--api-key", default=os.environ.get("QBARR_SIM_QBT_API_KEY", ""),
-                   help="5.2 mode: accept 'Authorization: Bearer KEY'")
-    p.add_argument("--scenario", type=Path,
-                   help="JSON scenario (see docs/qbittorrent.md)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("QBARR_SIM_QBT_API_KEY", ""),
+        help="5.2 mode: accept 'Authorization: Bearer KEY'",
+    )
+    p.add_argument("--scenario", type=Path, help="JSON scenario (see docs/qbittorrent.md)")
     p.add_argument("--torrents", type=int, default=None, help="generate N torrents")
     p.add_argument("--seed", type=int, default=None, help="RNG seed (same seed, same torrents)")
     p.add_argument("--categories", default=None, help="comma-separated categories to create")
-    p.add_argument("--swarm", action="store_true",
-                   help="added magnets get a simulated swarm (metadata, then a download) "
-                        "instead of sitting in metaDL like on a machine without peers")
+    p.add_argument(
+        "--swarm",
+        action="store_true",
+        help="added magnets get a simulated swarm (metadata, then a download) "
+        "instead of sitting in metaDL like on a machine without peers",
+    )
     p.add_argument("--save-path", default="/downloads", help="default save path")
     p.add_argument("--free-space", type=int, default=500 * 1024**3, help="free_space_on_disk bytes")
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per second")
-    p.add_argument("--refresh-ms", type=int, default=1500,
-                   help="state refresh interval, like qBittorrent's refresh_interval")
-    p.add_argument("--counter-interval", type=float, default=1800.0,
-                   help="simulated seconds between counter refreshes (seeding_time, ...) of "
-                        "idle torrents with trackers, like an announce (0 = never)")
+    p.add_argument(
+        "--refresh-ms",
+        type=int,
+        default=1500,
+        help="state refresh interval, like qBittorrent's refresh_interval",
+    )
+    p.add_argument(
+        "--counter-interval",
+        type=float,
+        default=1800.0,
+        help="simulated seconds between counter refreshes (seeding_time, ...) of "
+        "idle torrents with trackers, like an announce (0 = never)",
+    )
     p.add_argument("--ban-after", type=int, default=0, help="failed logins before 403 (0 = never)")
     p.add_argument("--no-gzip", action="store_true", help="never compress answers")
     p.add_argument("--access-log", action="store_true", help="log every request")
@@ -78,8 +90,11 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from qbarr.sim.qbittorrent import SimConfig, SimServer, api_mode
 
     try:
@@ -88,22 +103,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qbarr-sim-qbittorrent: {exc}", file=sys.stderr)
         return 2
     scenario = load_scenario(args)
-    config = SimConfig(api=mode, username=args.username, password=args.password,
-                       api_key=args.api_key, port=args.port, save_path=args.save_path,
-                       free_space=args.free_space, time_scale=args.time_scale,
-                       refresh_ms=args.refresh_ms, counter_interval=args.counter_interval,
-                       ban_after=args.ban_after, seed=int(scenario.get("seed", 0)),
-                       gzip=not args.no_gzip)
+    config = SimConfig(
+        api=mode,
+        username=args.username,
+        password=args.password,
+        api_key=args.api_key,
+        port=args.port,
+        save_path=args.save_path,
+        free_space=args.free_space,
+        time_scale=args.time_scale,
+        refresh_ms=args.refresh_ms,
+        counter_interval=args.counter_interval,
+        ban_after=args.ban_after,
+        seed=int(scenario.get("seed", 0)),
+        gzip=not args.no_gzip,
+    )
     signal.signal(signal.SIGTERM, _terminate)
     try:
         from setproctitle import setproctitle
+
         setproctitle(f"qbarr-sim-qbittorrent :{args.port} ({mode.app})")
     except ImportError:  # pragma: no cover - optional nicety
         pass
     server = SimServer(config, args.host, scenario or None, access_log=args.access_log)
     logging.getLogger("qbarr.sim.qbittorrent").info(
         "qBittorrent %s (WebAPI %s) simulated at %s with %d torrents, time x%g",
-        mode.app, mode.webapi, server.url, len(server.store.torrents), args.time_scale)
+        mode.app,
+        mode.webapi,
+        server.url,
+        len(server.store.torrents),
+        args.time_scale,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -92,7 +92,9 @@ class Watchdog:
         elif name.startswith("TICK_"):
             if name == "TICK_60" and self.config_changed():
                 self.load_config()
-            self.perform(self.policy.on_tick(now, self.sup.processes(), heartbeat.by_program(self.db)))
+            self.perform(
+                self.policy.on_tick(now, self.sup.processes(), heartbeat.by_program(self.db))
+            )
 
     def perform(self, actions: list[Action]) -> None:
         for action in actions:
@@ -112,7 +114,9 @@ class Watchdog:
                 time.sleep(SIGNAL_PAUSE)
         elif action.kind == "record":
             level = logging.INFO if action.event == "restart" else logging.WARNING
-            log.log(level, "%s %s (pid %s): %s", action.event, action.target, action.pid, action.detail)
+            log.log(
+                level, "%s %s (pid %s): %s", action.event, action.target, action.pid, action.detail
+            )
             self.record(action)
 
     def record(self, action: Action) -> None:
@@ -165,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     # short because the listener idles in a blocking read between events.
     ctx = runtime.start(COMMAND, label="watchdog", home=home, stream=sys.stderr, grace=0.2)
     db = dbmod.open_migrated(home.database)
-    watchdog = Watchdog(ctx, home, Supervisor(os.environ.get("SUPERVISOR_SERVER_URL", home.supervisor_url)), db)
+    watchdog = Watchdog(
+        ctx, home, Supervisor(os.environ.get("SUPERVISOR_SERVER_URL", home.supervisor_url)), db
+    )
     watchdog.load_config()
     log.info("started (pid %d)", os.getpid())
     return serve(watchdog, sys.stdin.buffer, sys.stdout.buffer)

@@ -23,7 +23,9 @@ from qbarr.paths import Home, resolve_home
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="qbarr-webui", description="qbarr's web UI (bottle under gunicorn)")
+    parser = argparse.ArgumentParser(
+        prog="qbarr-webui", description="qbarr's web UI (bottle under gunicorn)"
+    )
     parser.add_argument("--home", help="data dir (default: $QBARR_HOME, /config, ~/.config/qbarr)")
     parser.add_argument("--dev", action="store_true", help="bottle's own server (development only)")
     return parser.parse_args(argv)
@@ -89,8 +91,11 @@ def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     home = resolve_home(args.home)
     try:
         cfg = load_checked(home)
@@ -111,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         from qbarr.webui.app import make_app
 
         app = make_app(home, cfg, supervisor_url)
-        app.run(host=str(cfg.webui["Host"]), port=int(cfg.webui["Port"]), debug=False, reloader=False, quiet=False)
+        app.run(
+            host=str(cfg.webui["Host"]),
+            port=int(cfg.webui["Port"]),
+            debug=False,
+            reloader=False,
+            quiet=False,
+        )
         return 0
     sys.argv = [sys.argv[0]]  # gunicorn parses argv itself; ours are already handled
     run_gunicorn(home, cfg, supervisor_url)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
-from configobj.validate import VdtValueError, Validator
+from configobj.validate import Validator, VdtValueError
 
 from qbarr.units import parse_duration, parse_size
 
@@ -185,7 +185,9 @@ def apply_env_overrides(cfg: ConfigObj, env: Mapping[str, str]) -> list[str]:
         node: Any = cfg
         spec: Any = cfg.configspec if cfg.configspec is not None else {}
         for part in parts[:-1]:
-            known = list(node.sections) + [k for k in spec if k != "__many__" and hasattr(spec[k], "sections")]
+            known = list(node.sections) + [
+                k for k in spec if k != "__many__" and hasattr(spec[k], "sections")
+            ]
             match = next((k for k in known if _norm(k) == _norm(part)), None)
             if match is None:
                 match = next((s for s in FIXED_SECTIONS if _norm(s) == _norm(part)), part)
@@ -194,7 +196,9 @@ def apply_env_overrides(cfg: ConfigObj, env: Mapping[str, str]) -> list[str]:
             node = node[match]
             spec = spec.get(match, spec.get("__many__", {})) if hasattr(spec, "get") else {}
         # the key's spelling: as in the file, else as in the configspec, else as given
-        names = list(node.scalars) + [k for k in spec if k != "__many__" and not hasattr(spec[k], "sections")]
+        names = list(node.scalars) + [
+            k for k in spec if k != "__many__" and not hasattr(spec[k], "sections")
+        ]
         key = next((k for k in names if _norm(k) == _norm(parts[-1])), parts[-1])
         node[key] = value
         applied.append(var)
@@ -212,7 +216,9 @@ def read_raw(path: Path) -> ConfigObj:
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            [f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"]
+            [
+                f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"
+            ]
         ) from None
     try:
         return ConfigObj(
@@ -224,7 +230,10 @@ def read_raw(path: Path) -> ConfigObj:
             _inspec=False,
         )
     except ConfigObjError as exc:
-        lines = [f"{path}: {err.msg} at line {err.line_number}: {err.line!r}" for err in getattr(exc, "errors", [])]
+        lines = [
+            f"{path}: {err.msg} at line {err.line_number}: {err.line!r}"
+            for err in getattr(exc, "errors", [])
+        ]
         raise ConfigError(lines or [f"{path}: {exc}"]) from None
 
 
@@ -259,7 +268,11 @@ def _part_checks(path: Path, instances: list[Instance]) -> list[str]:
     """
     from qbarr.search.settings import validate_instance
 
-    return [line for inst in instances for line in validate_instance(path, inst.name, inst.kind, inst.section)]
+    return [
+        line
+        for inst in instances
+        for line in validate_instance(path, inst.name, inst.kind, inst.section)
+    ]
 
 
 def _validation_problems(path: Path, cfg: ConfigObj, raw: Any, result: Any) -> list[str]:
@@ -272,7 +285,9 @@ def _validation_problems(path: Path, cfg: ConfigObj, raw: Any, result: Any) -> l
             continue
         check = _spec_check(cfg.configspec, sections, key)
         if error is False:
-            problems.append(f"{_where(path, sections, key)} is missing (expected {_expected(check)})")
+            problems.append(
+                f"{_where(path, sections, key)} is missing (expected {_expected(check)})"
+            )
             continue
         value = _raw_value(raw, sections, key)
         problems.append(
@@ -295,7 +310,9 @@ def _unknown_keys(path: Path, cfg: ConfigObj) -> list[str]:
             continue  # top-level sections are Arr instances (checked below)
         if len(sections) >= 3 and sections[1] == "Torrent" and sections[2] == "Trackers":
             continue
-        problems.append(f"{_where(path, list(sections))} has an unknown setting or section {name!r}")
+        problems.append(
+            f"{_where(path, list(sections))} has an unknown setting or section {name!r}"
+        )
     return problems
 
 
@@ -338,7 +355,9 @@ def _instances(path: Path, cfg: ConfigObj) -> tuple[list[Instance], list[str]]:
         owners.setdefault(category, name)
         slug = slugify(name)
         if slug in slugs:
-            problems.append(f"{_where(path, [name])}: program name arr-{slug} clashes with [{slugs[slug]}]")
+            problems.append(
+                f"{_where(path, [name])}: program name arr-{slug} clashes with [{slugs[slug]}]"
+            )
         slugs.setdefault(slug, name)
         if not section.get("Managed", True):
             continue

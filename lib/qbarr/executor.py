@@ -55,8 +55,13 @@ class QbtLike(Protocol):
 
 class ArrLike(Protocol):
     def scan(self, path: str, download_client_id: str, import_mode: str = "Auto") -> dict: ...
-    def delete_queue(self, item_id: int, remove_from_client: bool = True, blocklist: bool = True,
-                     skip_redownload: bool = False) -> None: ...
+    def delete_queue(
+        self,
+        item_id: int,
+        remove_from_client: bool = True,
+        blocklist: bool = True,
+        skip_redownload: bool = False,
+    ) -> None: ...
     def search_for(self, items: Iterable[Any]) -> dict | None: ...
     def commands(self) -> list[dict]: ...
 
@@ -77,8 +82,13 @@ class ExecSummary:
     @property
     def counts(self) -> dict[str, int]:
         """Actions per outcome, e.g. for the heartbeat."""
-        return {"done": self.done, "failed": self.failed, "held": self.held, "skipped": self.skipped,
-                "deferred": self.deferred}
+        return {
+            "done": self.done,
+            "failed": self.failed,
+            "held": self.held,
+            "skipped": self.skipped,
+            "deferred": self.deferred,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.counts, "brake_engaged": self.brake_engaged}
@@ -97,8 +107,15 @@ def error_text(exc: BaseException) -> str:
 
 
 class Executor:
-    def __init__(self, journal: Journal, qbt: QbtLike, arr: ArrLike, settings: Any = None,
-                 log: logging.Logger | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        qbt: QbtLike,
+        arr: ArrLike,
+        settings: Any = None,
+        log: logging.Logger | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.journal = journal
         self.qbt = qbt
         self.arr = arr
@@ -112,8 +129,13 @@ class Executor:
 
     # -- entry point --------------------------------------------------------
 
-    def run(self, actions: Sequence[ActionRow], dry_run: bool, brake_max: int,
-            wanted: set[str] | None = None) -> ExecSummary:
+    def run(
+        self,
+        actions: Sequence[ActionRow],
+        dry_run: bool,
+        brake_max: int,
+        wanted: set[str] | None = None,
+    ) -> ExecSummary:
         """Carry out ``actions`` (from ``journal.pending()``); see the module doc."""
         summary = ExecSummary()
         self._commands = None
@@ -126,12 +148,15 @@ class Executor:
 
     def _pace_imports(self, actions: list[ActionRow]) -> tuple[list[ActionRow], int]:
         """Leave new imports beyond IMPORTS_PER_CYCLE planned for the next cycles (oldest go first)."""
-        new = sorted((a for a in actions if a.kind == "import" and a.status == "planned"), key=lambda a: a.id)
+        new = sorted(
+            (a for a in actions if a.kind == "import" and a.status == "planned"), key=lambda a: a.id
+        )
         later = {a.id for a in new[IMPORTS_PER_CYCLE:]}
         return [a for a in actions if a.id not in later], len(later)
 
-    def _skip_unwanted(self, actions: list[ActionRow], dry_run: bool, wanted: set[str] | None,
-                       summary: ExecSummary) -> list[ActionRow]:
+    def _skip_unwanted(
+        self, actions: list[ActionRow], dry_run: bool, wanted: set[str] | None, summary: ExecSummary
+    ) -> list[ActionRow]:
         now = self.clock()
         skip: dict[str, list[int]] = {}
         keep = []
@@ -149,15 +174,25 @@ class Executor:
             summary.skipped += len(ids)
         return keep
 
-    def _apply_brake(self, actions: list[ActionRow], brake_max: int, summary: ExecSummary) -> list[ActionRow]:
+    def _apply_brake(
+        self, actions: list[ActionRow], brake_max: int, summary: ExecSummary
+    ) -> list[ActionRow]:
         engaged = self.journal.brake_engaged()
         if not engaged and brake_max > 0:
-            removals = {a.hash for a in actions if a.destructive and a.released_at is None and a.attempts == 0
-                        and a.status == "planned"}
+            removals = {
+                a.hash
+                for a in actions
+                if a.destructive
+                and a.released_at is None
+                and a.attempts == 0
+                and a.status == "planned"
+            }
             if len(removals) > brake_max:
-                reason = (f"one cycle would remove or blocklist {len(removals)} torrents "
-                          f"(BrakeMaxRemovals {brake_max}): "
-                          f"destructive actions held until `qbarr brake release {shlex.quote(self.journal.instance)}`")
+                reason = (
+                    f"one cycle would remove or blocklist {len(removals)} torrents "
+                    f"(BrakeMaxRemovals {brake_max}): "
+                    f"destructive actions held until `qbarr brake release {shlex.quote(self.journal.instance)}`"
+                )
                 self.journal.engage_brake(reason, self.clock())
                 self.log.warning("brake engaged: %s", reason)
                 engaged = True
@@ -203,13 +238,18 @@ class Executor:
     def _run_wave(self, ready: list[ActionRow], summary: ExecSummary) -> list[ActionRow]:
         """Run one action per torrent; returns the actions that did not succeed."""
         interrupted = {a.id for a in ready if a.status == "sending"}
-        self.journal.mark_many([a.id for a in ready if a.status != "sending"], "sending", "", self.clock())
+        self.journal.mark_many(
+            [a.id for a in ready if a.status != "sending"], "sending", "", self.clock()
+        )
         failures: list[ActionRow] = []
         groups: dict[tuple, list[ActionRow]] = {}
         singles: list[ActionRow] = []
         for a in ready:
             if a.kind in BATCHED:
-                sig = (a.kind, bool(a.params.get("delete_files", False)) if a.kind == "delete" else None)
+                sig = (
+                    a.kind,
+                    bool(a.params.get("delete_files", False)) if a.kind == "delete" else None,
+                )
                 groups.setdefault(sig, []).append(a)
             else:
                 singles.append(a)
@@ -225,15 +265,21 @@ class Executor:
                     failures.append(a)
                     continue
                 if found:
-                    self.journal.mark(a.id, "done", "already sent before a restart (found in the Arr's command list)",
-                                      self.clock())
+                    self.journal.mark(
+                        a.id,
+                        "done",
+                        "already sent before a restart (found in the Arr's command list)",
+                        self.clock(),
+                    )
                     summary.done += 1
                     continue
             if not self._attempt([a], summary, lambda a=a: self._single(a)):
                 failures.append(a)
         return failures
 
-    def _attempt(self, group: list[ActionRow], summary: ExecSummary, call: Callable[[], str]) -> bool:
+    def _attempt(
+        self, group: list[ActionRow], summary: ExecSummary, call: Callable[[], str]
+    ) -> bool:
         try:
             result = call()
         except Exception as exc:  # noqa: BLE001 - every client error is journaled, then retried
@@ -261,7 +307,9 @@ class Executor:
     def _single(self, a: ActionRow) -> str:
         p = a.params
         if a.kind == "import":
-            cmd = self.arr.scan(str(p["path"]), str(p["download_client_id"]), str(p.get("import_mode", "Auto")))
+            cmd = self.arr.scan(
+                str(p["path"]), str(p["download_client_id"]), str(p.get("import_mode", "Auto"))
+            )
             return f"command {cmd.get('name', 'scan')} id {cmd.get('id')} ({cmd.get('status', 'queued')})"
         if a.kind == "blocklist":
             return self._blocklist(a)
@@ -296,26 +344,53 @@ class Executor:
             return list(media)
         keyed = {}
         for m in media:
-            key = next((f"{MEDIA_KEYS[k]}:{int(m[k])}" for k in ("episodeId", "albumId", "movieId")
-                        if isinstance(m.get(k), int)), None)
+            key = next(
+                (
+                    f"{MEDIA_KEYS[k]}:{int(m[k])}"
+                    for k in ("episodeId", "albumId", "movieId")
+                    if isinstance(m.get(k), int)
+                ),
+                None,
+            )
             keyed.setdefault(key, []).append(m)
-        allowed = set(may_search(self.journal.db, self.journal.instance, [k for k in keyed if k], self.clock(),
-                                 self.search_settings))
+        allowed = set(
+            may_search(
+                self.journal.db,
+                self.journal.instance,
+                [k for k in keyed if k],
+                self.clock(),
+                self.search_settings,
+            )
+        )
         return [m for k, group in keyed.items() if k is None or k in allowed for m in group]
 
     def _record_search(self, a: ActionRow, cmd: dict) -> None:
         """Journal a sent re-search in ``searches`` (shared cooldowns and budget with the search
         program; ``qbarr why HASH`` lists it). Never fails the action: the search was sent."""
-        keys = [f"{MEDIA_KEYS[k]}:{int(v)}" for m in a.params.get("media", []) for k, v in m.items()
-                if k in MEDIA_KEYS and isinstance(v, int)]
+        keys = [
+            f"{MEDIA_KEYS[k]}:{int(v)}"
+            for m in a.params.get("media", [])
+            for k, v in m.items()
+            if k in MEDIA_KEYS and isinstance(v, int)
+        ]
         if not keys:
             return
         try:
-            found = rows(self.journal.db, "SELECT rule FROM decisions WHERE id = ?", (a.decision_id,))
+            found = rows(
+                self.journal.db, "SELECT rule FROM decisions WHERE id = ?", (a.decision_id,)
+            )
             reason = found[0]["rule"] if found else "re-search"
             cmd_id = cmd.get("id")
-            record_search(self.journal.db, self.journal.instance, keys, reason, str(cmd.get("name") or "search"),
-                          int(cmd_id) if isinstance(cmd_id, int) else None, self.clock(), hash=a.hash)
+            record_search(
+                self.journal.db,
+                self.journal.instance,
+                keys,
+                reason,
+                str(cmd.get("name") or "search"),
+                int(cmd_id) if isinstance(cmd_id, int) else None,
+                self.clock(),
+                hash=a.hash,
+            )
         except sqlite3.Error as exc:
             self.log.warning("search %s sent but not journaled in searches: %s", a.hash, exc)
 
@@ -324,8 +399,12 @@ class Executor:
         gone = 0
         for item_id in ids:
             try:
-                self.arr.delete_queue(item_id, remove_from_client=bool(a.params.get("remove_from_client", False)),
-                                      blocklist=True, skip_redownload=bool(a.params.get("skip_redownload", True)))
+                self.arr.delete_queue(
+                    item_id,
+                    remove_from_client=bool(a.params.get("remove_from_client", False)),
+                    blocklist=True,
+                    skip_redownload=bool(a.params.get("skip_redownload", True)),
+                )
             except Exception as exc:
                 if http_status(exc) != 404:
                     raise
@@ -342,8 +421,13 @@ class Executor:
                 self._commands = list(self.arr.commands())
             except Exception as exc:  # noqa: BLE001
                 text = error_text(exc)
-                self.journal.mark(a.id, "failed", f"cannot read the Arr's command list to check a send "
-                                                  f"interrupted by a restart: {text}", self.clock())
+                self.journal.mark(
+                    a.id,
+                    "failed",
+                    f"cannot read the Arr's command list to check a send "
+                    f"interrupted by a restart: {text}",
+                    self.clock(),
+                )
                 summary.failed += 1
                 summary.errors.append(text)
                 return None

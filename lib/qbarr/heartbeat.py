@@ -58,7 +58,13 @@ class Heartbeat:
 
     def started(self) -> None:
         """(Re)create the row for a new process: status starting, cycles 0."""
-        params = {"name": self.name, "kind": self.kind, "program": self.program, "pid": self.pid, "now": self.clock()}
+        params = {
+            "name": self.name,
+            "kind": self.kind,
+            "program": self.program,
+            "pid": self.pid,
+            "now": self.clock(),
+        }
         with write_txn(self.db) as db:
             db.execute(_UPSERT_START, params)
 
@@ -86,14 +92,19 @@ class Heartbeat:
             "arr_ok": None if arr_ok is None else int(arr_ok),
             "torrents": torrents,
             "counts": None if counts is None else json.dumps(dict(counts), sort_keys=True),
-            "stats": None if stats is None else json.dumps(dict(stats), sort_keys=True, default=str),
+            "stats": None
+            if stats is None
+            else json.dumps(dict(stats), sort_keys=True, default=str),
         }
         sets.update({k: v for k, v in optional.items() if v is not None})
         if error is not None:
             sets.update(last_error=error, last_error_at=now)
         assignments = ", ".join(f"{column} = :{column}" for column in sets)
         with write_txn(self.db) as db:
-            db.execute(f"UPDATE instances SET {assignments} WHERE name = :_name", {**sets, "_name": self.name})
+            db.execute(
+                f"UPDATE instances SET {assignments} WHERE name = :_name",
+                {**sets, "_name": self.name},
+            )
 
     def stopped(self) -> None:
         self.beat("stopped", cycle=False)

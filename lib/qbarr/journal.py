@@ -32,12 +32,21 @@ RETRY_MAX_S = 300.0
 DRY_PREFIX = "dry:"
 STATUSES = ("planned", "sending", "done", "failed", "held", "skipped")
 # Actions on the torrent itself: pointless once qBittorrent no longer has it.
-QBT_KINDS = frozenset({"delete", "pause", "resume", "recheck", "set_category", "file_prio",
-                       "add_tags", "remove_tags"})
+QBT_KINDS = frozenset(
+    {"delete", "pause", "resume", "recheck", "set_category", "file_prio", "add_tags", "remove_tags"}
+)
 
 # Memory fields with their own column in ``torrents``; the others live in its JSON ``memory``.
-MEMORY_COLUMNS = ("first_seen", "stalled_since", "slow_strikes", "rechecks", "import_sent_at",
-                  "failed_at", "paused_by_qbarr", "prev_category")
+MEMORY_COLUMNS = (
+    "first_seen",
+    "stalled_since",
+    "slow_strikes",
+    "rechecks",
+    "import_sent_at",
+    "failed_at",
+    "paused_by_qbarr",
+    "prev_category",
+)
 _CHUNK = 400
 
 
@@ -67,11 +76,22 @@ class ActionRow:
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> ActionRow:
-        return cls(id=r["id"], decision_id=r["decision_id"], instance=r["instance"], hash=r["hash"],
-                   kind=r["kind"], key=r["key"], params=json.loads(r["params"] or "{}"),
-                   destructive=bool(r["destructive"]), status=r["status"], attempts=r["attempts"],
-                   result=r["result"], created_at=r["created_at"], updated_at=r["updated_at"],
-                   released_at=r.get("released_at"))
+        return cls(
+            id=r["id"],
+            decision_id=r["decision_id"],
+            instance=r["instance"],
+            hash=r["hash"],
+            kind=r["kind"],
+            key=r["key"],
+            params=json.loads(r["params"] or "{}"),
+            destructive=bool(r["destructive"]),
+            status=r["status"],
+            attempts=r["attempts"],
+            result=r["result"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+            released_at=r.get("released_at"),
+        )
 
     @property
     def dry(self) -> bool:
@@ -93,15 +113,29 @@ def _split_memory(m: Memory) -> tuple[dict[str, Any], str]:
 
 
 _TORRENT_COLUMNS = (
-    "name", *MEMORY_COLUMNS, "memory", "last_rule", "last_code", "last_reason", "state", "progress",
-    "ratio", "seeding_time", "size", "category", "tags", "added_on",
+    "name",
+    *MEMORY_COLUMNS,
+    "memory",
+    "last_rule",
+    "last_code",
+    "last_reason",
+    "state",
+    "progress",
+    "ratio",
+    "seeding_time",
+    "size",
+    "category",
+    "tags",
+    "added_on",
 )
 
 
 class Journal:
     """Journal and memory of one instance, on its own connection (one per process)."""
 
-    def __init__(self, db: sqlite_utils.Database, instance: str, max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, instance: str, max_attempts: int = MAX_ATTEMPTS
+    ) -> None:
         self.db = db
         self.instance = instance
         self.max_attempts = max_attempts
@@ -133,8 +167,13 @@ class Journal:
 
     # -- record -------------------------------------------------------------
 
-    def record(self, decisions: Sequence[Decision], now: float, dry_run: bool,
-               torrents: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
+    def record(
+        self,
+        decisions: Sequence[Decision],
+        now: float,
+        dry_run: bool,
+        torrents: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[int]:
         """Write one cycle's decisions and planned actions in one transaction; returns new action ids.
 
         In dry run the action keys get the ``dry:`` prefix (so the real actions are planned
@@ -152,7 +191,9 @@ class Journal:
             for d in decisions:
                 mem = d.memory
                 if dry_run:
-                    mem = mem.keep_effects_of(self._memory.get(d.hash, Memory(first_seen=mem.first_seen)))
+                    mem = mem.keep_effects_of(
+                        self._memory.get(d.hash, Memory(first_seen=mem.first_seen))
+                    )
                 new_memory[d.hash] = mem
                 self._upsert_torrent(d, mem, torrents.get(d.hash), now)
                 fresh = [a for a in d.actions if prefix + a.key not in existing]
@@ -163,8 +204,18 @@ class Journal:
                     cur = self.db.execute(
                         "INSERT OR IGNORE INTO actions (decision_id, instance, hash, kind, key, params, destructive,"
                         " status, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', 0, ?, ?)",
-                        (decision_id, self.instance, d.hash, a.kind, prefix + a.key,
-                         json.dumps(dict(a.params), sort_keys=True), int(a.destructive), now, now))
+                        (
+                            decision_id,
+                            self.instance,
+                            d.hash,
+                            a.kind,
+                            prefix + a.key,
+                            json.dumps(dict(a.params), sort_keys=True),
+                            int(a.destructive),
+                            now,
+                            now,
+                        ),
+                    )
                     if cur.rowcount:
                         planned.append(int(cur.lastrowid))
                         existing.add(prefix + a.key)
@@ -176,25 +227,53 @@ class Journal:
     def _existing_keys(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i:i + _CHUNK]
+            chunk = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(r["key"] for r in rows(
-                self.db, f"SELECT key FROM actions WHERE instance = ? AND key IN ({marks})", (self.instance, *chunk)))
+            found.update(
+                r["key"]
+                for r in rows(
+                    self.db,
+                    f"SELECT key FROM actions WHERE instance = ? AND key IN ({marks})",
+                    (self.instance, *chunk),
+                )
+            )
         return found
 
     def _insert_decision(self, d: Decision, now: float, dry_run: bool) -> int:
         inputs = dict(d.inputs, code=d.code)
         cur = self.db.execute(
             "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, dry_run, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.instance, d.hash, d.name, d.rule, d.reason, json.dumps(inputs, sort_keys=True, default=str),
-             int(dry_run), now))
+            (
+                self.instance,
+                d.hash,
+                d.name,
+                d.rule,
+                d.reason,
+                json.dumps(inputs, sort_keys=True, default=str),
+                int(dry_run),
+                now,
+            ),
+        )
         return int(cur.lastrowid)
 
-    def _upsert_torrent(self, d: Decision, mem: Memory, t: Mapping[str, Any] | None, now: float) -> None:
+    def _upsert_torrent(
+        self, d: Decision, mem: Memory, t: Mapping[str, Any] | None, now: float
+    ) -> None:
         i, t = d.inputs, t or {}
-        shown = (d.name, d.rule, d.code, d.reason, t.get("state", i.get("state")), t.get("progress", i.get("progress")),
-                 t.get("ratio", i.get("ratio")), t.get("seeding_time", i.get("seeding_time")), t.get("size"),
-                 t.get("category", i.get("category")), t.get("tags"), t.get("added_on"))
+        shown = (
+            d.name,
+            d.rule,
+            d.code,
+            d.reason,
+            t.get("state", i.get("state")),
+            t.get("progress", i.get("progress")),
+            t.get("ratio", i.get("ratio")),
+            t.get("seeding_time", i.get("seeding_time")),
+            t.get("size"),
+            t.get("category", i.get("category")),
+            t.get("tags"),
+            t.get("added_on"),
+        )
         if self._written.get(d.hash) == (mem, shown):
             return  # unchanged since the last write: keep the cycle's transaction small
         columns, extra = _split_memory(mem)
@@ -206,7 +285,8 @@ class Journal:
             f"INSERT INTO torrents (instance, hash, {names}, last_decided_at, gone_at) VALUES (?, ?, {marks}, ?, NULL) "
             f"ON CONFLICT (instance, hash) DO UPDATE SET {updates}, last_decided_at = excluded.last_decided_at, "
             "gone_at = NULL",
-            (self.instance, d.hash, *values, now))
+            (self.instance, d.hash, *values, now),
+        )
         self._written[d.hash] = (mem, shown)
 
     # -- actions ------------------------------------------------------------
@@ -218,9 +298,12 @@ class Journal:
         now = time.time() if now is None else now
         if not self.brake_engaged():
             self._release_held(now)
-        found = rows(self.db, "SELECT * FROM actions WHERE instance = ? AND (status IN ('planned', 'sending') "
-                              "OR (status = 'failed' AND attempts < ?)) ORDER BY id",
-                     (self.instance, self.max_attempts))
+        found = rows(
+            self.db,
+            "SELECT * FROM actions WHERE instance = ? AND (status IN ('planned', 'sending') "
+            "OR (status = 'failed' AND attempts < ?)) ORDER BY id",
+            (self.instance, self.max_attempts),
+        )
         out = []
         for r in found:
             if r["status"] == "failed" and now < r["updated_at"] + retry_delay(r["attempts"]):
@@ -229,7 +312,11 @@ class Journal:
         return out
 
     def _release_held(self, now: float) -> int:
-        if not rows(self.db, "SELECT 1 FROM actions WHERE instance = ? AND status = 'held' LIMIT 1", (self.instance,)):
+        if not rows(
+            self.db,
+            "SELECT 1 FROM actions WHERE instance = ? AND status = 'held' LIMIT 1",
+            (self.instance,),
+        ):
             return 0
         with write_txn(self.db):
             return _release(self.db, self.instance, now)
@@ -237,7 +324,9 @@ class Journal:
     def mark(self, action_id: int, status: str, result: str = "", now: float | None = None) -> None:
         self.mark_many([action_id], status, result, now)
 
-    def mark_many(self, action_ids: Iterable[int], status: str, result: str = "", now: float | None = None) -> None:
+    def mark_many(
+        self, action_ids: Iterable[int], status: str, result: str = "", now: float | None = None
+    ) -> None:
         """Set the outcome of actions; ``done`` and ``failed`` count as an attempt."""
         if status not in STATUSES:
             raise ValueError(f"unknown action status {status!r}")
@@ -248,28 +337,37 @@ class Journal:
         bump = 1 if status in ("done", "failed") else 0
         with write_txn(self.db):
             for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i:i + _CHUNK]
+                chunk = ids[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 self.db.execute(
                     f"UPDATE actions SET status = ?, result = ?, attempts = attempts + ?, updated_at = ? "
                     f"WHERE instance = ? AND id IN ({marks})",
-                    (status, result[:1000] if result else None, bump, now, self.instance, *chunk))
+                    (status, result[:1000] if result else None, bump, now, self.instance, *chunk),
+                )
 
     def unfinished(self) -> list[tuple[int, str]]:
         """(id, hash) of every action not finished yet: planned, sending, held, or failed with
         attempts left (also those waiting for their back-off)."""
-        found = rows(self.db, "SELECT id, hash FROM actions WHERE instance = ? AND (status IN ('planned', "
-                              "'sending', 'held') OR (status = 'failed' AND attempts < ?))",
-                     (self.instance, self.max_attempts))
+        found = rows(
+            self.db,
+            "SELECT id, hash FROM actions WHERE instance = ? AND (status IN ('planned', "
+            "'sending', 'held') OR (status = 'failed' AND attempts < ?))",
+            (self.instance, self.max_attempts),
+        )
         return [(r["id"], r["hash"]) for r in found]
 
     def actions(self, status: str | None = None) -> list[ActionRow]:
         """Every action of this instance (optionally with one status), oldest first."""
         if status is None:
-            found = rows(self.db, "SELECT * FROM actions WHERE instance = ? ORDER BY id", (self.instance,))
+            found = rows(
+                self.db, "SELECT * FROM actions WHERE instance = ? ORDER BY id", (self.instance,)
+            )
         else:
-            found = rows(self.db, "SELECT * FROM actions WHERE instance = ? AND status = ? ORDER BY id",
-                         (self.instance, status))
+            found = rows(
+                self.db,
+                "SELECT * FROM actions WHERE instance = ? AND status = ? ORDER BY id",
+                (self.instance, status),
+            )
         return [ActionRow.from_row(r) for r in found]
 
     # -- torrents gone ------------------------------------------------------
@@ -278,21 +376,29 @@ class Journal:
         """Mark this instance's torrents no longer in qBittorrent as gone; skip their pending
         qBittorrent actions (the Arr-side ones stay). Returns the hashes newly marked."""
         present = {h.lower() for h in hashes_present}
-        known = rows(self.db, "SELECT hash FROM torrents WHERE instance = ? AND gone_at IS NULL", (self.instance,))
+        known = rows(
+            self.db,
+            "SELECT hash FROM torrents WHERE instance = ? AND gone_at IS NULL",
+            (self.instance,),
+        )
         gone = sorted(r["hash"] for r in known if r["hash"] not in present)
         if not gone:
             return []
         kinds = ",".join(f"'{k}'" for k in sorted(QBT_KINDS))
         with write_txn(self.db):
             for i in range(0, len(gone), _CHUNK):
-                chunk = gone[i:i + _CHUNK]
+                chunk = gone[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                self.db.execute(f"UPDATE torrents SET gone_at = ? WHERE instance = ? AND hash IN ({marks})",
-                                (now, self.instance, *chunk))
+                self.db.execute(
+                    f"UPDATE torrents SET gone_at = ? WHERE instance = ? AND hash IN ({marks})",
+                    (now, self.instance, *chunk),
+                )
                 self.db.execute(
                     f"UPDATE actions SET status = 'skipped', result = 'torrent gone from qBittorrent', updated_at = ? "
                     f"WHERE instance = ? AND status IN ('planned', 'held', 'failed') AND kind IN ({kinds}) "
-                    f"AND hash IN ({marks})", (now, self.instance, *chunk))
+                    f"AND hash IN ({marks})",
+                    (now, self.instance, *chunk),
+                )
         for h in gone:
             self._written.pop(h, None)
             self._last.pop(h, None)
@@ -306,42 +412,66 @@ class Journal:
     # -- brake --------------------------------------------------------------
 
     def brake_engaged(self) -> bool:
-        found = rows(self.db, "SELECT brake_engaged FROM instances WHERE name = ?", (self.instance,))
+        found = rows(
+            self.db, "SELECT brake_engaged FROM instances WHERE name = ?", (self.instance,)
+        )
         return bool(found and found[0]["brake_engaged"])
 
     def engage_brake(self, reason: str, now: float) -> None:
         with write_txn(self.db):
             self.db.execute("INSERT OR IGNORE INTO instances (name) VALUES (?)", (self.instance,))
-            self.db.execute("UPDATE instances SET brake_engaged = 1, brake_reason = ?, brake_at = ? WHERE name = ?",
-                            (reason, now, self.instance))
+            self.db.execute(
+                "UPDATE instances SET brake_engaged = 1, brake_reason = ?, brake_at = ? WHERE name = ?",
+                (reason, now, self.instance),
+            )
 
 
 def _release(db: sqlite_utils.Database, instance: str, now: float) -> int:
     """Held -> planned, marked released; the other pending actions of those torrents (e.g. the
     search after a held delete) are marked released too, so all are re-evaluated together."""
-    db.execute("UPDATE actions SET released_at = ? WHERE instance = ? AND status = 'planned' AND hash IN "
-               "(SELECT hash FROM actions WHERE instance = ? AND status = 'held')", (now, instance, instance))
-    cur = db.execute("UPDATE actions SET status = 'planned', released_at = ?, result = 'released from the brake', "
-                     "updated_at = ? WHERE instance = ? AND status = 'held'", (now, now, instance))
+    db.execute(
+        "UPDATE actions SET released_at = ? WHERE instance = ? AND status = 'planned' AND hash IN "
+        "(SELECT hash FROM actions WHERE instance = ? AND status = 'held')",
+        (now, instance, instance),
+    )
+    cur = db.execute(
+        "UPDATE actions SET status = 'planned', released_at = ?, result = 'released from the brake', "
+        "updated_at = ? WHERE instance = ? AND status = 'held'",
+        (now, now, instance),
+    )
     return int(cur.rowcount or 0)
 
 
-def release_brake(db: sqlite_utils.Database, instance: str, now: float | None = None) -> dict[str, Any]:
+def release_brake(
+    db: sqlite_utils.Database, instance: str, now: float | None = None
+) -> dict[str, Any]:
     """Release an instance's brake (``qbarr brake release NAME``): held actions become planned
     again and are carried out next cycle if the rules still decide them."""
     now = time.time() if now is None else now
     with write_txn(db):
         found = rows(db, "SELECT brake_engaged FROM instances WHERE name = ?", (instance,))
         was = bool(found and found[0]["brake_engaged"])
-        db.execute("UPDATE instances SET brake_engaged = 0, brake_released_at = ? WHERE name = ?", (now, instance))
+        db.execute(
+            "UPDATE instances SET brake_engaged = 0, brake_released_at = ? WHERE name = ?",
+            (now, instance),
+        )
         released = _release(db, instance, now)
-    return {"instance": instance, "was_engaged": was, "released_actions": released, "released_at": now}
+    return {
+        "instance": instance,
+        "was_engaged": was,
+        "released_actions": released,
+        "released_at": now,
+    }
 
 
-def history(db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None) -> list[dict[str, Any]]:
+def history(
+    db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
+) -> list[dict[str, Any]]:
     """A torrent's decisions, oldest first, each with its actions (for ``qbarr why HASH``)."""
     h = torrent_hash.lower()
-    where, params = ("hash = ?", (h,)) if instance is None else ("hash = ? AND instance = ?", (h, instance))
+    where, params = (
+        ("hash = ?", (h,)) if instance is None else ("hash = ? AND instance = ?", (h, instance))
+    )
     decided = rows(db, f"SELECT * FROM decisions WHERE {where} ORDER BY at, id", params)
     acted = rows(db, f"SELECT * FROM actions WHERE {where} ORDER BY id", params)
     by_decision: dict[int | None, list[dict[str, Any]]] = {}

@@ -38,7 +38,9 @@ from qbarr.search.settings import settings_for
 log = logging.getLogger("qbarr.manager")
 
 FILES_PER_CYCLE = 25  # torrents/files calls per cycle at most (a first start with many downloads)
-GLOBAL_LIMIT_SHARE = 0.9  # at >= 90 % of the global download limit, ETAs say nothing about the swarm
+GLOBAL_LIMIT_SHARE = (
+    0.9  # at >= 90 % of the global download limit, ETAs say nothing about the swarm
+)
 # A complete torrent that was "ok" and has not changed since is not decided again for this long
 # (plus a per-hash spread, so re-evaluations do not all fall into one cycle). Its decision can only
 # change through its own fields (seen as a change in sync), its entry in the Arr queue (a refresh
@@ -62,8 +64,15 @@ class CycleReport:
 class TorrentLoop:
     """The per-instance state and the cycle; qbt/arr are the clients of qbarr.qbittorrent / qbarr.arr."""
 
-    def __init__(self, cfg: Config, instance: Instance, db: sqlite_utils.Database, qbt: Any, arr: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        instance: Instance,
+        db: sqlite_utils.Database,
+        qbt: Any,
+        arr: Any,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
         self.qbt = qbt
         self.arr = arr
@@ -73,7 +82,9 @@ class TorrentLoop:
         self.files: dict[str, list[dict[str, Any]]] = {}
         self.queue: dict[str, policy.QueueView] = {}
         self.queue_at = 0.0
-        self.seen: dict[str, tuple[Any, Any]] = {}  # hash -> (state, category) at the last queue read
+        self.seen: dict[
+            str, tuple[Any, Any]
+        ] = {}  # hash -> (state, category) at the last queue read
         self.shared: frozenset[str] = frozenset()
         self.content_paths: dict[str, str] = {}
         self.decided: dict[str, tuple[policy.Decision, float]] = {}  # reusable "ok" decisions
@@ -84,7 +95,9 @@ class TorrentLoop:
     def configure(self, cfg: Config, instance: Instance) -> None:
         """Take (re)loaded settings; called at start and on SIGHUP."""
         self.cfg, self.instance = cfg, instance
-        self.settings = policy.PolicySettings.from_config(instance.section, cfg.settings, instance.kind)
+        self.settings = policy.PolicySettings.from_config(
+            instance.section, cfg.settings, instance.kind
+        )
         self.executor = Executor(self.journal, self.qbt, self.arr, self.settings, log)
         self.executor.search_settings = settings_for(instance)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
@@ -100,7 +113,9 @@ class TorrentLoop:
         cats = self._categories()
         return {h: t for h, t in torrents.items() if t.get("category") in cats}
 
-    def _refresh_queue(self, mine: Mapping[str, dict[str, Any]], touched: set[str], now: float) -> set[str] | None:
+    def _refresh_queue(
+        self, mine: Mapping[str, dict[str, Any]], touched: set[str], now: float
+    ) -> set[str] | None:
         """Re-read the queue when a torrent came, went, or changed state or category (or it is old).
 
         Returns None when the queue was not re-read, else the hashes whose queue view changed
@@ -108,7 +123,8 @@ class TorrentLoop:
         entry, so only those need deciding again because of the queue.
         """
         moved = len(mine) != len(self.seen) or any(
-            self.seen.get(h) != (mine[h].get("state"), mine[h].get("category")) for h in touched)
+            self.seen.get(h) != (mine[h].get("state"), mine[h].get("category")) for h in touched
+        )
         if not moved and now - self.queue_at < float(self.cfg.settings["QueueRefresh"]):
             return None
         old, self.queue = self.queue, policy.group_queue(self.arr.queue())
@@ -119,13 +135,18 @@ class TorrentLoop:
     def _fetch_files(self, mine: Mapping[str, dict[str, Any]], touched: set[str]) -> None:
         for gone in set(self.files) - set(mine):
             del self.files[gone]
-        self.files_wanted = {h for h in self.files_wanted | touched
-                             if h in mine and h not in self.files and policy.needs_files(mine[h])}
+        self.files_wanted = {
+            h
+            for h in self.files_wanted | touched
+            if h in mine and h not in self.files and policy.needs_files(mine[h])
+        }
         for h in sorted(self.files_wanted)[:FILES_PER_CYCLE]:
             self.files[h] = self.qbt.files(h)
             self.files_wanted.discard(h)
 
-    def _content_missing(self, mine: Mapping[str, dict[str, Any]], hashes: set[str]) -> frozenset[str]:
+    def _content_missing(
+        self, mine: Mapping[str, dict[str, Any]], hashes: set[str]
+    ) -> frozenset[str]:
         """Complete torrents whose data qbarr can see is absent (only where qbarr sees the disk)."""
         missing = set()
         for h in hashes:
@@ -150,7 +171,9 @@ class TorrentLoop:
                 del self.content_paths[h]
             self.shared = policy.shared_content(snap.torrents)
 
-    def _env(self, snap: Any, mine: Mapping[str, dict[str, Any]], hashes: set[str], now: float) -> policy.Env:
+    def _env(
+        self, snap: Any, mine: Mapping[str, dict[str, Any]], hashes: set[str], now: float
+    ) -> policy.Env:
         server = snap.server_state or {}
         limit = int(server.get("dl_rate_limit") or 0)
         speed = int(server.get("dl_info_speed") or 0)
@@ -165,8 +188,9 @@ class TorrentLoop:
             content_missing=self._content_missing(mine, hashes),
         )
 
-    def _to_decide(self, mine: Mapping[str, dict[str, Any]], touched: set[str], everything: bool,
-                   now: float) -> tuple[set[str], list[policy.Decision]]:
+    def _to_decide(
+        self, mine: Mapping[str, dict[str, Any]], touched: set[str], everything: bool, now: float
+    ) -> tuple[set[str], list[policy.Decision]]:
         """Split this cycle's torrents into those to decide and the unchanged "ok" ones to reuse."""
         reuse: list[policy.Decision] = []
         fresh = set(mine) if everything else set()
@@ -179,7 +203,9 @@ class TorrentLoop:
                     reuse.append(cached[0])
         return fresh, reuse
 
-    def _remember(self, decisions: list[policy.Decision], mine: Mapping[str, dict[str, Any]], now: float) -> None:
+    def _remember(
+        self, decisions: list[policy.Decision], mine: Mapping[str, dict[str, Any]], now: float
+    ) -> None:
         for d in decisions:
             t = mine.get(d.hash, {})
             if d.rule == "ok" and not d.actions and t.get("amount_left") == 0:
@@ -204,7 +230,9 @@ class TorrentLoop:
         everything = bool(snap.full_update)
         hashes, reused = self._to_decide(mine, touched, everything, now)
         env = self._env(snap, mine, hashes, now)
-        fresh = policy.decide({h: mine[h] for h in hashes}, self.queue, self.files, self.memory, self.settings, env)
+        fresh = policy.decide(
+            {h: mine[h] for h in hashes}, self.queue, self.files, self.memory, self.settings, env
+        )
         self._remember(fresh, mine, now)
         decisions = fresh + reused
         dry_run = bool(self.cfg.settings["DryRun"])
@@ -216,8 +244,12 @@ class TorrentLoop:
         # The journal's memory, not the decisions': in dry run they differ (effects not done).
         self.memory = {h: m for h, m in self.journal.memory().items() if h in mine}
         wanted = {a.key for d in decisions for a in d.actions}
-        summary = self.executor.run(self.journal.pending(), dry_run,
-                                    int(self.cfg.settings["BrakeMaxRemovals"]), wanted=wanted)
+        summary = self.executor.run(
+            self.journal.pending(),
+            dry_run,
+            int(self.cfg.settings["BrakeMaxRemovals"]),
+            wanted=wanted,
+        )
         if any(d.rule == "import" and d.actions for d in decisions):
             self.queue_at = 0.0  # see the import's outcome (import-failed) on the next cycle
         self.apply_requests()
@@ -231,8 +263,12 @@ class TorrentLoop:
 
     def apply_requests(self) -> int:
         """Protect / unprotect torrents as asked from the web UI; returns how many were applied."""
-        pending = rows(self.db, "SELECT id, hash, kind FROM requests WHERE instance = ? AND done_at IS NULL "
-                       "ORDER BY id LIMIT 100", (self.instance.name,))
+        pending = rows(
+            self.db,
+            "SELECT id, hash, kind FROM requests WHERE instance = ? AND done_at IS NULL "
+            "ORDER BY id LIMIT 100",
+            (self.instance.name,),
+        )
         tag = str(self.cfg.settings["ProtectedTag"])
         for req in pending:
             result = "ok"
@@ -244,6 +280,9 @@ class TorrentLoop:
             else:
                 result = f"unknown request kind {req['kind']!r}"
             with write_txn(self.db) as db:
-                db.execute("UPDATE requests SET done_at = ?, result = ? WHERE id = ?", (self.clock(), result, req["id"]))
+                db.execute(
+                    "UPDATE requests SET done_at = ?, result = ? WHERE id = ?",
+                    (self.clock(), result, req["id"]),
+                )
             log.info("web UI request %s %s: %s", req["kind"], req["hash"], result)
         return len(pending)

@@ -57,7 +57,9 @@ class Home:
         self.run.chmod(0o700)
 
 
-def resolve_home(arg: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Home:
+def resolve_home(
+    arg: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+) -> Home:
     """Pick the data dir: argument, then ``$QBARR_HOME``, then ``/config``, then ``~/.config/qbarr``."""
     env = dict(os.environ) if env is None else env
     if arg:

@@ -87,7 +87,9 @@ class ScrubbingFormatter(logging.Formatter):
         return self.scrub(super().format(record))
 
 
-def setup_logging(label: str, level: str | int = "INFO", stream: TextIO | None = None) -> ScrubbingFormatter:
+def setup_logging(
+    label: str, level: str | int = "INFO", stream: TextIO | None = None
+) -> ScrubbingFormatter:
     """Send every log record to ``stream`` (stdout by default) in the qbarr line format."""
     formatter = ScrubbingFormatter(label)
     handler = logging.StreamHandler(stream or sys.stdout)
@@ -122,7 +124,9 @@ class Signals:
         signal.signal(signal.SIGUSR1, self._on_dump)
         # faulthandler writes from C, at once, even when the main thread is stuck; then it
         # chains to _on_dump, which logs a line saying what the dump above it was.
-        faulthandler.register(signal.SIGUSR1, file=dump_to or sys.stdout, all_threads=True, chain=True)
+        faulthandler.register(
+            signal.SIGUSR1, file=dump_to or sys.stdout, all_threads=True, chain=True
+        )
 
     def _on_stop(self, signum: int, frame: Any) -> None:
         if self.stop_requested:
@@ -133,7 +137,9 @@ class Signals:
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
         if self.stop_requested:
-            raise StopNow(f"the current step did not finish within {self.grace:g} s of the stop request")
+            raise StopNow(
+                f"the current step did not finish within {self.grace:g} s of the stop request"
+            )
 
     def _on_reload(self, signum: int, frame: Any) -> None:
         self._reload = True

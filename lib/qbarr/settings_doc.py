@@ -94,7 +94,11 @@ def _walk(spec: ConfigObj | dict, path: list[str]) -> list[tuple[list[str], str,
     out = []
     for key, value in spec.items():
         if isinstance(value, dict):
-            name = "MyArr" if key == "__many__" and not path else ("MyTracker" if key == "__many__" else key)
+            name = (
+                "MyArr"
+                if key == "__many__" and not path
+                else ("MyTracker" if key == "__many__" else key)
+            )
             out += _walk(value, [*path, name])
         else:
             out.append((path, key, str(value)))
@@ -109,7 +113,9 @@ def settings(example: Path | None = None) -> list[Setting]:
     result = []
     for path, key, check in _walk(spec, []):
         section = _generic(path)
-        result.append(Setting(section, key, check, _default(check), comments.get((section, key), "")))
+        result.append(
+            Setting(section, key, check, _default(check), comments.get((section, key), ""))
+        )
     return result
 
 
@@ -128,7 +134,13 @@ def markdown(example: Path | None = None) -> str:
     for item in settings(example):
         if item.section != current:
             current = item.section
-            lines += ["", f"**[{current}]**", "", "| setting | default | meaning |", "|---|---|---|"]
+            lines += [
+                "",
+                f"**[{current}]**",
+                "",
+                "| setting | default | meaning |",
+                "|---|---|---|",
+            ]
         meaning = item.meaning.replace("|", "\\|") or "—"
         default = item.default.replace("|", "\\|")
         lines.append(f"| `{item.key}` | `{default}` | {meaning} |")

@@ -200,6 +200,8 @@ def _update_per_process(sup: Supervisor, group: str, result: UpdateResult) -> bo
     for name in diff["removed"] + diff["changed"]:
         sup.stop(f"{group}:{name}")
     applied = sup.call("qbarr.applyGroup", group)
-    result.stopped += [f"{group}:{name}" for name in applied["removed"] if name not in diff["changed"]]
+    result.stopped += [
+        f"{group}:{name}" for name in applied["removed"] if name not in diff["changed"]
+    ]
     result.started += [f"{group}:{name}" for name in applied["added"]]
     return True

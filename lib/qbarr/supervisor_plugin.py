@@ -61,7 +61,9 @@ class QbarrNamespaceRPCInterface:
         for config in self.supervisord.options.process_group_configs:
             if config.name == name:
                 return config
-        raise RPCError(Faults.BAD_NAME, f"no group {name} in the configuration (reloadConfig first?)")
+        raise RPCError(
+            Faults.BAD_NAME, f"no group {name} in the configuration (reloadConfig first?)"
+        )
 
     @staticmethod
     def _per_process_possible(group: Any, old: Any, new: Any) -> bool:
@@ -71,7 +73,10 @@ class QbarrNamespaceRPCInterface:
             and type(old) is ProcessGroupConfig
             and type(new) is ProcessGroupConfig
             and old.priority == new.priority
-            and all(type(p) is ProcessConfig for p in list(old.process_configs) + list(new.process_configs))
+            and all(
+                type(p) is ProcessConfig
+                for p in list(old.process_configs) + list(new.process_configs)
+            )
         )
 
     @staticmethod

@@ -53,9 +53,15 @@ def make_torrent(path: Path, piece_length: int = PIECE_LENGTH) -> bytes:
                     buffer = b""
     if buffer:
         pieces.append(hashlib.sha1(buffer).digest())
-    info: dict[str, object] = {"name": path.name, "piece length": piece_length, "pieces": b"".join(pieces)}
+    info: dict[str, object] = {
+        "name": path.name,
+        "piece length": piece_length,
+        "pieces": b"".join(pieces),
+    }
     if path.is_dir():
-        info["files"] = [{"length": f.stat().st_size, "path": list(f.relative_to(path).parts)} for f in files]
+        info["files"] = [
+            {"length": f.stat().st_size, "path": list(f.relative_to(path).parts)} for f in files
+        ]
     else:
         info["length"] = path.stat().st_size
     return bencode({"info": info, "created by": "qbarr demo"})

@@ -77,7 +77,9 @@ class Action:
     detail: str = ""
 
 
-def record(target: str, event: str, detail: str, pid: int | None = None, from_state: str = "") -> Action:
+def record(
+    target: str, event: str, detail: str, pid: int | None = None, from_state: str = ""
+) -> Action:
     return Action("record", target, event=event, pid=pid, from_state=from_state, detail=detail)
 
 
@@ -121,7 +123,15 @@ class Policy:
             self.hung.pop(name, None)
             return []
         if ev.state == "BACKOFF":
-            return [record(name, "backoff", "exited before startsecs; supervisord retries it", ev.pid, ev.from_state)]
+            return [
+                record(
+                    name,
+                    "backoff",
+                    "exited before startsecs; supervisord retries it",
+                    ev.pid,
+                    ev.from_state,
+                )
+            ]
         if ev.state == "FATAL":
             return self._on_fatal(name, ev, now)
         if ev.state == "EXITED":
@@ -143,12 +153,22 @@ class Policy:
             if ev.expected:
                 return [
                     Action("start", name),
-                    record(name, "restart", "hung program exited after TERM; started again", ev.pid),
+                    record(
+                        name, "restart", "hung program exited after TERM; started again", ev.pid
+                    ),
                 ]
             return [record(name, "restart", "hung program ended; supervisord restarts it", ev.pid)]
         if ev.expected:
             return []
-        return [record(name, "exited", "exited unexpectedly; supervisord restarts it", ev.pid, ev.from_state)]
+        return [
+            record(
+                name,
+                "exited",
+                "exited unexpectedly; supervisord restarts it",
+                ev.pid,
+                ev.from_state,
+            )
+        ]
 
     def _forget_hung(self, name: str, keep_pid: int | None) -> None:
         hung = self.hung.get(name)
@@ -158,7 +178,10 @@ class Policy:
     # -- ticks -------------------------------------------------------------------------------
 
     def on_tick(
-        self, now: float, processes: list[Mapping[str, Any]], heartbeats: Mapping[str, Mapping[str, Any]]
+        self,
+        now: float,
+        processes: list[Mapping[str, Any]],
+        heartbeats: Mapping[str, Mapping[str, Any]],
     ) -> list[Action]:
         actions: list[Action] = []
         by_name = {_full(p): p for p in processes}
@@ -184,7 +207,10 @@ class Policy:
         return actions
 
     def _hang_checks(
-        self, now: float, by_name: Mapping[str, Mapping[str, Any]], heartbeats: Mapping[str, Mapping[str, Any]]
+        self,
+        now: float,
+        by_name: Mapping[str, Mapping[str, Any]],
+        heartbeats: Mapping[str, Mapping[str, Any]],
     ) -> list[Action]:
         actions: list[Action] = []
         for name, info in by_name.items():

@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", help="brake state, reason and held actions of each instance")
     status.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     status.add_argument("--home", default=argparse.SUPPRESS, help=HOME_HELP)
-    release = sub.add_parser("release", help="release an instance's brake: held actions are re-checked next cycle")
+    release = sub.add_parser(
+        "release", help="release an instance's brake: held actions are re-checked next cycle"
+    )
     release.add_argument("name", metavar="NAME", help="the Arr section name (or its slug)")
     release.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     release.add_argument("--home", default=argparse.SUPPRESS, help=HOME_HELP)
@@ -53,17 +55,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def managers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """The instances rows of Arr managers (the search programs' rows have kind ``search``)."""
-    return dbmod.rows(db, "SELECT name, kind, status, brake_engaged, brake_reason, brake_at, brake_released_at "
-                          "FROM instances WHERE kind != 'search' ORDER BY name")
+    return dbmod.rows(
+        db,
+        "SELECT name, kind, status, brake_engaged, brake_reason, brake_at, brake_released_at "
+        "FROM instances WHERE kind != 'search' ORDER BY name",
+    )
 
 
 def resolve(db: sqlite_utils.Database, name: str) -> str:
     """The stored instance name for a section name (any case) or its slug."""
     known = [r["name"] for r in managers(db)]
     for candidate in known:
-        if candidate == name or candidate.lower() == name.lower() or slugify(candidate) == slugify(name):
+        if (
+            candidate == name
+            or candidate.lower() == name.lower()
+            or slugify(candidate) == slugify(name)
+        ):
             return candidate
-    raise BrakeError(f"no Arr instance {name!r} in the database (known: {', '.join(known) or 'none'})")
+    raise BrakeError(
+        f"no Arr instance {name!r} in the database (known: {', '.join(known) or 'none'})"
+    )
 
 
 def held_actions(db: sqlite_utils.Database, instance: str) -> list[dict[str, Any]]:
@@ -81,8 +92,14 @@ def collect(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     out = []
     for row in managers(db):
         held = held_actions(db, row["name"])
-        out.append({**row, "brake_engaged": bool(row["brake_engaged"]), "held": held,
-                    "held_torrents": len({a["hash"] for a in held})})
+        out.append(
+            {
+                **row,
+                "brake_engaged": bool(row["brake_engaged"]),
+                "held": held,
+                "held_torrents": len({a["hash"] for a in held}),
+            }
+        )
     return out
 
 
@@ -104,15 +121,25 @@ def render_status(items: list[dict[str, Any]], now: float, show: int = 10) -> li
         if item["brake_engaged"]:
             lines.append(f"{item['name']}: brake ENGAGED since {_when(item['brake_at'], now)}")
             lines.append(f"  why: {item['brake_reason'] or '-'}")
-            lines.append(f"  held: {len(item['held'])} action(s) on {item['held_torrents']} torrent(s)")
+            lines.append(
+                f"  held: {len(item['held'])} action(s) on {item['held_torrents']} torrent(s)"
+            )
             for a in item["held"][:show]:
                 lines.append(f"    {a['kind']:<10} {a['hash']}  {a['name']}")
             if len(item["held"]) > show:
                 lines.append(f"    ... {len(item['held']) - show} more")
             lines.append(f"  release with: qbarr brake release {shlex.quote(item['name'])}")
         else:
-            released = f", last released {_when(item['brake_released_at'], now)}" if item["brake_released_at"] else ""
-            held = f", {len(item['held'])} held action(s) waiting for the next cycle" if item["held"] else ""
+            released = (
+                f", last released {_when(item['brake_released_at'], now)}"
+                if item["brake_released_at"]
+                else ""
+            )
+            held = (
+                f", {len(item['held'])} held action(s) waiting for the next cycle"
+                if item["held"]
+                else ""
+            )
             lines.append(f"{item['name']}: brake off{released}{held}")
     return lines
 
@@ -134,8 +161,10 @@ def run_release(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
         return 0
     n = result["released_actions"]
     if result["was_engaged"] or n:
-        print(f"{name}: brake released; {n} held action(s) go back to the manager, which carries out "
-              f"those its rules still decide on its next cycle and skips the rest")
+        print(
+            f"{name}: brake released; {n} held action(s) go back to the manager, which carries out "
+            f"those its rules still decide on its next cycle and skips the rest"
+        )
     else:
         print(f"{name}: the brake was not engaged; nothing to release")
     return 0
@@ -143,7 +172,10 @@ def run_release(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
 
 def run(args: argparse.Namespace, home: Home) -> int:
     if not home.database.exists():
-        print(f"qbarr brake: no database at {home.database} (start the suite with `qbarr run`)", file=sys.stderr)
+        print(
+            f"qbarr brake: no database at {home.database} (start the suite with `qbarr run`)",
+            file=sys.stderr,
+        )
         return EX_FAIL
     db = dbmod.connect(home.database)
     try:

@@ -25,7 +25,9 @@ def line(ok: bool, what: str, detail: str) -> None:
 def check_qbittorrent(cfg: Config) -> tuple[bool, str]:
     q = cfg.qbittorrent
     try:
-        with QbtClient(q["URL"], q["Username"], q["Password"], api_key=q["APIKey"], timeout=float(q["Timeout"])) as qbt:
+        with QbtClient(
+            q["URL"], q["Username"], q["Password"], api_key=q["APIKey"], timeout=float(q["Timeout"])
+        ) as qbt:
             qbt.login()
             return True, f"{q['URL']}: logged in, qBittorrent {qbt.version()}"
     except (QbtError, ValueError) as exc:
@@ -35,7 +37,9 @@ def check_qbittorrent(cfg: Config) -> tuple[bool, str]:
 def check_arr(cfg: Config, index: int) -> tuple[bool, str]:
     inst = cfg.instances[index]
     try:
-        with make_client(inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"])) as arr:
+        with make_client(
+            inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"])
+        ) as arr:
             status = arr.system_status()
     except (ArrError, ValueError) as exc:
         return False, f"{inst.url}: {exc}"

@@ -30,23 +30,38 @@ SUMMARY_EVERY = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--real-qbittorrent", action="store_true",
-                        help="use a local qbittorrent-nox instead of the qBittorrent simulator")
-    parser.add_argument("--keep", action="store_true", help="keep a temporary data dir after the demo")
-    parser.add_argument("--for", dest="duration", type=float, default=0.0, metavar="SECONDS",
-                        help="stop by itself after this long (0 = run until Ctrl-C)")
+    parser.add_argument(
+        "--real-qbittorrent",
+        action="store_true",
+        help="use a local qbittorrent-nox instead of the qBittorrent simulator",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep a temporary data dir after the demo"
+    )
+    parser.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop by itself after this long (0 = run until Ctrl-C)",
+    )
 
 
 def _explicit_home(args: argparse.Namespace) -> bool:
-    return any(a == "--home" or a.startswith("--home=") for a in sys.argv[1:]) or bool(getattr(args, "home", None))
+    return any(a == "--home" or a.startswith("--home=") for a in sys.argv[1:]) or bool(
+        getattr(args, "home", None)
+    )
 
 
 def choose_home(args: argparse.Namespace, home: Home) -> tuple[Home, bool]:
     """The demo's data dir and whether it is temporary. Never a user's real data dir."""
     if _explicit_home(args):
         if home.config.exists() and not demo.is_demo_home(home):
-            raise SystemExit(f"qbarr demo: {home.config} exists and is not a demo config; "
-                             "pick an empty --home (the demo never touches a real setup)")
+            raise SystemExit(
+                f"qbarr demo: {home.config} exists and is not a demo config; "
+                "pick an empty --home (the demo never touches a real setup)"
+            )
         return home, False
     # Short path: supervisord's unix socket path must stay under ~100 bytes.
     return Home(Path(tempfile.mkdtemp(prefix="qbarr-demo-", dir="/tmp"))), True
@@ -54,8 +69,10 @@ def choose_home(args: argparse.Namespace, home: Home) -> tuple[Home, bool]:
 
 def run(args: argparse.Namespace, home: Home) -> int:
     if args.real_qbittorrent and not demo.real_qbittorrent_available():
-        print("qbarr demo: --real-qbittorrent needs qbittorrent-nox (apt-get install qbittorrent-nox)",
-              file=sys.stderr)
+        print(
+            "qbarr demo: --real-qbittorrent needs qbittorrent-nox (apt-get install qbittorrent-nox)",
+            file=sys.stderr,
+        )
         return EX_FAIL
     home, temporary = choose_home(args, home)
     plan = demo.DemoPlan(home=home, real_qbittorrent=args.real_qbittorrent)
@@ -85,8 +102,13 @@ def _start(home: Home) -> subprocess.Popen[bytes]:
     qbarr = find_tool("qbarr") or "qbarr"
     out = open(home.logs / "demo-run.log", "ab")
     try:
-        return subprocess.Popen([qbarr, "run", "--home", str(home.root)], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [qbarr, "run", "--home", str(home.root)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     finally:
         out.close()
 
@@ -118,28 +140,38 @@ def _wait_running(home: Home, proc: subprocess.Popen[bytes], stop: list[int]) ->
             return True
         time.sleep(0.3)
     if not stop:
-        print(f"qbarr demo: not every program RUNNING after {START_TIMEOUT:.0f}s: {seen}", file=sys.stderr)
+        print(
+            f"qbarr demo: not every program RUNNING after {START_TIMEOUT:.0f}s: {seen}",
+            file=sys.stderr,
+        )
     return False
 
 
 def _announce(plan: demo.DemoPlan) -> None:
     home = plan.home.root
-    print(f"""
+    print(
+        f"""
 qbarr demo is running.
   web UI    {plan.webui_url}   (log in with the token: {plan.token})
   programs  qbarr --home {home} ctl status
   decisions qbarr --home {home} status      qbarr --home {home} why HASH
   logs      {plan.home.logs}/
 Press Ctrl-C to stop.
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def _summary(home: Home) -> str:
     try:
         db = connect(home.database)
         try:
-            by_rule = rows(db, "SELECT rule, COUNT(*) AS n FROM decisions GROUP BY rule ORDER BY n DESC")
-            by_kind = rows(db, "SELECT kind, COUNT(*) AS n FROM actions WHERE status = 'done' GROUP BY kind")
+            by_rule = rows(
+                db, "SELECT rule, COUNT(*) AS n FROM decisions GROUP BY rule ORDER BY n DESC"
+            )
+            by_kind = rows(
+                db, "SELECT kind, COUNT(*) AS n FROM actions WHERE status = 'done' GROUP BY kind"
+            )
         finally:
             db.close()
     except Exception as exc:  # the summary is a nicety: never stop the demo for it
@@ -184,12 +216,19 @@ def _seed_real_torrents(plan: demo.DemoPlan) -> None:
     downloads = plan.demo_dir / "downloads"
     try:
         with QbtClient(plan.url(plan.qbt_port), "admin", plan.qbt_password) as qbt:
-            for category, name in (("radarr", "Demo.Movie.2024.1080p.WEB"), ("sonarr", "Demo.Show.S01E01.720p.WEB")):
+            for category, name in (
+                ("radarr", "Demo.Movie.2024.1080p.WEB"),
+                ("sonarr", "Demo.Show.S01E01.720p.WEB"),
+            ):
                 payload = write_payload(downloads / name, [4 * 2**20, 64 * 2**10], seed=len(name))
                 try:
                     qbt.create_category(category)
                 except QbtConflict:
                     pass  # the Arr simulator made it already
-                qbt.add(torrent_files=[make_torrent(payload)], category=category, save_path=str(downloads))
+                qbt.add(
+                    torrent_files=[make_torrent(payload)],
+                    category=category,
+                    save_path=str(downloads),
+                )
     except QbtError as exc:
         print(f"qbarr demo: could not add the demo torrents: {exc}", file=sys.stderr)

@@ -17,7 +17,13 @@ from qbarr.paths import Home
 from qbarr.render import RenderError, check_home, install_supervisord_conf, write_programs
 from qbarr.supervision import Supervisor
 from qbarr_programs.commands import init
-from qbarr_programs.commands.common import EX_CONFIG, EX_FAIL, find_tool, load_or_report, scripts_dir
+from qbarr_programs.commands.common import (
+    EX_CONFIG,
+    EX_FAIL,
+    find_tool,
+    load_or_report,
+    scripts_dir,
+)
 
 NAME = "run"
 HELP = "validate config.ini, migrate the database, render, then exec supervisord -n"
@@ -45,7 +51,10 @@ def prepare(home: Home) -> int:
         print("qbarr run: nothing started", file=sys.stderr)
         return EX_CONFIG
     if Supervisor(home.supervisor_url).is_running():
-        print(f"qbarr run: supervisord already runs for {home.root}; use `qbarr ctl ...`", file=sys.stderr)
+        print(
+            f"qbarr run: supervisord already runs for {home.root}; use `qbarr ctl ...`",
+            file=sys.stderr,
+        )
         return EX_FAIL
     home.ensure()
     dbmod.open_migrated(home.database).close()

@@ -21,7 +21,9 @@ HELP = "show each instance's heartbeat age, cycle time, status, last error, coun
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
-    parser.add_argument("--crashes", type=int, default=5, metavar="N", help="show the last N crashes (default 5)")
+    parser.add_argument(
+        "--crashes", type=int, default=5, metavar="N", help="show the last N crashes (default 5)"
+    )
 
 
 def _age(now: float, then: float | None) -> str:
@@ -42,7 +44,12 @@ def collect(home: Home, crashes: int) -> dict[str, Any]:
         recent = dbmod.rows(db, "SELECT * FROM crashes ORDER BY id DESC LIMIT ?", (crashes,))
     finally:
         db.close()
-    return {"instances": instances, "crashes": recent, "programs": _programs(home), "now": time.time()}
+    return {
+        "instances": instances,
+        "crashes": recent,
+        "programs": _programs(home),
+        "now": time.time(),
+    }
 
 
 def render_text(data: dict[str, Any]) -> list[str]:
@@ -50,8 +57,10 @@ def render_text(data: dict[str, Any]) -> list[str]:
     if not programs:
         lines = ["supervisord: not running (or not reachable)"]
     else:
-        lines = ["supervisord: running; programs: " + ", ".join(
-            f"{full_name(p)} {p['statename']}" for p in programs.values())]
+        lines = [
+            "supervisord: running; programs: "
+            + ", ".join(f"{full_name(p)} {p['statename']}" for p in programs.values())
+        ]
     if not data["instances"]:
         lines.append("no instance has reported yet")
     for row in data["instances"]:
@@ -71,13 +80,18 @@ def render_text(data: dict[str, Any]) -> list[str]:
     if data["crashes"]:
         lines.append("recent crashes and restarts:")
         for c in data["crashes"]:
-            lines.append(f"  {_age(now, c['at'])}: {c['program']} {c['event']} (pid {c['pid']}) {c['detail'] or ''}")
+            lines.append(
+                f"  {_age(now, c['at'])}: {c['program']} {c['event']} (pid {c['pid']}) {c['detail'] or ''}"
+            )
     return lines
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
     if not home.database.exists():
-        print(f"qbarr status: no database at {home.database} (start the suite with `qbarr run`)", file=sys.stderr)
+        print(
+            f"qbarr status: no database at {home.database} (start the suite with `qbarr run`)",
+            file=sys.stderr,
+        )
         return EX_FAIL
     data = collect(home, args.crashes)
     if args.json:

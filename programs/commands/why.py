@@ -31,8 +31,23 @@ HELP = "show why qbarr did what it did to a torrent: every decision, its inputs 
 MIN_PREFIX = 6
 
 # Inputs shown first, in this order; the others follow sorted by name.
-INPUT_ORDER = ("state", "category", "progress", "amount_left", "eta", "availability", "ratio", "seeding_time",
-               "age", "stalled_for", "slow_strikes", "tracker", "obligation", "content_shared", "arr")
+INPUT_ORDER = (
+    "state",
+    "category",
+    "progress",
+    "amount_left",
+    "eta",
+    "availability",
+    "ratio",
+    "seeding_time",
+    "age",
+    "stalled_for",
+    "slow_strikes",
+    "tracker",
+    "obligation",
+    "content_shared",
+    "arr",
+)
 DURATION_INPUTS = frozenset({"eta", "seeding_time", "age", "stalled_for", "seeding_time_limit"})
 SIZE_INPUTS = frozenset({"amount_left", "needs", "budget", "free_space"})
 
@@ -42,8 +57,12 @@ class WhyError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("hash", metavar="HASH", help="the torrent's info-hash (or a unique prefix, 6+ characters)")
-    parser.add_argument("--instance", metavar="NAME", help="only this Arr instance (section name or slug)")
+    parser.add_argument(
+        "hash", metavar="HASH", help="the torrent's info-hash (or a unique prefix, 6+ characters)"
+    )
+    parser.add_argument(
+        "--instance", metavar="NAME", help="only this Arr instance (section name or slug)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
 
 
@@ -54,17 +73,26 @@ def resolve_hash(db: sqlite_utils.Database, text: str) -> str:
     """The full lower-case hash for a hash or a unique prefix (raises WhyError)."""
     needle = text.strip().lower()
     if len(needle) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in needle):
-        raise WhyError(f"{text!r} is not an info-hash (40 hex digits, or a prefix of at least {MIN_PREFIX})")
+        raise WhyError(
+            f"{text!r} is not an info-hash (40 hex digits, or a prefix of at least {MIN_PREFIX})"
+        )
     if len(needle) == 40:
         return needle
-    found = dbmod.rows(db, "SELECT hash FROM torrents WHERE hash LIKE ? UNION SELECT hash FROM decisions "
-                           "WHERE hash LIKE ? UNION SELECT hash FROM searches WHERE hash LIKE ? LIMIT 11",
-                       (needle + "%",) * 3)
+    found = dbmod.rows(
+        db,
+        "SELECT hash FROM torrents WHERE hash LIKE ? UNION SELECT hash FROM decisions "
+        "WHERE hash LIKE ? UNION SELECT hash FROM searches WHERE hash LIKE ? LIMIT 11",
+        (needle + "%",) * 3,
+    )
     hashes = sorted({r["hash"] for r in found})
     if not hashes:
         raise WhyError(f"no torrent in the journal starts with {needle}")
     if len(hashes) > 1:
-        raise WhyError(f"{needle} is ambiguous: " + ", ".join(hashes[:10]) + (" ..." if len(hashes) > 10 else ""))
+        raise WhyError(
+            f"{needle} is ambiguous: "
+            + ", ".join(hashes[:10])
+            + (" ..." if len(hashes) > 10 else "")
+        )
     return hashes[0]
 
 
@@ -75,15 +103,26 @@ def resolve_instance(db: sqlite_utils.Database, name: str | None) -> str | None:
     known = {r["name"] for r in dbmod.rows(db, "SELECT name FROM instances")}
     known |= {r["instance"] for r in dbmod.rows(db, "SELECT DISTINCT instance FROM torrents")}
     for candidate in sorted(known):
-        if candidate == name or candidate.lower() == name.lower() or slugify(candidate) == slugify(name):
+        if (
+            candidate == name
+            or candidate.lower() == name.lower()
+            or slugify(candidate) == slugify(name)
+        ):
             return candidate
-    raise WhyError(f"no instance {name!r} in the database (known: {', '.join(sorted(known)) or 'none'})")
+    raise WhyError(
+        f"no instance {name!r} in the database (known: {', '.join(sorted(known)) or 'none'})"
+    )
 
 
-def collect(db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None) -> dict[str, Any]:
+def collect(
+    db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
+) -> dict[str, Any]:
     """Everything `why` shows: the torrent rows, the decisions with their actions, the searches."""
-    where, params = ("hash = ?", (torrent_hash,)) if instance is None else \
-        ("hash = ? AND instance = ?", (torrent_hash, instance))
+    where, params = (
+        ("hash = ?", (torrent_hash,))
+        if instance is None
+        else ("hash = ? AND instance = ?", (torrent_hash, instance))
+    )
     torrents = dbmod.rows(db, f"SELECT * FROM torrents WHERE {where} ORDER BY instance", params)
     for t in torrents:
         try:
@@ -119,7 +158,9 @@ def _value(key: str, value: Any) -> str:
         if key == "progress":
             return f"{float(value) * 100:.1f}%"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} {_value(k, v)}" for k, v in value.items() if v is not None) + "}"
+        return (
+            "{" + ", ".join(f"{k} {_value(k, v)}" for k, v in value.items() if v is not None) + "}"
+        )
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -134,8 +175,10 @@ def format_inputs(inputs: Mapping[str, Any]) -> str:
         value = shown[key]
         if key == "arr" and isinstance(value, Mapping):
             ids = ",".join(str(i) for i in value.get("queue_ids") or [])
-            parts.append(f"arr queue {ids or '-'} ({value.get('tracked_state') or '?'}/"
-                         f"{value.get('tracked_status') or '?'})")
+            parts.append(
+                f"arr queue {ids or '-'} ({value.get('tracked_state') or '?'}/"
+                f"{value.get('tracked_status') or '?'})"
+            )
         else:
             parts.append(f"{key} {_value(key, value)}")
     return ", ".join(parts)
@@ -175,18 +218,23 @@ def _params(a: Mapping[str, Any]) -> str:
 
 
 def _current(t: Mapping[str, Any]) -> list[str]:
-    where = f"gone from qBittorrent since {when(t['gone_at'])}" if t.get("gone_at") else \
-        f"in qBittorrent: {t.get('state') or '?'}, {float(t.get('progress') or 0) * 100:.1f}%, " \
+    where = (
+        f"gone from qBittorrent since {when(t['gone_at'])}"
+        if t.get("gone_at")
+        else f"in qBittorrent: {t.get('state') or '?'}, {float(t.get('progress') or 0) * 100:.1f}%, "
         f"ratio {float(t.get('ratio') or 0):.2f}, category {t.get('category') or '-'}"
-    lines = [f"[{t['instance']}] {t.get('name') or '(no name)'}",
-             f"  now: {where}",
-             f"  last decision: {t.get('last_rule') or '-'}: {t.get('last_reason') or '-'} "
-             f"({when(t.get('last_decided_at'))})",
-             f"  first seen {when(t.get('first_seen'))}"
-             + (f", stalled since {when(t['stalled_since'])}" if t.get("stalled_since") else "")
-             + (f", import sent {when(t['import_sent_at'])}" if t.get("import_sent_at") else "")
-             + (f", failed {when(t['failed_at'])}" if t.get("failed_at") else "")
-             + (", paused by qbarr" if t.get("paused_by_qbarr") else "")]
+    )
+    lines = [
+        f"[{t['instance']}] {t.get('name') or '(no name)'}",
+        f"  now: {where}",
+        f"  last decision: {t.get('last_rule') or '-'}: {t.get('last_reason') or '-'} "
+        f"({when(t.get('last_decided_at'))})",
+        f"  first seen {when(t.get('first_seen'))}"
+        + (f", stalled since {when(t['stalled_since'])}" if t.get("stalled_since") else "")
+        + (f", import sent {when(t['import_sent_at'])}" if t.get("import_sent_at") else "")
+        + (f", failed {when(t['failed_at'])}" if t.get("failed_at") else "")
+        + (", paused by qbarr" if t.get("paused_by_qbarr") else ""),
+    ]
     return lines
 
 
@@ -213,7 +261,10 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace, home: Home) -> int:
     if not home.database.exists():
-        print(f"qbarr why: no database at {home.database} (start the suite with `qbarr run`)", file=sys.stderr)
+        print(
+            f"qbarr why: no database at {home.database} (start the suite with `qbarr run`)",
+            file=sys.stderr,
+        )
         return EX_FAIL
     db = dbmod.connect(home.database)
     try:
@@ -227,8 +278,11 @@ def run(args: argparse.Namespace, home: Home) -> int:
         db.close()
     if not (data["torrents"] or data["decisions"] or data["searches"]):
         where = f" for instance {instance}" if instance else ""
-        print(f"qbarr why: nothing recorded about {torrent_hash}{where} (qbarr never saw it in an Arr "
-              f"category, or the journal was pruned)", file=sys.stderr)
+        print(
+            f"qbarr why: nothing recorded about {torrent_hash}{where} (qbarr never saw it in an Arr "
+            f"category, or the journal was pruned)",
+            file=sys.stderr,
+        )
         return EX_FAIL
     if args.json:
         print(json.dumps(data, indent=2, default=str))

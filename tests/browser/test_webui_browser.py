@@ -30,8 +30,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 SEEDED = "Radarr-Seeded"
 SHOTS = ARTIFACTS / "screenshots"
 BIN = Path(sys.executable).parent
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def tool(name: str) -> str:
@@ -50,14 +57,46 @@ def sims(tmp_path):
     qbt_port, arr_port = free_port(), free_port()
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [tool("qbarr-sim-qbittorrent"), "--port", str(qbt_port), "--password", TEST_PASSWORD,
-             "--categories", "cat-0", "--torrents", "12", "--seed", "3"],
-            stdout=open(tmp_path / "sim-qbt.log", "wb"), stderr=subprocess.STDOUT))
-        procs.append(subprocess.Popen(
-            [tool("qbarr-sim-arr"), "--kind", "radarr", "--port", str(arr_port), "--api-key", "testkey-0123456789",
-             "--qbt-url", f"http://127.0.0.1:{qbt_port}", "--qbt-password", TEST_PASSWORD, "--category", "cat-0"],
-            stdout=open(tmp_path / "sim-arr.log", "wb"), stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    tool("qbarr-sim-qbittorrent"),
+                    "--port",
+                    str(qbt_port),
+                    "--password",
+                    TEST_PASSWORD,
+                    "--categories",
+                    "cat-0",
+                    "--torrents",
+                    "12",
+                    "--seed",
+                    "3",
+                ],
+                stdout=open(tmp_path / "sim-qbt.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    tool("qbarr-sim-arr"),
+                    "--kind",
+                    "radarr",
+                    "--port",
+                    str(arr_port),
+                    "--api-key",
+                    "testkey-0123456789",
+                    "--qbt-url",
+                    f"http://127.0.0.1:{qbt_port}",
+                    "--qbt-password",
+                    TEST_PASSWORD,
+                    "--category",
+                    "cat-0",
+                ],
+                stdout=open(tmp_path / "sim-arr.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         yield f"http://127.0.0.1:{qbt_port}", f"http://127.0.0.1:{arr_port}"
     finally:
         for proc in procs:
@@ -76,7 +115,9 @@ def suite(sims):
 
     qbt_url, arr_url = sims
     port = free_port()
-    s = start_suite(arrs=[ArrSpec("Radarr-A", "cat-0", url=arr_url)], qbt_url=qbt_url, webui_port=port)
+    s = start_suite(
+        arrs=[ArrSpec("Radarr-A", "cat-0", url=arr_url)], qbt_url=qbt_url, webui_port=port
+    )
     try:
         # Seeded under an instance no manager runs for: the live manager of Radarr-A marks
         # torrents it does not see in qBittorrent as gone, and the list shows live ones only.
@@ -89,7 +130,9 @@ def suite(sims):
         shutil.rmtree(s.home.root, ignore_errors=True)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
+)
 def test_webui_in_chromium(suite):
     from playwright.sync_api import sync_playwright
 
@@ -101,7 +144,12 @@ def test_webui_in_chromium(suite):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("dialog", lambda d: d.accept() if d.type == "confirm" else (alerts.append(d.message), d.dismiss()))
+            page.on(
+                "dialog",
+                lambda d: (
+                    d.accept() if d.type == "confirm" else (alerts.append(d.message), d.dismiss())
+                ),
+            )
 
             # log in (no [WebUI] Password in this config: the token is the password)
             page.goto(f"{base}/programs")
@@ -136,11 +184,19 @@ def test_webui_in_chromium(suite):
             # a live torrent of the simulator, named like an attack, decided by the real manager:
             # find it by name on the manager's own instance page and open its history
             live = "<img src=x onerror=alert(2)> Live.Movie.2024"
-            added = httpx.post(f"{suite.qbt_url}/sim/torrents", timeout=10,
-                               json={"category": "cat-0", "name": live, "state": "stalledUP"}).json()
+            added = httpx.post(
+                f"{suite.qbt_url}/sim/torrents",
+                timeout=10,
+                json={"category": "cat-0", "name": live, "state": "stalledUP"},
+            ).json()
             live_hash = added["hashes"][0]
-            suite.wait_for(lambda: suite.query("SELECT last_rule FROM torrents WHERE hash = ? AND last_rule IS NOT NULL",
-                                               (live_hash,)), "the manager's decision on the live torrent")
+            suite.wait_for(
+                lambda: suite.query(
+                    "SELECT last_rule FROM torrents WHERE hash = ? AND last_rule IS NOT NULL",
+                    (live_hash,),
+                ),
+                "the manager's decision on the live torrent",
+            )
             page.goto(f"{base}/instances/Radarr-A")
             page.fill("#torrent-search", "Live.Movie")
             page.click("form.filters button[type=submit]")
@@ -165,7 +221,9 @@ def test_webui_in_chromium(suite):
             page.click("form.filters button[type=submit]")
             page.wait_for_url("**q=Movie.00010**")
             link = page.locator("td.name a", has_text="Movie.00010.2023")
-            gone = suite.query("SELECT COUNT(*) AS n FROM torrents WHERE gone_at IS NOT NULL")[0]["n"]
+            gone = suite.query("SELECT COUNT(*) AS n FROM torrents WHERE gone_at IS NOT NULL")[0][
+                "n"
+            ]
             assert link.count() == 1, f"{gone} torrents marked gone by the manager"
             page.screenshot(path=str(SHOTS / "instance.png"), full_page=True)
             link.click()
@@ -195,8 +253,15 @@ def test_webui_in_chromium(suite):
             page.click('#config-form button[value="save"]')
             page.wait_for_selector("text=re-reads its settings")
             page.screenshot(path=str(SHOTS / "config-saved.png"), full_page=True)
-            suite.wait_for(lambda: json.loads((suite.heartbeat("Radarr-A") or {}).get("stats") or "{}")
-                           .get("loop_interval") == 1.5, "the manager running with LoopInterval 1.5 s")
+            suite.wait_for(
+                lambda: (
+                    json.loads((suite.heartbeat("Radarr-A") or {}).get("stats") or "{}").get(
+                        "loop_interval"
+                    )
+                    == 1.5
+                ),
+                "the manager running with LoopInterval 1.5 s",
+            )
             page.goto(f"{base}/programs?log=arr:arr-radarr-a&q=LoopInterval 1.5")
             assert "LoopInterval 1.5" in page.locator("#logtext").inner_text()
             page.screenshot(path=str(SHOTS / "programs-log.png"), full_page=True)
@@ -207,7 +272,7 @@ def test_webui_in_chromium(suite):
             page.locator("details.section", has_text="[WebUI]").first.locator("summary").click()
             page.fill('input[data-field="WebUI/Port"]', "99999")
             page.click('#config-form button[value="save"]')
-            error = page.locator('label.has-error .field-error')
+            error = page.locator("label.has-error .field-error")
             assert "at most 65535" in error.first.inner_text()
             page.screenshot(path=str(SHOTS / "config-error.png"), full_page=True)
             assert suite.home.config.read_bytes() == before

@@ -9,16 +9,21 @@ the blocklist entry, a scripted import failure shows the structured fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from qbarr.arr import ArrClient, QueueItem, make_client
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.arr.launch import SimProcess, start_sim
-from tests.contract.test_arr_support import (KEY, Exchanges, QbtServer, qbt_server,  # noqa: F401
-                                             wait_for)
+from tests.contract.test_arr_support import (
+    KEY,
+    Exchanges,
+    QbtServer,
+    qbt_server,  # noqa: F401
+    wait_for,
+)
 from tests.support.torrents import make_torrent, write_random
 
 KINDS = ("radarr", "sonarr", "lidarr")
@@ -26,16 +31,26 @@ pytestmark = pytest.mark.qbt
 
 
 @pytest.fixture(scope="module")
-def sims(qbt_server: QbtServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SimProcess]]:
+def sims(
+    qbt_server: QbtServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, SimProcess]]:
     logs = tmp_path_factory.mktemp("sim-logs")
     started: dict[str, SimProcess] = {}
     try:
         for kind in KINDS:
-            started[kind] = start_sim(kind, api_key=KEY, qbt_url=qbt_server.url,
-                                      qbt_username=qbt_server.username,
-                                      qbt_password=qbt_server.password, library=300,
-                                      missing_fraction=0.2, search_duration=0.3,
-                                      grab_probability=1.0, poll_interval=0.2, log_dir=logs)
+            started[kind] = start_sim(
+                kind,
+                api_key=KEY,
+                qbt_url=qbt_server.url,
+                qbt_username=qbt_server.username,
+                qbt_password=qbt_server.password,
+                library=300,
+                missing_fraction=0.2,
+                search_duration=0.3,
+                grab_probability=1.0,
+                poll_interval=0.2,
+                log_dir=logs,
+            )
         yield started
     finally:
         for sim in started.values():
@@ -51,7 +66,9 @@ def qbt(qbt_server: QbtServer) -> Iterator[QbtClient]:
 
 
 @pytest.fixture(params=KINDS)
-def arr(request: pytest.FixtureRequest, sims: dict[str, SimProcess]) -> Iterator[tuple[ArrClient, SimProcess, Exchanges]]:
+def arr(
+    request: pytest.FixtureRequest, sims: dict[str, SimProcess]
+) -> Iterator[tuple[ArrClient, SimProcess, Exchanges]]:
     kind = request.param
     exchanges = Exchanges(kind)
     client = exchanges.attach(make_client(kind, sims[kind].url, KEY, timeout=15))
@@ -80,13 +97,22 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
     records, total = client.wanted_missing(page=1, page_size=7)
     expected = sim.control("GET", "/sim/library", params={"wanted": "missing"})["total"]
     assert total == expected and len(records) == 7
-    sort_key = {"radarr": "movieMetadata.sortTitle", "sonarr": "episodes.airDateUtc",
-                "lidarr": "albums.releaseDate"}[kind]
-    page2, _ = client.wanted_missing(page=2, page_size=7, sort_key=sort_key, sort_direction="ascending")
+    sort_key = {
+        "radarr": "movieMetadata.sortTitle",
+        "sonarr": "episodes.airDateUtc",
+        "lidarr": "albums.releaseDate",
+    }[kind]
+    page2, _ = client.wanted_missing(
+        page=2, page_size=7, sort_key=sort_key, sort_direction="ascending"
+    )
     assert len(page2) == 7
     cutoff, cutoff_total = client.wanted_cutoff(page_size=5, monitored=False)
-    assert cutoff_total == sim.control("GET", "/sim/library",
-                                       params={"wanted": "cutoff", "monitored": "false"})["total"]
+    assert (
+        cutoff_total
+        == sim.control("GET", "/sim/library", params={"wanted": "cutoff", "monitored": "false"})[
+            "total"
+        ]
+    )
 
     rss = client.rss_sync()
     assert rss["name"] == "RssSync" and rss["status"] == "queued"
@@ -101,8 +127,10 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
     grabbed = sim.control("GET", "/sim/commands")["commands"]
     hashes = next(c["grabs"] for c in grabbed if c["id"] == search["id"])
     assert len(hashes) == 2
-    in_client = wait_for("grabs in qBittorrent", lambda: {
-        t["hash"] for t in qbt.torrents_info(category=kind)} >= set(hashes) and True)
+    in_client = wait_for(
+        "grabs in qBittorrent",
+        lambda: {t["hash"] for t in qbt.torrents_info(category=kind)} >= set(hashes) and True,
+    )
     assert in_client
     sim.control("POST", "/sim/poll")
     items = [i for i in client.queue() if i.download_id in hashes]
@@ -120,8 +148,10 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
     victim = items[0]
     client.delete_queue(victim.id, remove_from_client=True, blocklist=True, skip_redownload=True)
     assert not queue_for(client, victim.download_id)
-    wait_for("the torrent to leave qBittorrent",
-             lambda: victim.download_id not in {t["hash"] for t in qbt.torrents_info(category=kind)})
+    wait_for(
+        "the torrent to leave qBittorrent",
+        lambda: victim.download_id not in {t["hash"] for t in qbt.torrents_info(category=kind)},
+    )
     blocked = sim.control("GET", "/sim/blocklist")
     assert any(b["hash"] == victim.download_id for b in blocked)
     listing = client._http.get("blocklist", params={"page": 1, "pageSize": 50})
@@ -129,17 +159,44 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
 
     # re-search for failed items: the right command with the right ids
     again = client.search_for([items[1]])
-    assert again is not None and again["name"] == {"radarr": "MoviesSearch", "sonarr": "EpisodeSearch",
-                                                   "lidarr": "AlbumSearch"}[kind]
-    assert again["body"][{"radarr": "movieIds", "sonarr": "episodeIds",
-                          "lidarr": "albumIds"}[kind]] == [items[1].media[field]]
-    assert client.search_for([QueueItem(id=1, download_id="", title="", status="", tracked_state=None,
-                                        tracked_status=None)]) is None
+    assert (
+        again is not None
+        and again["name"]
+        == {"radarr": "MoviesSearch", "sonarr": "EpisodeSearch", "lidarr": "AlbumSearch"}[kind]
+    )
+    assert again["body"][
+        {"radarr": "movieIds", "sonarr": "episodeIds", "lidarr": "albumIds"}[kind]
+    ] == [items[1].media[field]]
+    assert (
+        client.search_for(
+            [
+                QueueItem(
+                    id=1,
+                    download_id="",
+                    title="",
+                    status="",
+                    tracked_state=None,
+                    tracked_status=None,
+                )
+            ]
+        )
+        is None
+    )
 
     assert exchanges.operations() >= {
-        f"GET /api/{'v1' if kind == 'lidarr' else 'v3'}/{path}" for path in
-        ("system/status", "queue", "wanted/missing", "wanted/cutoff", "qualityprofile", "tag",
-         "command", "command/{id}", "blocklist")}
+        f"GET /api/{'v1' if kind == 'lidarr' else 'v3'}/{path}"
+        for path in (
+            "system/status",
+            "queue",
+            "wanted/missing",
+            "wanted/cutoff",
+            "qualityprofile",
+            "tag",
+            "command",
+            "command/{id}",
+            "blocklist",
+        )
+    }
     assert any(op.startswith("DELETE") and "queue/{id}" in op for op in exchanges.operations())
     assert any(op.startswith("POST") and op.endswith("/command") for op in exchanges.operations())
 
@@ -147,12 +204,19 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
 def test_a_scan_imports_a_finished_download(arr, qbt: QbtClient, tmp_path: Path) -> None:
     client, sim, exchanges = arr
     kind = client.kind
-    payload = write_random(tmp_path / "data" / f"{kind}-release.mkv", 256 * 1024, seed=KINDS.index(kind) + 11)
+    payload = write_random(
+        tmp_path / "data" / f"{kind}-release.mkv", 256 * 1024, seed=KINDS.index(kind) + 11
+    )
     torrent = make_torrent(payload)
     missing_before = client.wanted_missing(page_size=1)[1]
     qbt.add(torrent_files=[torrent.data], category=kind, save_path=str(payload.parent))
-    wait_for("qBittorrent to finish checking the data", lambda: any(
-        t["hash"] == torrent.hash and t["progress"] >= 1 for t in qbt.torrents_info(category=kind)))
+    wait_for(
+        "qBittorrent to finish checking the data",
+        lambda: any(
+            t["hash"] == torrent.hash and t["progress"] >= 1
+            for t in qbt.torrents_info(category=kind)
+        ),
+    )
     sim.control("POST", "/sim/poll")
     item = wait_for("the queue item", lambda: queue_for(client, torrent.hash))[0]
     assert item.tracked_state == "importPending" and item.status == "completed"
@@ -166,11 +230,18 @@ def test_a_scan_imports_a_finished_download(arr, qbt: QbtClient, tmp_path: Path)
     assert library[str(media_id)]["has_file"] is True
     assert client.wanted_missing(page_size=1)[1] == missing_before - 1
     seeding = [t for t in qbt.torrents_info(category=kind) if t["hash"] == torrent.hash]
-    assert seeding and seeding[0]["progress"] == 1   # the torrent stays in qBittorrent
-    lookup = {"radarr": f"movie/{media_id}", "sonarr": f"episode/{media_id}",
-              "lidarr": f"album/{media_id}"}[kind]
+    assert seeding and seeding[0]["progress"] == 1  # the torrent stays in qBittorrent
+    lookup = {
+        "radarr": f"movie/{media_id}",
+        "sonarr": f"episode/{media_id}",
+        "lidarr": f"album/{media_id}",
+    }[kind]
     data = client._http.get(lookup).json()
-    assert data.get("hasFile", data.get("statistics", {}).get("trackFileCount")) not in (False, 0, None)
+    assert data.get("hasFile", data.get("statistics", {}).get("trackFileCount")) not in (
+        False,
+        0,
+        None,
+    )
 
 
 def test_scripted_failures_show_structured_queue_fields(arr) -> None:
@@ -186,16 +257,32 @@ def test_scripted_failures_show_structured_queue_fields(arr) -> None:
     assert (blocked.tracked_state, blocked.tracked_status) == ("importBlocked", "warning")
     assert blocked.status_messages and blocked.status_messages[0] == blocked.title
 
-    sim.control("POST", "/sim/queue/fail", json={
-        "hash": grabbed["hash"], "kind": "download", "error": "tracker says: torrent not registered"})
+    sim.control(
+        "POST",
+        "/sim/queue/fail",
+        json={
+            "hash": grabbed["hash"],
+            "kind": "download",
+            "error": "tracker says: torrent not registered",
+        },
+    )
     failed = queue_for(client, grabbed["hash"])[0]
-    assert failed.tracked_state == ("downloadFailedPending" if kind == "lidarr" else "failedPending")
+    assert failed.tracked_state == (
+        "downloadFailedPending" if kind == "lidarr" else "failedPending"
+    )
     assert failed.tracked_status == "error" and failed.status == "failed"
     assert failed.error_message == "tracker says: torrent not registered"
 
     # a blocked import is not imported by a scan
-    sim.control("POST", "/sim/queue/fail", json={"hash": grabbed["hash"], "kind": "import",
-                                                 "messages": [{"title": "x", "messages": ["custom"]}]})
+    sim.control(
+        "POST",
+        "/sim/queue/fail",
+        json={
+            "hash": grabbed["hash"],
+            "kind": "import",
+            "messages": [{"title": "x", "messages": ["custom"]}],
+        },
+    )
     assert queue_for(client, grabbed["hash"])[0].status_messages == ["x", "custom"]
     scan = client.scan("/nowhere", grabbed["hash"])
     done = wait_for("the scan", lambda: finished(client, scan["id"]))
@@ -203,12 +290,15 @@ def test_scripted_failures_show_structured_queue_fields(arr) -> None:
     assert queue_for(client, grabbed["hash"])
 
 
-def test_sonarr_series_search_grabs_a_season_pack(sims: dict[str, SimProcess], qbt: QbtClient) -> None:
+def test_sonarr_series_search_grabs_a_season_pack(
+    sims: dict[str, SimProcess], qbt: QbtClient
+) -> None:
     sim = sims["sonarr"]
     exchanges = Exchanges("sonarr")
     with exchanges.attach(make_client("sonarr", sim.url, KEY)) as client:
-        records, _ = client.wanted_missing(page_size=200, sort_key="episodes.airDateUtc",
-                                           sort_direction="descending")
+        records, _ = client.wanted_missing(
+            page_size=200, sort_key="episodes.airDateUtc", sort_direction="descending"
+        )
         by_series: dict[int, list[dict]] = {}
         for record in records:
             if record["seasonNumber"] > 0:
@@ -217,15 +307,20 @@ def test_sonarr_series_search_grabs_a_season_pack(sims: dict[str, SimProcess], q
         command = client.search_media([], series_id=series_id, mode="series")
         assert command["name"] == "SeriesSearch" and command["body"]["seriesId"] == series_id
         wait_for("the series search", lambda: finished(client, command["id"]))
-        hashes = next(c["grabs"] for c in sim.control("GET", "/sim/commands")["commands"]
-                      if c["id"] == command["id"])
+        hashes = next(
+            c["grabs"]
+            for c in sim.control("GET", "/sim/commands")["commands"]
+            if c["id"] == command["id"]
+        )
         seasons = {e["seasonNumber"] for e in episodes}
         assert 1 <= len(hashes) <= len(seasons) + 1
         sim.control("POST", "/sim/poll")
-        items = wait_for("season pack queue records", lambda: [
-            i for i in client.queue() if i.download_id in hashes])
+        items = wait_for(
+            "season pack queue records",
+            lambda: [i for i in client.queue() if i.download_id in hashes],
+        )
         assert all(i.media["seriesId"] == series_id for i in items)
-        assert len(items) >= len(hashes)   # one record per episode of the pack
+        assert len(items) >= len(hashes)  # one record per episode of the pack
         with pytest.raises(ValueError):
             client.search_media([], mode="series")
     exchanges.validate()
@@ -239,6 +334,7 @@ def test_simulator_exits_zero_on_sigterm() -> None:
 def test_media_lookups_match_the_documents(arr) -> None:
     client, sim, exchanges = arr
     from qbarr.arr import ArrNotFound
+
     record = client.wanted_missing(page_size=1)[0][0]
     if client.kind == "radarr":
         one = client.get(f"movie/{record['id']}")

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from qbarr.arr import (ArrAuthError, ArrBadRequest, ArrError, ArrNotFound, ArrProtocolError,
-                       ArrUnavailable, make_client)
+from qbarr.arr import (
+    ArrAuthError,
+    ArrBadRequest,
+    ArrError,
+    ArrNotFound,
+    ArrProtocolError,
+    ArrUnavailable,
+    make_client,
+)
 from qbarr.sim.arr.launch import SimProcess, free_port, start_sim
 from tests.contract.test_arr_support import KEY
 
@@ -48,8 +55,9 @@ def leaks(error: BaseException, *secrets: str) -> list[str]:
     return [s for s in secrets for text in texts if s in text]
 
 
-def test_wrong_key_is_an_auth_error_that_names_the_url_not_the_key(sim: SimProcess,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_key_is_an_auth_error_that_names_the_url_not_the_key(
+    sim: SimProcess, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     with make_client("radarr", sim.url, WRONG, timeout=5) as client:
         with pytest.raises(ArrAuthError) as caught:
@@ -58,11 +66,13 @@ def test_wrong_key_is_an_auth_error_that_names_the_url_not_the_key(sim: SimProce
         assert caught.value.status == 401
         assert not leaks(caught.value, WRONG)
         assert WRONG not in repr(client) and WRONG not in str(vars(client).get("url"))
-        assert client.stats["errors"] == 1 and client.stats["calls"] == 1   # no retry on 401
+        assert client.stats["errors"] == 1 and client.stats["calls"] == 1  # no retry on 401
     assert WRONG not in caplog.text and KEY not in caplog.text
 
 
-def test_the_right_key_works_below_a_url_base(sim: SimProcess, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_right_key_works_below_a_url_base(
+    sim: SimProcess, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     with make_client("radarr", sim.url + "/", KEY, timeout=5) as client:
         assert client.system_status()["urlBase"] == "/radarr"
@@ -80,15 +90,17 @@ def test_not_found_and_bad_request(sim: SimProcess) -> None:
             client.command("NoSuchCommand")
         with pytest.raises(ArrBadRequest, match="movieIds"):
             client.command("MoviesSearch", movieIds="all of them")
-        with pytest.raises(ArrNotFound):   # wrong URL base: the API is not there
+        with pytest.raises(ArrNotFound):  # wrong URL base: the API is not there
             with make_client("radarr", sim.root + "/elsewhere", KEY, timeout=5) as other:
                 other.system_status()
 
 
 def test_server_errors_are_retried_for_gets_only(sim: SimProcess) -> None:
     with make_client("radarr", sim.url, KEY, timeout=5, retries=2, backoff=0.01) as client:
-        sim.control("POST", "/sim/faults", json={"error_rate": 1.0, "error_status": 503, "count": 2})
-        assert client.system_status()["appName"] == "Radarr"      # third attempt succeeds
+        sim.control(
+            "POST", "/sim/faults", json={"error_rate": 1.0, "error_status": 503, "count": 2}
+        )
+        assert client.system_status()["appName"] == "Radarr"  # third attempt succeeds
         assert client.stats["calls"] == 3 and client.stats["errors"] == 0
 
         sim.control("POST", "/sim/faults", json={"error_rate": 1.0, "error_status": 500})
@@ -97,7 +109,7 @@ def test_server_errors_are_retried_for_gets_only(sim: SimProcess) -> None:
         assert caught.value.status == 500
         calls = client.stats["calls"]
         with pytest.raises(ArrUnavailable):
-            client.rss_sync()                                      # a POST is never retried
+            client.rss_sync()  # a POST is never retried
         assert client.stats["calls"] == calls + 1
         assert not leaks(caught.value, KEY)
     assert sim.control("GET", "/sim/faults")["injected"] >= 5
@@ -106,7 +118,9 @@ def test_server_errors_are_retried_for_gets_only(sim: SimProcess) -> None:
 def test_timeouts_and_refused_connections_are_unavailable(sim: SimProcess) -> None:
     sim.control("POST", "/sim/faults", json={"latency": 1.5})
     with make_client("radarr", sim.url, KEY, timeout=0.3, retries=1, backoff=0.01) as client:
-        with pytest.raises(ArrUnavailable, match="did not answer GET system/status within 0.3 s") as caught:
+        with pytest.raises(
+            ArrUnavailable, match="did not answer GET system/status within 0.3 s"
+        ) as caught:
             client.system_status()
         assert not leaks(caught.value, KEY)
         assert client.stats["calls"] == 2
@@ -128,11 +142,12 @@ def test_html_pages_and_malformed_json_are_protocol_errors(sim: SimProcess) -> N
         with pytest.raises(ArrProtocolError, match="malformed JSON") as caught:
             client.queue()
         assert not leaks(caught.value, KEY)
-        sim.control("POST", "/sim/faults", json={"malformed": False, "unauthorized": True,
-                                                 "path": "/queue"})
+        sim.control(
+            "POST", "/sim/faults", json={"malformed": False, "unauthorized": True, "path": "/queue"}
+        )
         with pytest.raises(ArrAuthError):
             client.queue()
-        assert client.system_status()["appName"] == "Radarr"     # the path filter spares others
+        assert client.system_status()["appName"] == "Radarr"  # the path filter spares others
 
 
 def test_every_error_is_an_arr_error_with_the_same_base(sim: SimProcess) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -19,8 +19,14 @@ def trio() -> Iterator[dict[str, SimProcess]]:
     try:
         started["radarr"] = start_sim("radarr", api_key=KEY, **LIBRARY)
         started["sonarr"] = start_sim("sonarr", api_key=KEY, **LIBRARY)
-        links = ["--radarr-sim", started["radarr"].root, "--sonarr-sim", started["sonarr"].root,
-                 "--requests", "60"]
+        links = [
+            "--radarr-sim",
+            started["radarr"].root,
+            "--sonarr-sim",
+            started["sonarr"].root,
+            "--requests",
+            "60",
+        ]
         started["overseerr"] = start_sim("overseerr", api_key=KEY, extra=links, **LIBRARY)
         started["ombi"] = start_sim("ombi", api_key=KEY, extra=links, **LIBRARY)
         yield started
@@ -42,7 +48,7 @@ def test_overseerr_needs_its_key_and_pages_like_overseerr(trio: dict[str, SimPro
     everything = overseerr(sim, take=100)
     assert everything["pageInfo"] == {"pages": 1, "pageSize": 100, "results": 60, "page": 1}
     ids = [r["id"] for r in everything["results"]]
-    assert ids == sorted(ids, reverse=True)          # sort=added: newest request first
+    assert ids == sorted(ids, reverse=True)  # sort=added: newest request first
     second = overseerr(sim, take=20, skip=20)
     assert second["pageInfo"]["page"] == 2 and [r["id"] for r in second["results"]] == ids[20:40]
     modified = overseerr(sim, take=100, sort="modified")["results"]
@@ -75,18 +81,29 @@ def test_overseerr_filters(trio: dict[str, SimProcess]) -> None:
 
 def test_requests_point_at_the_arr_library_and_follow_imports(trio: dict[str, SimProcess]) -> None:
     sim, radarr = trio["overseerr"], trio["radarr"]
-    processing = [r for r in overseerr(sim, take=100, filter="processing")["results"]
-                  if r["type"] == "movie" and not r["is4k"]]
+    processing = [
+        r
+        for r in overseerr(sim, take=100, filter="processing")["results"]
+        if r["type"] == "movie" and not r["is4k"]
+    ]
     assert processing, "some approved movie requests must still be missing"
     request = processing[0]
     movie_id = request["media"]["externalServiceId"]
-    found = httpx.get(f"{radarr.url}/api/v3/movie", params={"tmdbId": request["media"]["tmdbId"]},
-                      headers={"X-Api-Key": KEY}).json()
+    found = httpx.get(
+        f"{radarr.url}/api/v3/movie",
+        params={"tmdbId": request["media"]["tmdbId"]},
+        headers={"X-Api-Key": KEY},
+    ).json()
     assert [m["id"] for m in found] == [movie_id] and found[0]["hasFile"] is False
     radarr.control("POST", "/sim/library/file", json={"ids": [movie_id]})
-    wait_for("the request to become available", lambda: any(
-        r["id"] == request["id"] and r["media"]["status"] == 5
-        for r in overseerr(sim, take=100, filter="available")["results"]), timeout=20)
+    wait_for(
+        "the request to become available",
+        lambda: any(
+            r["id"] == request["id"] and r["media"]["status"] == 5
+            for r in overseerr(sim, take=100, filter="available")["results"]
+        ),
+        timeout=20,
+    )
 
 
 def test_ombi_lists_movie_and_tv_requests(trio: dict[str, SimProcess]) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from qbarr.sim.arr.contract import ContractError, contract
 from tests.conftest import SHARED_TOOLS, free_port
 from tests.support import waiting
 
-KEY = "simKEY-5f1c0d9e7a3b4c2d8e6f"     # distinctive, so a leak is easy to find
+KEY = "simKEY-5f1c0d9e7a3b4c2d8e6f"  # distinctive, so a leak is easy to find
 QBT_USER, QBT_PASS = "arrsim", "arrsim-pass"
 
 
@@ -40,9 +41,13 @@ class QbtServer:
 def start_qbt(profile: Path) -> QbtServer:
     tool = SHARED_TOOLS / "qbt-server"
     port = free_port()
-    done = subprocess.run([sys.executable, str(tool), "start", str(profile), str(port), QBT_USER,
-                           QBT_PASS], capture_output=True, text=True, timeout=120,
-                          env={"QBT_REFRESH_INTERVAL": "200", **_env()})
+    done = subprocess.run(
+        [sys.executable, str(tool), "start", str(profile), str(port), QBT_USER, QBT_PASS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"QBT_REFRESH_INTERVAL": "200", **_env()},
+    )
     if done.returncode != 0:
         raise RuntimeError(f"qbt-server start failed:\n{done.stderr[-3000:]}")
     info = json.loads((profile / "qbt.json").read_text())
@@ -50,12 +55,16 @@ def start_qbt(profile: Path) -> QbtServer:
 
 
 def stop_qbt(server: QbtServer) -> None:
-    subprocess.run([sys.executable, str(SHARED_TOOLS / "qbt-server"), "stop", str(server.profile)],
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(SHARED_TOOLS / "qbt-server"), "stop", str(server.profile)],
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def _env() -> dict[str, str]:
     import os
+
     return dict(os.environ)
 
 
@@ -87,15 +96,23 @@ class Exchanges:
         response.read()
         request = response.request
         body = json.loads(request.content) if request.content else None
-        self.items.append((request.method, str(request.url), body, response.status_code,
-                           response.content, response.headers.get("content-type", "")))
+        self.items.append(
+            (
+                request.method,
+                str(request.url),
+                body,
+                response.status_code,
+                response.content,
+                response.headers.get("content-type", ""),
+            )
+        )
 
     def operations(self) -> set[str]:
         checker = contract(self.kind)
         out = set()
         for method, url, *_ in self.items:
             path = httpx.URL(url).path
-            out.add(f"{method} {checker.operation(method, path[path.index('/api/'):]).template}")
+            out.add(f"{method} {checker.operation(method, path[path.index('/api/') :]).template}")
         return out
 
     def validate(self) -> int:
@@ -120,17 +137,34 @@ def test_contract_checker_rejects_what_the_documents_do_not_allow() -> None:
         checker.check_request("GET", "http://h/api/v3/queue?includeUnknownMovieItems=true")
     with pytest.raises(ContractError, match="not a documented operation"):
         checker.check_request("GET", "http://h/api/v3/nothing-here")
-    with pytest.raises(ContractError):   # Radarr's state name is not Lidarr's
-        contract("lidarr").check_response("GET", "http://h/api/v1/queue", 200, {
-            "records": [{"id": 1, "trackedDownloadState": "failedPending"}]})
+    with pytest.raises(ContractError):  # Radarr's state name is not Lidarr's
+        contract("lidarr").check_response(
+            "GET",
+            "http://h/api/v1/queue",
+            200,
+            {"records": [{"id": 1, "trackedDownloadState": "failedPending"}]},
+        )
     with pytest.raises(ContractError, match="Additional properties"):
-        checker.check_response("GET", "http://h/api/v3/system/status", 200, {"appName": "x", "bogus": 1})
-    with pytest.raises(ContractError):   # an unknown field in a command body is still refused
-        checker.check_request("POST", "http://h/api/v3/command", {"name": "EpisodeSearch", "bogus": 1})
-    checker.check_request("POST", "http://h/api/v3/command",
-                          {"name": "DownloadedEpisodesScan", "path": "/d",
-                           "downloadClientId": "A" * 40, "importMode": "Auto"})
-    with pytest.raises(ContractError, match="downloadClientId"):   # must be the UPPER-case hash
-        checker.check_request("POST", "http://h/api/v3/command",
-                              {"name": "DownloadedEpisodesScan", "path": "/d",
-                               "downloadClientId": "a" * 40})
+        checker.check_response(
+            "GET", "http://h/api/v3/system/status", 200, {"appName": "x", "bogus": 1}
+        )
+    with pytest.raises(ContractError):  # an unknown field in a command body is still refused
+        checker.check_request(
+            "POST", "http://h/api/v3/command", {"name": "EpisodeSearch", "bogus": 1}
+        )
+    checker.check_request(
+        "POST",
+        "http://h/api/v3/command",
+        {
+            "name": "DownloadedEpisodesScan",
+            "path": "/d",
+            "downloadClientId": "A" * 40,
+            "importMode": "Auto",
+        },
+    )
+    with pytest.raises(ContractError, match="downloadClientId"):  # must be the UPPER-case hash
+        checker.check_request(
+            "POST",
+            "http://h/api/v3/command",
+            {"name": "DownloadedEpisodesScan", "path": "/d", "downloadClientId": "a" * 40},
+        )

@@ -10,7 +10,7 @@ OpenAPI documents, as in test_arr_contract.py (which runs on qbittorrent-nox).
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,8 +20,14 @@ from qbarr.sim.arr.launch import SimProcess, free_port, start_sim
 from qbarr.sim.qbittorrent import spawn
 from tests.contract.test_arr_support import KEY, QBT_PASS, QBT_USER, Exchanges, wait_for
 
-SWARM = {"on_add": {"meta_after": [0.1, 0.3], "size": [4 * 2**20, 8 * 2**20],
-                    "speed": [8 * 2**20, 16 * 2**20], "stall_fraction": 0.0}}
+SWARM = {
+    "on_add": {
+        "meta_after": [0.1, 0.3],
+        "size": [4 * 2**20, 8 * 2**20],
+        "speed": [8 * 2**20, 16 * 2**20],
+        "stall_fraction": 0.0,
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +36,17 @@ def qbt_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     scenario = folder / "scenario.json"
     scenario.write_text(json.dumps(SWARM))
     port = free_port()
-    process = spawn(port, "--username", QBT_USER, "--scenario", str(scenario), "--refresh-ms", "100",
-                    log_path=str(folder / "qbt-sim.log"), env={"QBARR_SIM_QBT_PASSWORD": QBT_PASS})
+    process = spawn(
+        port,
+        "--username",
+        QBT_USER,
+        "--scenario",
+        str(scenario),
+        "--refresh-ms",
+        "100",
+        log_path=str(folder / "qbt-sim.log"),
+        env={"QBARR_SIM_QBT_PASSWORD": QBT_PASS},
+    )
     try:
         yield process.url
     finally:
@@ -39,12 +54,22 @@ def qbt_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module", params=["radarr", "sonarr", "lidarr"])
-def arr_sim(request: pytest.FixtureRequest, qbt_sim: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    sim = start_sim(request.param, api_key=KEY, qbt_url=qbt_sim, qbt_username=QBT_USER,
-                    qbt_password=QBT_PASS, library=400, missing_fraction=0.2,
-                    search_duration=0.2, grab_probability=1.0, poll_interval=0.2,
-                    log_dir=tmp_path_factory.mktemp("arr-sim-logs"))
+def arr_sim(
+    request: pytest.FixtureRequest, qbt_sim: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SimProcess]:
+    sim = start_sim(
+        request.param,
+        api_key=KEY,
+        qbt_url=qbt_sim,
+        qbt_username=QBT_USER,
+        qbt_password=QBT_PASS,
+        library=400,
+        missing_fraction=0.2,
+        search_duration=0.2,
+        grab_probability=1.0,
+        poll_interval=0.2,
+        log_dir=tmp_path_factory.mktemp("arr-sim-logs"),
+    )
     try:
         yield sim
     finally:
@@ -68,20 +93,29 @@ def command_done(client: ArrClient, command_id: int) -> dict | None:
     return command if command["status"] == "completed" else None
 
 
-def test_grab_download_import_on_the_qbittorrent_simulator(client: ArrClient, arr_sim: SimProcess,
-                                                           qbt_sim: str) -> None:
+def test_grab_download_import_on_the_qbittorrent_simulator(
+    client: ArrClient, arr_sim: SimProcess, qbt_sim: str
+) -> None:
     kind = client.kind
     field = {"radarr": "movieId", "sonarr": "episodeId", "lidarr": "albumId"}[kind]
     records, missing = client.wanted_missing(page=2, page_size=2)
     search = client.search_media([r["id"] for r in records])
     wait_for("the search", lambda: command_done(client, search["id"]))
-    hashes = set(next(c["grabs"] for c in arr_sim.control("GET", "/sim/commands")["commands"]
-                      if c["id"] == search["id"]))
+    hashes = set(
+        next(
+            c["grabs"]
+            for c in arr_sim.control("GET", "/sim/commands")["commands"]
+            if c["id"] == search["id"]
+        )
+    )
     assert len(hashes) == 2
 
     def both_complete() -> list | None:
-        ready = [i for i in client.queue()
-                 if i.download_id in hashes and i.tracked_state == "importPending"]
+        ready = [
+            i
+            for i in client.queue()
+            if i.download_id in hashes and i.tracked_state == "importPending"
+        ]
         return ready if len(ready) == 2 else None
 
     items = wait_for("both downloads complete in the Arr queue", both_complete, timeout=60)
@@ -97,9 +131,13 @@ def test_grab_download_import_on_the_qbittorrent_simulator(client: ArrClient, ar
 
     client.delete_queue(failed.id, remove_from_client=True, blocklist=True, skip_redownload=True)
     with QbtClient(qbt_sim, QBT_USER, QBT_PASS) as qbt:
-        wait_for("the failed torrent to leave qBittorrent", lambda: failed.download_id not in {
-            t["hash"] for t in qbt.torrents_info(category=kind)})
+        wait_for(
+            "the failed torrent to leave qBittorrent",
+            lambda: failed.download_id not in {t["hash"] for t in qbt.torrents_info(category=kind)},
+        )
         kept = [t for t in qbt.torrents_info(category=kind) if t["hash"] == done.download_id]
         assert kept and kept[0]["progress"] == 1, "an imported torrent keeps seeding"
     blocked = arr_sim.control("GET", "/sim/blocklist")
-    assert [b["media_ids"] for b in blocked if b["hash"] == failed.download_id] == [[failed.media[field]]]
+    assert [b["media_ids"] for b in blocked if b["hash"] == failed.download_id] == [
+        [failed.media[field]]
+    ]

@@ -18,8 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from qbarr.qbittorrent import (QbtAuthError, QbtClient, QbtConflict, QbtError, QbtNotFound,
-                               QbtVersion)
+from qbarr.qbittorrent import (
+    QbtAuthError,
+    QbtClient,
+    QbtConflict,
+    QbtError,
+    QbtNotFound,
+    QbtVersion,
+)
 from tests.conftest import ARTIFACTS, SHARED_TOOLS, free_port
 from tests.support.qbt_targets import PASSWORD, RealTarget, SimTarget, Target
 from tests.support.torrents import Torrent, make_torrent, payload_dir, random_hash
@@ -29,34 +35,144 @@ pytestmark = pytest.mark.timeout(120)
 
 # captured from qbittorrent-nox 4.5.2: the simulator in --api 4 must answer the same shapes
 TORRENT_FIELDS = {
-    "added_on", "amount_left", "auto_tmm", "availability", "category", "completed",
-    "completion_on", "content_path", "dl_limit", "dlspeed", "download_path", "downloaded",
-    "downloaded_session", "eta", "f_l_piece_prio", "force_start", "hash", "infohash_v1",
-    "infohash_v2", "last_activity", "magnet_uri", "max_ratio", "max_seeding_time", "name",
-    "num_complete", "num_incomplete", "num_leechs", "num_seeds", "priority", "progress", "ratio",
-    "ratio_limit", "save_path", "seeding_time", "seeding_time_limit", "seen_complete", "seq_dl",
-    "size", "state", "super_seeding", "tags", "time_active", "total_size", "tracker",
-    "trackers_count", "up_limit", "uploaded", "uploaded_session", "upspeed"}
+    "added_on",
+    "amount_left",
+    "auto_tmm",
+    "availability",
+    "category",
+    "completed",
+    "completion_on",
+    "content_path",
+    "dl_limit",
+    "dlspeed",
+    "download_path",
+    "downloaded",
+    "downloaded_session",
+    "eta",
+    "f_l_piece_prio",
+    "force_start",
+    "hash",
+    "infohash_v1",
+    "infohash_v2",
+    "last_activity",
+    "magnet_uri",
+    "max_ratio",
+    "max_seeding_time",
+    "name",
+    "num_complete",
+    "num_incomplete",
+    "num_leechs",
+    "num_seeds",
+    "priority",
+    "progress",
+    "ratio",
+    "ratio_limit",
+    "save_path",
+    "seeding_time",
+    "seeding_time_limit",
+    "seen_complete",
+    "seq_dl",
+    "size",
+    "state",
+    "super_seeding",
+    "tags",
+    "time_active",
+    "total_size",
+    "tracker",
+    "trackers_count",
+    "up_limit",
+    "uploaded",
+    "uploaded_session",
+    "upspeed",
+}
 PROPERTY_FIELDS = {
-    "addition_date", "comment", "completion_date", "created_by", "creation_date", "dl_limit",
-    "dl_speed", "dl_speed_avg", "download_path", "eta", "hash", "infohash_v1", "infohash_v2",
-    "is_private", "last_seen", "name", "nb_connections", "nb_connections_limit", "peers",
-    "peers_total", "piece_size", "pieces_have", "pieces_num", "reannounce", "save_path",
-    "seeding_time", "seeds", "seeds_total", "share_ratio", "time_elapsed", "total_downloaded",
-    "total_downloaded_session", "total_size", "total_uploaded", "total_uploaded_session",
-    "total_wasted", "up_limit", "up_speed", "up_speed_avg"}
+    "addition_date",
+    "comment",
+    "completion_date",
+    "created_by",
+    "creation_date",
+    "dl_limit",
+    "dl_speed",
+    "dl_speed_avg",
+    "download_path",
+    "eta",
+    "hash",
+    "infohash_v1",
+    "infohash_v2",
+    "is_private",
+    "last_seen",
+    "name",
+    "nb_connections",
+    "nb_connections_limit",
+    "peers",
+    "peers_total",
+    "piece_size",
+    "pieces_have",
+    "pieces_num",
+    "reannounce",
+    "save_path",
+    "seeding_time",
+    "seeds",
+    "seeds_total",
+    "share_ratio",
+    "time_elapsed",
+    "total_downloaded",
+    "total_downloaded_session",
+    "total_size",
+    "total_uploaded",
+    "total_uploaded_session",
+    "total_wasted",
+    "up_limit",
+    "up_speed",
+    "up_speed_avg",
+}
 SERVER_STATE_FIELDS = {
-    "alltime_dl", "alltime_ul", "average_time_queue", "connection_status", "dht_nodes",
-    "dl_info_data", "dl_info_speed", "dl_rate_limit", "free_space_on_disk", "global_ratio",
-    "queued_io_jobs", "queueing", "read_cache_hits", "read_cache_overload", "refresh_interval",
-    "total_buffers_size", "total_peer_connections", "total_queued_size", "total_wasted_session",
-    "up_info_data", "up_info_speed", "up_rate_limit", "use_alt_speed_limits",
-    "write_cache_overload"}
-TRANSFER_FIELDS = {"connection_status", "dht_nodes", "dl_info_data", "dl_info_speed",
-                   "dl_rate_limit", "up_info_data", "up_info_speed", "up_rate_limit"}
+    "alltime_dl",
+    "alltime_ul",
+    "average_time_queue",
+    "connection_status",
+    "dht_nodes",
+    "dl_info_data",
+    "dl_info_speed",
+    "dl_rate_limit",
+    "free_space_on_disk",
+    "global_ratio",
+    "queued_io_jobs",
+    "queueing",
+    "read_cache_hits",
+    "read_cache_overload",
+    "refresh_interval",
+    "total_buffers_size",
+    "total_peer_connections",
+    "total_queued_size",
+    "total_wasted_session",
+    "up_info_data",
+    "up_info_speed",
+    "up_rate_limit",
+    "use_alt_speed_limits",
+    "write_cache_overload",
+}
+TRANSFER_FIELDS = {
+    "connection_status",
+    "dht_nodes",
+    "dl_info_data",
+    "dl_info_speed",
+    "dl_rate_limit",
+    "up_info_data",
+    "up_info_speed",
+    "up_rate_limit",
+}
 FILE_FIELDS = {"availability", "index", "name", "piece_range", "priority", "progress", "size"}
-TRACKER_FIELDS = {"msg", "num_downloaded", "num_leeches", "num_peers", "num_seeds", "status",
-                  "tier", "url"}
+TRACKER_FIELDS = {
+    "msg",
+    "num_downloaded",
+    "num_leeches",
+    "num_peers",
+    "num_seeds",
+    "status",
+    "tier",
+    "url",
+}
 
 
 @dataclass
@@ -81,8 +197,11 @@ class World:
         return found[0] if found else {}
 
     def wait_state(self, h: str, states: set[str], timeout: float = 30.0) -> dict[str, Any]:
-        return wait_for(lambda: (t := self.info(h)) and t["state"] in states and t,
-                        timeout, what=f"{h[:8]} in {sorted(states)}")
+        return wait_for(
+            lambda: (t := self.info(h)) and t["state"] in states and t,
+            timeout,
+            what=f"{h[:8]} in {sorted(states)}",
+        )
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
@@ -116,8 +235,9 @@ def _build(target: Target, workdir: Path) -> World:
     doomed = make_torrent(doomed_dir)
     fragile_dir = payload_dir(data, "Fragile.Movie.2018", [90_000, 9_000], 4)
     fragile = make_torrent(fragile_dir)
-    ghost = make_torrent(payload_dir(workdir / "gone", "Ghost.Show.S01E01",
-                                     [150_000, 300_000, 1_000], 5))
+    ghost = make_torrent(
+        payload_dir(workdir / "gone", "Ghost.Show.S01E01", [150_000, 300_000, 1_000], 5)
+    )
     err = make_torrent(payload_dir(workdir / "gone", "Broken.Download", [80_000], 6))
     shutil.rmtree(workdir / "gone")
     blocker = workdir / "blocker"
@@ -134,8 +254,21 @@ def _build(target: Target, workdir: Path) -> World:
     client.add(urls=[magnet], save_path=str(workdir / "dl"))
     client.add(urls=[paused_magnet], save_path=str(workdir / "dl"), paused=True)
     client.add(torrent_files=[err.data], save_path=str(blocker / "sub"))
-    world = World(target, client, data, seed, seed2, ghost, doomed, fragile, fragile_dir,
-                  doomed_dir, err, magnet, paused_magnet)
+    world = World(
+        target,
+        client,
+        data,
+        seed,
+        seed2,
+        ghost,
+        doomed,
+        fragile,
+        fragile_dir,
+        doomed_dir,
+        err,
+        magnet,
+        paused_magnet,
+    )
     for h in (seed.hash, seed2.hash, doomed.hash, fragile.hash):
         world.wait_state(h, {"stalledUP"})
     world.wait_state(ghost.hash, {"stalledDL"})
@@ -265,6 +398,7 @@ def test_filters_agree(world: World) -> None:
     def names(flt: str) -> set[str]:
         found = {t["hash"] for t in c.torrents_info(filter=flt)}
         return found & {seed, ghost, magnet, paused, err}
+
     assert names("downloading") == {ghost, magnet, paused}
     assert names("seeding") == {seed} == names("completed")
     assert names("paused") == {paused}
@@ -317,8 +451,9 @@ def test_incremental_sync(world: World) -> None:
             return wait_for(lambda: check(c.sync()) and snap, what="a sync showing the change")
 
         c.add_tags([world.ghost.hash], ["sync-tag", "second"])
-        synced(lambda s: "sync-tag" in s.tags
-               and "sync-tag" in s.torrents[world.ghost.hash]["tags"])
+        synced(
+            lambda s: "sync-tag" in s.tags and "sync-tag" in s.torrents[world.ghost.hash]["tags"]
+        )
         c.create_category("sync-cat", "")
         synced(lambda s: "sync-cat" in s.categories)
         c.set_category([world.ghost.hash], "sync-cat")
@@ -337,15 +472,21 @@ def test_incremental_sync(world: World) -> None:
         synced(lambda s: h in s.removed and h not in s.torrents)
         c.remove_categories(["sync-cat"])
         c.delete_tags(["second"])
-        synced(lambda s: "sync-cat" not in s.categories and "second" not in s.tags
-               and s.torrents[world.ghost.hash]["tags"] == "")
+        synced(
+            lambda s: (
+                "sync-cat" not in s.categories
+                and "second" not in s.tags
+                and s.torrents[world.ghost.hash]["tags"] == ""
+            )
+        )
 
 
 def test_idle_sync_is_one_small_request(world: World) -> None:
     with world.target.client() as c:
         c.sync()
-        snap = wait_for(lambda: (s := c.sync()) and not s.changed and not s.removed and s,
-                        what="an idle sync")
+        snap = wait_for(
+            lambda: (s := c.sync()) and not s.changed and not s.removed and s, what="an idle sync"
+        )
         calls = c.stats["calls"]
         c.sync()
         assert c.stats["calls"] == calls + 1
@@ -375,6 +516,7 @@ def test_recheck_goes_through_checking(world: World) -> None:
         checked = bool(seen & {"checkingUP", "checkingResumeData"})
         # qBittorrent may finish a small check between two polls on a loaded machine
         return state == "stalledUP" and (checked or time.monotonic() - started > 3)
+
     wait_for(back, 30, 0.02, what="checkingUP then stalledUP")
     assert world.info(h)["progress"] == 1
     if world.target.kind == "sim":
@@ -404,8 +546,10 @@ def test_file_priority(world: World) -> None:
     total = world.ghost.size
     c.file_prio(h, [1], 0)
     assert [f["priority"] for f in c.files(h)] == [1, 0, 1]
-    size = wait_for(lambda: (t := world.info(h))["size"] < total and t["size"],
-                    what="size without the skipped file")
+    size = wait_for(
+        lambda: (t := world.info(h))["size"] < total and t["size"],
+        what="size without the skipped file",
+    )
     assert 151_000 < size < total and world.info(h)["amount_left"] == size
     c.file_prio(h, [0, 2], 0)
     t = world.wait_state(h, {"stalledUP"})
@@ -427,8 +571,7 @@ def test_file_priority(world: World) -> None:
 def test_share_limits(world: World) -> None:
     c, h = world.client, world.seed2.hash
     c.set_share_limits([h], 2.0, 120)
-    t = wait_for(lambda: (t := world.info(h)) and t["ratio_limit"] == 2 and t,
-                 what="ratio_limit 2")
+    t = wait_for(lambda: (t := world.info(h)) and t["ratio_limit"] == 2 and t, what="ratio_limit 2")
     assert t["seeding_time_limit"] == 120 and t["max_ratio"] == 2 and t["max_seeding_time"] == 120
     c.set_share_limits([h], -2, -2)
     wait_for(lambda: world.info(h)["max_ratio"] == -1, what="limits back to global")
@@ -489,4 +632,3 @@ def test_missing_files_after_restart(world: World) -> None:
     assert c.sync().full_update
     errored = {x["hash"] for x in c.torrents_info() if x["state"] in ("error", "missingFiles")}
     assert {world.fragile.hash, world.err.hash} <= errored
-

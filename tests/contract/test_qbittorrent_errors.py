@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from qbarr.qbittorrent import (QbtClient, QbtError, QbtProtocolError, QbtUnavailable)
+from qbarr.qbittorrent import QbtClient, QbtError, QbtProtocolError, QbtUnavailable
 from qbarr.sim.qbittorrent import SimConfig, serve_in_thread
 from tests.conftest import free_port
 
@@ -55,6 +55,7 @@ def test_server_that_never_answers_times_out() -> None:
                 accepted.append(listener.accept()[0])
             except OSError:
                 return
+
     threading.Thread(target=accept, daemon=True).start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:

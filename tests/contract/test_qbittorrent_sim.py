@@ -15,10 +15,26 @@ from qbarr.sim.qbittorrent import SimConfig, serve_in_thread, spawn
 from tests.conftest import free_port
 from tests.support.waiting import wait_for
 
-ALL_STATES = ["downloading", "forcedDL", "stalledDL", "metaDL", "forcedMetaDL", "uploading",
-              "forcedUP", "stalledUP", "pausedUP", "pausedDL", "queuedDL", "queuedUP",
-              "checkingDL", "checkingUP", "checkingResumeData", "moving", "error",
-              "missingFiles"]
+ALL_STATES = [
+    "downloading",
+    "forcedDL",
+    "stalledDL",
+    "metaDL",
+    "forcedMetaDL",
+    "uploading",
+    "forcedUP",
+    "stalledUP",
+    "pausedUP",
+    "pausedDL",
+    "queuedDL",
+    "queuedUP",
+    "checkingDL",
+    "checkingUP",
+    "checkingResumeData",
+    "moving",
+    "error",
+    "missingFiles",
+]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,8 +59,9 @@ def client(sim) -> QbtClient:  # type: ignore[no-untyped-def]
 
 
 def test_every_state_can_be_scripted(sim) -> None:  # type: ignore[no-untyped-def]
-    hashes = control(sim, "POST", "/sim/torrents",
-                     [{"state": s, "name": s, "size": "1G"} for s in ALL_STATES])["hashes"]
+    hashes = control(
+        sim, "POST", "/sim/torrents", [{"state": s, "name": s, "size": "1G"} for s in ALL_STATES]
+    )["hashes"]
     with client(sim) as c:
         snap = c.sync()
         assert [snap.torrents[h]["state"] for h in hashes] == ALL_STATES
@@ -59,11 +76,22 @@ def test_every_state_can_be_scripted(sim) -> None:  # type: ignore[no-untyped-de
 def test_time_moves_torrents(sim) -> None:  # type: ignore[no-untyped-def]
     """Progress at the torrent's speed, then completion; a scheduled stall and error;
     the clock can jump so minutes pass in no time."""
-    done, stall, err = control(sim, "POST", "/sim/torrents", [
-        {"name": "Fast", "size": 10_000_000, "state": "downloading", "dl_speed": 1_000_000},
-        {"name": "Stalls", "size": 10**9, "state": "downloading", "stall_after": 30},
-        {"name": "Breaks", "size": 10**9, "state": "downloading", "error_after": 40,
-         "error_message": "No space left on device"}])["hashes"]
+    done, stall, err = control(
+        sim,
+        "POST",
+        "/sim/torrents",
+        [
+            {"name": "Fast", "size": 10_000_000, "state": "downloading", "dl_speed": 1_000_000},
+            {"name": "Stalls", "size": 10**9, "state": "downloading", "stall_after": 30},
+            {
+                "name": "Breaks",
+                "size": 10**9,
+                "state": "downloading",
+                "error_after": 40,
+                "error_message": "No space left on device",
+            },
+        ],
+    )["hashes"]
     with client(sim) as c:
         snap = c.sync()
         first = snap.torrents[done]["progress"]
@@ -87,9 +115,20 @@ def test_time_moves_torrents(sim) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_share_limit_pauses_a_seed(sim) -> None:  # type: ignore[no-untyped-def]
-    (h,) = control(sim, "POST", "/sim/torrents", [
-        {"state": "uploading", "size": 1_000_000, "downloaded": 1_000_000,
-         "up_speed": 1_000_000, "tracker": "http://t.invalid/a"}])["hashes"]
+    (h,) = control(
+        sim,
+        "POST",
+        "/sim/torrents",
+        [
+            {
+                "state": "uploading",
+                "size": 1_000_000,
+                "downloaded": 1_000_000,
+                "up_speed": 1_000_000,
+                "tracker": "http://t.invalid/a",
+            }
+        ],
+    )["hashes"]
     with client(sim) as c:
         c.set_share_limits([h], 2.0, -1)
         control(sim, "POST", "/sim/clock", {"advance": 3})
@@ -98,8 +137,12 @@ def test_share_limit_pauses_a_seed(sim) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_global_download_limit_caps_speeds(sim) -> None:  # type: ignore[no-untyped-def]
-    control(sim, "POST", "/sim/torrents", [{"state": "downloading", "size": "10G",
-                                            "dl_speed": "10M"} for _ in range(4)])
+    control(
+        sim,
+        "POST",
+        "/sim/torrents",
+        [{"state": "downloading", "size": "10G", "dl_speed": "10M"} for _ in range(4)],
+    )
     control(sim, "POST", "/sim/server", {"dl_rate_limit": 4 * 2**20})
     control(sim, "POST", "/sim/tick", {})
     with client(sim) as c:
@@ -110,9 +153,13 @@ def test_global_download_limit_caps_speeds(sim) -> None:  # type: ignore[no-unty
 
 
 def test_scenario_is_repeatable(sim) -> None:  # type: ignore[no-untyped-def]
-    spec = {"seed": 42, "torrents": 300, "categories": {"radarr": "/m", "sonarr": "/tv"},
-            "mix": {"complete": 0.5, "downloading": 0.3, "stalled": 0.1, "error": 0.1},
-            "stall": {"fraction": 0.5, "after": [10, 20]}}
+    spec = {
+        "seed": 42,
+        "torrents": 300,
+        "categories": {"radarr": "/m", "sonarr": "/tv"},
+        "mix": {"complete": 0.5, "downloading": 0.3, "stalled": 0.1, "error": 0.1},
+        "stall": {"fraction": 0.5, "after": [10, 20]},
+    }
     control(sim, "POST", "/sim/scenario", spec)
     other = serve_in_thread(SimConfig(username="u", password="p", seed=9), scenario_spec=spec)
     try:
@@ -128,8 +175,12 @@ def test_scenario_is_repeatable(sim) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_added_magnets_get_a_swarm_with_on_add(sim) -> None:  # type: ignore[no-untyped-def]
-    control(sim, "POST", "/sim/scenario", {"on_add": {"meta_after": [1, 2], "size": [1e7, 1e7],
-                                                      "speed": [1e6, 1e6]}})
+    control(
+        sim,
+        "POST",
+        "/sim/scenario",
+        {"on_add": {"meta_after": [1, 2], "size": [1e7, 1e7], "speed": [1e6, 1e6]}},
+    )
     h = "ab" * 20
     with client(sim) as c:
         c.add(urls=[f"magnet:?xt=urn:btih:{h}&dn=Swarmed"], category="radarr")
@@ -142,8 +193,12 @@ def test_added_magnets_get_a_swarm_with_on_add(sim) -> None:  # type: ignore[no-
 
 
 def test_control_api(sim) -> None:  # type: ignore[no-untyped-def]
-    (h,) = control(sim, "POST", "/sim/torrents", {"name": "Controlled", "state": "stalledDL",
-                                                  "category": "radarr", "tags": "a,b"})["hashes"]
+    (h,) = control(
+        sim,
+        "POST",
+        "/sim/torrents",
+        {"name": "Controlled", "state": "stalledDL", "category": "radarr", "tags": "a,b"},
+    )["hashes"]
     with client(sim) as c:
         c.sync()
         control(sim, "POST", f"/sim/torrents/{h}", {"state": "missingFiles"})
@@ -187,6 +242,7 @@ def test_a_hung_request_does_not_block_other_clients(sim) -> None:  # type: igno
                 slow.transfer_info()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+
     slow_thread = threading.Thread(target=hang)
     slow_thread.start()
     wait_for(lambda: control(sim, "GET", "/sim/faults")["injected"]["delayed"] >= 1)
@@ -217,9 +273,17 @@ def test_rid_rules_match_qbittorrent(sim) -> None:  # type: ignore[no-untyped-de
 def test_program_serves_and_exits_0_on_sigterm(tmp_path) -> None:  # type: ignore[no-untyped-def]
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps({"torrents": 50, "seed": 1, "categories": ["radarr"]}))
-    proc = spawn(free_port(), "--api", "5.2", "--scenario", str(scenario), "--torrents", "60",
-                 log_path=str(tmp_path / "sim.log"),
-                 env={"QBARR_SIM_QBT_PASSWORD": "from-env", "QBARR_SIM_QBT_API_KEY": "k"})
+    proc = spawn(
+        free_port(),
+        "--api",
+        "5.2",
+        "--scenario",
+        str(scenario),
+        "--torrents",
+        "60",
+        log_path=str(tmp_path / "sim.log"),
+        env={"QBARR_SIM_QBT_PASSWORD": "from-env", "QBARR_SIM_QBT_API_KEY": "k"},
+    )
     try:
         state = proc.control("GET", "/sim/state")
         assert state["torrents"] == 60 and state["version"] == "v5.2.3"

@@ -21,8 +21,15 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture(params=["5.0", "5.1", "5.2"])
 def sim(request: pytest.FixtureRequest):
-    server = serve_in_thread(SimConfig(api=api_mode(request.param), username=USER,
-                                       password=PASSWORD, api_key=KEY, refresh_ms=50))
+    server = serve_in_thread(
+        SimConfig(
+            api=api_mode(request.param),
+            username=USER,
+            password=PASSWORD,
+            api_key=KEY,
+            refresh_ms=50,
+        )
+    )
     try:
         yield server
     finally:
@@ -66,8 +73,9 @@ def test_share_limits_send_what_each_version_requires(sim) -> None:  # type: ign
         assert t["ratio_limit"] == 1.5 and t["seeding_time_limit"] == 60
         assert t["inactive_seeding_time_limit"] == 30
     raw = raw_login(sim)
-    r = raw.post("torrents/setShareLimits", data={"hashes": h, "ratioLimit": 1,
-                                                  "seedingTimeLimit": 1})
+    r = raw.post(
+        "torrents/setShareLimits", data={"hashes": h, "ratioLimit": 1, "seedingTimeLimit": 1}
+    )
     assert r.status_code == 400  # inactiveSeedingTimeLimit (and 5.2: shareLimitAction) missing
     raw.close()
 
@@ -107,17 +115,26 @@ def test_api_key_and_json_add_on_52(sim) -> None:  # type: ignore[no-untyped-def
     assert "qbt_wrong" not in str(exc.value) and exc.value.status == 401
     r = httpx.get(sim.url + "/api/v2/no/such", headers={"Authorization": f"Bearer {KEY}"})
     assert (r.status_code, r.text) == (404, "Endpoint does not exist")
-    r = httpx.post(sim.url + "/api/v2/torrents/add", headers={"Authorization": f"Bearer {KEY}"},
-                   data={"urls": MAGNET.format(4, "Json")})
-    assert r.json() == {"success_count": 1, "failure_count": 0, "pending_count": 0,
-                        "added_torrent_ids": [f"{4:040x}"]}
+    r = httpx.post(
+        sim.url + "/api/v2/torrents/add",
+        headers={"Authorization": f"Bearer {KEY}"},
+        data={"urls": MAGNET.format(4, "Json")},
+    )
+    assert r.json() == {
+        "success_count": 1,
+        "failure_count": 0,
+        "pending_count": 0,
+        "added_torrent_ids": [f"{4:040x}"],
+    }
 
 
 def test_stopped_states_from_simulated_torrents(sim) -> None:  # type: ignore[no-untyped-def]
     with sim.store.lock:
         from qbarr.sim.qbittorrent.control import upsert
-        seed, dl = upsert(sim.store, [{"state": "stoppedUP", "size": 1000},
-                                      {"state": "pausedDL", "size": 1000}])
+
+        seed, dl = upsert(
+            sim.store, [{"state": "stoppedUP", "size": 1000}, {"state": "pausedDL", "size": 1000}]
+        )
     with QbtClient(sim.url, USER, PASSWORD) as c:
         states = {t["hash"]: t["state"] for t in c.sync().torrents.values()}
         assert states == {seed: "stoppedUP", dl: "stoppedDL"}

@@ -47,10 +47,18 @@ class SimTarget(Target):
     def __init__(self, workdir: Path, port: int, *args: str) -> None:
         super().__init__(workdir)
         self.log = workdir / "sim.log"
-        self.proc: SimProcess = spawn(port, "--username", USER, "--refresh-ms", "100",
-                                      "--save-path", str(workdir / "downloads"), *args,
-                                      log_path=str(self.log),
-                                      env={"QBARR_SIM_QBT_PASSWORD": PASSWORD})
+        self.proc: SimProcess = spawn(
+            port,
+            "--username",
+            USER,
+            "--refresh-ms",
+            "100",
+            "--save-path",
+            str(workdir / "downloads"),
+            *args,
+            log_path=str(self.log),
+            env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
+        )
         self.url = self.proc.url
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
@@ -75,8 +83,13 @@ class RealTarget(Target):
         self._start()
 
     def _server(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(self.tools / "qbt-server"), *args],
-                              env=self.env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, str(self.tools / "qbt-server"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def _start(self) -> None:
         done = self._server("start", str(self.profile), str(self.port), USER, PASSWORD)

@@ -56,8 +56,12 @@ def _walk(root: Path) -> list[tuple[list[str] | None, Path]]:
     return sorted(found)
 
 
-def make_torrent(path: Path, piece_length: int = 64 * 1024, trackers: list[str] | None = None,
-                 comment: str = "qbarr tests") -> Torrent:
+def make_torrent(
+    path: Path,
+    piece_length: int = 64 * 1024,
+    trackers: list[str] | None = None,
+    comment: str = "qbarr tests",
+) -> Torrent:
     """Build a BitTorrent v1 torrent for a file or a directory (no trackers by default)."""
     path = Path(path).resolve()
     files = _walk(path)
@@ -71,16 +75,23 @@ def make_torrent(path: Path, piece_length: int = 64 * 1024, trackers: list[str] 
                     buf = b""
     if buf:
         pieces.append(hashlib.sha1(buf).digest())
-    info: dict[str, object] = {"name": path.name, "piece length": piece_length,
-                               "pieces": b"".join(pieces)}
+    info: dict[str, object] = {
+        "name": path.name,
+        "piece length": piece_length,
+        "pieces": b"".join(pieces),
+    }
     if files[0][0] is None:
         info["length"] = path.stat().st_size
         names: tuple[str, ...] = (path.name,)
     else:
         info["files"] = [{"length": full.stat().st_size, "path": parts} for parts, full in files]
         names = tuple("/".join([path.name, *parts]) for parts, _ in files if parts)
-    meta: dict[str, object] = {"info": info, "comment": comment, "created by": "qbarr-tests",
-                               "creation date": int(time.time())}
+    meta: dict[str, object] = {
+        "info": info,
+        "comment": comment,
+        "created by": "qbarr-tests",
+        "creation date": int(time.time()),
+    }
     if trackers:
         meta["announce"] = trackers[0]
         meta["announce-list"] = [[t] for t in trackers]

@@ -16,7 +16,9 @@ from tests.support import webui_seed as seedmod
 BEARER = {"Authorization": f"Bearer {seedmod.TOKEN}"}
 
 
-def build(root: Path, supervisor_url: str | None = None, seed: bool = True, **cfg: Any) -> tuple[Any, Home]:
+def build(
+    root: Path, supervisor_url: str | None = None, seed: bool = True, **cfg: Any
+) -> tuple[Any, Home]:
     home = seedmod.make_home(root, **cfg)
     if seed:
         seedmod.seed(home)
@@ -26,8 +28,11 @@ def build(root: Path, supervisor_url: str | None = None, seed: bool = True, **cf
 
 
 def client(app: Any) -> httpx.Client:
-    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://127.0.0.1:6969",
-                        follow_redirects=False)
+    return httpx.Client(
+        transport=httpx.WSGITransport(app=app),
+        base_url="http://127.0.0.1:6969",
+        follow_redirects=False,
+    )
 
 
 def login(c: httpx.Client, password: str = seedmod.LOGIN_PASSWORD) -> str:

@@ -22,7 +22,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from qbarr.paths import Home
 
-DUMMY_MANAGER = r'''
+DUMMY_MANAGER = r"""
 import os, signal, sys, time
 name = sys.argv[1]
 def hup(signum, frame):
@@ -35,11 +35,13 @@ signal.signal(signal.SIGTERM, term)
 print(f"{name}: started pid {os.getpid()}", flush=True)
 while True:
     time.sleep(0.2)
-'''
+"""
 
 
 def rpc(url: str) -> xmlrpc.client.ServerProxy:
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, url))
+    return xmlrpc.client.ServerProxy(
+        "http://127.0.0.1", transport=SupervisorTransport(None, None, url)
+    )
 
 
 @dataclass
@@ -49,8 +51,10 @@ class Suite:
     url: str
 
     def processes(self) -> dict[str, dict]:
-        return {f"{p['group']}:{p['name']}" if p["group"] != p["name"] else p["name"]: p
-                for p in rpc(self.url).supervisor.getAllProcessInfo()}
+        return {
+            f"{p['group']}:{p['name']}" if p["group"] != p["name"] else p["name"]: p
+            for p in rpc(self.url).supervisor.getAllProcessInfo()
+        }
 
     def wait_running(self, names: list[str], timeout: float = 60.0) -> dict[str, dict]:
         deadline = time.monotonic() + timeout
@@ -88,27 +92,58 @@ def write_conf(home: Home, managers: tuple[str, ...], webui: bool) -> Path:
     home.ensure()
     (home.root / "dummy_manager.py").write_text(DUMMY_MANAGER)
     webui_bin = Path(sys.executable).with_name("qbarr-webui")
-    webui_cmd = str(webui_bin) if webui_bin.exists() else f"{sys.executable} -m qbarr_programs.webui"
+    webui_cmd = (
+        str(webui_bin) if webui_bin.exists() else f"{sys.executable} -m qbarr_programs.webui"
+    )
     parts = [
-        "[supervisord]", "nodaemon = true", f"logfile = {home.logs}/supervisord.log",
-        f"pidfile = {home.run}/supervisord.pid", f"childlogdir = {home.logs}", f"directory = {home.root}",
-        f'environment = QBARR_HOME="{home.root}",PYTHONUNBUFFERED="1"', "",
-        "[unix_http_server]", f"file = {home.socket}", "chmod = 0700", "",
+        "[supervisord]",
+        "nodaemon = true",
+        f"logfile = {home.logs}/supervisord.log",
+        f"pidfile = {home.run}/supervisord.pid",
+        f"childlogdir = {home.logs}",
+        f"directory = {home.root}",
+        f'environment = QBARR_HOME="{home.root}",PYTHONUNBUFFERED="1"',
+        "",
+        "[unix_http_server]",
+        f"file = {home.socket}",
+        "chmod = 0700",
+        "",
         "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-        "[supervisorctl]", f"serverurl = {home.supervisor_url}", "",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl = {home.supervisor_url}",
+        "",
     ]
-    common = ["startsecs = 1", "startretries = 3", "autorestart = unexpected", "stopsignal = TERM",
-              "stopwaitsecs = 15", "stopasgroup = true", "killasgroup = true", "redirect_stderr = true"]
+    common = [
+        "startsecs = 1",
+        "startretries = 3",
+        "autorestart = unexpected",
+        "stopsignal = TERM",
+        "stopwaitsecs = 15",
+        "stopasgroup = true",
+        "killasgroup = true",
+        "redirect_stderr = true",
+    ]
     if webui:
-        parts += ["[program:webui]", f"command = {webui_cmd}", *common,
-                  f"stdout_logfile = {home.logs}/webui.log", ""]
+        parts += [
+            "[program:webui]",
+            f"command = {webui_cmd}",
+            *common,
+            f"stdout_logfile = {home.logs}/webui.log",
+            "",
+        ]
     names = []
     for slug in managers:
         name = f"arr-{slug}"
         names.append(name)
-        parts += [f"[program:{name}]", f"command = {sys.executable} {home.root}/dummy_manager.py {name}", *common,
-                  f"stdout_logfile = {home.logs}/{name}.log", ""]
+        parts += [
+            f"[program:{name}]",
+            f"command = {sys.executable} {home.root}/dummy_manager.py {name}",
+            *common,
+            f"stdout_logfile = {home.logs}/{name}.log",
+            "",
+        ]
     if names:
         parts += ["[group:arr]", f"programs = {','.join(names)}", ""]
     conf = home.root / "supervisord.conf"
@@ -116,13 +151,19 @@ def write_conf(home: Home, managers: tuple[str, ...], webui: bool) -> Path:
     return conf
 
 
-def start(home: Home, managers: tuple[str, ...] = ("radarr-main", "sonarr-tv"), webui: bool = False) -> Suite:
+def start(
+    home: Home, managers: tuple[str, ...] = ("radarr-main", "sonarr-tv"), webui: bool = False
+) -> Suite:
     """Start supervisord for ``home`` and wait until every program runs; stop it on failure."""
     conf = write_conf(home, managers, webui)
     supervisord = Path(sys.executable).with_name("supervisord")
     cmd = [str(supervisord) if supervisord.exists() else "supervisord", "-n", "-c", str(conf)]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.Popen(cmd, cwd=home.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
+    proc = subprocess.Popen(
+        cmd, cwd=home.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     suite = Suite(home, proc, home.supervisor_url)
     try:
         names = [f"arr:arr-{m}" for m in managers] + (["webui"] if webui else [])

@@ -131,7 +131,9 @@ def config_text(
 class Suite:
     """A running ``qbarr run`` (supervisord) in a temp data dir."""
 
-    def __init__(self, home: Home, proc: subprocess.Popen[bytes], arrs: list[ArrSpec], config: dict[str, Any]):
+    def __init__(
+        self, home: Home, proc: subprocess.Popen[bytes], arrs: list[ArrSpec], config: dict[str, Any]
+    ):
         self.home = home
         self.proc = proc
         self.arrs = arrs
@@ -170,30 +172,48 @@ class Suite:
     def pid(self, name: str) -> int:
         return int(self.states()[name]["pid"])
 
-    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = START_TIMEOUT, poll: float = 0.2) -> Any:
+    def wait_for(
+        self,
+        predicate: Callable[[], Any],
+        what: str,
+        timeout: float = START_TIMEOUT,
+        poll: float = 0.2,
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"suite exited ({self.proc.returncode}) while waiting for {what}\n{self.output()}")
+                raise AssertionError(
+                    f"suite exited ({self.proc.returncode}) while waiting for {what}\n{self.output()}"
+                )
             value = predicate()
             if value:
                 return value
             time.sleep(poll)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\nstates: {self.brief()}")
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}\nstates: {self.brief()}"
+        )
 
-    def wait_state(self, name: str, state: str, timeout: float = START_TIMEOUT, not_pid: int | None = None) -> dict[str, Any]:
+    def wait_state(
+        self, name: str, state: str, timeout: float = START_TIMEOUT, not_pid: int | None = None
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             info = self.states().get(name)
             if info and info["statename"] == state and (not_pid is None or info["pid"] != not_pid):
                 return info
             return None
 
-        return self.wait_for(check, f"{name} {state}" + (f" with a pid other than {not_pid}" if not_pid else ""), timeout)
+        return self.wait_for(
+            check,
+            f"{name} {state}" + (f" with a pid other than {not_pid}" if not_pid else ""),
+            timeout,
+        )
 
     def expected_programs(self) -> list[str]:
         return ["webui", "watchdog", *(a.program for a in self.arrs)]
 
-    def wait_running(self, names: list[str] | None = None, timeout: float = START_TIMEOUT) -> dict[str, dict[str, Any]]:
+    def wait_running(
+        self, names: list[str] | None = None, timeout: float = START_TIMEOUT
+    ) -> dict[str, dict[str, Any]]:
         names = names or self.expected_programs()
 
         def check() -> dict[str, dict[str, Any]] | None:
@@ -211,7 +231,10 @@ class Suite:
 
     def qbarr(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [QBARR, "--home", str(self.home.root), *args], capture_output=True, text=True, timeout=timeout
+            [QBARR, "--home", str(self.home.root), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -274,7 +297,9 @@ class Suite:
             try:
                 if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
                     continue
-                if proc.pid in self._known or proc.environ().get("QBARR_HOME") == str(self.home.root):
+                if proc.pid in self._known or proc.environ().get("QBARR_HOME") == str(
+                    self.home.root
+                ):
                     found.append(proc)
             except (psutil.Error, OSError):
                 continue
@@ -333,9 +358,16 @@ def start_suite(
         home.root.mkdir(parents=True, exist_ok=True)
         home.config.write_text(config_text(specs, **config))
     out = open(home.root / "run.out", "wb")
-    env = {k: v for k, v in os.environ.items() if k not in ("PUID", "PGID") and not k.startswith("QBARR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PUID", "PGID") and not k.startswith("QBARR")
+    }
     proc = subprocess.Popen(
-        [*prefix, QBARR, "--home", str(home.root), "run"], stdout=out, stderr=subprocess.STDOUT, env=env
+        [*prefix, QBARR, "--home", str(home.root), "run"],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     out.close()
     suite = Suite(home, proc, specs, dict(config))

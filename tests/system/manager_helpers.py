@@ -33,13 +33,19 @@ class Inst:
     name: str
     category: str
     url: str = ""
-    keys: dict[str, str] = field(default_factory=dict)         # directly in [Name]
-    torrent: dict[str, str] = field(default_factory=dict)      # [[Torrent]]
-    seeding: dict[str, str] = field(default_factory=dict)      # [[[SeedingMode]]]
+    keys: dict[str, str] = field(default_factory=dict)  # directly in [Name]
+    torrent: dict[str, str] = field(default_factory=dict)  # [[Torrent]]
+    seeding: dict[str, str] = field(default_factory=dict)  # [[[SeedingMode]]]
 
     def section(self) -> str:
-        lines = [f"[{self.name}]", f"URL = {self.url}", f"APIKey = {ARR_KEY}", f"Category = {self.category}",
-                 "Timeout = 5s", *(f"{k} = {v}" for k, v in self.keys.items())]
+        lines = [
+            f"[{self.name}]",
+            f"URL = {self.url}",
+            f"APIKey = {ARR_KEY}",
+            f"Category = {self.category}",
+            "Timeout = 5s",
+            *(f"{k} = {v}" for k, v in self.keys.items()),
+        ]
         if self.torrent or self.seeding:
             lines.append("    [[Torrent]]")
             lines += [f"    {k} = {v}" for k, v in self.torrent.items()]
@@ -53,35 +59,76 @@ class Inst:
         return ArrSpec(self.name, self.category, url=self.url, api_key=ARR_KEY)
 
 
-def manager_config(qbt_url: str, instances: list[Inst], settings: dict[str, str] | None = None,
-                   qbt_user: str = QBT_USER, qbt_password: str = TEST_PASSWORD) -> str:
+def manager_config(
+    qbt_url: str,
+    instances: list[Inst],
+    settings: dict[str, str] | None = None,
+    qbt_user: str = QBT_USER,
+    qbt_password: str = TEST_PASSWORD,
+) -> str:
     """config.ini text: the test suite's [Settings]/[qBittorrent]/[WebUI] plus these sections."""
     base = config_text([], settings=settings, qbt_url=qbt_url, qbt_password=qbt_password)
     base = base.replace(f"Username = {QBT_USER}\n", f"Username = {qbt_user}\n")
-    base = base.replace("Timeout = 2s", "Timeout = 10s")  # a busy 2-core machine: no spurious timeouts
+    base = base.replace(
+        "Timeout = 2s", "Timeout = 10s"
+    )  # a busy 2-core machine: no spurious timeouts
     return base + "".join(i.section() for i in instances)
 
 
 def start_qbt_sim(workdir: Path, *args: str) -> QbtSim:
     """The qBittorrent simulator as a real process (fast refresh, empty, TEST_PASSWORD)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    return spawn(free_port(), "--username", QBT_USER, "--refresh-ms", "100", "--torrents", "0", *args,
-                 log_path=str(workdir / "qbt-sim.log"), env={"QBARR_SIM_QBT_PASSWORD": TEST_PASSWORD})
+    return spawn(
+        free_port(),
+        "--username",
+        QBT_USER,
+        "--refresh-ms",
+        "100",
+        "--torrents",
+        "0",
+        *args,
+        log_path=str(workdir / "qbt-sim.log"),
+        env={"QBARR_SIM_QBT_PASSWORD": TEST_PASSWORD},
+    )
 
 
-def start_arr_sim(qbt_url: str, category: str, workdir: Path, qbt_user: str = QBT_USER,
-                  qbt_password: str = TEST_PASSWORD, **kw: Any) -> ArrSim:
+def start_arr_sim(
+    qbt_url: str,
+    category: str,
+    workdir: Path,
+    qbt_user: str = QBT_USER,
+    qbt_password: str = TEST_PASSWORD,
+    **kw: Any,
+) -> ArrSim:
     """A Radarr simulator reading ``category`` from qBittorrent."""
-    options: dict[str, Any] = {"library": 200, "missing_fraction": 0.5, "search_duration": 0.2,
-                               "command_duration": 0.1, "grab_probability": 1.0, "poll_interval": 0.25}
+    options: dict[str, Any] = {
+        "library": 200,
+        "missing_fraction": 0.5,
+        "search_duration": 0.2,
+        "command_duration": 0.1,
+        "grab_probability": 1.0,
+        "poll_interval": 0.25,
+    }
     options.update(kw)
-    return start_sim("radarr", api_key=ARR_KEY, qbt_url=qbt_url, qbt_username=qbt_user,
-                     qbt_password=qbt_password, category=category, log_dir=workdir, **options)
+    return start_sim(
+        "radarr",
+        api_key=ARR_KEY,
+        qbt_url=qbt_url,
+        qbt_username=qbt_user,
+        qbt_password=qbt_password,
+        category=category,
+        log_dir=workdir,
+        **options,
+    )
 
 
 @contextmanager
-def world(workdir: Path, categories: list[str], qbt_args: tuple[str, ...] = (),
-          arr_options: dict[str, dict[str, Any]] | None = None) -> Iterator[tuple[QbtSim, dict[str, ArrSim]]]:
+def world(
+    workdir: Path,
+    categories: list[str],
+    qbt_args: tuple[str, ...] = (),
+    arr_options: dict[str, dict[str, Any]] | None = None,
+) -> Iterator[tuple[QbtSim, dict[str, ArrSim]]]:
     """A qBittorrent simulator and one Radarr simulator per category; all stopped at exit."""
     with ExitStack() as stack:
         qbt = start_qbt_sim(workdir, *qbt_args)
@@ -93,8 +140,13 @@ def world(workdir: Path, categories: list[str], qbt_args: tuple[str, ...] = (),
         yield qbt, arrs
 
 
-def start_manager_suite(suite_factory: Callable[..., Suite], qbt_url: str, instances: list[Inst],
-                        settings: dict[str, str] | None = None, **credentials: str) -> Suite:
+def start_manager_suite(
+    suite_factory: Callable[..., Suite],
+    qbt_url: str,
+    instances: list[Inst],
+    settings: dict[str, str] | None = None,
+    **credentials: str,
+) -> Suite:
     """Write config.ini into a fresh short data dir and start the suite (everything RUNNING)."""
     home = short_home()
     home.root.mkdir(parents=True, exist_ok=True)
@@ -112,8 +164,10 @@ def commands(arr: ArrSim, name: str | None = None) -> list[dict[str, Any]]:
 
 def scans_by_hash(arr: ArrSim) -> Counter[str]:
     """DownloadedMoviesScan commands per downloadClientId (lower-case hash)."""
-    return Counter(str(c["body"].get("downloadClientId", "")).lower()
-                   for c in commands(arr, "DownloadedMoviesScan"))
+    return Counter(
+        str(c["body"].get("downloadClientId", "")).lower()
+        for c in commands(arr, "DownloadedMoviesScan")
+    )
 
 
 def blocklist_by_hash(arr: ArrSim) -> Counter[str]:
@@ -139,12 +193,18 @@ def sim_hashes(qbt: QbtSim) -> set[str]:
         return {str(t["hash"]).lower() for t in client.torrents_info()}
 
 
-def actions(suite: Suite, instance: str, where: str = "1", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    return suite.query(f"SELECT * FROM actions WHERE instance = ? AND ({where}) ORDER BY id", (instance, *params))
+def actions(
+    suite: Suite, instance: str, where: str = "1", params: tuple[Any, ...] = ()
+) -> list[dict[str, Any]]:
+    return suite.query(
+        f"SELECT * FROM actions WHERE instance = ? AND ({where}) ORDER BY id", (instance, *params)
+    )
 
 
 def decisions(suite: Suite, instance: str, h: str) -> list[dict[str, Any]]:
-    return suite.query("SELECT * FROM decisions WHERE instance = ? AND hash = ? ORDER BY id", (instance, h))
+    return suite.query(
+        "SELECT * FROM decisions WHERE instance = ? AND hash = ? ORDER BY id", (instance, h)
+    )
 
 
 def cycles(suite: Suite, instance: str) -> int:
@@ -166,12 +226,20 @@ def wait_cycles(suite: Suite, instance: str, n: int, timeout: float = 60.0) -> N
 
 def spec(h: str, category: str, state: str, **kw: Any) -> dict[str, Any]:
     """A /sim/torrents spec of a torrent added long ago (not young), with a readable name."""
-    base = {"hash": h, "category": category, "state": state, "added_ago": 3600, "name": f"Movie.{h[:6]}.2020.1080p",
-            "size": 2 * 2**30}
+    base = {
+        "hash": h,
+        "category": category,
+        "state": state,
+        "added_ago": 3600,
+        "name": f"Movie.{h[:6]}.2020.1080p",
+        "size": 2 * 2**30,
+    }
     return {**base, **kw}
 
 
-def deadline_loop(predicate: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.1) -> Any:
+def deadline_loop(
+    predicate: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.1
+) -> Any:
     """Poll until truthy (for waits outside a Suite)."""
     deadline = time.monotonic() + timeout
     last = None
@@ -180,4 +248,6 @@ def deadline_loop(predicate: Callable[[], Any], what: str, timeout: float = 60.0
         if last:
             return last
         time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"[:2000])
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"[:2000]
+    )

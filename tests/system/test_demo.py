@@ -27,8 +27,12 @@ class DemoRun:
 
     def __init__(self, *extra: str) -> None:
         self.home = short_home()
-        self.proc = subprocess.Popen([QBARR, "demo", "--home", str(self.home.root), *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [QBARR, "demo", "--home", str(self.home.root), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -73,7 +77,9 @@ class DemoRun:
             found.add(sup.pid)
             found.update(p.pid for p in sup.children(recursive=True))
         for proc in psutil.process_iter(["pid", "cmdline"]):
-            if proc.pid != self.proc.pid and str(self.home.root) in " ".join(proc.info["cmdline"] or []):
+            if proc.pid != self.proc.pid and str(self.home.root) in " ".join(
+                proc.info["cmdline"] or []
+            ):
                 found.add(proc.pid)
         alive = []
         for pid in sorted(found):
@@ -85,7 +91,9 @@ class DemoRun:
         return alive
 
     def close(self) -> None:
-        pids = self.suite_pids()  # before the demo dies: its supervisord's children are found through it
+        pids = (
+            self.suite_pids()
+        )  # before the demo dies: its supervisord's children are found through it
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
@@ -123,17 +131,22 @@ def test_demo_runs_imports_fails_and_stops_on_sigint() -> None:
         run.wait_for(lambda: "programs RUNNING" in run.output, "all programs RUNNING")
         assert "web UI" in run.output and "token" in run.output
         radarr, sonarr = run.arr_sim("Radarr-Demo"), run.arr_sim("Sonarr-Demo")
-        scans = run.wait_for(lambda: commands_named(radarr, "Scan") + commands_named(sonarr, "Scan"),
-                             "an import (Downloaded*Scan) in the Arr simulators")
+        scans = run.wait_for(
+            lambda: commands_named(radarr, "Scan") + commands_named(sonarr, "Scan"),
+            "an import (Downloaded*Scan) in the Arr simulators",
+        )
         assert all(c["body"]["downloadClientId"].isupper() for c in scans)
-        run.wait_for(lambda: blocklisted(radarr) + blocklisted(sonarr), "a failed download blocklisted")
+        run.wait_for(
+            lambda: blocklisted(radarr) + blocklisted(sonarr), "a failed download blocklisted"
+        )
         assert run.suite_pids(), "the suite should be running"
 
         run.proc.send_signal(signal.SIGINT)
         assert run.proc.wait(60) == 0, run.output[-2000:]
         assert "stopped in" in run.output
-        run.wait_for(lambda: not run.suite_pids() or None, "no program of the demo left", timeout=30) \
-            if run.suite_pids() else None
+        run.wait_for(
+            lambda: not run.suite_pids() or None, "no program of the demo left", timeout=30
+        ) if run.suite_pids() else None
         assert run.suite_pids() == []
     finally:
         run.close()

@@ -28,7 +28,10 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.system, pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")]
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces"),
+]
 SYSTEM_PYTHON = "/usr/bin/python3"
 STOP_GRACE = 40.0  # docker-compose.yml stop_grace_period
 ORPHANS = 5
@@ -68,10 +71,24 @@ def image_venv() -> Iterator[Path]:
     try:
         subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(root / "venv")], check=True)
         src = root / "src"
-        shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "test-artifacts", "*.egg-info",
-                                                                "__pycache__", "build", ".hypothesis"))
-        subprocess.run([str(root / "venv" / "bin" / "pip"), "install", "-q", str(src)], check=True,
-                       env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        shutil.copytree(
+            REPO,
+            src,
+            ignore=shutil.ignore_patterns(
+                ".git",
+                ".venv",
+                "test-artifacts",
+                "*.egg-info",
+                "__pycache__",
+                "build",
+                ".hypothesis",
+            ),
+        )
+        subprocess.run(
+            [str(root / "venv" / "bin" / "pip"), "install", "-q", str(src)],
+            check=True,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
         yield root / "venv"
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -88,7 +105,9 @@ def namespace_children(unshare: psutil.Process) -> psutil.Process:
 
 
 def in_netns(pid: int, *cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["nsenter", "-t", str(pid), "-n", *cmd], capture_output=True, text=True, timeout=20)
+    return subprocess.run(
+        ["nsenter", "-t", str(pid), "-n", *cmd], capture_output=True, text=True, timeout=20
+    )
 
 
 def zombies_of(pid: int) -> list[int]:
@@ -97,31 +116,47 @@ def zombies_of(pid: int) -> list[int]:
 
 def test_entrypoint_as_pid1_drops_to_puid_reaps_orphans_health_and_stops(image_venv: Path) -> None:
     home = Path(tempfile.mkdtemp(prefix="qbc", dir="/tmp"))  # stands in for the /config volume
-    env = {"PATH": f"{image_venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", **dockerfile_env(),
-           "QBARR_HOME": str(home)}
+    env = {
+        "PATH": f"{image_venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+        **dockerfile_env(),
+        "QBARR_HOME": str(home),
+    }
     # A program that leaves orphans behind (they get re-parented to PID 1 and exit).
     (home / "programs.d").mkdir()
     (home / "programs.d" / "orphans.conf").write_text(
         "[program:orphans]\n"
         f"command = sh -c 'for i in $(seq {ORPHANS}); do (sleep 1 &); done; exec sleep 1000'\n"
-        "startsecs = 1\nstopasgroup = true\n")
+        "startsecs = 1\nstopasgroup = true\n"
+    )
     entry = "ip link set lo up && exec qbarr run"  # the image's ENTRYPOINT, after bringing up lo
-    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net",
-                             "sh", "-c", entry], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "sh", "-c", entry],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         pid1 = namespace_children(psutil.Process(proc.pid))
         status = Path(f"/proc/{pid1.pid}/status").read_text()
-        assert re.search(r"^NSpid:\s+\d+\s+1$", status, re.M), "supervisord is not PID 1 of its namespace"
-        assert pid1.uids().effective == int(env["PUID"]) and pid1.gids().effective == int(env["PGID"])
+        assert re.search(r"^NSpid:\s+\d+\s+1$", status, re.M), (
+            "supervisord is not PID 1 of its namespace"
+        )
+        assert pid1.uids().effective == int(env["PUID"]) and pid1.gids().effective == int(
+            env["PGID"]
+        )
         assert (home / "config.ini").exists(), "first start writes a starter config"
         assert os.stat(home / "config.ini").st_uid == int(env["PUID"])
 
         health = None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            health = in_netns(pid1.pid, str(image_venv / "bin" / "python"), "-c",
-                              "import urllib.request;print(urllib.request.urlopen("
-                              "'http://127.0.0.1:6969/health', timeout=4).read().decode())")
+            health = in_netns(
+                pid1.pid,
+                str(image_venv / "bin" / "python"),
+                "-c",
+                "import urllib.request;print(urllib.request.urlopen("
+                "'http://127.0.0.1:6969/health', timeout=4).read().decode())",
+            )
             if health.returncode == 0:
                 break
             time.sleep(1)

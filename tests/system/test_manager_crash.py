@@ -29,12 +29,23 @@ import pytest
 
 from qbarr import db as dbmod
 from tests.system.conftest import Suite
-from tests.system.manager_helpers import (Inst, blocklist_by_hash, commands, scans_by_hash, sim_hashes, spec,
-                                          start_manager_suite, wait_cycles, world)
+from tests.system.manager_helpers import (
+    Inst,
+    blocklist_by_hash,
+    commands,
+    scans_by_hash,
+    sim_hashes,
+    spec,
+    start_manager_suite,
+    wait_cycles,
+    world,
+)
 
 pytestmark = pytest.mark.system
 
-SEED = int(os.environ.get("QBARR_CRASH_SEED", "20240611"))  # another seed: other kill points, other torrents
+SEED = int(
+    os.environ.get("QBARR_CRASH_SEED", "20240611")
+)  # another seed: other kill points, other torrents
 KILLS = 10
 PROGRAM = "arr:arr-radarr-crash"
 INSTANCE = "Radarr-Crash"
@@ -43,8 +54,15 @@ MIB = 2**20
 
 def lifecycle(rnd: random.Random) -> tuple[list[dict], dict[str, list[str]]]:
     """200 torrent specs and their hashes by fate."""
-    fates = (["seed"] * 50 + ["complete"] * 60 + ["stall"] * 40 + ["error"] * 20 + ["missing"] * 10
-             + ["recheck"] * 10 + ["manual-fail"] * 10)
+    fates = (
+        ["seed"] * 50
+        + ["complete"] * 60
+        + ["stall"] * 40
+        + ["error"] * 20
+        + ["missing"] * 10
+        + ["recheck"] * 10
+        + ["manual-fail"] * 10
+    )
     specs, by_fate = [], {}
     for i, fate in enumerate(fates):
         h = "%040x" % rnd.getrandbits(160)
@@ -55,11 +73,24 @@ def lifecycle(rnd: random.Random) -> tuple[list[dict], dict[str, list[str]]]:
             s = spec(h, "radarr", "stalledUP", size=size, ratio=round(rnd.uniform(0, 3), 2))
         elif fate == "complete":
             left = size * 0.6
-            s = spec(h, "radarr", "downloading", size=size, progress=0.4,
-                     dl_speed=int(left / rnd.uniform(2, 30)))
+            s = spec(
+                h,
+                "radarr",
+                "downloading",
+                size=size,
+                progress=0.4,
+                dl_speed=int(left / rnd.uniform(2, 30)),
+            )
         elif fate in ("stall", "error"):
-            s = spec(h, "radarr", "downloading", size=size, progress=0.3, dl_speed=64 * 1024,
-                     **{f"{fate}_after": rnd.uniform(2, 30)})
+            s = spec(
+                h,
+                "radarr",
+                "downloading",
+                size=size,
+                progress=0.3,
+                dl_speed=64 * 1024,
+                **{f"{fate}_after": rnd.uniform(2, 30)},
+            )
         elif fate == "missing":
             s = spec(h, "radarr", "missingFiles", size=size)
         else:
@@ -80,39 +111,61 @@ def kill_when(suite: Suite, rnd: random.Random, mode: str, last_pid: int) -> tup
         if mode == "busy":  # actions journaled and being carried out
             deadline = time.monotonic() + 4.0
             while time.monotonic() < deadline and not suite.query(
-                    "SELECT 1 FROM actions WHERE instance = ? AND status IN ('planned', 'sending') LIMIT 1",
-                    (INSTANCE,)):
+                "SELECT 1 FROM actions WHERE instance = ? AND status IN ('planned', 'sending') LIMIT 1",
+                (INSTANCE,),
+            ):
                 time.sleep(0.005)
         else:
             time.sleep(rnd.uniform(0.05, 2.5))
-    busy = suite.query("SELECT status, COUNT(*) AS n FROM actions WHERE instance = ? AND status IN "
-                       "('planned', 'sending') GROUP BY status", (INSTANCE,))
+    busy = suite.query(
+        "SELECT status, COUNT(*) AS n FROM actions WHERE instance = ? AND status IN "
+        "('planned', 'sending') GROUP BY status",
+        (INSTANCE,),
+    )
     os.kill(int(info["pid"]), signal.SIGKILL)
-    return int(info["pid"]), f"{mode}:" + (",".join(f"{r['status']}={r['n']}" for r in busy) or "idle")
+    return int(info["pid"]), f"{mode}:" + (
+        ",".join(f"{r['status']}={r['n']}" for r in busy) or "idle"
+    )
 
 
 def unfinished(suite: Suite) -> int:
-    return suite.query("SELECT COUNT(*) AS n FROM actions WHERE instance = ? AND status NOT IN ('done', 'skipped')",
-                       (INSTANCE,))[0]["n"]
+    return suite.query(
+        "SELECT COUNT(*) AS n FROM actions WHERE instance = ? AND status NOT IN ('done', 'skipped')",
+        (INSTANCE,),
+    )[0]["n"]
 
 
 def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_path: Path) -> None:
     rnd = random.Random(SEED)
     specs, fate = lifecycle(rnd)
-    with world(tmp_path, ["radarr"], arr_options={"radarr": {"grab_probability": 0.0, "library": 600}}) as (qbt, arrs):
+    with world(
+        tmp_path, ["radarr"], arr_options={"radarr": {"grab_probability": 0.0, "library": 600}}
+    ) as (qbt, arrs):
         arr = arrs["radarr"]
         qbt.control("POST", "/sim/torrents", specs)
         arr.control("POST", "/sim/poll")
-        inst = Inst(INSTANCE, "radarr", arr.url,
-                    torrent={"IgnoreYoungerThan": "0", "StalledDelay": "3s", "MaxRechecks": "0"},
-                    seeding={"MaxUploadRatio": "1.5", "RemoveMode": "ratio", "Action": "remove"})
-        suite = start_manager_suite(suite_factory, qbt.url, [inst],
-                                    {"LoopInterval": "0.5s", "QueueRefresh": "1s", "BrakeMaxRemovals": "0"})
-        arr.control("POST", "/sim/faults", json={"latency": 0.03})  # wider windows inside the executor
+        inst = Inst(
+            INSTANCE,
+            "radarr",
+            arr.url,
+            torrent={"IgnoreYoungerThan": "0", "StalledDelay": "3s", "MaxRechecks": "0"},
+            seeding={"MaxUploadRatio": "1.5", "RemoveMode": "ratio", "Action": "remove"},
+        )
+        suite = start_manager_suite(
+            suite_factory,
+            qbt.url,
+            [inst],
+            {"LoopInterval": "0.5s", "QueueRefresh": "1s", "BrakeMaxRemovals": "0"},
+        )
+        arr.control(
+            "POST", "/sim/faults", json={"latency": 0.03}
+        )  # wider windows inside the executor
         hits: list[str] = []
         killed = [suite.pid(PROGRAM)]
         for n in range(KILLS):
-            modes = ["random", "busy", "busy"] + (["starting"] if n and not hits[-1].startswith("starting") else [])
+            modes = ["random", "busy", "busy"] + (
+                ["starting"] if n and not hits[-1].startswith("starting") else []
+            )
             pid, hit = kill_when(suite, rnd, rnd.choice(modes), killed[-1] if n else 0)
             killed.append(pid)
             hits.append(hit)
@@ -129,8 +182,11 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
 
         def settled() -> bool:
             left = sim_hashes(qbt)
-            return unfinished(suite) == 0 and not (left & set(gone_fates)) and all(
-                scans_by_hash(arr)[h] == 1 for h in fate["complete"])
+            return (
+                unfinished(suite) == 0
+                and not (left & set(gone_fates))
+                and all(scans_by_hash(arr)[h] == 1 for h in fate["complete"])
+            )
 
         suite.wait_for(settled, "every torrent at the end of its life", timeout=120, poll=0.5)
         wait_cycles(suite, INSTANCE, 4)
@@ -145,22 +201,35 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
     db = dbmod.connect(suite.home.database)
     try:
         assert dbmod.rows(db, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
-        journal = dbmod.rows(db, "SELECT * FROM actions WHERE instance = ? ORDER BY id", (INSTANCE,))
-        dupes = dbmod.rows(db, "SELECT key, COUNT(*) AS n FROM actions GROUP BY instance, key HAVING n > 1")
-        restarts = dbmod.rows(db, "SELECT COUNT(*) AS n FROM actions "
-                                  "WHERE result LIKE 'already sent before a restart%'")
+        journal = dbmod.rows(
+            db, "SELECT * FROM actions WHERE instance = ? ORDER BY id", (INSTANCE,)
+        )
+        dupes = dbmod.rows(
+            db, "SELECT key, COUNT(*) AS n FROM actions GROUP BY instance, key HAVING n > 1"
+        )
+        restarts = dbmod.rows(
+            db,
+            "SELECT COUNT(*) AS n FROM actions WHERE result LIKE 'already sent before a restart%'",
+        )
     finally:
         db.close()
-    print(f"kills: {hits}; actions: {Counter((a['kind'], a['status']) for a in journal)}; "
-          f"found already sent after a restart: {restarts[0]['n']}")
+    print(
+        f"kills: {hits}; actions: {Counter((a['kind'], a['status']) for a in journal)}; "
+        f"found already sent after a restart: {restarts[0]['n']}"
+    )
 
-    assert {a["status"] for a in journal} <= {"done", "skipped"}, Counter(a["status"] for a in journal)
+    assert {a["status"] for a in journal} <= {"done", "skipped"}, Counter(
+        a["status"] for a in journal
+    )
     assert dupes == []
     imports = {a["hash"] for a in journal if a["kind"] == "import" and a["status"] == "done"}
     assert all(n == 1 for n in scans.values()), {h: n for h, n in scans.items() if n > 1}
     assert set(scans) == imports, "exactly one scan per import done, none without"
-    scan_ids = [int(str(a["result"]).split(" id ")[1].split()[0]) for a in journal
-                if a["kind"] == "import" and str(a["result"]).startswith("command ")]
+    scan_ids = [
+        int(str(a["result"]).split(" id ")[1].split()[0])
+        for a in journal
+        if a["kind"] == "import" and str(a["result"]).startswith("command ")
+    ]
     assert len(scan_ids) == len(set(scan_ids))
     assert all(n == 1 for n in blocked.values()), {h: n for h, n in blocked.items() if n > 1}
     blocklisted = {a["hash"] for a in journal if a["kind"] == "blocklist" and a["status"] == "done"}
@@ -173,8 +242,12 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
     results = [str(a["result"]) for a in journal if a["kind"] == "search"]
     claimed = [int(r.split(" id ")[1].split()[0]) for r in results if r.startswith("command ")]
     assert len(claimed) == len(set(claimed)) and set(claimed) <= {c["id"] for c in searches}
-    assert all(r.startswith(("command ", "already sent before a restart", "not searched: searched moments ago"))
-               for r in results), Counter(results)
+    assert all(
+        r.startswith(
+            ("command ", "already sent before a restart", "not searched: searched moments ago")
+        )
+        for r in results
+    ), Counter(results)
     already = sum(r.startswith("already sent") for r in results)
     assert len(claimed) <= len(searches) <= len(claimed) + already
 
@@ -182,7 +255,9 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
     assert set(fate["complete"]) <= imports
     assert {h for h in fate["seed"]} <= imports
     assert not left & set(gone_fates)
-    assert all(blocked[h] == 1 for h in fate["stall"] + fate["error"]), "stalled and errored: blocklisted once"
+    assert all(blocked[h] == 1 for h in fate["stall"] + fate["error"]), (
+        "stalled and errored: blocklisted once"
+    )
     assert all(blocked[h] == 0 for h in fate["missing"]), "missing files: no blocklist"
     assert set(fate["recheck"]) <= left, "rechecked torrents stay"
     high_ratio = {s["hash"] for s in specs if s["hash"] in fate["seed"] and s["ratio"] >= 1.5}

@@ -41,7 +41,9 @@ class Sim:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
                 [SIM, "--kind", kind, "--port", str(port), "--api-key", KEY, *args],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def get(self, path: str, **params: Any) -> Any:
@@ -51,7 +53,9 @@ class Sim:
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"{self.kind} simulator exited with {self.proc.returncode}"
+            assert self.proc.poll() is None, (
+                f"{self.kind} simulator exited with {self.proc.returncode}"
+            )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/sim/state", timeout=2).status_code == 200:
                     return
@@ -81,7 +85,9 @@ def env(suite_factory: Callable[..., Suite]) -> Iterator[Callable[..., Any]]:
 
     class Env:
         def sim(self, kind: str, *args: str, port: int | None = None, wait: bool = True) -> Sim:
-            sim = Sim(kind, port or free_port(), list(args), home.root / f"sim-{kind}-{len(sims)}.out")
+            sim = Sim(
+                kind, port or free_port(), list(args), home.root / f"sim-{kind}-{len(sims)}.out"
+            )
             sims.append(sim)
             if wait:
                 sim.wait_ready()
@@ -133,15 +139,24 @@ def searched_ids(commands: list[dict[str, Any]], field: str) -> list[int]:
 
 
 def test_search_limit_holds_and_cooldown_survives_sigkill(env: Any) -> None:
-    radarr = env.sim("radarr", "--library", "500", "--missing-fraction", "1.0", "--search-duration", "0.5")
+    radarr = env.sim(
+        "radarr", "--library", "500", "--missing-fraction", "1.0", "--search-duration", "0.5"
+    )
     suite = env.suite(
-        config(arr_section("Radarr-Main", radarr.url, "radarr", """
+        config(
+            arr_section(
+                "Radarr-Main",
+                radarr.url,
+                "radarr",
+                """
             SearchLimit = 3
             SearchDelay = 0
             MaxSearchesPerDay = 0
             Unmonitored = true
             SearchCooldown = 1d
-        """)),
+        """,
+            )
+        ),
         [ArrSpec("Radarr-Main", "radarr", url=radarr.url, api_key=KEY)],
     )
     name = "search:search-radarr-main"
@@ -159,7 +174,9 @@ def test_search_limit_holds_and_cooldown_survives_sigkill(env: Any) -> None:
             if radarr.get("/sim/state")["commands"]["total"] >= total:
                 return
             time.sleep(0.05)
-        raise AssertionError(f"fewer than {total} searches sent in time:\n{suite.log(name)[-3000:]}")
+        raise AssertionError(
+            f"fewer than {total} searches sent in time:\n{suite.log(name)[-3000:]}"
+        )
 
     sample_until(12)
     old = suite.pid(name)
@@ -173,13 +190,19 @@ def test_search_limit_holds_and_cooldown_survives_sigkill(env: Any) -> None:
     assert most == 3, "the limit was never reached: the test proves nothing"
     commands = radarr.commands("MoviesSearch")
     ids = searched_ids(commands, "movieIds")
-    assert len(ids) == len(set(ids)), "a movie was searched twice within its cooldown (across SIGKILL)"
+    assert len(ids) == len(set(ids)), (
+        "a movie was searched twice within its cooldown (across SIGKILL)"
+    )
     assert all(len(c["body"]["movieIds"]) == 1 for c in commands)
-    journal = suite.query("SELECT command_id, item, status FROM searches WHERE instance = 'Radarr-Main'")
+    journal = suite.query(
+        "SELECT command_id, item, status FROM searches WHERE instance = 'Radarr-Main'"
+    )
     journaled = {r["command_id"] for r in journal if r["command_id"] is not None}
     unjournaled = [c["id"] for c in commands if c["id"] not in journaled]
     assert len(unjournaled) <= 1, unjournaled  # only one can be in flight when SIGKILL lands
-    assert {r["item"] for r in journal} >= {f"movie:{i}" for c in commands for i in c["body"]["movieIds"] if c["id"] in journaled}
+    assert {r["item"] for r in journal} >= {
+        f"movie:{i}" for c in commands for i in c["body"]["movieIds"] if c["id"] in journaled
+    }
 
 
 def test_requests_are_searched_first(env: Any) -> None:
@@ -189,13 +212,23 @@ def test_requests_are_searched_first(env: Any) -> None:
     requests = overseerr.get("/sim/requests")
     movies = {m["id"]: m for m in radarr.get("/api/v3/movie")}
     expected = {
-        r["arr_id"] for r in requests
-        if r["type"] == "movie" and r["status"] == 2 and not r["is4k"] and r["media_status"] != 5
-        and movies[r["arr_id"]]["monitored"] and movies[r["arr_id"]]["isAvailable"]
+        r["arr_id"]
+        for r in requests
+        if r["type"] == "movie"
+        and r["status"] == 2
+        and not r["is4k"]
+        and r["media_status"] != 5
+        and movies[r["arr_id"]]["monitored"]
+        and movies[r["arr_id"]]["isAvailable"]
     }
     assert len(expected) >= 3, requests
     suite = env.suite(
-        config(arr_section("Radarr-Main", radarr.url, "radarr", f"""
+        config(
+            arr_section(
+                "Radarr-Main",
+                radarr.url,
+                "radarr",
+                f"""
             SearchLimit = 2
             SearchDelay = 0
             MaxSearchesPerDay = 0
@@ -204,37 +237,67 @@ def test_requests_are_searched_first(env: Any) -> None:
             URL = {overseerr.url}
             APIKey = {KEY}
             RequestLimit = 100
-        """)),
+        """,
+            )
+        ),
         [ArrSpec("Radarr-Main", "radarr", url=radarr.url, api_key=KEY)],
     )
     suite.wait_state("search:search-radarr-main", "RUNNING")
-    wait_for("request searches and then library searches",
-             lambda: len(radarr.commands("MoviesSearch")) >= len(expected) + 4)
+    wait_for(
+        "request searches and then library searches",
+        lambda: len(radarr.commands("MoviesSearch")) >= len(expected) + 4,
+    )
     ids = searched_ids(radarr.commands("MoviesSearch"), "movieIds")
     assert set(ids[: len(expected)]) == expected
-    assert not set(ids[len(expected):]) & expected
-    reasons = suite.query("SELECT item, reason FROM searches WHERE instance = 'Radarr-Main' ORDER BY id")
+    assert not set(ids[len(expected) :]) & expected
+    reasons = suite.query(
+        "SELECT item, reason FROM searches WHERE instance = 'Radarr-Main' ORDER BY id"
+    )
     assert {r["item"] for r in reasons[: len(expected)]} == {f"movie:{i}" for i in expected}
     assert all(r["reason"] == "request" for r in reasons[: len(expected)])
-    assert all(r["reason"] != "request" for r in reasons[len(expected):])
+    assert all(r["reason"] != "request" for r in reasons[len(expected) :])
 
 
 def test_sonarr_series_with_many_wanted_episodes_gets_one_series_search(env: Any) -> None:
-    sonarr = env.sim("sonarr", "--library", "200", "--missing-fraction", "0.4", "--seed", "5", "--search-duration", "0.3")
+    sonarr = env.sim(
+        "sonarr",
+        "--library",
+        "200",
+        "--missing-fraction",
+        "0.4",
+        "--seed",
+        "5",
+        "--search-duration",
+        "0.3",
+    )
     suite = env.suite(
-        config(arr_section("Sonarr-TV", sonarr.url, "tv", """
+        config(
+            arr_section(
+                "Sonarr-TV",
+                sonarr.url,
+                "tv",
+                """
             SearchLimit = 3
             SearchDelay = 0
             MaxSearchesPerDay = 0
             SearchCutoffUnmet = false
             SearchBySeries = smart
-        """)),
+        """,
+            )
+        ),
         [ArrSpec("Sonarr-TV", "tv", url=sonarr.url, api_key=KEY)],
     )
     suite.wait_state("search:search-sonarr-tv", "RUNNING")
     # Every wanted episode is searched once, then the program has nothing left: idle.
-    wait_for("the wanted list worked through", lambda: (lambda hb: hb.get("stats", {}).get("blocked") == "idle"
-                                                       and hb.get("counts", {}).get("sent", 0) > 0)(heartbeat(suite, "Sonarr-TV")))
+    wait_for(
+        "the wanted list worked through",
+        lambda: (
+            lambda hb: (
+                hb.get("stats", {}).get("blocked") == "idle"
+                and hb.get("counts", {}).get("sent", 0) > 0
+            )
+        )(heartbeat(suite, "Sonarr-TV")),
+    )
     wanted = sonarr.get("/api/v3/wanted/missing", pageSize=1000, monitored="true")["records"]
     by_series: dict[int, set[int]] = {}
     for ep in wanted:
@@ -245,8 +308,12 @@ def test_sonarr_series_with_many_wanted_episodes_gets_one_series_search(env: Any
     many = {s for s, eps in by_series.items() if len(eps) >= 2}
     assert many, by_series
     searched_series = [c["body"]["seriesId"] for c in series_cmds]
-    assert sorted(searched_series) == sorted(many), "one series search per series with several wanted episodes"
-    assert not {e for s in many for e in by_series[s]} & set(episode_ids), "no episode search for those"
+    assert sorted(searched_series) == sorted(many), (
+        "one series search per series with several wanted episodes"
+    )
+    assert not {e for s in many for e in by_series[s]} & set(episode_ids), (
+        "no episode search for those"
+    )
     singles = {e for s, eps in by_series.items() if len(eps) == 1 for e in eps}
     assert set(episode_ids) == singles
 
@@ -256,7 +323,12 @@ def test_unreachable_overseerr_is_reported_retried_and_arr_searches_go_on(env: A
     radarr = env.sim("radarr", *lib, "--search-duration", "0.3")
     port = free_port()
     suite = env.suite(
-        config(arr_section("Radarr-Main", radarr.url, "radarr", f"""
+        config(
+            arr_section(
+                "Radarr-Main",
+                radarr.url,
+                "radarr",
+                f"""
             SearchLimit = 2
             SearchDelay = 0.5
             MaxSearchesPerDay = 0
@@ -265,7 +337,9 @@ def test_unreachable_overseerr_is_reported_retried_and_arr_searches_go_on(env: A
             URL = http://127.0.0.1:{port}
             APIKey = {KEY}
             PollEvery = 10s
-        """)),
+        """,
+            )
+        ),
         [ArrSpec("Radarr-Main", "radarr", url=radarr.url, api_key=KEY)],
     )
     name = "search:search-radarr-main"
@@ -274,14 +348,22 @@ def test_unreachable_overseerr_is_reported_retried_and_arr_searches_go_on(env: A
     def reported() -> bool:
         hb = heartbeat(suite, "Radarr-Main")
         source = hb.get("stats", {}).get("sources", {}).get("Overseerr", {})
-        return source.get("ok") is False and "Overseerr" in (hb.get("last_error") or "") and hb["status"] == "ok"
+        return (
+            source.get("ok") is False
+            and "Overseerr" in (hb.get("last_error") or "")
+            and hb["status"] == "ok"
+        )
 
     wait_for("the unreachable Overseerr in the heartbeat", reported)
     wait_for("Arr searches going on meanwhile", lambda: len(radarr.commands("MoviesSearch")) >= 3)
     assert KEY not in (heartbeat(suite, "Radarr-Main").get("last_error") or "")
 
     env.sim("overseerr", *lib, "--requests", "20", "--radarr-sim", radarr.url, port=port)
-    wait_for("Overseerr read again after it came up", lambda: heartbeat(suite, "Radarr-Main")["stats"]["sources"]["Overseerr"]["ok"], timeout=60)
+    wait_for(
+        "Overseerr read again after it came up",
+        lambda: heartbeat(suite, "Radarr-Main")["stats"]["sources"]["Overseerr"]["ok"],
+        timeout=60,
+    )
     assert heartbeat(suite, "Radarr-Main")["stats"]["sources"]["Overseerr"]["polled_at"]
 
     # SIGHUP: new settings without a restart.
@@ -289,7 +371,10 @@ def test_unreachable_overseerr_is_reported_retried_and_arr_searches_go_on(env: A
     text = suite.home.config.read_text().replace("SearchLimit = 2", "SearchLimit = 1")
     suite.home.config.write_text(text)
     suite.sup.signal(name, "HUP")
-    wait_for("SearchLimit 1 after SIGHUP", lambda: heartbeat(suite, "Radarr-Main")["stats"]["settings"]["SearchLimit"] == 1)
+    wait_for(
+        "SearchLimit 1 after SIGHUP",
+        lambda: heartbeat(suite, "Radarr-Main")["stats"]["settings"]["SearchLimit"] == 1,
+    )
     assert suite.pid(name) == pid
 
     # SIGTERM: a clean stop between two commands, exit status 0.

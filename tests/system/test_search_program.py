@@ -21,20 +21,35 @@ Category = radarr
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SEARCH, "--home", str(home), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [SEARCH, "--home", str(home), *args], capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize(
     "extra, expected",
     [
-        ("    SearchLimit = -2\n", "[Radarr-Main][Search] SearchLimit = '-2' is invalid: expected a whole number (at least 1"),
-        ("    MaxSearchesPerDay = -1\n", "[Radarr-Main][Search] MaxSearchesPerDay = '-1' is invalid"),
-        ("    SearchBySeries = sometimes\n", "[Radarr-Main][Search] SearchBySeries = 'sometimes' is invalid: expected one of smart, episode, series"),
-        ("        [[[Overseerr]]]\n        Enabled = true\n        APIKey = the-overseerr-key\n",
-         "[Radarr-Main][Search][Overseerr] URL is empty: Overseerr is enabled"),
+        (
+            "    SearchLimit = -2\n",
+            "[Radarr-Main][Search] SearchLimit = '-2' is invalid: expected a whole number (at least 1",
+        ),
+        (
+            "    MaxSearchesPerDay = -1\n",
+            "[Radarr-Main][Search] MaxSearchesPerDay = '-1' is invalid",
+        ),
+        (
+            "    SearchBySeries = sometimes\n",
+            "[Radarr-Main][Search] SearchBySeries = 'sometimes' is invalid: expected one of smart, episode, series",
+        ),
+        (
+            "        [[[Overseerr]]]\n        Enabled = true\n        APIKey = the-overseerr-key\n",
+            "[Radarr-Main][Search][Overseerr] URL is empty: Overseerr is enabled",
+        ),
     ],
 )
-def test_bad_settings_exit_78_naming_file_section_key(tmp_path: Path, extra: str, expected: str) -> None:
+def test_bad_settings_exit_78_naming_file_section_key(
+    tmp_path: Path, extra: str, expected: str
+) -> None:
     (tmp_path / "config.ini").write_text(BASE + extra)
     done = run(tmp_path, "--instance", "Radarr-Main")
     assert done.returncode == 78, done.stderr

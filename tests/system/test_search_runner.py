@@ -36,8 +36,12 @@ LIB = ["--library", "150", "--missing-fraction", "1.0", "--seed", "11"]
 
 def _start(kind: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([SIM, "--kind", kind, "--port", str(port), "--api-key", KEY, *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [SIM, "--kind", kind, "--port", str(port), "--api-key", KEY, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -109,10 +113,19 @@ class Clock:
         return self.now
 
 
-def runner_for(url: str, tmp_path: Path, instance: str, **kw: Any) -> tuple[SearchRunner, Any, Clock]:
+def runner_for(
+    url: str, tmp_path: Path, instance: str, **kw: Any
+) -> tuple[SearchRunner, Any, Clock]:
     db = open_migrated(tmp_path / "qbarr.db")
     clock = Clock()
-    base: dict[str, Any] = dict(kind="radarr", enabled=True, search_delay=0.0, search_limit=2, max_per_day=0, max_per_hour=-1)
+    base: dict[str, Any] = dict(
+        kind="radarr",
+        enabled=True,
+        search_delay=0.0,
+        search_limit=2,
+        max_per_day=0,
+        max_per_hour=-1,
+    )
     settings = SearchSettings(**{**base, **kw})
     arr = make_client("radarr", url, KEY, timeout=5, retries=0)
     return SearchRunner(instance, settings, db, arr, clock=clock, backoff_cap=8.0), db, clock
@@ -128,21 +141,46 @@ def searched(url: str, user_agent_marker: str = "qbarr") -> list[int]:
 
 # --- request sources ---------------------------------------------------------------------
 
+
 def _expected(sims: dict[str, str], kind: str, approved_only: bool, is_4k: bool) -> set[int]:
     reqs = httpx.get(f"{sims[kind]}/sim/requests", timeout=5).json()
     ok = {2} if approved_only else {1, 2}
-    return {r["tmdbId"] for r in reqs if r["type"] == "movie" and r["status"] in ok and r["is4k"] == is_4k and r["media_status"] != 5}
+    return {
+        r["tmdbId"]
+        for r in reqs
+        if r["type"] == "movie"
+        and r["status"] in ok
+        and r["is4k"] == is_4k
+        and r["media_status"] != 5
+    }
 
 
 @pytest.mark.parametrize("approved_only, is_4k", [(True, False), (False, False), (True, True)])
-def test_overseerr_source_filters_like_the_settings_say(sims: dict[str, str], approved_only: bool, is_4k: bool) -> None:
-    settings = RequestSettings(name="Overseerr", enabled=True, url=sims["overseerr"], api_key=KEY, approved_only=approved_only, is_4k=is_4k)
+def test_overseerr_source_filters_like_the_settings_say(
+    sims: dict[str, str], approved_only: bool, is_4k: bool
+) -> None:
+    settings = RequestSettings(
+        name="Overseerr",
+        enabled=True,
+        url=sims["overseerr"],
+        api_key=KEY,
+        approved_only=approved_only,
+        is_4k=is_4k,
+    )
     with OverseerrSource(settings) as source:
         items = source.fetch()
-    assert {i.tmdb for i in items if i.media == "movie"} == _expected(sims, "overseerr", approved_only, is_4k)
+    assert {i.tmdb for i in items if i.media == "movie"} == _expected(
+        sims, "overseerr", approved_only, is_4k
+    )
     reqs = httpx.get(f"{sims['overseerr']}/sim/requests", timeout=5).json()
-    tv = {r["tvdbId"] for r in reqs if r["type"] == "tv" and r["status"] in ({2} if approved_only else {1, 2})
-          and r["is4k"] == is_4k and r["media_status"] != 5}
+    tv = {
+        r["tvdbId"]
+        for r in reqs
+        if r["type"] == "tv"
+        and r["status"] in ({2} if approved_only else {1, 2})
+        and r["is4k"] == is_4k
+        and r["media_status"] != 5
+    }
     assert {i.tvdb for i in items if i.media == "series"} == tv
     assert all(i.requested_at > 0 and i.source == "overseerr" for i in items)
 
@@ -158,17 +196,26 @@ def test_ombi_source_movies_and_tv(sims: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("name", ["Overseerr", "Ombi"])
 def test_source_errors_are_clear_and_keyless(sims: dict[str, str], name: str) -> None:
-    bad_key = RequestSettings(name=name, enabled=True, url=sims[name.lower()], api_key="wrong-secret-key")
+    bad_key = RequestSettings(
+        name=name, enabled=True, url=sims[name.lower()], api_key="wrong-secret-key"
+    )
     with make_source(bad_key) as source, pytest.raises(SourceError) as err:
         source.fetch()
     assert "refused the API key" in str(err.value) and "wrong-secret-key" not in str(err.value)
-    closed = RequestSettings(name=name, enabled=True, url=f"http://127.0.0.1:{free_port()}", api_key="k-secret")
+    closed = RequestSettings(
+        name=name, enabled=True, url=f"http://127.0.0.1:{free_port()}", api_key="k-secret"
+    )
     with make_source(closed) as source, pytest.raises(SourceError) as err:
         source.fetch()
-    assert "unreachable" in str(err.value) and name in str(err.value) and "k-secret" not in str(err.value)
+    assert (
+        "unreachable" in str(err.value)
+        and name in str(err.value)
+        and "k-secret" not in str(err.value)
+    )
 
 
 # --- the runner --------------------------------------------------------------------------
+
 
 def test_runner_sends_counts_running_and_records_results(radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-results")
@@ -185,7 +232,9 @@ def test_runner_sends_counts_running_and_records_results(radarr: str, tmp_path: 
     done = rows(db, "SELECT status FROM searches WHERE instance = 'R-results' ORDER BY id LIMIT 2")
     assert {r["status"] for r in done} <= {"completed", "failed"}, done
     commands = runner.arr.commands()
-    assert running_searches(commands) == sum(1 for c in commands if c["name"].endswith("Search") and c["status"] in ("queued", "started"))
+    assert running_searches(commands) == sum(
+        1 for c in commands if c["name"].endswith("Search") and c["status"] in ("queued", "started")
+    )
 
 
 def test_arr_errors_back_off_without_cooling_anything_down(radarr: str, tmp_path: Path) -> None:
@@ -208,20 +257,32 @@ def test_arr_errors_back_off_without_cooling_anything_down(radarr: str, tmp_path
     assert runner.arr_ok is True and runner.report()[0] == "ok" and runner.sent_total == 2
 
 
-def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(radarr: str, tmp_path: Path) -> None:
+def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(
+    radarr: str, tmp_path: Path
+) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-send", search_limit=1)
     runner.arr = NoCommandList(runner.arr)
 
     def last() -> dict[str, Any]:
-        return rows(db, "SELECT item, status, result FROM searches WHERE instance = 'R-send' ORDER BY id DESC LIMIT 1")[0]
+        return rows(
+            db,
+            "SELECT item, status, result FROM searches WHERE instance = 'R-send' ORDER BY id DESC LIMIT 1",
+        )[0]
 
     def cooled() -> set[str]:
-        return {r["item"] for r in rows(db, "SELECT item FROM search_cooldowns WHERE instance = 'R-send'")}
+        return {
+            r["item"]
+            for r in rows(db, "SELECT item FROM search_cooldowns WHERE instance = 'R-send'")
+        }
 
     runner.step()  # crawl + first search
     first = last()["item"]
     clock.now += 5
-    httpx.post(f"{radarr}/sim/faults", json={"path": "/command", "error_status": 503, "error_rate": 1.0, "count": 1}, timeout=5)
+    httpx.post(
+        f"{radarr}/sim/faults",
+        json={"path": "/command", "error_status": 503, "error_rate": 1.0, "count": 1},
+        timeout=5,
+    )
     runner.step()  # the POST fails (503): journaled as error, cooldown undone, backoff
     failed = last()
     assert failed["status"] == "error" and "503" in failed["result"] and failed["item"] != first
@@ -231,14 +292,21 @@ def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(radarr: str
     runner.step()  # the Arr answers again: the same item is searched now
     assert last()["item"] == failed["item"] and last()["status"] in ("queued", "sent", "started")
     clock.now += 5
-    httpx.post(f"{radarr}/sim/faults", json={"path": "/command", "error_status": 400, "error_rate": 1.0, "count": 1}, timeout=5)
+    httpx.post(
+        f"{radarr}/sim/faults",
+        json={"path": "/command", "error_status": 400, "error_rate": 1.0, "count": 1},
+        timeout=5,
+    )
     runner.step()  # the POST is refused (400): the item keeps its cooldown, no backoff
     refused = last()
     assert refused["status"] == "error" and refused["item"] in cooled()
     assert runner.arr_ok is True and runner.arr_failures == 0
     clock.now += 1
     runner.step()
-    assert last()["item"] not in (refused["item"], failed["item"], first) and last()["status"] != "error"
+    assert (
+        last()["item"] not in (refused["item"], failed["item"], first)
+        and last()["status"] != "error"
+    )
 
 
 def test_dry_run_journals_without_sending_or_cooling_down(radarr: str, tmp_path: Path) -> None:
@@ -250,12 +318,25 @@ def test_dry_run_journals_without_sending_or_cooling_down(radarr: str, tmp_path:
         clock.now += 11
     assert len(sim_commands(radarr)) == before
     dry = rows(db, "SELECT item, status FROM searches WHERE instance = 'R-dry'")
-    assert len(dry) == 3 and {r["status"] for r in dry} == {"dry-run"} and len({r["item"] for r in dry}) == 3
-    assert rows(db, "SELECT COUNT(*) AS n FROM search_cooldowns WHERE instance = 'R-dry'")[0]["n"] == 0
+    assert (
+        len(dry) == 3
+        and {r["status"] for r in dry} == {"dry-run"}
+        and len({r["item"] for r in dry}) == 3
+    )
+    assert (
+        rows(db, "SELECT COUNT(*) AS n FROM search_cooldowns WHERE instance = 'R-dry'")[0]["n"] == 0
+    )
 
 
 def test_rss_sync_every(radarr: str, tmp_path: Path) -> None:
-    runner, db, clock = runner_for(radarr, tmp_path, "R-rss", rss_sync_every=600.0, search_missing=False, search_cutoff_unmet=False)
+    runner, db, clock = runner_for(
+        radarr,
+        tmp_path,
+        "R-rss",
+        rss_sync_every=600.0,
+        search_missing=False,
+        search_cutoff_unmet=False,
+    )
     before = len(sim_commands(radarr, "RssSync"))
     runner.step()
     clock.now += 10
@@ -268,16 +349,28 @@ def test_rss_sync_every(radarr: str, tmp_path: Path) -> None:
 
 def test_requests_resolved_and_first(sims: dict[str, str], radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-req", search_limit=50)
-    settings = RequestSettings(name="Overseerr", enabled=True, url=sims["overseerr"], api_key=KEY, request_limit=3)
-    runner.reconfigure(dataclasses.replace(runner.settings, requests=(settings,)), sources={"Overseerr": OverseerrSource(settings)})
+    settings = RequestSettings(
+        name="Overseerr", enabled=True, url=sims["overseerr"], api_key=KEY, request_limit=3
+    )
+    runner.reconfigure(
+        dataclasses.replace(runner.settings, requests=(settings,)),
+        sources={"Overseerr": OverseerrSource(settings)},
+    )
     runner.step()
-    reasons = [r["reason"] for r in rows(db, "SELECT reason FROM searches WHERE instance = 'R-req' ORDER BY id")]
+    reasons = [
+        r["reason"]
+        for r in rows(db, "SELECT reason FROM searches WHERE instance = 'R-req' ORDER BY id")
+    ]
     assert reasons[:3] == ["request"] * 3 and "request" not in reasons[3:]
     assert runner.report()[3]["sources"]["Overseerr"]["ok"] is True
 
 
-def test_no_wanted_crawl_while_the_budget_holds_everything_back(radarr: str, tmp_path: Path) -> None:
-    runner, db, clock = runner_for(radarr, tmp_path, "R-held", max_per_day=24, max_per_hour=0)  # 1 per hour
+def test_no_wanted_crawl_while_the_budget_holds_everything_back(
+    radarr: str, tmp_path: Path
+) -> None:
+    runner, db, clock = runner_for(
+        radarr, tmp_path, "R-held", max_per_day=24, max_per_hour=0
+    )  # 1 per hour
 
     def wanted_calls() -> int:
         calls = httpx.get(f"{radarr}/sim/state", timeout=5).json()["api_calls"]
@@ -287,11 +380,15 @@ def test_no_wanted_crawl_while_the_budget_holds_everything_back(radarr: str, tmp
     runner.step()
     assert runner.sent_total == 1
     crawled_at, calls = runner.wanted_at, wanted_calls()
-    while clock.now + 600 < start + 3500:  # 50 minutes in 10-minute steps: the hourly share is spent
+    while (
+        clock.now + 600 < start + 3500
+    ):  # 50 minutes in 10-minute steps: the hourly share is spent
         clock.now += 600
         runner.step()
         assert runner.last_plan.blocked == "hourly" and runner.sent_total == 1
-    assert runner.wanted_at == crawled_at and wanted_calls() == calls, "no crawl while nothing may be sent"
+    assert runner.wanted_at == crawled_at and wanted_calls() == calls, (
+        "no crawl while nothing may be sent"
+    )
     clock.now = start + 3601
     runner.step()  # the window frees: one fresh crawl, then the search
     assert runner.wanted_at == clock.now and wanted_calls() > calls and runner.sent_total == 2

@@ -45,10 +45,19 @@ def case_duplicate_category(text: str) -> str:
 
 
 CASES = {
-    "missing-key": (case_missing_key, ["[Radarr-A] APIKey", "is missing", "expected non-empty text"]),
+    "missing-key": (
+        case_missing_key,
+        ["[Radarr-A] APIKey", "is missing", "expected non-empty text"],
+    ),
     "wrong-type": (case_wrong_type, ["[Settings] LoopInterval", "'soon'", "expected a duration"]),
-    "unknown-kind": (case_unknown_kind, ["[Plex-Main]", "unknown Arr kind", "Kind = radarr|sonarr|lidarr"]),
-    "duplicate-category": (case_duplicate_category, ["[Sonarr-B] Category", "'movies'", "already the category of [Radarr-A]"]),
+    "unknown-kind": (
+        case_unknown_kind,
+        ["[Plex-Main]", "unknown Arr kind", "Kind = radarr|sonarr|lidarr"],
+    ),
+    "duplicate-category": (
+        case_duplicate_category,
+        ["[Sonarr-B] Category", "'movies'", "already the category of [Radarr-A]"],
+    ),
 }
 
 
@@ -62,7 +71,9 @@ def home() -> Iterator[Home]:
 
 
 def qbarr(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([QBARR, "--home", str(home.root), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [QBARR, "--home", str(home.root), *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def assert_nothing_started(home: Home) -> None:

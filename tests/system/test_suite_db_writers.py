@@ -73,5 +73,9 @@ def test_eight_writers_no_lock_errors_all_rows_present(tmp_path: Path) -> None:
     assert {r["program"]: r["n"] for r in counts} == {f"w{n}": TRANSACTIONS for n in range(WRITERS)}
     # read-then-write was serialised: each writer saw exactly its own previous rows
     for n in range(WRITERS):
-        assert [int(r["detail"]) for r in seen if r["program"] == f"w{n}"] == list(range(TRANSACTIONS))
-    assert {r["key"]: r["value"] for r in kv} == {f"w{n}": str(TRANSACTIONS - 1) for n in range(WRITERS)}
+        assert [int(r["detail"]) for r in seen if r["program"] == f"w{n}"] == list(
+            range(TRANSACTIONS)
+        )
+    assert {r["key"]: r["value"] for r in kv} == {
+        f"w{n}": str(TRANSACTIONS - 1) for n in range(WRITERS)
+    }

@@ -34,8 +34,13 @@ def test_plain_supervisorctl_works_with_the_data_dir_conf(shared_suite: Suite) -
     ctl = find_tool("supervisorctl")
     assert ctl is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("QBARR")}
-    out = subprocess.run([ctl, "-c", str(shared_suite.home.supervisord_conf), "status"],
-                         capture_output=True, text=True, env=env, timeout=30)
+    out = subprocess.run(
+        [ctl, "-c", str(shared_suite.home.supervisord_conf), "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert "arr:arr-radarr-a" in out.stdout and "RUNNING" in out.stdout
 
 
@@ -64,12 +69,16 @@ def test_manager_reports_unreachable_services_in_its_heartbeat(shared_suite: Sui
 def test_sigkill_restarts_only_that_manager_and_records_the_crash(shared_suite: Suite) -> None:
     before = {name: info["pid"] for name, info in shared_suite.wait_running().items()}
     os.kill(before["arr:arr-radarr-a"], signal.SIGKILL)
-    info = shared_suite.wait_state("arr:arr-radarr-a", "RUNNING", not_pid=before["arr:arr-radarr-a"])
+    info = shared_suite.wait_state(
+        "arr:arr-radarr-a", "RUNNING", not_pid=before["arr:arr-radarr-a"]
+    )
     assert info["pid"] != before["arr:arr-radarr-a"]
     after = {name: i["pid"] for name, i in shared_suite.states().items()}
     for name in ("webui", "watchdog", "arr:arr-sonarr-b"):
         assert after[name] == before[name], name
-    rows = shared_suite.wait_for(lambda: shared_suite.crashes("arr-radarr-a", "exited"), "crash row")
+    rows = shared_suite.wait_for(
+        lambda: shared_suite.crashes("arr-radarr-a", "exited"), "crash row"
+    )
     assert rows[-1]["pid"] == before["arr:arr-radarr-a"]
 
 
@@ -94,8 +103,11 @@ def test_hung_manager_is_restarted_with_a_stack_dump(shared_suite: Suite) -> Non
     pid = shared_suite.wait_state("arr:arr-sonarr-b", "RUNNING")["pid"]
     trigger = shared_suite.debug("hang", "sonarr-b")
     try:
-        shared_suite.wait_for(lambda: shared_suite.crashes("arr-sonarr-b", "hung"), "the watchdog's hung record",
-                              timeout=90)
+        shared_suite.wait_for(
+            lambda: shared_suite.crashes("arr-sonarr-b", "hung"),
+            "the watchdog's hung record",
+            timeout=90,
+        )
     finally:
         trigger.unlink(missing_ok=True)
     shared_suite.wait_state("arr:arr-sonarr-b", "RUNNING", not_pid=pid, timeout=60)

@@ -33,8 +33,11 @@ def home() -> Iterator[Home]:
 
 def start(home: Home, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen([ARR, "--instance", "Radarr-A", "--home", str(home.root)], stdout=out,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [ARR, "--instance", "Radarr-A", "--home", str(home.root)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_for(predicate, what: str, timeout: float = 30.0) -> None:
@@ -71,7 +74,9 @@ def test_sigterm_exits_zero_promptly(home: Home, tmp_path: Path) -> None:
     db.close()
 
 
-def test_stuck_step_still_stops_with_exit_zero_and_usr1_dumps_stacks(home: Home, tmp_path: Path) -> None:
+def test_stuck_step_still_stops_with_exit_zero_and_usr1_dumps_stacks(
+    home: Home, tmp_path: Path
+) -> None:
     log = tmp_path / "arr.log"
     proc = start(home, log)
     try:

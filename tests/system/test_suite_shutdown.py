@@ -50,13 +50,18 @@ def _zombies_of(pid: int) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare"
+)
 def test_supervisord_as_pid1_reaps_orphans_and_stops_on_sigterm(suite_factory) -> None:
     home = short_home()
     home.programs_dir.mkdir(parents=True)
     (home.programs_dir / "orphans.conf").write_text(ORPHANS_CONF)
     suite: Suite = suite_factory(
-        home=home, arrs=1, prefix=("unshare", "--pid", "--fork", "--kill-child", "--mount-proc"), wait=False
+        home=home,
+        arrs=1,
+        prefix=("unshare", "--pid", "--fork", "--kill-child", "--mount-proc"),
+        wait=False,
     )
     suite.arrs = suite.arrs[:1]
     suite.wait_running([*suite.expected_programs(), "orphans"])
@@ -68,7 +73,9 @@ def test_supervisord_as_pid1_reaps_orphans_and_stops_on_sigterm(suite_factory) -
     assert nspid[-1] == "1"
 
     def reaped_enough() -> bool:
-        return suite.home.logs.joinpath("supervisord.log").read_text().count("reaped unknown pid") >= 5
+        return (
+            suite.home.logs.joinpath("supervisord.log").read_text().count("reaped unknown pid") >= 5
+        )
 
     suite.wait_for(reaped_enough, "supervisord reaping the orphans")
     # At any moment there may be a fresh batch not yet reaped; wait for a calm moment.

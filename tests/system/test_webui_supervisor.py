@@ -4,21 +4,22 @@ search, and a config change that reaches the managers through SIGHUP."""
 
 from __future__ import annotations
 
-
 import httpx
 import psutil
 import pytest
 
 from tests.conftest import free_port
-from tests.support import webui_seed as seedmod
 from tests.support import waiting, webui_supervisord
+from tests.support import webui_seed as seedmod
 from tests.support.webui_client import BEARER
 
 pytestmark = pytest.mark.system
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    return waiting.wait_for(predicate, timeout=timeout, interval=interval, ignore=(httpx.HTTPError, OSError))
+    return waiting.wait_for(
+        predicate, timeout=timeout, interval=interval, ignore=(httpx.HTTPError, OSError)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,18 @@ def suite(tmp_path_factory):
 def test_gunicorn_gthread_one_worker(suite):
     s, c = suite
     health = c.get("/health").json()
-    assert health == {"status": "ok", "database": True, "supervisor": True, "version": health["version"]}
+    assert health == {
+        "status": "ok",
+        "database": True,
+        "supervisor": True,
+        "version": health["version"],
+    }
     master = psutil.Process(s.processes()["webui"]["pid"])
     workers = master.children()
     assert len(workers) == 1
-    assert "qbarr-webui" in " ".join(master.cmdline()) or "gunicorn" in master.name() or master.name()
+    assert (
+        "qbarr-webui" in " ".join(master.cmdline()) or "gunicorn" in master.name() or master.name()
+    )
     assert workers[0].num_threads() >= 2  # gthread: the main thread + its pool
 
 
@@ -57,10 +65,19 @@ def test_programs_and_restart_changes_pid(suite):
     old_pid = manager["pid"]
     r = c.post("/api/programs/arr:arr-radarr-main/restart")
     assert r.status_code == 200 and r.json()["done"] == "restart"
+
     def restarted():
         items = c.get("/api/programs").json()["items"]
-        return next((x for x in items if x["name"] == "arr:arr-radarr-main" and x["state"] == "RUNNING"
-                     and x["pid"] != old_pid), None)
+        return next(
+            (
+                x
+                for x in items
+                if x["name"] == "arr:arr-radarr-main"
+                and x["state"] == "RUNNING"
+                and x["pid"] != old_pid
+            ),
+            None,
+        )
 
     new = wait_for(restarted)
     assert new["pid"] != old_pid
@@ -72,8 +89,12 @@ def test_stop_start_and_state_errors(suite):
     r = c.post("/api/programs/arr:arr-sonarr-tv/stop")
     assert r.status_code == 200  # stopping a stopped program is a no-op
     assert c.post("/api/programs/arr:arr-sonarr-tv/start").status_code == 200
-    wait_for(lambda: any(p["name"] == "arr:arr-sonarr-tv" and p["state"] == "RUNNING"
-                         for p in c.get("/api/programs").json()["items"]))
+    wait_for(
+        lambda: any(
+            p["name"] == "arr:arr-sonarr-tv" and p["state"] == "RUNNING"
+            for p in c.get("/api/programs").json()["items"]
+        )
+    )
     r = c.post("/api/programs/arr:arr-sonarr-tv/start")
     assert r.status_code == 409
     assert c.post("/api/programs/webui/stop").status_code == 409
@@ -87,13 +108,23 @@ def test_log_follow_search_and_hup_on_config_change(suite):
     assert "started pid" in first["text"]
     offset = first["offset"]
     view = c.get("/api/config").json()
-    r = c.post("/api/config", json={"base": view["base"], "changes": [
-        {"path": ["Settings"], "key": "LoopInterval", "value": "7s"}]})
+    r = c.post(
+        "/api/config",
+        json={
+            "base": view["base"],
+            "changes": [{"path": ["Settings"], "key": "LoopInterval", "value": "7s"}],
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and body["saved"] is True, body
     assert {"arr:arr-radarr-main", "arr:arr-sonarr-tv"} <= set(body["applied"]["signalled"])
-    fresh = wait_for(lambda: (t := c.get("/api/programs/arr:arr-radarr-main/log",
-                                         params={"offset": offset}).json()) and "SIGHUP" in t["text"] and t)
+    fresh = wait_for(
+        lambda: (
+            (t := c.get("/api/programs/arr:arr-radarr-main/log", params={"offset": offset}).json())
+            and "SIGHUP" in t["text"]
+            and t
+        )
+    )
     assert "started pid" not in fresh["text"]  # only what came after the offset
     found = c.get("/api/programs/arr:arr-radarr-main/log", params={"q": "sighup"}).json()["text"]
     assert found and all("SIGHUP" in line for line in found.splitlines())

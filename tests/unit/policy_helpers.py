@@ -19,11 +19,23 @@ def H(n: int) -> str:
 def downloading(**kw: Any) -> dict[str, Any]:
     """An incomplete, healthy download, an hour old, in category radarr."""
     t = {
-        "name": "Some.Movie.2020.1080p", "state": "downloading", "category": "radarr", "tags": "",
-        "progress": 0.5, "amount_left": 500 * 1024**2, "size": 1000 * 1024**2, "completed": 500 * 1024**2,
-        "ratio": 0.0, "seeding_time": 0, "eta": 600, "availability": 3.0, "added_on": NOW - HOUR,
-        "last_activity": NOW - 5, "content_path": "/downloads/radarr/Some.Movie.2020.1080p",
-        "tracker": "", "priority": 1,
+        "name": "Some.Movie.2020.1080p",
+        "state": "downloading",
+        "category": "radarr",
+        "tags": "",
+        "progress": 0.5,
+        "amount_left": 500 * 1024**2,
+        "size": 1000 * 1024**2,
+        "completed": 500 * 1024**2,
+        "ratio": 0.0,
+        "seeding_time": 0,
+        "eta": 600,
+        "availability": 3.0,
+        "added_on": NOW - HOUR,
+        "last_activity": NOW - 5,
+        "content_path": "/downloads/radarr/Some.Movie.2020.1080p",
+        "tracker": "",
+        "priority": 1,
     }
     t.update(kw)
     return t
@@ -31,16 +43,34 @@ def downloading(**kw: Any) -> dict[str, Any]:
 
 def seeding(**kw: Any) -> dict[str, Any]:
     """A complete torrent seeding (stalledUP)."""
-    t = downloading(state="stalledUP", progress=1.0, amount_left=0, completed=1000 * 1024**2,
-                    eta=8640000, availability=-1, ratio=0.5, seeding_time=HOUR)
+    t = downloading(
+        state="stalledUP",
+        progress=1.0,
+        amount_left=0,
+        completed=1000 * 1024**2,
+        eta=8640000,
+        availability=-1,
+        ratio=0.5,
+        seeding_time=HOUR,
+    )
     t.update(kw)
     return t
 
 
-def queue(state: str | None = "downloading", status: str | None = "ok", ids: tuple[int, ...] = (7,),
-          media: tuple[dict, ...] = ({"movieId": 3},)) -> QueueView:
-    return QueueView(ids=ids, tracked_state=state, tracked_status=status, status="downloading",
-                     title="Some.Movie", media=media)
+def queue(
+    state: str | None = "downloading",
+    status: str | None = "ok",
+    ids: tuple[int, ...] = (7,),
+    media: tuple[dict, ...] = ({"movieId": 3},),
+) -> QueueView:
+    return QueueView(
+        ids=ids,
+        tracked_state=state,
+        tracked_status=status,
+        status="downloading",
+        title="Some.Movie",
+        media=media,
+    )
 
 
 def settings(**kw: Any) -> PolicySettings:
@@ -48,12 +78,25 @@ def settings(**kw: Any) -> PolicySettings:
     return PolicySettings(**kw)
 
 
-def one(t: dict[str, Any], *, q: QueueView | None = None, files: list[dict] | None = None,
-        mem: Memory | None = None, s: PolicySettings | None = None, env: Env | None = None,
-        h: str = H(1)) -> Decision:
+def one(
+    t: dict[str, Any],
+    *,
+    q: QueueView | None = None,
+    files: list[dict] | None = None,
+    mem: Memory | None = None,
+    s: PolicySettings | None = None,
+    env: Env | None = None,
+    h: str = H(1),
+) -> Decision:
     """decide() for a single torrent; asserts exactly one decision comes back."""
-    found = decide({h: t}, {h: q} if q is not None else {}, {h: files} if files is not None else {},
-                   {h: mem} if mem is not None else {}, s or settings(), env or Env(now=NOW))
+    found = decide(
+        {h: t},
+        {h: q} if q is not None else {},
+        {h: files} if files is not None else {},
+        {h: mem} if mem is not None else {},
+        s or settings(),
+        env or Env(now=NOW),
+    )
     assert len(found) == 1, found
     return found[0]
 

@@ -4,35 +4,63 @@ from __future__ import annotations
 
 import pytest
 
-from qbarr.arr import (QueueItem, flatten_messages, kind_of, make_client, parse_queue_record,
-                       public_url)
+from qbarr.arr import (
+    QueueItem,
+    flatten_messages,
+    kind_of,
+    make_client,
+    parse_queue_record,
+    public_url,
+)
 
 
 def test_parse_radarr_record_lowercases_hash_and_flattens_messages() -> None:
     record = {
-        "id": 7, "movieId": 12, "title": "Some.Movie.2020.1080p", "status": "completed",
-        "trackedDownloadStatus": "warning", "trackedDownloadState": "importBlocked",
-        "statusMessages": [{"title": "Some.Movie.2020.1080p.mkv",
-                            "messages": ["Not an upgrade for existing movie file(s)"]},
-                           {"title": "Some.Movie.2020.1080p.mkv", "messages": None}],
-        "errorMessage": None, "downloadId": "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
-        "protocol": "torrent", "downloadClient": "qBittorrent", "outputPath": "/dl/x",
-        "size": 100.0, "sizeleft": 0,
+        "id": 7,
+        "movieId": 12,
+        "title": "Some.Movie.2020.1080p",
+        "status": "completed",
+        "trackedDownloadStatus": "warning",
+        "trackedDownloadState": "importBlocked",
+        "statusMessages": [
+            {
+                "title": "Some.Movie.2020.1080p.mkv",
+                "messages": ["Not an upgrade for existing movie file(s)"],
+            },
+            {"title": "Some.Movie.2020.1080p.mkv", "messages": None},
+        ],
+        "errorMessage": None,
+        "downloadId": "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+        "protocol": "torrent",
+        "downloadClient": "qBittorrent",
+        "outputPath": "/dl/x",
+        "size": 100.0,
+        "sizeleft": 0,
     }
     item = parse_queue_record(kind_of("radarr"), record)
     assert item == QueueItem(
-        id=7, download_id="abcdef0123456789abcdef0123456789abcdef01",
-        title="Some.Movie.2020.1080p", status="completed", tracked_state="importBlocked",
+        id=7,
+        download_id="abcdef0123456789abcdef0123456789abcdef01",
+        title="Some.Movie.2020.1080p",
+        status="completed",
+        tracked_state="importBlocked",
         tracked_status="warning",
         status_messages=["Some.Movie.2020.1080p.mkv", "Not an upgrade for existing movie file(s)"],
-        error_message=None, media={"movieId": 12}, protocol="torrent",
-        download_client="qBittorrent", output_path="/dl/x", size=100.0, sizeleft=0.0)
+        error_message=None,
+        media={"movieId": 12},
+        protocol="torrent",
+        download_client="qBittorrent",
+        output_path="/dl/x",
+        size=100.0,
+        sizeleft=0.0,
+    )
     assert hash(item)  # usable in sets despite list/dict fields
 
 
 def test_parse_sonarr_and_lidarr_media_ids_and_unknown_items() -> None:
-    sonarr = parse_queue_record(kind_of("sonarr"),
-                                {"id": 1, "seriesId": 3, "episodeId": 44, "downloadId": None})
+    sonarr = parse_queue_record(
+        kind_of("sonarr"), {"id": 1, "seriesId": 3, "episodeId": 44, "downloadId": None}
+    )
     assert sonarr.media == {"seriesId": 3, "episodeId": 44}
     assert sonarr.download_id == "" and sonarr.tracked_state is None
     lidarr = parse_queue_record(kind_of("Lidarr"), {"id": 2, "artistId": 5, "albumId": None})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -14,10 +14,16 @@ from qbarr.sim.arr.commands import CommandError, SimCommands
 from qbarr.sim.arr.contract import contract
 from qbarr.sim.arr.faults import Faults
 from qbarr.sim.arr.library import generate
-from qbarr.sim.arr.requests_sim import (APPROVED, DECLINED, M_AVAILABLE, PENDING, RequestBook,
-                                        overseerr_filter)
+from qbarr.sim.arr.requests_sim import (
+    APPROVED,
+    DECLINED,
+    M_AVAILABLE,
+    PENDING,
+    RequestBook,
+    overseerr_filter,
+)
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime.now(UTC)
 RECORD = {"radarr": "MovieResource", "sonarr": "EpisodeResource", "lidarr": "AlbumResource"}
 
@@ -27,12 +33,13 @@ def test_generation_is_deterministic_and_sized(kind: str) -> None:
     one = generate(kind, 500, 0.1, 0.05, seed=7)
     two = generate(kind, 500, 0.1, 0.05, seed=7)
     assert len(one.items) == 500
-    assert [(i.title, i.has_file, i.quality_id) for i in one.items.values()] == \
-        [(i.title, i.has_file, i.quality_id) for i in two.items.values()]
+    assert [(i.title, i.has_file, i.quality_id) for i in one.items.values()] == [
+        (i.title, i.has_file, i.quality_id) for i in two.items.values()
+    ]
     other = generate(kind, 500, 0.1, 0.05, seed=8)
     assert [i.title for i in other.items.values()] != [i.title for i in one.items.values()]
     missing = len(one.wanted("missing", True)) + len(one.wanted("missing", False))
-    assert missing == 50     # exactly the requested share, split by the monitored filter
+    assert missing == 50  # exactly the requested share, split by the monitored filter
 
 
 def test_missing_follows_each_arr_definition() -> None:
@@ -62,11 +69,15 @@ def test_paging_and_sorting_of_wanted_lists() -> None:
     assert len(seen) == total == len({i.id for i in seen})
     assert [i.sort_title for i in seen] == sorted(i.sort_title for i in seen)
     _, newest, key, _ = lib.page("missing", True, "digitalRelease", "descending", 1, 50)
-    assert key == "digitalRelease" and newest == sorted(newest, key=lambda i: i.released, reverse=True)
+    assert key == "digitalRelease" and newest == sorted(
+        newest, key=lambda i: i.released, reverse=True
+    )
     started = time.perf_counter()
     for page in range(1, 11):
         lib.page("missing", True, "movieMetadata.sortTitle", "ascending", page, 100)
-    print(f"\n10 cached pages of 100 over 10,000 movies: {(time.perf_counter() - started) * 1000:.2f} ms")
+    print(
+        f"\n10 cached pages of 100 over 10,000 movies: {(time.perf_counter() - started) * 1000:.2f} ms"
+    )
     before = total
     lib.give_file(first[0].id, 7)
     assert lib.page("missing", True, None, "", 1, 1)[0] == before - 1
@@ -77,14 +88,29 @@ def test_resources_validate_against_the_documents(kind: str) -> None:
     checker = contract(kind)
     lib = generate(kind, 150, 0.3, 0.2, seed=5)
     for item in lib.items.values():
-        checker.check(checker.schema_ref(RECORD[kind]),
-                      res.media(lib, item, NOW, series=True, file=True, artist=True), kind)
+        checker.check(
+            checker.schema_ref(RECORD[kind]),
+            res.media(lib, item, NOW, series=True, file=True, artist=True),
+            kind,
+        )
     checker.check(checker.schema_ref("SystemResource"), res.system_status(kind, "/x"), "status")
-    checker.check({"type": "array", "items": checker.schema_ref("QualityProfileResource")},
-                  res.quality_profiles(kind), "profiles")
-    torrent = {"hash": "ab" * 20, "name": "x", "size": 1000, "amount_left": 250, "progress": 0.75,
-               "state": "stalledDL", "eta": 8640000, "added_on": 1_700_000_000,
-               "content_path": "/dl/x", "save_path": "/dl"}
+    checker.check(
+        {"type": "array", "items": checker.schema_ref("QualityProfileResource")},
+        res.quality_profiles(kind),
+        "profiles",
+    )
+    torrent = {
+        "hash": "ab" * 20,
+        "name": "x",
+        "size": 1000,
+        "amount_left": 250,
+        "progress": 0.75,
+        "state": "stalledDL",
+        "eta": 8640000,
+        "added_on": 1_700_000_000,
+        "content_path": "/dl/x",
+        "save_path": "/dl",
+    }
     some = next(iter(lib.items))
     download = dl.Download("ab" * 20, (some,), "x", res_quality(kind), NOW)
     rec = dl.record(lib, download, torrent, 1, some, NOW)
@@ -94,23 +120,40 @@ def test_resources_validate_against_the_documents(kind: str) -> None:
     assert rec["downloadId"] == "AB" * 20 and rec["timeleft"] is None
     for which in ("import", "download"):
         download.failure = dl.failure_fields(kind, which, "x", {})
-        checker.check(checker.schema_ref("QueueResource"),
-                      dl.record(lib, download, torrent, 1, some, NOW), which)
+        checker.check(
+            checker.schema_ref("QueueResource"),
+            dl.record(lib, download, torrent, 1, some, NOW),
+            which,
+        )
 
 
 def res_quality(kind: str) -> int:
     return 6 if kind == "lidarr" else 7
 
 
-@pytest.mark.parametrize("state,status", [("metaDL", "queued"), ("pausedDL", "paused"),
-                                          ("stoppedDL", "paused"), ("downloading", "downloading"),
-                                          ("stalledUP", "completed"), ("error", "warning"),
-                                          ("missingFiles", "warning"), ("queuedDL", "queued")])
+@pytest.mark.parametrize(
+    "state,status",
+    [
+        ("metaDL", "queued"),
+        ("pausedDL", "paused"),
+        ("stoppedDL", "paused"),
+        ("downloading", "downloading"),
+        ("stalledUP", "completed"),
+        ("error", "warning"),
+        ("missingFiles", "warning"),
+        ("queuedDL", "queued"),
+    ],
+)
 def test_qbittorrent_states_map_like_the_arrs(state: str, status: str) -> None:
     lib = generate("radarr", 10, 0.5, 0.0, seed=1)
     complete = status == "completed"
-    torrent = {"state": state, "size": 100, "amount_left": 0 if complete else 50,
-               "progress": 1.0 if complete else 0.5, "eta": 60}
+    torrent = {
+        "state": state,
+        "size": 100,
+        "amount_left": 0 if complete else 50,
+        "progress": 1.0 if complete else 0.5,
+        "eta": 60,
+    }
     download = dl.Download("cd" * 20, (1,), "t", 7, NOW)
     rec = dl.record(lib, download, torrent, 3, 1, NOW)
     assert rec["status"] == status
@@ -122,7 +165,7 @@ def test_commands_validate_and_run_their_course() -> None:
     options = SimpleNamespace(search_duration=0.0, command_duration=0.0, command_history=300.0)
     commands = SimCommands("sonarr", options)
     with pytest.raises(CommandError, match="Unknown command"):
-        commands.create({"name": "MoviesSearch", "movieIds": [1]})   # not a Sonarr command
+        commands.create({"name": "MoviesSearch", "movieIds": [1]})  # not a Sonarr command
     with pytest.raises(CommandError) as caught:
         commands.create({"name": "EpisodeSearch", "episodeIds": ["x"]})
     assert caught.value.errors[0]["propertyName"] == "episodeIds"
@@ -151,7 +194,7 @@ def test_faults_count_down_and_filter_paths() -> None:
     assert faults.pick("/api/v3/system/status") == (0.0, None, 0)
     assert faults.pick("/api/v3/queue")[1:] == ("error", 502)
     assert faults.pick("/api/v3/queue")[1] == "error"
-    assert faults.pick("/api/v3/queue")[1] is None       # count used up: all cleared
+    assert faults.pick("/api/v3/queue")[1] is None  # count used up: all cleared
     with pytest.raises(ValueError):
         faults.update({"error_rate": 2})
     with pytest.raises(ValueError):

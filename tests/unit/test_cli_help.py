@@ -12,7 +12,14 @@ from qbarr import __version__
 from qbarr_programs.commands import COMMANDS
 
 BIN = Path(sys.executable).parent
-PROGRAMS = ["qbarr-arr", "qbarr-search", "qbarr-webui", "qbarr-watchdog", "qbarr-sim-qbittorrent", "qbarr-sim-arr"]
+PROGRAMS = [
+    "qbarr-arr",
+    "qbarr-search",
+    "qbarr-webui",
+    "qbarr-watchdog",
+    "qbarr-sim-qbittorrent",
+    "qbarr-sim-arr",
+]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -37,7 +37,9 @@ def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> li
 
 
 def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
-    cfg = load(write(tmp_path, BASE.format(password="pw") + "[[Torrent]]\nStalledDelay = 15m\n"), env={})
+    cfg = load(
+        write(tmp_path, BASE.format(password="pw") + "[[Torrent]]\nStalledDelay = 15m\n"), env={}
+    )
     assert [i.name for i in cfg.instances] == ["Radarr-A", "Sonarr-B"]
     assert cfg.settings["LoopInterval"] == 2.0
     assert cfg.instance("Sonarr-B").section["Torrent"]["StalledDelay"] == 900.0
@@ -47,19 +49,27 @@ def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
 def test_missing_key(tmp_path: Path) -> None:
     text = BASE.format(password="pw").replace("APIKey = key-aaaa\n", "")
     [line] = problems(tmp_path, text)
-    assert line == f"{tmp_path / 'config.ini'}: [Radarr-A] APIKey is missing (expected non-empty text)"
+    assert (
+        line == f"{tmp_path / 'config.ini'}: [Radarr-A] APIKey is missing (expected non-empty text)"
+    )
 
 
 @pytest.mark.parametrize(
     "setting, value, expected",
     [
-        ("[Settings]\nLoopInterval", "soon", "expected a duration such as 90, 15m, 2h or 7d (at least 0.2 seconds)"),
+        (
+            "[Settings]\nLoopInterval",
+            "soon",
+            "expected a duration such as 90, 15m, 2h or 7d (at least 0.2 seconds)",
+        ),
         ("[Settings]\nDryRun", "perhaps", "expected true or false"),
         ("[Settings]\nBrakeMaxRemovals", "ten", "expected a whole number (at least 0)"),
         ("[Settings]\nLogLevel", "LOUD", "expected one of DEBUG, INFO, WARNING, ERROR"),
     ],
 )
-def test_wrong_type_names_section_key_value_and_expectation(tmp_path: Path, setting: str, value: str, expected: str) -> None:
+def test_wrong_type_names_section_key_value_and_expectation(
+    tmp_path: Path, setting: str, value: str, expected: str
+) -> None:
     section, key = setting.split("\n")
     text = BASE.format(password="pw").replace(f"{section}\n", f"{section}\n{key} = {value}\n")
     [line] = problems(tmp_path, text)
@@ -71,11 +81,19 @@ def test_unknown_kind_and_explicit_kind(tmp_path: Path) -> None:
     text = BASE.format(password="pw") + "[Plex-Main]\nURL = http://x\nAPIKey = k\nCategory = plex\n"
     lines = problems(tmp_path, text)
     assert any("[Plex-Main]: unknown Arr kind" in line for line in lines)
-    text = BASE.format(password="pw") + "[Films]\nKind = radarr\nURL = http://x\nAPIKey = k\nCategory = films\n"
+    text = (
+        BASE.format(password="pw")
+        + "[Films]\nKind = radarr\nURL = http://x\nAPIKey = k\nCategory = films\n"
+    )
     assert load(write(tmp_path, text), env={}).instance("Films").kind == "radarr"
-    text = BASE.format(password="pw") + "[Films]\nKind = plex\nURL = http://x\nAPIKey = k\nCategory = films\n"
-    assert any("[Films] Kind = 'plex' is invalid: expected one of radarr, sonarr, lidarr" in line
-               for line in problems(tmp_path, text))
+    text = (
+        BASE.format(password="pw")
+        + "[Films]\nKind = plex\nURL = http://x\nAPIKey = k\nCategory = films\n"
+    )
+    assert any(
+        "[Films] Kind = 'plex' is invalid: expected one of radarr, sonarr, lidarr" in line
+        for line in problems(tmp_path, text)
+    )
 
 
 def test_duplicate_category(tmp_path: Path) -> None:
@@ -121,5 +139,7 @@ def test_env_override(tmp_path: Path) -> None:
     cfg = load(write(tmp_path, BASE.format(password="pw")), env=env)
     assert cfg.settings["LoopInterval"] == 5.0
     assert cfg.instance("Radarr-A").category == "films"
-    [line] = problems(tmp_path, BASE.format(password="pw"), env={"QBARR__SETTINGS__LOOPINTERVAL": "x"})
+    [line] = problems(
+        tmp_path, BASE.format(password="pw"), env={"QBARR__SETTINGS__LOOPINTERVAL": "x"}
+    )
     assert "[Settings] LoopInterval = 'x' is invalid" in line

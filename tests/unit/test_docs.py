@@ -12,7 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_every_configspec_key_is_explained_in_the_example() -> None:
     undocumented = [
-        f"[{s.section}] {s.key}" for s in settings_doc.settings(REPO / "config.ini.example") if not s.meaning
+        f"[{s.section}] {s.key}"
+        for s in settings_doc.settings(REPO / "config.ini.example")
+        if not s.meaning
     ]
     assert undocumented == []
 

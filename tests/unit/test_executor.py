@@ -91,8 +91,16 @@ class FakeArr:
     def scan(self, path, download_client_id, import_mode="Auto"):
         self._maybe("scan")
         self.calls.append(("scan", path, download_client_id, import_mode))
-        cmd = {"id": len(self.commands_list) + 1, "name": "DownloadedMoviesScan", "status": "queued",
-               "body": {"path": path, "downloadClientId": download_client_id.upper(), "importMode": import_mode}}
+        cmd = {
+            "id": len(self.commands_list) + 1,
+            "name": "DownloadedMoviesScan",
+            "status": "queued",
+            "body": {
+                "path": path,
+                "downloadClientId": download_client_id.upper(),
+                "importMode": import_mode,
+            },
+        }
         self.commands_list.append(cmd)
         self._after("scan")
         return cmd
@@ -123,22 +131,57 @@ class FakeArr:
 
 
 def fail_decision(h: str = H(1), qid: int = 7) -> Decision:
-    return Decision(hash=h, name="n", rule="stalled", code="fail", reason="stalled", inputs={}, memory=Memory(first_seen=NOW),
-                    actions=(Action("blocklist", f"blocklist:{h}", {"queue_ids": [qid], "remove_from_client": False,
-                                                                     "skip_redownload": True}, True),
-                             Action("delete", f"delete:{h}", {"delete_files": True}, True),
-                             Action("search", f"search:{h}", {"media": [{"movieId": 3}]})))
+    return Decision(
+        hash=h,
+        name="n",
+        rule="stalled",
+        code="fail",
+        reason="stalled",
+        inputs={},
+        memory=Memory(first_seen=NOW),
+        actions=(
+            Action(
+                "blocklist",
+                f"blocklist:{h}",
+                {"queue_ids": [qid], "remove_from_client": False, "skip_redownload": True},
+                True,
+            ),
+            Action("delete", f"delete:{h}", {"delete_files": True}, True),
+            Action("search", f"search:{h}", {"media": [{"movieId": 3}]}),
+        ),
+    )
 
 
 def import_decision(h: str = H(1)) -> Decision:
-    return Decision(hash=h, name="n", rule="import", code="scan", reason="complete", inputs={}, memory=Memory(first_seen=NOW),
-                    actions=(Action("import", f"import:{h}", {"path": "/d/M", "download_client_id": h.upper(),
-                                                               "import_mode": "Copy"}),))
+    return Decision(
+        hash=h,
+        name="n",
+        rule="import",
+        code="scan",
+        reason="complete",
+        inputs={},
+        memory=Memory(first_seen=NOW),
+        actions=(
+            Action(
+                "import",
+                f"import:{h}",
+                {"path": "/d/M", "download_client_id": h.upper(), "import_mode": "Copy"},
+            ),
+        ),
+    )
 
 
 def simple(kind: str, h: str, key: str | None = None, **params: Any) -> Decision:
-    return Decision(hash=h, name="n", rule="free-space", code=kind, reason=kind, inputs={}, memory=Memory(first_seen=NOW),
-                    actions=(Action(kind, key or f"{kind}:{h}:0", params),))
+    return Decision(
+        hash=h,
+        name="n",
+        rule="free-space",
+        code=kind,
+        reason=kind,
+        inputs={},
+        memory=Memory(first_seen=NOW),
+        actions=(Action(kind, key or f"{kind}:{h}:0", params),),
+    )
 
 
 @pytest.fixture
@@ -263,7 +306,9 @@ def test_crash_after_search_post_is_not_resent(dbpath) -> None:
 
 def test_network_error_is_failed_then_retried_with_back_off(dbpath) -> None:
     qbt, arr = FakeQbt(), FakeArr()
-    arr.fail["delete_queue"] = Boom("Radarr at http://127.0.0.1:7878 unreachable: connection refused")
+    arr.fail["delete_queue"] = Boom(
+        "Radarr at http://127.0.0.1:7878 unreachable: connection refused"
+    )
     j, ex = make(dbpath, qbt, arr)
     j.record([fail_decision()], NOW, False)
     s = ex.run(j.pending(NOW), False, 10)
@@ -301,8 +346,10 @@ def test_brake_engages_and_holds_every_destructive_action(dbpath) -> None:
     s = ex.run(j.pending(NOW), False, brake_max=2)
     assert s.brake_engaged and s.held == 6 and s.done == 1  # the import is not destructive
     assert [c[0] for c in arr.calls] == ["scan"] and qbt.calls == []
-    assert j.brake_engaged() and "BrakeMaxRemovals 2" in j.db.execute(
-        "SELECT brake_reason FROM instances").fetchone()[0]
+    assert (
+        j.brake_engaged()
+        and "BrakeMaxRemovals 2" in j.db.execute("SELECT brake_reason FROM instances").fetchone()[0]
+    )
     # still engaged next cycle: searches wait behind the held actions, nothing destructive runs
     s = ex.run(j.pending(NOW + 2), False, brake_max=2)
     assert s.done == 0 and s.deferred == 3 and qbt.calls == []
@@ -338,12 +385,23 @@ def test_dry_run_touches_nothing(dbpath) -> None:
 def test_qbittorrent_calls_are_batched_per_wave(dbpath) -> None:
     qbt = FakeQbt()
     j, ex = make(dbpath, qbt)
-    j.record([simple("pause", H(n)) for n in (1, 2, 3)] + [simple("resume", H(4))]
-             + [simple("file_prio", H(5), file_ids=[1, 2], priority=0)]
-             + [simple("set_category", H(6), category="radarr")], NOW, False)
+    j.record(
+        [simple("pause", H(n)) for n in (1, 2, 3)]
+        + [simple("resume", H(4))]
+        + [simple("file_prio", H(5), file_ids=[1, 2], priority=0)]
+        + [simple("set_category", H(6), category="radarr")],
+        NOW,
+        False,
+    )
     assert ex.run(j.pending(NOW), False, 10).done == 6
-    assert sorted(qbt.calls) == sorted([("pause", (H(1), H(2), H(3))), ("resume", (H(4),)),
-                                        ("file_prio", H(5), (1, 2), 0), ("set_category", (H(6),), "radarr")])
+    assert sorted(qbt.calls) == sorted(
+        [
+            ("pause", (H(1), H(2), H(3))),
+            ("resume", (H(4),)),
+            ("file_prio", H(5), (1, 2), 0),
+            ("set_category", (H(6),), "radarr"),
+        ]
+    )
 
 
 def test_error_text_is_bounded(dbpath) -> None:
@@ -358,10 +416,24 @@ def test_error_text_is_bounded(dbpath) -> None:
 def test_policy_journal_executor_together(dbpath) -> None:
     """A stalled torrent: decide -> record -> run, then the next cycle plans nothing new."""
     h = H(1)
-    torrent = {"name": "M", "state": "stalledDL", "category": "radarr", "progress": 0.3, "amount_left": 10,
-               "completed": 5, "availability": 0.1, "added_on": NOW - 7200, "last_activity": NOW - 3600,
-               "content_path": "/d/M", "eta": 8640000}
-    q = {h: QueueView(ids=(7,), tracked_state="downloading", tracked_status="ok", media=({"movieId": 3},))}
+    torrent = {
+        "name": "M",
+        "state": "stalledDL",
+        "category": "radarr",
+        "progress": 0.3,
+        "amount_left": 10,
+        "completed": 5,
+        "availability": 0.1,
+        "added_on": NOW - 7200,
+        "last_activity": NOW - 3600,
+        "content_path": "/d/M",
+        "eta": 8640000,
+    }
+    q = {
+        h: QueueView(
+            ids=(7,), tracked_state="downloading", tracked_status="ok", media=({"movieId": 3},)
+        )
+    }
     qbt, arr = FakeQbt(), FakeArr()
     j, ex = make(dbpath, qbt, arr)
     s = PolicySettings()
@@ -369,7 +441,12 @@ def test_policy_journal_executor_together(dbpath) -> None:
         mem = j.load_memory()
         ds = decide({h: torrent}, q, {}, mem, s, Env(now=NOW + cycle))
         j.record(ds, NOW + cycle, False, {h: torrent})
-        ex.run(j.pending(NOW + cycle), False, s.brake_max_removals, {a.key for d in ds for a in d.actions})
+        ex.run(
+            j.pending(NOW + cycle),
+            False,
+            s.brake_max_removals,
+            {a.key for d in ds for a in d.actions},
+        )
     assert arr.blocklisted == [7] and qbt.calls == [("delete", (h,), True)]
     assert [c[0] for c in arr.calls] == ["delete_queue", "search"]
 
@@ -393,7 +470,9 @@ CRASHER = textwrap.dedent("""
 def test_sigkill_between_journal_write_and_action(dbpath) -> None:
     """A real process is SIGKILLed after the journal commit: the restarted one acts exactly once."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-c", CRASHER, str(dbpath)], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, str(dbpath)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         deadline = time.monotonic() + 60
         line = ""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qbarr.db import open_migrated, rows
 from qbarr.executor import Executor
 from qbarr.journal import Journal
-from qbarr.db import open_migrated, rows
 from qbarr.search.settings import SearchSettings
 from tests.unit.test_executor import NOW, FakeArr, FakeQbt, H, fail_decision
 
 
-def executor(tmp_path: Path, arr: FakeArr, settings: SearchSettings | None, t: float = NOW) -> tuple[Journal, Executor]:
+def executor(
+    tmp_path: Path, arr: FakeArr, settings: SearchSettings | None, t: float = NOW
+) -> tuple[Journal, Executor]:
     journal = Journal(open_migrated(tmp_path / "q.db"), "Radarr")
     ex = Executor(journal, FakeQbt(), arr, None, clock=lambda: t)
     ex.search_settings = settings
@@ -46,6 +48,7 @@ def test_a_spent_daily_budget_stops_re_searches(tmp_path: Path) -> None:
     arr = FakeArr(queue_ids=(7,))
     journal, ex = executor(tmp_path, arr, SearchSettings(max_per_day=1))
     from qbarr.search.recorder import record_search
+
     record_search(journal.db, "Radarr", ["movie:99"], "missing", "MoviesSearch", 1, NOW - 60)
     journal.record([fail_decision(H(1), 7)], NOW, False)
     ex.run(journal.pending(NOW), False, 10)
@@ -67,4 +70,6 @@ def test_imports_are_paced_per_cycle_and_none_is_lost(tmp_path: Path) -> None:
     assert second.done == 7 and second.deferred == 0
     scans = [c[2] for c in arr.calls if c[0] == "scan"]
     assert len(scans) == count == len(set(scans))  # every torrent imported, each once
-    assert scans[:IMPORTS_PER_CYCLE] == [H(i).upper() for i in range(1, IMPORTS_PER_CYCLE + 1)]  # oldest first
+    assert scans[:IMPORTS_PER_CYCLE] == [
+        H(i).upper() for i in range(1, IMPORTS_PER_CYCLE + 1)
+    ]  # oldest first

@@ -15,17 +15,32 @@ A = "a" * 40
 B = "b" * 40
 
 
-def decision(h: str = A, rule: str = "stalled", code: str = "fail", actions: tuple[Action, ...] = (),
-             memory: Memory | None = None, reason: str = "stalled for 16m (StalledDelay 15m)") -> Decision:
-    return Decision(hash=h, name=f"name-{h[:4]}", rule=rule, code=code, reason=reason,
-                    inputs={"state": "stalledDL", "progress": 0.5, "ratio": 0.1, "seeding_time": 0},
-                    actions=actions, memory=memory or Memory(first_seen=NOW - 100))
+def decision(
+    h: str = A,
+    rule: str = "stalled",
+    code: str = "fail",
+    actions: tuple[Action, ...] = (),
+    memory: Memory | None = None,
+    reason: str = "stalled for 16m (StalledDelay 15m)",
+) -> Decision:
+    return Decision(
+        hash=h,
+        name=f"name-{h[:4]}",
+        rule=rule,
+        code=code,
+        reason=reason,
+        inputs={"state": "stalledDL", "progress": 0.5, "ratio": 0.1, "seeding_time": 0},
+        actions=actions,
+        memory=memory or Memory(first_seen=NOW - 100),
+    )
 
 
 def fail_actions(h: str = A) -> tuple[Action, ...]:
-    return (Action("blocklist", f"blocklist:{h}", {"queue_ids": [7]}, True),
-            Action("delete", f"delete:{h}", {"delete_files": True}, True),
-            Action("search", f"search:{h}", {"media": [{"movieId": 3}]}))
+    return (
+        Action("blocklist", f"blocklist:{h}", {"queue_ids": [7]}, True),
+        Action("delete", f"delete:{h}", {"delete_files": True}, True),
+        Action("search", f"search:{h}", {"media": [{"movieId": 3}]}),
+    )
 
 
 @pytest.fixture
@@ -36,10 +51,25 @@ def db(tmp_path: Path):
 
 
 def test_memory_round_trips_through_the_database(db, tmp_path: Path) -> None:
-    mem = Memory(first_seen=NOW - 50, stalled_since=NOW - 40, last_completed=0, slow_strikes=2, rechecks=1,
-                 last_recheck_at=NOW - 30, import_sent_at=NOW - 20, failed_at=None, paused_by_qbarr=True,
-                 paused_at=NOW - 10, pauses=3, prev_category="radarr", manual_rechecks=1, in_recheck=True,
-                 researched_at=NOW - 5, prio0_digest="abc", tracker="t.example.org")
+    mem = Memory(
+        first_seen=NOW - 50,
+        stalled_since=NOW - 40,
+        last_completed=0,
+        slow_strikes=2,
+        rechecks=1,
+        last_recheck_at=NOW - 30,
+        import_sent_at=NOW - 20,
+        failed_at=None,
+        paused_by_qbarr=True,
+        paused_at=NOW - 10,
+        pauses=3,
+        prev_category="radarr",
+        manual_rechecks=1,
+        in_recheck=True,
+        researched_at=NOW - 5,
+        prio0_digest="abc",
+        tracker="t.example.org",
+    )
     Journal(db, "Radarr").record([decision(memory=mem)], NOW, dry_run=False)
     again = open_migrated(tmp_path / "qbarr.sqlite3")
     assert Journal(again, "Radarr").load_memory() == {A: mem}
@@ -52,10 +82,17 @@ def test_decision_rows_only_on_change_or_new_actions(db) -> None:
     j.record([decision(rule="stalled", code="grace", reason="stalled for 5m")], NOW + 2, False)
     j.record([decision(rule="stalled", code="fail", actions=fail_actions())], NOW + 4, False)
     j.record([decision(rule="stalled", code="fail", actions=fail_actions())], NOW + 6, False)
-    found = rows(db, "SELECT rule, json_extract(inputs, '$.code') AS code FROM decisions ORDER BY id")
+    found = rows(
+        db, "SELECT rule, json_extract(inputs, '$.code') AS code FROM decisions ORDER BY id"
+    )
     assert [(r["rule"], r["code"]) for r in found] == [("stalled", "grace"), ("stalled", "fail")]
     t = rows(db, "SELECT last_rule, last_code, last_reason, state, progress FROM torrents")[0]
-    assert (t["last_rule"], t["last_code"], t["state"], t["progress"]) == ("stalled", "fail", "stalledDL", 0.5)
+    assert (t["last_rule"], t["last_code"], t["state"], t["progress"]) == (
+        "stalled",
+        "fail",
+        "stalledDL",
+        0.5,
+    )
 
 
 def test_a_key_is_planned_at_most_once_ever(db) -> None:
@@ -81,7 +118,11 @@ def test_dry_run_prefixes_keys_and_keeps_effect_memory(db) -> None:
     j.record([decision(rule="ok", code="fine", memory=before)], NOW, False)
     after = Memory(first_seen=NOW - 100, stalled_since=NOW - 50, import_sent_at=NOW, failed_at=NOW)
     ids = j.record([decision(actions=fail_actions(), memory=after)], NOW, True)
-    assert [a.key for a in j.actions()] == [f"dry:blocklist:{A}", f"dry:delete:{A}", f"dry:search:{A}"]
+    assert [a.key for a in j.actions()] == [
+        f"dry:blocklist:{A}",
+        f"dry:delete:{A}",
+        f"dry:search:{A}",
+    ]
     assert len(ids) == 3
     mem = Journal(db, "Radarr").load_memory()[A]
     assert j.memory()[A] == mem
@@ -114,7 +155,9 @@ def test_pending_mark_attempts_and_backoff(db) -> None:
 
 def test_forget_gone_skips_client_actions_and_keeps_arr_ones(db) -> None:
     j = Journal(db, "Radarr")
-    j.record([decision(A, actions=fail_actions(A)), decision(B, rule="ok", code="fine")], NOW, False)
+    j.record(
+        [decision(A, actions=fail_actions(A)), decision(B, rule="ok", code="fine")], NOW, False
+    )
     assert j.forget_gone([B], NOW + 1) == [A]
     assert j.forget_gone([B], NOW + 2) == []
     by_kind = {a.kind: a.status for a in j.actions()}
@@ -132,8 +175,14 @@ def test_history_lists_decisions_with_their_actions(db) -> None:
     j.mark(j.pending(NOW + 5)[0].id, "done", "blocklisted", NOW + 6)
     found = history(db, A.upper())
     assert [d["rule"] for d in found] == ["stalled", "stalled"]
-    assert found[0]["actions"] == [] and [a["kind"] for a in found[1]["actions"]] == ["blocklist", "delete", "search"]
-    assert found[1]["actions"][0]["status"] == "done" and found[1]["actions"][0]["params"] == {"queue_ids": [7]}
+    assert found[0]["actions"] == [] and [a["kind"] for a in found[1]["actions"]] == [
+        "blocklist",
+        "delete",
+        "search",
+    ]
+    assert found[1]["actions"][0]["status"] == "done" and found[1]["actions"][0]["params"] == {
+        "queue_ids": [7]
+    }
     assert j.history(A) == found and history(db, A, "Sonarr") == []
 
 
@@ -149,9 +198,14 @@ def test_brake_engage_and_release(db) -> None:
     assert result["was_engaged"] and result["released_actions"] == 2
     assert not j.brake_engaged()
     released = j.pending(NOW + 61)
-    assert [(a.kind, a.released_at) for a in released] == [("blocklist", NOW + 60), ("delete", NOW + 60),
-                                                           ("search", NOW + 60)]
-    inst = rows(db, "SELECT brake_reason, brake_released_at FROM instances WHERE name = 'Radarr'")[0]
+    assert [(a.kind, a.released_at) for a in released] == [
+        ("blocklist", NOW + 60),
+        ("delete", NOW + 60),
+        ("search", NOW + 60),
+    ]
+    inst = rows(db, "SELECT brake_reason, brake_released_at FROM instances WHERE name = 'Radarr'")[
+        0
+    ]
     assert inst["brake_released_at"] == NOW + 60
 
 

@@ -17,17 +17,49 @@ REPO = Path(__file__).resolve().parents[2]
 def test_wheel_ships_supervisord_conf_configspec_and_example(tmp_path: Path) -> None:
     # Build from a copy so that the in-tree build/ and *.egg-info of a checkout stay untouched.
     src = tmp_path / "src"
-    shutil.copytree(REPO, src, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "test-artifacts", "__pycache__", ".pytest_cache", "node_modules"))
+    shutil.copytree(
+        REPO,
+        src,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "*.egg-info",
+            "test-artifacts",
+            "__pycache__",
+            ".pytest_cache",
+            "node_modules",
+        ),
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(src)],
-        capture_output=True, text=True, timeout=280,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
     assert result.returncode == 0, result.stderr
     [wheel] = tmp_path.glob("qbarr-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("qbarr/supervisord.conf", "qbarr/configspec.ini", "qbarr/config.ini.example",
-                   "qbarr/supervisor_plugin.py", "qbarr_programs/commands/run.py", "qbarr_programs/watchdog.py"):
+    for needed in (
+        "qbarr/supervisord.conf",
+        "qbarr/configspec.ini",
+        "qbarr/config.ini.example",
+        "qbarr/supervisor_plugin.py",
+        "qbarr_programs/commands/run.py",
+        "qbarr_programs/watchdog.py",
+    ):
         assert needed in names, needed
     example = zipfile.ZipFile(wheel).read("qbarr/config.ini.example")
     assert example == (REPO / "config.ini.example").read_bytes()

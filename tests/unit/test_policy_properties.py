@@ -13,7 +13,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from qbarr.policy import RULES, Env, Memory, PolicySettings, QueueView, TrackerRule, decide
 from qbarr.policy.facts import canonical_state
@@ -24,14 +26,56 @@ DAY = 86400.0
 GIB = 1024**3
 CAT = "radarr"
 
-ALL_STATES = ["error", "missingFiles", "uploading", "pausedUP", "stoppedUP", "queuedUP", "stalledUP",
-              "checkingUP", "forcedUP", "downloading", "metaDL", "forcedMetaDL", "pausedDL", "stoppedDL",
-              "queuedDL", "stalledDL", "checkingDL", "forcedDL", "checkingResumeData", "moving", "unknown"]
+ALL_STATES = [
+    "error",
+    "missingFiles",
+    "uploading",
+    "pausedUP",
+    "stoppedUP",
+    "queuedUP",
+    "stalledUP",
+    "checkingUP",
+    "forcedUP",
+    "downloading",
+    "metaDL",
+    "forcedMetaDL",
+    "pausedDL",
+    "stoppedDL",
+    "queuedDL",
+    "stalledDL",
+    "checkingDL",
+    "forcedDL",
+    "checkingResumeData",
+    "moving",
+    "unknown",
+]
 SEED = {"uploading", "pausedUP", "stoppedUP", "queuedUP", "stalledUP", "forcedUP"}
-TRACKERS = ["", "https://tracker.priv.example/announce", "udp://open.example.net:1337", "http://x.priv.example/a"]
-TRACKED = [None, "downloading", "importPending", "importing", "imported", "importBlocked", "failedPending",
-           "failed", "importFailed", "ignored"]
-FILE_NAMES = ["M/Movie.mkv", "M/Sample/s.mkv", "M/movie.nfo", "M/Movie.srt", "M/Extras/e.mkv", "M/a.rar"]
+TRACKERS = [
+    "",
+    "https://tracker.priv.example/announce",
+    "udp://open.example.net:1337",
+    "http://x.priv.example/a",
+]
+TRACKED = [
+    None,
+    "downloading",
+    "importPending",
+    "importing",
+    "imported",
+    "importBlocked",
+    "failedPending",
+    "failed",
+    "importFailed",
+    "ignored",
+]
+FILE_NAMES = [
+    "M/Movie.mkv",
+    "M/Sample/s.mkv",
+    "M/movie.nfo",
+    "M/Movie.srt",
+    "M/Extras/e.mkv",
+    "M/a.rar",
+]
 PATHS = ["/d/A", "/d/B", "/d/B/file.mkv", "/d/C", ""]
 
 hashes = st.integers(min_value=1, max_value=40).map(lambda n: f"{n:040x}")
@@ -41,25 +85,29 @@ hashes = st.integers(min_value=1, max_value=40).map(lambda n: f"{n:040x}")
 def tracker_rules(draw) -> tuple[TrackerRule, ...]:
     if not draw(st.booleans()):
         return ()
-    return (TrackerRule(
-        name="priv", host="priv.example",
-        max_ratio=draw(st.sampled_from([0, 1.0, 2.0])),
-        max_seeding_time=draw(st.sampled_from([0, DAY])),
-        maximum_eta=draw(st.sampled_from([0, 600.0])),
-        hit_and_run=draw(st.booleans()),
-        hnr_mode=draw(st.sampled_from(["and", "or"])),
-        min_seed_ratio=draw(st.sampled_from([0, 1.0])),
-        min_seed_days=draw(st.sampled_from([0, 1.0, 5.0])),
-        min_download_percent=draw(st.sampled_from([0, 10.0, 50.0])),
-        partial_seed_ratio=draw(st.sampled_from([0.5, 1.0])),
-        obligation_action=draw(st.sampled_from(["keep", "pause"])),
-    ),)
+    return (
+        TrackerRule(
+            name="priv",
+            host="priv.example",
+            max_ratio=draw(st.sampled_from([0, 1.0, 2.0])),
+            max_seeding_time=draw(st.sampled_from([0, DAY])),
+            maximum_eta=draw(st.sampled_from([0, 600.0])),
+            hit_and_run=draw(st.booleans()),
+            hnr_mode=draw(st.sampled_from(["and", "or"])),
+            min_seed_ratio=draw(st.sampled_from([0, 1.0])),
+            min_seed_days=draw(st.sampled_from([0, 1.0, 5.0])),
+            min_download_percent=draw(st.sampled_from([0, 10.0, 50.0])),
+            partial_seed_ratio=draw(st.sampled_from([0.5, 1.0])),
+            obligation_action=draw(st.sampled_from(["keep", "pause"])),
+        ),
+    )
 
 
 @st.composite
 def policy_settings(draw) -> PolicySettings:
     return PolicySettings(
-        kind=draw(st.sampled_from(["radarr", "sonarr", "lidarr"])), category=CAT,
+        kind=draw(st.sampled_from(["radarr", "sonarr", "lidarr"])),
+        category=CAT,
         free_space=draw(st.sampled_from([-1, GIB, 10 * GIB])),
         re_search=draw(st.booleans()),
         ignore_younger_than=draw(st.sampled_from([0.0, 180.0, 3600.0])),
@@ -86,15 +134,20 @@ def torrents(draw) -> dict[str, Any]:
     left = 0 if complete else int(size * (1 - progress))
     added = NOW - draw(st.sampled_from([0, 10, 179, 180, 600, 3600, 10 * DAY]))
     return {
-        "name": draw(st.sampled_from(["A", "B <script>", ""])), "state": state,
+        "name": draw(st.sampled_from(["A", "B <script>", ""])),
+        "state": state,
         "category": draw(st.sampled_from([CAT, CAT, CAT, "failed", "recheck", "sonarr"])),
         "tags": draw(st.sampled_from(["", "qbarr-protect", "x, qbarr-protect", "x"])),
-        "progress": progress, "amount_left": left, "size": size, "completed": size - left,
+        "progress": progress,
+        "amount_left": left,
+        "size": size,
+        "completed": size - left,
         "ratio": draw(st.sampled_from([0.0, 0.4, 0.99, 1.0, 1.5, 2.0, 5.0])),
         "seeding_time": draw(st.sampled_from([0, 3600, DAY, 5 * DAY, 30 * DAY])),
         "eta": draw(st.sampled_from([0, 60, 600, 601, 3600, 8640000])),
         "availability": draw(st.sampled_from([-1, 0.0, 0.5, 0.99, 1.0, 4.0])),
-        "added_on": added, "last_activity": draw(st.sampled_from([0, added, NOW - 5, NOW - DAY])),
+        "added_on": added,
+        "last_activity": draw(st.sampled_from([0, added, NOW - 5, NOW - DAY])),
         "content_path": draw(st.sampled_from(PATHS)),
         "tracker": draw(st.sampled_from(TRACKERS)),
         "private": draw(st.sampled_from([None, True, False])),
@@ -105,9 +158,12 @@ def torrents(draw) -> dict[str, Any]:
 def queue_views(draw) -> QueueView | None:
     if not draw(st.booleans()):
         return None
-    return QueueView(ids=(draw(st.integers(1, 9)),), tracked_state=draw(st.sampled_from(TRACKED)),
-                     tracked_status=draw(st.sampled_from([None, "ok", "warning", "error"])),
-                     media=draw(st.sampled_from([(), ({"movieId": 1},)])))
+    return QueueView(
+        ids=(draw(st.integers(1, 9)),),
+        tracked_state=draw(st.sampled_from(TRACKED)),
+        tracked_status=draw(st.sampled_from([None, "ok", "warning", "error"])),
+        media=draw(st.sampled_from([(), ({"movieId": 1},)])),
+    )
 
 
 @st.composite
@@ -135,7 +191,10 @@ def files_lists(draw) -> list[dict] | None:
     if not draw(st.booleans()):
         return None
     names = draw(st.lists(st.sampled_from(FILE_NAMES), min_size=1, max_size=4, unique=True))
-    return [{"index": i, "name": n, "priority": draw(st.sampled_from([0, 1]))} for i, n in enumerate(names)]
+    return [
+        {"index": i, "name": n, "priority": draw(st.sampled_from([0, 1]))}
+        for i, n in enumerate(names)
+    ]
 
 
 @st.composite
@@ -144,15 +203,23 @@ def worlds(draw) -> dict[str, Any]:
     w: dict[str, Any] = {"torrents": {}, "queue": {}, "files": {}, "memory": {}}
     for h in hs:
         w["torrents"][h] = draw(torrents())
-        for key, strat in (("queue", queue_views()), ("files", files_lists()), ("memory", memories())):
+        for key, strat in (
+            ("queue", queue_views()),
+            ("files", files_lists()),
+            ("memory", memories()),
+        ):
             value = draw(strat)
             if value is not None:
                 w[key][h] = value
     w["settings"] = draw(policy_settings())
-    w["env"] = Env(now=NOW, free_space=draw(st.sampled_from([None, 0, 5 * GIB, 100 * GIB])),
-                   at_global_dl_limit=draw(st.booleans()), v5=draw(st.booleans()),
-                   content_paths_shared=frozenset(draw(st.lists(st.sampled_from(hs)))),
-                   content_missing=frozenset(draw(st.lists(st.sampled_from(hs)))))
+    w["env"] = Env(
+        now=NOW,
+        free_space=draw(st.sampled_from([None, 0, 5 * GIB, 100 * GIB])),
+        at_global_dl_limit=draw(st.booleans()),
+        v5=draw(st.booleans()),
+        content_paths_shared=frozenset(draw(st.lists(st.sampled_from(hs)))),
+        content_missing=frozenset(draw(st.lists(st.sampled_from(hs)))),
+    )
     return w
 
 
@@ -165,8 +232,10 @@ def owned(w: dict[str, Any]) -> list[str]:
     out = []
     for h, t in w["torrents"].items():
         m = w["memory"].get(h)
-        if t["category"] == s.category or (t["category"] in ("failed", "recheck")
-                                           and ((m and m.prev_category == s.category) or h in w["queue"])):
+        if t["category"] == s.category or (
+            t["category"] in ("failed", "recheck")
+            and ((m and m.prev_category == s.category) or h in w["queue"])
+        ):
             out.append(h)
     return sorted(out)
 
@@ -240,11 +309,25 @@ def test_decide_is_deterministic_and_order_independent(w, rnd: random.Random) ->
 
 def base(draw, **kw) -> dict[str, Any]:
     size = draw(st.integers(2, 20)) * GIB
-    t = {"name": "T", "state": "downloading", "category": CAT, "tags": "", "progress": 0.5,
-         "amount_left": size // 2, "size": size, "completed": size // 2, "ratio": 0.0, "seeding_time": 0,
-         "eta": draw(st.integers(1, 500)), "availability": 2.0,
-         "added_on": NOW - draw(st.sampled_from([3600, DAY, 10 * DAY])), "last_activity": NOW - 5,
-         "content_path": "/d/T", "tracker": "", "private": None}
+    t = {
+        "name": "T",
+        "state": "downloading",
+        "category": CAT,
+        "tags": "",
+        "progress": 0.5,
+        "amount_left": size // 2,
+        "size": size,
+        "completed": size // 2,
+        "ratio": 0.0,
+        "seeding_time": 0,
+        "eta": draw(st.integers(1, 500)),
+        "availability": 2.0,
+        "added_on": NOW - draw(st.sampled_from([3600, DAY, 10 * DAY])),
+        "last_activity": NOW - 5,
+        "content_path": "/d/T",
+        "tracker": "",
+        "private": None,
+    }
     t.update(kw)
     return t
 
@@ -257,7 +340,9 @@ def seed_state(draw) -> str:
 def scenario(draw, rule: str):
     """A world in which ``rule`` must fire for torrent 1 (irrelevant details random)."""
     h = f"{1:040x}"
-    q = QueueView(ids=(5,), tracked_state="downloading", tracked_status="ok", media=({"movieId": 1},))
+    q = QueueView(
+        ids=(5,), tracked_state="downloading", tracked_status="ok", media=({"movieId": 1},)
+    )
     s: dict[str, Any] = {"category": CAT, "stalled_delay": 900.0}
     mem, files, env = None, None, Env(now=NOW)
     if rule == "protected":
@@ -271,13 +356,23 @@ def scenario(draw, rule: str):
     elif rule == "errored":
         t = base(draw, state="error")
     elif rule == "wait":
-        t = base(draw, state=draw(st.sampled_from(["checkingDL", "queuedDL", "moving", "checkingResumeData"])))
+        t = base(
+            draw,
+            state=draw(st.sampled_from(["checkingDL", "queuedDL", "moving", "checkingResumeData"])),
+        )
     elif rule == "unwanted-files":
         t = base(draw)
-        files = [{"index": 0, "name": "T/T.mkv", "priority": 1}, {"index": 1, "name": "T/sample.mkv", "priority": 1}]
+        files = [
+            {"index": 0, "name": "T/T.mkv", "priority": 1},
+            {"index": 1, "name": "T/sample.mkv", "priority": 1},
+        ]
     elif rule == "stalled":
-        t = base(draw, state=draw(st.sampled_from(["stalledDL", "metaDL", "forcedMetaDL"])), last_activity=NOW - DAY,
-                 added_on=NOW - 2 * DAY)
+        t = base(
+            draw,
+            state=draw(st.sampled_from(["stalledDL", "metaDL", "forcedMetaDL"])),
+            last_activity=NOW - DAY,
+            added_on=NOW - 2 * DAY,
+        )
     elif rule == "slow":
         t = base(draw, eta=8000)
         s.update(maximum_eta=draw(st.sampled_from([600.0, 3600.0])), slow_strikes=1)
@@ -286,23 +381,46 @@ def scenario(draw, rule: str):
         s.update(free_space=10 * GIB)
         env = Env(now=NOW, free_space=draw(st.integers(0, 10)) * GIB)
     elif rule in ("import", "import-failed", "seeding-done", "ok"):
-        t = base(draw, state=seed_state(draw), progress=1.0, amount_left=0, availability=-1, eta=8640000,
-                 ratio=draw(st.sampled_from([2.0, 3.0])))
+        t = base(
+            draw,
+            state=seed_state(draw),
+            progress=1.0,
+            amount_left=0,
+            availability=-1,
+            eta=8640000,
+            ratio=draw(st.sampled_from([2.0, 3.0])),
+        )
         if rule == "import":
-            q = QueueView(ids=(5,), tracked_state=draw(st.sampled_from(["downloading", "importPending"])),
-                          tracked_status="ok")
+            q = QueueView(
+                ids=(5,),
+                tracked_state=draw(st.sampled_from(["downloading", "importPending"])),
+                tracked_status="ok",
+            )
         elif rule == "import-failed":
-            q = QueueView(ids=(5,), tracked_state=draw(st.sampled_from(["failed", "failedPending", "importFailed"])),
-                          tracked_status="warning", media=({"movieId": 1},))
+            q = QueueView(
+                ids=(5,),
+                tracked_state=draw(st.sampled_from(["failed", "failedPending", "importFailed"])),
+                tracked_status="warning",
+                media=({"movieId": 1},),
+            )
         elif rule == "seeding-done":
-            s.update(max_ratio=2.0, remove_mode=draw(st.sampled_from(["ratio", "either"])),
-                     seed_action=draw(st.sampled_from(["remove", "pause"])))
+            s.update(
+                max_ratio=2.0,
+                remove_mode=draw(st.sampled_from(["ratio", "either"])),
+                seed_action=draw(st.sampled_from(["remove", "pause"])),
+            )
             mem = Memory(first_seen=NOW - DAY, import_sent_at=NOW - DAY)
             q = None
         else:
             q = None
-    return {"torrents": {h: t}, "queue": {h: q} if q else {}, "files": {h: files} if files else {},
-            "memory": {h: mem} if mem else {}, "settings": PolicySettings(**s), "env": env}
+    return {
+        "torrents": {h: t},
+        "queue": {h: q} if q else {},
+        "files": {h: files} if files else {},
+        "memory": {h: mem} if mem else {},
+        "settings": PolicySettings(**s),
+        "env": env,
+    }
 
 
 def test_every_rule_fires_for_some_generated_input() -> None:
@@ -323,8 +441,15 @@ def test_every_rule_fires_for_some_generated_input() -> None:
     assert seen == set(RULES)
 
 
-HNR = TrackerRule(name="priv", host="priv.example", hit_and_run=True, min_seed_ratio=1.0, min_seed_days=5,
-                  min_download_percent=10, partial_seed_ratio=1.0)
+HNR = TrackerRule(
+    name="priv",
+    host="priv.example",
+    hit_and_run=True,
+    min_seed_ratio=1.0,
+    min_seed_days=5,
+    min_download_percent=10,
+    partial_seed_ratio=1.0,
+)
 
 
 @st.composite
@@ -341,7 +466,9 @@ def guarded(draw, guard: str):
         t["last_activity"] = min(t["last_activity"], t["added_on"])
         w["settings"] = PolicySettings(**{**_fields(s), "ignore_younger_than": 180.0})
     else:
-        t["tracker"] = draw(st.sampled_from(["https://priv.example/a", "http://t.priv.example:80/x"]))
+        t["tracker"] = draw(
+            st.sampled_from(["https://priv.example/a", "http://t.priv.example:80/x"])
+        )
         t["ratio"] = draw(st.sampled_from([0.0, 0.5, 0.99]))
         if t["progress"] < 0.1:
             t["progress"] = 0.5
@@ -351,6 +478,7 @@ def guarded(draw, guard: str):
 
 def _fields(s: PolicySettings) -> dict[str, Any]:
     import dataclasses
+
     return {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.init}
 
 
@@ -369,7 +497,11 @@ def test_young_torrents_are_never_failed_as_stalled_slow_or_unwanted(w) -> None:
     assert d.rule not in ("stalled", "slow")
     if d.rule in ("wait", "unwanted-files", "free-space", "ok"):
         assert not any(a.destructive for a in d.actions), d
-    if t["category"] == CAT and t["state"] not in ("error", "missingFiles") and t["amount_left"] > 0:
+    if (
+        t["category"] == CAT
+        and t["state"] not in ("error", "missingFiles")
+        and t["amount_left"] > 0
+    ):
         assert not any(a.destructive for a in d.actions) or d.rule == "import-failed", d
 
 

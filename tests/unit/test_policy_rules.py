@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 
 from qbarr.policy import Env, Memory, decide
-from tests.unit.policy_helpers import (GIB, HOUR, NOW, H, action, downloading, kinds, one, queue,
-                                       seeding, settings)
+from tests.unit.policy_helpers import (
+    GIB,
+    HOUR,
+    NOW,
+    H,
+    action,
+    downloading,
+    kinds,
+    one,
+    queue,
+    seeding,
+    settings,
+)
 
 
 def stalled(**kw):
@@ -19,7 +30,11 @@ def stalled(**kw):
 
 
 def test_only_this_instance_category_is_decided() -> None:
-    torrents = {H(1): downloading(), H(2): downloading(category="sonarr"), H(3): downloading(category="")}
+    torrents = {
+        H(1): downloading(),
+        H(2): downloading(category="sonarr"),
+        H(3): downloading(category=""),
+    }
     found = decide(torrents, {}, {}, {}, settings(), Env(now=NOW))
     assert [d.hash for d in found] == [H(1)]
 
@@ -32,8 +47,14 @@ def test_upper_case_hashes_are_accepted() -> None:
 # -- protected ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("t", [stalled(tags="qbarr-protect"), stalled(tags="x, qbarr-protect", category="failed"),
-                               downloading(tags="qbarr-protect", state="missingFiles")])
+@pytest.mark.parametrize(
+    "t",
+    [
+        stalled(tags="qbarr-protect"),
+        stalled(tags="x, qbarr-protect", category="failed"),
+        downloading(tags="qbarr-protect", state="missingFiles"),
+    ],
+)
 def test_protected_is_never_touched(t) -> None:
     d = one(t, q=queue(), mem=Memory(first_seen=NOW - 10 * HOUR, prev_category="radarr"))
     assert (d.rule, d.actions) == ("protected", ())
@@ -49,7 +70,11 @@ def test_protected_tag_is_configurable() -> None:
 
 
 def test_manual_fail_blocklists_deletes_and_searches() -> None:
-    d = one(downloading(category="failed"), q=queue(), mem=Memory(first_seen=NOW, prev_category="radarr"))
+    d = one(
+        downloading(category="failed"),
+        q=queue(),
+        mem=Memory(first_seen=NOW, prev_category="radarr"),
+    )
     assert d.rule == "manual-fail" and kinds(d) == ["blocklist", "delete", "search"]
     assert action(d, "blocklist").params["queue_ids"] == [7]
     assert action(d, "blocklist").params["remove_from_client"] is False
@@ -112,7 +137,11 @@ def test_missing_files_removes_and_searches_without_blocklist() -> None:
 
 
 def test_missing_files_after_import_does_not_search() -> None:
-    d = one(seeding(state="missingFiles"), q=queue("importPending"), mem=Memory(first_seen=NOW, import_sent_at=NOW - 60))
+    d = one(
+        seeding(state="missingFiles"),
+        q=queue("importPending"),
+        mem=Memory(first_seen=NOW, import_sent_at=NOW - 60),
+    )
     assert kinds(d) == ["delete"] and "already imported" in d.reason
 
 
@@ -123,12 +152,29 @@ def test_errored_rechecks_then_fails() -> None:
     d1 = one(downloading(state="error"), q=queue(), s=settings(max_rechecks=2))
     assert (d1.rule, d1.code, kinds(d1)) == ("errored", "recheck", ["recheck"])
     assert d1.memory.rechecks == 1 and d1.actions[0].key == f"recheck:{H(1)}:0"
-    soon = one(downloading(state="error"), q=queue(), mem=d1.memory, s=settings(max_rechecks=2),
-               env=Env(now=NOW + 59))
+    soon = one(
+        downloading(state="error"),
+        q=queue(),
+        mem=d1.memory,
+        s=settings(max_rechecks=2),
+        env=Env(now=NOW + 59),
+    )
     assert (soon.code, soon.actions) == ("recheck-wait", ())
-    d2 = one(downloading(state="error"), q=queue(), mem=d1.memory, s=settings(max_rechecks=2), env=Env(now=NOW + 61))
+    d2 = one(
+        downloading(state="error"),
+        q=queue(),
+        mem=d1.memory,
+        s=settings(max_rechecks=2),
+        env=Env(now=NOW + 61),
+    )
     assert d2.code == "recheck" and d2.actions[0].key == f"recheck:{H(1)}:1"
-    d3 = one(downloading(state="error"), q=queue(), mem=d2.memory, s=settings(max_rechecks=2), env=Env(now=NOW + 200))
+    d3 = one(
+        downloading(state="error"),
+        q=queue(),
+        mem=d2.memory,
+        s=settings(max_rechecks=2),
+        env=Env(now=NOW + 200),
+    )
     assert (d3.rule, d3.code, kinds(d3)) == ("errored", "fail", ["blocklist", "delete", "search"])
 
 
@@ -139,15 +185,27 @@ def test_errored_with_max_rechecks_zero_fails_at_once() -> None:
 
 def test_errored_is_not_failed_while_disk_is_short() -> None:
     s = settings(max_rechecks=0, free_space=10 * GIB)
-    d = one(downloading(state="error", amount_left=2 * GIB), s=s, env=Env(now=NOW, free_space=11 * GIB))
+    d = one(
+        downloading(state="error", amount_left=2 * GIB), s=s, env=Env(now=NOW, free_space=11 * GIB)
+    )
     assert (d.rule, d.code, d.actions) == ("errored", "disk-short", ())
 
 
 # -- wait ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", ["checkingDL", "checkingUP", "checkingResumeData", "moving", "queuedDL",
-                                   "allocating", "somethingNew"])
+@pytest.mark.parametrize(
+    "state",
+    [
+        "checkingDL",
+        "checkingUP",
+        "checkingResumeData",
+        "moving",
+        "queuedDL",
+        "allocating",
+        "somethingNew",
+    ],
+)
 def test_wait_states(state) -> None:
     d = one(stalled(state=state, last_activity=NOW - 10 * HOUR))
     assert (d.rule, d.actions) == ("wait", ())
@@ -167,7 +225,10 @@ def test_young_complete_torrent_is_imported_at_once() -> None:
 
 
 def test_ignore_younger_than_zero_judges_at_once() -> None:
-    d = one(stalled(added_on=NOW - 1000, last_activity=NOW - 1000), s=settings(ignore_younger_than=0, stalled_delay=1))
+    d = one(
+        stalled(added_on=NOW - 1000, last_activity=NOW - 1000),
+        s=settings(ignore_younger_than=0, stalled_delay=1),
+    )
     assert d.rule == "stalled"
 
 
@@ -175,22 +236,32 @@ def test_ignore_younger_than_zero_judges_at_once() -> None:
 
 
 def files(*names: str, prio: int = 1) -> list[dict]:
-    return [{"index": i, "name": n, "size": 10, "progress": 0.0, "priority": prio} for i, n in enumerate(names)]
+    return [
+        {"index": i, "name": n, "size": 10, "progress": 0.0, "priority": prio}
+        for i, n in enumerate(names)
+    ]
 
 
 def test_unwanted_files_set_to_priority_zero() -> None:
-    fl = files("Movie/Movie.mkv", "Movie/Sample/movie-sample.mkv", "Movie/movie.nfo", "Movie/Movie.en.srt")
+    fl = files(
+        "Movie/Movie.mkv", "Movie/Sample/movie-sample.mkv", "Movie/movie.nfo", "Movie/Movie.en.srt"
+    )
     d = one(downloading(), files=fl)
     assert (d.rule, d.code) == ("unwanted-files", "prio0")
     assert action(d, "file_prio").params == {"file_ids": [1, 2], "priority": 0}
     again = one(downloading(), files=fl, mem=d.memory)  # the loop's file list may be stale
     assert again.rule == "ok"
-    done = one(downloading(), files=[dict(f, priority=0) if f["index"] in (1, 2) else f for f in fl])
+    done = one(
+        downloading(), files=[dict(f, priority=0) if f["index"] in (1, 2) else f for f in fl]
+    )
     assert done.rule == "ok"
 
 
 def test_root_folder_is_not_judged() -> None:
-    d = one(downloading(), files=files("Movie.Extras.Edition/Movie.mkv", "Movie.Extras.Edition/Movie.srt"))
+    d = one(
+        downloading(),
+        files=files("Movie.Extras.Edition/Movie.mkv", "Movie.Extras.Edition/Movie.srt"),
+    )
     assert d.rule == "ok"
 
 
@@ -239,7 +310,11 @@ def test_stalled_just_over_and_just_under_the_delay(state) -> None:
     under = one(stalled(state=state), mem=mem, q=queue(), s=s)
     assert (under.rule, under.code, under.actions) == ("stalled", "grace", ())
     over = one(stalled(state=state), mem=mem, q=queue(), s=s, env=Env(now=NOW + 1))
-    assert (over.rule, over.code, kinds(over)) == ("stalled", "fail", ["blocklist", "delete", "search"])
+    assert (over.rule, over.code, kinds(over)) == (
+        "stalled",
+        "fail",
+        ["blocklist", "delete", "search"],
+    )
 
 
 def test_stall_clock_survives_a_restart_and_resets_on_progress() -> None:
@@ -259,7 +334,10 @@ def test_first_sight_of_a_stall_uses_last_activity() -> None:
 
 def test_downloading_with_low_availability_is_stalled() -> None:
     t = downloading(availability=0.8)
-    d = one(t, mem=Memory(first_seen=NOW - HOUR, stalled_since=NOW - 1000, last_completed=t["completed"]))
+    d = one(
+        t,
+        mem=Memory(first_seen=NOW - HOUR, stalled_since=NOW - 1000, last_completed=t["completed"]),
+    )
     assert d.rule == "stalled" and d.code == "fail"
 
 
@@ -281,7 +359,12 @@ def test_re_search_stalled_blocklists_early_and_keeps_the_torrent() -> None:
 
 def test_stalled_in_grace_is_still_paused_for_free_space() -> None:
     mem = Memory(first_seen=NOW - HOUR, stalled_since=NOW - 30, last_completed=500 * 1024**2)
-    d = one(downloading(availability=0.5), mem=mem, s=settings(free_space=10 * GIB), env=Env(now=NOW, free_space=10 * GIB))
+    d = one(
+        downloading(availability=0.5),
+        mem=mem,
+        s=settings(free_space=10 * GIB),
+        env=Env(now=NOW, free_space=10 * GIB),
+    )
     assert (d.rule, kinds(d)) == ("free-space", ["pause"])
 
 
@@ -309,8 +392,12 @@ def test_eta_equal_to_maximum_is_not_slow_and_resets_strikes() -> None:
 
 def test_slow_is_not_counted_at_the_global_download_limit() -> None:
     s = settings(maximum_eta=HOUR, slow_strikes=1)
-    d = one(downloading(eta=10 * int(HOUR)), s=s, env=Env(now=NOW, at_global_dl_limit=True),
-            mem=Memory(first_seen=NOW, slow_strikes=4))
+    d = one(
+        downloading(eta=10 * int(HOUR)),
+        s=s,
+        env=Env(now=NOW, at_global_dl_limit=True),
+        mem=Memory(first_seen=NOW, slow_strikes=4),
+    )
     assert d.rule == "ok" and d.memory.slow_strikes == 0 and "global download limit" in d.reason
 
 
@@ -318,21 +405,29 @@ def test_maximum_eta_zero_is_off_and_tracker_eta_wins() -> None:
     t = downloading(eta=10 * int(HOUR), tracker="https://t.example.org/announce")
     assert one(t, s=settings(slow_strikes=1)).rule == "ok"
     from qbarr.policy import TrackerRule
-    s = settings(slow_strikes=1, trackers=(TrackerRule(name="t", host="example.org", maximum_eta=HOUR),))
+
+    s = settings(
+        slow_strikes=1, trackers=(TrackerRule(name="t", host="example.org", maximum_eta=HOUR),)
+    )
     assert one(t, s=s).rule == "slow"
 
 
 # -- import ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", ["stalledUP", "uploading", "queuedUP", "forcedUP", "pausedUP", "stoppedUP"])
+@pytest.mark.parametrize(
+    "state", ["stalledUP", "uploading", "queuedUP", "forcedUP", "pausedUP", "stoppedUP"]
+)
 def test_import_once_as_soon_as_complete(state) -> None:
     d = one(seeding(state=state), q=queue("importPending"))
     assert (d.rule, kinds(d)) == ("import", ["import"])
     a = d.actions[0]
     assert a.key == f"import:{H(1)}"
-    assert a.params == {"path": "/downloads/radarr/Some.Movie.2020.1080p", "download_client_id": H(1).upper(),
-                        "import_mode": "Auto"}
+    assert a.params == {
+        "path": "/downloads/radarr/Some.Movie.2020.1080p",
+        "download_client_id": H(1).upper(),
+        "import_mode": "Auto",
+    }
     again = one(seeding(state=state), q=queue("importPending"), mem=d.memory)
     assert again.rule != "import"
 
@@ -344,7 +439,12 @@ def test_import_is_not_blocked_by_seeding_rules() -> None:
 
 
 def test_import_waits_for_files_and_queue() -> None:
-    assert one(seeding(), q=queue("importPending"), env=Env(now=NOW, content_missing=frozenset({H(1)}))).rule == "ok"
+    assert (
+        one(
+            seeding(), q=queue("importPending"), env=Env(now=NOW, content_missing=frozenset({H(1)}))
+        ).rule
+        == "ok"
+    )
     assert one(seeding(), q=queue("imported")).rule == "ok"
     assert one(seeding()).rule == "ok"
     assert one(seeding(content_path=""), q=queue("importPending")).rule == "ok"
@@ -354,8 +454,15 @@ def test_import_waits_for_files_and_queue() -> None:
 # -- import-failed -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state,status", [("failed", "error"), ("failedPending", "warning"),
-                                          ("importFailed", "warning"), ("importPending", "error")])
+@pytest.mark.parametrize(
+    "state,status",
+    [
+        ("failed", "error"),
+        ("failedPending", "warning"),
+        ("importFailed", "warning"),
+        ("importPending", "error"),
+    ],
+)
 def test_import_failed_on_complete_blocklists_and_keeps_seeding(state, status) -> None:
     d = one(seeding(), q=queue(state, status), mem=Memory(first_seen=NOW, import_sent_at=NOW - 100))
     assert (d.rule, kinds(d)) == ("import-failed", ["blocklist", "search"])
@@ -367,7 +474,11 @@ def test_import_failed_on_incomplete_fails() -> None:
 
 
 def test_import_blocked_warning_is_not_a_failure() -> None:
-    d = one(seeding(), q=queue("importBlocked", "warning"), mem=Memory(first_seen=NOW, import_sent_at=NOW - 100))
+    d = one(
+        seeding(),
+        q=queue("importBlocked", "warning"),
+        mem=Memory(first_seen=NOW, import_sent_at=NOW - 100),
+    )
     assert d.rule == "ok"
 
 
@@ -385,6 +496,10 @@ def test_ok_for_a_healthy_download_and_a_user_stopped_one() -> None:
 
 
 def test_shared_content_is_deleted_without_files() -> None:
-    d = one(downloading(category="failed"), q=queue(), env=Env(now=NOW, content_paths_shared=frozenset({H(1)})))
+    d = one(
+        downloading(category="failed"),
+        q=queue(),
+        env=Env(now=NOW, content_paths_shared=frozenset({H(1)})),
+    )
     assert action(d, "delete").params == {"delete_files": False}
     assert "shared with another torrent" in d.reason

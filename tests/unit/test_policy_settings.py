@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from qbarr.config import load
-from qbarr.policy import (RULE_DOCS, RULES, PolicyConfigError, PolicySettings, default_allowlist, needs_files,
-                          shared_content)
+from qbarr.policy import (
+    RULE_DOCS,
+    RULES,
+    PolicyConfigError,
+    PolicySettings,
+    default_allowlist,
+    needs_files,
+    shared_content,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,17 +82,43 @@ def test_from_a_real_config_file(tmp_path: Path) -> None:
     inst = cfg.instance("Sonarr-TV")
     s = PolicySettings.from_config(inst.section, cfg.settings, inst.kind)
     assert (s.kind, s.category, s.failed_category, s.recheck_category, s.protected_tag) == (
-        "sonarr", "tv", "broken", "again", "keepme")
+        "sonarr",
+        "tv",
+        "broken",
+        "again",
+        "keepme",
+    )
     assert (s.dry_run, s.brake_max_removals, s.free_space) == (True, 3, 100 * 1024**3)
     assert (s.re_search, s.import_mode) == (False, "Copy")
     assert (s.ignore_younger_than, s.stalled_delay, s.re_search_stalled) == (300, 1800, True)
-    assert (s.maximum_eta, s.slow_strikes, s.max_rechecks, s.case_sensitive) == (2 * 86400, 5, 1, True)
+    assert (s.maximum_eta, s.slow_strikes, s.max_rechecks, s.case_sensitive) == (
+        2 * 86400,
+        5,
+        1,
+        True,
+    )
     assert s.folder_exclusions == (r"\bextras\b",) and s.name_exclusions == ()
     assert s.allowlist == (".mkv", ".srt")
-    assert (s.max_ratio, s.max_seeding_time, s.remove_mode, s.seed_action) == (2.5, 7 * 86400, "either", "pause")
+    assert (s.max_ratio, s.max_seeding_time, s.remove_mode, s.seed_action) == (
+        2.5,
+        7 * 86400,
+        "either",
+        "pause",
+    )
     (t,) = s.trackers
-    assert (t.name, t.host, t.max_ratio, t.hit_and_run, t.hnr_mode) == ("Priv", "tracker.priv.example", 4, True, "or")
-    assert (t.min_seed_ratio, t.min_seed_days, t.min_download_percent, t.partial_seed_ratio) == (1.5, 3, 20, 0.5)
+    assert (t.name, t.host, t.max_ratio, t.hit_and_run, t.hnr_mode) == (
+        "Priv",
+        "tracker.priv.example",
+        4,
+        True,
+        "or",
+    )
+    assert (t.min_seed_ratio, t.min_seed_days, t.min_download_percent, t.partial_seed_ratio) == (
+        1.5,
+        3,
+        20,
+        0.5,
+    )
     assert (t.obligation_action, t.maximum_eta) == ("pause", 3600)
 
 
@@ -107,7 +140,9 @@ def test_the_example_config_loads(tmp_path: Path) -> None:
 
 def test_bad_regex_is_a_clear_error() -> None:
     with pytest.raises(PolicyConfigError, match="FileNameExclusionRegex"):
-        PolicySettings.from_config({"Torrent": {"FileNameExclusionRegex": ["(unclosed"]}}, {}, "radarr")
+        PolicySettings.from_config(
+            {"Torrent": {"FileNameExclusionRegex": ["(unclosed"]}}, {}, "radarr"
+        )
 
 
 def test_tracker_without_host_is_an_error() -> None:
@@ -123,11 +158,11 @@ def test_default_allowlists() -> None:
 def test_shared_content() -> None:
     torrents = {
         "a": {"content_path": "/d/Movie"},
-        "b": {"content_path": "/d/Movie/"},          # same folder
+        "b": {"content_path": "/d/Movie/"},  # same folder
         "c": {"content_path": "/d/Other/file.mkv"},
-        "d": {"content_path": "/d/Other"},           # c is inside d
+        "d": {"content_path": "/d/Other"},  # c is inside d
         "e": {"content_path": "/d/Alone"},
-        "f": {"content_path": "/d/Alone2"},          # a prefix of the string, not of the path
+        "f": {"content_path": "/d/Alone2"},  # a prefix of the string, not of the path
         "g": {"content_path": ""},
     }
     assert shared_content(torrents) == {"a", "b", "c", "d"}

@@ -37,8 +37,9 @@ class FakeQbt:
             sid = f"sid{self.logins}"
             self.valid.add(sid)
             headers = {"Set-Cookie": f"{self.cookie}={sid}; HttpOnly; path=/"}
-            return httpx.Response(204 if self.modern else 200, text="" if self.modern else "Ok.",
-                                  headers=headers)
+            return httpx.Response(
+                204 if self.modern else 200, text="" if self.modern else "Ok.", headers=headers
+            )
         if request.headers.get("Authorization") == "Bearer qbt_key" and self.modern:
             return httpx.Response(200, json={"ok": True})
         cookie = request.headers.get("Cookie", "")
@@ -50,8 +51,9 @@ class FakeQbt:
 
 def client(fake: Callable[[httpx.Request], httpx.Response], **kw: object) -> QbtClient:
     kw.setdefault("password", PASSWORD)
-    return QbtClient("http://qbt.local:8080", "admin", transport=httpx.MockTransport(fake),
-                     retries=0, **kw)  # type: ignore[arg-type]
+    return QbtClient(
+        "http://qbt.local:8080", "admin", transport=httpx.MockTransport(fake), retries=0, **kw
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("modern", [False, True])
@@ -61,8 +63,11 @@ def test_lazy_login_then_reuse(modern: bool) -> None:
         assert c.transfer_info() == {"connection_status": "connected"}
         c.transfer_info()
     assert fake.logins == 1
-    assert [p for _, p in fake.seen] == ["/api/v2/auth/login", "/api/v2/transfer/info",
-                                         "/api/v2/transfer/info"]
+    assert [p for _, p in fake.seen] == [
+        "/api/v2/auth/login",
+        "/api/v2/transfer/info",
+        "/api/v2/transfer/info",
+    ]
 
 
 @pytest.mark.parametrize("modern", [False, True])
@@ -79,9 +84,8 @@ def test_relogin_once_on_session_loss(modern: bool) -> None:
 def test_no_loop_when_403_persists() -> None:
     fake = FakeQbt()
     fake.always_forbidden = True
-    with client(fake) as c:
-        with pytest.raises(QbtAuthError) as exc:
-            c.transfer_info()
+    with client(fake) as c, pytest.raises(QbtAuthError) as exc:
+        c.transfer_info()
     assert fake.logins == 2 and exc.value.status == 403  # first login + one retry, then stop
     assert "still refused" in str(exc.value)
 
@@ -112,4 +116,3 @@ def test_login_5xx_is_unavailable() -> None:
         with pytest.raises(QbtUnavailable) as exc:
             c.login()
     assert exc.value.status == 503
-

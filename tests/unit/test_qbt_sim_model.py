@@ -14,8 +14,9 @@ from tests.support.torrents import bencode, make_torrent, payload_dir
 
 
 def test_parse_torrent_matches_the_independent_encoder(tmp_path: Path) -> None:
-    multi = make_torrent(payload_dir(tmp_path, "Multi", [70_000, 10], 1),
-                         trackers=["http://a/ann", "http://b/ann"])
+    multi = make_torrent(
+        payload_dir(tmp_path, "Multi", [70_000, 10], 1), trackers=["http://a/ann", "http://b/ann"]
+    )
     meta = parse_torrent(multi.data)
     assert meta.hash == multi.hash and meta.name == "Multi" and meta.multi_file
     assert meta.files == (("Multi/f0.bin", 70_000), ("Multi/f1.bin", 10))
@@ -30,8 +31,18 @@ def test_info_hash_uses_the_original_bytes() -> None:
     assert parse_torrent(data).hash == hashlib.sha1(info).hexdigest()
 
 
-@pytest.mark.parametrize("blob", [b"", b"garbage", b"d4:infoi1ee", b"le", b"i1e trailing",
-                                  bencode({"info": {"name": "x"}}), b"d4:info" + b"d" * 5])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"garbage",
+        b"d4:infoi1ee",
+        b"le",
+        b"i1e trailing",
+        bencode({"info": {"name": "x"}}),
+        b"d4:info" + b"d" * 5,
+    ],
+)
 def test_invalid_torrents(blob: bytes) -> None:
     with pytest.raises(BencodeError):
         parse_torrent(blob)
@@ -45,43 +56,60 @@ def test_decode_values() -> None:
 def test_magnets() -> None:
     h = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
     assert parse_magnet(f"magnet:?xt=urn:btih:{h.upper()}&dn=A%20B&tr=http%3A%2F%2Ft") == (
-        h, "A B", ["http://t"])
+        h,
+        "A B",
+        ["http://t"],
+    )
     assert parse_magnet("magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK")[0] == h
     assert parse_magnet("http://example/x.torrent") is None
     assert parse_magnet("magnet:?xt=urn:btih:nothex") is None
 
 
 def torrent(**kw: object) -> SimTorrent:
-    t = SimTorrent(hash="a" * 40, name="T", save_path="/d",
-                   files=[SimFile("T/a", 300_000), SimFile("T/b", 100_000)], piece_size=65536)
+    t = SimTorrent(
+        hash="a" * 40,
+        name="T",
+        save_path="/d",
+        files=[SimFile("T/a", 300_000), SimFile("T/b", 100_000)],
+        piece_size=65536,
+    )
     for k, v in kw.items():
         setattr(t, k, v)
     return t
 
 
-@pytest.mark.parametrize("kw, v5, state", [
-    ({"resume_until": 10.0, "error": "x"}, False, "checkingResumeData"),
-    ({"moving_until": 10.0, "missing": True}, False, "moving"),
-    ({"missing": True, "error": "x"}, False, "missingFiles"),
-    ({"error": "x", "paused": True}, False, "error"),
-    ({"has_metadata": False, "paused": True}, True, "stoppedDL"),
-    ({"has_metadata": False, "forced": True}, False, "forcedMetaDL"),
-    ({"has_metadata": False}, False, "metaDL"),
-    ({"checking_until": 10.0, "check_was_complete": True, "paused": True}, False, "checkingUP"),
-    ({"paused": True}, False, "pausedDL"),
-    ({"queued": True}, False, "queuedDL"),
-    ({"forced": True}, False, "forcedDL"),
-    ({"seeds": 2, "dl_rate": 1000.0}, False, "downloading"),
-    ({}, False, "stalledDL"),
-])
+@pytest.mark.parametrize(
+    "kw, v5, state",
+    [
+        ({"resume_until": 10.0, "error": "x"}, False, "checkingResumeData"),
+        ({"moving_until": 10.0, "missing": True}, False, "moving"),
+        ({"missing": True, "error": "x"}, False, "missingFiles"),
+        ({"error": "x", "paused": True}, False, "error"),
+        ({"has_metadata": False, "paused": True}, True, "stoppedDL"),
+        ({"has_metadata": False, "forced": True}, False, "forcedMetaDL"),
+        ({"has_metadata": False}, False, "metaDL"),
+        ({"checking_until": 10.0, "check_was_complete": True, "paused": True}, False, "checkingUP"),
+        ({"paused": True}, False, "pausedDL"),
+        ({"queued": True}, False, "queuedDL"),
+        ({"forced": True}, False, "forcedDL"),
+        ({"seeds": 2, "dl_rate": 1000.0}, False, "downloading"),
+        ({}, False, "stalledDL"),
+    ],
+)
 def test_state_precedence(kw: dict, v5: bool, state: str) -> None:
     assert state_of(torrent(**kw), 5.0, v5) == state
 
 
-@pytest.mark.parametrize("kw, v5, state", [
-    ({"paused": True}, True, "stoppedUP"), ({"paused": True}, False, "pausedUP"),
-    ({"queued": True}, False, "queuedUP"), ({"leechs": 1, "ul_rate": 5.0}, False, "uploading"),
-    ({}, False, "stalledUP")])
+@pytest.mark.parametrize(
+    "kw, v5, state",
+    [
+        ({"paused": True}, True, "stoppedUP"),
+        ({"paused": True}, False, "pausedUP"),
+        ({"queued": True}, False, "queuedUP"),
+        ({"leechs": 1, "ul_rate": 5.0}, False, "uploading"),
+        ({}, False, "stalledUP"),
+    ],
+)
 def test_complete_states(kw: dict, v5: bool, state: str) -> None:
     t = torrent(**kw)
     t.set_complete(1.0)
@@ -90,8 +118,13 @@ def test_complete_states(kw: dict, v5: bool, state: str) -> None:
 
 def test_sizes_count_whole_pieces() -> None:
     """Observed on 4.5.2: files 200000/100000/5000 with 64 KiB pieces."""
-    t = SimTorrent(hash="b" * 40, name="G", save_path="/d", piece_size=65536,
-                   files=[SimFile("G/0", 200_000), SimFile("G/1", 100_000), SimFile("G/2", 5_000)])
+    t = SimTorrent(
+        hash="b" * 40,
+        name="G",
+        save_path="/d",
+        piece_size=65536,
+        files=[SimFile("G/0", 200_000), SimFile("G/1", 100_000), SimFile("G/2", 5_000)],
+    )
     sizes = []
     for skip in (2, 1, 0):
         t.files[skip].priority = 0

@@ -13,8 +13,18 @@ from qbarr.qbittorrent import Snapshot
 from qbarr.sim.qbittorrent import SimConfig, actions, control, sync
 from qbarr.sim.qbittorrent.store import Store
 
-STATES = ["downloading", "stalledDL", "stalledUP", "uploading", "pausedUP", "metaDL", "error",
-          "missingFiles", "checkingDL", "queuedDL"]
+STATES = [
+    "downloading",
+    "stalledDL",
+    "stalledUP",
+    "uploading",
+    "pausedUP",
+    "metaDL",
+    "error",
+    "missingFiles",
+    "checkingDL",
+    "queuedDL",
+]
 CATS = ["radarr", "sonarr", "lidarr"]
 TAGS = ["a", "b", "c"]
 
@@ -49,8 +59,18 @@ def pick(store: Store, i: int) -> list:
 def run(store: Store, step: tuple) -> None:
     kind = step[0]
     if kind == "add":
-        control.upsert(store, [{"state": step[1], "category": step[2], "size": 5_000_000,
-                                "dl_speed": 100_000, "tracker": "http://t.invalid/x"}])
+        control.upsert(
+            store,
+            [
+                {
+                    "state": step[1],
+                    "category": step[2],
+                    "size": 5_000_000,
+                    "dl_speed": 100_000,
+                    "tracker": "http://t.invalid/x",
+                }
+            ],
+        )
     elif kind == "delete":
         actions.delete(store, pick(store, step[1]), False)
     elif kind == "pause":
@@ -77,9 +97,12 @@ def run(store: Store, step: tuple) -> None:
 
 
 def server_view(store: Store) -> dict:
-    return {"torrents": {h: {**t.out, "hash": h} for h, t in store.torrents.items()},
-            "categories": store.categories, "tags": set(store.tags),
-            "server_state": store.server_state}
+    return {
+        "torrents": {h: {**t.out, "hash": h} for h, t in store.torrents.items()},
+        "categories": store.categories,
+        "tags": set(store.tags),
+        "server_state": store.server_state,
+    }
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -95,8 +118,12 @@ def test_deltas_rebuild_the_server_state(steps: list[tuple]) -> None:
         run(store, step)
         answer = json.loads(json.dumps(sync.maindata(store, session, snap.rid)))
         snap.apply(answer)
-        assert {"torrents": snap.torrents, "categories": snap.categories, "tags": snap.tags,
-                "server_state": snap.server_state} == server_view(store)
+        assert {
+            "torrents": snap.torrents,
+            "categories": snap.categories,
+            "tags": snap.tags,
+            "server_state": snap.server_state,
+        } == server_view(store)
         assert snap.full_update == (answer["rid"] == 1)
 
 
@@ -136,9 +163,13 @@ def test_idle_counters_move_only_at_announces() -> None:
     (a tracker announce here), not every cycle; a torrent without trackers stays put."""
     store = Store(SimConfig(refresh_ms=0, counter_interval=60))
     store.clock.set_scale(0)
-    tracked, silent = control.upsert(store, [
-        {"state": "stalledUP", "tracker": "http://t.invalid/a"},
-        {"state": "stalledUP", "trackers": []}])
+    tracked, silent = control.upsert(
+        store,
+        [
+            {"state": "stalledUP", "tracker": "http://t.invalid/a"},
+            {"state": "stalledUP", "trackers": []},
+        ],
+    )
     for _ in range(3):
         store.clock.advance(100)
         store.tick(force=True)

@@ -10,12 +10,18 @@ A, B, C = "a" * 40, "b" * 40, "C" * 40
 
 
 def full() -> dict:
-    return {"rid": 1, "full_update": True,
-            "torrents": {A: {"name": "A", "state": "stalledUP", "tags": ""},
-                         B: {"name": "B", "state": "downloading", "progress": 0.1}},
-            "categories": {"radarr": {"name": "radarr", "savePath": "/m"}},
-            "tags": ["x"], "server_state": {"free_space_on_disk": 10, "dl_info_speed": 5},
-            "trackers": {"http://t/a": [A]}}
+    return {
+        "rid": 1,
+        "full_update": True,
+        "torrents": {
+            A: {"name": "A", "state": "stalledUP", "tags": ""},
+            B: {"name": "B", "state": "downloading", "progress": 0.1},
+        },
+        "categories": {"radarr": {"name": "radarr", "savePath": "/m"}},
+        "tags": ["x"],
+        "server_state": {"free_space_on_disk": 10, "dl_info_speed": 5},
+        "trackers": {"http://t/a": [A]},
+    }
 
 
 def test_full_update_replaces_everything() -> None:
@@ -35,10 +41,19 @@ def test_partial_update_merges_fields_and_removals() -> None:
     snap = Snapshot()
     snap.apply(full())
     torrent_a = snap.torrents[A]
-    snap.apply({"rid": 2, "torrents": {B: {"progress": 0.5}, C: {"name": "C", "state": "metaDL"}},
-                "torrents_removed": [A], "categories": {"tv": {"name": "tv", "savePath": ""}},
-                "categories_removed": ["radarr"], "tags": ["y"], "tags_removed": ["x"],
-                "server_state": {"dl_info_speed": 9}, "trackers_removed": ["http://t/a"]})
+    snap.apply(
+        {
+            "rid": 2,
+            "torrents": {B: {"progress": 0.5}, C: {"name": "C", "state": "metaDL"}},
+            "torrents_removed": [A],
+            "categories": {"tv": {"name": "tv", "savePath": ""}},
+            "categories_removed": ["radarr"],
+            "tags": ["y"],
+            "tags_removed": ["x"],
+            "server_state": {"dl_info_speed": 9},
+            "trackers_removed": ["http://t/a"],
+        }
+    )
     assert not snap.full_update and snap.rid == 2
     assert snap.torrents[B] == {"name": "B", "state": "downloading", "progress": 0.5, "hash": B}
     assert snap.torrents[C.lower()]["hash"] == C.lower()  # keys are lower-cased
@@ -65,9 +80,19 @@ def test_removal_of_a_torrent_changed_in_the_same_answer() -> None:
     assert snap.removed == {A} and snap.changed == set()
 
 
-@pytest.mark.parametrize("bad", [
-    [], {"torrents": {}}, {"rid": "2"}, {"rid": True}, {"rid": 2, "torrents": []},
-    {"rid": 2, "torrents": {A: 5}}, {"rid": 2, "tags": "x"}, {"rid": 2, "server_state": []}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        {"torrents": {}},
+        {"rid": "2"},
+        {"rid": True},
+        {"rid": 2, "torrents": []},
+        {"rid": 2, "torrents": {A: 5}},
+        {"rid": 2, "tags": "x"},
+        {"rid": 2, "server_state": []},
+    ],
+)
 def test_malformed_answers_are_rejected_without_change(bad: object) -> None:
     snap = Snapshot()
     snap.apply(full())

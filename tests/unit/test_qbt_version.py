@@ -8,17 +8,24 @@ from qbarr.qbittorrent import QbtProtocolError, QbtVersion, states
 from qbarr.qbittorrent.version import parse_webapi
 
 
-@pytest.mark.parametrize("text, v5, inactive, action, json_add", [
-    ("2.8.19", False, False, False, False),   # 4.5.2
-    ("2.9.3", False, True, False, False),     # 4.6.7
-    ("2.11.2", True, True, False, False),     # 5.0
-    ("2.11.4", True, True, False, False),     # 5.1
-    ("2.15.1", True, True, True, True),       # 5.2
-])
+@pytest.mark.parametrize(
+    "text, v5, inactive, action, json_add",
+    [
+        ("2.8.19", False, False, False, False),  # 4.5.2
+        ("2.9.3", False, True, False, False),  # 4.6.7
+        ("2.11.2", True, True, False, False),  # 5.0
+        ("2.11.4", True, True, False, False),  # 5.1
+        ("2.15.1", True, True, True, True),  # 5.2
+    ],
+)
 def test_switches(text: str, v5: bool, inactive: bool, action: bool, json_add: bool) -> None:
     v = QbtVersion(app="vX", webapi=parse_webapi(text + "\n"))
-    assert (v.v5, v.needs_inactive_seeding_limit, v.needs_share_limit_action,
-            v.json_add_result) == (v5, inactive, action, json_add)
+    assert (
+        v.v5,
+        v.needs_inactive_seeding_limit,
+        v.needs_share_limit_action,
+        v.json_add_result,
+    ) == (v5, inactive, action, json_add)
     assert text in str(v)
 
 

@@ -61,15 +61,28 @@ def test_one_program_per_section_in_group_arr(tmp_path: Path) -> None:
     assert "[program:arr-radarr-4k]" in text and "[program:arr-sonarr-tv]" in text
     assert "[group:arr]\nprograms = arr-radarr-4k,arr-sonarr-tv\npriority = 200" in text
     assert "command = qbarr-arr --instance Radarr-4K\n" in text
-    for setting in ("autorestart = unexpected", "startsecs = 2", "stopsignal = TERM", "stopwaitsecs = 15",
-                    "stopasgroup = true", "killasgroup = true", 'environment = PYTHONUNBUFFERED="1"',
-                    "redirect_stderr = true", "stdout_logfile_maxbytes = 10MB", "stdout_logfile_backups = 5"):
+    for setting in (
+        "autorestart = unexpected",
+        "startsecs = 2",
+        "stopsignal = TERM",
+        "stopwaitsecs = 15",
+        "stopasgroup = true",
+        "killasgroup = true",
+        'environment = PYTHONUNBUFFERED="1"',
+        "redirect_stderr = true",
+        "stdout_logfile_maxbytes = 10MB",
+        "stdout_logfile_backups = 5",
+    ):
         assert setting in text
     assert f"stdout_logfile = {home.logs}/arr-radarr-4k.log" in text
 
 
 def test_supervisord_parses_the_result(tmp_path: Path) -> None:
-    home, cfg = make(tmp_path, section("Radarr-4K", "a"), section("Sonarr-TV", "b", "[[Search]]\nEnabled = true\n"))
+    home, cfg = make(
+        tmp_path,
+        section("Radarr-4K", "a"),
+        section("Sonarr-TV", "b", "[[Search]]\nEnabled = true\n"),
+    )
     write_programs(cfg, home)
     groups = parse(home)
     assert groups["arr"] == ["arr-radarr-4k", "arr-sonarr-tv"]
@@ -80,12 +93,21 @@ def test_supervisord_parses_the_result(tmp_path: Path) -> None:
 def test_no_secret_in_any_rendered_file(tmp_path: Path) -> None:
     home, cfg = make(tmp_path, section("Radarr-A", "a"))
     for text in render_all(cfg, home).values():
-        assert SECRET_KEY not in text and "0123" not in text and "ss%%word" not in text and "pa%ss" not in text
+        assert (
+            SECRET_KEY not in text
+            and "0123" not in text
+            and "ss%%word" not in text
+            and "pa%ss" not in text
+        )
 
 
 def test_percent_and_odd_names_are_escaped_and_still_parse(tmp_path: Path) -> None:
-    home, cfg = make(tmp_path, section("Radarr-100%", "a"), section("Lidarr-Jazz;Blues", "b"),
-                     section("Sonarr-Anime & Kids", "c"))
+    home, cfg = make(
+        tmp_path,
+        section("Radarr-100%", "a"),
+        section("Lidarr-Jazz;Blues", "b"),
+        section("Sonarr-Anime & Kids", "c"),
+    )
     text = render_all(cfg, home)["arr.conf"]
     assert "--instance Radarr-100%%\n" in text
     assert "[program:arr-radarr-100]" in text
@@ -93,7 +115,11 @@ def test_percent_and_odd_names_are_escaped_and_still_parse(tmp_path: Path) -> No
     assert "--instance sonarr-anime-kids" in text  # whitespace in a name: the slug is passed
     write_programs(cfg, home)
     options_groups = parse(home)
-    assert sorted(options_groups["arr"]) == ["arr-lidarr-jazz-blues", "arr-radarr-100", "arr-sonarr-anime-kids"]
+    assert sorted(options_groups["arr"]) == [
+        "arr-lidarr-jazz-blues",
+        "arr-radarr-100",
+        "arr-sonarr-anime-kids",
+    ]
     options = ServerOptions()
     options.configfile = str(home.supervisord_conf)
     options.process_config(do_usage=False)
@@ -111,7 +137,9 @@ def test_no_instance_means_no_group(tmp_path: Path) -> None:
 
 
 def test_unmanaged_sections_are_skipped(tmp_path: Path) -> None:
-    home, cfg = make(tmp_path, section("Radarr-A", "a", "Managed = false\n"), section("Sonarr-B", "b"))
+    home, cfg = make(
+        tmp_path, section("Radarr-A", "a", "Managed = false\n"), section("Sonarr-B", "b")
+    )
     assert "arr-radarr-a" not in render_all(cfg, home)["arr.conf"]
 
 
@@ -132,14 +160,16 @@ def test_temp_name_does_not_match_the_include_glob() -> None:
 
 
 def test_command_line_quoting() -> None:
-    assert command_line(["qbarr-arr", "--instance", "Radarr-4K"]) == "qbarr-arr --instance Radarr-4K"
+    assert (
+        command_line(["qbarr-arr", "--instance", "Radarr-4K"]) == "qbarr-arr --instance Radarr-4K"
+    )
     assert command_line(["x", "a'b"]) == "x 'a'\"'\"'b'"
     assert escape("50%") == "50%%"
     with pytest.raises(RenderError):
         command_line(["x", "a b"])
 
 
-@pytest.mark.parametrize("bad", ["/tmp/a%b", "/tmp/a\"b", "/tmp/a ;b", "/tmp/" + "x" * 120])
+@pytest.mark.parametrize("bad", ["/tmp/a%b", '/tmp/a"b', "/tmp/a ;b", "/tmp/" + "x" * 120])
 def test_unusable_data_dirs_are_refused(bad: str) -> None:
     with pytest.raises(RenderError):
         check_home(Home(Path(bad)))

@@ -28,7 +28,10 @@ def test_log_line_format_and_secret_scrubbing() -> None:
         root.setLevel(saved[1])
         logging.getLogger("httpx").setLevel(saved[2])
     line = stream.getvalue().strip()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO arr-radarr-4k: login with \*{8} failed for key ab", line)
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO arr-radarr-4k: login with \*{8} failed for key ab",
+        line,
+    )
 
 
 def test_backoff_doubles_to_the_cap_and_resets() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from qbarr.search.model import RequestItem, Usage, WantedItem
 from qbarr.search.planner import DAY, backoff_delay, plan
@@ -22,13 +24,28 @@ def S(**kw) -> SearchSettings:
 
 
 def movie(i, tier="missing", days_ago=100.0, **kw) -> WantedItem:
-    return WantedItem(media="movie", id=i, tier=tier, title=f"m{i}", released=NOW - days_ago * DAY, ext_ids={"tmdb": 1000 + i}, **kw)
+    return WantedItem(
+        media="movie",
+        id=i,
+        tier=tier,
+        title=f"m{i}",
+        released=NOW - days_ago * DAY,
+        ext_ids={"tmdb": 1000 + i},
+        **kw,
+    )
 
 
 def episode(i, series, season=1, tier="missing", days_ago=100.0, **kw) -> WantedItem:
     return WantedItem(
-        media="episode", id=i, tier=tier, title=f"s{series}e{i}", released=NOW - days_ago * DAY,
-        series_id=series, season=season, ext_ids={"tvdb": 500 + series}, **kw,
+        media="episode",
+        id=i,
+        tier=tier,
+        title=f"s{series}e{i}",
+        released=NOW - days_ago * DAY,
+        series_id=series,
+        season=season,
+        ext_ids={"tvdb": 500 + series},
+        **kw,
     )
 
 
@@ -38,10 +55,14 @@ def keys(p) -> list[str]:
 
 # --- ordering -----------------------------------------------------------------------
 
+
 def test_tiers_in_order_request_recent_missing_cutoff_upgrade():
     wanted = [
-        movie(1, "upgrade"), movie(2, "cutoff"), movie(3, "missing"),
-        movie(4, "missing", days_ago=2), movie(5, "missing"),
+        movie(1, "upgrade"),
+        movie(2, "cutoff"),
+        movie(3, "missing"),
+        movie(4, "missing", days_ago=2),
+        movie(5, "missing"),
     ]
     reqs = [RequestItem(source="overseerr", media="movie", tmdb=1005)]
     p = plan(wanted, reqs, 0, {}, NOW, S(search_upgrades=True))
@@ -52,7 +73,11 @@ def test_tiers_in_order_request_recent_missing_cutoff_upgrade():
 def test_newest_first_and_reverse_oldest_first():
     wanted = [movie(1, days_ago=300), movie(2, days_ago=30), movie(3, days_ago=3000)]
     assert keys(plan(wanted, [], 0, {}, NOW, S())) == ["movie:2", "movie:1", "movie:3"]
-    assert keys(plan(wanted, [], 0, {}, NOW, S(search_in_reverse=True))) == ["movie:3", "movie:1", "movie:2"]
+    assert keys(plan(wanted, [], 0, {}, NOW, S(search_in_reverse=True))) == [
+        "movie:3",
+        "movie:1",
+        "movie:2",
+    ]
 
 
 def test_undated_items_go_last():
@@ -85,33 +110,52 @@ def test_request_for_a_series_raises_its_episodes():
 
 
 def test_resolved_series_request_matches_episodes_by_series_id():
-    wanted = [WantedItem(media="episode", id=1, tier="missing", series_id=7, season=1, released=NOW - 500 * DAY),
-              WantedItem(media="episode", id=2, tier="missing", series_id=8, season=1, released=NOW - DAY)]
+    wanted = [
+        WantedItem(
+            media="episode", id=1, tier="missing", series_id=7, season=1, released=NOW - 500 * DAY
+        ),
+        WantedItem(
+            media="episode", id=2, tier="missing", series_id=8, season=1, released=NOW - DAY
+        ),
+    ]
     reqs = [RequestItem(source="ombi", media="series", tvdb=12345, arr_id=7)]
     p = plan(wanted, reqs, 0, {}, NOW, S(kind="sonarr", series_mode="episode"))
-    assert [(s.key, s.reason) for s in p.searches] == [("episode:1", "request"), ("episode:2", "recent")]
+    assert [(s.key, s.reason) for s in p.searches] == [
+        ("episode:1", "request"),
+        ("episode:2", "recent"),
+    ]
 
 
 def test_upgrade_series_item_is_a_series_search():
     item = WantedItem(media="series", id=7, tier="upgrade", title="Show")
     p = plan([item], [], 0, {}, NOW, S(kind="sonarr", search_upgrades=True))
-    assert [(s.command, s.ids, s.series_id, s.keys) for s in p.searches] == [("series", (7,), 7, ("series:7",))]
+    assert [(s.command, s.ids, s.series_id, s.keys) for s in p.searches] == [
+        ("series", (7,), 7, ("series:7",))
+    ]
 
 
 def test_recent_applies_to_missing_only_and_respects_recent_days():
     wanted = [movie(1, "cutoff", days_ago=1), movie(2, days_ago=6), movie(3, days_ago=8)]
     p = plan(wanted, [], 0, {}, NOW, S())
-    assert [(s.key, s.reason) for s in p.searches] == [("movie:2", "recent"), ("movie:3", "missing"), ("movie:1", "cutoff")]
+    assert [(s.key, s.reason) for s in p.searches] == [
+        ("movie:2", "recent"),
+        ("movie:3", "missing"),
+        ("movie:1", "cutoff"),
+    ]
     p = plan(wanted, [], 0, {}, NOW, S(recent_days=0))
     assert [s.reason for s in p.searches] == ["missing", "missing", "cutoff"]
 
 
 def test_monitored_before_unmonitored_when_unmonitored_on():
     wanted = [movie(1, monitored=False, days_ago=1), movie(2, days_ago=50)]
-    assert keys(plan(wanted, [], 0, {}, NOW, S(unmonitored=True, recent_days=0))) == ["movie:2", "movie:1"]
+    assert keys(plan(wanted, [], 0, {}, NOW, S(unmonitored=True, recent_days=0))) == [
+        "movie:2",
+        "movie:1",
+    ]
 
 
 # --- filters ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "item, kw, reason",
@@ -143,11 +187,14 @@ def test_duplicate_item_keeps_best_tier():
 
 # --- cooldown -------------------------------------------------------------------------
 
+
 def test_cooldown_blocks_and_expires():
     s = S(search_cooldown=DAY)
     history = {"movie:1": NOW - DAY + 60}
     p = plan([movie(1)], [], 0, history, NOW, s)
-    assert p.searches == () and p.skipped == {"cooldown": 1} and p.wake_at == pytest.approx(NOW + 60)
+    assert (
+        p.searches == () and p.skipped == {"cooldown": 1} and p.wake_at == pytest.approx(NOW + 60)
+    )
     assert keys(plan([movie(1)], [], 0, history, NOW + 61, s)) == ["movie:1"]
 
 
@@ -158,6 +205,7 @@ def test_series_search_cools_down_its_episodes():
 
 
 # --- Sonarr series modes ---------------------------------------------------------------
+
 
 def test_smart_series_search_for_several_episodes_episode_search_for_one():
     wanted = [episode(i, 7) for i in range(1, 6)] + [episode(9, 8)]
@@ -188,10 +236,14 @@ def test_smart_counts_only_eligible_episodes():
 def test_series_search_sits_at_its_best_episode_position():
     wanted = [episode(1, 7, days_ago=400), episode(2, 7, days_ago=1), episode(3, 8, days_ago=30)]
     p = plan(wanted, [], 0, {}, NOW, S(kind="sonarr"))
-    assert [(s.command, s.ids[0], s.reason) for s in p.searches] == [("series", 7, "recent"), ("episode", 3, "missing")]
+    assert [(s.command, s.ids[0], s.reason) for s in p.searches] == [
+        ("series", 7, "recent"),
+        ("episode", 3, "missing"),
+    ]
 
 
 # --- pacing ---------------------------------------------------------------------------
+
 
 def test_search_limit_counts_running():
     wanted = [movie(i) for i in range(10)]
@@ -233,7 +285,11 @@ def test_hourly_share_spreads_the_daily_budget():
 def test_requests_skip_hourly_share_but_have_their_own_limit():
     from qbarr.search.settings import RequestSettings
 
-    req_settings = (RequestSettings(name="Overseerr", enabled=True, url="http://x", api_key="k", request_limit=2),)
+    req_settings = (
+        RequestSettings(
+            name="Overseerr", enabled=True, url="http://x", api_key="k", request_limit=2
+        ),
+    )
     s = S(max_per_day=240, max_per_hour=0, requests=req_settings)
     wanted = [movie(i) for i in range(6)]
     reqs = [RequestItem(source="overseerr", media="movie", tmdb=1000 + i) for i in range(4)]
@@ -276,7 +332,9 @@ settings_st = st.builds(
     unmonitored=st.booleans(),
 )
 history_st = st.dictionaries(
-    st.builds(lambda m, i: f"{m}:{i}", st.sampled_from(["movie", "episode", "series"]), st.integers(1, 40)),
+    st.builds(
+        lambda m, i: f"{m}:{i}", st.sampled_from(["movie", "episode", "series"]), st.integers(1, 40)
+    ),
     st.floats(NOW - 3 * DAY, NOW),
     max_size=30,
 )
@@ -326,13 +384,17 @@ def test_properties_limit_cooldown_budget(wanted, running, history, s, usage):
 def test_property_without_pacing_every_eligible_item_is_covered_once(wanted, history, s):
     from qbarr.search.planner import _filtered
 
-    s = dataclasses.replace(s, search_limit=10_000, search_delay=0.0, max_per_day=0, max_per_hour=-1)
+    s = dataclasses.replace(
+        s, search_limit=10_000, search_delay=0.0, max_per_day=0, max_per_hour=-1
+    )
     p = plan(wanted, [], 0, history, NOW, s)
     covered = [k for search in p.searches for k in search.keys if not k.startswith("series:")]
     assert len(covered) == len(set(covered))
 
     def eligible(w):
         last = max(history.get(k, float("-inf")) for k in w.cooldown_keys)
-        return not _filtered(w, NOW, s) and not (last > float("-inf") and NOW - last < s.search_cooldown)
+        return not _filtered(w, NOW, s) and not (
+            last > float("-inf") and NOW - last < s.search_cooldown
+        )
 
     assert set(covered) == {w.key for w in wanted if eligible(w)}

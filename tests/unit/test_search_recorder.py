@@ -23,7 +23,9 @@ def db(tmp_path):
 
 
 def movie_search(i, reason="missing") -> PlannedSearch:
-    return PlannedSearch(command="movie", ids=(i,), keys=(f"movie:{i}",), reason=reason, title=f"Movie {i}")
+    return PlannedSearch(
+        command="movie", ids=(i,), keys=(f"movie:{i}",), reason=reason, title=f"Movie {i}"
+    )
 
 
 def test_begin_sent_cools_down_and_counts(db):
@@ -34,7 +36,13 @@ def test_begin_sent_cools_down_and_counts(db):
     u = recorder.usage(db, INST, NOW + 1, SearchSettings())
     assert (u.last_24h, u.last_hour, u.last_command_at) == (1, 1, NOW)
     r = rows(db, "SELECT * FROM searches")[0]
-    assert (r["status"], r["command"], r["command_id"], r["reason"], r["title"]) == ("sent", "MoviesSearch", 42, "missing", "Movie 1")
+    assert (r["status"], r["command"], r["command_id"], r["reason"], r["title"]) == (
+        "sent",
+        "MoviesSearch",
+        42,
+        "missing",
+        "Movie 1",
+    )
 
 
 def test_abandon_restores_previous_cooldown_and_does_not_count(db):
@@ -52,12 +60,22 @@ def test_abandon_restores_previous_cooldown_and_does_not_count(db):
 
 
 def test_series_search_records_every_covered_key(db):
-    search = PlannedSearch(command="series", ids=(7,), keys=("series:7", "episode:1", "episode:2"), reason="missing", series_id=7)
+    search = PlannedSearch(
+        command="series",
+        ids=(7,),
+        keys=("series:7", "episode:1", "episode:2"),
+        reason="missing",
+        series_id=7,
+    )
     row, _ = recorder.begin(db, "Sonarr-TV", search, NOW)
     recorder.sent(db, row, 5)
     assert set(recorder.cooldowns(db, "Sonarr-TV", 0)) == {"series:7", "episode:1", "episode:2"}
     hist = status.search_history(db, "episode:2")
-    assert len(hist) == 1 and hist[0]["item"] == "series:7" and hist[0]["covers"] == ["episode:1", "episode:2"]
+    assert (
+        len(hist) == 1
+        and hist[0]["item"] == "series:7"
+        and hist[0]["covers"] == ["episode:1", "episode:2"]
+    )
     assert hist[0]["command"] == "SeriesSearch"
 
 
@@ -95,12 +113,17 @@ def test_may_search_burst_dedupe_and_budget(db):
     allowed = recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:2", "movie:3"], NOW, s)
     assert allowed == ["movie:2"]  # movie:1 in burst window; budget 3 - 2 used = 1 slot
     s = SearchSettings(research_cooldown=600, max_per_day=0)
-    assert recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:3"], NOW, s) == ["movie:2", "movie:3"]
+    assert recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:3"], NOW, s) == [
+        "movie:2",
+        "movie:3",
+    ]
     assert recorder.may_search(db, INST, [], NOW, s) == []
 
 
 def test_manager_record_links_hash_and_cools_down_for_the_search_program(db):
-    recorder.record_search(db, INST, ["movie:5"], "stalled", "MoviesSearch", 77, NOW, hash="ABCDEF", title="Five")
+    recorder.record_search(
+        db, INST, ["movie:5"], "stalled", "MoviesSearch", 77, NOW, hash="ABCDEF", title="Five"
+    )
     assert recorder.cooldowns(db, INST, NOW - 1) == {"movie:5": NOW}
     hist = status.search_history(db, "abcdef")
     assert [(h["item"], h["reason"], h["command_id"]) for h in hist] == [("movie:5", "stalled", 77)]
@@ -118,17 +141,34 @@ def test_status_and_heartbeat(db):
     from qbarr.heartbeat import Heartbeat
 
     clock = iter([NOW - 500, NOW, NOW + 5, NOW + 6]).__next__
-    beat = Heartbeat(db, status.row_name(INST), program="search-radarr-main", kind="search", pid=123, clock=clock)
+    beat = Heartbeat(
+        db, status.row_name(INST), program="search-radarr-main", kind="search", pid=123, clock=clock
+    )
     beat.started()
-    beat.beat("error", error="Arr unreachable", counts={"wanted": 10}, stats={"blocked": "delay"}, arr_ok=False)
+    beat.beat(
+        "error",
+        error="Arr unreachable",
+        counts={"wanted": 10},
+        stats={"blocked": "delay"},
+        arr_ok=False,
+    )
     beat.beat("ok", counts={"wanted": 10}, arr_ok=True)
     st = status.search_status(db, INST, now=NOW)
     assert st["searches_24h"] == 2 and st["searches_1h"] == 1
     assert st["by_reason_24h"] == {"missing": 1, "request": 1}
     assert st["by_status_24h"] == {"sent": 2, "error": 1}
     prog = st["program"]
-    assert (prog["name"], prog["kind"], prog["program"], prog["status"]) == ("Radarr-Main:search", "search", "search-radarr-main", "ok")
-    assert prog["counts"] == {"wanted": 10} and prog["last_error"] == "Arr unreachable" and prog["heartbeat_at"] == NOW + 5
+    assert (prog["name"], prog["kind"], prog["program"], prog["status"]) == (
+        "Radarr-Main:search",
+        "search",
+        "search-radarr-main",
+        "ok",
+    )
+    assert (
+        prog["counts"] == {"wanted": 10}
+        and prog["last_error"] == "Arr unreachable"
+        and prog["heartbeat_at"] == NOW + 5
+    )
     assert [r["item"] for r in st["last"]] == ["movie:3", "movie:1", "movie:2"]
     assert status.search_status(db, "Other", now=NOW)["program"] is None
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 from qbarr.watchdog import Action, Policy, StateEvent, last_sign_of_life
 
 
-def ev(state: str, name: str = "arr-a", group: str = "arr", pid: int | None = 10, expected: bool | None = None,
-       from_state: str = "RUNNING") -> StateEvent:
+def ev(
+    state: str,
+    name: str = "arr-a",
+    group: str = "arr",
+    pid: int | None = 10,
+    expected: bool | None = None,
+    from_state: str = "RUNNING",
+) -> StateEvent:
     return StateEvent(state, name, group, from_state, pid, expected)
 
 
-def info(state: str, name: str = "arr-a", group: str = "arr", pid: int = 10, start: float = 0.0) -> dict:
+def info(
+    state: str, name: str = "arr-a", group: str = "arr", pid: int = 10, start: float = 0.0
+) -> dict:
     return {"name": name, "group": group, "statename": state, "pid": pid, "start": start}
 
 
@@ -19,17 +27,27 @@ def kinds(actions: list[Action]) -> list[tuple[str, str]]:
 
 
 def test_parse_payload() -> None:
-    event = StateEvent.parse("PROCESS_STATE_EXITED", "processname:arr-a groupname:arr from_state:RUNNING expected:0 pid:42")
+    event = StateEvent.parse(
+        "PROCESS_STATE_EXITED",
+        "processname:arr-a groupname:arr from_state:RUNNING expected:0 pid:42",
+    )
     assert event == StateEvent("EXITED", "arr-a", "arr", "RUNNING", 42, False)
     assert event.full_name == "arr:arr-a"
-    assert StateEvent.parse("PROCESS_STATE_FATAL", "processname:webui groupname:webui from_state:BACKOFF").full_name == "webui"
+    assert (
+        StateEvent.parse(
+            "PROCESS_STATE_FATAL", "processname:webui groupname:webui from_state:BACKOFF"
+        ).full_name
+        == "webui"
+    )
 
 
 def test_unexpected_exit_and_backoff_are_recorded_expected_exit_is_not() -> None:
     policy = Policy()
     assert kinds(policy.on_state(ev("EXITED", expected=False), 0)) == [("record", "exited")]
     assert policy.on_state(ev("EXITED", expected=True), 0) == []
-    assert kinds(policy.on_state(ev("BACKOFF", from_state="STARTING"), 0)) == [("record", "backoff")]
+    assert kinds(policy.on_state(ev("BACKOFF", from_state="STARTING"), 0)) == [
+        ("record", "backoff")
+    ]
 
 
 def test_fatal_restarts_with_capped_exponential_backoff() -> None:
@@ -37,7 +55,9 @@ def test_fatal_restarts_with_capped_exponential_backoff() -> None:
     now = 1000.0
     delays = []
     for _ in range(6):
-        assert kinds(policy.on_state(ev("FATAL", from_state="BACKOFF"), now)) == [("record", "fatal")]
+        assert kinds(policy.on_state(ev("FATAL", from_state="BACKOFF"), now)) == [
+            ("record", "fatal")
+        ]
         due = policy.fatal["arr:arr-a"].due
         delays.append(due - now)
         assert policy.on_tick(due - 0.1, [info("FATAL")], {}) == []
@@ -66,10 +86,16 @@ def test_stale_heartbeat_gets_usr1_term_then_kill_then_restart() -> None:
     actions = policy.on_tick(111, [info("RUNNING", start=50)], {"arr-a": row})
     assert kinds(actions) == [("signal", "USR1"), ("signal", "TERM"), ("record", "hung")]
     assert policy.on_tick(115, [info("RUNNING", start=50)], {"arr-a": row}) == []
-    assert kinds(policy.on_tick(121, [info("RUNNING", start=50)], {"arr-a": row})) == [("signal", "KILL"), ("record", "killed")]
+    assert kinds(policy.on_tick(121, [info("RUNNING", start=50)], {"arr-a": row})) == [
+        ("signal", "KILL"),
+        ("record", "killed"),
+    ]
     assert policy.on_tick(130, [info("RUNNING", start=50)], {"arr-a": row}) == []
     # exit 0 after TERM is "expected": supervisord will not restart it, the watchdog does
-    assert kinds(policy.on_state(ev("EXITED", expected=True), 131)) == [("start", ""), ("record", "restart")]
+    assert kinds(policy.on_state(ev("EXITED", expected=True), 131)) == [
+        ("start", ""),
+        ("record", "restart"),
+    ]
     assert policy.hung == {}
 
 

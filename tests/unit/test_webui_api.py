@@ -28,7 +28,10 @@ def test_overview(c):
     assert sum(data["rules_24h"].values()) == 60
     assert len(data["hourly"]) == 24
     assert sum(h["imports"] for h in data["hourly"]) == data["rules_24h"]["import"]
-    assert sum(h["failures"] for h in data["hourly"]) == data["rules_24h"]["stalled"] + data["rules_24h"]["slow"]
+    assert (
+        sum(h["failures"] for h in data["hourly"])
+        == data["rules_24h"]["stalled"] + data["rules_24h"]["slow"]
+    )
     page = c.get("/", headers=BEARER)
     assert page.status_code == 200 and "<svg" in page.text and "UNREACHABLE" in page.text
 
@@ -46,18 +49,26 @@ def test_instances(c):
     items = c.get("/api/instances", headers=BEARER).json()["items"]
     assert [i["name"] for i in items] == ["Radarr-Main", "Sonarr-TV"]
     detail = c.get("/api/instances/radarr-main", headers=BEARER).json()  # the slug works too
-    assert detail["instance"]["name"] == "Radarr-Main" and detail["instance"]["brake_engaged"] is True
+    assert (
+        detail["instance"]["name"] == "Radarr-Main" and detail["instance"]["brake_engaged"] is True
+    )
     assert sum(detail["facets"]["rules"].values()) == 60
 
 
 def test_unknown_instance_is_404_json(c):
-    for method, path in (("GET", "/api/instances/nope"), ("GET", "/api/instances/nope/torrents"),
-                         ("POST", "/api/instances/nope/brake/release"),
-                         ("POST", f"/api/instances/nope/torrents/{seedmod.thash(1)}/protect"),
-                         ("GET", "/api/decisions?instance=nope")):
+    for method, path in (
+        ("GET", "/api/instances/nope"),
+        ("GET", "/api/instances/nope/torrents"),
+        ("POST", "/api/instances/nope/brake/release"),
+        ("POST", f"/api/instances/nope/torrents/{seedmod.thash(1)}/protect"),
+        ("GET", "/api/decisions?instance=nope"),
+    ):
         r = c.request(method, path, headers=BEARER)
         assert r.status_code == 404, path
-        assert r.headers["content-type"] == "application/json" and "unknown instance" in r.json()["error"]
+        assert (
+            r.headers["content-type"] == "application/json"
+            and "unknown instance" in r.json()["error"]
+        )
     assert c.get("/instances/nope", headers=BEARER).status_code == 404
 
 
@@ -79,13 +90,24 @@ def test_torrent_paging_sorting_filters(c):
     assert found["total"] == 1 and found["items"][0]["rule_words"]
     by_hash = c.get(url, params={"q": seedmod.thash(5)}, headers=BEARER).json()
     assert by_hash["items"][0]["hash"] == seedmod.thash(5)
-    assert c.get(url, params={"q": "100%_"}, headers=BEARER).json()["total"] == 0  # LIKE wildcards escaped
+    assert (
+        c.get(url, params={"q": "100%_"}, headers=BEARER).json()["total"] == 0
+    )  # LIKE wildcards escaped
     protected = c.get(url, params={"rule": "protected"}, headers=BEARER).json()["items"]
     assert all(t["protected"] for t in protected)
 
 
-@pytest.mark.parametrize("query", [{"page": "0"}, {"page": "x"}, {"per_page": "501"}, {"sort": "hash; drop"},
-                                   {"order": "sideways"}, {"q": "x" * 301}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": "0"},
+        {"page": "x"},
+        {"per_page": "501"},
+        {"sort": "hash; drop"},
+        {"order": "sideways"},
+        {"q": "x" * 301},
+    ],
+)
 def test_bad_torrent_parameters_are_400(c, query):
     r = c.get("/api/instances/Radarr-Main/torrents", params=query, headers=BEARER)
     assert r.status_code == 400 and r.json()["error"].startswith("parameter")
@@ -96,16 +118,23 @@ def test_protect_writes_a_request_row(home_c):
     h = seedmod.thash(3)
     r = c.post(f"/api/instances/Radarr-Main/torrents/{h}/protect", headers=BEARER)
     assert r.status_code == 200 and r.json()["kind"] == "protect"
-    again = c.post(f"/api/instances/Radarr-Main/torrents/{h.upper()}/protect", headers=BEARER).json()
+    again = c.post(
+        f"/api/instances/Radarr-Main/torrents/{h.upper()}/protect", headers=BEARER
+    ).json()
     assert again["id"] == r.json()["id"]  # an identical pending request is reused
     c.post(f"/api/instances/Radarr-Main/torrents/{h}/unprotect", headers=BEARER)
     db = qdb.connect(home.database)
     rows = qdb.rows(db, "SELECT instance, hash, kind, done_at FROM requests ORDER BY id")
-    assert rows == [{"instance": "Radarr-Main", "hash": h, "kind": "protect", "done_at": None},
-                    {"instance": "Radarr-Main", "hash": h, "kind": "unprotect", "done_at": None}]
+    assert rows == [
+        {"instance": "Radarr-Main", "hash": h, "kind": "protect", "done_at": None},
+        {"instance": "Radarr-Main", "hash": h, "kind": "unprotect", "done_at": None},
+    ]
     page = c.get("/api/instances/Radarr-Main/torrents", params={"q": h}, headers=BEARER).json()
     assert page["items"][0]["pending_request"] == "unprotect"
-    assert c.post("/api/instances/Radarr-Main/torrents/not-a-hash/protect", headers=BEARER).status_code == 404
+    assert (
+        c.post("/api/instances/Radarr-Main/torrents/not-a-hash/protect", headers=BEARER).status_code
+        == 404
+    )
 
 
 def test_brake_release(home_c):
@@ -113,28 +142,40 @@ def test_brake_release(home_c):
     r = c.post("/api/instances/Radarr-Main/brake/release", headers=BEARER).json()
     assert r["was_engaged"] is True
     db = qdb.connect(home.database)
-    row = qdb.rows(db, "SELECT brake_engaged, brake_released_at FROM instances WHERE name = 'Radarr-Main'")[0]
+    row = qdb.rows(
+        db, "SELECT brake_engaged, brake_released_at FROM instances WHERE name = 'Radarr-Main'"
+    )[0]
     assert row["brake_engaged"] == 0 and row["brake_released_at"] == pytest.approx(r["released_at"])
 
 
 def test_decision_journal_filters_and_paging(c):
     all_ = c.get("/api/decisions", params={"limit": 500}, headers=BEARER).json()["items"]
-    assert len(all_) == 60 and [d["id"] for d in all_] == sorted((d["id"] for d in all_), reverse=True)
+    assert len(all_) == 60 and [d["id"] for d in all_] == sorted(
+        (d["id"] for d in all_), reverse=True
+    )
     page1 = c.get("/api/decisions", params={"limit": 20}, headers=BEARER).json()
-    page2 = c.get("/api/decisions", params={"limit": 20, "before_id": page1["next_before_id"]}, headers=BEARER).json()
+    page2 = c.get(
+        "/api/decisions", params={"limit": 20, "before_id": page1["next_before_id"]}, headers=BEARER
+    ).json()
     assert page2["items"][0]["id"] < page1["items"][-1]["id"]
     stalled = c.get("/api/decisions", params={"rule": "stalled"}, headers=BEARER).json()["items"]
     assert stalled and {d["rule"] for d in stalled} == {"stalled"}
     removes = c.get("/api/decisions", params={"action": "remove"}, headers=BEARER).json()["items"]
     assert removes and all(any(a["kind"] == "remove" for a in d["actions"]) for d in removes)
-    by_name = c.get("/api/decisions", params={"torrent": "Movie.00010"}, headers=BEARER).json()["items"]
+    by_name = c.get("/api/decisions", params={"torrent": "Movie.00010"}, headers=BEARER).json()[
+        "items"
+    ]
     assert [d["hash"] for d in by_name] == [seedmod.thash(10)]
-    by_hash = c.get("/api/decisions", params={"torrent": seedmod.thash(10)}, headers=BEARER).json()["items"]
+    by_hash = c.get("/api/decisions", params={"torrent": seedmod.thash(10)}, headers=BEARER).json()[
+        "items"
+    ]
     assert by_hash == by_name
     newest = all_[0]["at"]
     recent = c.get("/api/decisions", params={"since": newest - 1}, headers=BEARER).json()["items"]
     assert recent and all(d["at"] >= newest - 1 for d in recent)
-    iso = c.get("/api/decisions", params={"until": "2001-01-01T00:00"}, headers=BEARER).json()["items"]
+    iso = c.get("/api/decisions", params={"until": "2001-01-01T00:00"}, headers=BEARER).json()[
+        "items"
+    ]
     assert iso == []
     assert c.get("/api/decisions", params={"since": "yesterday"}, headers=BEARER).status_code == 400
     html = c.get("/journal", params={"rule": "stalled"}, headers=BEARER).text
@@ -155,11 +196,23 @@ def test_torrent_history_timeline(c):
 
 
 def test_bad_json_and_oversize_bodies(c):
-    r = c.post("/api/config/preview", content=b"{not json", headers={**BEARER, "Content-Type": "application/json"})
+    r = c.post(
+        "/api/config/preview",
+        content=b"{not json",
+        headers={**BEARER, "Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
-    r = c.post("/api/config/preview", content=b"[1, 2]", headers={**BEARER, "Content-Type": "application/json"})
+    r = c.post(
+        "/api/config/preview",
+        content=b"[1, 2]",
+        headers={**BEARER, "Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and "JSON object" in r.json()["error"]
-    r = c.post("/api/config/preview", content=b"\xff\xfe", headers={**BEARER, "Content-Type": "application/json"})
+    r = c.post(
+        "/api/config/preview",
+        content=b"\xff\xfe",
+        headers={**BEARER, "Content-Type": "application/json"},
+    )
     assert r.status_code == 400
     r = c.post("/api/config/preview", json={"text": "x", "changes": []}, headers=BEARER)
     assert r.status_code == 400 and "either" in r.json()["error"]

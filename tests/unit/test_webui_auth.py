@@ -19,7 +19,7 @@ PUBLIC = {"/health", "/api/openapi.json", "/api/session"}
 
 
 def concrete(path: str, hashes: dict[str, str]) -> str:
-    return (path.replace("<name>", "Radarr-Main").replace("<hash>", hashes["first"]))
+    return path.replace("<name>", "Radarr-Main").replace("<hash>", hashes["first"])
 
 
 @pytest.fixture
@@ -49,7 +49,14 @@ def test_every_protected_route_needs_auth(app_home):
         assert r.status_code == 401, (route.method, path, r.status_code)
         assert r.headers["content-type"].startswith("application/json")
         assert r.headers["www-authenticate"].startswith("Bearer")
-    for page in ("/", "/programs", "/instances/Radarr-Main", "/journal", "/config", f"/torrents/{hashes['first']}"):
+    for page in (
+        "/",
+        "/programs",
+        "/instances/Radarr-Main",
+        "/journal",
+        "/config",
+        f"/torrents/{hashes['first']}",
+    ):
         r = c.get(page)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), page
 
@@ -59,7 +66,10 @@ def test_bearer_token_and_wrong_token(app_home):
     c = client(app)
     assert c.get("/api/overview", headers=BEARER).status_code == 200
     assert c.get("/api/overview", headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert c.get("/api/overview", headers={"Authorization": f"Basic {seedmod.TOKEN}"}).status_code == 401
+    assert (
+        c.get("/api/overview", headers={"Authorization": f"Basic {seedmod.TOKEN}"}).status_code
+        == 401
+    )
     # a POST with the bearer token needs no CSRF token
     r = c.post("/api/instances/Radarr-Main/brake/release", headers=BEARER)
     assert r.status_code == 200 and r.json()["was_engaged"] is True
@@ -73,19 +83,34 @@ def test_login_session_cookie_and_csrf(app_home):
     token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
     r = c.post("/login", data={"password": "wrong", "csrf": token})
     assert r.status_code == 401 and "Wrong password" in r.text
-    token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)  # each form has a fresh token
+    token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(
+        1
+    )  # each form has a fresh token
     r = c.post("/login", data={"password": seedmod.LOGIN_PASSWORD, "csrf": "forged"})
     assert r.status_code == 403 and auth.SESSION_COOKIE not in c.cookies
     token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = c.post("/login", data={"password": seedmod.LOGIN_PASSWORD, "csrf": token, "next": "//evil.example/"})
+    r = c.post(
+        "/login",
+        data={"password": seedmod.LOGIN_PASSWORD, "csrf": token, "next": "//evil.example/"},
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(auth.SESSION_COOKIE))
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
     assert c.get("/").status_code == 200
     csrf = c.get("/api/session").json()["csrf"]
     assert c.post("/api/instances/Radarr-Main/brake/release").status_code == 403
-    assert c.post("/api/instances/Radarr-Main/brake/release", headers={"X-CSRF-Token": "x" * 32}).status_code == 403
-    assert c.post("/api/instances/Radarr-Main/brake/release", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert (
+        c.post(
+            "/api/instances/Radarr-Main/brake/release", headers={"X-CSRF-Token": "x" * 32}
+        ).status_code
+        == 403
+    )
+    assert (
+        c.post(
+            "/api/instances/Radarr-Main/brake/release", headers={"X-CSRF-Token": csrf}
+        ).status_code
+        == 200
+    )
     # form posts carry the token as a field
     r = c.post("/instances/Radarr-Main/brake/release", data={"csrf": csrf, "next": "/programs"})
     assert r.status_code == 303 and r.headers["location"].startswith("/programs")
@@ -103,8 +128,11 @@ def test_session_survives_restart_and_dies_with_password_change(app_home, tmp_pa
     app, home = app_home
     c = client(app)
     login(c)
-    again = client(__import__("qbarr.webui.app", fromlist=["make_app"]).make_app(
-        home, qconfig.load(home.config), f"unix://{tmp_path}/none.sock"))
+    again = client(
+        __import__("qbarr.webui.app", fromlist=["make_app"]).make_app(
+            home, qconfig.load(home.config), f"unix://{tmp_path}/none.sock"
+        )
+    )
     again.cookies = c.cookies
     assert again.get("/api/overview").status_code == 200  # same key from the kv table
     text = home.config.read_text().replace(seedmod.LOGIN_PASSWORD, "another-password-1")
@@ -129,7 +157,10 @@ def test_login_throttle(app_home):
         token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
         assert c.post("/login", data={"password": "bad", "csrf": token}).status_code == 401
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
-    assert c.post("/login", data={"password": seedmod.LOGIN_PASSWORD, "csrf": token}).status_code == 429
+    assert (
+        c.post("/login", data={"password": seedmod.LOGIN_PASSWORD, "csrf": token}).status_code
+        == 429
+    )
 
 
 def test_get_changes_nothing(app_home):
@@ -141,15 +172,28 @@ def test_get_changes_nothing(app_home):
     for route, _ in ROUTES:
         if route.method == "GET":
             c.get(concrete(route.path, hashes), headers=BEARER)
-    for page in ("/", "/programs", "/instances/Radarr-Main", "/journal", "/config", f"/torrents/{hashes['first']}",
-                 "/login"):
+    for page in (
+        "/",
+        "/programs",
+        "/instances/Radarr-Main",
+        "/journal",
+        "/config",
+        f"/torrents/{hashes['first']}",
+        "/login",
+    ):
         c.get(page, headers=BEARER)
     assert db_fingerprint(home) == before
     assert home.config.read_bytes() == config_before
 
 
 def test_auth_disabled_needs_loopback_or_explicit_exposure(tmp_path):
-    base = {"Host": "0.0.0.0", "AuthDisabled": True, "AllowInsecureExposure": False, "Token": "", "Password": ""}
+    base = {
+        "Host": "0.0.0.0",
+        "AuthDisabled": True,
+        "AllowInsecureExposure": False,
+        "Token": "",
+        "Password": "",
+    }
     with pytest.raises(ConfigError, match="AllowInsecureExposure"):
         auth.check_exposure(base)
     auth.check_exposure({**base, "AllowInsecureExposure": True})
@@ -162,7 +206,9 @@ def test_auth_disabled_needs_loopback_or_explicit_exposure(tmp_path):
 def test_program_refuses_insecure_exposure(tmp_path, capsys):
     from qbarr_programs import webui
 
-    seedmod.make_home(tmp_path, host="0.0.0.0", token="", password="", extra_webui="AuthDisabled = true\n")
+    seedmod.make_home(
+        tmp_path, host="0.0.0.0", token="", password="", extra_webui="AuthDisabled = true\n"
+    )
     assert webui.main(["--home", str(tmp_path)]) == qconfig.EX_CONFIG
     err = capsys.readouterr().err
     assert "AuthDisabled = true is refused" in err and "AllowInsecureExposure" in err
@@ -172,7 +218,9 @@ def test_default_bind_is_loopback_6969(tmp_path):
     from qbarr_programs import webui
 
     home = seedmod.make_home(tmp_path)
-    text = "\n".join(l for l in home.config.read_text().splitlines() if not l.startswith(("Host", "Port")))
+    text = "\n".join(
+        l for l in home.config.read_text().splitlines() if not l.startswith(("Host", "Port"))
+    )
     home.config.write_text(text)
     cfg = qconfig.load(home.config)
     assert webui.gunicorn_options(cfg.webui)["bind"] == ["127.0.0.1:6969"]
@@ -186,4 +234,9 @@ def test_auth_disabled_on_loopback_still_needs_csrf_for_posts(tmp_path):
     assert c.get("/").status_code == 200
     assert c.post("/api/instances/Radarr-Main/brake/release").status_code == 403
     csrf = c.get("/api/session").json()["csrf"]
-    assert c.post("/api/instances/Radarr-Main/brake/release", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert (
+        c.post(
+            "/api/instances/Radarr-Main/brake/release", headers={"X-CSRF-Token": csrf}
+        ).status_code
+        == 200
+    )

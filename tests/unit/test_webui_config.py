@@ -30,9 +30,14 @@ def test_view_masks_every_secret(home_c):
     for secret in (seedmod.QBT_PASSWORD, seedmod.ARR_KEY, seedmod.TOKEN, seedmod.LOGIN_PASSWORD):
         assert secret not in view["text"]
     fields = {f["id"]: f for s in view["sections"] for f in s["fields"]}
-    assert fields["qBittorrent/Password"]["value"] == MASK and fields["qBittorrent/Password"]["secret"]
+    assert (
+        fields["qBittorrent/Password"]["value"] == MASK and fields["qBittorrent/Password"]["secret"]
+    )
     assert fields["Settings/LoopInterval"]["value"] == "2s"
-    assert fields["Settings/DryRun"]["present"] is False and fields["Settings/DryRun"]["default"] == "False"
+    assert (
+        fields["Settings/DryRun"]["present"] is False
+        and fields["Settings/DryRun"]["default"] == "False"
+    )
     assert fields["Radarr-Main/Torrent/StalledDelay"]["value"] == "15m"
     assert "Radarr-Main/Search/Enabled" in fields  # spec subsections show even when absent
 
@@ -44,7 +49,11 @@ def change(path, key, value):
 def test_preview_shows_a_diff_and_writes_nothing(home_c):
     home, c = home_c
     before = home.config.read_bytes()
-    r = c.post("/api/config/preview", json={"changes": [change(["Settings"], "LoopInterval", "5s")]}, headers=BEARER)
+    r = c.post(
+        "/api/config/preview",
+        json={"changes": [change(["Settings"], "LoopInterval", "5s")]},
+        headers=BEARER,
+    )
     body = r.json()
     assert r.status_code == 200 and body["ok"] is True
     assert "-LoopInterval = 2s" in body["diff"] and "+LoopInterval = 5s" in body["diff"]
@@ -55,10 +64,16 @@ def test_save_keeps_masked_secrets_and_makes_a_backup(home_c):
     home, c = home_c
     base = c.get("/api/config", headers=BEARER).json()["base"]
     original = home.config.read_text()
-    changes = [change(["Settings"], "LoopInterval", "5s"), change(["qBittorrent"], "Password", MASK),
-               change(["Radarr-Main"], "APIKey", MASK), change(["Radarr-Main", "Torrent"], "MaxRechecks", "4"),
-               change(["Settings"], "DryRun", "")]
-    r = c.post("/api/config", json={"base": base, "changes": changes, "apply": False}, headers=BEARER)
+    changes = [
+        change(["Settings"], "LoopInterval", "5s"),
+        change(["qBittorrent"], "Password", MASK),
+        change(["Radarr-Main"], "APIKey", MASK),
+        change(["Radarr-Main", "Torrent"], "MaxRechecks", "4"),
+        change(["Settings"], "DryRun", ""),
+    ]
+    r = c.post(
+        "/api/config", json={"base": base, "changes": changes, "apply": False}, headers=BEARER
+    )
     body = r.json()
     assert r.status_code == 200 and body["saved"] is True, body
     saved = qconfig.load(home.config)
@@ -77,8 +92,11 @@ def test_save_keeps_masked_secrets_and_makes_a_backup(home_c):
 def test_changed_secret_is_saved_but_never_shown(home_c):
     home, c = home_c
     new_secret = "brand-new-qbt-password-77"
-    r = c.post("/api/config", json={"changes": [change(["qBittorrent"], "Password", new_secret)], "apply": False},
-               headers=BEARER)
+    r = c.post(
+        "/api/config",
+        json={"changes": [change(["qBittorrent"], "Password", new_secret)], "apply": False},
+        headers=BEARER,
+    )
     assert r.status_code == 200 and new_secret not in r.text and "(changed)" in r.json()["diff"]
     assert qconfig.load(home.config).qbittorrent["Password"] == new_secret
     assert new_secret not in c.get("/api/config", headers=BEARER).text
@@ -87,9 +105,16 @@ def test_changed_secret_is_saved_but_never_shown(home_c):
 def test_bad_edit_is_refused_next_to_the_field_and_nothing_written(home_c):
     home, c = home_c
     before = home.config.read_bytes()
-    r = c.post("/api/config", json={"changes": [change(["WebUI"], "Port", "99999"),
-                                                 change(["Radarr-Main", "Torrent"], "StalledDelay", "soon")]},
-               headers=BEARER)
+    r = c.post(
+        "/api/config",
+        json={
+            "changes": [
+                change(["WebUI"], "Port", "99999"),
+                change(["Radarr-Main", "Torrent"], "StalledDelay", "soon"),
+            ]
+        },
+        headers=BEARER,
+    )
     assert r.status_code == 422
     problems = {p["field"]: p["message"] for p in r.json()["problems"]}
     assert "WebUI/Port" in problems and "at most 65535" in problems["WebUI/Port"]
@@ -105,16 +130,30 @@ def test_bad_edit_in_the_html_form_shows_the_error_beside_the_field(home_c):
     before = home.config.read_bytes()
     page = c.get("/config").text
     base = re.search(r'name="base" value="([^"]+)"', page).group(1)
-    r = c.post("/config", data={"csrf": csrf, "base": base, "do": "save", "f:WebUI/Threads": "999",
-                                "f:qBittorrent/Password": MASK})
+    r = c.post(
+        "/config",
+        data={
+            "csrf": csrf,
+            "base": base,
+            "do": "save",
+            "f:WebUI/Threads": "999",
+            "f:qBittorrent/Password": MASK,
+        },
+    )
     assert r.status_code == 422
     at = r.text.index('data-field="WebUI/Threads"')
-    field = r.text[r.text.rindex("<label", 0, at): r.text.index("</label>", at)]
+    field = r.text[r.text.rindex("<label", 0, at) : r.text.index("</label>", at)]
     assert 'class="field-error"' in field and "at most 32" in field and 'value="999"' in field
     assert home.config.read_bytes() == before
-    ok = c.post("/config", data={"csrf": csrf, "base": base, "do": "preview", "f:WebUI/Threads": "6"})
-    assert ok.status_code == 200 and "+Threads = 6" in ok.text and home.config.read_bytes() == before
-    saved = c.post("/config", data={"csrf": csrf, "base": base, "do": "save", "f:WebUI/Threads": "6"})
+    ok = c.post(
+        "/config", data={"csrf": csrf, "base": base, "do": "preview", "f:WebUI/Threads": "6"}
+    )
+    assert (
+        ok.status_code == 200 and "+Threads = 6" in ok.text and home.config.read_bytes() == before
+    )
+    saved = c.post(
+        "/config", data={"csrf": csrf, "base": base, "do": "save", "f:WebUI/Threads": "6"}
+    )
     assert saved.status_code == 200 and "Saved" in saved.text
     assert qconfig.load(home.config).webui["Threads"] == 6
 
@@ -123,10 +162,15 @@ def test_raw_text_edit_keeps_masked_secrets(home_c):
     home, c = home_c
     view = c.get("/api/config", headers=BEARER).json()
     text = view["text"].replace("LoopInterval = 2s", "LoopInterval = 3s")
-    r = c.post("/api/config", json={"base": view["base"], "text": text, "apply": False}, headers=BEARER)
+    r = c.post(
+        "/api/config", json={"base": view["base"], "text": text, "apply": False}, headers=BEARER
+    )
     assert r.status_code == 200, r.text
     saved = qconfig.load(home.config)
-    assert saved.settings["LoopInterval"] == 3.0 and saved.qbittorrent["Password"] == seedmod.QBT_PASSWORD
+    assert (
+        saved.settings["LoopInterval"] == 3.0
+        and saved.qbittorrent["Password"] == seedmod.QBT_PASSWORD
+    )
     bad = view["text"].replace("[Settings]", "[Settings]\nNoSuchKey = 1")
     r = c.post("/api/config/preview", json={"text": bad}, headers=BEARER)
     assert r.json()["ok"] is False and "NoSuchKey" in r.json()["problems"][0]["message"]
@@ -144,27 +188,43 @@ def test_stale_base_is_a_conflict(home_c):
     home, c = home_c
     view = c.get("/api/config", headers=BEARER).json()
     home.config.write_text(home.config.read_text() + "\n# edited by hand\n")
-    r = c.post("/api/config", json={"base": view["base"], "changes": [change(["Settings"], "LoopInterval", "4s")]},
-               headers=BEARER)
+    r = c.post(
+        "/api/config",
+        json={"base": view["base"], "changes": [change(["Settings"], "LoopInterval", "4s")]},
+        headers=BEARER,
+    )
     assert r.status_code == 409
 
 
 def test_value_with_quotes_and_percent_round_trips(home_c):
     home, c = home_c
     tricky = "p%a'ss\"w#rd, x"
-    r = c.post("/api/config", json={"changes": [change(["WebUI"], "Password", tricky)], "apply": False},
-               headers=BEARER)
+    r = c.post(
+        "/api/config",
+        json={"changes": [change(["WebUI"], "Password", tricky)], "apply": False},
+        headers=BEARER,
+    )
     assert r.status_code == 200, r.text
     assert qconfig.load(home.config).webui["Password"] == tricky
-    r = c.post("/api/config/preview", json={"changes": [change(["WebUI"], "Host", "a\nb")]}, headers=BEARER)
+    r = c.post(
+        "/api/config/preview", json={"changes": [change(["WebUI"], "Host", "a\nb")]}, headers=BEARER
+    )
     assert r.status_code == 422 and "line break" in r.text
 
 
 def test_list_value_and_new_section(home_c):
     home, c = home_c
-    r = c.post("/api/config", json={"changes": [
-        change(["Radarr-Main", "Torrent"], "FileExtensionAllowlist", ".mkv, .mp4"),
-        change(["Radarr-Main", "Search"], "Enabled", "true")], "apply": False}, headers=BEARER)
+    r = c.post(
+        "/api/config",
+        json={
+            "changes": [
+                change(["Radarr-Main", "Torrent"], "FileExtensionAllowlist", ".mkv, .mp4"),
+                change(["Radarr-Main", "Search"], "Enabled", "true"),
+            ],
+            "apply": False,
+        },
+        headers=BEARER,
+    )
     assert r.status_code == 200, r.text
     inst = qconfig.load(home.config).instance("Radarr-Main")
     assert inst.section["Torrent"]["FileExtensionAllowlist"] == [".mkv", ".mp4"]

@@ -19,8 +19,11 @@ def test_every_route_is_documented_and_every_documented_route_exists(tmp_path):
     doc = client(app).get("/api/openapi.json").json()
     validate(doc)
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
-    served = {(r.method, bottle_to_openapi(r.rule)) for r in app.routes
-              if r.rule.startswith(("/api/", "/metrics", "/health"))}
+    served = {
+        (r.method, bottle_to_openapi(r.rule))
+        for r in app.routes
+        if r.rule.startswith(("/api/", "/metrics", "/health"))
+    }
     assert served == documented
     for path, ops in doc["paths"].items():
         for method, op in ops.items():

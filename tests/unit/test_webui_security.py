@@ -11,8 +11,16 @@ from tests.support import webui_seed as seedmod
 from tests.support.webui_client import BEARER, build, client, login
 
 SECRETS = (seedmod.QBT_PASSWORD, seedmod.ARR_KEY, seedmod.TOKEN, seedmod.LOGIN_PASSWORD)
-PAGES = ("/", "/programs", "/instances/Radarr-Main", "/instances/Radarr-Main?q=script", "/journal",
-         "/config", "/login", "/nope")
+PAGES = (
+    "/",
+    "/programs",
+    "/instances/Radarr-Main",
+    "/instances/Radarr-Main?q=script",
+    "/journal",
+    "/config",
+    "/login",
+    "/nope",
+)
 
 
 @pytest.fixture
@@ -24,8 +32,12 @@ def home_c(tmp_path):
 def test_xss_torrent_name_renders_as_text_everywhere(home_c):
     _home, c = home_c
     login(c)
-    pages = ["/instances/Radarr-Main?q=script", "/journal?torrent=script", f"/torrents/{seedmod.thash(0)}",
-             "/instances/Radarr-Main?rule=ok"]
+    pages = [
+        "/instances/Radarr-Main?q=script",
+        "/journal?torrent=script",
+        f"/torrents/{seedmod.thash(0)}",
+        "/instances/Radarr-Main?rule=ok",
+    ]
     for path in pages:
         html = c.get(path).text
         assert "<script>alert(1)</script>" not in html, path
@@ -52,14 +64,43 @@ def test_no_secret_in_any_response(home_c):
     csrf = login(c)
     for path in PAGES:
         bodies.append(c.get(path))
-    bodies.append(c.post("/api/config/preview", headers=BEARER,
-                         json={"changes": [{"path": ["qBittorrent"], "key": "Password", "value": "new-Secret-999"}]}))
-    bodies.append(c.post("/api/config/preview", headers=BEARER,
-                         json={"text": c.get("/api/config", headers=BEARER).json()["text"] + "\n[[broken"}))
-    bodies.append(c.post("/config", data={"csrf": csrf, "do": "preview", "f:WebUI/Port": "x",
-                                          "f:qBittorrent/Password": "new-Secret-999"}))
-    bodies.append(c.post("/api/config", headers=BEARER, json={"apply": False, "changes": [
-        {"path": ["Settings"], "key": "LoopInterval", "value": "9s"}]}))
+    bodies.append(
+        c.post(
+            "/api/config/preview",
+            headers=BEARER,
+            json={
+                "changes": [{"path": ["qBittorrent"], "key": "Password", "value": "new-Secret-999"}]
+            },
+        )
+    )
+    bodies.append(
+        c.post(
+            "/api/config/preview",
+            headers=BEARER,
+            json={"text": c.get("/api/config", headers=BEARER).json()["text"] + "\n[[broken"},
+        )
+    )
+    bodies.append(
+        c.post(
+            "/config",
+            data={
+                "csrf": csrf,
+                "do": "preview",
+                "f:WebUI/Port": "x",
+                "f:qBittorrent/Password": "new-Secret-999",
+            },
+        )
+    )
+    bodies.append(
+        c.post(
+            "/api/config",
+            headers=BEARER,
+            json={
+                "apply": False,
+                "changes": [{"path": ["Settings"], "key": "LoopInterval", "value": "9s"}],
+            },
+        )
+    )
     bodies.append(c.get("/api/config", headers=BEARER))
     bodies.append(c.get("/metrics", headers=BEARER))
     for r in bodies:
@@ -74,8 +115,10 @@ def test_secret_in_a_manager_error_is_scrubbed(home_c):
 
     db = qdb.connect(home.database)
     with qdb.write_txn(db):
-        db.execute("UPDATE instances SET last_error = ? WHERE name = 'Sonarr-TV'",
-                   (f"login failed for password {seedmod.QBT_PASSWORD}",))
+        db.execute(
+            "UPDATE instances SET last_error = ? WHERE name = 'Sonarr-TV'",
+            (f"login failed for password {seedmod.QBT_PASSWORD}",),
+        )
     for path in ("/api/instances", "/api/overview"):
         assert seedmod.QBT_PASSWORD not in c.get(path, headers=BEARER).text
 
@@ -105,7 +148,9 @@ def test_metrics(home_c):
     assert 'qbarr_api_calls_total{instance="Radarr-Main",remote="qbittorrent"} 120.0' in text
     assert 'qbarr_api_errors_total{instance="Sonarr-TV",remote="arr"} 1.0' in text
     assert 'qbarr_decisions_total{instance="Radarr-Main",rule="stalled"} 8.0' in text
-    assert re.search(r'qbarr_actions_total\{instance="Radarr-Main",kind="remove",result="(done|failed)"\}', text)
+    assert re.search(
+        r'qbarr_actions_total\{instance="Radarr-Main",kind="remove",result="(done|failed)"\}', text
+    )
     assert 'qbarr_remote_reachable{instance="Sonarr-TV",remote="arr"} 0.0' in text
     assert 'qbarr_program_restarts_total{program="arr-radarr-main"} 2.0' in text
     assert "qbarr_supervisor_up 0.0" in text

@@ -13,14 +13,21 @@ import json
 import logging
 import random
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from qbarr import __version__
-from qbarr.arr.errors import (ArrAuthError, ArrBadRequest, ArrError, ArrNotFound,
-                              ArrProtocolError, ArrUnavailable)
+from qbarr.arr.errors import (
+    ArrAuthError,
+    ArrBadRequest,
+    ArrError,
+    ArrNotFound,
+    ArrProtocolError,
+    ArrUnavailable,
+)
 from qbarr.arr.kinds import ArrKind, kind_of
 from qbarr.arr.models import QueueItem, parse_queue_record
 
@@ -31,7 +38,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 QUEUE_PAGE_SIZE = 1000
-MAX_QUEUE_PAGES = 1000   # a guard against an Arr that never stops paging
+MAX_QUEUE_PAGES = 1000  # a guard against an Arr that never stops paging
 
 
 def public_url(url: str) -> str:
@@ -46,10 +53,18 @@ def public_url(url: str) -> str:
 class ArrClient:
     """A client for one Arr instance; use `make_client` to build one."""
 
-    def __init__(self, kind: ArrKind, url: str, api_key: str, timeout: float = 30.0, *,
-                 retries: int = 2, backoff: float = 0.5,
-                 transport: httpx.BaseTransport | None = None,
-                 queue_page_size: int = QUEUE_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        kind: ArrKind,
+        url: str,
+        api_key: str,
+        timeout: float = 30.0,
+        *,
+        retries: int = 2,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        queue_page_size: int = QUEUE_PAGE_SIZE,
+    ) -> None:
         self.kind = kind.name
         self.spec = kind
         self.url = public_url(url)
@@ -62,8 +77,11 @@ class ArrClient:
         self.stats: dict[str, int] = {"calls": 0, "errors": 0, "bytes_in": 0}
         self._http = httpx.Client(
             base_url=f"{self.url}{kind.api_prefix}/",
-            headers={"X-Api-Key": api_key, "Accept": "application/json",
-                     "User-Agent": f"qbarr/{__version__}"},
+            headers={
+                "X-Api-Key": api_key,
+                "Accept": "application/json",
+                "User-Agent": f"qbarr/{__version__}",
+            },
             timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)),
             follow_redirects=False,
             transport=transport,
@@ -74,7 +92,7 @@ class ArrClient:
     def __repr__(self) -> str:
         return f"ArrClient(kind={self.kind!r}, url={self.url!r})"
 
-    def __enter__(self) -> "ArrClient":
+    def __enter__(self) -> ArrClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -83,8 +101,15 @@ class ArrClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 body: Any = None, expect_json: bool = True) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        expect_json: bool = True,
+    ) -> Any:
         """One call with retries for idempotent GETs; returns the decoded JSON (or None)."""
         attempts = 1 + (self.retries if method == "GET" else 0)
         what = f"{method} {path}"
@@ -95,31 +120,46 @@ class ArrClient:
                 if attempt + 1 >= attempts:
                     self.stats["errors"] += 1
                     raise
-                delay = self.backoff * (2 ** attempt) * (0.8 + 0.4 * random.random())
-                log.debug("%s %s: unavailable, retry %d in %.2f s", self.kind, what, attempt + 1, delay)
+                delay = self.backoff * (2**attempt) * (0.8 + 0.4 * random.random())
+                log.debug(
+                    "%s %s: unavailable, retry %d in %.2f s", self.kind, what, attempt + 1, delay
+                )
                 time.sleep(delay)
             except ArrError:
                 self.stats["errors"] += 1
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
-              expect_json: bool) -> Any:
+    def _once(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, expect_json: bool
+    ) -> Any:
         what = f"{method} {path}"
         started = time.monotonic()
         self.stats["calls"] += 1
         try:
-            response = self._http.request(method, path, params=params,
-                                          json=body if body is not None else None)
+            response = self._http.request(
+                method, path, params=params, json=body if body is not None else None
+            )
         except httpx.TimeoutException as exc:
-            raise ArrUnavailable(f"{self.spec.app_name} at {self.url} did not answer {what} "
-                                 f"within {self.timeout:g} s", url=self.url) from exc
+            raise ArrUnavailable(
+                f"{self.spec.app_name} at {self.url} did not answer {what} "
+                f"within {self.timeout:g} s",
+                url=self.url,
+            ) from exc
         except httpx.TransportError as exc:
-            raise ArrUnavailable(f"{self.spec.app_name} at {self.url} is unreachable ({what}): "
-                                 f"{type(exc).__name__}", url=self.url) from exc
+            raise ArrUnavailable(
+                f"{self.spec.app_name} at {self.url} is unreachable ({what}): {type(exc).__name__}",
+                url=self.url,
+            ) from exc
         self.stats["bytes_in"] += len(response.content)
-        log.debug("%s %s -> %d (%.0f ms, %d B)", self.kind, what, response.status_code,
-                  (time.monotonic() - started) * 1000, len(response.content))
+        log.debug(
+            "%s %s -> %d (%.0f ms, %d B)",
+            self.kind,
+            what,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+            len(response.content),
+        )
         self._check_status(response, what)
         return self._decode(response, what, expect_json)
 
@@ -133,43 +173,64 @@ class ArrClient:
             detail = detail.replace(key, "***")
         app = self.spec.app_name
         if status == 401:
-            raise ArrAuthError(f"wrong API key for {self.url} ({app} answered 401 to {what})",
-                               url=self.url, status=status)
+            raise ArrAuthError(
+                f"wrong API key for {self.url} ({app} answered 401 to {what})",
+                url=self.url,
+                status=status,
+            )
         if status == 403:
-            raise ArrAuthError(f"access to {self.url} refused (403 to {what}); check the API key "
-                               "and any reverse proxy in front of it", url=self.url, status=status)
+            raise ArrAuthError(
+                f"access to {self.url} refused (403 to {what}); check the API key "
+                "and any reverse proxy in front of it",
+                url=self.url,
+                status=status,
+            )
         if status == 404:
-            raise ArrNotFound(f"{app} at {self.url}: {what} not found (404){detail}",
-                              url=self.url, status=status)
+            raise ArrNotFound(
+                f"{app} at {self.url}: {what} not found (404){detail}", url=self.url, status=status
+            )
         if status >= 500 or status == 429:
-            raise ArrUnavailable(f"{app} at {self.url} answered {status} to {what}{detail}",
-                                 url=self.url, status=status)
+            raise ArrUnavailable(
+                f"{app} at {self.url} answered {status} to {what}{detail}",
+                url=self.url,
+                status=status,
+            )
         if 300 <= status < 400:
             where = public_url(response.headers.get("location", "")) or "?"
-            raise ArrProtocolError(f"{self.url} redirected {what} to {where} ({status}): a login "
-                                   "page or a wrong URL base?", url=self.url, status=status)
-        raise ArrBadRequest(f"{app} at {self.url} refused {what} ({status}){detail}",
-                            url=self.url, status=status)
+            raise ArrProtocolError(
+                f"{self.url} redirected {what} to {where} ({status}): a login "
+                "page or a wrong URL base?",
+                url=self.url,
+                status=status,
+            )
+        raise ArrBadRequest(
+            f"{app} at {self.url} refused {what} ({status}){detail}", url=self.url, status=status
+        )
 
     def _decode(self, response: httpx.Response, what: str, expect_json: bool) -> Any:
         content = response.content
         if not content.strip():
             if expect_json:
-                raise ArrProtocolError(f"{self.url}: empty answer to {what}", url=self.url,
-                                       status=response.status_code)
+                raise ArrProtocolError(
+                    f"{self.url}: empty answer to {what}", url=self.url, status=response.status_code
+                )
             return None
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype and "json" not in ctype:
             raise ArrProtocolError(
                 f"{self.url} answered {what} with {ctype}, not JSON: a reverse proxy or login "
-                "page in front of the Arr, or a wrong URL base?", url=self.url,
-                status=response.status_code)
+                "page in front of the Arr, or a wrong URL base?",
+                url=self.url,
+                status=response.status_code,
+            )
         try:
             return json.loads(content)
         except ValueError as exc:
-            raise ArrProtocolError(f"{self.url} answered {what} with malformed JSON "
-                                   f"({len(content)} bytes)", url=self.url,
-                                   status=response.status_code) from exc
+            raise ArrProtocolError(
+                f"{self.url} answered {what} with malformed JSON ({len(content)} bytes)",
+                url=self.url,
+                status=response.status_code,
+            ) from exc
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)
@@ -181,8 +242,10 @@ class ArrClient:
 
     def _expect(self, value: Any, typ: type, what: str) -> Any:
         if not isinstance(value, typ):
-            raise ArrProtocolError(f"{self.url}: {what} is a {type(value).__name__}, expected "
-                                   f"{typ.__name__}", url=self.url)
+            raise ArrProtocolError(
+                f"{self.url}: {what} is a {type(value).__name__}, expected {typ.__name__}",
+                url=self.url,
+            )
         return value
 
     # -- API ----------------------------------------------------------------
@@ -196,8 +259,13 @@ class ArrClient:
         items: dict[int, QueueItem] = {}
         page = 1
         while page <= MAX_QUEUE_PAGES:
-            params = {"page": page, "pageSize": self.queue_page_size,
-                      "sortKey": "timeleft", "sortDirection": "ascending", **self.spec.queue_params}
+            params = {
+                "page": page,
+                "pageSize": self.queue_page_size,
+                "sortKey": "timeleft",
+                "sortDirection": "ascending",
+                **self.spec.queue_params,
+            }
             data = self._expect(self._get("queue", params), dict, "queue")
             records = data.get("records") or []
             for record in self._expect(records, list, "queue records"):
@@ -210,11 +278,19 @@ class ArrClient:
             page += 1
         return list(items.values())
 
-    def delete_queue(self, item_id: int, remove_from_client: bool = True, blocklist: bool = True,
-                     skip_redownload: bool = False) -> None:
+    def delete_queue(
+        self,
+        item_id: int,
+        remove_from_client: bool = True,
+        blocklist: bool = True,
+        skip_redownload: bool = False,
+    ) -> None:
         """DELETE queue/{id}: remove (and blocklist) one download."""
-        params = {"removeFromClient": _flag(remove_from_client), "blocklist": _flag(blocklist),
-                  "skipRedownload": _flag(skip_redownload)}
+        params = {
+            "removeFromClient": _flag(remove_from_client),
+            "blocklist": _flag(blocklist),
+            "skipRedownload": _flag(skip_redownload),
+        }
         self._request("DELETE", f"queue/{int(item_id)}", params=params, expect_json=False)
 
     def command(self, name: str, **body: Any) -> dict:
@@ -231,19 +307,30 @@ class ArrClient:
 
     def scan(self, path: str, download_client_id: str, import_mode: str = "Auto") -> dict:
         """Downloaded*Scan of one finished download (downloadClientId upper-case hash)."""
-        return self.command(self.spec.scan_command, path=path,
-                            downloadClientId=download_client_id.upper(), importMode=import_mode)
+        return self.command(
+            self.spec.scan_command,
+            path=path,
+            downloadClientId=download_client_id.upper(),
+            importMode=import_mode,
+        )
 
     def search_for(self, items: Iterable[QueueItem]) -> dict | None:
         """Search again for the media of these (failed) queue items; None if they carry none."""
-        ids = sorted({v for item in items for k, v in item.media.items()
-                      if k == self.spec.search_media_field and isinstance(v, int)})
+        ids = sorted(
+            {
+                v
+                for item in items
+                for k, v in item.media.items()
+                if k == self.spec.search_media_field and isinstance(v, int)
+            }
+        )
         if not ids:
             return None
         return self.command(self.spec.search_command, **{self.spec.search_ids_field: ids})
 
-    def search_media(self, ids: list[int], series_id: int | None = None,
-                     mode: str = "episode") -> dict:
+    def search_media(
+        self, ids: list[int], series_id: int | None = None, mode: str = "episode"
+    ) -> dict:
         """MoviesSearch / EpisodeSearch / SeriesSearch / AlbumSearch for these media ids."""
         if self.kind == "sonarr" and mode == "series":
             if series_id is None:
@@ -262,29 +349,52 @@ class ArrClient:
     def refresh_monitored_downloads(self) -> dict:
         return self.command("RefreshMonitoredDownloads")
 
-    def wanted_missing(self, page: int = 1, page_size: int = 100, monitored: bool = True,
-                       sort_key: str | None = None,
-                       sort_direction: str = "descending") -> tuple[list[dict], int]:
+    def wanted_missing(
+        self,
+        page: int = 1,
+        page_size: int = 100,
+        monitored: bool = True,
+        sort_key: str | None = None,
+        sort_direction: str = "descending",
+    ) -> tuple[list[dict], int]:
         """One page of wanted/missing: (records, totalRecords)."""
         return self._wanted("wanted/missing", page, page_size, monitored, sort_key, sort_direction)
 
-    def wanted_cutoff(self, page: int = 1, page_size: int = 100, monitored: bool = True,
-                      sort_key: str | None = None,
-                      sort_direction: str = "descending") -> tuple[list[dict], int]:
+    def wanted_cutoff(
+        self,
+        page: int = 1,
+        page_size: int = 100,
+        monitored: bool = True,
+        sort_key: str | None = None,
+        sort_direction: str = "descending",
+    ) -> tuple[list[dict], int]:
         """One page of wanted/cutoff (quality cutoff not met): (records, totalRecords)."""
         return self._wanted("wanted/cutoff", page, page_size, monitored, sort_key, sort_direction)
 
-    def _wanted(self, path: str, page: int, page_size: int, monitored: bool,
-                sort_key: str | None, sort_direction: str) -> tuple[list[dict], int]:
-        params: dict[str, Any] = {"page": int(page), "pageSize": int(page_size),
-                                  "monitored": _flag(monitored), **self.spec.wanted_params}
+    def _wanted(
+        self,
+        path: str,
+        page: int,
+        page_size: int,
+        monitored: bool,
+        sort_key: str | None,
+        sort_direction: str,
+    ) -> tuple[list[dict], int]:
+        params: dict[str, Any] = {
+            "page": int(page),
+            "pageSize": int(page_size),
+            "monitored": _flag(monitored),
+            **self.spec.wanted_params,
+        }
         if sort_key:
             params["sortKey"] = sort_key
             params["sortDirection"] = sort_direction
         data = self._expect(self._get(path, params), dict, path)
         records = self._expect(data.get("records") or [], list, f"{path} records")
         total = data.get("totalRecords")
-        return [r for r in records if isinstance(r, dict)], total if isinstance(total, int) else len(records)
+        return [r for r in records if isinstance(r, dict)], total if isinstance(
+            total, int
+        ) else len(records)
 
     def quality_profiles(self) -> list[dict]:
         return self._expect(self._get("qualityprofile"), list, "qualityprofile")
@@ -318,6 +428,8 @@ def _error_detail(response: httpx.Response) -> str:
     return f": {text}" if text else ""
 
 
-def make_client(kind: str, url: str, api_key: str, timeout: float = 30.0, **options: Any) -> ArrClient:
+def make_client(
+    kind: str, url: str, api_key: str, timeout: float = 30.0, **options: Any
+) -> ArrClient:
     """An ArrClient for kind radarr | sonarr | lidarr at url (may carry a path prefix)."""
     return ArrClient(kind_of(kind), url, api_key, timeout, **options)

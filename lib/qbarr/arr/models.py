@@ -17,7 +17,7 @@ class QueueItem:
     """One record of an Arr queue (one per episode for a Sonarr season pack)."""
 
     id: int
-    download_id: str                 # lower-case info hash ("" for a non-torrent item)
+    download_id: str  # lower-case info hash ("" for a non-torrent item)
     title: str
     status: str
     tracked_state: str | None

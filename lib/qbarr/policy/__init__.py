@@ -15,8 +15,13 @@ from qbarr.policy.facts import INFINITE_ETA, TorrentFacts, canonical_state, shar
 from qbarr.policy.files import judge_files
 from qbarr.policy.model import EFFECT_FIELDS, Action, Decision, Env, Memory, QueueView, group_queue
 from qbarr.policy.rules import FAILED_STATES, RECHECK_GRACE, decide
-from qbarr.policy.settings import (PolicyConfigError, PolicySettings, TrackerRule, default_allowlist,
-                                   normalize_host)
+from qbarr.policy.settings import (
+    PolicyConfigError,
+    PolicySettings,
+    TrackerRule,
+    default_allowlist,
+    normalize_host,
+)
 
 DESTRUCTIVE_KINDS = frozenset({"delete", "blocklist"})
 
@@ -34,8 +39,29 @@ def needs_files(torrent: dict) -> bool:
 
 
 __all__ = [
-    "Action", "DESTRUCTIVE_KINDS", "Decision", "EFFECT_FIELDS", "Env", "FAILED_STATES", "FAIL_NOTE",
-    "INFINITE_ETA", "Memory", "PolicyConfigError", "PolicySettings", "QueueView", "RECHECK_GRACE",
-    "RULES", "RULE_DOCS", "TorrentFacts", "TrackerRule", "canonical_state", "decide",
-    "default_allowlist", "group_queue", "judge_files", "needs_files", "normalize_host", "shared_content",
+    "Action",
+    "DESTRUCTIVE_KINDS",
+    "Decision",
+    "EFFECT_FIELDS",
+    "Env",
+    "FAILED_STATES",
+    "FAIL_NOTE",
+    "INFINITE_ETA",
+    "Memory",
+    "PolicyConfigError",
+    "PolicySettings",
+    "QueueView",
+    "RECHECK_GRACE",
+    "RULES",
+    "RULE_DOCS",
+    "TorrentFacts",
+    "TrackerRule",
+    "canonical_state",
+    "decide",
+    "default_allowlist",
+    "group_queue",
+    "judge_files",
+    "needs_files",
+    "normalize_host",
+    "shared_content",
 ]

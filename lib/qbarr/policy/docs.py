@@ -7,9 +7,20 @@ in step.
 from __future__ import annotations
 
 RULES: tuple[str, ...] = (
-    "protected", "manual-fail", "manual-recheck", "missing-files", "errored", "wait",
-    "unwanted-files", "stalled", "slow", "free-space", "import", "import-failed",
-    "seeding-done", "ok",
+    "protected",
+    "manual-fail",
+    "manual-recheck",
+    "missing-files",
+    "errored",
+    "wait",
+    "unwanted-files",
+    "stalled",
+    "slow",
+    "free-space",
+    "import",
+    "import-failed",
+    "seeding-done",
+    "ok",
 )
 
 FAIL_NOTE = (

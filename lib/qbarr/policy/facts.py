@@ -22,12 +22,27 @@ STATE_ALIASES = {"pausedUP": "stoppedUP", "pausedDL": "stoppedDL"}
 STALL_STATES = frozenset({"stalledDL", "metaDL", "forcedMetaDL"})
 ACTIVE_DL_STATES = frozenset({"downloading", "forcedDL"})
 DOWNLOAD_STATES = STALL_STATES | ACTIVE_DL_STATES
-WAIT_STATES = frozenset({"checkingUP", "checkingDL", "checkingResumeData", "moving", "allocating",
-                         "queuedDL", "unknown"})
+WAIT_STATES = frozenset(
+    {
+        "checkingUP",
+        "checkingDL",
+        "checkingResumeData",
+        "moving",
+        "allocating",
+        "queuedDL",
+        "unknown",
+    }
+)
 SEED_STATES = frozenset({"uploading", "stalledUP", "queuedUP", "forcedUP", "stoppedUP"})
 STOPPED_STATES = frozenset({"stoppedUP", "stoppedDL"})
-KNOWN_STATES = (STALL_STATES | ACTIVE_DL_STATES | WAIT_STATES | SEED_STATES | STOPPED_STATES
-                | {"error", "missingFiles"})
+KNOWN_STATES = (
+    STALL_STATES
+    | ACTIVE_DL_STATES
+    | WAIT_STATES
+    | SEED_STATES
+    | STOPPED_STATES
+    | {"error", "missingFiles"}
+)
 
 
 def canonical_state(state: str) -> str:

@@ -45,7 +45,9 @@ def judge_files(files: Sequence[Mapping[str, Any]], settings: PolicySettings) ->
         base = _strip_partial(comps[-1])
         why = ""
         folder_re, name_re = settings.folder_re, settings.name_re
-        bad_folder = next((d for d in folders if folder_re is not None and folder_re.search(d)), None)
+        bad_folder = next(
+            (d for d in folders if folder_re is not None and folder_re.search(d)), None
+        )
         if bad_folder is not None:
             why = f"folder {bad_folder!r} matches FolderExclusionRegex"
         elif name_re is not None and name_re.search(base):
@@ -55,12 +57,14 @@ def judge_files(files: Sequence[Mapping[str, Any]], settings: PolicySettings) ->
             why = f"extension {'.' + ext if ext else '(none)'} not in FileExtensionAllowlist"
         index = f.get("index", position)
         priority = f.get("priority", 1)
-        out.append(FileVerdict(
-            index=int(index) if isinstance(index, int) else position,
-            name="/".join(comps),
-            priority=int(priority) if isinstance(priority, int) else 1,
-            why=why,
-        ))
+        out.append(
+            FileVerdict(
+                index=int(index) if isinstance(index, int) else position,
+                name="/".join(comps),
+                priority=int(priority) if isinstance(priority, int) else 1,
+                why=why,
+            )
+        )
     return out
 
 

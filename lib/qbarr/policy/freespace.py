@@ -34,7 +34,9 @@ def _runs(f: TorrentFacts) -> bool:
     return (f.state in DOWNLOAD_STATES or f.state in WAIT_STATES) and not f.complete
 
 
-def plan(items: Mapping[str, tuple[TorrentFacts, Memory]], settings: PolicySettings, env: Env) -> dict[str, Step]:
+def plan(
+    items: Mapping[str, tuple[TorrentFacts, Memory]], settings: PolicySettings, env: Env
+) -> dict[str, Step]:
     """A Step for every download that must be paused, kept paused or resumed."""
     steps: dict[str, Step] = {}
     ours = {h: (f, m) for h, (f, m) in items.items() if m.paused_by_qbarr}
@@ -44,7 +46,9 @@ def plan(items: Mapping[str, tuple[TorrentFacts, Memory]], settings: PolicySetti
         return steps
     if env.free_space is None:
         for h, (f, m) in ours.items():
-            steps[h] = Step("hold", "free space on the download disk is unknown", f.amount_left, None)
+            steps[h] = Step(
+                "hold", "free space on the download disk is unknown", f.amount_left, None
+            )
         return steps
     budget = int(env.free_space) - int(settings.free_space)
     head = f"free {format_size(env.free_space)} - FreeSpace {format_size(settings.free_space)}"
@@ -69,5 +73,7 @@ def plan(items: Mapping[str, tuple[TorrentFacts, Memory]], settings: PolicySetti
             if paused_by_us:
                 steps[f.hash] = Step("resume", f"fits again: {numbers}", needs, budget + needs)
             continue
-        steps[f.hash] = Step("hold" if paused_by_us and f.stopped else "pause", numbers, needs, budget)
+        steps[f.hash] = Step(
+            "hold" if paused_by_us and f.stopped else "pause", numbers, needs, budget
+        )
     return steps

@@ -15,8 +15,17 @@ from typing import Any
 # Memory fields that record what qbarr *did* (effects). In dry run the journal keeps the
 # previous values of these, so switching dry run off later still performs the real actions.
 EFFECT_FIELDS = (
-    "rechecks", "last_recheck_at", "import_sent_at", "failed_at", "paused_by_qbarr",
-    "paused_at", "pauses", "manual_rechecks", "in_recheck", "researched_at", "prio0_digest",
+    "rechecks",
+    "last_recheck_at",
+    "import_sent_at",
+    "failed_at",
+    "paused_by_qbarr",
+    "paused_at",
+    "pauses",
+    "manual_rechecks",
+    "in_recheck",
+    "researched_at",
+    "prio0_digest",
 )
 
 
@@ -49,7 +58,11 @@ class Memory:
 
     def replace(self, **changes: Any) -> Memory:
         """A copy with some fields changed (``self`` when nothing changes; fast: no re-validation)."""
-        changes = {k: v for k, v in changes.items() if getattr(self, k) != v or type(getattr(self, k)) is not type(v)}
+        changes = {
+            k: v
+            for k, v in changes.items()
+            if getattr(self, k) != v or type(getattr(self, k)) is not type(v)
+        }
         if not changes:
             return self
         unknown = set(changes) - _MEMORY_FIELDS
@@ -140,9 +153,17 @@ class QueueView:
 
 # When the records of one download disagree, the most alarming state wins.
 _STATE_RANK = {
-    "downloadFailed": 9, "failed": 9, "importFailed": 8, "downloadFailedPending": 7,
-    "failedPending": 7, "importBlocked": 5, "importing": 4, "importPending": 3,
-    "downloading": 2, "imported": 1, "ignored": 0,
+    "downloadFailed": 9,
+    "failed": 9,
+    "importFailed": 8,
+    "downloadFailedPending": 7,
+    "failedPending": 7,
+    "importBlocked": 5,
+    "importing": 4,
+    "importPending": 3,
+    "downloading": 2,
+    "imported": 1,
+    "ignored": 0,
 }
 _STATUS_RANK = {"error": 2, "warning": 1, "ok": 0}
 
@@ -178,8 +199,12 @@ class Action:
     destructive: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "params": dict(self.params),
-                "destructive": self.destructive}
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "params": dict(self.params),
+            "destructive": self.destructive,
+        }
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,13 @@ def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env:
     changes["last_completed"] = f.completed
 
     max_eta = effective_max_eta(f, m, settings)
-    slow_candidate = (f.state in ACTIVE_DL_STATES and not is_stalled_now(f) and max_eta > 0
-                      and not protected and not env.at_global_dl_limit)
+    slow_candidate = (
+        f.state in ACTIVE_DL_STATES
+        and not is_stalled_now(f)
+        and max_eta > 0
+        and not protected
+        and not env.at_global_dl_limit
+    )
     changes["slow_strikes"] = m.slow_strikes + 1 if slow_candidate and f.eta > max_eta else 0
 
     if m.paused_by_qbarr and not f.stopped and not f.complete:

@@ -24,8 +24,9 @@ from qbarr.units import format_duration as fmt
 # before looking at the state again (its state lags up to a few seconds).
 RECHECK_GRACE = 60.0
 
-FAILED_STATES = frozenset({"failed", "failedPending", "importFailed", "downloadFailed",
-                           "downloadFailedPending"})
+FAILED_STATES = frozenset(
+    {"failed", "failedPending", "importFailed", "downloadFailed", "downloadFailedPending"}
+)
 NOT_IMPORTABLE = FAILED_STATES | {"imported", "importing", "ignored"}
 IMPORT_DONE = FAILED_STATES | {"imported", "ignored"}
 
@@ -52,23 +53,47 @@ class Ctx:
     def h(self) -> str:
         return self.f.hash
 
-    def decide(self, rule: str, code: str, reason: str, actions: Sequence[Action] = (),
-               extra: Mapping[str, Any] | None = None, **memory: Any) -> Decision:
-        return Decision(hash=self.h, name=self.f.name, rule=rule, code=code, reason=reason,
-                        inputs=self.inputs(extra), actions=tuple(actions), memory=self.mem.replace(**memory))
+    def decide(
+        self,
+        rule: str,
+        code: str,
+        reason: str,
+        actions: Sequence[Action] = (),
+        extra: Mapping[str, Any] | None = None,
+        **memory: Any,
+    ) -> Decision:
+        return Decision(
+            hash=self.h,
+            name=self.f.name,
+            rule=rule,
+            code=code,
+            reason=reason,
+            inputs=self.inputs(extra),
+            actions=tuple(actions),
+            memory=self.mem.replace(**memory),
+        )
 
     def inputs(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         f = self.f
         data: dict[str, Any] = {
-            "state": f.raw_state, "category": f.category, "progress": round(f.progress, 4),
-            "amount_left": f.amount_left, "ratio": round(f.ratio, 3), "seeding_time": int(f.seeding_time),
-            "eta": f.eta, "availability": round(f.availability, 3), "age": int(self.age),
+            "state": f.raw_state,
+            "category": f.category,
+            "progress": round(f.progress, 4),
+            "amount_left": f.amount_left,
+            "ratio": round(f.ratio, 3),
+            "seeding_time": int(f.seeding_time),
+            "eta": f.eta,
+            "availability": round(f.availability, 3),
+            "age": int(self.age),
         }
         if f.tracker_host or self.mem.tracker:
             data["tracker"] = f.tracker_host or self.mem.tracker
         if self.q is not None:
-            data["arr"] = {"queue_ids": list(self.q.ids), "tracked_state": self.q.tracked_state,
-                           "tracked_status": self.q.tracked_status}
+            data["arr"] = {
+                "queue_ids": list(self.q.ids),
+                "tracked_state": self.q.tracked_state,
+                "tracked_status": self.q.tracked_status,
+            }
         if self.mem.stalled_since is not None:
             data["stalled_for"] = int(self.env.now - self.mem.stalled_since)
         if self.mem.slow_strikes:
@@ -89,9 +114,19 @@ def _blocklist(c: Ctx) -> list[Action]:
     if c.q is None:
         c.notes.append("not in the Arr queue: nothing to blocklist")
         return []
-    return [Action("blocklist", f"blocklist:{c.h}",
-                   {"queue_ids": list(c.q.ids), "remove_from_client": False, "blocklist": True,
-                    "skip_redownload": True}, destructive=True)]
+    return [
+        Action(
+            "blocklist",
+            f"blocklist:{c.h}",
+            {
+                "queue_ids": list(c.q.ids),
+                "remove_from_client": False,
+                "blocklist": True,
+                "skip_redownload": True,
+            },
+            destructive=True,
+        )
+    ]
 
 
 def _search(c: Ctx, forced: bool = False) -> list[Action]:
@@ -101,8 +136,13 @@ def _search(c: Ctx, forced: bool = False) -> list[Action]:
     if c.q is None or not any(c.q.media):
         c.notes.append("no media ids in the Arr queue: cannot search again")
         return []
-    return [Action("search", f"search:{c.h}", {"media": [dict(m) for m in c.q.media],
-                                                "queue_ids": list(c.q.ids)})]
+    return [
+        Action(
+            "search",
+            f"search:{c.h}",
+            {"media": [dict(m) for m in c.q.media], "queue_ids": list(c.q.ids)},
+        )
+    ]
 
 
 def _delete(c: Ctx) -> Action:
@@ -111,8 +151,14 @@ def _delete(c: Ctx) -> Action:
     return Action("delete", f"delete:{c.h}", {"delete_files": not c.shared}, destructive=True)
 
 
-def _fail(c: Ctx, rule: str, why: str, blocklist: bool = True, search: bool = True,
-          extra: Mapping[str, Any] | None = None) -> Decision:
+def _fail(
+    c: Ctx,
+    rule: str,
+    why: str,
+    blocklist: bool = True,
+    search: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> Decision:
     """Blocklist, delete (unless an obligation holds it), search again."""
     actions: list[Action] = _blocklist(c) if blocklist else []
     code = "fail"
@@ -121,7 +167,11 @@ def _fail(c: Ctx, rule: str, why: str, blocklist: bool = True, search: bool = Tr
     else:
         code = "hold-hnr"
         c.notes.append(f"deletion held: hit-and-run obligation unmet ({c.ob.why})")
-        if c.ob.tracker is not None and c.ob.tracker.obligation_action == "pause" and not c.f.stopped:
+        if (
+            c.ob.tracker is not None
+            and c.ob.tracker.obligation_action == "pause"
+            and not c.f.stopped
+        ):
             actions.append(Action("pause", f"hnr-pause:{c.h}"))
             c.notes.append("paused (ObligationAction pause)")
     if search:
@@ -151,11 +201,18 @@ def r_manual_recheck(c: Ctx) -> Decision | None:
     if c.mem.in_recheck:
         n, changes = max(c.mem.manual_rechecks - 1, 0), {}
     else:
-        n, changes = c.mem.manual_rechecks, {"in_recheck": True, "manual_rechecks": c.mem.manual_rechecks + 1}
-    actions = [Action("recheck", f"recheck:{c.h}:m{n}"),
-               Action("set_category", f"set_category:{c.h}:m{n}", {"category": c.s.category})]
-    why = (f"moved to RecheckCategory {c.s.recheck_category!r} by hand: rechecking, then back to "
-           f"category {c.s.category!r}")
+        n, changes = (
+            c.mem.manual_rechecks,
+            {"in_recheck": True, "manual_rechecks": c.mem.manual_rechecks + 1},
+        )
+    actions = [
+        Action("recheck", f"recheck:{c.h}:m{n}"),
+        Action("set_category", f"set_category:{c.h}:m{n}", {"category": c.s.category}),
+    ]
+    why = (
+        f"moved to RecheckCategory {c.s.recheck_category!r} by hand: rechecking, then back to "
+        f"category {c.s.category!r}"
+    )
     return c.decide("manual-recheck", "recheck", why, actions, **changes)
 
 
@@ -166,25 +223,50 @@ def r_missing_files(c: Ctx) -> Decision | None:
     if c.mem.import_sent_at is not None or (c.q is not None and c.q.tracked_state == "imported"):
         search = False
         c.notes.append("already imported: not searching again")
-    return _fail(c, "missing-files", "qBittorrent reports its files missing (no blocklist)",
-                 blocklist=False, search=search)
+    return _fail(
+        c,
+        "missing-files",
+        "qBittorrent reports its files missing (no blocklist)",
+        blocklist=False,
+        search=search,
+    )
 
 
 def r_errored(c: Ctx) -> Decision | None:
     if c.f.state != "error":
         return None
     s, m, now = c.s, c.mem, c.env.now
-    if s.free_space > 0 and c.env.free_space is not None and c.env.free_space - s.free_space < c.f.amount_left:
-        return c.decide("errored", "disk-short", "in error while the download disk is short of FreeSpace: "
-                                                 "not failing it (the error is probably the full disk)")
+    if (
+        s.free_space > 0
+        and c.env.free_space is not None
+        and c.env.free_space - s.free_space < c.f.amount_left
+    ):
+        return c.decide(
+            "errored",
+            "disk-short",
+            "in error while the download disk is short of FreeSpace: "
+            "not failing it (the error is probably the full disk)",
+        )
     if m.last_recheck_at is not None and now - m.last_recheck_at < RECHECK_GRACE:
-        return c.decide("errored", "recheck-wait", f"recheck {m.rechecks} of MaxRechecks {s.max_rechecks} "
-                                                   f"sent {fmt(now - m.last_recheck_at)} ago: waiting for it")
+        return c.decide(
+            "errored",
+            "recheck-wait",
+            f"recheck {m.rechecks} of MaxRechecks {s.max_rechecks} "
+            f"sent {fmt(now - m.last_recheck_at)} ago: waiting for it",
+        )
     if m.rechecks < s.max_rechecks:
         n = m.rechecks
-        return c.decide("errored", "recheck", f"in error: recheck {n + 1} of MaxRechecks {s.max_rechecks}",
-                        [Action("recheck", f"recheck:{c.h}:{n}")], rechecks=n + 1, last_recheck_at=now)
-    return _fail(c, "errored", f"still in error after {m.rechecks} recheck(s) (MaxRechecks {s.max_rechecks})")
+        return c.decide(
+            "errored",
+            "recheck",
+            f"in error: recheck {n + 1} of MaxRechecks {s.max_rechecks}",
+            [Action("recheck", f"recheck:{c.h}:{n}")],
+            rechecks=n + 1,
+            last_recheck_at=now,
+        )
+    return _fail(
+        c, "errored", f"still in error after {m.rechecks} recheck(s) (MaxRechecks {s.max_rechecks})"
+    )
 
 
 def r_wait(c: Ctx) -> Decision | None:
@@ -195,8 +277,12 @@ def r_wait(c: Ctx) -> Decision | None:
     found = _unwanted(c, allow_fail=False) or r_free_space(c)
     if found is not None:
         return found
-    return c.decide("wait", "young", f"added {fmt(c.age)} ago, younger than IgnoreYoungerThan "
-                                     f"{fmt(c.s.ignore_younger_than)}: not judged yet")
+    return c.decide(
+        "wait",
+        "young",
+        f"added {fmt(c.age)} ago, younger than IgnoreYoungerThan "
+        f"{fmt(c.s.ignore_younger_than)}: not judged yet",
+    )
 
 
 def _unwanted(c: Ctx, allow_fail: bool) -> Decision | None:
@@ -210,18 +296,26 @@ def _unwanted(c: Ctx, allow_fail: bool) -> Decision | None:
     if len(excluded) == len(verdicts):
         if not allow_fail:
             return None
-        return _fail(c, "unwanted-files", f"every file is excluded ({len(verdicts)} files; e.g. {example})",
-                     extra={"excluded": len(excluded), "files": len(verdicts)})
+        return _fail(
+            c,
+            "unwanted-files",
+            f"every file is excluded ({len(verdicts)} files; e.g. {example})",
+            extra={"excluded": len(excluded), "files": len(verdicts)},
+        )
     to_set = sorted(v.index for v in excluded if v.priority != 0)
     if not to_set:
         return None
     dg = digest(to_set)
     if c.mem.prio0_digest == dg:
         return None  # already asked; the loop's file list may be older than the change
-    return c.decide("unwanted-files", "prio0",
-                    f"{len(to_set)} of {len(verdicts)} files excluded, set to priority 0 (e.g. {example})",
-                    [Action("file_prio", f"file_prio:{c.h}:{dg}", {"file_ids": to_set, "priority": 0})],
-                    {"excluded": len(excluded), "files": len(verdicts)}, prio0_digest=dg)
+    return c.decide(
+        "unwanted-files",
+        "prio0",
+        f"{len(to_set)} of {len(verdicts)} files excluded, set to priority 0 (e.g. {example})",
+        [Action("file_prio", f"file_prio:{c.h}:{dg}", {"file_ids": to_set, "priority": 0})],
+        {"excluded": len(excluded), "files": len(verdicts)},
+        prio0_digest=dg,
+    )
 
 
 def r_unwanted(c: Ctx) -> Decision | None:
@@ -239,18 +333,30 @@ def r_stalled(c: Ctx) -> Decision | None:
         return _fail(c, "stalled", f"stalled for {fmt(stalled_for)} (StalledDelay {fmt(delay)})")
     if s.re_search_stalled and c.mem.researched_at is None and c.q is not None:
         actions = _blocklist(c) + _search(c, forced=True)
-        tail = f"failed after StalledDelay {fmt(delay)}" if delay > 0 else "StalledDelay 0: never removed"
-        return c.decide("stalled", "research", f"stalled for {fmt(stalled_for)}: ReSearchStalled blocklists "
-                                               f"and searches again now, keeping the torrent ({tail})",
-                        actions, researched_at=now)
+        tail = (
+            f"failed after StalledDelay {fmt(delay)}"
+            if delay > 0
+            else "StalledDelay 0: never removed"
+        )
+        return c.decide(
+            "stalled",
+            "research",
+            f"stalled for {fmt(stalled_for)}: ReSearchStalled blocklists "
+            f"and searches again now, keeping the torrent ({tail})",
+            actions,
+            researched_at=now,
+        )
     if delay <= 0:
         c.notes.append(f"stalled for {fmt(stalled_for)} (StalledDelay 0: never failed)")
         return None
     found = r_free_space(c)
     if found is not None and found.code == "pause":
         return found
-    return c.decide("stalled", "grace", f"stalled for {fmt(stalled_for)}: failed when it passes StalledDelay "
-                                        f"{fmt(delay)}")
+    return c.decide(
+        "stalled",
+        "grace",
+        f"stalled for {fmt(stalled_for)}: failed when it passes StalledDelay {fmt(delay)}",
+    )
 
 
 def r_slow(c: Ctx) -> Decision | None:
@@ -259,12 +365,16 @@ def r_slow(c: Ctx) -> Decision | None:
     if max_eta <= 0:
         return None
     if c.env.at_global_dl_limit and c.f.eta > max_eta and c.f.state in ("downloading", "forcedDL"):
-        c.notes.append("ETA above MaximumETA but qBittorrent is at its global download limit: not counted")
+        c.notes.append(
+            "ETA above MaximumETA but qBittorrent is at its global download limit: not counted"
+        )
     if strikes <= 0:
         return None
     numbers = f"ETA {fmt(c.f.eta)} > MaximumETA {fmt(max_eta)}"
     if strikes >= c.s.slow_strikes:
-        return _fail(c, "slow", f"{numbers} for {strikes} checks in a row (SlowStrikes {c.s.slow_strikes})")
+        return _fail(
+            c, "slow", f"{numbers} for {strikes} checks in a row (SlowStrikes {c.s.slow_strikes})"
+        )
     c.notes.append(f"{numbers}: slow strike {strikes} of {c.s.slow_strikes}")
     return None
 
@@ -278,14 +388,30 @@ def r_free_space(c: Ctx) -> Decision | None:
         if m.paused_by_qbarr:
             n, changes = max(m.pauses - 1, 0), {}
         else:
-            n, changes = m.pauses, {"paused_by_qbarr": True, "paused_at": c.env.now, "pauses": m.pauses + 1}
-        return c.decide("free-space", "pause", f"paused: {st.why}", [Action("pause", f"pause:{c.h}:{n}")],
-                        extra, **changes)
+            n, changes = (
+                m.pauses,
+                {"paused_by_qbarr": True, "paused_at": c.env.now, "pauses": m.pauses + 1},
+            )
+        return c.decide(
+            "free-space",
+            "pause",
+            f"paused: {st.why}",
+            [Action("pause", f"pause:{c.h}:{n}")],
+            extra,
+            **changes,
+        )
     if st.what == "hold":
         return c.decide("free-space", "hold", f"kept paused: {st.why}", (), extra)
     n = max(m.pauses - 1, 0)
-    return c.decide("free-space", "resume", f"resumed: {st.why}", [Action("resume", f"resume:{c.h}:{n}")],
-                    extra, paused_by_qbarr=False, paused_at=None)
+    return c.decide(
+        "free-space",
+        "resume",
+        f"resumed: {st.why}",
+        [Action("resume", f"resume:{c.h}:{n}")],
+        extra,
+        paused_by_qbarr=False,
+        paused_at=None,
+    )
 
 
 def r_import(c: Ctx) -> Decision | None:
@@ -303,9 +429,18 @@ def r_import(c: Ctx) -> Decision | None:
     if c.h in c.env.content_missing:
         c.notes.append(f"complete but {f.content_path} does not exist (yet): import waits")
         return None
-    params = {"path": f.content_path, "download_client_id": c.h.upper(), "import_mode": c.s.import_mode}
-    return c.decide("import", "scan", f"complete: the Arr imports {f.content_path} (importMode {c.s.import_mode})",
-                    [Action("import", f"import:{c.h}", params)], import_sent_at=c.env.now)
+    params = {
+        "path": f.content_path,
+        "download_client_id": c.h.upper(),
+        "import_mode": c.s.import_mode,
+    }
+    return c.decide(
+        "import",
+        "scan",
+        f"complete: the Arr imports {f.content_path} (importMode {c.s.import_mode})",
+        [Action("import", f"import:{c.h}", params)],
+        import_sent_at=c.env.now,
+    )
 
 
 def r_import_failed(c: Ctx) -> Decision | None:
@@ -316,8 +451,12 @@ def r_import_failed(c: Ctx) -> Decision | None:
     if not c.f.complete:
         return _fail(c, "import-failed", why)
     actions = _blocklist(c) + _search(c)
-    reason = "; ".join([why + ": blocklisted and searched again, the torrent keeps seeding"] + c.notes)
-    return c.decide("import-failed", "blocklist", reason, actions, failed_at=c.mem.failed_at or c.env.now)
+    reason = "; ".join(
+        [why + ": blocklisted and searched again, the torrent keeps seeding"] + c.notes
+    )
+    return c.decide(
+        "import-failed", "blocklist", reason, actions, failed_at=c.mem.failed_at or c.env.now
+    )
 
 
 def r_seeding_done(c: Ctx) -> Decision | None:
@@ -326,16 +465,27 @@ def r_seeding_done(c: Ctx) -> Decision | None:
         return None
     limits = limits_for(s, c.tracker)
     done, text = seeding_done(f, s, limits)
-    extra = {"ratio_limit": limits.ratio, "seeding_time_limit": limits.seeding_time, "remove_mode": s.remove_mode}
+    extra = {
+        "ratio_limit": limits.ratio,
+        "seeding_time_limit": limits.seeding_time,
+        "remove_mode": s.remove_mode,
+    }
     if not done:
         c.notes.append(f"seeding: {text}")
         return None
     if c.q is not None and c.q.tracked_state not in IMPORT_DONE:
-        return c.decide("seeding-done", "wait-import", f"seeding done ({text}) but the Arr has not imported it "
-                                                       f"yet (trackedDownloadState {c.q.tracked_state}): kept",
-                        (), extra)
+        return c.decide(
+            "seeding-done",
+            "wait-import",
+            f"seeding done ({text}) but the Arr has not imported it "
+            f"yet (trackedDownloadState {c.q.tracked_state}): kept",
+            (),
+            extra,
+        )
     if not c.ob.met:
-        c.notes.append(f"seeding limits met ({text}) but the hit-and-run obligation is not: {c.ob.why}")
+        c.notes.append(
+            f"seeding limits met ({text}) but the hit-and-run obligation is not: {c.ob.why}"
+        )
         return None
     if s.seed_action == "remove":
         action = _delete(c)
@@ -343,8 +493,13 @@ def r_seeding_done(c: Ctx) -> Decision | None:
         return c.decide("seeding-done", "remove", reason, [action], extra)
     if f.stopped:
         return c.decide("seeding-done", "paused", f"seeding done ({text}): paused", (), extra)
-    return c.decide("seeding-done", "pause", f"seeding done ({text}): pausing (Action pause)",
-                    [Action("pause", f"seed-pause:{c.h}")], extra)
+    return c.decide(
+        "seeding-done",
+        "pause",
+        f"seeding done ({text}): pausing (Action pause)",
+        [Action("pause", f"seed-pause:{c.h}")],
+        extra,
+    )
 
 
 def r_ok(c: Ctx) -> Decision:
@@ -362,13 +517,28 @@ def r_ok(c: Ctx) -> Decision:
 
 
 CHAIN: tuple[Callable[[Ctx], Decision | None], ...] = (
-    r_protected, r_manual_fail, r_manual_recheck, r_missing_files, r_errored, r_wait, r_unwanted,
-    r_stalled, r_slow, r_free_space, r_import, r_import_failed, r_seeding_done,
+    r_protected,
+    r_manual_fail,
+    r_manual_recheck,
+    r_missing_files,
+    r_errored,
+    r_wait,
+    r_unwanted,
+    r_stalled,
+    r_slow,
+    r_free_space,
+    r_import,
+    r_import_failed,
+    r_seeding_done,
 )
 
 
-def _owned(torrents: Mapping[str, Mapping[str, Any]], queue: Mapping[str, QueueView],
-           memory: Mapping[str, Memory], s: PolicySettings) -> list[str]:
+def _owned(
+    torrents: Mapping[str, Mapping[str, Any]],
+    queue: Mapping[str, QueueView],
+    memory: Mapping[str, Memory],
+    s: PolicySettings,
+) -> list[str]:
     """This instance's torrents: its category, plus manual categories it still owns."""
     out = []
     for h, t in torrents.items():
@@ -382,9 +552,14 @@ def _owned(torrents: Mapping[str, Mapping[str, Any]], queue: Mapping[str, QueueV
     return sorted(out)
 
 
-def decide(torrents: Mapping[str, Mapping[str, Any]], queue: Mapping[str, QueueView],
-           files: Mapping[str, Sequence[Mapping[str, Any]]], memory: Mapping[str, Memory],
-           settings: PolicySettings, env: Env) -> list[Decision]:
+def decide(
+    torrents: Mapping[str, Mapping[str, Any]],
+    queue: Mapping[str, QueueView],
+    files: Mapping[str, Sequence[Mapping[str, Any]]],
+    memory: Mapping[str, Memory],
+    settings: PolicySettings,
+    env: Env,
+) -> list[Decision]:
     """One Decision per torrent this instance owns, sorted by hash. Pure and deterministic.
 
     ``torrents`` may be every torrent of qBittorrent (hash -> torrent object); only this
@@ -406,9 +581,20 @@ def decide(torrents: Mapping[str, Mapping[str, Any]], queue: Mapping[str, QueueV
         tracker_host = f.tracker_host or mem.tracker
         tracker = settings.tracker_for(tracker_host)
         age = f.age(env.now, mem.first_seen)
-        c = Ctx(f=f, q=queue.get(h), files=files.get(h), mem=mem, s=settings, env=env, step=steps.get(h),
-                tracker=tracker, ob=obligation(f, settings, tracker, bool(tracker_host)),
-                shared=h in env.content_paths_shared, young=age < settings.ignore_younger_than, age=age)
+        c = Ctx(
+            f=f,
+            q=queue.get(h),
+            files=files.get(h),
+            mem=mem,
+            s=settings,
+            env=env,
+            step=steps.get(h),
+            tracker=tracker,
+            ob=obligation(f, settings, tracker, bool(tracker_host)),
+            shared=h in env.content_paths_shared,
+            young=age < settings.ignore_younger_than,
+            age=age,
+        )
         out.append(_first(c))
     return out
 

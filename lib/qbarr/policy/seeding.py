@@ -50,10 +50,16 @@ def seeding_done(facts: TorrentFacts, settings: PolicySettings, limits: Limits) 
     """Whether RemoveMode says the seeding is over, and the numbers behind it."""
     ratio_met = limits.ratio > 0 and facts.ratio >= limits.ratio
     time_met = limits.seeding_time > 0 and facts.seeding_time >= limits.seeding_time
-    ratio_text = (f"ratio {facts.ratio:.2f}/{limits.ratio:g}" if limits.ratio > 0
-                  else f"ratio {facts.ratio:.2f} (no ratio limit)")
-    time_text = (f"seeded {format_duration(facts.seeding_time)}/{format_duration(limits.seeding_time)}"
-                 if limits.seeding_time > 0 else f"seeded {format_duration(facts.seeding_time)} (no time limit)")
+    ratio_text = (
+        f"ratio {facts.ratio:.2f}/{limits.ratio:g}"
+        if limits.ratio > 0
+        else f"ratio {facts.ratio:.2f} (no ratio limit)"
+    )
+    time_text = (
+        f"seeded {format_duration(facts.seeding_time)}/{format_duration(limits.seeding_time)}"
+        if limits.seeding_time > 0
+        else f"seeded {format_duration(facts.seeding_time)} (no time limit)"
+    )
     mode = settings.remove_mode
     done = {
         "never": False,
@@ -65,30 +71,51 @@ def seeding_done(facts: TorrentFacts, settings: PolicySettings, limits: Limits) 
     return done, f"{ratio_text}, {time_text}, RemoveMode {mode} ({limits.source})"
 
 
-def obligation(facts: TorrentFacts, settings: PolicySettings, tracker: TrackerRule | None,
-               tracker_known: bool) -> Obligation:
+def obligation(
+    facts: TorrentFacts, settings: PolicySettings, tracker: TrackerRule | None, tracker_known: bool
+) -> Obligation:
     """Is the hit-and-run obligation of this torrent met (may it be deleted)?"""
     if tracker is None or not tracker.hit_and_run:
         if not tracker_known and facts.private and settings.any_hit_and_run:
-            return Obligation(False, "private torrent whose tracker is not known yet: kept to be safe")
+            return Obligation(
+                False, "private torrent whose tracker is not known yet: kept to be safe"
+            )
         return Obligation(True, "no hit-and-run rule")
     pct = facts.progress * 100.0
     if pct < tracker.min_download_percent:
-        return Obligation(True, f"downloaded {pct:.1f}% < MinDownloadPercent {tracker.min_download_percent:g}%: "
-                                f"no obligation", tracker)
+        return Obligation(
+            True,
+            f"downloaded {pct:.1f}% < MinDownloadPercent {tracker.min_download_percent:g}%: "
+            f"no obligation",
+            tracker,
+        )
     if facts.progress < 0.9999:
         ok = facts.ratio >= tracker.partial_seed_ratio
-        return Obligation(ok, f"partial download ({pct:.1f}%): ratio {facts.ratio:.2f} "
-                              f"{'>=' if ok else '<'} PartialSeedRatio {tracker.partial_seed_ratio:g}", tracker)
+        return Obligation(
+            ok,
+            f"partial download ({pct:.1f}%): ratio {facts.ratio:.2f} "
+            f"{'>=' if ok else '<'} PartialSeedRatio {tracker.partial_seed_ratio:g}",
+            tracker,
+        )
     checks: list[tuple[bool, str]] = []
     if tracker.min_seed_ratio > 0:
         ok = facts.ratio >= tracker.min_seed_ratio
-        checks.append((ok, f"ratio {facts.ratio:.2f} {'>=' if ok else '<'} MinSeedRatio {tracker.min_seed_ratio:g}"))
+        checks.append(
+            (
+                ok,
+                f"ratio {facts.ratio:.2f} {'>=' if ok else '<'} MinSeedRatio {tracker.min_seed_ratio:g}",
+            )
+        )
     if tracker.min_seed_days > 0:
         need = tracker.min_seed_days * DAY
         ok = facts.seeding_time >= need
-        checks.append((ok, f"seeded {format_duration(facts.seeding_time)} {'>=' if ok else '<'} "
-                           f"MinSeedDays {tracker.min_seed_days:g}d"))
+        checks.append(
+            (
+                ok,
+                f"seeded {format_duration(facts.seeding_time)} {'>=' if ok else '<'} "
+                f"MinSeedDays {tracker.min_seed_days:g}d",
+            )
+        )
     if not checks:
         return Obligation(True, "hit-and-run tracker without requirements", tracker)
     met = any(ok for ok, _ in checks) if tracker.hnr_mode == "or" else all(ok for ok, _ in checks)

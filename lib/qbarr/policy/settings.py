@@ -22,14 +22,55 @@ DEFAULT_FOLDER_EXCLUSIONS = (r"\bextras?\b", r"\bfeaturettes?\b", r"\bsamples?\b
 DEFAULT_NAME_EXCLUSIONS = (r"\bsample\b", r"\btrailer\b", r"\bncop\d*\b", r"\bnced\d*\b")
 
 VIDEO_EXTENSIONS = (
-    ".mkv", ".mk3d", ".mp4", ".m4v", ".avi", ".mov", ".wmv", ".asf", ".mpg", ".mpeg", ".m2v",
-    ".m2ts", ".mts", ".ts", ".webm", ".vob", ".ifo", ".bup", ".iso", ".img", ".divx", ".xvid",
-    ".flv", ".ogv", ".ogm", ".rmvb", ".wtv",
+    ".mkv",
+    ".mk3d",
+    ".mp4",
+    ".m4v",
+    ".avi",
+    ".mov",
+    ".wmv",
+    ".asf",
+    ".mpg",
+    ".mpeg",
+    ".m2v",
+    ".m2ts",
+    ".mts",
+    ".ts",
+    ".webm",
+    ".vob",
+    ".ifo",
+    ".bup",
+    ".iso",
+    ".img",
+    ".divx",
+    ".xvid",
+    ".flv",
+    ".ogv",
+    ".ogm",
+    ".rmvb",
+    ".wtv",
 )
 SUBTITLE_EXTENSIONS = (".srt", ".ass", ".ssa", ".sub", ".idx", ".sup", ".vtt", ".smi")
 AUDIO_EXTENSIONS = (
-    ".flac", ".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".wav", ".wma", ".ape",
-    ".wv", ".alac", ".aif", ".aiff", ".dsf", ".dff", ".mka", ".mpc",
+    ".flac",
+    ".mp3",
+    ".m4a",
+    ".m4b",
+    ".aac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".wav",
+    ".wma",
+    ".ape",
+    ".wv",
+    ".alac",
+    ".aif",
+    ".aiff",
+    ".dsf",
+    ".dff",
+    ".mka",
+    ".mpc",
 )
 # Suffixes of data still being written: qBittorrent's ".!qB" (stripped before matching) and
 # its ".parts" piece file are never what excludes a file.
@@ -103,17 +144,24 @@ class PolicySettings:
     trackers: tuple[TrackerRule, ...] = ()
     _folder_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _name_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
-    _tracker_cache: dict[str, TrackerRule | None] = field(default_factory=dict, init=False, repr=False,
-                                                           compare=False)
+    _tracker_cache: dict[str, TrackerRule | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.remove_mode not in REMOVE_MODES:
-            raise PolicyConfigError(f"RemoveMode = {self.remove_mode!r}: expected one of {', '.join(REMOVE_MODES)}")
+            raise PolicyConfigError(
+                f"RemoveMode = {self.remove_mode!r}: expected one of {', '.join(REMOVE_MODES)}"
+            )
         if self.seed_action not in SEED_ACTIONS:
             raise PolicyConfigError(f"Action = {self.seed_action!r}: expected remove or pause")
         flags = 0 if self.case_sensitive else re.IGNORECASE
-        object.__setattr__(self, "_folder_re", _compile("FolderExclusionRegex", self.folder_exclusions, flags))
-        object.__setattr__(self, "_name_re", _compile("FileNameExclusionRegex", self.name_exclusions, flags))
+        object.__setattr__(
+            self, "_folder_re", _compile("FolderExclusionRegex", self.folder_exclusions, flags)
+        )
+        object.__setattr__(
+            self, "_name_re", _compile("FileNameExclusionRegex", self.name_exclusions, flags)
+        )
 
     # -- derived values ---------------------------------------------------
 
@@ -142,7 +190,9 @@ class PolicySettings:
         key = host or ""
         if key not in self._tracker_cache:
             found = [t for t in self.trackers if t.matches(host)]
-            self._tracker_cache[key] = max(found, key=lambda t: (len(t.host), t.name)) if found else None
+            self._tracker_cache[key] = (
+                max(found, key=lambda t: (len(t.host), t.name)) if found else None
+            )
         return self._tracker_cache[key]
 
     @property
@@ -152,8 +202,9 @@ class PolicySettings:
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def from_config(cls, instance_section: Mapping[str, Any], settings_section: Mapping[str, Any],
-                    kind: str) -> PolicySettings:
+    def from_config(
+        cls, instance_section: Mapping[str, Any], settings_section: Mapping[str, Any], kind: str
+    ) -> PolicySettings:
         """Build from a validated Arr section (``Instance.section``) and ``Config.settings``.
 
         Missing keys take the configspec defaults, so plain dicts work in tests.
@@ -211,7 +262,9 @@ def _compile(key: str, patterns: tuple[str, ...], flags: int) -> re.Pattern[str]
         try:
             re.compile(pattern, flags)
         except re.error as exc:
-            raise PolicyConfigError(f"{key}: {pattern!r} is not a valid regular expression ({exc})") from None
+            raise PolicyConfigError(
+                f"{key}: {pattern!r} is not a valid regular expression ({exc})"
+            ) from None
     return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
 
 
@@ -237,19 +290,23 @@ def _trackers(section: Mapping[str, Any]) -> tuple[TrackerRule, ...]:
             continue
         host = normalize_host(entry.get("Host"))
         if not host:
-            raise PolicyConfigError(f"[[[Trackers]]] [[[[{name}]]]] Host is missing or not a host name")
-        rules.append(TrackerRule(
-            name=str(name),
-            host=host,
-            max_ratio=float(entry.get("MaxUploadRatio", 0.0)),
-            max_seeding_time=float(entry.get("MaxSeedingTime", 0.0)),
-            maximum_eta=float(entry.get("MaximumETA", 0.0)),
-            hit_and_run=bool(entry.get("HitAndRun", False)),
-            hnr_mode=str(entry.get("HitAndRunMode", "and")),
-            min_seed_ratio=float(entry.get("MinSeedRatio", 1.0)),
-            min_seed_days=float(entry.get("MinSeedDays", 0.0)),
-            min_download_percent=float(entry.get("MinDownloadPercent", 10.0)),
-            partial_seed_ratio=float(entry.get("PartialSeedRatio", 1.0)),
-            obligation_action=str(entry.get("ObligationAction", "keep")),
-        ))
+            raise PolicyConfigError(
+                f"[[[Trackers]]] [[[[{name}]]]] Host is missing or not a host name"
+            )
+        rules.append(
+            TrackerRule(
+                name=str(name),
+                host=host,
+                max_ratio=float(entry.get("MaxUploadRatio", 0.0)),
+                max_seeding_time=float(entry.get("MaxSeedingTime", 0.0)),
+                maximum_eta=float(entry.get("MaximumETA", 0.0)),
+                hit_and_run=bool(entry.get("HitAndRun", False)),
+                hnr_mode=str(entry.get("HitAndRunMode", "and")),
+                min_seed_ratio=float(entry.get("MinSeedRatio", 1.0)),
+                min_seed_days=float(entry.get("MinSeedDays", 0.0)),
+                min_download_percent=float(entry.get("MinDownloadPercent", 10.0)),
+                partial_seed_ratio=float(entry.get("PartialSeedRatio", 1.0)),
+                obligation_action=str(entry.get("ObligationAction", "keep")),
+            )
+        )
     return tuple(rules)

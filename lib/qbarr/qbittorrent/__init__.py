@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from . import states
 from .client import QbtClient
-from .errors import (QbtAuthError, QbtConflict, QbtError, QbtNotFound, QbtProtocolError,
-                     QbtUnavailable)
+from .errors import (
+    QbtAuthError,
+    QbtConflict,
+    QbtError,
+    QbtNotFound,
+    QbtProtocolError,
+    QbtUnavailable,
+)
 from .snapshot import Snapshot
 from .version import QbtVersion
 
-__all__ = ["QbtClient", "Snapshot", "QbtVersion", "QbtError", "QbtAuthError", "QbtUnavailable",
-           "QbtProtocolError", "QbtNotFound", "QbtConflict", "states"]
+__all__ = [
+    "QbtClient",
+    "Snapshot",
+    "QbtVersion",
+    "QbtError",
+    "QbtAuthError",
+    "QbtUnavailable",
+    "QbtProtocolError",
+    "QbtNotFound",
+    "QbtConflict",
+    "states",
+]

@@ -30,18 +30,27 @@ def check_login(response: httpx.Response) -> dict[str, str]:
     if status == 204 or (status == 200 and body == "Ok."):
         return {c.name: c.value for c in response.cookies.jar if c.value is not None}
     if (status == 200 and body == "Fails.") or status == 401:
-        raise QbtAuthError("qBittorrent rejected the username or password "
-                           "(POST /api/v2/auth/login)",
-                           status=status, path=LOGIN_PATH)
+        raise QbtAuthError(
+            "qBittorrent rejected the username or password (POST /api/v2/auth/login)",
+            status=status,
+            path=LOGIN_PATH,
+        )
     if status == 403:
-        raise QbtAuthError("qBittorrent refused the login with 403: this client's IP is banned "
-                           "after too many failed logins (POST /api/v2/auth/login)",
-                           status=status, path=LOGIN_PATH)
+        raise QbtAuthError(
+            "qBittorrent refused the login with 403: this client's IP is banned "
+            "after too many failed logins (POST /api/v2/auth/login)",
+            status=status,
+            path=LOGIN_PATH,
+        )
     if status >= 500:
-        raise QbtUnavailable(f"qBittorrent POST /api/v2/auth/login -> HTTP {status}",
-                             status=status, path=LOGIN_PATH)
-    raise QbtAuthError(f"unexpected answer to POST /api/v2/auth/login: HTTP {status}",
-                       status=status, path=LOGIN_PATH)
+        raise QbtUnavailable(
+            f"qBittorrent POST /api/v2/auth/login -> HTTP {status}", status=status, path=LOGIN_PATH
+        )
+    raise QbtAuthError(
+        f"unexpected answer to POST /api/v2/auth/login: HTTP {status}",
+        status=status,
+        path=LOGIN_PATH,
+    )
 
 
 class QbtAuth(httpx.Auth):
@@ -50,8 +59,14 @@ class QbtAuth(httpx.Auth):
     requires_request_body = True  # the body must be replayable after a re-login
     requires_response_body = True
 
-    def __init__(self, login_url: str, username: str, password: str, api_key: str = "",
-                 on_login: Callable[[httpx.Response], None] | None = None) -> None:
+    def __init__(
+        self,
+        login_url: str,
+        username: str,
+        password: str,
+        api_key: str = "",
+        on_login: Callable[[httpx.Response], None] | None = None,
+    ) -> None:
         self._login_url = login_url
         self._username = username
         self._password = password
@@ -78,9 +93,12 @@ class QbtAuth(httpx.Auth):
     def login_request(self, like: httpx.Request | None = None) -> httpx.Request:
         """The auth/login POST. `like` lends its extensions: a bare httpx.Request has no
         timeout at all, so a login yielded from the flow must carry the caller's."""
-        return httpx.Request("POST", self._login_url,
-                             data={"username": self._username, "password": self._password},
-                             extensions=dict(like.extensions) if like is not None else {})
+        return httpx.Request(
+            "POST",
+            self._login_url,
+            data={"username": self._username, "password": self._password},
+            extensions=dict(like.extensions) if like is not None else {},
+        )
 
     def accept(self, response: httpx.Response) -> None:
         """Store the cookies of a successful login answer (raises QbtAuthError otherwise)."""
@@ -91,8 +109,11 @@ class QbtAuth(httpx.Auth):
             if cookies or not self._cookies:
                 self._cookies = cookies
             self._generation += 1
-        log.info("logged in to qBittorrent as %r (cookie %s)", self._username,
-                 ",".join(sorted(cookies)) or "unchanged")
+        log.info(
+            "logged in to qBittorrent as %r (cookie %s)",
+            self._username,
+            ",".join(sorted(cookies)) or "unchanged",
+        )
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._api_key:
@@ -109,8 +130,11 @@ class QbtAuth(httpx.Auth):
         if response.status_code not in (401, 403):
             return
         if generation == self._generation:  # nobody re-logged in meanwhile: do it
-            log.info("qBittorrent answered %d on %s: session lost, logging in again",
-                     response.status_code, request.url.path)
+            log.info(
+                "qBittorrent answered %d on %s: session lost, logging in again",
+                response.status_code,
+                request.url.path,
+            )
             self.accept((yield self.login_request(request)))
         self._apply(request)
         yield request

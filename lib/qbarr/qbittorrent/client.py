@@ -20,8 +20,14 @@ from typing import Any
 import httpx
 
 from .auth import LOGIN_PATH, QbtAuth
-from .errors import (QbtAuthError, QbtConflict, QbtError, QbtNotFound, QbtProtocolError,
-                     QbtUnavailable)
+from .errors import (
+    QbtAuthError,
+    QbtConflict,
+    QbtError,
+    QbtNotFound,
+    QbtProtocolError,
+    QbtUnavailable,
+)
 from .snapshot import Snapshot
 from .version import QbtVersion, parse_webapi
 
@@ -43,9 +49,19 @@ def _flag(value: bool) -> str:
 class QbtClient:
     """Typed calls for what qbarr needs; every failure raises a `QbtError` subclass."""
 
-    def __init__(self, url: str, username: str = "", password: str = "", api_key: str = "",
-                 timeout: float = 15.0, user_agent: str = "qbarr", *, retries: int = 2,
-                 backoff: float = 0.25, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        username: str = "",
+        password: str = "",
+        api_key: str = "",
+        timeout: float = 15.0,
+        user_agent: str = "qbarr",
+        *,
+        retries: int = 2,
+        backoff: float = 0.25,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._retries = max(0, retries)
         self._backoff = backoff
@@ -54,12 +70,21 @@ class QbtClient:
         self._snapshot = Snapshot()
         self._lock = threading.Lock()
         self._stats = {"calls": 0, "errors": 0, "bytes_in": 0, "retries": 0, "logins": 0}
-        self._auth = QbtAuth(self.url + "/api/v2/" + LOGIN_PATH, username, password, api_key,
-                             on_login=self._count_login)
+        self._auth = QbtAuth(
+            self.url + "/api/v2/" + LOGIN_PATH,
+            username,
+            password,
+            api_key,
+            on_login=self._count_login,
+        )
         self._http = httpx.Client(
-            base_url=self.url + "/api/v2/", auth=self._auth, transport=transport,
+            base_url=self.url + "/api/v2/",
+            auth=self._auth,
+            transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            headers={"User-Agent": user_agent}, follow_redirects=False)
+            headers={"User-Agent": user_agent},
+            follow_redirects=False,
+        )
 
     # ------------------------------------------------------------------ plumbing
     def __enter__(self) -> QbtClient:
@@ -89,9 +114,15 @@ class QbtClient:
         self._bump("logins")
         self._bump("bytes_in", response.num_bytes_downloaded)
 
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 data: dict[str, Any] | None = None,
-                 files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+    ) -> httpx.Response:
         """Send with bounded retries; map every failure to a QbtError."""
         attempts = 1 + self._retries
         for attempt in range(attempts):
@@ -120,16 +151,21 @@ class QbtClient:
     def _transport_error(self, method: str, path: str, exc: httpx.TransportError) -> QbtError:
         where = f"{method} /api/v2/{path}"
         if isinstance(exc, httpx.TimeoutException):
-            return QbtUnavailable(f"qBittorrent did not answer {where} within {self._timeout:g} s "
-                                  f"({type(exc).__name__})", path=path)
+            return QbtUnavailable(
+                f"qBittorrent did not answer {where} within {self._timeout:g} s "
+                f"({type(exc).__name__})",
+                path=path,
+            )
         if isinstance(exc, httpx.ConnectError):
             return QbtUnavailable(f"cannot connect to qBittorrent for {where}: {exc}", path=path)
-        return QbtUnavailable(f"connection to qBittorrent failed during {where}: "
-                              f"{type(exc).__name__}: {exc}", path=path)
+        return QbtUnavailable(
+            f"connection to qBittorrent failed during {where}: {type(exc).__name__}: {exc}",
+            path=path,
+        )
 
     def _pause(self, attempt: int) -> None:
         self._bump("retries")
-        time.sleep(self._backoff * (2 ** attempt) * (0.5 + random.random()))
+        time.sleep(self._backoff * (2**attempt) * (0.5 + random.random()))
 
     def _check(self, method: str, path: str, response: httpx.Response) -> httpx.Response:
         status = response.status_code
@@ -139,8 +175,11 @@ class QbtClient:
         detail = response.text.strip()[:200] if status < 500 else response.reason_phrase
         msg = f"qBittorrent {method} /api/v2/{path} -> HTTP {status}: {detail}"
         if status in (401, 403):
-            why = " (API key refused)" if self._auth.uses_api_key else \
-                " (still refused after logging in again)"
+            why = (
+                " (API key refused)"
+                if self._auth.uses_api_key
+                else " (still refused after logging in again)"
+            )
             raise QbtAuthError(msg + why, status=status, path=path)
         if status == 404:
             raise QbtNotFound(msg, status=status, path=path)
@@ -150,8 +189,9 @@ class QbtClient:
             raise QbtUnavailable(msg, status=status, path=path)
         raise QbtError(msg, status=status, path=path)
 
-    def _get_json(self, path: str, params: dict[str, Any] | None = None,
-                  expect: type = dict) -> Any:
+    def _get_json(
+        self, path: str, params: dict[str, Any] | None = None, expect: type = dict
+    ) -> Any:
         response = self._request("GET", path, params=params)
         return self._decode(path, response, expect)
 
@@ -160,14 +200,20 @@ class QbtClient:
             value = json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
             self._bump("errors")
-            raise QbtProtocolError(f"qBittorrent GET /api/v2/{path}: malformed JSON "
-                                   f"({len(response.content)} bytes, HTTP {response.status_code})",
-                                   status=response.status_code, path=path) from exc
+            raise QbtProtocolError(
+                f"qBittorrent GET /api/v2/{path}: malformed JSON "
+                f"({len(response.content)} bytes, HTTP {response.status_code})",
+                status=response.status_code,
+                path=path,
+            ) from exc
         if not isinstance(value, expect):
             self._bump("errors")
-            raise QbtProtocolError(f"qBittorrent GET /api/v2/{path}: expected a JSON "
-                                   f"{expect.__name__}, got {type(value).__name__}",
-                                   status=response.status_code, path=path)
+            raise QbtProtocolError(
+                f"qBittorrent GET /api/v2/{path}: expected a JSON "
+                f"{expect.__name__}, got {type(value).__name__}",
+                status=response.status_code,
+                path=path,
+            )
         return value
 
     def _get_text(self, path: str) -> str:
@@ -238,11 +284,18 @@ class QbtClient:
         torrents = data.get("torrents") or {}
         return isinstance(torrents, dict) and any(
             h.lower() not in self._snapshot.torrents and isinstance(t, dict) and "name" not in t
-            for h, t in torrents.items())
+            for h, t in torrents.items()
+        )
 
     # ------------------------------------------------------------------ torrents: read
-    def torrents_info(self, hashes: list[str] | None = None, category: str | None = None, *,
-                      filter: str | None = None, tag: str | None = None) -> list[dict[str, Any]]:
+    def torrents_info(
+        self,
+        hashes: list[str] | None = None,
+        category: str | None = None,
+        *,
+        filter: str | None = None,
+        tag: str | None = None,
+    ) -> list[dict[str, Any]]:
         """torrents/info. category "" = uncategorised; hashes [] = nothing (no request).
         `filter` takes the 4.x names; "paused"/"resumed" become "stopped"/"running" on
         5.x (an unknown filter would silently mean "all")."""
@@ -328,12 +381,22 @@ class QbtClient:
     def file_prio(self, hash: str, file_ids: list[int], priority: int) -> None:
         """Priority 0 = do not download, 1 normal, 6 high, 7 maximal."""
         if file_ids:
-            self._post("torrents/filePrio", {"hash": hash.lower(),
-                                             "id": "|".join(str(int(i)) for i in file_ids),
-                                             "priority": int(priority)})
+            self._post(
+                "torrents/filePrio",
+                {
+                    "hash": hash.lower(),
+                    "id": "|".join(str(int(i)) for i in file_ids),
+                    "priority": int(priority),
+                },
+            )
 
-    def set_share_limits(self, hashes: list[str], ratio_limit: float, seeding_time_limit: int,
-                         inactive_seeding_time_limit: int = -2) -> None:
+    def set_share_limits(
+        self,
+        hashes: list[str],
+        ratio_limit: float,
+        seeding_time_limit: int,
+        inactive_seeding_time_limit: int = -2,
+    ) -> None:
         """-2 = global limit, -1 = unlimited; seeding times in minutes. Sends the
         parameters each version requires (4.6+: inactive limit, 5.2+: action)."""
         extra: dict[str, Any] = {"ratioLimit": ratio_limit, "seedingTimeLimit": seeding_time_limit}
@@ -344,9 +407,15 @@ class QbtClient:
             extra["shareLimitAction"] = "Default"
         self._each("torrents/setShareLimits", hashes, **extra)
 
-    def add(self, urls: list[str] | None = None, torrent_files: list[bytes] | None = None,
-            category: str | None = None, tags: list[str] | None = None,
-            save_path: str | None = None, paused: bool = False) -> None:
+    def add(
+        self,
+        urls: list[str] | None = None,
+        torrent_files: list[bytes] | None = None,
+        category: str | None = None,
+        tags: list[str] | None = None,
+        save_path: str | None = None,
+        paused: bool = False,
+    ) -> None:
         """Add magnets/URLs and/or .torrent files. QbtConflict if none was accepted
         (already present, invalid); QbtError 415 for a file that is not a torrent."""
         if not urls and not torrent_files:
@@ -363,8 +432,10 @@ class QbtClient:
             data["savepath"] = save_path
         if paused:
             data["stopped" if v.v5 else "paused"] = "true"
-        files = [("torrents", (f"upload{i}.torrent", blob, "application/x-bittorrent"))
-                 for i, blob in enumerate(torrent_files or ())]
+        files = [
+            ("torrents", (f"upload{i}.torrent", blob, "application/x-bittorrent"))
+            for i, blob in enumerate(torrent_files or ())
+        ]
         response = self._post("torrents/add", data, files=files or None)
         self._check_add(response, v)
 
@@ -373,14 +444,20 @@ class QbtClient:
             return
         text = response.text.strip()
         if text == "Fails.":
-            raise QbtConflict("qBittorrent POST /api/v2/torrents/add accepted no torrent "
-                              "(already present or invalid)", status=response.status_code,
-                              path="torrents/add")
+            raise QbtConflict(
+                "qBittorrent POST /api/v2/torrents/add accepted no torrent "
+                "(already present or invalid)",
+                status=response.status_code,
+                path="torrents/add",
+            )
         if v.json_add_result and text.startswith("{"):
             result = self._decode("torrents/add", response, dict)
             if result.get("success_count", 1) == 0 and result.get("pending_count", 0) == 0:
-                raise QbtConflict("qBittorrent POST /api/v2/torrents/add accepted no torrent",
-                                  status=response.status_code, path="torrents/add")
+                raise QbtConflict(
+                    "qBittorrent POST /api/v2/torrents/add accepted no torrent",
+                    status=response.status_code,
+                    path="torrents/add",
+                )
 
 
 __all__ = ["QbtClient"]

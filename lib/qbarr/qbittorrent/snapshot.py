@@ -57,8 +57,9 @@ class Snapshot:
         hold to snapshot.torrents etc. stay valid."""
         before = set(self.torrents)
         self.torrents.clear()
-        self.torrents.update((h.lower(), {**t, "hash": h.lower()})
-                             for h, t in (data.get("torrents") or {}).items())
+        self.torrents.update(
+            (h.lower(), {**t, "hash": h.lower()}) for h, t in (data.get("torrents") or {}).items()
+        )
         self.changed = set(self.torrents)
         self.removed = before - self.changed
         self.categories.clear()
@@ -104,8 +105,9 @@ _LIST_KEYS = ("torrents_removed", "categories_removed", "tags", "tags_removed", 
 def _validate(data: Any) -> None:
     """Check the shape before touching the snapshot, so a bad answer changes nothing."""
     if not isinstance(data, dict):
-        raise QbtProtocolError(f"{PATH}: expected a JSON object, got {type(data).__name__}",
-                               path=PATH)
+        raise QbtProtocolError(
+            f"{PATH}: expected a JSON object, got {type(data).__name__}", path=PATH
+        )
     rid = data.get("rid")
     if not isinstance(rid, int) or isinstance(rid, bool):
         raise QbtProtocolError(f"{PATH}: missing or non-integer 'rid'", path=PATH)

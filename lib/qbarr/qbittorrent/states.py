@@ -16,7 +16,26 @@ STALLED = frozenset({"stalledUP", "stalledDL"})
 ERRORED = frozenset({"error", "missingFiles"})
 SEEDING = frozenset({"uploading", "stalledUP", "forcedUP", "queuedUP", "checkingUP"})
 COMPLETE = SEEDING | STOPPED_UP
-DOWNLOADING = frozenset({"downloading", "metaDL", "forcedMetaDL", "stalledDL", "checkingDL",
-                         "pausedDL", "stoppedDL", "queuedDL", "forcedDL"})
-ALL = frozenset(SEEDING | STOPPED | CHECKING | QUEUED | METADATA | ERRORED | DOWNLOADING
-                | {"moving", "unknown", "allocating"})
+DOWNLOADING = frozenset(
+    {
+        "downloading",
+        "metaDL",
+        "forcedMetaDL",
+        "stalledDL",
+        "checkingDL",
+        "pausedDL",
+        "stoppedDL",
+        "queuedDL",
+        "forcedDL",
+    }
+)
+ALL = frozenset(
+    SEEDING
+    | STOPPED
+    | CHECKING
+    | QUEUED
+    | METADATA
+    | ERRORED
+    | DOWNLOADING
+    | {"moving", "unknown", "allocating"}
+)

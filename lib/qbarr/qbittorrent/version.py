@@ -18,8 +18,10 @@ def parse_webapi(text: str) -> tuple[int, ...]:
     except ValueError:
         parts = ()
     if len(parts) < 2:
-        raise QbtProtocolError(f"app/webapiVersion returned {text.strip()[:40]!r}, not a version",
-                               path="app/webapiVersion")
+        raise QbtProtocolError(
+            f"app/webapiVersion returned {text.strip()[:40]!r}, not a version",
+            path="app/webapiVersion",
+        )
     return parts
 
 

@@ -29,7 +29,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from qbarr.search.model import TIER_RANK, Plan, PlannedSearch, RequestItem, Usage, WantedItem, item_key
+from qbarr.search.model import (
+    TIER_RANK,
+    Plan,
+    PlannedSearch,
+    RequestItem,
+    Usage,
+    WantedItem,
+    item_key,
+)
 from qbarr.search.settings import SearchSettings
 
 DAY = 86400.0
@@ -118,7 +126,10 @@ def _request_order(requests: Sequence[RequestItem]) -> dict[tuple[str, int], int
 
 
 def _tier(
-    item: WantedItem, now: float, settings: SearchSettings, request_order: Mapping[tuple[str, int], int]
+    item: WantedItem,
+    now: float,
+    settings: SearchSettings,
+    request_order: Mapping[tuple[str, int], int],
 ) -> tuple[WantedItem, int]:
     """The item with its serving tier (request / recent / its own) and request rank."""
     if item.tier in ("missing", "cutoff"):
@@ -131,7 +142,12 @@ def _tier(
         if ranks:
             return _with_tier(item, "request"), min(ranks)
     recent = settings.recent_days * DAY
-    if item.tier == "missing" and item.released is not None and recent > 0 and 0 <= now - item.released <= recent:
+    if (
+        item.tier == "missing"
+        and item.released is not None
+        and recent > 0
+        and 0 <= now - item.released <= recent
+    ):
         return _with_tier(item, "recent"), 0
     return item, 0
 
@@ -151,7 +167,9 @@ def _with_tier(item: WantedItem, tier: str) -> WantedItem:
     )
 
 
-def _sort_key(item: WantedItem, req_rank: int, history: CooldownView, settings: SearchSettings) -> tuple:
+def _sort_key(
+    item: WantedItem, req_rank: int, history: CooldownView, settings: SearchSettings
+) -> tuple:
     last = history.get(item.key, NEVER)
     if item.released is None:
         date = (1, 0.0)
@@ -172,8 +190,14 @@ def group(items: Sequence[WantedItem], settings: SearchSettings) -> list[Planned
         if item.media != "episode":
             units.append(_single(item))
             continue
-        episodes = by_series.get(item.series_id, []) if item.series_id is not None and item.monitored else []
-        as_series = settings.series_mode == "series" or (settings.series_mode == "smart" and len(episodes) >= 2)
+        episodes = (
+            by_series.get(item.series_id, [])
+            if item.series_id is not None and item.monitored
+            else []
+        )
+        as_series = settings.series_mode == "series" or (
+            settings.series_mode == "smart" and len(episodes) >= 2
+        )
         if not episodes or not as_series:
             units.append(_single(item))
         elif item.series_id not in done_series:
@@ -223,9 +247,16 @@ def pace(
     if running >= settings.search_limit:
         return Plan(blocked="limit", pending=len(units), skipped=skipped)
     if usage.last_command_at is not None and now - usage.last_command_at < settings.search_delay:
-        return Plan(blocked="delay", pending=len(units), wake_at=usage.last_command_at + settings.search_delay, skipped=skipped)
+        return Plan(
+            blocked="delay",
+            pending=len(units),
+            wake_at=usage.last_command_at + settings.search_delay,
+            skipped=skipped,
+        )
     if settings.max_per_day > 0 and usage.last_24h >= settings.max_per_day:
-        return Plan(blocked="budget", pending=len(units), wake_at=usage.day_frees_at, skipped=skipped)
+        return Plan(
+            blocked="budget", pending=len(units), wake_at=usage.day_frees_at, skipped=skipped
+        )
     slots = settings.search_limit - running
     if settings.search_delay > 0:
         slots = min(slots, 1)
@@ -258,7 +289,9 @@ def pace(
     frees = {"hourly": usage.hour_frees_at, "requests": usage.requests_frees_at}
     wakes = [frees[h] for h in held if frees[h] is not None]
     blocked = "hourly" if "hourly" in held else "requests"
-    return Plan(blocked=blocked, pending=pending, wake_at=min(wakes) if wakes else None, skipped=skipped)
+    return Plan(
+        blocked=blocked, pending=pending, wake_at=min(wakes) if wakes else None, skipped=skipped
+    )
 
 
 def backoff_delay(failures: int, base: float = 1.0, cap: float = 60.0) -> float:

@@ -38,6 +38,7 @@ FINAL_STATUSES = frozenset({"completed", "failed", "aborted", "cancelled", "orph
 
 # --- reads -----------------------------------------------------------------------------
 
+
 def cooldowns(db: sqlite_utils.Database, instance: str, since: float) -> dict[str, float]:
     """item key -> last search time, for items searched after ``since`` (any path)."""
     found = rows(
@@ -50,8 +51,12 @@ def cooldowns(db: sqlite_utils.Database, instance: str, since: float) -> dict[st
 
 def usage(db: sqlite_utils.Database, instance: str, now: float, settings: SearchSettings) -> Usage:
     """Budget counters of one instance from the journal (all paths, errors excluded)."""
-    last = rows(db, f"SELECT MAX(at) AS at FROM searches WHERE instance = ? AND {COUNTED}", (instance,))
-    day, day_frees = _window(db, instance, now - DAY, settings.max_per_day if settings.max_per_day > 0 else None)
+    last = rows(
+        db, f"SELECT MAX(at) AS at FROM searches WHERE instance = ? AND {COUNTED}", (instance,)
+    )
+    day, day_frees = _window(
+        db, instance, now - DAY, settings.max_per_day if settings.max_per_day > 0 else None
+    )
     hour, hour_frees = _window(db, instance, now - HOUR, settings.hourly_cap)
     window = settings.request_window
     req, req_frees = _window(db, instance, now - window, settings.request_limit, reason="request")
@@ -67,7 +72,11 @@ def usage(db: sqlite_utils.Database, instance: str, now: float, settings: Search
 
 
 def _window(
-    db: sqlite_utils.Database, instance: str, since: float, cap: int | None, reason: str | None = None
+    db: sqlite_utils.Database,
+    instance: str,
+    since: float,
+    cap: int | None,
+    reason: str | None = None,
 ) -> tuple[int, float | None]:
     """Searches after ``since``, and (when at or over ``cap``) the time of the search whose
     leaving the window gives a slot back."""
@@ -76,7 +85,11 @@ def _window(
     count = int(rows(db, f"SELECT COUNT(*) AS n FROM searches WHERE {where}", params)[0]["n"])
     if cap is None or count < cap:
         return count, None
-    hit = rows(db, f"SELECT at FROM searches WHERE {where} ORDER BY at ASC LIMIT 1 OFFSET ?", (*params, count - cap))
+    hit = rows(
+        db,
+        f"SELECT at FROM searches WHERE {where} ORDER BY at ASC LIMIT 1 OFFSET ?",
+        (*params, count - cap),
+    )
     return count, float(hit[0]["at"]) if hit else None
 
 
@@ -94,8 +107,13 @@ def pending_commands(db: sqlite_utils.Database, instance: str, since: float) -> 
 
 # --- the search program's path -------------------------------------------------------------
 
+
 def begin(
-    db: sqlite_utils.Database, instance: str, search: PlannedSearch, now: float, dry_run: bool = False
+    db: sqlite_utils.Database,
+    instance: str,
+    search: PlannedSearch,
+    now: float,
+    dry_run: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """Journal a search about to be sent and start the cooldown of every key it covers.
 
@@ -104,20 +122,41 @@ def begin(
     """
     with write_txn(db):
         previous = _previous(db, instance, search.keys)
-        row_id = _insert(db, instance, search.keys, search.reason, _command_name(search), None, now,
-                         title=search.title, status="dry-run" if dry_run else "sending", detail=search.detail)
+        row_id = _insert(
+            db,
+            instance,
+            search.keys,
+            search.reason,
+            _command_name(search),
+            None,
+            now,
+            title=search.title,
+            status="dry-run" if dry_run else "sending",
+            detail=search.detail,
+        )
         if not dry_run:
             _cool(db, instance, search.keys, now)
     return row_id, previous
 
 
-def sent(db: sqlite_utils.Database, row_id: int, command_id: int | None, status: str = "sent") -> None:
+def sent(
+    db: sqlite_utils.Database, row_id: int, command_id: int | None, status: str = "sent"
+) -> None:
     """The Arr accepted the command."""
     with write_txn(db):
-        db.execute("UPDATE searches SET status = ?, command_id = ? WHERE id = ?", (status or "sent", command_id, row_id))
+        db.execute(
+            "UPDATE searches SET status = ?, command_id = ? WHERE id = ?",
+            (status or "sent", command_id, row_id),
+        )
 
 
-def abandon(db: sqlite_utils.Database, instance: str, row_id: int, error: str, previous: Mapping[str, Any] | None) -> None:
+def abandon(
+    db: sqlite_utils.Database,
+    instance: str,
+    row_id: int,
+    error: str,
+    previous: Mapping[str, Any] | None,
+) -> None:
     """The command did not reach the Arr: mark the row ``error``; with ``previous``, undo
     the cooldown (a transient outage must not cool down an item that was never searched)."""
     with write_txn(db):
@@ -125,7 +164,10 @@ def abandon(db: sqlite_utils.Database, instance: str, row_id: int, error: str, p
         if previous is not None:
             for key, old in previous.items():
                 if old is None:
-                    db.execute("DELETE FROM search_cooldowns WHERE instance = ? AND item = ?", (instance, key))
+                    db.execute(
+                        "DELETE FROM search_cooldowns WHERE instance = ? AND item = ?",
+                        (instance, key),
+                    )
                 else:
                     db.execute(
                         "UPDATE search_cooldowns SET last_at = ?, count = ? WHERE instance = ? AND item = ?",
@@ -133,7 +175,9 @@ def abandon(db: sqlite_utils.Database, instance: str, row_id: int, error: str, p
                     )
 
 
-def update_results(db: sqlite_utils.Database, instance: str, commands: Sequence[Mapping[str, Any]], now: float) -> int:
+def update_results(
+    db: sqlite_utils.Database, instance: str, commands: Sequence[Mapping[str, Any]], now: float
+) -> int:
     """Copy the Arr's command status onto our journal rows; returns rows changed.
 
     Rows still pending after a day whose command the Arr no longer lists become
@@ -150,11 +194,17 @@ def update_results(db: sqlite_utils.Database, instance: str, commands: Sequence[
         if cmd is None:
             age = now - float(_row_at(db, row_id))
             if age > DAY:
-                changes.append((row_id, "unknown", {"message": "the Arr no longer lists this command"}))
+                changes.append(
+                    (row_id, "unknown", {"message": "the Arr no longer lists this command"})
+                )
             continue
         status = str(cmd.get("status") or "").lower()
         if status and status != current.get(row_id):
-            result = {"message": cmd.get("message")} if status in FINAL_STATUSES and cmd.get("message") else None
+            result = (
+                {"message": cmd.get("message")}
+                if status in FINAL_STATUSES and cmd.get("message")
+                else None
+            )
             changes.append((row_id, status, result))
     if changes:
         with write_txn(db):
@@ -166,15 +216,25 @@ def update_results(db: sqlite_utils.Database, instance: str, commands: Sequence[
 def prune(db: sqlite_utils.Database, instance: str, older_than: float) -> int:
     """Forget journal rows and cooldowns older than ``older_than`` (keeps the table small)."""
     with write_txn(db):
-        n = db.execute("DELETE FROM searches WHERE instance = ? AND at < ?", (instance, older_than)).rowcount
-        db.execute("DELETE FROM search_cooldowns WHERE instance = ? AND last_at < ?", (instance, older_than))
+        n = db.execute(
+            "DELETE FROM searches WHERE instance = ? AND at < ?", (instance, older_than)
+        ).rowcount
+        db.execute(
+            "DELETE FROM search_cooldowns WHERE instance = ? AND last_at < ?",
+            (instance, older_than),
+        )
     return int(n or 0)
 
 
 # --- the managers' path (re-search after a failed download) ---------------------------------
 
+
 def may_search(
-    db: sqlite_utils.Database, instance: str, items: Iterable[str], now: float, settings: SearchSettings
+    db: sqlite_utils.Database,
+    instance: str,
+    items: Iterable[str],
+    now: float,
+    settings: SearchSettings,
 ) -> list[str]:
     """The item keys a manager may re-search now, in the order given.
 
@@ -185,7 +245,11 @@ def may_search(
     wanted = list(dict.fromkeys(items))
     if not wanted:
         return []
-    recent = cooldowns(db, instance, now - settings.research_cooldown) if settings.research_cooldown > 0 else {}
+    recent = (
+        cooldowns(db, instance, now - settings.research_cooldown)
+        if settings.research_cooldown > 0
+        else {}
+    )
     allowed = [k for k in wanted if k not in recent]
     if settings.max_per_day > 0:
         used = usage(db, instance, now, settings).last_24h
@@ -215,7 +279,18 @@ def record_search(
     if not keys:
         raise ValueError("record_search needs at least one item key")
     with write_txn(db):
-        row_id = _insert(db, instance, keys, reason, command, command_id, now, title=title, status=status, hash=hash)
+        row_id = _insert(
+            db,
+            instance,
+            keys,
+            reason,
+            command,
+            command_id,
+            now,
+            title=title,
+            status=status,
+            hash=hash,
+        )
         if status != "error":
             _cool(db, instance, keys, now)
     return row_id
@@ -223,7 +298,12 @@ def record_search(
 
 # --- helpers -----------------------------------------------------------------------------
 
-COMMAND_NAMES = {"movie": "MoviesSearch", "episode": "EpisodeSearch", "series": "SeriesSearch", "album": "AlbumSearch"}
+COMMAND_NAMES = {
+    "movie": "MoviesSearch",
+    "episode": "EpisodeSearch",
+    "series": "SeriesSearch",
+    "album": "AlbumSearch",
+}
 
 
 def _command_name(search: PlannedSearch) -> str:
@@ -252,8 +332,18 @@ def _insert(
     cur = db.execute(
         "INSERT INTO searches (instance, item, title, reason, command, command_id, status, result, hash, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (instance, keys[0], title, reason, command, command_id, status, json.dumps(extra) if extra else None,
-         hash.lower() if hash else None, now),
+        (
+            instance,
+            keys[0],
+            title,
+            reason,
+            command,
+            command_id,
+            status,
+            json.dumps(extra) if extra else None,
+            hash.lower() if hash else None,
+            now,
+        ),
     )
     return int(cur.lastrowid)
 
@@ -269,19 +359,28 @@ def _cool(db: sqlite_utils.Database, instance: str, keys: Iterable[str], now: fl
 
 def _previous(db: sqlite_utils.Database, instance: str, keys: Sequence[str]) -> dict[str, Any]:
     marks = ",".join("?" * len(keys))
-    found = rows(db, f"SELECT item, last_at, count FROM search_cooldowns WHERE instance = ? AND item IN ({marks})", (instance, *keys))
+    found = rows(
+        db,
+        f"SELECT item, last_at, count FROM search_cooldowns WHERE instance = ? AND item IN ({marks})",
+        (instance, *keys),
+    )
     by_key = {r["item"]: {"last_at": r["last_at"], "count": r["count"]} for r in found}
     return {k: by_key.get(k) for k in keys}
 
 
-def _set_result(db: sqlite_utils.Database, row_id: int, status: str, result: Mapping[str, Any] | None) -> None:
+def _set_result(
+    db: sqlite_utils.Database, row_id: int, status: str, result: Mapping[str, Any] | None
+) -> None:
     if result is None:
         db.execute("UPDATE searches SET status = ? WHERE id = ?", (status, row_id))
         return
     old = db.execute("SELECT result FROM searches WHERE id = ?", (row_id,)).fetchone()
     merged = json.loads(old[0]) if old and old[0] else {}
     merged.update({k: v for k, v in result.items() if v is not None})
-    db.execute("UPDATE searches SET status = ?, result = ? WHERE id = ?", (status, json.dumps(merged), row_id))
+    db.execute(
+        "UPDATE searches SET status = ?, result = ? WHERE id = ?",
+        (status, json.dumps(merged), row_id),
+    )
 
 
 def _rows_by_id(db: sqlite_utils.Database, ids: Iterable[int]) -> list[dict]:

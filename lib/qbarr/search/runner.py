@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
-from qbarr.search import recorder, wanted as wantedmod
+from qbarr.search import recorder
+from qbarr.search import wanted as wantedmod
 from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
 from qbarr.search.planner import backoff_delay, plan
 from qbarr.search.settings import SearchSettings
@@ -119,18 +120,34 @@ class SearchRunner:
 
     # -- configuration ------------------------------------------------------------------
 
-    def reconfigure(self, settings: SearchSettings, arr: Any | None = None, sources: Mapping[str, Any] | None = None, dry_run: bool | None = None) -> None:
+    def reconfigure(
+        self,
+        settings: SearchSettings,
+        arr: Any | None = None,
+        sources: Mapping[str, Any] | None = None,
+        dry_run: bool | None = None,
+    ) -> None:
         """New settings after SIGHUP; the next step re-reads what the change affects."""
         changed_lists = (
-            settings.search_missing, settings.search_cutoff_unmet, settings.unmonitored, settings.search_upgrades
-        ) != (self.settings.search_missing, self.settings.search_cutoff_unmet, self.settings.unmonitored, self.settings.search_upgrades)
+            settings.search_missing,
+            settings.search_cutoff_unmet,
+            settings.unmonitored,
+            settings.search_upgrades,
+        ) != (
+            self.settings.search_missing,
+            self.settings.search_cutoff_unmet,
+            self.settings.unmonitored,
+            self.settings.search_upgrades,
+        )
         self.settings = settings
         if arr is not None:
             self.arr = arr
             changed_lists = True
         if sources is not None:
             self.sources = dict(sources)
-            self.source_state = {name: self.source_state.get(name, SourceState()) for name in self.sources}
+            self.source_state = {
+                name: self.source_state.get(name, SourceState()) for name in self.sources
+            }
             for state in self.source_state.values():
                 state.next_poll = 0.0
         if dry_run is not None:
@@ -186,11 +203,20 @@ class SearchRunner:
             except SourceError as exc:
                 state.failures += 1
                 state.error = str(exc)
-                state.next_poll = now + min(every, backoff_delay(state.failures, SOURCE_RETRY_BASE, every))
-                log.warning("%s: %s; requests retried in %.0f s, Arr searches go on", self.instance, exc, state.next_poll - now)
+                state.next_poll = now + min(
+                    every, backoff_delay(state.failures, SOURCE_RETRY_BASE, every)
+                )
+                log.warning(
+                    "%s: %s; requests retried in %.0f s, Arr searches go on",
+                    self.instance,
+                    exc,
+                    state.next_poll - now,
+                )
                 continue
             if state.error:
-                log.info("%s: %s answers again (%d requests)", self.instance, name, len(state.requests))
+                log.info(
+                    "%s: %s answers again (%d requests)", self.instance, name, len(state.requests)
+                )
             fresh = {(r.media, r.tmdb, r.tvdb) for r in state.requests} - self.seen_requests
             if fresh:
                 self.seen_requests |= fresh
@@ -204,7 +230,11 @@ class SearchRunner:
         out = []
         for state in self.source_state.values():
             for req in state.requests:
-                if req.media == "series" and req.tvdb is not None and self.series_by_tvdb.get(req.tvdb) is not None:
+                if (
+                    req.media == "series"
+                    and req.tvdb is not None
+                    and self.series_by_tvdb.get(req.tvdb) is not None
+                ):
                     req = replace(req, arr_id=self.series_by_tvdb[req.tvdb])
                 out.append(req)
         return out
@@ -214,13 +244,21 @@ class SearchRunner:
         the episodes in wanted/missing only carry the series id)."""
         if self.settings.kind != "sonarr":
             return
-        unknown = {r.tvdb for s in self.source_state.values() for r in s.requests
-                   if r.media == "series" and r.tvdb is not None and r.tvdb not in self.series_by_tvdb}
+        unknown = {
+            r.tvdb
+            for s in self.source_state.values()
+            for r in s.requests
+            if r.media == "series" and r.tvdb is not None and r.tvdb not in self.series_by_tvdb
+        }
         for tvdb in sorted(unknown):
             found = wantedmod.arr_get(self.arr, "series", {"tvdbId": tvdb})
             self.series_by_tvdb.setdefault(tvdb, None)
             for series in found if isinstance(found, list) else []:
-                if isinstance(series, Mapping) and isinstance(series.get("tvdbId"), int) and isinstance(series.get("id"), int):
+                if (
+                    isinstance(series, Mapping)
+                    and isinstance(series.get("tvdbId"), int)
+                    and isinstance(series.get("id"), int)
+                ):
                     self.series_by_tvdb[series["tvdbId"]] = series["id"]
 
     # -- wanted lists -------------------------------------------------------------------
@@ -244,14 +282,30 @@ class SearchRunner:
             for monitored in (True, False) if s.unmonitored else (True,):
                 for which, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet)):
                     if on:
-                        got = wantedmod.crawl(self.arr, s.kind, which, monitored, on_page=self.progress)
+                        got = wantedmod.crawl(
+                            self.arr, s.kind, which, monitored, on_page=self.progress
+                        )
                         items += got if monitored else [replace(i, monitored=False) for i in got]
             self.wanted = self._not_downloading(items)
-            self.wanted_at, self.exhausted, self.sent_since_refresh, self.new_requests = now, False, 0, False
-            log.info("%s: %d wanted items (%d downloading skipped)", self.instance, len(self.wanted), self.in_queue)
-        if s.search_upgrades and (self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH):
+            self.wanted_at, self.exhausted, self.sent_since_refresh, self.new_requests = (
+                now,
+                False,
+                0,
+                False,
+            )
+            log.info(
+                "%s: %d wanted items (%d downloading skipped)",
+                self.instance,
+                len(self.wanted),
+                self.in_queue,
+            )
+        if s.search_upgrades and (
+            self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH
+        ):
             library = wantedmod.arr_get(self.arr, wantedmod.LIBRARY_PATHS[s.kind])
-            self.upgrades = wantedmod.upgrade_items(s.kind, library if isinstance(library, list) else [])
+            self.upgrades = wantedmod.upgrade_items(
+                s.kind, library if isinstance(library, list) else []
+            )
             self.upgrades_at = now
         elif not s.search_upgrades:
             self.upgrades = []
@@ -262,7 +316,11 @@ class SearchRunner:
         if queue_fn is None:
             return items
         busy: set[str] = set()
-        field_of = {"radarr": ("movieId", "movie"), "sonarr": ("episodeId", "episode"), "lidarr": ("albumId", "album")}
+        field_of = {
+            "radarr": ("movieId", "movie"),
+            "sonarr": ("episodeId", "episode"),
+            "lidarr": ("albumId", "album"),
+        }
         fname, media = field_of[self.settings.kind]
         for q in queue_fn():
             value = q.media.get(fname) if hasattr(q, "media") else None
@@ -274,7 +332,11 @@ class SearchRunner:
 
     def _rss(self, now: float) -> None:
         every = self.settings.rss_sync_every
-        if every > 0 and (self.last_rss is None or now - self.last_rss >= every) and not self.dry_run:
+        if (
+            every > 0
+            and (self.last_rss is None or now - self.last_rss >= every)
+            and not self.dry_run
+        ):
             self.arr.rss_sync()
             self.last_rss = now
 
@@ -287,7 +349,9 @@ class SearchRunner:
         if self.dry_run:
             history = {**history, **self.dry_cool}
             if self.dry_last is not None:
-                usage = replace(usage, last_command_at=max(usage.last_command_at or 0.0, self.dry_last))
+                usage = replace(
+                    usage, last_command_at=max(usage.last_command_at or 0.0, self.dry_last)
+                )
         return plan(self.wanted + self.upgrades, self.requests(), running, history, now, s, usage)
 
     def _search(self, now: float) -> list[float | None]:
@@ -351,9 +415,15 @@ class SearchRunner:
         except ArrError as exc:
             recorder.abandon(self.db, self.instance, row, str(exc), previous)
             raise
-        command_id = answer.get("id") if isinstance(answer, Mapping) and isinstance(answer.get("id"), int) else None
+        command_id = (
+            answer.get("id")
+            if isinstance(answer, Mapping) and isinstance(answer.get("id"), int)
+            else None
+        )
         status = str(answer.get("status") or "sent") if isinstance(answer, Mapping) else "sent"
-        recorder.sent(self.db, row, command_id, status if status in recorder.PENDING_STATUSES else "sent")
+        recorder.sent(
+            self.db, row, command_id, status if status in recorder.PENDING_STATUSES else "sent"
+        )
         self.sent_since_refresh += 1
         self.sent_total += 1
         self.running += 1
@@ -379,8 +449,13 @@ class SearchRunner:
             **{f"skipped_{k}": v for k, v in p.skipped.items()},
         }
         sources = {
-            name: {"ok": st.error is None, "error": st.error, "requests": len(st.requests),
-                   "polled_at": st.polled_at, "next_poll": st.next_poll}
+            name: {
+                "ok": st.error is None,
+                "error": st.error,
+                "requests": len(st.requests),
+                "polled_at": st.polled_at,
+                "next_poll": st.next_poll,
+            }
             for name, st in self.source_state.items()
         }
         stats = {
@@ -389,8 +464,12 @@ class SearchRunner:
             "wanted_at": self.wanted_at,
             "dry_run": self.dry_run,
             "sources": sources,
-            "settings": {"SearchLimit": self.settings.search_limit, "SearchDelay": self.settings.search_delay,
-                         "MaxSearchesPerDay": self.settings.max_per_day, "hourly_cap": self.settings.hourly_cap},
+            "settings": {
+                "SearchLimit": self.settings.search_limit,
+                "SearchDelay": self.settings.search_delay,
+                "MaxSearchesPerDay": self.settings.max_per_day,
+                "hourly_cap": self.settings.hourly_cap,
+            },
         }
         if not self.settings.enabled:
             return "disabled", None, counts, stats

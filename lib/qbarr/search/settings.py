@@ -143,7 +143,9 @@ def _where(path: Path | str, sections: list[str], key: str) -> str:
     return f"{path}: [{']['.join(sections)}] {key}"
 
 
-def validate_instance(path: Path | str, name: str, kind: str, section: Mapping[str, Any]) -> list[str]:
+def validate_instance(
+    path: Path | str, name: str, kind: str, section: Mapping[str, Any]
+) -> list[str]:
     """Cross-field checks of one instance's ``[[Search]]``; one clear line per problem."""
     search = section.get("Search")
     if not isinstance(search, Mapping):
@@ -163,7 +165,9 @@ def validate_instance(path: Path | str, name: str, kind: str, section: Mapping[s
     return problems
 
 
-def _request_problems(path: Path | str, where: list[str], kind: str, source: str, sec: Mapping[str, Any]) -> list[str]:
+def _request_problems(
+    path: Path | str, where: list[str], kind: str, source: str, sec: Mapping[str, Any]
+) -> list[str]:
     problems = []
     url = str(sec.get("URL", "") or "").strip()
     if kind not in ("radarr", "sonarr"):
@@ -177,7 +181,9 @@ def _request_problems(path: Path | str, where: list[str], kind: str, source: str
             f"(e.g. http://127.0.0.1:{5055 if source == 'Overseerr' else 3579}) or set Enabled = false"
         )
     elif not url.lower().startswith(("http://", "https://")):
-        problems.append(f"{_where(path, where, 'URL')} = {url!r} is invalid: expected an http:// or https:// address")
+        problems.append(
+            f"{_where(path, where, 'URL')} = {url!r} is invalid: expected an http:// or https:// address"
+        )
     if not str(sec.get("APIKey", "") or "").strip():
         problems.append(
             f"{_where(path, where, 'APIKey')} is empty: {source} is enabled, so set its API key "

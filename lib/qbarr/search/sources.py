@@ -20,7 +20,13 @@ from qbarr.search.settings import RequestSettings
 from qbarr.search.wanted import parse_time
 
 # Overseerr enums (server/constants/media.ts): request status and media status.
-OVERSEERR_PENDING, OVERSEERR_APPROVED, OVERSEERR_DECLINED, OVERSEERR_FAILED, OVERSEERR_COMPLETED = 1, 2, 3, 4, 5
+OVERSEERR_PENDING, OVERSEERR_APPROVED, OVERSEERR_DECLINED, OVERSEERR_FAILED, OVERSEERR_COMPLETED = (
+    1,
+    2,
+    3,
+    4,
+    5,
+)
 MEDIA_AVAILABLE, MEDIA_DELETED = 5, 6
 PAGE = 100
 MAX_PAGES = 50
@@ -30,7 +36,9 @@ class SourceError(Exception):
     """A request service could not be read (unreachable, refused, not its JSON)."""
 
 
-def overseerr_items(results: Iterable[Mapping[str, Any]], settings: RequestSettings) -> list[RequestItem]:
+def overseerr_items(
+    results: Iterable[Mapping[str, Any]], settings: RequestSettings
+) -> list[RequestItem]:
     """Overseerr ``/api/v1/request`` results -> the requests to search for."""
     out = []
     for req in results:
@@ -46,13 +54,23 @@ def overseerr_items(results: Iterable[Mapping[str, Any]], settings: RequestSetti
         if media_status in (MEDIA_AVAILABLE, MEDIA_DELETED):
             continue
         kind = req.get("type") or media.get("mediaType")
-        item = _item("overseerr", kind, media.get("tmdbId"), media.get("tvdbId"), req.get("id"), req.get("createdAt"), "")
+        item = _item(
+            "overseerr",
+            kind,
+            media.get("tmdbId"),
+            media.get("tvdbId"),
+            req.get("id"),
+            req.get("createdAt"),
+            "",
+        )
         if item is not None:
             out.append(item)
     return out
 
 
-def ombi_items(movies: Iterable[Mapping[str, Any]], tv: Iterable[Mapping[str, Any]], settings: RequestSettings) -> list[RequestItem]:
+def ombi_items(
+    movies: Iterable[Mapping[str, Any]], tv: Iterable[Mapping[str, Any]], settings: RequestSettings
+) -> list[RequestItem]:
     """Ombi ``/api/v1/Request/movie`` and ``/tvlite`` lists -> the requests to search for.
 
     Ombi keeps separate 4K flags on movie requests (``approved4K`` ...); TV has no 4K
@@ -72,7 +90,9 @@ def ombi_items(movies: Iterable[Mapping[str, Any]], tv: Iterable[Mapping[str, An
         if settings.approved_only and not req.get(f"approved{suffix}"):
             continue
         when = req.get("requestedDate4k" if settings.is_4k else "requestedDate")
-        item = _item("ombi", "movie", req.get("theMovieDbId"), None, req.get("id"), when, req.get("title"))
+        item = _item(
+            "ombi", "movie", req.get("theMovieDbId"), None, req.get("id"), when, req.get("title")
+        )
         if item is not None:
             out.append(item)
     if settings.is_4k:
@@ -86,22 +106,45 @@ def ombi_items(movies: Iterable[Mapping[str, Any]], tv: Iterable[Mapping[str, An
             open_children = [c for c in open_children if c.get("approved")]
         if children and not open_children:
             continue
-        if not children and (req.get("available") or req.get("denied") or (settings.approved_only and not req.get("approved"))):
+        if not children and (
+            req.get("available")
+            or req.get("denied")
+            or (settings.approved_only and not req.get("approved"))
+        ):
             continue
-        when = min((c.get("requestedDate") for c in open_children if c.get("requestedDate")), default=req.get("requestedDate"))
+        when = min(
+            (c.get("requestedDate") for c in open_children if c.get("requestedDate")),
+            default=req.get("requestedDate"),
+        )
         item = _item("ombi", "tv", None, req.get("tvDbId"), req.get("id"), when, req.get("title"))
         if item is not None:
             out.append(item)
     return out
 
 
-def _item(source: str, kind: Any, tmdb: Any, tvdb: Any, request_id: Any, when: Any, title: Any) -> RequestItem | None:
+def _item(
+    source: str, kind: Any, tmdb: Any, tvdb: Any, request_id: Any, when: Any, title: Any
+) -> RequestItem | None:
     requested = parse_time(when) or 0.0
     rid = request_id if isinstance(request_id, int) else None
     if kind == "movie" and _is_id(tmdb):
-        return RequestItem(source=source, media="movie", tmdb=int(tmdb), request_id=rid, requested_at=requested, title=str(title or ""))
+        return RequestItem(
+            source=source,
+            media="movie",
+            tmdb=int(tmdb),
+            request_id=rid,
+            requested_at=requested,
+            title=str(title or ""),
+        )
     if kind == "tv" and _is_id(tvdb):
-        return RequestItem(source=source, media="series", tvdb=int(tvdb), request_id=rid, requested_at=requested, title=str(title or ""))
+        return RequestItem(
+            source=source,
+            media="series",
+            tvdb=int(tvdb),
+            request_id=rid,
+            requested_at=requested,
+            title=str(title or ""),
+        )
     return None
 
 
@@ -115,13 +158,22 @@ class _Source:
     name = "source"
     key_header = "X-Api-Key"
 
-    def __init__(self, settings: RequestSettings, timeout: float = 15.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: RequestSettings,
+        timeout: float = 15.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.settings = settings
         self.url = settings.url.rstrip("/")
         self.stats = {"calls": 0, "errors": 0}
         self._http = httpx.Client(
             base_url=self.url,
-            headers={self.key_header: settings.api_key, "Accept": "application/json", "User-Agent": f"qbarr/{__version__}"},
+            headers={
+                self.key_header: settings.api_key,
+                "Accept": "application/json",
+                "User-Agent": f"qbarr/{__version__}",
+            },
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             follow_redirects=False,
             transport=transport,
@@ -157,7 +209,9 @@ class _Source:
             return response.json()
         except ValueError as exc:
             self.stats["errors"] += 1
-            raise SourceError(f"{what} answered GET {path} with something that is not JSON") from exc
+            raise SourceError(
+                f"{what} answered GET {path} with something that is not JSON"
+            ) from exc
 
 
 class OverseerrSource(_Source):
@@ -169,7 +223,10 @@ class OverseerrSource(_Source):
         results: list[Mapping[str, Any]] = []
         flt = "approved" if self.settings.approved_only else "all"
         for page in range(MAX_PAGES):
-            data = self._get("/api/v1/request", {"take": PAGE, "skip": page * PAGE, "filter": flt, "sort": "added"})
+            data = self._get(
+                "/api/v1/request",
+                {"take": PAGE, "skip": page * PAGE, "filter": flt, "sort": "added"},
+            )
             if not isinstance(data, Mapping) or not isinstance(data.get("results"), list):
                 raise SourceError(f"Overseerr at {self.url}: /api/v1/request is not a request page")
             batch = data["results"]
@@ -196,7 +253,9 @@ class OmbiSource(_Source):
         return ombi_items(movies, tv, self.settings)
 
 
-def make_source(settings: RequestSettings, timeout: float = 15.0, transport: httpx.BaseTransport | None = None) -> _Source:
+def make_source(
+    settings: RequestSettings, timeout: float = 15.0, transport: httpx.BaseTransport | None = None
+) -> _Source:
     """The client for one ``[[[Overseerr]]]`` / ``[[[Ombi]]]`` section."""
     cls = {"overseerr": OverseerrSource, "ombi": OmbiSource}[settings.name.lower()]
     return cls(settings, timeout=timeout, transport=transport)

@@ -26,7 +26,9 @@ def row_name(instance: str) -> str:
     return f"{instance}:search"
 
 
-def search_status(db: sqlite_utils.Database, instance: str, now: float | None = None, recent: int = 10) -> dict[str, Any]:
+def search_status(
+    db: sqlite_utils.Database, instance: str, now: float | None = None, recent: int = 10
+) -> dict[str, Any]:
     """Everything ``qbarr status`` and the web UI show about one instance's searches.
 
     Keys: ``instance``, ``program`` (the heartbeat row as a dict with ``counts`` and
@@ -52,12 +54,20 @@ def search_status(db: sqlite_utils.Database, instance: str, now: float | None = 
         if r["status"] not in ("error", "dry-run"):
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + r["n"]
     hour = rows(
-        db, "SELECT COUNT(*) AS n FROM searches WHERE instance = ? AND at > ? AND status NOT IN ('error', 'dry-run')", (instance, now - HOUR)
+        db,
+        "SELECT COUNT(*) AS n FROM searches WHERE instance = ? AND at > ? AND status NOT IN ('error', 'dry-run')",
+        (instance, now - HOUR),
     )[0]["n"]
     cooling = rows(
-        db, "SELECT COUNT(*) AS n FROM search_cooldowns WHERE instance = ? AND last_at > ?", (instance, now - DAY)
+        db,
+        "SELECT COUNT(*) AS n FROM search_cooldowns WHERE instance = ? AND last_at > ?",
+        (instance, now - DAY),
     )[0]["n"]
-    last = rows(db, "SELECT * FROM searches WHERE instance = ? ORDER BY at DESC, id DESC LIMIT ?", (instance, recent))
+    last = rows(
+        db,
+        "SELECT * FROM searches WHERE instance = ? ORDER BY at DESC, id DESC LIMIT ?",
+        (instance, recent),
+    )
     return {
         "instance": instance,
         "program": program,
@@ -81,7 +91,11 @@ def search_history(
     if instance:
         clause += " AND instance = ?"
         params.append(instance)
-    found = rows(db, f"SELECT * FROM searches WHERE {clause} ORDER BY at DESC, id DESC LIMIT ?", (*params, limit))
+    found = rows(
+        db,
+        f"SELECT * FROM searches WHERE {clause} ORDER BY at DESC, id DESC LIMIT ?",
+        (*params, limit),
+    )
     return [_search_row(r) for r in found]
 
 
@@ -94,9 +108,17 @@ def format_history(entries: list[dict[str, Any]]) -> list[str]:
         when = dt.datetime.fromtimestamp(e["at"]).strftime("%Y-%m-%d %H:%M:%S")
         what = e["item"] + (f" (+{len(e['covers'])} episodes)" if e.get("covers") else "")
         title = f" {e['title']!r}" if e.get("title") else ""
-        cmd = f"{e['command']}#{e['command_id']}" if e.get("command_id") is not None else e["command"]
-        extra = f": {e['message']}" if e.get("message") else (f": {e['error']}" if e.get("error") else "")
-        lines.append(f"{when} [{e['instance']}] {what}{title} searched ({e['reason']}) with {cmd} -> {e['status']}{extra}")
+        cmd = (
+            f"{e['command']}#{e['command_id']}" if e.get("command_id") is not None else e["command"]
+        )
+        extra = (
+            f": {e['message']}"
+            if e.get("message")
+            else (f": {e['error']}" if e.get("error") else "")
+        )
+        lines.append(
+            f"{when} [{e['instance']}] {what}{title} searched ({e['reason']}) with {cmd} -> {e['status']}{extra}"
+        )
     return lines
 
 

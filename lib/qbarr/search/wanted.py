@@ -46,11 +46,15 @@ def movie_item(record: Mapping[str, Any], tier: str) -> WantedItem | None:
         return None
     home = [parse_time(record.get(k)) for k in ("digitalRelease", "physicalRelease")]
     dates = [d for d in home if d is not None] or [
-        d for d in (parse_time(record.get("releaseDate")), parse_time(record.get("inCinemas"))) if d is not None
+        d
+        for d in (parse_time(record.get("releaseDate")), parse_time(record.get("inCinemas")))
+        if d is not None
     ]
     ext = {k: v for k, v in (("tmdb", _int(record.get("tmdbId"))),) if v is not None}
     year = record.get("year")
-    title = str(record.get("title") or "") + (f" ({year})" if isinstance(year, int) and year else "")
+    title = str(record.get("title") or "") + (
+        f" ({year})" if isinstance(year, int) and year else ""
+    )
     return WantedItem(
         media="movie",
         id=movie_id,
@@ -75,13 +79,18 @@ def episode_item(record: Mapping[str, Any], tier: str) -> WantedItem | None:
     label = f"S{season or 0:02d}E{number or 0:02d}"
     name = str(series.get("title") or "") if series else ""
     title = " ".join(x for x in (name, label, str(record.get("title") or "")) if x)
-    ext = {k: v for k, v in (("tvdb", _int(series.get("tvdbId")) if series else None),) if v is not None}
+    ext = {
+        k: v
+        for k, v in (("tvdb", _int(series.get("tvdbId")) if series else None),)
+        if v is not None
+    }
     return WantedItem(
         media="episode",
         id=episode_id,
         tier=tier,
         title=title,
-        monitored=bool(record.get("monitored", True)) and bool(series.get("monitored", True) if series else True),
+        monitored=bool(record.get("monitored", True))
+        and bool(series.get("monitored", True) if series else True),
         released=parse_time(record.get("airDateUtc")) or parse_time(record.get("airDate")),
         series_id=series_id,
         season=season,
@@ -118,7 +127,11 @@ PARSERS: dict[str, Callable[[Mapping[str, Any], str], WantedItem | None]] = {
 def items_from(kind: str, records: Iterable[Mapping[str, Any]], tier: str) -> list[WantedItem]:
     """Map records of one wanted list to items (records without an id are dropped)."""
     parse = PARSERS[kind]
-    return [item for item in (parse(r, tier) for r in records if isinstance(r, Mapping)) if item is not None]
+    return [
+        item
+        for item in (parse(r, tier) for r in records if isinstance(r, Mapping))
+        if item is not None
+    ]
 
 
 def crawl(
@@ -144,7 +157,12 @@ def crawl(
             break
         page += 1
     if len(items) >= max_items:
-        log.info("wanted/%s holds more than %d items: only the first %d are considered", which, max_items, max_items)
+        log.info(
+            "wanted/%s holds more than %d items: only the first %d are considered",
+            which,
+            max_items,
+            max_items,
+        )
     return items[:max_items]
 
 
@@ -160,7 +178,11 @@ def upgrade_items(kind: str, library: Iterable[Mapping[str, Any]]) -> list[Wante
             item = movie_item(record, "upgrade")
         elif kind == "lidarr" and (stats.get("trackFileCount") or 0) > 0:
             item = album_item(record, "upgrade")
-        elif kind == "sonarr" and (stats.get("episodeFileCount") or 0) > 0 and _int(record.get("id")) is not None:
+        elif (
+            kind == "sonarr"
+            and (stats.get("episodeFileCount") or 0) > 0
+            and _int(record.get("id")) is not None
+        ):
             item = WantedItem(
                 media="series",
                 id=int(record["id"]),
@@ -168,7 +190,9 @@ def upgrade_items(kind: str, library: Iterable[Mapping[str, Any]]) -> list[Wante
                 title=str(record.get("title") or ""),
                 monitored=bool(record.get("monitored", True)),
                 released=parse_time(record.get("firstAired")),
-                ext_ids={"tvdb": record["tvdbId"]} if _int(record.get("tvdbId")) is not None else {},
+                ext_ids={"tvdb": record["tvdbId"]}
+                if _int(record.get("tvdbId")) is not None
+                else {},
             )
         else:
             item = None
@@ -186,5 +210,5 @@ def arr_get(client: Any, path: str, params: Mapping[str, Any] | None = None) -> 
     Uses a public ``get`` if the client grows one, else its internal ``_get`` (which
     carries the same retries and typed errors).
     """
-    getter = getattr(client, "get", None) or getattr(client, "_get")
+    getter = getattr(client, "get", None) or client._get
     return getter(path, dict(params or {}))

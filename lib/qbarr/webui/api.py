@@ -29,8 +29,11 @@ def _as_error(exc: SupervisorError) -> WebError:
 
 # -- status ----------------------------------------------------------------------------------
 def session(web: Web, identity: Any) -> dict[str, Any]:
-    return {"authenticated": identity.authenticated or web.auth_disabled, "auth_disabled": web.auth_disabled,
-            "csrf": web.sessions.csrf(identity.sid) if identity.sid else None}
+    return {
+        "authenticated": identity.authenticated or web.auth_disabled,
+        "auth_disabled": web.auth_disabled,
+        "csrf": web.sessions.csrf(identity.sid) if identity.sid else None,
+    }
 
 
 def overview(web: Web) -> dict[str, Any]:
@@ -64,7 +67,9 @@ def _program(web: Web, name: str) -> dict[str, Any]:
 def _control(web: Web, name: str, op: str) -> dict[str, Any]:
     info = _program(web, name)
     if info["name"] == SELF_PROGRAM and op != "start":
-        raise WebError(409, "the web UI does not stop or restart itself: use `qbarr ctl restart webui`")
+        raise WebError(
+            409, "the web UI does not stop or restart itself: use `qbarr ctl restart webui`"
+        )
     full = info["fullname"]
     try:
         if op in ("stop", "restart") and info["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
@@ -74,7 +79,12 @@ def _control(web: Web, name: str, op: str) -> dict[str, Any]:
         fresh = web.supervisor.process(full)
     except SupervisorError as exc:
         raise _as_error(exc) from None
-    return {"program": full, "done": op, "pid": fresh.get("pid") or None, "state": fresh.get("statename", "")}
+    return {
+        "program": full,
+        "done": op,
+        "pid": fresh.get("pid") or None,
+        "state": fresh.get("statename", ""),
+    }
 
 
 def program_start(web: Web, name: str) -> dict[str, Any]:
@@ -112,9 +122,28 @@ def program_log(web: Web, name: str) -> dict[str, Any]:
 
 
 # -- instances -------------------------------------------------------------------------------
-INSTANCE_KEYS = ("kind", "program", "status", "pid", "started_at", "heartbeat_at", "heartbeat_age", "cycles",
-                 "cycle_s", "counts", "torrents", "qbt_ok", "arr_ok", "last_error", "last_error_at",
-                 "brake_engaged", "brake_reason", "brake_at", "brake_released_at", "stats")
+INSTANCE_KEYS = (
+    "kind",
+    "program",
+    "status",
+    "pid",
+    "started_at",
+    "heartbeat_at",
+    "heartbeat_age",
+    "cycles",
+    "cycle_s",
+    "counts",
+    "torrents",
+    "qbt_ok",
+    "arr_ok",
+    "last_error",
+    "last_error_at",
+    "brake_engaged",
+    "brake_reason",
+    "brake_at",
+    "brake_released_at",
+    "stats",
+)
 
 
 def _instance_items(web: Web) -> list[dict[str, Any]]:
@@ -148,7 +177,11 @@ def instance_detail(web: Web, name: str) -> dict[str, Any]:
     canonical = web.instance_name(name)
     item = next(i for i in _instance_items(web) if i["name"] == canonical)
     pending = len(queries.pending_requests(web.db, canonical))
-    return {"instance": item, "facets": queries.torrent_facets(web.db, canonical), "pending_requests": pending}
+    return {
+        "instance": item,
+        "facets": queries.torrent_facets(web.db, canonical),
+        "pending_requests": pending,
+    }
 
 
 def brake_release(web: Web, name: str) -> dict[str, Any]:
@@ -157,7 +190,9 @@ def brake_release(web: Web, name: str) -> dict[str, Any]:
 
 def torrent_query() -> queries.TorrentQuery:
     return queries.TorrentQuery(
-        rule=query_str("rule", 100), state=query_str("state", 100), q=query_str("q", 300),
+        rule=query_str("rule", 100),
+        state=query_str("state", 100),
+        q=query_str("q", 300),
         sort=query_enum("sort", tuple(queries.TORRENT_SORTS), "name"),
         order=query_enum("order", ("asc", "desc"), "asc"),
         page=query_int("page", 1, 1, 1_000_000) or 1,
@@ -196,9 +231,13 @@ def journal_query(web: Web) -> queries.JournalQuery:
     instance = query_str("instance", 200)
     return queries.JournalQuery(
         instance=web.instance_name(instance) if instance else None,
-        rule=query_str("rule", 100), torrent=query_str("torrent", 300), action=query_str("action", 100),
-        since=query_time("since"), until=query_time("until"),
-        before_id=query_int("before_id", None, 1, 2**62), limit=query_int("limit", 50, 1, 500) or 50,
+        rule=query_str("rule", 100),
+        torrent=query_str("torrent", 300),
+        action=query_str("action", 100),
+        since=query_time("since"),
+        until=query_time("until"),
+        before_id=query_int("before_id", None, 1, 2**62),
+        limit=query_int("limit", 50, 1, 500) or 50,
     )
 
 
@@ -223,16 +262,27 @@ def config_view(web: Web) -> dict[str, Any]:
     text = configedit.read_text(web.config_path)
     from qbarr.webui import initext
 
-    return {"path": str(web.config_path), "base": configedit.digest(text), "text": initext.mask_text(text),
-            "sections": configedit.form(text)}
+    return {
+        "path": str(web.config_path),
+        "base": configedit.digest(text),
+        "text": initext.mask_text(text),
+        "sections": configedit.form(text),
+    }
 
 
-def _edit_from_body(web: Web) -> tuple[str | None, list[configedit.Change] | None, str | None, bool]:
+def _edit_from_body(
+    web: Web,
+) -> tuple[str | None, list[configedit.Change] | None, str | None, bool]:
     body = json_body()
     unknown = set(body) - {"base", "text", "changes", "apply"}
     if unknown:
         raise WebError(400, f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
-    base, text, changes_raw, do_apply = body.get("base"), body.get("text"), body.get("changes"), body.get("apply", True)
+    base, text, changes_raw, do_apply = (
+        body.get("base"),
+        body.get("text"),
+        body.get("changes"),
+        body.get("apply", True),
+    )
     if "base" in body and (not isinstance(base, str) or len(base) > 64):
         raise WebError(400, "'base' must be a string of at most 64 characters")
     if text is not None and (not isinstance(text, str) or len(text) > 200_000):
@@ -250,7 +300,9 @@ def _edit_from_body(web: Web) -> tuple[str | None, list[configedit.Change] | Non
     changes = None
     if changes_raw is not None:
         changes = [_change(c) for c in changes_raw]
-        web.remember_secrets([c.value for c in changes if c.value and c.key.lower() in qconfig.SECRET_KEYS])
+        web.remember_secrets(
+            [c.value for c in changes if c.value and c.key.lower() in qconfig.SECRET_KEYS]
+        )
     if text is not None:
         web.remember_secrets(_secret_values_in(text))
     return base, changes, text, do_apply
@@ -259,17 +311,25 @@ def _edit_from_body(web: Web) -> tuple[str | None, list[configedit.Change] | Non
 def _secret_values_in(text: str) -> list[str]:
     from qbarr.webui import initext
 
-    return [initext._unquote(k.value_text) for k in initext.key_lines(text.split("\n"))
-            if k.key.lower() in qconfig.SECRET_KEYS]
+    return [
+        initext._unquote(k.value_text)
+        for k in initext.key_lines(text.split("\n"))
+        if k.key.lower() in qconfig.SECRET_KEYS
+    ]
 
 
 def _change(raw: Any) -> configedit.Change:
     if not isinstance(raw, dict) or set(raw) - {"path", "key", "value"}:
         raise WebError(400, "each change is an object {path: [section, ...], key, value}")
     path, key, value = raw.get("path"), raw.get("key"), raw.get("value")
-    if (not isinstance(path, list) or not 0 < len(path) <= 8
-            or not all(isinstance(p, str) and 0 < len(p) <= 200 for p in path)):
-        raise WebError(400, "'path' must be a list of 1 to 8 section names (at most 200 characters each)")
+    if (
+        not isinstance(path, list)
+        or not 0 < len(path) <= 8
+        or not all(isinstance(p, str) and 0 < len(p) <= 200 for p in path)
+    ):
+        raise WebError(
+            400, "'path' must be a list of 1 to 8 section names (at most 200 characters each)"
+        )
     if not isinstance(key, str) or not 0 < len(key) <= 200:
         raise WebError(400, "'key' must be a string of 1 to 200 characters")
     if value is not None and (not isinstance(value, str) or len(value) > 10_000):
@@ -289,8 +349,13 @@ def _prepare(web: Web, base: str | None, changes: Any, text: str | None) -> conf
 def config_preview(web: Web) -> dict[str, Any]:
     base, changes, text, _ = _edit_from_body(web)
     outcome = _prepare(web, base, changes, text)
-    return {"ok": not outcome.problems, "diff": web.scrub(outcome.diff),
-            "problems": [{"field": p["field"], "message": web.scrub(p["message"])} for p in outcome.problems]}
+    return {
+        "ok": not outcome.problems,
+        "diff": web.scrub(outcome.diff),
+        "problems": [
+            {"field": p["field"], "message": web.scrub(p["message"])} for p in outcome.problems
+        ],
+    }
 
 
 def config_save(web: Web) -> dict[str, Any]:
@@ -298,10 +363,14 @@ def config_save(web: Web) -> dict[str, Any]:
     return save_config(web, base, changes, text, do_apply)
 
 
-def save_config(web: Web, base: str | None, changes: Any, text: str | None, do_apply: bool) -> dict[str, Any]:
+def save_config(
+    web: Web, base: str | None, changes: Any, text: str | None, do_apply: bool
+) -> dict[str, Any]:
     outcome = _prepare(web, base, changes, text)
     if outcome.problems:
-        problems = [{"field": p["field"], "message": web.scrub(p["message"])} for p in outcome.problems]
+        problems = [
+            {"field": p["field"], "message": web.scrub(p["message"])} for p in outcome.problems
+        ]
         raise WebError(422, "the config edit was refused: nothing was written", problems=problems)
     if not outcome.diff:
         return {"saved": False, "backup": None, "diff": "", "applied": None}
@@ -314,8 +383,12 @@ def save_config(web: Web, base: str | None, changes: Any, text: str | None, do_a
     if do_apply and outcome.config is not None:
         applied = qapply.apply(web.home, web.supervisor_url, old, outcome.config)
         applied["errors"] = [web.scrub(e) for e in applied["errors"]]
-    return {"saved": True, "backup": backup.name if backup else None, "diff": web.scrub(outcome.diff),
-            "applied": applied}
+    return {
+        "saved": True,
+        "backup": backup.name if backup else None,
+        "diff": web.scrub(outcome.diff),
+        "applied": applied,
+    }
 
 
 # -- health ----------------------------------------------------------------------------------
@@ -332,75 +405,290 @@ def health(web: Web) -> tuple[int, dict[str, Any]]:
         sup_ok = True
     except SupervisorError:
         sup_ok = False
-    body = {"status": "ok" if db_ok else "degraded", "database": db_ok, "supervisor": sup_ok,
-            "version": qbarr.__version__}
+    body = {
+        "status": "ok" if db_ok else "degraded",
+        "database": db_ok,
+        "supervisor": sup_ok,
+        "version": qbarr.__version__,
+    }
     return (200 if db_ok else 503), body
 
 
-PROGRAM = Param("name", s("string", maxLength=200, pattern=r"^[^/]+$"), "path", "program (group:name or name)")
-INSTANCE = Param("name", s("string", maxLength=200, pattern=r"^[^/]+$"), "path", "instance name or slug")
+PROGRAM = Param(
+    "name", s("string", maxLength=200, pattern=r"^[^/]+$"), "path", "program (group:name or name)"
+)
+INSTANCE = Param(
+    "name", s("string", maxLength=200, pattern=r"^[^/]+$"), "path", "instance name or slug"
+)
 HASH = Param("hash", s("string", pattern=r"^[0-9a-fA-F]{32,64}$"), "path", "torrent info hash")
 
 ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
-    (ApiRoute("GET", "/health", "Liveness: the database opens (supervisord reachability included)", "Health",
-              public=True, errors=(503,), tags=("status",)), health),
-    (ApiRoute("GET", "/metrics", "Prometheus metrics (text format)", None, content_type="text/plain",
-              errors=(), tags=("status",)), None),
-    (ApiRoute("GET", "/api/openapi.json", "This document", None, public=True, tags=("status",)), None),
-    (ApiRoute("GET", "/api/session", "Who is logged in, and the CSRF token of this session", "Session",
-              public=True, tags=("status",)), session),
-    (ApiRoute("GET", "/api/overview", "Reachability, decisions per rule (24 h), imports and failures per hour",
-              "Overview", tags=("status",)), overview),
-    (ApiRoute("GET", "/api/programs", "Every supervisord program with its manager's heartbeat", "ProgramList",
-              tags=("programs",)), programs),
-    (ApiRoute("POST", "/api/programs/<name>/start", "Start a program", "ProgramAction", (PROGRAM,),
-              errors=(404, 409, 502, 503), tags=("programs",)), program_start),
-    (ApiRoute("POST", "/api/programs/<name>/stop", "Stop a program", "ProgramAction", (PROGRAM,),
-              errors=(404, 409, 502, 503), tags=("programs",)), program_stop),
-    (ApiRoute("POST", "/api/programs/<name>/restart", "Restart a program (stop, then start)", "ProgramAction",
-              (PROGRAM,), errors=(404, 409, 502, 503), tags=("programs",)), program_restart),
-    (ApiRoute("GET", "/api/programs/<name>/log", "Tail of a program's log; poll with the returned offset",
-              "LogTail", (PROGRAM, Param("offset", s("integer", minimum=0, maximum=2**53)),
-                          Param("length", s("integer", minimum=1, maximum=LOG_MAX)),
-                          Param("q", s("string", maxLength=200), description="only lines containing this")),
-              errors=(404, 409, 502, 503), tags=("programs",)), program_log),
-    (ApiRoute("GET", "/api/instances", "Every Arr instance with its heartbeat and brake", "InstanceList",
-              tags=("instances",)), instance_list),
-    (ApiRoute("GET", "/api/instances/<name>", "One instance, with rule and state counts of its torrents",
-              "InstanceDetail", (INSTANCE,), errors=(404,), tags=("instances",)), instance_detail),
-    (ApiRoute("POST", "/api/instances/<name>/brake/release", "Release the brake of an instance",
-              "BrakeRelease", (INSTANCE,), errors=(404,), tags=("instances",)), brake_release),
-    (ApiRoute("GET", "/api/instances/<name>/torrents", "A page of an instance's torrents", "TorrentPage",
-              (INSTANCE, Param("rule", s("string", maxLength=100)), Param("state", s("string", maxLength=100)),
-               Param("q", s("string", maxLength=300), description="name contains, or exact hash"),
-               Param("sort", s("string", enum=list(queries.TORRENT_SORTS))),
-               Param("order", s("string", enum=["asc", "desc"])),
-               Param("page", s("integer", minimum=1, maximum=1_000_000)),
-               Param("per_page", s("integer", minimum=1, maximum=queries.MAX_PER_PAGE))),
-              errors=(404,), tags=("instances",)), torrent_list),
-    (ApiRoute("POST", "/api/instances/<name>/torrents/<hash>/protect",
-              "Ask the manager to add the protected tag", "ProtectRequest", (INSTANCE, HASH), errors=(404,),
-              tags=("instances",)), torrent_protect),
-    (ApiRoute("POST", "/api/instances/<name>/torrents/<hash>/unprotect",
-              "Ask the manager to remove the protected tag", "ProtectRequest", (INSTANCE, HASH), errors=(404,),
-              tags=("instances",)), torrent_unprotect),
-    (ApiRoute("GET", "/api/decisions", "The decision journal, newest first", "DecisionPage",
-              (Param("instance", s("string", maxLength=200)), Param("rule", s("string", maxLength=100)),
-               Param("torrent", s("string", maxLength=300), description="hash, or name contains"),
-               Param("action", s("string", maxLength=100), description="decisions with an action of this kind"),
-               Param("since", s("number", minimum=0, maximum=1e11), description="Unix seconds"),
-               Param("until", s("number", minimum=0, maximum=1e11), description="Unix seconds"),
-               Param("before_id", s("integer", minimum=1, maximum=2**62), description="page: older than this id"),
-               Param("limit", s("integer", minimum=1, maximum=500))),
-              errors=(404,), tags=("journal",)), decisions),
-    (ApiRoute("GET", "/api/torrents/<hash>", "A torrent's full history (decisions, actions, searches)",
-              "History", (HASH,), errors=(404,), tags=("journal",)), torrent_history),
-    (ApiRoute("GET", "/api/config", "config.ini with secrets masked, and the edit form", "ConfigView",
-              tags=("config",)), config_view),
-    (ApiRoute("POST", "/api/config/preview", "Validate an edit and show its diff; writes nothing",
-              "ConfigPreview", body="ConfigEdit", errors=(409, 422), tags=("config",)), config_preview),
-    (ApiRoute("POST", "/api/config", "Validate, back up, save atomically and apply an edit", "ConfigSaved",
-              body="ConfigEdit", errors=(409, 422), tags=("config",)), config_save),
+    (
+        ApiRoute(
+            "GET",
+            "/health",
+            "Liveness: the database opens (supervisord reachability included)",
+            "Health",
+            public=True,
+            errors=(503,),
+            tags=("status",),
+        ),
+        health,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/metrics",
+            "Prometheus metrics (text format)",
+            None,
+            content_type="text/plain",
+            errors=(),
+            tags=("status",),
+        ),
+        None,
+    ),
+    (
+        ApiRoute("GET", "/api/openapi.json", "This document", None, public=True, tags=("status",)),
+        None,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/session",
+            "Who is logged in, and the CSRF token of this session",
+            "Session",
+            public=True,
+            tags=("status",),
+        ),
+        session,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/overview",
+            "Reachability, decisions per rule (24 h), imports and failures per hour",
+            "Overview",
+            tags=("status",),
+        ),
+        overview,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/programs",
+            "Every supervisord program with its manager's heartbeat",
+            "ProgramList",
+            tags=("programs",),
+        ),
+        programs,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/programs/<name>/start",
+            "Start a program",
+            "ProgramAction",
+            (PROGRAM,),
+            errors=(404, 409, 502, 503),
+            tags=("programs",),
+        ),
+        program_start,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/programs/<name>/stop",
+            "Stop a program",
+            "ProgramAction",
+            (PROGRAM,),
+            errors=(404, 409, 502, 503),
+            tags=("programs",),
+        ),
+        program_stop,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/programs/<name>/restart",
+            "Restart a program (stop, then start)",
+            "ProgramAction",
+            (PROGRAM,),
+            errors=(404, 409, 502, 503),
+            tags=("programs",),
+        ),
+        program_restart,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/programs/<name>/log",
+            "Tail of a program's log; poll with the returned offset",
+            "LogTail",
+            (
+                PROGRAM,
+                Param("offset", s("integer", minimum=0, maximum=2**53)),
+                Param("length", s("integer", minimum=1, maximum=LOG_MAX)),
+                Param("q", s("string", maxLength=200), description="only lines containing this"),
+            ),
+            errors=(404, 409, 502, 503),
+            tags=("programs",),
+        ),
+        program_log,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/instances",
+            "Every Arr instance with its heartbeat and brake",
+            "InstanceList",
+            tags=("instances",),
+        ),
+        instance_list,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/instances/<name>",
+            "One instance, with rule and state counts of its torrents",
+            "InstanceDetail",
+            (INSTANCE,),
+            errors=(404,),
+            tags=("instances",),
+        ),
+        instance_detail,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/instances/<name>/brake/release",
+            "Release the brake of an instance",
+            "BrakeRelease",
+            (INSTANCE,),
+            errors=(404,),
+            tags=("instances",),
+        ),
+        brake_release,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/instances/<name>/torrents",
+            "A page of an instance's torrents",
+            "TorrentPage",
+            (
+                INSTANCE,
+                Param("rule", s("string", maxLength=100)),
+                Param("state", s("string", maxLength=100)),
+                Param("q", s("string", maxLength=300), description="name contains, or exact hash"),
+                Param("sort", s("string", enum=list(queries.TORRENT_SORTS))),
+                Param("order", s("string", enum=["asc", "desc"])),
+                Param("page", s("integer", minimum=1, maximum=1_000_000)),
+                Param("per_page", s("integer", minimum=1, maximum=queries.MAX_PER_PAGE)),
+            ),
+            errors=(404,),
+            tags=("instances",),
+        ),
+        torrent_list,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/instances/<name>/torrents/<hash>/protect",
+            "Ask the manager to add the protected tag",
+            "ProtectRequest",
+            (INSTANCE, HASH),
+            errors=(404,),
+            tags=("instances",),
+        ),
+        torrent_protect,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/instances/<name>/torrents/<hash>/unprotect",
+            "Ask the manager to remove the protected tag",
+            "ProtectRequest",
+            (INSTANCE, HASH),
+            errors=(404,),
+            tags=("instances",),
+        ),
+        torrent_unprotect,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/decisions",
+            "The decision journal, newest first",
+            "DecisionPage",
+            (
+                Param("instance", s("string", maxLength=200)),
+                Param("rule", s("string", maxLength=100)),
+                Param("torrent", s("string", maxLength=300), description="hash, or name contains"),
+                Param(
+                    "action",
+                    s("string", maxLength=100),
+                    description="decisions with an action of this kind",
+                ),
+                Param("since", s("number", minimum=0, maximum=1e11), description="Unix seconds"),
+                Param("until", s("number", minimum=0, maximum=1e11), description="Unix seconds"),
+                Param(
+                    "before_id",
+                    s("integer", minimum=1, maximum=2**62),
+                    description="page: older than this id",
+                ),
+                Param("limit", s("integer", minimum=1, maximum=500)),
+            ),
+            errors=(404,),
+            tags=("journal",),
+        ),
+        decisions,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/torrents/<hash>",
+            "A torrent's full history (decisions, actions, searches)",
+            "History",
+            (HASH,),
+            errors=(404,),
+            tags=("journal",),
+        ),
+        torrent_history,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/config",
+            "config.ini with secrets masked, and the edit form",
+            "ConfigView",
+            tags=("config",),
+        ),
+        config_view,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/config/preview",
+            "Validate an edit and show its diff; writes nothing",
+            "ConfigPreview",
+            body="ConfigEdit",
+            errors=(409, 422),
+            tags=("config",),
+        ),
+        config_preview,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/config",
+            "Validate, back up, save atomically and apply an edit",
+            "ConfigSaved",
+            body="ConfigEdit",
+            errors=(409, 422),
+            tags=("config",),
+        ),
+        config_save,
+    ),
 ]
 
 

@@ -31,7 +31,7 @@ log = logging.getLogger("qbarr.webui")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -73,7 +73,9 @@ def is_api_path(path: str) -> bool:
     return path.startswith(("/api/", "/metrics", "/health"))
 
 
-def json_response(web: Web, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> str:
+def json_response(
+    web: Web, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> str:
     bottle.response.status = status
     bottle.response.content_type = "application/json"
     for name, value in (headers or {}).items():
@@ -113,7 +115,9 @@ def _guard(web: Web, public: bool = False) -> Identity:
     if not allowed:
         raise WebError(401, "authentication required")
     token = bottle.request.get_header("X-CSRF-Token")
-    if token is None and bottle.request.content_type.startswith("application/x-www-form-urlencoded"):
+    if token is None and bottle.request.content_type.startswith(
+        "application/x-www-form-urlencoded"
+    ):
         from qbarr.webui.params import form_body
 
         token = form_body().get("csrf")
@@ -122,8 +126,13 @@ def _guard(web: Web, public: bool = False) -> Identity:
     return ident
 
 
-def _add_api_route(app: bottle.Bottle, web: Web, route: ApiRoute, handler: Callable[..., Any] | None,
-                   spec: dict[str, Any]) -> None:
+def _add_api_route(
+    app: bottle.Bottle,
+    web: Web,
+    route: ApiRoute,
+    handler: Callable[..., Any] | None,
+    spec: dict[str, Any],
+) -> None:
     def callback(**kwargs: Any) -> Any:
         try:
             ident = _guard(web, public=route.public)
@@ -156,8 +165,15 @@ def _session(web: Web, ident: Identity) -> str:
 
 
 def set_session_cookie(cookie: str) -> None:
-    bottle.response.set_cookie(auth.SESSION_COOKIE, cookie, path="/", httponly=True, samesite="strict",
-                               max_age=auth.SESSION_MAX_AGE, secure=bottle.request.urlparts.scheme == "https")
+    bottle.response.set_cookie(
+        auth.SESSION_COOKIE,
+        cookie,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        max_age=auth.SESSION_MAX_AGE,
+        secure=bottle.request.urlparts.scheme == "https",
+    )
 
 
 def _api_error(web: Web, exc: WebError) -> str:
@@ -171,8 +187,15 @@ def _error_page(web: Web, err: bottle.HTTPError) -> str:
     status = err.status_code
     if status >= 500 and err.exception is not None:
         tb = "".join(traceback.format_exception(err.exception))
-        log.error("unhandled error on %s %s\n%s", bottle.request.method, bottle.request.path, web.scrub(tb))
-    message = "internal error (see the webui log)" if status >= 500 else str(err.body or err.status_line)
+        log.error(
+            "unhandled error on %s %s\n%s",
+            bottle.request.method,
+            bottle.request.path,
+            web.scrub(tb),
+        )
+    message = (
+        "internal error (see the webui log)" if status >= 500 else str(err.body or err.status_line)
+    )
     _security_headers()
     if is_api_path(bottle.request.path):
         bottle.response.content_type = "application/json"

@@ -56,7 +56,13 @@ def apply(home: Home, supervisor_url: str, old: Config | None, new: Config) -> d
     """Render, update supervisord, HUP the managers whose settings changed. Never raises:
     the result lists what was done and what failed (the file is already saved)."""
     began = time.time()
-    result: dict[str, Any] = {"rendered": False, "update": [], "signalled": [], "errors": [], "notes": []}
+    result: dict[str, Any] = {
+        "rendered": False,
+        "update": [],
+        "signalled": [],
+        "errors": [],
+        "notes": [],
+    }
     restarted = _render_and_update(home, supervisor_url, new, result)
     sup = Supervisor(supervisor_url)
     try:
@@ -66,7 +72,11 @@ def apply(home: Home, supervisor_url: str, old: Config | None, new: Config) -> d
         return result
     wanted = programs_to_hup(old, new)
     for info in infos:
-        if info["name"] not in wanted or info["fullname"] in restarted or f"{info['group']}:*" in restarted:
+        if (
+            info["name"] not in wanted
+            or info["fullname"] in restarted
+            or f"{info['group']}:*" in restarted
+        ):
             continue
         if info.get("statename") != "RUNNING" or (info.get("start") or 0) >= began:
             continue  # (re)started by the update: it read the new file already
@@ -76,7 +86,9 @@ def apply(home: Home, supervisor_url: str, old: Config | None, new: Config) -> d
         except SupervisorError as exc:
             result["errors"].append(f"{info['fullname']}: {exc}")
     if old is not None and any(old.webui.get(k) != new.webui.get(k) for k in RESTART_KEYS):
-        result["notes"].append("[WebUI] Host/Port/Threads take effect when the webui program restarts")
+        result["notes"].append(
+            "[WebUI] Host/Port/Threads take effect when the webui program restarts"
+        )
     return result
 
 
@@ -84,7 +96,9 @@ def _render_and_update(home: Home, url: str, new: Config, result: dict[str, Any]
     try:
         from qbarr import render  # the foundation's renderer
     except ImportError:
-        result["notes"].append("qbarr.render is not available: program sections were not re-rendered")
+        result["notes"].append(
+            "qbarr.render is not available: program sections were not re-rendered"
+        )
         return set()
     try:
         changed_files = render.write_programs(new, home)

@@ -53,18 +53,22 @@ def check_exposure(webui: Mapping[str, Any], path: str = "config.ini") -> None:
     host = str(webui["Host"])
     if webui["AuthDisabled"]:
         if not is_loopback(host) and not webui["AllowInsecureExposure"]:
-            raise ConfigError([
-                f"{path}: [WebUI] AuthDisabled = true is refused with Host = {host!r} "
-                "(not a loopback address): anyone who reaches the port could restart programs "
-                "and edit the config. Bind 127.0.0.1, turn auth back on, or set "
-                "AllowInsecureExposure = true to accept the risk."
-            ])
+            raise ConfigError(
+                [
+                    f"{path}: [WebUI] AuthDisabled = true is refused with Host = {host!r} "
+                    "(not a loopback address): anyone who reaches the port could restart programs "
+                    "and edit the config. Bind 127.0.0.1, turn auth back on, or set "
+                    "AllowInsecureExposure = true to accept the risk."
+                ]
+            )
         return
     if not webui["Token"] and not webui["Password"]:
-        raise ConfigError([
-            f"{path}: [WebUI] needs a Token (`qbarr init` generates one) or a Password to log "
-            "in with, or AuthDisabled = true (loopback only)"
-        ])
+        raise ConfigError(
+            [
+                f"{path}: [WebUI] needs a Token (`qbarr init` generates one) or a Password to log "
+                "in with, or AuthDisabled = true (loopback only)"
+            ]
+        )
 
 
 def credentials_fingerprint(webui: Mapping[str, Any]) -> str:
@@ -121,7 +125,9 @@ class Sessions:
         if not cookie or cookie.count(".") != 2:
             return None
         sid, issued, mac = cookie.split(".")
-        if not hmac.compare_digest(mac.encode(), self._mac("session", sid, issued, fingerprint).encode()):
+        if not hmac.compare_digest(
+            mac.encode(), self._mac("session", sid, issued, fingerprint).encode()
+        ):
             return None
         try:
             age = (now if now is not None else time.time()) - int(issued)

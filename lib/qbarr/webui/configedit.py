@@ -30,7 +30,9 @@ from qbarr.webui import initext
 
 BACKUPS_KEPT = 10
 _SAVE_LOCK = threading.Lock()
-_PROBLEM = re.compile(r"^(?P<path>.*?): (?P<sections>(?:\[[^\]\n]*\])+)(?: (?P<key>[A-Za-z0-9_.-]+))?")
+_PROBLEM = re.compile(
+    r"^(?P<path>.*?): (?P<sections>(?:\[[^\]\n]*\])+)(?: (?P<key>[A-Za-z0-9_.-]+))?"
+)
 
 
 class EditRefused(Exception):
@@ -98,7 +100,7 @@ def _default_of(check: str) -> str:
     value = match.group(1)
     if value.startswith("list("):
         inner = value[5:-1]
-        return ", ".join(x.strip().strip("\"'") for x in inner.split("\", \"")) if inner else ""
+        return ", ".join(x.strip().strip("\"'") for x in inner.split('", "')) if inner else ""
     return "" if value in ('""', "None") else value
 
 
@@ -123,15 +125,28 @@ def form(text: str) -> list[dict[str, Any]]:
                 value = ", ".join(value)
             if secret and value:
                 value = MASK
-            fields.append({
-                "id": field_id(path, key), "path": list(path), "key": key, "present": present,
-                "value": value, "default": "" if secret else _default_of(check), "check": check,
-                "secret": secret, "list": _is_list(check),
-            })
+            fields.append(
+                {
+                    "id": field_id(path, key),
+                    "path": list(path),
+                    "key": key,
+                    "present": present,
+                    "value": value,
+                    "default": "" if secret else _default_of(check),
+                    "check": check,
+                    "secret": secret,
+                    "list": _is_list(check),
+                }
+            )
         sections.append({"path": list(path), "title": " / ".join(path), "fields": fields})
         child_names = list(node.sections)
         for name in getattr(spec_node, "sections", []):
-            if name != "__many__" and name not in child_names and path and path[0] not in qconfig.FIXED_SECTIONS:
+            if (
+                name != "__many__"
+                and name not in child_names
+                and path
+                and path[0] not in qconfig.FIXED_SECTIONS
+            ):
                 child_names.append(name)
         for name in child_names:
             walk(node[name] if name in node.sections else ConfigObj(), (*path, name))
@@ -170,7 +185,9 @@ def apply_changes(stored: str, changes: list[Change]) -> str:
             else:
                 value_text = initext.quote_value(change.value)
         except initext.EditError as exc:
-            problems.append({"field": field_id(change.path, change.key), "message": f"{change.key} {exc}"})
+            problems.append(
+                {"field": field_id(change.path, change.key), "message": f"{change.key} {exc}"}
+            )
             continue
         lines = initext.set_value(lines, change.path, change.key, value_text)
     if problems:
@@ -192,11 +209,15 @@ def text_from_raw(stored: str, submitted: str) -> str:
     submitted = submitted.replace("\r\n", "\n")
     text, orphans = initext.unmask_text(submitted, stored)
     if orphans:
-        raise EditRefused([
-            {"field": field_id(path, key),
-             "message": f"[{']['.join(path)}] {key} shows the mask but has no stored value: type the secret"}
-            for path, key in orphans
-        ])
+        raise EditRefused(
+            [
+                {
+                    "field": field_id(path, key),
+                    "message": f"[{']['.join(path)}] {key} shows the mask but has no stored value: type the secret",
+                }
+                for path, key in orphans
+            ]
+        )
     return text
 
 
@@ -210,7 +231,9 @@ def validate(text: str, config_path: Path) -> Outcome:
         try:
             loaded = qconfig.load(tmp)
         except ConfigError as exc:
-            return Outcome(text, "", problems=[_problem(line, tmp, config_path) for line in exc.problems])
+            return Outcome(
+                text, "", problems=[_problem(line, tmp, config_path) for line in exc.problems]
+            )
         return Outcome(text, "", config=loaded)
     finally:
         os.unlink(tmp)
@@ -233,15 +256,26 @@ def diff(stored: str, new: str) -> str:
     """A unified diff of the masked texts (a changed secret shows as ``(changed)``)."""
     before = initext.mask_text(stored).split("\n")
     after = initext.mask_text(new, reference=stored).split("\n")
-    return "\n".join(difflib.unified_diff(before, after, "config.ini", "config.ini (new)", lineterm=""))
+    return "\n".join(
+        difflib.unified_diff(before, after, "config.ini", "config.ini (new)", lineterm="")
+    )
 
 
-def prepare(config_path: Path, base: str | None, changes: list[Change] | None, text: str | None) -> Outcome:
+def prepare(
+    config_path: Path, base: str | None, changes: list[Change] | None, text: str | None
+) -> Outcome:
     """Build and validate the new text; refuse when config.ini changed since ``base``."""
     stored = read_text(config_path)
     if base and base != digest(stored):
-        raise EditRefused([{"field": None, "message": "config.ini changed since this page was loaded: reload it"}],
-                          status=409)
+        raise EditRefused(
+            [
+                {
+                    "field": None,
+                    "message": "config.ini changed since this page was loaded: reload it",
+                }
+            ],
+            status=409,
+        )
     new = text_from_raw(stored, text) if text is not None else apply_changes(stored, changes or [])
     outcome = validate(new, config_path)
     outcome.diff = diff(stored, new)
@@ -282,6 +316,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _prune_backups(config_path: Path) -> None:
-    backups = sorted(config_path.parent.glob(f"{config_path.name}.bak-*"), key=lambda p: p.stat().st_mtime)
+    backups = sorted(
+        config_path.parent.glob(f"{config_path.name}.bak-*"), key=lambda p: p.stat().st_mtime
+    )
     for old in backups[:-BACKUPS_KEPT]:
         old.unlink(missing_ok=True)

@@ -87,8 +87,10 @@ class Web:
             fresh = qconfig.load(self.home.config)
             auth.check_exposure(fresh.webui, str(self.home.config))
         except ConfigError as exc:
-            log.warning("config.ini changed but is not usable; keeping the previous settings: %s",
-                        self.scrub(str(exc)))
+            log.warning(
+                "config.ini changed but is not usable; keeping the previous settings: %s",
+                self.scrub(str(exc)),
+            )
             return
         self._config = fresh
         self._secrets = self._secrets | self._collect_secrets(fresh)
@@ -141,7 +143,9 @@ class Web:
         for inst in self.config.instances:
             if name in (inst.name, inst.slug, inst.program):
                 return inst.name
-        known = qdb.rows(self.db, "SELECT name FROM instances WHERE name = ? OR program = ?", (name, name))
+        known = qdb.rows(
+            self.db, "SELECT name FROM instances WHERE name = ? OR program = ?", (name, name)
+        )
         if known:
             return str(known[0]["name"])
         raise WebError(404, f"unknown instance {name!r}")

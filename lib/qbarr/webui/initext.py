@@ -33,7 +33,9 @@ class KeyLine:
     value_text: str
 
 
-def scan(lines: list[str]) -> Iterator[tuple[int, tuple[str, ...], re.Match[str] | None, re.Match[str] | None]]:
+def scan(
+    lines: list[str],
+) -> Iterator[tuple[int, tuple[str, ...], re.Match[str] | None, re.Match[str] | None]]:
     """Yield (index, section path at that line, section match, key match) for every line."""
     stack: list[str] = []
     for index, line in enumerate(lines):
@@ -108,7 +110,9 @@ def _section_span(lines: list[str], path: tuple[str, ...]) -> tuple[int, int, in
     return header, own_end, len(lines)
 
 
-def set_value(lines: list[str], path: tuple[str, ...], key: str, value_text: str | None) -> list[str]:
+def set_value(
+    lines: list[str], path: tuple[str, ...], key: str, value_text: str | None
+) -> list[str]:
     """Return new lines with ``key`` in section ``path`` set to ``value_text`` (configobj syntax).
 
     ``None`` deletes the key's line (back to the default). A missing key is inserted after

@@ -38,18 +38,36 @@ class SuiteCollector:
         yield from self._programs(db)
 
     def _instances(self, insts: list[dict[str, Any]]) -> Iterator[Metric]:
-        cycles = CounterMetricFamily("qbarr_instance_cycles", "Cycles run by the manager", labels=["instance"])
-        cycle_s = GaugeMetricFamily("qbarr_instance_cycle_seconds", "Duration of the last cycle",
-                                    labels=["instance"])
-        heartbeat = GaugeMetricFamily("qbarr_instance_heartbeat_age_seconds", "Seconds since the last heartbeat",
-                                      labels=["instance"])
-        brake = GaugeMetricFamily("qbarr_instance_brake_engaged", "1 while the brake holds destructive actions",
-                                  labels=["instance"])
-        torrents = GaugeMetricFamily("qbarr_instance_torrents", "Torrents the manager tracks", labels=["instance"])
-        reach = GaugeMetricFamily("qbarr_remote_reachable", "1 when the last call to the remote worked",
-                                  labels=["instance", "remote"])
-        calls = CounterMetricFamily("qbarr_api_calls", "API calls per remote", labels=["instance", "remote"])
-        errors = CounterMetricFamily("qbarr_api_errors", "Failed API calls per remote", labels=["instance", "remote"])
+        cycles = CounterMetricFamily(
+            "qbarr_instance_cycles", "Cycles run by the manager", labels=["instance"]
+        )
+        cycle_s = GaugeMetricFamily(
+            "qbarr_instance_cycle_seconds", "Duration of the last cycle", labels=["instance"]
+        )
+        heartbeat = GaugeMetricFamily(
+            "qbarr_instance_heartbeat_age_seconds",
+            "Seconds since the last heartbeat",
+            labels=["instance"],
+        )
+        brake = GaugeMetricFamily(
+            "qbarr_instance_brake_engaged",
+            "1 while the brake holds destructive actions",
+            labels=["instance"],
+        )
+        torrents = GaugeMetricFamily(
+            "qbarr_instance_torrents", "Torrents the manager tracks", labels=["instance"]
+        )
+        reach = GaugeMetricFamily(
+            "qbarr_remote_reachable",
+            "1 when the last call to the remote worked",
+            labels=["instance", "remote"],
+        )
+        calls = CounterMetricFamily(
+            "qbarr_api_calls", "API calls per remote", labels=["instance", "remote"]
+        )
+        errors = CounterMetricFamily(
+            "qbarr_api_errors", "Failed API calls per remote", labels=["instance", "remote"]
+        )
         for inst in insts:
             name = inst["name"]
             cycles.add_metric([name], inst.get("cycles") or 0)
@@ -71,22 +89,35 @@ class SuiteCollector:
         yield from (cycles, cycle_s, heartbeat, brake, torrents, reach, calls, errors)
 
     def _journal(self, db: Any) -> Iterator[Metric]:
-        decisions = CounterMetricFamily("qbarr_decisions", "Decisions journaled per rule", labels=["instance", "rule"])
-        for r in rows(db, "SELECT instance, rule, COUNT(*) AS n FROM decisions GROUP BY instance, rule"):
+        decisions = CounterMetricFamily(
+            "qbarr_decisions", "Decisions journaled per rule", labels=["instance", "rule"]
+        )
+        for r in rows(
+            db, "SELECT instance, rule, COUNT(*) AS n FROM decisions GROUP BY instance, rule"
+        ):
             decisions.add_metric([r["instance"], r["rule"]], r["n"])
-        actions = CounterMetricFamily("qbarr_actions", "Actions per kind and result",
-                                      labels=["instance", "kind", "result"])
-        for r in rows(db, "SELECT instance, kind, status, COUNT(*) AS n FROM actions GROUP BY instance, kind, status"):
+        actions = CounterMetricFamily(
+            "qbarr_actions", "Actions per kind and result", labels=["instance", "kind", "result"]
+        )
+        for r in rows(
+            db,
+            "SELECT instance, kind, status, COUNT(*) AS n FROM actions GROUP BY instance, kind, status",
+        ):
             actions.add_metric([r["instance"], r["kind"], r["status"]], r["n"])
         yield decisions
         yield actions
 
     def _programs(self, db: Any) -> Iterator[Metric]:
-        restarts = CounterMetricFamily("qbarr_program_restarts", "Crashes and restarts recorded by the watchdog",
-                                       labels=["program"])
+        restarts = CounterMetricFamily(
+            "qbarr_program_restarts",
+            "Crashes and restarts recorded by the watchdog",
+            labels=["program"],
+        )
         crashes = queries.crash_summary(db)
         up = GaugeMetricFamily("qbarr_supervisor_up", "1 when supervisord answers")
-        running = GaugeMetricFamily("qbarr_program_running", "1 when the program is RUNNING", labels=["program"])
+        running = GaugeMetricFamily(
+            "qbarr_program_running", "1 when the program is RUNNING", labels=["program"]
+        )
         try:
             infos = self.web.supervisor.processes()
             up.add_metric([], 1)

@@ -17,7 +17,9 @@ def s(type_: str, nullable: bool = False, **kw: Any) -> dict[str, Any]:
     return out
 
 
-def obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = True) -> dict[str, Any]:
+def obj(
+    props: dict[str, Any], required: list[str] | None = None, extra: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "object", "properties": props}
     needed = list(props) if required is None else required
     if needed:  # OpenAPI 3.0 forbids an empty "required"
@@ -35,8 +37,15 @@ def arr(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
 
 
-NUM, NNUM, INT, NINT, STR, NSTR, BOOL = (s("number"), s("number", True), s("integer"), s("integer", True),
-                                         s("string"), s("string", True), s("boolean"))
+NUM, NNUM, INT, NINT, STR, NSTR, BOOL = (
+    s("number"),
+    s("number", True),
+    s("integer"),
+    s("integer", True),
+    s("string"),
+    s("string", True),
+    s("boolean"),
+)
 NBOOL = s("boolean", True)
 FREE = {"type": "object", "additionalProperties": True}
 COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
@@ -44,74 +53,264 @@ COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": STR, "problems": arr(ref("Problem"))}, required=["error"]),
     "Problem": obj({"field": NSTR, "message": STR}),
-    "Health": obj({"status": s("string", enum=["ok", "degraded"]), "database": BOOL, "supervisor": BOOL,
-                   "version": STR}),
+    "Health": obj(
+        {
+            "status": s("string", enum=["ok", "degraded"]),
+            "database": BOOL,
+            "supervisor": BOOL,
+            "version": STR,
+        }
+    ),
     "Session": obj({"authenticated": BOOL, "auth_disabled": BOOL, "csrf": NSTR}),
-    "ManagerStatus": obj({"name": STR, "status": NSTR, "heartbeat_age": NNUM, "cycle_s": NNUM, "cycles": NINT,
-                          "last_error": NSTR, "last_error_at": NNUM, "brake_engaged": BOOL,
-                          "brake_reason": NSTR, "brake_at": NNUM}),
+    "ManagerStatus": obj(
+        {
+            "name": STR,
+            "status": NSTR,
+            "heartbeat_age": NNUM,
+            "cycle_s": NNUM,
+            "cycles": NINT,
+            "last_error": NSTR,
+            "last_error_at": NNUM,
+            "brake_engaged": BOOL,
+            "brake_reason": NSTR,
+            "brake_at": NNUM,
+        }
+    ),
     "Crash": obj({"event": STR, "at": NUM, "pid": NINT, "from_state": NSTR, "detail": NSTR}),
-    "Program": obj({"name": STR, "group": STR, "state": STR, "pid": NINT, "uptime": NNUM, "description": STR,
-                    "exitstatus": NINT, "spawnerr": STR, "restarts": INT,
-                    "last_crash": {**ref("Crash"), "nullable": True},
-                    "instance": {**ref("ManagerStatus"), "nullable": True}}),
-    "ProgramList": obj({"items": arr(ref("Program")),
-                        "supervisor": obj({"ok": BOOL, "error": NSTR})}),
-    "ProgramAction": obj({"program": STR, "done": s("string", enum=["start", "stop", "restart"]),
-                          "pid": NINT, "state": STR}),
+    "Program": obj(
+        {
+            "name": STR,
+            "group": STR,
+            "state": STR,
+            "pid": NINT,
+            "uptime": NNUM,
+            "description": STR,
+            "exitstatus": NINT,
+            "spawnerr": STR,
+            "restarts": INT,
+            "last_crash": {**ref("Crash"), "nullable": True},
+            "instance": {**ref("ManagerStatus"), "nullable": True},
+        }
+    ),
+    "ProgramList": obj(
+        {"items": arr(ref("Program")), "supervisor": obj({"ok": BOOL, "error": NSTR})}
+    ),
+    "ProgramAction": obj(
+        {
+            "program": STR,
+            "done": s("string", enum=["start", "stop", "restart"]),
+            "pid": NINT,
+            "state": STR,
+        }
+    ),
     "LogTail": obj({"program": STR, "text": STR, "offset": INT, "overflow": BOOL}),
-    "Instance": obj({"name": STR, "kind": STR, "program": STR, "configured": BOOL, "status": NSTR,
-                     "pid": NINT, "started_at": NNUM, "heartbeat_at": NNUM, "heartbeat_age": NNUM,
-                     "cycles": INT, "cycle_s": NNUM, "counts": FREE, "torrents": INT, "qbt_ok": NBOOL,
-                     "arr_ok": NBOOL, "last_error": NSTR, "last_error_at": NNUM, "brake_engaged": BOOL,
-                     "brake_reason": NSTR, "brake_at": NNUM, "brake_released_at": NNUM, "stats": FREE}),
+    "Instance": obj(
+        {
+            "name": STR,
+            "kind": STR,
+            "program": STR,
+            "configured": BOOL,
+            "status": NSTR,
+            "pid": NINT,
+            "started_at": NNUM,
+            "heartbeat_at": NNUM,
+            "heartbeat_age": NNUM,
+            "cycles": INT,
+            "cycle_s": NNUM,
+            "counts": FREE,
+            "torrents": INT,
+            "qbt_ok": NBOOL,
+            "arr_ok": NBOOL,
+            "last_error": NSTR,
+            "last_error_at": NNUM,
+            "brake_engaged": BOOL,
+            "brake_reason": NSTR,
+            "brake_at": NNUM,
+            "brake_released_at": NNUM,
+            "stats": FREE,
+        }
+    ),
     "InstanceList": obj({"items": arr(ref("Instance"))}),
-    "InstanceDetail": obj({"instance": ref("Instance"),
-                           "facets": obj({"rules": COUNTS, "states": COUNTS}),
-                           "pending_requests": INT}),
+    "InstanceDetail": obj(
+        {
+            "instance": ref("Instance"),
+            "facets": obj({"rules": COUNTS, "states": COUNTS}),
+            "pending_requests": INT,
+        }
+    ),
     "BrakeRelease": obj({"instance": STR, "was_engaged": BOOL, "released_at": NUM}),
-    "Torrent": obj({"hash": STR, "name": STR, "state": NSTR, "progress": NNUM, "ratio": NNUM,
-                    "seeding_time": NNUM, "size": NINT, "category": NSTR, "tags": arr(STR),
-                    "last_rule": NSTR, "last_reason": NSTR, "last_decided_at": NNUM, "first_seen": NUM,
-                    "added_on": NNUM, "protected": BOOL, "rule_words": STR, "pending_request": NSTR}),
+    "Torrent": obj(
+        {
+            "hash": STR,
+            "name": STR,
+            "state": NSTR,
+            "progress": NNUM,
+            "ratio": NNUM,
+            "seeding_time": NNUM,
+            "size": NINT,
+            "category": NSTR,
+            "tags": arr(STR),
+            "last_rule": NSTR,
+            "last_reason": NSTR,
+            "last_decided_at": NNUM,
+            "first_seen": NUM,
+            "added_on": NNUM,
+            "protected": BOOL,
+            "rule_words": STR,
+            "pending_request": NSTR,
+        }
+    ),
     "TorrentPage": obj({"items": arr(ref("Torrent")), "total": INT, "page": INT, "per_page": INT}),
-    "ProtectRequest": obj({"id": INT, "instance": STR, "hash": STR,
-                           "kind": s("string", enum=["protect", "unprotect"]), "created_at": NUM}),
-    "Action": obj({"id": INT, "decision_id": NINT, "instance": STR, "hash": STR, "kind": STR, "status": STR,
-                   "attempts": INT, "result": NSTR, "destructive": BOOL, "params": FREE,
-                   "created_at": NUM, "updated_at": NUM}),
-    "Decision": obj({"id": INT, "instance": STR, "hash": STR, "name": STR, "rule": STR, "reason": STR,
-                     "inputs": FREE, "dry_run": BOOL, "at": NUM, "rule_words": STR,
-                     "actions": arr(ref("Action"))}),
+    "ProtectRequest": obj(
+        {
+            "id": INT,
+            "instance": STR,
+            "hash": STR,
+            "kind": s("string", enum=["protect", "unprotect"]),
+            "created_at": NUM,
+        }
+    ),
+    "Action": obj(
+        {
+            "id": INT,
+            "decision_id": NINT,
+            "instance": STR,
+            "hash": STR,
+            "kind": STR,
+            "status": STR,
+            "attempts": INT,
+            "result": NSTR,
+            "destructive": BOOL,
+            "params": FREE,
+            "created_at": NUM,
+            "updated_at": NUM,
+        }
+    ),
+    "Decision": obj(
+        {
+            "id": INT,
+            "instance": STR,
+            "hash": STR,
+            "name": STR,
+            "rule": STR,
+            "reason": STR,
+            "inputs": FREE,
+            "dry_run": BOOL,
+            "at": NUM,
+            "rule_words": STR,
+            "actions": arr(ref("Action")),
+        }
+    ),
     "DecisionPage": obj({"items": arr(ref("Decision")), "next_before_id": NINT}),
-    "Event": obj({"at": NUM, "type": s("string", enum=["decision", "action", "search", "request"]),
-                  "instance": STR, "rule": NSTR, "text": STR, "detail": STR, "dry_run": BOOL}),
-    "History": obj({"hash": STR, "name": STR,
-                    "torrents": arr({"allOf": [ref("Torrent"), obj({"instance": STR, "gone_at": NNUM})]}),
-                    "events": arr(ref("Event"))}),
-    "Overview": obj({
-        "instances": arr(obj({"name": STR, "kind": STR, "program": STR, "status": NSTR, "qbt_ok": NBOOL,
-                              "arr_ok": NBOOL, "heartbeat_age": NNUM, "torrents": INT, "brake_engaged": BOOL,
-                              "last_error": NSTR})),
-        "rules_24h": COUNTS,
-        "hourly": arr(obj({"hour": INT, "imports": INT, "failures": INT, "decisions": INT,
-                           "action_errors": INT})),
-    }),
-    "ConfigField": obj({"id": STR, "path": arr(STR), "key": STR, "present": BOOL, "value": NSTR,
-                        "default": STR, "check": STR, "secret": BOOL, "list": BOOL}),
-    "ConfigView": obj({"path": STR, "base": STR, "text": STR,
-                       "sections": arr(obj({"path": arr(STR), "title": STR, "fields": arr(ref("ConfigField"))}))}),
-    "ConfigChange": obj({"path": {**arr(s("string", minLength=1, maxLength=200)), "minItems": 1, "maxItems": 8},
-                         "key": s("string", minLength=1, maxLength=200),
-                         "value": s("string", True, maxLength=10000)}, required=["path", "key"], extra=False),
-    "ConfigEdit": {"oneOf": [
-        obj({"base": s("string", maxLength=64), "text": s("string", maxLength=200000), "apply": BOOL},
-            required=["text"], extra=False),
-        obj({"base": s("string", maxLength=64), "changes": {**arr(ref("ConfigChange")), "maxItems": 500},
-             "apply": BOOL}, required=["changes"], extra=False),
-    ]},
+    "Event": obj(
+        {
+            "at": NUM,
+            "type": s("string", enum=["decision", "action", "search", "request"]),
+            "instance": STR,
+            "rule": NSTR,
+            "text": STR,
+            "detail": STR,
+            "dry_run": BOOL,
+        }
+    ),
+    "History": obj(
+        {
+            "hash": STR,
+            "name": STR,
+            "torrents": arr({"allOf": [ref("Torrent"), obj({"instance": STR, "gone_at": NNUM})]}),
+            "events": arr(ref("Event")),
+        }
+    ),
+    "Overview": obj(
+        {
+            "instances": arr(
+                obj(
+                    {
+                        "name": STR,
+                        "kind": STR,
+                        "program": STR,
+                        "status": NSTR,
+                        "qbt_ok": NBOOL,
+                        "arr_ok": NBOOL,
+                        "heartbeat_age": NNUM,
+                        "torrents": INT,
+                        "brake_engaged": BOOL,
+                        "last_error": NSTR,
+                    }
+                )
+            ),
+            "rules_24h": COUNTS,
+            "hourly": arr(
+                obj(
+                    {
+                        "hour": INT,
+                        "imports": INT,
+                        "failures": INT,
+                        "decisions": INT,
+                        "action_errors": INT,
+                    }
+                )
+            ),
+        }
+    ),
+    "ConfigField": obj(
+        {
+            "id": STR,
+            "path": arr(STR),
+            "key": STR,
+            "present": BOOL,
+            "value": NSTR,
+            "default": STR,
+            "check": STR,
+            "secret": BOOL,
+            "list": BOOL,
+        }
+    ),
+    "ConfigView": obj(
+        {
+            "path": STR,
+            "base": STR,
+            "text": STR,
+            "sections": arr(
+                obj({"path": arr(STR), "title": STR, "fields": arr(ref("ConfigField"))})
+            ),
+        }
+    ),
+    "ConfigChange": obj(
+        {
+            "path": {**arr(s("string", minLength=1, maxLength=200)), "minItems": 1, "maxItems": 8},
+            "key": s("string", minLength=1, maxLength=200),
+            "value": s("string", True, maxLength=10000),
+        },
+        required=["path", "key"],
+        extra=False,
+    ),
+    "ConfigEdit": {
+        "oneOf": [
+            obj(
+                {
+                    "base": s("string", maxLength=64),
+                    "text": s("string", maxLength=200000),
+                    "apply": BOOL,
+                },
+                required=["text"],
+                extra=False,
+            ),
+            obj(
+                {
+                    "base": s("string", maxLength=64),
+                    "changes": {**arr(ref("ConfigChange")), "maxItems": 500},
+                    "apply": BOOL,
+                },
+                required=["changes"],
+                extra=False,
+            ),
+        ]
+    },
     "ConfigPreview": obj({"ok": BOOL, "diff": STR, "problems": arr(ref("Problem"))}),
-    "ConfigSaved": obj({"saved": BOOL, "backup": NSTR, "diff": STR, "applied": {**FREE, "nullable": True}}),
+    "ConfigSaved": obj(
+        {"saved": BOOL, "backup": NSTR, "diff": STR, "applied": {**FREE, "nullable": True}}
+    ),
 }
 
 
@@ -149,48 +348,73 @@ class ApiRoute:
 
 
 ERROR_TEXT = {
-    400: "Bad request (bad JSON, bad parameter)", 401: "Authentication required",
-    403: "CSRF token missing or wrong", 404: "Not found (unknown instance, program or torrent)",
-    409: "Conflict (wrong program state, config changed meanwhile)", 413: "Request body too large",
-    422: "The config edit is invalid: nothing was written", 429: "Too many attempts",
-    502: "supervisord refused the call", 503: "supervisord or the database is unreachable",
+    400: "Bad request (bad JSON, bad parameter)",
+    401: "Authentication required",
+    403: "CSRF token missing or wrong",
+    404: "Not found (unknown instance, program or torrent)",
+    409: "Conflict (wrong program state, config changed meanwhile)",
+    413: "Request body too large",
+    422: "The config edit is invalid: nothing was written",
+    429: "Too many attempts",
+    502: "supervisord refused the call",
+    503: "supervisord or the database is unreachable",
 }
 
 
 def document(routes: list[ApiRoute]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in routes:
-        op: dict[str, Any] = {"summary": route.summary, "operationId": _op_id(route),
-                              "responses": {}}
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": _op_id(route),
+            "responses": {},
+        }
         if route.tags:
             op["tags"] = list(route.tags)
         params = [_param(p) for p in route.params]
         if params:
             op["parameters"] = params
         if route.body:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": ref(route.body)}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(route.body)}},
+            }
         ok = "200"
         if route.content_type == "application/json":
             schema = ref(route.response) if route.response else {"type": "object"}
-            op["responses"][ok] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+            op["responses"][ok] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": schema}},
+            }
         else:
-            op["responses"][ok] = {"description": "OK", "content": {route.content_type: {"schema": STR}}}
-        codes = set(route.errors) | ({401} if not route.public else set()) | ({400} if route.params else set())
+            op["responses"][ok] = {
+                "description": "OK",
+                "content": {route.content_type: {"schema": STR}},
+            }
+        codes = (
+            set(route.errors)
+            | ({401} if not route.public else set())
+            | ({400} if route.params else set())
+        )
         if route.method == "POST":
             codes |= {400, 413} | (set() if route.public else {403})
         for code in sorted(codes):
-            op["responses"][str(code)] = {"description": ERROR_TEXT[code],
-                                          "content": {"application/json": {"schema": ref("Error")}}}
+            op["responses"][str(code)] = {
+                "description": ERROR_TEXT[code],
+                "content": {"application/json": {"schema": ref("Error")}},
+            }
         if not route.public:
             op["security"] = [{"bearer": []}, {"session": []}]
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = op
     return {
         "openapi": "3.0.3",
-        "info": {"title": "qbarr web UI API", "version": qbarr.__version__,
-                 "description": "Everything the qbarr web UI shows and does. Authenticate with "
-                                "`Authorization: Bearer <[WebUI] Token>`; a browser session also "
-                                "needs the `X-CSRF-Token` header (from /api/session) for POSTs."},
+        "info": {
+            "title": "qbarr web UI API",
+            "version": qbarr.__version__,
+            "description": "Everything the qbarr web UI shows and does. Authenticate with "
+            "`Authorization: Bearer <[WebUI] Token>`; a browser session also "
+            "needs the `X-CSRF-Token` header (from /api/session) for POSTs.",
+        },
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
@@ -210,5 +434,11 @@ def _param(p: Param) -> dict[str, Any]:
 
 
 def _op_id(route: ApiRoute) -> str:
-    words = [w for w in route.openapi_path.replace("{", "").replace("}", "").split("/") if w and w != "api"]
-    return route.method.lower() + "_" + "_".join(w.replace(".", "_").replace("-", "_") for w in words)
+    words = [
+        w
+        for w in route.openapi_path.replace("{", "").replace("}", "").split("/")
+        if w and w != "api"
+    ]
+    return (
+        route.method.lower() + "_" + "_".join(w.replace(".", "_").replace("-", "_") for w in words)
+    )

@@ -53,12 +53,17 @@ def render(web: Web, name: str, ident: Identity | None, **kw: Any) -> str:
     except Exception:  # noqa: BLE001 - a broken DB must not hide the error page
         nav = []
     env = {
-        "title": kw.pop("title", "qbarr"), "page": kw.pop("page", name), "csrf": csrf,
-        "nav_instances": nav, "current_instance": kw.pop("current_instance", None),
+        "title": kw.pop("title", "qbarr"),
+        "page": kw.pop("page", name),
+        "csrf": csrf,
+        "nav_instances": nav,
+        "current_instance": kw.pop("current_instance", None),
         "show_logout": bool(ident and ident.kind == "session" and not web.auth_disabled),
         "msg": query_str("msg", 300) if bottle.request.method == "GET" else None,
-        "quote": lambda text: quote(str(text), safe=""), "w": words,
-        "reach_text": reach_text, "reach_class": reach_class,
+        "quote": lambda text: quote(str(text), safe=""),
+        "w": words,
+        "reach_text": reach_text,
+        "reach_class": reach_class,
     }
     env.update(kw)
     bottle.response.content_type = "text/html; charset=utf-8"
@@ -66,15 +71,34 @@ def render(web: Web, name: str, ident: Identity | None, **kw: Any) -> str:
 
 
 def render_error(web: Web, status: int, message: str) -> str:
-    return bottle.template("error.tpl", template_lookup=_lookup(), title=f"Error {status}", page="error",
-                           csrf="", nav_instances=[], current_instance=None, show_logout=False, msg=None,
-                           quote=quote, w=words, status=status, message=message,
-                           reach_text=reach_text, reach_class=reach_class)
+    return bottle.template(
+        "error.tpl",
+        template_lookup=_lookup(),
+        title=f"Error {status}",
+        page="error",
+        csrf="",
+        nav_instances=[],
+        current_instance=None,
+        show_logout=False,
+        msg=None,
+        quote=quote,
+        w=words,
+        status=status,
+        message=message,
+        reach_text=reach_text,
+        reach_class=reach_class,
+    )
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
     """Only local paths: no scheme, no host, no ``//`` (an open redirect otherwise)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or "\n" in value:
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or "\n" in value
+    ):
         return default
     return value
 
@@ -105,8 +129,9 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
                     return fn(ident, **kwargs)
                 except WebError as exc:
                     if exc.status == 401 and bottle.request.method == "GET":
-                        target = bottle.request.fullpath + ("?" + bottle.request.query_string
-                                                            if bottle.request.query_string else "")
+                        target = bottle.request.fullpath + (
+                            "?" + bottle.request.query_string if bottle.request.query_string else ""
+                        )
                         redirect("/login?" + urlencode({"next": target}), 303)
                     bottle.response.status = exc.status
                     return render_error(web, exc.status, exc.message)
@@ -159,8 +184,16 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
     @page("/")
     def overview(ident: Identity) -> str:
         data = queries.overview(web.db)
-        return render(web, "overview.tpl", ident, title="Overview", page="overview", data=data,
-                      rule_chart=charts.rule_bars(data["rules_24h"]), hourly_chart=charts.hourly_bars(data["hourly"]))
+        return render(
+            web,
+            "overview.tpl",
+            ident,
+            title="Overview",
+            page="overview",
+            data=data,
+            rule_chart=charts.rule_bars(data["rules_24h"]),
+            hourly_chart=charts.hourly_bars(data["hourly"]),
+        )
 
     @page("/programs")
     def programs(ident: Identity) -> str:
@@ -171,8 +204,17 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
         if log_program:
             log = api.program_log(web, log_program)
             log_program = log["program"]
-        return render(web, "programs.tpl", ident, title="Programs", page="programs", data=data,
-                      log_program=log_program, log=log, log_q=log_q)
+        return render(
+            web,
+            "programs.tpl",
+            ident,
+            title="Programs",
+            page="programs",
+            data=data,
+            log_program=log_program,
+            log=log,
+            log_q=log_q,
+        )
 
     @page("/programs/<name>/<op:re:start|stop|restart>", "POST")
     def program_control(ident: Identity, name: str, op: str) -> str:
@@ -204,14 +246,27 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             return link(sort=key, order=order, page=1)
 
         here = link(page=tq.page)
-        return render(web, "instance.tpl", ident, title=canonical, page="instance", current_instance=canonical,
-                      detail=detail, pd=data, tq=tq, sort_link=sort_link,
-                      page_link=lambda n: link(page=n), here=here)
+        return render(
+            web,
+            "instance.tpl",
+            ident,
+            title=canonical,
+            page="instance",
+            current_instance=canonical,
+            detail=detail,
+            pd=data,
+            tq=tq,
+            sort_link=sort_link,
+            page_link=lambda n: link(page=n),
+            here=here,
+        )
 
     @page("/instances/<name>/brake/release", "POST")
     def brake(ident: Identity, name: str) -> str:
         result = api.brake_release(web, name)
-        target = safe_next(form_body().get("next"), f"/instances/{quote(result['instance'], safe='')}")
+        target = safe_next(
+            form_body().get("next"), f"/instances/{quote(result['instance'], safe='')}"
+        )
         redirect(with_msg(target, f"{result['instance']}: brake released"), 303)
         return ""
 
@@ -219,7 +274,9 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
     def protect(ident: Identity, name: str, hash: str, op: str) -> str:  # noqa: A002
         fn = api.torrent_protect if op == "protect" else api.torrent_unprotect
         result = fn(web, name, hash)
-        target = safe_next(form_body().get("next"), f"/instances/{quote(result['instance'], safe='')}")
+        target = safe_next(
+            form_body().get("next"), f"/instances/{quote(result['instance'], safe='')}"
+        )
         redirect(with_msg(target, f"{op} requested: the manager applies it on its next cycle"), 303)
         return ""
 
@@ -227,17 +284,32 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
     def journal(ident: Identity) -> str:
         jq = api.journal_query(web)
         data = queries.decisions(web.db, jq)
-        args = {k: v for k, v in bottle.request.query.items() if k in
-                ("instance", "rule", "torrent", "action", "since", "until")}
+        args = {
+            k: v
+            for k, v in bottle.request.query.items()
+            if k in ("instance", "rule", "torrent", "action", "since", "until")
+        }
         older = "/journal?" + urlencode({**args, "before_id": data["next_before_id"] or ""})
-        return render(web, "journal.tpl", ident, title="Journal", page="journal", jq=jq, choices=queries.journal_choices(web.db),
-                      older_link=older, since_text=_local_input(jq.since), until_text=_local_input(jq.until),
-                      pd=data)
+        return render(
+            web,
+            "journal.tpl",
+            ident,
+            title="Journal",
+            page="journal",
+            jq=jq,
+            choices=queries.journal_choices(web.db),
+            older_link=older,
+            since_text=_local_input(jq.since),
+            until_text=_local_input(jq.until),
+            pd=data,
+        )
 
     @page("/torrents/<hash>")
     def torrent(ident: Identity, hash: str) -> str:  # noqa: A002
         hist = api.torrent_history(web, hash)
-        return render(web, "torrent.tpl", ident, title=hist["name"] or hist["hash"], page="torrent", hist=hist)
+        return render(
+            web, "torrent.tpl", ident, title=hist["name"] or hist["hash"], page="torrent", hist=hist
+        )
 
     @page("/config")
     def config_page(ident: Identity) -> str:
@@ -252,22 +324,36 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
         changes = None
         submitted: dict[str, str] = {}
         if text is None:
-            fields = {f["id"]: f for sec in configedit.form(configedit.read_text(web.config_path))
-                      for f in sec["fields"]}
+            fields = {
+                f["id"]: f
+                for sec in configedit.form(configedit.read_text(web.config_path))
+                for f in sec["fields"]
+            }
             changes = []
             for key, value in form.items():
                 if key.startswith("f:") and key[2:] in fields:
                     f = fields[key[2:]]
                     submitted[f["id"]] = value
                     changes.append(configedit.Change(tuple(f["path"]), f["key"], value))
-            web.remember_secrets([c.value for c in changes if c.value and c.key.lower() in
-                                  {"password", "apikey", "token"}])
+            web.remember_secrets(
+                [
+                    c.value
+                    for c in changes
+                    if c.value and c.key.lower() in {"password", "apikey", "token"}
+                ]
+            )
         else:
             web.remember_secrets(api._secret_values_in(text))
         try:
             if do_save:
                 result = api.save_config(web, base, changes, text, True)
-                return _config_page(web, ident, diff=result["diff"], saved=result["saved"], applied=result["applied"])
+                return _config_page(
+                    web,
+                    ident,
+                    diff=result["diff"],
+                    saved=result["saved"],
+                    applied=result["applied"],
+                )
             preview = api._prepare(web, base, changes, text)
         except WebError as exc:
             problems = exc.extra.get("problems") or [{"field": None, "message": exc.message}]
@@ -275,8 +361,14 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             return _config_page(web, ident, problems=problems, submitted=submitted, raw_text=text)
         if preview.problems:
             bottle.response.status = 422
-        return _config_page(web, ident, diff=preview.diff, problems=preview.problems, submitted=submitted,
-                            raw_text=text)
+        return _config_page(
+            web,
+            ident,
+            diff=preview.diff,
+            problems=preview.problems,
+            submitted=submitted,
+            raw_text=text,
+        )
 
 
 def _ensure_session(web: Web, ident: Identity) -> Identity:
@@ -292,19 +384,35 @@ def _ensure_session(web: Web, ident: Identity) -> Identity:
 
 def _login_page(web: Web, error: str | None, next_url: str) -> str:
     token = secrets.token_urlsafe(24)
-    bottle.response.set_cookie(auth.PRELOGIN_COOKIE, token, path="/login", httponly=True, samesite="strict",
-                               max_age=3600)
-    return render(web, "login.tpl", None, title="Log in", page="login", error=error, login_csrf=token,
-                  next_url=next_url)
+    bottle.response.set_cookie(
+        auth.PRELOGIN_COOKIE, token, path="/login", httponly=True, samesite="strict", max_age=3600
+    )
+    return render(
+        web,
+        "login.tpl",
+        None,
+        title="Log in",
+        page="login",
+        error=error,
+        login_csrf=token,
+        next_url=next_url,
+    )
 
 
 def _local_input(ts: float | None) -> str:
     return "" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%dT%H:%M")
 
 
-def _config_page(web: Web, ident: Identity, diff: str | None = None, saved: bool = False,
-                 applied: dict[str, Any] | None = None, problems: list[dict[str, Any]] | None = None,
-                 submitted: dict[str, str] | None = None, raw_text: str | None = None) -> str:
+def _config_page(
+    web: Web,
+    ident: Identity,
+    diff: str | None = None,
+    saved: bool = False,
+    applied: dict[str, Any] | None = None,
+    problems: list[dict[str, Any]] | None = None,
+    submitted: dict[str, str] | None = None,
+    raw_text: str | None = None,
+) -> str:
     view = api.config_view(web)
     field_errors: dict[str, str] = {}
     general = []
@@ -317,6 +425,20 @@ def _config_page(web: Web, ident: Identity, diff: str | None = None, saved: bool
         else:
             general.append(p["message"])
     shown_raw = initext.mask_text(raw_text) if raw_text is not None else view["text"]
-    return render(web, "config.tpl", ident, title="Config", page="config", view=view, diff=diff, saved=saved,
-                  applied=applied, field_errors=field_errors, general=general, submitted=submitted or {},
-                  open_sections=open_sections, raw_text=shown_raw, now=time.time())
+    return render(
+        web,
+        "config.tpl",
+        ident,
+        title="Config",
+        page="config",
+        view=view,
+        diff=diff,
+        saved=saved,
+        applied=applied,
+        field_errors=field_errors,
+        general=general,
+        submitted=submitted or {},
+        open_sections=open_sections,
+        raw_text=shown_raw,
+        now=time.time(),
+    )

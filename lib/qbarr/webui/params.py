@@ -62,7 +62,9 @@ def query_time(name: str) -> float | None:
         try:
             value = datetime.fromisoformat(raw).timestamp()
         except (ValueError, OverflowError, OSError):
-            raise WebError(400, f"parameter {name!r} must be Unix seconds or an ISO date/time") from None
+            raise WebError(
+                400, f"parameter {name!r} must be Unix seconds or an ISO date/time"
+            ) from None
     if not math.isfinite(value) or not 0 <= value <= 1e11:
         raise WebError(400, f"parameter {name!r} is out of range")
     return value

@@ -63,20 +63,27 @@ def instance_names(db: sqlite_utils.Database) -> list[str]:
 def crash_summary(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     """Per program: number of crash/restart events and the last one."""
     summary: dict[str, dict[str, Any]] = {}
-    for row in rows(db, "SELECT program, COUNT(*) AS n, MAX(id) AS last_id FROM crashes GROUP BY program"):
+    for row in rows(
+        db, "SELECT program, COUNT(*) AS n, MAX(id) AS last_id FROM crashes GROUP BY program"
+    ):
         summary[row["program"]] = {"restarts": row["n"], "last_id": row["last_id"]}
     ids = [s["last_id"] for s in summary.values()]
     if ids:
         marks = ",".join("?" * len(ids))
         for row in rows(db, f"SELECT * FROM crashes WHERE id IN ({marks})", tuple(ids)):
             summary[row["program"]]["last_crash"] = {
-                "event": row["event"], "at": row["at"], "pid": row["pid"],
-                "from_state": row["from_state"], "detail": row["detail"],
+                "event": row["event"],
+                "at": row["at"],
+                "pid": row["pid"],
+                "from_state": row["from_state"],
+                "detail": row["detail"],
             }
     return summary
 
 
-def programs(infos: list[dict[str, Any]], db: sqlite_utils.Database, now: float | None = None) -> list[dict[str, Any]]:
+def programs(
+    infos: list[dict[str, Any]], db: sqlite_utils.Database, now: float | None = None
+) -> list[dict[str, Any]]:
     """supervisord's process list joined with crashes and each manager's instance row."""
     now = now if now is not None else time.time()
     crashes = crash_summary(db)
@@ -87,19 +94,21 @@ def programs(infos: list[dict[str, Any]], db: sqlite_utils.Database, now: float 
         crash = crashes.get(full) or crashes.get(name) or {}
         inst = by_program.get(name) or by_program.get(full)
         running = info.get("statename") == "RUNNING"
-        out.append({
-            "name": full,
-            "group": info.get("group", ""),
-            "state": info.get("statename", ""),
-            "pid": info.get("pid") or None,
-            "uptime": (now - info["start"]) if running and info.get("start") else None,
-            "description": info.get("description", ""),
-            "exitstatus": info.get("exitstatus"),
-            "spawnerr": info.get("spawnerr", ""),
-            "restarts": crash.get("restarts", 0),
-            "last_crash": crash.get("last_crash"),
-            "instance": _manager_view(inst) if inst else None,
-        })
+        out.append(
+            {
+                "name": full,
+                "group": info.get("group", ""),
+                "state": info.get("statename", ""),
+                "pid": info.get("pid") or None,
+                "uptime": (now - info["start"]) if running and info.get("start") else None,
+                "description": info.get("description", ""),
+                "exitstatus": info.get("exitstatus"),
+                "spawnerr": info.get("spawnerr", ""),
+                "restarts": crash.get("restarts", 0),
+                "last_crash": crash.get("last_crash"),
+                "instance": _manager_view(inst) if inst else None,
+            }
+        )
     return out
 
 
@@ -135,7 +144,9 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def torrents(db: sqlite_utils.Database, instance: str, query: TorrentQuery, protected_tag: str = "") -> dict[str, Any]:
+def torrents(
+    db: sqlite_utils.Database, instance: str, query: TorrentQuery, protected_tag: str = ""
+) -> dict[str, Any]:
     """One page of an instance's current torrents (LIMIT/OFFSET over indexed columns)."""
     where = ["instance = ?", "gone_at IS NULL"]
     params: list[Any] = [instance]
@@ -178,16 +189,28 @@ def _torrent_item(row: dict[str, Any], protected_tag: str, pending: str | None) 
 
 def torrent_facets(db: sqlite_utils.Database, instance: str) -> dict[str, Any]:
     """Rules and states present for an instance, with counts (for the filter menus)."""
-    rules_ = rows(db, "SELECT COALESCE(last_rule, '') AS v, COUNT(*) AS n FROM torrents "
-                  "WHERE instance = ? AND gone_at IS NULL GROUP BY last_rule ORDER BY v", (instance,))
-    states = rows(db, "SELECT COALESCE(state, '') AS v, COUNT(*) AS n FROM torrents "
-                  "WHERE instance = ? AND gone_at IS NULL GROUP BY state ORDER BY v", (instance,))
+    rules_ = rows(
+        db,
+        "SELECT COALESCE(last_rule, '') AS v, COUNT(*) AS n FROM torrents "
+        "WHERE instance = ? AND gone_at IS NULL GROUP BY last_rule ORDER BY v",
+        (instance,),
+    )
+    states = rows(
+        db,
+        "SELECT COALESCE(state, '') AS v, COUNT(*) AS n FROM torrents "
+        "WHERE instance = ? AND gone_at IS NULL GROUP BY state ORDER BY v",
+        (instance,),
+    )
     return {"rules": {r["v"]: r["n"] for r in rules_}, "states": {r["v"]: r["n"] for r in states}}
 
 
 def pending_requests(db: sqlite_utils.Database, instance: str) -> dict[str, str]:
     """hash -> kind of the newest request the manager has not applied yet."""
-    found = rows(db, "SELECT hash, kind FROM requests WHERE instance = ? AND done_at IS NULL ORDER BY id", (instance,))
+    found = rows(
+        db,
+        "SELECT hash, kind FROM requests WHERE instance = ? AND done_at IS NULL ORDER BY id",
+        (instance,),
+    )
     return {r["hash"]: r["kind"] for r in found}
 
 
@@ -225,8 +248,10 @@ def decisions(db: sqlite_utils.Database, query: JournalQuery) -> dict[str, Any]:
     if query.before_id is not None:
         where.append("d.id < ?")
         params.append(query.before_id)
-    sql = (f"SELECT d.id, d.instance, d.hash, d.name, d.rule, d.reason, d.inputs, d.dry_run, d.at "
-           f"FROM decisions d WHERE {' AND '.join(where)} ORDER BY d.id DESC LIMIT ?")
+    sql = (
+        f"SELECT d.id, d.instance, d.hash, d.name, d.rule, d.reason, d.inputs, d.dry_run, d.at "
+        f"FROM decisions d WHERE {' AND '.join(where)} ORDER BY d.id DESC LIMIT ?"
+    )
     found = rows(db, sql, (*params, query.limit + 1))
     more = len(found) > query.limit
     found = found[: query.limit]
@@ -247,10 +272,18 @@ def _decision_item(row: dict[str, Any], acts: list[dict[str, Any]]) -> dict[str,
 
 def _action_item(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": row["id"], "decision_id": row["decision_id"], "instance": row["instance"],
-        "hash": row["hash"], "kind": row["kind"], "status": row["status"],
-        "attempts": row["attempts"], "result": row["result"], "destructive": bool(row["destructive"]),
-        "params": _json(row.get("params")), "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "id": row["id"],
+        "decision_id": row["decision_id"],
+        "instance": row["instance"],
+        "hash": row["hash"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "result": row["result"],
+        "destructive": bool(row["destructive"]),
+        "params": _json(row.get("params")),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
     }
 
 
@@ -259,7 +292,9 @@ def _actions_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dic
     if not ids:
         return out
     marks = ",".join("?" * len(ids))
-    for row in rows(db, f"SELECT * FROM actions WHERE decision_id IN ({marks}) ORDER BY id", tuple(ids)):
+    for row in rows(
+        db, f"SELECT * FROM actions WHERE decision_id IN ({marks}) ORDER BY id", tuple(ids)
+    ):
         out.setdefault(row["decision_id"], []).append(_action_item(row))
     return out
 
@@ -271,7 +306,9 @@ def journal_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
     return {"rules": rules_, "actions": kinds}
 
 
-def torrent_history(db: sqlite_utils.Database, torrent_hash: str, protected_tag: str = "") -> dict[str, Any] | None:
+def torrent_history(
+    db: sqlite_utils.Database, torrent_hash: str, protected_tag: str = ""
+) -> dict[str, Any] | None:
     """Everything known about one torrent, as a chronological timeline (what `qbarr why` prints)."""
     h = torrent_hash.lower()
     memory = rows(db, "SELECT * FROM torrents WHERE hash = ? ORDER BY instance", (h,))
@@ -283,26 +320,67 @@ def torrent_history(db: sqlite_utils.Database, torrent_hash: str, protected_tag:
         return None
     events: list[dict[str, Any]] = []
     for d in decided:
-        events.append({"at": d["at"], "type": "decision", "instance": d["instance"], "rule": d["rule"],
-                       "text": d["reason"], "detail": rule_words(d["rule"]), "dry_run": bool(d["dry_run"])})
+        events.append(
+            {
+                "at": d["at"],
+                "type": "decision",
+                "instance": d["instance"],
+                "rule": d["rule"],
+                "text": d["reason"],
+                "detail": rule_words(d["rule"]),
+                "dry_run": bool(d["dry_run"]),
+            }
+        )
     for a in acted:
         text = f"{a['kind']}: {a['status']}" + (f" ({a['result']})" if a.get("result") else "")
-        events.append({"at": a["created_at"], "type": "action", "instance": a["instance"], "rule": None,
-                       "text": text, "detail": f"attempts {a['attempts']}", "dry_run": False})
+        events.append(
+            {
+                "at": a["created_at"],
+                "type": "action",
+                "instance": a["instance"],
+                "rule": None,
+                "text": text,
+                "detail": f"attempts {a['attempts']}",
+                "dry_run": False,
+            }
+        )
     for s in searched:
-        events.append({"at": s["at"], "type": "search", "instance": s["instance"], "rule": None,
-                       "text": f"{s['command']} {s['title']}".strip(), "detail": s["reason"], "dry_run": False})
+        events.append(
+            {
+                "at": s["at"],
+                "type": "search",
+                "instance": s["instance"],
+                "rule": None,
+                "text": f"{s['command']} {s['title']}".strip(),
+                "detail": s["reason"],
+                "dry_run": False,
+            }
+        )
     for r in asked:
         done = "applied" if r.get("done_at") else "pending"
-        events.append({"at": r["created_at"], "type": "request", "instance": r["instance"], "rule": None,
-                       "text": f"{r['kind']} requested ({done})", "detail": r.get("result") or "", "dry_run": False})
+        events.append(
+            {
+                "at": r["created_at"],
+                "type": "request",
+                "instance": r["instance"],
+                "rule": None,
+                "text": f"{r['kind']} requested ({done})",
+                "detail": r.get("result") or "",
+                "dry_run": False,
+            }
+        )
     events.sort(key=lambda e: e["at"])
-    name = next((m["name"] for m in memory if m.get("name")), None) or next((d["name"] for d in decided if d["name"]), "")
+    name = next((m["name"] for m in memory if m.get("name")), None) or next(
+        (d["name"] for d in decided if d["name"]), ""
+    )
     return {
         "hash": h,
         "name": name,
-        "torrents": [_torrent_item(m, protected_tag, None) | {"instance": m["instance"], "gone_at": m["gone_at"]}
-                     for m in memory],
+        "torrents": [
+            _torrent_item(m, protected_tag, None)
+            | {"instance": m["instance"], "gone_at": m["gone_at"]}
+            for m in memory
+        ],
         "events": events,
     }
 
@@ -311,14 +389,27 @@ def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, A
     """Reachability per instance, decisions per rule in the last 24 h, imports/failures per hour."""
     now = now if now is not None else time.time()
     start = (int(now) // 3600 - 23) * 3600
-    per_rule = rows(db, "SELECT rule, COUNT(*) AS n FROM decisions WHERE at >= ? GROUP BY rule ORDER BY n DESC",
-                    (now - 86400,))
-    hourly_rows = rows(db, "SELECT CAST((at - ?) / 3600 AS INTEGER) AS h, rule, COUNT(*) AS n FROM decisions "
-                           "WHERE at >= ? GROUP BY h, rule", (start, start))
-    failed_actions = rows(db, "SELECT CAST((updated_at - ?) / 3600 AS INTEGER) AS h, COUNT(*) AS n FROM actions "
-                              "WHERE status = 'failed' AND updated_at >= ? GROUP BY h", (start, start))
-    hours = [{"hour": start + i * 3600, "imports": 0, "failures": 0, "decisions": 0, "action_errors": 0}
-             for i in range(24)]
+    per_rule = rows(
+        db,
+        "SELECT rule, COUNT(*) AS n FROM decisions WHERE at >= ? GROUP BY rule ORDER BY n DESC",
+        (now - 86400,),
+    )
+    hourly_rows = rows(
+        db,
+        "SELECT CAST((at - ?) / 3600 AS INTEGER) AS h, rule, COUNT(*) AS n FROM decisions "
+        "WHERE at >= ? GROUP BY h, rule",
+        (start, start),
+    )
+    failed_actions = rows(
+        db,
+        "SELECT CAST((updated_at - ?) / 3600 AS INTEGER) AS h, COUNT(*) AS n FROM actions "
+        "WHERE status = 'failed' AND updated_at >= ? GROUP BY h",
+        (start, start),
+    )
+    hours = [
+        {"hour": start + i * 3600, "imports": 0, "failures": 0, "decisions": 0, "action_errors": 0}
+        for i in range(24)
+    ]
     for r in hourly_rows:
         if 0 <= r["h"] < 24:
             bucket = hours[r["h"]]
@@ -328,9 +419,19 @@ def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, A
     for r in failed_actions:
         if 0 <= r["h"] < 24:
             hours[r["h"]]["action_errors"] += r["n"]
-    insts = [{
-        "name": i["name"], "kind": i["kind"], "program": i["program"], "status": i["status"],
-        "qbt_ok": i["qbt_ok"], "arr_ok": i["arr_ok"], "heartbeat_age": i["heartbeat_age"],
-        "torrents": i["torrents"], "brake_engaged": i["brake_engaged"], "last_error": i["last_error"],
-    } for i in instances(db, now)]
+    insts = [
+        {
+            "name": i["name"],
+            "kind": i["kind"],
+            "program": i["program"],
+            "status": i["status"],
+            "qbt_ok": i["qbt_ok"],
+            "arr_ok": i["arr_ok"],
+            "heartbeat_age": i["heartbeat_age"],
+            "torrents": i["torrents"],
+            "brake_engaged": i["brake_engaged"],
+            "last_error": i["last_error"],
+        }
+        for i in instances(db, now)
+    ]
     return {"instances": insts, "rules_24h": {r["rule"]: r["n"] for r in per_rule}, "hourly": hours}

@@ -12,7 +12,6 @@ supervisord unreachable). Only the operations the web UI offers are wrapped here
 from __future__ import annotations
 
 import http.client
-import socket
 import xmlrpc.client
 from typing import Any
 
@@ -74,8 +73,10 @@ class Supervisor:
         except xmlrpc.client.Fault as exc:
             cls = _FAULT_CLASSES.get(exc.faultCode, SupervisorError)
             raise cls(f"supervisord: {exc.faultString}") from None
-        except (OSError, socket.error, http.client.HTTPException, xmlrpc.client.ProtocolError) as exc:
-            raise SupervisorUnavailable(f"supervisord is not reachable ({type(exc).__name__})") from None
+        except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as exc:
+            raise SupervisorUnavailable(
+                f"supervisord is not reachable ({type(exc).__name__})"
+            ) from None
 
     def state(self) -> dict[str, Any]:
         return self._call("getState")

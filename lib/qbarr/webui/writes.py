@@ -17,7 +17,9 @@ from qbarr.db import rows, write_txn
 REQUEST_KINDS = ("protect", "unprotect")
 
 
-def release_brake(db: sqlite_utils.Database, instance: str, now: float | None = None) -> dict[str, Any]:
+def release_brake(
+    db: sqlite_utils.Database, instance: str, now: float | None = None
+) -> dict[str, Any]:
     """Clear the brake of ``instance``; returns whether it was engaged."""
     now = now if now is not None else time.time()
     with write_txn(db):
@@ -30,16 +32,21 @@ def release_brake(db: sqlite_utils.Database, instance: str, now: float | None = 
     return {"instance": instance, "was_engaged": was, "released_at": now}
 
 
-def request_protection(db: sqlite_utils.Database, instance: str, torrent_hash: str, kind: str,
-                       now: float | None = None) -> dict[str, Any]:
+def request_protection(
+    db: sqlite_utils.Database, instance: str, torrent_hash: str, kind: str, now: float | None = None
+) -> dict[str, Any]:
     """Queue a protect/unprotect request for the manager; an identical pending one is reused."""
     if kind not in REQUEST_KINDS:
         raise ValueError(f"kind must be one of {REQUEST_KINDS}")
     now = now if now is not None else time.time()
     h = torrent_hash.lower()
     with write_txn(db):
-        pending = rows(db, "SELECT id, kind FROM requests WHERE instance = ? AND hash = ? AND done_at IS NULL "
-                           "ORDER BY id DESC LIMIT 1", (instance, h))
+        pending = rows(
+            db,
+            "SELECT id, kind FROM requests WHERE instance = ? AND hash = ? AND done_at IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (instance, h),
+        )
         if pending and pending[0]["kind"] == kind:
             request_id = pending[0]["id"]
         else:

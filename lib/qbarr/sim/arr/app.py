@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import hmac
 import json
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import bottle
 
@@ -22,7 +23,7 @@ from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.commands import CommandError
 from qbarr.sim.arr.engine import SimArr
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def dumps(data: Any) -> str:
@@ -35,10 +36,13 @@ def as_json(data: Any, status: int = 200) -> str:
     return dumps(data)
 
 
-def fail(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> bottle.HTTPResponse:
+def fail(
+    status: int, message: str, errors: list[dict[str, Any]] | None = None
+) -> bottle.HTTPResponse:
     body = dumps(errors if errors is not None else {"message": message})
-    return bottle.HTTPResponse(body=body, status=status,
-                               headers={"Content-Type": "application/json; charset=utf-8"})
+    return bottle.HTTPResponse(
+        body=body, status=status, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
 
 
 def q_int(name: str, default: int, minimum: int = 0) -> int:
@@ -83,12 +87,18 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
             @functools.wraps(fn)
             def handler(*args: Any, **kwargs: Any) -> Any:
                 sim.count_call(f"{method} {prefix}{path}")
-                given = bottle.request.headers.get("X-Api-Key") or bottle.request.query.get("apikey") or ""
+                given = (
+                    bottle.request.headers.get("X-Api-Key")
+                    or bottle.request.query.get("apikey")
+                    or ""
+                )
                 if not hmac.compare_digest(given.encode(), api_key.encode()):
                     return bottle.HTTPResponse(status=401, body="")
                 return fn(*args, **kwargs)
+
             app.route(prefix + path, method, handler)
             return handler
+
         return wrap
 
     def now() -> datetime:
@@ -105,14 +115,17 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
         page, size = q_int("page", 1, 1), q_int("pageSize", 10, 1)
         sort_key = bottle.request.query.get("sortKey") or "timeleft"
         direction = bottle.request.query.get("sortDirection") or "ascending"
-        unknown_flag = {"radarr": "includeUnknownMovieItems", "sonarr": "includeUnknownSeriesItems",
-                        "lidarr": "includeUnknownArtistItems"}[kind]
+        unknown_flag = {
+            "radarr": "includeUnknownMovieItems",
+            "sonarr": "includeUnknownSeriesItems",
+            "lidarr": "includeUnknownArtistItems",
+        }[kind]
         records = sim.queue()
         if not q_bool(unknown_flag, False):
             field = {"radarr": "movieId", "sonarr": "episodeId", "lidarr": "albumId"}[kind]
             records = [r for r in records if r.get(field) is not None]
         ordered = dl.sort_records(records, sort_key, direction)
-        chunk = [embed(dict(r)) for r in ordered[(page - 1) * size: page * size]]
+        chunk = [embed(dict(r)) for r in ordered[(page - 1) * size : page * size]]
         return as_json(res.paging(page, size, sort_key, direction, len(ordered), chunk))
 
     def embed(record: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +136,9 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
         if kind == "sonarr" and record.get("episodeId"):
             item = lib.items[record["episodeId"]]
             if q_bool("includeSeries", False):
-                record["series"] = res.series(lib, lib.parents[item.parent_id], when, with_stats=False)
+                record["series"] = res.series(
+                    lib, lib.parents[item.parent_id], when, with_stats=False
+                )
             if q_bool("includeEpisode", False):
                 record["episode"] = res.episode(lib, item, when)
         if kind == "lidarr" and record.get("albumId"):
@@ -137,8 +152,12 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
     @api("DELETE", "/queue/<item_id:int>")
     def delete_queue(item_id: int) -> Any:
         try:
-            found = sim.delete_queue(item_id, q_bool("removeFromClient", True),
-                                     q_bool("blocklist", False), q_bool("skipRedownload", False))
+            found = sim.delete_queue(
+                item_id,
+                q_bool("removeFromClient", True),
+                q_bool("blocklist", False),
+                q_bool("skipRedownload", False),
+            )
         except Exception as exc:  # qBittorrent refused or is down: the Arr answers 500
             return fail(500, f"Failed to remove from download client: {type(exc).__name__}")
         if not found:
@@ -155,7 +174,9 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
         except ValueError:
             return fail(400, "The request body is not valid JSON")
         try:
-            command = sim.commands.create(payload, user_agent=bottle.request.headers.get("User-Agent"))
+            command = sim.commands.create(
+                payload, user_agent=bottle.request.headers.get("User-Agent")
+            )
         except CommandError as exc:
             return fail(400, str(exc), exc.errors)
         # the real Arrs answer 201 Created (the documents list 200)
@@ -185,11 +206,14 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
         page, size = q_int("page", 1, 1), q_int("pageSize", 10, 1)
         sort_key = bottle.request.query.get("sortKey")
         direction = bottle.request.query.get("sortDirection") or "default"
-        total, items, used_key, used_dir = lib.page(which, q_bool("monitored", True), sort_key,
-                                                    direction, page, size)
-        include = {"series": q_bool("includeSeries", False),
-                   "file": q_bool("includeEpisodeFile", False),
-                   "artist": q_bool("includeArtist", False)}
+        total, items, used_key, used_dir = lib.page(
+            which, q_bool("monitored", True), sort_key, direction, page, size
+        )
+        include = {
+            "series": q_bool("includeSeries", False),
+            "file": q_bool("includeEpisodeFile", False),
+            "artist": q_bool("includeArtist", False),
+        }
         when = now()
         records = [res.media(lib, item, when, **include) for item in items]
         return as_json(res.paging(page, size, sort_key or used_key, used_dir, total, records))
@@ -227,13 +251,25 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
         page, size = q_int("page", 1, 1), q_int("pageSize", 10, 1)
         direction = bottle.request.query.get("sortDirection") or "descending"
         with sim.lock:
-            entries = sorted(sim.blocklist, key=lambda e: (e.date, e.id),
-                             reverse=direction != "ascending")
-            records = [effects.blocklist_resource(sim, e) for e in entries[(page - 1) * size: page * size]]
-        return as_json(res.paging(page, size, bottle.request.query.get("sortKey") or "date",
-                                  direction, len(entries), records))
+            entries = sorted(
+                sim.blocklist, key=lambda e: (e.date, e.id), reverse=direction != "ascending"
+            )
+            records = [
+                effects.blocklist_resource(sim, e) for e in entries[(page - 1) * size : page * size]
+            ]
+        return as_json(
+            res.paging(
+                page,
+                size,
+                bottle.request.query.get("sortKey") or "date",
+                direction,
+                len(entries),
+                records,
+            )
+        )
 
     from qbarr.sim.arr.media_routes import add_media_routes
+
     add_media_routes(app, api, sim, now)
 
     @app.error(404)
@@ -258,7 +294,8 @@ def with_url_base(app: Callable, url_base: str) -> Callable:
         path = environ.get("PATH_INFO", "")
         environ["qbarr.url_base"] = base
         if base and (path == base or path.startswith(base + "/")):
-            environ["PATH_INFO"] = path[len(base):] or "/"
+            environ["PATH_INFO"] = path[len(base) :] or "/"
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + base
         return app(environ, start_response)
+
     return wsgi

@@ -13,44 +13,80 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from qbarr.sim.arr.resources import iso, span
 
-UTC = timezone.utc
+UTC = UTC
 START_DELAY = 0.05
 
 # canonical name -> class (search | scan | other), per kind
 KNOWN: dict[str, dict[str, str]] = {
-    "radarr": {"MoviesSearch": "search", "MissingMoviesSearch": "search",
-               "CutoffUnmetMoviesSearch": "search", "DownloadedMoviesScan": "scan",
-               "RssSync": "other", "RefreshMonitoredDownloads": "other", "RefreshMovie": "other",
-               "ApplicationCheckUpdate": "other"},
-    "sonarr": {"EpisodeSearch": "search", "SeasonSearch": "search", "SeriesSearch": "search",
-               "MissingEpisodeSearch": "search", "CutoffUnmetEpisodeSearch": "search",
-               "DownloadedEpisodesScan": "scan", "RssSync": "other",
-               "RefreshMonitoredDownloads": "other", "RefreshSeries": "other",
-               "ApplicationCheckUpdate": "other"},
-    "lidarr": {"AlbumSearch": "search", "ArtistSearch": "search", "MissingAlbumSearch": "search",
-               "CutoffUnmetAlbumSearch": "search", "DownloadedAlbumsScan": "scan",
-               "RssSync": "other", "RefreshMonitoredDownloads": "other", "RefreshArtist": "other",
-               "ApplicationCheckUpdate": "other"},
+    "radarr": {
+        "MoviesSearch": "search",
+        "MissingMoviesSearch": "search",
+        "CutoffUnmetMoviesSearch": "search",
+        "DownloadedMoviesScan": "scan",
+        "RssSync": "other",
+        "RefreshMonitoredDownloads": "other",
+        "RefreshMovie": "other",
+        "ApplicationCheckUpdate": "other",
+    },
+    "sonarr": {
+        "EpisodeSearch": "search",
+        "SeasonSearch": "search",
+        "SeriesSearch": "search",
+        "MissingEpisodeSearch": "search",
+        "CutoffUnmetEpisodeSearch": "search",
+        "DownloadedEpisodesScan": "scan",
+        "RssSync": "other",
+        "RefreshMonitoredDownloads": "other",
+        "RefreshSeries": "other",
+        "ApplicationCheckUpdate": "other",
+    },
+    "lidarr": {
+        "AlbumSearch": "search",
+        "ArtistSearch": "search",
+        "MissingAlbumSearch": "search",
+        "CutoffUnmetAlbumSearch": "search",
+        "DownloadedAlbumsScan": "scan",
+        "RssSync": "other",
+        "RefreshMonitoredDownloads": "other",
+        "RefreshArtist": "other",
+        "ApplicationCheckUpdate": "other",
+    },
 }
 
 INT_LISTS = ("movieIds", "episodeIds", "albumIds")
 INTS = ("seriesId", "seasonNumber", "artistId")
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "MoviesSearch": ("movieIds",), "EpisodeSearch": ("episodeIds",), "AlbumSearch": ("albumIds",),
-    "SeriesSearch": ("seriesId",), "SeasonSearch": ("seriesId", "seasonNumber"),
+    "MoviesSearch": ("movieIds",),
+    "EpisodeSearch": ("episodeIds",),
+    "AlbumSearch": ("albumIds",),
+    "SeriesSearch": ("seriesId",),
+    "SeasonSearch": ("seriesId", "seasonNumber"),
     "ArtistSearch": ("artistId",),
-    "DownloadedMoviesScan": ("path",), "DownloadedEpisodesScan": ("path",),
+    "DownloadedMoviesScan": ("path",),
+    "DownloadedEpisodesScan": ("path",),
     "DownloadedAlbumsScan": ("path",),
 }
-BASE_FIELDS = ("name", "sendUpdatesToClient", "updateScheduledTask", "completionMessage",
-               "requiresDiskAccess", "isExclusive", "isTypeExclusive", "isLongRunning",
-               "lastExecutionTime", "lastStartTime", "trigger", "suppressMessages",
-               "clientUserAgent", "priority")
+BASE_FIELDS = (
+    "name",
+    "sendUpdatesToClient",
+    "updateScheduledTask",
+    "completionMessage",
+    "requiresDiskAccess",
+    "isExclusive",
+    "isTypeExclusive",
+    "isLongRunning",
+    "lastExecutionTime",
+    "lastStartTime",
+    "trigger",
+    "suppressMessages",
+    "clientUserAgent",
+    "priority",
+)
 
 
 class CommandError(Exception):
@@ -58,8 +94,9 @@ class CommandError(Exception):
 
     def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
-        self.errors = errors or [{"propertyName": "name", "errorMessage": message,
-                                  "severity": "error"}]
+        self.errors = errors or [
+            {"propertyName": "name", "errorMessage": message, "severity": "error"}
+        ]
 
 
 @dataclass
@@ -101,10 +138,10 @@ class SimCommands:
         self.options = options
         self.lock = threading.Lock()
         self.all: dict[int, Command] = {}
-        self.pending: dict[int, Command] = {}   # queued or started: what the runner looks at
+        self.pending: dict[int, Command] = {}  # queued or started: what the runner looks at
         self.next_id = 1
         self.max_active_searches = 0
-        self.max_active_manual_searches = 0   # only what clients asked for (not redownloads)
+        self.max_active_manual_searches = 0  # only what clients asked for (not redownloads)
         self.max_active = 0
 
     def validate(self, payload: Any) -> tuple[str, dict[str, Any]]:
@@ -120,36 +157,80 @@ class SimCommands:
         errors = []
         for key in REQUIRED.get(name, ()):
             if key not in fields:
-                errors.append({"propertyName": key, "errorMessage": f"'{key}' must not be empty.",
-                               "severity": "error"})
+                errors.append(
+                    {
+                        "propertyName": key,
+                        "errorMessage": f"'{key}' must not be empty.",
+                        "severity": "error",
+                    }
+                )
         for key in INT_LISTS:
-            if key in fields and not (isinstance(fields[key], list) and all(
-                    isinstance(v, int) and not isinstance(v, bool) for v in fields[key])):
-                errors.append({"propertyName": key, "errorMessage": f"'{key}' must be a list of ids.",
-                               "attemptedValue": fields[key], "severity": "error"})
+            if key in fields and not (
+                isinstance(fields[key], list)
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in fields[key])
+            ):
+                errors.append(
+                    {
+                        "propertyName": key,
+                        "errorMessage": f"'{key}' must be a list of ids.",
+                        "attemptedValue": fields[key],
+                        "severity": "error",
+                    }
+                )
         for key in INTS:
-            if key in fields and (not isinstance(fields[key], int) or isinstance(fields[key], bool)):
-                errors.append({"propertyName": key, "errorMessage": f"'{key}' must be an integer.",
-                               "attemptedValue": fields[key], "severity": "error"})
+            if key in fields and (
+                not isinstance(fields[key], int) or isinstance(fields[key], bool)
+            ):
+                errors.append(
+                    {
+                        "propertyName": key,
+                        "errorMessage": f"'{key}' must be an integer.",
+                        "attemptedValue": fields[key],
+                        "severity": "error",
+                    }
+                )
         if "path" in fields and not isinstance(fields["path"], str):
-            errors.append({"propertyName": "path", "errorMessage": "'path' must be a string.",
-                           "severity": "error"})
+            errors.append(
+                {
+                    "propertyName": "path",
+                    "errorMessage": "'path' must be a string.",
+                    "severity": "error",
+                }
+            )
         if "importMode" in fields and fields["importMode"] not in ("Auto", "Move", "Copy"):
-            errors.append({"propertyName": "importMode", "errorMessage": "Unknown import mode.",
-                           "attemptedValue": fields["importMode"], "severity": "error"})
+            errors.append(
+                {
+                    "propertyName": "importMode",
+                    "errorMessage": "Unknown import mode.",
+                    "attemptedValue": fields["importMode"],
+                    "severity": "error",
+                }
+            )
         if errors:
             raise CommandError(errors[0]["errorMessage"], errors)
         return name, fields
 
-    def create(self, payload: Any, trigger: str = "manual", user_agent: str | None = None) -> Command:
+    def create(
+        self, payload: Any, trigger: str = "manual", user_agent: str | None = None
+    ) -> Command:
         name, fields = self.validate(payload)
         cls = KNOWN[self.kind][name]
-        duration = self.options.search_duration if cls == "search" else self.options.command_duration
+        duration = (
+            self.options.search_duration if cls == "search" else self.options.command_duration
+        )
         now = time.monotonic()
         with self.lock:
-            command = Command(id=self.next_id, name=name, cls=cls, body=fields, trigger=trigger,
-                              queued=datetime.now(UTC), user_agent=user_agent,
-                              start_at=now + START_DELAY, duration=max(0.0, duration))
+            command = Command(
+                id=self.next_id,
+                name=name,
+                cls=cls,
+                body=fields,
+                trigger=trigger,
+                queued=datetime.now(UTC),
+                user_agent=user_agent,
+                start_at=now + START_DELAY,
+                duration=max(0.0, duration),
+            )
             command.state_changed = command.queued
             self.all[command.id] = command
             self.pending[command.id] = command
@@ -162,8 +243,9 @@ class SimCommands:
         self.max_active = max(self.max_active, len(active))
         searches = [c for c in active if c.cls == "search"]
         self.max_active_searches = max(self.max_active_searches, len(searches))
-        self.max_active_manual_searches = max(self.max_active_manual_searches,
-                                              sum(1 for c in searches if c.trigger == "manual"))
+        self.max_active_manual_searches = max(
+            self.max_active_manual_searches, sum(1 for c in searches if c.trigger == "manual")
+        )
 
     def due(self, now: float) -> list[Command]:
         """Start what is due; return started commands whose run time is over."""
@@ -174,12 +256,18 @@ class SimCommands:
                     command.status = "started"
                     command.started = command.state_changed = datetime.now(UTC)
                     command.end_at = now + command.duration
-                if command.status == "started" and command.end_at <= now and command.outcome is None:
+                if (
+                    command.status == "started"
+                    and command.end_at <= now
+                    and command.outcome is None
+                ):
                     command.outcome = ""
                     ready.append(command)
         return ready
 
-    def finish(self, command: Command, outcome: str | None = None, failed: str | None = None) -> None:
+    def finish(
+        self, command: Command, outcome: str | None = None, failed: str | None = None
+    ) -> None:
         with self.lock:
             command.ended = command.state_changed = datetime.now(UTC)
             if failed:
@@ -206,32 +294,47 @@ class SimCommands:
         """What GET /command lists: active commands and recently finished ones."""
         horizon = time.time() - self.options.command_history
         with self.lock:
-            return [c for c in self.all.values()
-                    if c.active or (c.ended is not None and c.ended.timestamp() >= horizon)]
+            return [
+                c
+                for c in self.all.values()
+                if c.active or (c.ended is not None and c.ended.timestamp() >= horizon)
+            ]
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
             by_status: dict[str, int] = {}
             for command in self.all.values():
                 by_status[command.status] = by_status.get(command.status, 0) + 1
-            return {"total": len(self.all), "by_status": by_status,
-                    "active_searches": sum(1 for c in self.all.values()
-                                           if c.active and c.cls == "search"),
-                    "max_active_searches": self.max_active_searches,
-                    "max_active_manual_searches": self.max_active_manual_searches,
-                    "max_active": self.max_active}
+            return {
+                "total": len(self.all),
+                "by_status": by_status,
+                "active_searches": sum(
+                    1 for c in self.all.values() if c.active and c.cls == "search"
+                ),
+                "max_active_searches": self.max_active_searches,
+                "max_active_manual_searches": self.max_active_manual_searches,
+                "max_active": self.max_active,
+            }
 
     def resource(self, command: Command) -> dict[str, Any]:
         """The CommandResource JSON (concrete fields inside `body`, as the real Arrs send)."""
         body: dict[str, Any] = dict(command.body)
-        body.update({
-            "sendUpdatesToClient": True, "updateScheduledTask": True,
-            "completionMessage": "Completed", "requiresDiskAccess": command.cls == "scan",
-            "isExclusive": False, "isLongRunning": False, "name": command.name, "trigger": command.trigger,
-            "suppressMessages": False, "lastExecutionTime": None,
-            "lastStartTime": iso(command.started),
-        })
-        if self.kind != "sonarr":   # Sonarr's Command has no isTypeExclusive
+        body.update(
+            {
+                "sendUpdatesToClient": True,
+                "updateScheduledTask": True,
+                "completionMessage": "Completed",
+                "requiresDiskAccess": command.cls == "scan",
+                "isExclusive": False,
+                "isLongRunning": False,
+                "name": command.name,
+                "trigger": command.trigger,
+                "suppressMessages": False,
+                "lastExecutionTime": None,
+                "lastStartTime": iso(command.started),
+            }
+        )
+        if self.kind != "sonarr":  # Sonarr's Command has no isTypeExclusive
             body["isTypeExclusive"] = command.cls == "scan"
         if command.user_agent:
             body["clientUserAgent"] = command.user_agent
@@ -239,20 +342,41 @@ class SimCommands:
         if command.started and command.ended:
             duration = span((command.ended - command.started).total_seconds())
         return {
-            "id": command.id, "name": command.name, "commandName": spaced(command.name),
-            "message": command.message, "body": body, "priority": "normal",
-            "status": command.status, "result": command.result, "queued": iso(command.queued),
-            "started": iso(command.started), "ended": iso(command.ended), "duration": duration,
-            "exception": command.exception, "trigger": command.trigger,
-            "clientUserAgent": command.user_agent, "stateChangeTime": iso(command.state_changed),
-            "sendUpdatesToClient": True, "updateScheduledTask": True, "lastExecutionTime": None,
+            "id": command.id,
+            "name": command.name,
+            "commandName": spaced(command.name),
+            "message": command.message,
+            "body": body,
+            "priority": "normal",
+            "status": command.status,
+            "result": command.result,
+            "queued": iso(command.queued),
+            "started": iso(command.started),
+            "ended": iso(command.ended),
+            "duration": duration,
+            "exception": command.exception,
+            "trigger": command.trigger,
+            "clientUserAgent": command.user_agent,
+            "stateChangeTime": iso(command.state_changed),
+            "sendUpdatesToClient": True,
+            "updateScheduledTask": True,
+            "lastExecutionTime": None,
         }
 
     def record(self, command: Command) -> dict[str, Any]:
         """The /sim/commands view: what was asked, when, and what it did."""
-        return {"id": command.id, "name": command.name, "class": command.cls,
-                "body": command.body, "trigger": command.trigger, "status": command.status,
-                "queued": iso(command.queued), "started": iso(command.started),
-                "ended": iso(command.ended), "outcome": command.outcome,
-                "exception": command.exception, "grabs": list(command.grabs),
-                "user_agent": command.user_agent}
+        return {
+            "id": command.id,
+            "name": command.name,
+            "class": command.cls,
+            "body": command.body,
+            "trigger": command.trigger,
+            "status": command.status,
+            "queued": iso(command.queued),
+            "started": iso(command.started),
+            "ended": iso(command.ended),
+            "outcome": command.outcome,
+            "exception": command.exception,
+            "grabs": list(command.grabs),
+            "user_agent": command.user_agent,
+        }

@@ -22,7 +22,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,7 +31,9 @@ SPEC_FILES = {"radarr": "radarr-v3.json", "sonarr": "sonarr-v3.json", "lidarr": 
 
 _INT_LIST = {"type": "array", "items": {"type": "integer", "format": "int32"}}
 COMMAND_FIELDS: dict[str, dict[str, Any]] = {
-    "movieIds": _INT_LIST, "episodeIds": _INT_LIST, "albumIds": _INT_LIST,
+    "movieIds": _INT_LIST,
+    "episodeIds": _INT_LIST,
+    "albumIds": _INT_LIST,
     "seriesId": {"type": "integer", "format": "int32"},
     "seasonNumber": {"type": "integer", "format": "int32"},
     "artistId": {"type": "integer", "format": "int32"},
@@ -56,11 +58,13 @@ def specs_dir() -> Path:
         candidate = parent.parent / "shared" / "specs"
         if (candidate / "radarr-v3.json").is_file():
             return candidate
-    raise FileNotFoundError("the Arr OpenAPI documents (radarr-v3.json, sonarr-v3.json, lidarr-v1.json) "
-                            "were not found in shared/specs beside the checkout; set QBARR_SPECS to their folder")
+    raise FileNotFoundError(
+        "the Arr OpenAPI documents (radarr-v3.json, sonarr-v3.json, lidarr-v1.json) "
+        "were not found in shared/specs beside the checkout; set QBARR_SPECS to their folder"
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec(kind: str) -> dict[str, Any]:
     return json.loads((specs_dir() / SPEC_FILES[kind]).read_text())
 
@@ -76,8 +80,11 @@ class ArrContract:
     """Validator for one Arr kind's OpenAPI document."""
 
     def __init__(self, kind: str) -> None:
-        from openapi_schema_validator import (OAS30ReadValidator, OAS30WriteValidator,
-                                              oas30_format_checker)
+        from openapi_schema_validator import (
+            OAS30ReadValidator,
+            OAS30WriteValidator,
+            oas30_format_checker,
+        )
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT4
 
@@ -99,7 +106,7 @@ class ArrContract:
         for template in self.spec["paths"]:
             pattern = "^" + re.sub(r"\\\{[^}]+\\\}", r"[^/]+", re.escape(template)) + "$"
             routes.append((re.compile(pattern), template, template.count("{")))
-        routes.sort(key=lambda r: r[2])   # literal paths win over templated ones
+        routes.sort(key=lambda r: r[2])  # literal paths win over templated ones
         return routes
 
     def operation(self, method: str, path: str) -> Operation:
@@ -113,35 +120,46 @@ class ArrContract:
 
     # -- schema checks -------------------------------------------------------
 
-    def check(self, schema: dict[str, Any], instance: Any, what: str, *, write: bool = False) -> None:
+    def check(
+        self, schema: dict[str, Any], instance: Any, what: str, *, write: bool = False
+    ) -> None:
         """Validate instance against a schema fragment of this document."""
         cls = self._write_cls if write else self._read_cls
-        validator = cls(_anchor(schema, self._uri), registry=self._registry,
-                        format_checker=self._formats)
+        validator = cls(
+            _anchor(schema, self._uri), registry=self._registry, format_checker=self._formats
+        )
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]
             where = "/".join(str(p) for p in first.absolute_path) or "(root)"
-            raise ContractError(f"{self.kind} {what}: {where}: {first.message} "
-                                f"({len(errors)} error(s))")
+            raise ContractError(
+                f"{self.kind} {what}: {where}: {first.message} ({len(errors)} error(s))"
+            )
 
     def schema_ref(self, name: str) -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{name}"}
 
-    def check_request(self, method: str, url: str, body: Any = None, *,
-                      api_prefix_at: str = "/api/") -> Operation:
+    def check_request(
+        self, method: str, url: str, body: Any = None, *, api_prefix_at: str = "/api/"
+    ) -> Operation:
         """Validate a request's operation, query parameters and JSON body."""
         parts = urlsplit(url)
-        path = parts.path[parts.path.index(api_prefix_at):] if api_prefix_at in parts.path else parts.path
+        path = (
+            parts.path[parts.path.index(api_prefix_at) :]
+            if api_prefix_at in parts.path
+            else parts.path
+        )
         op = self.operation(method, path)
         declared = {p["name"]: p for p in op.spec.get("parameters", []) if p.get("in") == "query"}
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
             if name not in declared:
-                raise ContractError(f"{self.kind} {method} {op.template}: undeclared query "
-                                    f"parameter {name!r}")
+                raise ContractError(
+                    f"{self.kind} {method} {op.template}: undeclared query parameter {name!r}"
+                )
             schema = declared[name].get("schema", {})
-            self.check(schema, _coerce(self._resolve(schema), value),
-                       f"{method} {op.template} ?{name}")
+            self.check(
+                schema, _coerce(self._resolve(schema), value), f"{method} {op.template} ?{name}"
+            )
         content = op.spec.get("requestBody", {}).get("content", {})
         if body is not None:
             schema = (content.get("application/json") or {}).get("schema")
@@ -155,7 +173,7 @@ class ArrContract:
     def check_response(self, method: str, url: str, status: int, body: Any) -> Operation:
         """Validate a JSON response body against the documented 2xx response."""
         parts = urlsplit(url)
-        path = parts.path[parts.path.index("/api/"):] if "/api/" in parts.path else parts.path
+        path = parts.path[parts.path.index("/api/") :] if "/api/" in parts.path else parts.path
         op = self.operation(method, path)
         responses = op.spec.get("responses", {})
         documented = responses.get(str(status)) or responses.get("200") or responses.get("default")
@@ -165,7 +183,9 @@ class ArrContract:
         schema = (content.get("application/json") or {}).get("schema")
         if schema is None:
             if body not in (None, b"", ""):
-                raise ContractError(f"{self.kind} {method} {op.template}: body where none is documented")
+                raise ContractError(
+                    f"{self.kind} {method} {op.template}: body where none is documented"
+                )
             return op
         body = self._strip_commands(schema, body, f"{method} {op.template}")
         self.check(schema, body, f"{method} {op.template} response")
@@ -202,13 +222,21 @@ class ArrContract:
 
 def _anchor(schema: dict[str, Any], uri: str) -> dict[str, Any]:
     """Make local '#/...' refs of a fragment resolve inside the whole document."""
+
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: (f"{uri}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#")
-                        else walk(v)) for k, v in node.items()}
+            return {
+                k: (
+                    f"{uri}{v}"
+                    if k == "$ref" and isinstance(v, str) and v.startswith("#")
+                    else walk(v)
+                )
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
+
     return walk(schema)
 
 
@@ -230,7 +258,7 @@ def _coerce(schema: dict[str, Any], value: str) -> Any:
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def contract(kind: str) -> ArrContract:
     """The shared validator for one kind (building one compiles ~160 routes)."""
     return ArrContract(kind)

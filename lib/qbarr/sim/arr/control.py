@@ -1,20 +1,20 @@
 """The /sim/ control API of the Arr simulators (no API key: tests and benches only).
 
-    GET    /sim/state             counts, qBittorrent link, commands summary, API calls per route
-    GET    /sim/commands          every command received (?name=, ?active=1)
-    GET    /sim/blocklist         every blocklist entry with hash and media ids
-    GET    /sim/downloads         every download the Arr knows (hash, media, imported, removed...)
-    GET    /sim/library           library counts; ?ids=1,2 -> those items; ?wanted=missing|cutoff
-                                  [&monitored=false][&limit=N] -> wanted item ids
-    GET    /sim/faults            current fault settings
-    POST   /sim/faults            set faults (JSON, see faults.py); DELETE /sim/faults clears
-    POST   /sim/queue/fail        {"hash", "kind": "import"|"download", optional "state",
-                                   "status", "messages": [{"title","messages"}], "error"}
-    POST   /sim/queue/clear       {"hash"}: drop a scripted failure
-    POST   /sim/grab              {"ids": [media ids], "title"?}: grab a release now -> {"hash"}
-    POST   /sim/poll              read qBittorrent now (instead of waiting --poll-interval)
-    POST   /sim/library/file      {"ids": [media ids], "quality_id"?}: give items a file (as if
-                                  imported outside qbarr), so they leave wanted/missing
+GET    /sim/state             counts, qBittorrent link, commands summary, API calls per route
+GET    /sim/commands          every command received (?name=, ?active=1)
+GET    /sim/blocklist         every blocklist entry with hash and media ids
+GET    /sim/downloads         every download the Arr knows (hash, media, imported, removed...)
+GET    /sim/library           library counts; ?ids=1,2 -> those items; ?wanted=missing|cutoff
+                              [&monitored=false][&limit=N] -> wanted item ids
+GET    /sim/faults            current fault settings
+POST   /sim/faults            set faults (JSON, see faults.py); DELETE /sim/faults clears
+POST   /sim/queue/fail        {"hash", "kind": "import"|"download", optional "state",
+                               "status", "messages": [{"title","messages"}], "error"}
+POST   /sim/queue/clear       {"hash"}: drop a scripted failure
+POST   /sim/grab              {"ids": [media ids], "title"?}: grab a release now -> {"hash"}
+POST   /sim/poll              read qBittorrent now (instead of waiting --poll-interval)
+POST   /sim/library/file      {"ids": [media ids], "quality_id"?}: give items a file (as if
+                              imported outside qbarr), so they leave wanted/missing
 """
 
 from __future__ import annotations
@@ -51,25 +51,50 @@ def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
         name = bottle.request.query.get("name")
         active = bottle.request.query.get("active") in ("1", "true")
         with sim.commands.lock:
-            chosen = [c for c in sim.commands.all.values()
-                      if (not name or c.name == name) and (not active or c.active)]
+            chosen = [
+                c
+                for c in sim.commands.all.values()
+                if (not name or c.name == name) and (not active or c.active)
+            ]
             records = [sim.commands.record(c) for c in chosen]
         return as_json({"commands": records, **sim.commands.summary()})
 
     @app.get("/sim/blocklist")
     def blocklist() -> str:
         with sim.lock:
-            return as_json([{"id": e.id, "hash": e.download.hash, "title": e.download.title,
-                             "media_ids": list(e.download.media_ids), "date": iso(e.date),
-                             "message": e.message} for e in sim.blocklist])
+            return as_json(
+                [
+                    {
+                        "id": e.id,
+                        "hash": e.download.hash,
+                        "title": e.download.title,
+                        "media_ids": list(e.download.media_ids),
+                        "date": iso(e.date),
+                        "message": e.message,
+                    }
+                    for e in sim.blocklist
+                ]
+            )
 
     @app.get("/sim/downloads")
     def downloads() -> str:
         with sim.lock:
-            return as_json([{"hash": d.hash, "title": d.title, "media_ids": list(d.media_ids),
-                             "source": d.source, "imported": d.imported, "removed": d.removed,
-                             "failure": d.failure, "in_client": d.hash in sim.view.torrents,
-                             "events": d.events} for d in sim.downloads.values()])
+            return as_json(
+                [
+                    {
+                        "hash": d.hash,
+                        "title": d.title,
+                        "media_ids": list(d.media_ids),
+                        "source": d.source,
+                        "imported": d.imported,
+                        "removed": d.removed,
+                        "failure": d.failure,
+                        "in_client": d.hash in sim.view.torrents,
+                        "events": d.events,
+                    }
+                    for d in sim.downloads.values()
+                ]
+            )
 
     @app.get("/sim/library")
     def library() -> str:
@@ -80,13 +105,22 @@ def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
                 ids = [int(x) for x in query.get("ids").split(",") if x.strip()]
             except ValueError:
                 return fail(400, "ids must be integers")
-            return as_json({str(i): {"id": i, "parent_id": lib.items[i].parent_id,
-                                     "title": lib.items[i].title, "has_file": lib.items[i].has_file,
-                                     "monitored": lib.effectively_monitored(lib.items[i]),
-                                     "cutoff_met": lib.cutoff_met(lib.items[i]),
-                                     "season": lib.items[i].season,
-                                     "last_search": iso(lib.items[i].last_search)}
-                            for i in ids if i in lib.items})
+            return as_json(
+                {
+                    str(i): {
+                        "id": i,
+                        "parent_id": lib.items[i].parent_id,
+                        "title": lib.items[i].title,
+                        "has_file": lib.items[i].has_file,
+                        "monitored": lib.effectively_monitored(lib.items[i]),
+                        "cutoff_met": lib.cutoff_met(lib.items[i]),
+                        "season": lib.items[i].season,
+                        "last_search": iso(lib.items[i].last_search),
+                    }
+                    for i in ids
+                    if i in lib.items
+                }
+            )
         if query.get("wanted") in ("missing", "cutoff"):
             monitored = query.get("monitored", "true") != "false"
             items = lib.wanted(query.get("wanted"), monitored)
@@ -140,8 +174,9 @@ def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
             download = effects.grab_now(sim, ids, data.get("title"))
         except Exception as exc:
             return fail(502, f"qBittorrent refused the grab: {type(exc).__name__}: {exc}")
-        return as_json({"hash": download.hash, "title": download.title,
-                        "media_ids": list(download.media_ids)})
+        return as_json(
+            {"hash": download.hash, "title": download.title, "media_ids": list(download.media_ids)}
+        )
 
     @app.post("/sim/library/file")
     def give_files() -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from qbarr.sim.arr import downloads as dl
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     from qbarr.sim.arr.engine import SimArr
 
 log = logging.getLogger("qbarr.sim.arr")
-UTC = timezone.utc
+UTC = UTC
 
 
-def run(sim: "SimArr", command: "Command") -> str:
+def run(sim: SimArr, command: Command) -> str:
     if command.cls == "scan":
         return scan(sim, command)
     if command.cls == "search":
@@ -39,7 +39,7 @@ def run(sim: "SimArr", command: "Command") -> str:
 # -- imports -------------------------------------------------------------------
 
 
-def scan(sim: "SimArr", command: "Command") -> str:
+def scan(sim: SimArr, command: Command) -> str:
     """Downloaded*Scan {path, downloadClientId, importMode}."""
     body = command.body
     wanted_hash = str(body.get("downloadClientId") or "").lower()
@@ -49,8 +49,12 @@ def scan(sim: "SimArr", command: "Command") -> str:
         torrent = sim.view.torrents.get(download.hash) if download else None
         if download is None and path:
             for torrent_hash, candidate in sim.view.torrents.items():
-                if path in (str(candidate.get("content_path") or "").rstrip("/"),
-                            str(candidate.get("save_path") or "").rstrip("/") + "/" + str(candidate.get("name"))):
+                if path in (
+                    str(candidate.get("content_path") or "").rstrip("/"),
+                    str(candidate.get("save_path") or "").rstrip("/")
+                    + "/"
+                    + str(candidate.get("name")),
+                ):
                     download, torrent = sim.downloads.get(torrent_hash), candidate
                     break
         if download is None or torrent is None:
@@ -64,7 +68,9 @@ def scan(sim: "SimArr", command: "Command") -> str:
         if not download.media_ids:
             return f"{download.title}: unknown media, manual import required"
         for media_id in download.media_ids:
-            quality_id = download.quality_id or PROFILES[sim.kind][sim.lib.items[media_id].profile_id][1]
+            quality_id = (
+                download.quality_id or PROFILES[sim.kind][sim.lib.items[media_id].profile_id][1]
+            )
             sim.lib.give_file(media_id, quality_id)
         download.imported = True
         download.events.append(f"imported by command {command.id}")
@@ -77,7 +83,7 @@ def scan(sim: "SimArr", command: "Command") -> str:
 # -- searches ------------------------------------------------------------------
 
 
-def targets(sim: "SimArr", command: "Command") -> list[Item]:
+def targets(sim: SimArr, command: Command) -> list[Item]:
     """The media a search command is about, in the Arr's own terms."""
     lib, body, name = sim.lib, command.body, command.name
     items = lib.items
@@ -88,8 +94,11 @@ def targets(sim: "SimArr", command: "Command") -> list[Item]:
         parent = body.get("seriesId") or body.get("artistId")
         return [i for i in lib.children(parent) if lib.effectively_monitored(i)]
     if name == "SeasonSearch":
-        return [i for i in lib.children(body.get("seriesId")) if i.season == body.get("seasonNumber")
-                and lib.effectively_monitored(i)]
+        return [
+            i
+            for i in lib.children(body.get("seriesId"))
+            if i.season == body.get("seasonNumber") and lib.effectively_monitored(i)
+        ]
     monitored = body.get("monitored", True) is not False
     which = "cutoff" if name.startswith("CutoffUnmet") else "missing"
     found = lib.wanted(which, monitored)
@@ -98,15 +107,19 @@ def targets(sim: "SimArr", command: "Command") -> list[Item]:
     return found
 
 
-def search(sim: "SimArr", command: "Command") -> str:
+def search(sim: SimArr, command: Command) -> str:
     """Mark the targets searched; grab releases for some of the wanted ones."""
     now = datetime.now(UTC)
     found = targets(sim, command)
     sim.lib.mark_searched([i.id for i in found], now)
     with sim.lock:
         busy = {m for d in sim.downloads.values() if d.active for m in d.media_ids}
-        wanted = [i for i in found if i.id not in busy and
-                  (sim.lib.is_missing(i, now) or (i.has_file and not sim.lib.cutoff_met(i)))]
+        wanted = [
+            i
+            for i in found
+            if i.id not in busy
+            and (sim.lib.is_missing(i, now) or (i.has_file and not sim.lib.cutoff_met(i)))
+        ]
         lucky = [i for i in wanted if sim.rng.random() < sim.options.grab_probability]
     grabs = plan_grabs(sim, command, lucky)[: sim.options.max_grabs_per_command]
     for download in grabs:
@@ -114,13 +127,18 @@ def search(sim: "SimArr", command: "Command") -> str:
         with sim.lock:
             sim.grabs += 1
             command.grabs.append(download.hash)
-        log.info("command %d %s grabbed %s (%s) for %s", command.id, command.name,
-                 download.title, download.hash, list(download.media_ids))
-    return (f"Searched {len(found)} item(s), {len(wanted)} wanted, "
-            f"grabbed {len(grabs)} release(s)")
+        log.info(
+            "command %d %s grabbed %s (%s) for %s",
+            command.id,
+            command.name,
+            download.title,
+            download.hash,
+            list(download.media_ids),
+        )
+    return f"Searched {len(found)} item(s), {len(wanted)} wanted, grabbed {len(grabs)} release(s)"
 
 
-def plan_grabs(sim: "SimArr", command: "Command", items: list[Item]) -> list[dl.Download]:
+def plan_grabs(sim: SimArr, command: Command, items: list[Item]) -> list[dl.Download]:
     """One release per movie / album / episode; a season pack for series-wide searches."""
     now = datetime.now(UTC)
     lib = sim.lib
@@ -138,7 +156,7 @@ def plan_grabs(sim: "SimArr", command: "Command", items: list[Item]) -> list[dl.
     return out
 
 
-def release_title(sim: "SimArr", item: Item) -> str:
+def release_title(sim: SimArr, item: Item) -> str:
     q = _quality_name(sim, item)
     if sim.kind == "radarr":
         return f"{_dotted(item.title)}.{item.year}.{q}.x264-QBARR"
@@ -148,8 +166,9 @@ def release_title(sim: "SimArr", item: Item) -> str:
     return f"{parent.title} - {item.title} ({item.year}) [{q}]"
 
 
-def _quality_name(sim: "SimArr", item: Item) -> str:
+def _quality_name(sim: SimArr, item: Item) -> str:
     from qbarr.sim.arr.library import QUALITIES
+
     cutoff = sim.lib.cutoff_of(item)
     return next(q[1] for q in QUALITIES[sim.kind] if q[0] == cutoff)
 
@@ -158,16 +177,29 @@ def _dotted(text: str) -> str:
     return ".".join(part for part in text.replace("'", "").split() if part)
 
 
-def _download(sim: "SimArr", media: tuple[int, ...], title: str, item: Item, now: datetime) -> dl.Download:
-    return dl.Download(hash=sim.new_hash(), media_ids=media, title=title,
-                       quality_id=sim.lib.cutoff_of(item), grabbed=now, source="search")
+def _download(
+    sim: SimArr, media: tuple[int, ...], title: str, item: Item, now: datetime
+) -> dl.Download:
+    return dl.Download(
+        hash=sim.new_hash(),
+        media_ids=media,
+        title=title,
+        quality_id=sim.lib.cutoff_of(item),
+        grabbed=now,
+        source="search",
+    )
 
 
-def grab_now(sim: "SimArr", media_ids: list[int], title: str | None = None) -> dl.Download:
+def grab_now(sim: SimArr, media_ids: list[int], title: str | None = None) -> dl.Download:
     """/sim/grab: grab a release for these media at once (no command)."""
     items = [sim.lib.items[i] for i in media_ids]
-    download = _download(sim, tuple(i.id for i in items), title or release_title(sim, items[0]),
-                         items[0], datetime.now(UTC))
+    download = _download(
+        sim,
+        tuple(i.id for i in items),
+        title or release_title(sim, items[0]),
+        items[0],
+        datetime.now(UTC),
+    )
     download.source = "control"
     sim.add_to_client(download)
     with sim.lock:
@@ -175,14 +207,21 @@ def grab_now(sim: "SimArr", media_ids: list[int], title: str | None = None) -> d
     return download
 
 
-def blocklist_resource(sim: "SimArr", entry: Any) -> dict[str, Any]:
+def blocklist_resource(sim: SimArr, entry: Any) -> dict[str, Any]:
     """A BlocklistResource for one entry, with the kind's media id fields."""
     from qbarr.sim.arr.resources import iso, quality
+
     download = entry.download
-    rec: dict[str, Any] = {"id": entry.id, "sourceTitle": download.title,
-                           "quality": quality(sim.kind, download.quality_id), "customFormats": [],
-                           "date": iso(entry.date), "protocol": "torrent",
-                           "indexer": download.indexer, "message": entry.message}
+    rec: dict[str, Any] = {
+        "id": entry.id,
+        "sourceTitle": download.title,
+        "quality": quality(sim.kind, download.quality_id),
+        "customFormats": [],
+        "date": iso(entry.date),
+        "protocol": "torrent",
+        "indexer": download.indexer,
+        "message": entry.message,
+    }
     items = [sim.lib.items[i] for i in download.media_ids if i in sim.lib.items]
     if sim.kind == "radarr":
         rec["movieId"] = items[0].id if items else 0

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +25,7 @@ from qbarr.sim.arr.commands import Command, CommandError, SimCommands
 from qbarr.sim.arr.library import PROFILES, Library
 
 log = logging.getLogger("qbarr.sim.arr")
-UTC = timezone.utc
+UTC = UTC
 
 
 @dataclass
@@ -71,14 +71,14 @@ class SimArr:
         self.lib = lib
         self.kind = lib.kind
         self.options = options
-        self.qbt = qbt                      # a qbarr.qbittorrent.QbtClient (or None)
+        self.qbt = qbt  # a qbarr.qbittorrent.QbtClient (or None)
         self.lock = threading.RLock()
         self.downloads: dict[str, dl.Download] = {}
         self.view = QbtView()
         self.queue_ids: dict[tuple[str, int], int] = {}
         self._next_queue_id = [1]
         self._queue_cache: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
-        self.changes = 0                    # bumps when downloads change
+        self.changes = 0  # bumps when downloads change
         self.blocklist: list[BlockEntry] = []
         self.commands = SimCommands(self.kind, options)
         self.rng = random.Random(f"sim:{self.kind}:{options.seed}")
@@ -135,14 +135,18 @@ class SimArr:
                     log.warning("qBittorrent poll failed: %s", exc)
                 self.view.error = f"{type(exc).__name__}: {exc}"
             return
-        torrents = {str(t["hash"]).lower(): t for t in listing if isinstance(t, dict) and "hash" in t}
+        torrents = {
+            str(t["hash"]).lower(): t for t in listing if isinstance(t, dict) and "hash" in t
+        }
         with self.lock:
             for torrent_hash, torrent in torrents.items():
                 if torrent_hash not in self.downloads:
                     self._adopt(torrent_hash, torrent)
             if self.view.error:
                 log.info("qBittorrent reachable again")
-            self.view = QbtView(torrents, self.view.version + 1, self.view.polls + 1, None, time.time())
+            self.view = QbtView(
+                torrents, self.view.version + 1, self.view.polls + 1, None, time.time()
+            )
 
     def _adopt(self, torrent_hash: str, torrent: dict[str, Any]) -> None:
         """A torrent in our category we did not grab: tie it to a wanted item, like a manual grab."""
@@ -155,8 +159,13 @@ class SimArr:
                 media = (pool[key % len(pool)].id,)
         quality_id = PROFILES[self.kind][self.lib.items[media[0]].profile_id][1] if media else 0
         self.downloads[torrent_hash] = dl.Download(
-            hash=torrent_hash, media_ids=media, title=str(torrent.get("name") or torrent_hash),
-            quality_id=quality_id, grabbed=datetime.now(UTC), source="adopted")
+            hash=torrent_hash,
+            media_ids=media,
+            title=str(torrent.get("name") or torrent_hash),
+            quality_id=quality_id,
+            grabbed=datetime.now(UTC),
+            source="adopted",
+        )
         self.changes += 1
 
     def add_to_client(self, download: dl.Download) -> None:
@@ -182,8 +191,14 @@ class SimArr:
         with self.lock:
             stamp = (self.view.version, self.changes)
             if self._queue_cache is None or self._queue_cache[0] != stamp:
-                records = dl.queue_records(self.lib, self.downloads, self.view.torrents,
-                                           self.queue_ids, self._next_queue_id, datetime.now(UTC))
+                records = dl.queue_records(
+                    self.lib,
+                    self.downloads,
+                    self.view.torrents,
+                    self.queue_ids,
+                    self._next_queue_id,
+                    datetime.now(UTC),
+                )
                 self._queue_cache = (stamp, records)
             return self._queue_cache[1]
 
@@ -193,8 +208,9 @@ class SimArr:
                 return rec
         return None
 
-    def delete_queue(self, record_id: int, remove_from_client: bool, blocklist: bool,
-                     skip_redownload: bool) -> bool:
+    def delete_queue(
+        self, record_id: int, remove_from_client: bool, blocklist: bool, skip_redownload: bool
+    ) -> bool:
         """DELETE queue/{id}: False if there is no such record."""
         rec = self.find_queue_record(record_id)
         if rec is None:
@@ -206,10 +222,22 @@ class SimArr:
             download.events.append("removed from queue")
             self.changes += 1
             if blocklist:
-                self.blocklist.append(BlockEntry(len(self.blocklist) + 1, download,
-                                                 datetime.now(UTC), "Manually marked as failed"))
-        log.info("queue %d (%s) removed: removeFromClient=%s blocklist=%s skipRedownload=%s",
-                 record_id, torrent_hash, remove_from_client, blocklist, skip_redownload)
+                self.blocklist.append(
+                    BlockEntry(
+                        len(self.blocklist) + 1,
+                        download,
+                        datetime.now(UTC),
+                        "Manually marked as failed",
+                    )
+                )
+        log.info(
+            "queue %d (%s) removed: removeFromClient=%s blocklist=%s skipRedownload=%s",
+            record_id,
+            torrent_hash,
+            remove_from_client,
+            blocklist,
+            skip_redownload,
+        )
         if remove_from_client:
             self.remove_from_client(torrent_hash)
         if blocklist and not skip_redownload and download.media_ids:
@@ -218,7 +246,9 @@ class SimArr:
 
     def redownload_command(self, download: dl.Download) -> dict[str, Any]:
         """The search a real Arr starts by itself after a failed download (AutoRedownloadFailed)."""
-        name = {"radarr": "MoviesSearch", "sonarr": "EpisodeSearch", "lidarr": "AlbumSearch"}[self.kind]
+        name = {"radarr": "MoviesSearch", "sonarr": "EpisodeSearch", "lidarr": "AlbumSearch"}[
+            self.kind
+        ]
         field_name = {"radarr": "movieIds", "sonarr": "episodeIds", "lidarr": "albumIds"}[self.kind]
         return {"name": name, field_name: list(download.media_ids)}
 
@@ -247,7 +277,9 @@ class SimArr:
             for command in self.commands.due(time.monotonic()):
                 try:
                     outcome = self.execute(command)
-                except Exception as exc:  # an effect failed (qBittorrent down...): the command fails
+                except (
+                    Exception
+                ) as exc:  # an effect failed (qBittorrent down...): the command fails
                     log.warning("command %d %s failed: %s", command.id, command.name, exc)
                     self.commands.finish(command, failed=f"{type(exc).__name__}: {exc}")
                 else:
@@ -257,6 +289,7 @@ class SimArr:
     def execute(self, command: Command) -> str:
         """Apply a command's effect when it completes; returns what happened."""
         from qbarr.sim.arr import effects
+
         return effects.run(self, command)
 
     # -- reporting -----------------------------------------------------------
@@ -269,16 +302,25 @@ class SimArr:
         with self.lock:
             active = [d for d in self.downloads.values() if d.active]
             return {
-                "kind": self.kind, "category": self.options.category,
-                "qbittorrent": {"url": self.options.qbt_url, "error": self.view.error,
-                                "polls": self.view.polls, "torrents": len(self.view.torrents),
-                                "last_poll": self.view.last_poll},
-                "queue_records": len(self.queue()), "downloads": len(self.downloads),
+                "kind": self.kind,
+                "category": self.options.category,
+                "qbittorrent": {
+                    "url": self.options.qbt_url,
+                    "error": self.view.error,
+                    "polls": self.view.polls,
+                    "torrents": len(self.view.torrents),
+                    "last_poll": self.view.last_poll,
+                },
+                "queue_records": len(self.queue()),
+                "downloads": len(self.downloads),
                 "active_downloads": len(active),
                 "imported": sum(1 for d in self.downloads.values() if d.imported),
                 "removed": sum(1 for d in self.downloads.values() if d.removed),
-                "grabs": self.grabs, "imports": self.imports, "blocklist": len(self.blocklist),
-                "commands": self.commands.summary(), "library": self.lib.stats(),
+                "grabs": self.grabs,
+                "imports": self.imports,
+                "blocklist": len(self.blocklist),
+                "commands": self.commands.summary(),
+                "library": self.lib.stats(),
                 "api_calls": dict(sorted(self.api_calls.items())),
                 "api_calls_total": sum(self.api_calls.values()),
             }

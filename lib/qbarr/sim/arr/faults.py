@@ -21,20 +21,39 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
-              b"<form method='post' action='/login'><input name='username'>"
-              b"<input name='password' type='password'><button>Sign in</button></form>"
-              b"</body></html>")
+LOGIN_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
+    b"<form method='post' action='/login'><input name='username'>"
+    b"<input name='password' type='password'><button>Sign in</button></form>"
+    b"</body></html>"
+)
 BROKEN_JSON = b'{"page": 1, "records": [{"id": 1, "title": "trunc'
 
-DEFAULTS: dict[str, Any] = {"latency": 0.0, "error_rate": 0.0, "error_status": 503,
-                            "unauthorized": False, "html": False, "malformed": False,
-                            "redirect": False, "path": "", "count": None}
-REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-           504: "Gateway Timeout", 429: "Too Many Requests", 401: "Unauthorized",
-           404: "Not Found", 400: "Bad Request", 403: "Forbidden"}
+DEFAULTS: dict[str, Any] = {
+    "latency": 0.0,
+    "error_rate": 0.0,
+    "error_status": 503,
+    "unauthorized": False,
+    "html": False,
+    "malformed": False,
+    "redirect": False,
+    "path": "",
+    "count": None,
+}
+REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    429: "Too Many Requests",
+    401: "Unauthorized",
+    404: "Not Found",
+    400: "Bad Request",
+    403: "Forbidden",
+}
 
 
 class Faults:
@@ -124,14 +143,21 @@ class FaultMiddleware:
         if action == "malformed":
             return _answer(start_response, 200, "application/json; charset=utf-8", BROKEN_JSON)
         if action == "redirect":
-            start_response("302 Found", [("Location", "/login?returnUrl=%2F&token=sso-abc123"),
-                                         ("Content-Length", "0")])
+            start_response(
+                "302 Found",
+                [("Location", "/login?returnUrl=%2F&token=sso-abc123"), ("Content-Length", "0")],
+            )
             return [b""]
-        body = b"<html><body><h1>%d %s</h1></body></html>" % (status, REASONS.get(status, "Error").encode())
+        body = b"<html><body><h1>%d %s</h1></body></html>" % (
+            status,
+            REASONS.get(status, "Error").encode(),
+        )
         return _answer(start_response, status, "text/html", body)
 
 
 def _answer(start_response: Callable, status: int, ctype: str, body: bytes) -> list[bytes]:
-    start_response(f"{status} {REASONS.get(status, 'OK' if status == 200 else 'Error')}",
-                   [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+    start_response(
+        f"{status} {REASONS.get(status, 'OK' if status == 200 else 'Error')}",
+        [("Content-Type", ctype), ("Content-Length", str(len(body)))],
+    )
     return [body]

@@ -37,8 +37,8 @@ class SimProcess:
     """A running simulator: where it listens and how to stop it."""
 
     kind: str
-    url: str                    # base URL including any --url-base
-    root: str                   # http://127.0.0.1:PORT (where /sim/ lives)
+    url: str  # base URL including any --url-base
+    root: str  # http://127.0.0.1:PORT (where /sim/ lives)
     api_key: str
     port: int
     proc: subprocess.Popen
@@ -62,35 +62,80 @@ class SimProcess:
         return self.proc.returncode
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
 
 
-def start_sim(kind: str, *, api_key: str, qbt_url: str = "", qbt_username: str = "admin",
-              qbt_password: str = "", category: str | None = None, library: int = 200,
-              missing_fraction: float = 0.1, cutoff_fraction: float = 0.05, seed: int = 1,
-              search_duration: float = 0.5, command_duration: float = 0.1,
-              grab_probability: float = 1.0, poll_interval: float = 0.25, url_base: str = "",
-              extra: list[str] | tuple[str, ...] = (), log_dir: Path | None = None,
-              ready_timeout: float = 45.0, attempts: int = 3) -> SimProcess:
+def start_sim(
+    kind: str,
+    *,
+    api_key: str,
+    qbt_url: str = "",
+    qbt_username: str = "admin",
+    qbt_password: str = "",
+    category: str | None = None,
+    library: int = 200,
+    missing_fraction: float = 0.1,
+    cutoff_fraction: float = 0.05,
+    seed: int = 1,
+    search_duration: float = 0.5,
+    command_duration: float = 0.1,
+    grab_probability: float = 1.0,
+    poll_interval: float = 0.25,
+    url_base: str = "",
+    extra: list[str] | tuple[str, ...] = (),
+    log_dir: Path | None = None,
+    ready_timeout: float = 45.0,
+    attempts: int = 3,
+) -> SimProcess:
     """Start `python -m qbarr_programs.sim_arr` on a free port and wait until it answers."""
     last_error = ""
     for _ in range(attempts):
         port = free_port()
-        args = [sys.executable, "-m", "qbarr_programs.sim_arr", "--kind", kind, "--port", str(port),
-                "--library", str(library), "--missing-fraction", str(missing_fraction),
-                "--cutoff-fraction", str(cutoff_fraction), "--seed", str(seed)]
+        args = [
+            sys.executable,
+            "-m",
+            "qbarr_programs.sim_arr",
+            "--kind",
+            kind,
+            "--port",
+            str(port),
+            "--library",
+            str(library),
+            "--missing-fraction",
+            str(missing_fraction),
+            "--cutoff-fraction",
+            str(cutoff_fraction),
+            "--seed",
+            str(seed),
+        ]
         if kind in ("radarr", "sonarr", "lidarr"):
-            args += ["--category", category or kind, "--search-duration", str(search_duration),
-                     "--command-duration", str(command_duration),
-                     "--grab-probability", str(grab_probability),
-                     "--poll-interval", str(poll_interval)]
+            args += [
+                "--category",
+                category or kind,
+                "--search-duration",
+                str(search_duration),
+                "--command-duration",
+                str(command_duration),
+                "--grab-probability",
+                str(grab_probability),
+                "--poll-interval",
+                str(poll_interval),
+            ]
             if qbt_url:
                 args += ["--qbt-url", qbt_url, "--qbt-username", qbt_username]
             if url_base:
                 args += ["--url-base", url_base]
         args += list(extra)
-        env = {**os.environ, "QBARR_SIM_API_KEY": api_key, "QBARR_SIM_QBT_PASSWORD": qbt_password,
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "QBARR_SIM_API_KEY": api_key,
+            "QBARR_SIM_QBT_PASSWORD": qbt_password,
+            "PYTHONUNBUFFERED": "1",
+        }
         log_path = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
@@ -98,13 +143,21 @@ def start_sim(kind: str, *, api_key: str, qbt_url: str = "", qbt_username: str =
             out: Any = open(log_path, "wb")
         else:
             out = subprocess.DEVNULL
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         if out is not subprocess.DEVNULL:
             out.close()
         root = f"http://127.0.0.1:{port}"
-        sim = SimProcess(kind, root + ("/" + url_base.strip("/") if url_base.strip("/") else ""),
-                         root, api_key, port, proc, log_path)
+        sim = SimProcess(
+            kind,
+            root + ("/" + url_base.strip("/") if url_base.strip("/") else ""),
+            root,
+            api_key,
+            port,
+            proc,
+            log_path,
+        )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline and proc.poll() is None:
             try:

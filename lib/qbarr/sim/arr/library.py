@@ -14,34 +14,107 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
-UTC = timezone.utc
+UTC = UTC
 DAY = timedelta(days=1)
 
-ADJECTIVES = ("Silent", "Crimson", "Hidden", "Last", "Broken", "Golden", "Distant", "Frozen",
-              "Burning", "Hollow", "Electric", "Wild", "Lost", "Quiet", "Midnight", "Iron",
-              "Velvet", "Bright", "Secret", "Endless", "Northern", "Savage", "Glass", "Paper",
-              "Restless", "Scarlet", "Shadow", "Sunken", "Twisted", "Wandering")
-NOUNS = ("River", "Empire", "Garden", "Signal", "Harbor", "Orchard", "Machine", "Kingdom",
-         "Lantern", "Frontier", "Station", "Mirror", "Valley", "Circuit", "Tide", "Letter",
-         "Engine", "Forest", "Promise", "Horizon", "Island", "Witness", "Compass", "Canyon",
-         "Archive", "Comet", "Fortress", "Meadow", "Voyage", "Parade")
+ADJECTIVES = (
+    "Silent",
+    "Crimson",
+    "Hidden",
+    "Last",
+    "Broken",
+    "Golden",
+    "Distant",
+    "Frozen",
+    "Burning",
+    "Hollow",
+    "Electric",
+    "Wild",
+    "Lost",
+    "Quiet",
+    "Midnight",
+    "Iron",
+    "Velvet",
+    "Bright",
+    "Secret",
+    "Endless",
+    "Northern",
+    "Savage",
+    "Glass",
+    "Paper",
+    "Restless",
+    "Scarlet",
+    "Shadow",
+    "Sunken",
+    "Twisted",
+    "Wandering",
+)
+NOUNS = (
+    "River",
+    "Empire",
+    "Garden",
+    "Signal",
+    "Harbor",
+    "Orchard",
+    "Machine",
+    "Kingdom",
+    "Lantern",
+    "Frontier",
+    "Station",
+    "Mirror",
+    "Valley",
+    "Circuit",
+    "Tide",
+    "Letter",
+    "Engine",
+    "Forest",
+    "Promise",
+    "Horizon",
+    "Island",
+    "Witness",
+    "Compass",
+    "Canyon",
+    "Archive",
+    "Comet",
+    "Fortress",
+    "Meadow",
+    "Voyage",
+    "Parade",
+)
 
 # (id, name, source, resolution): ordered from worst to best
 QUALITIES: dict[str, list[tuple[int, str, str, int]]] = {
-    "radarr": [(1, "SDTV", "tv", 480), (4, "HDTV-720p", "tv", 720),
-               (5, "WEBDL-720p", "webdl", 720), (6, "Bluray-720p", "bluray", 720),
-               (3, "WEBDL-1080p", "webdl", 1080), (7, "Bluray-1080p", "bluray", 1080),
-               (18, "WEBDL-2160p", "webdl", 2160), (19, "Bluray-2160p", "bluray", 2160)],
-    "sonarr": [(1, "SDTV", "television", 480), (4, "HDTV-720p", "television", 720),
-               (5, "WEBDL-720p", "web", 720), (6, "Bluray-720p", "bluray", 720),
-               (3, "WEBDL-1080p", "web", 1080), (7, "Bluray-1080p", "bluray", 1080),
-               (18, "WEBDL-2160p", "web", 2160), (19, "Bluray-2160p", "bluray", 2160)],
-    "lidarr": [(1, "MP3-192", "", 0), (2, "MP3-VBR-V0", "", 0), (4, "MP3-320", "", 0),
-               (6, "FLAC", "", 0), (21, "FLAC 24bit", "", 0)],
+    "radarr": [
+        (1, "SDTV", "tv", 480),
+        (4, "HDTV-720p", "tv", 720),
+        (5, "WEBDL-720p", "webdl", 720),
+        (6, "Bluray-720p", "bluray", 720),
+        (3, "WEBDL-1080p", "webdl", 1080),
+        (7, "Bluray-1080p", "bluray", 1080),
+        (18, "WEBDL-2160p", "webdl", 2160),
+        (19, "Bluray-2160p", "bluray", 2160),
+    ],
+    "sonarr": [
+        (1, "SDTV", "television", 480),
+        (4, "HDTV-720p", "television", 720),
+        (5, "WEBDL-720p", "web", 720),
+        (6, "Bluray-720p", "bluray", 720),
+        (3, "WEBDL-1080p", "web", 1080),
+        (7, "Bluray-1080p", "bluray", 1080),
+        (18, "WEBDL-2160p", "web", 2160),
+        (19, "Bluray-2160p", "bluray", 2160),
+    ],
+    "lidarr": [
+        (1, "MP3-192", "", 0),
+        (2, "MP3-VBR-V0", "", 0),
+        (4, "MP3-320", "", 0),
+        (6, "FLAC", "", 0),
+        (21, "FLAC 24bit", "", 0),
+    ],
 }
 # profile id -> (name, cutoff quality id)
 PROFILES: dict[str, dict[int, tuple[str, int]]] = {
@@ -72,11 +145,11 @@ class Item:
     """A movie, an episode or an album: the unit that is missing or gets a file."""
 
     id: int
-    parent_id: int                   # series / artist id; 0 for a movie
+    parent_id: int  # series / artist id; 0 for a movie
     title: str
     sort_title: str
     monitored: bool
-    released: datetime               # inCinemas / airDateUtc / releaseDate
+    released: datetime  # inCinemas / airDateUtc / releaseDate
     year: int
     profile_id: int
     added: datetime
@@ -154,51 +227,89 @@ class Library:
                     test: Callable[[Item], bool] = lambda i: self.is_missing(i, now)
                 else:
                     test = lambda i: i.has_file and not self.cutoff_met(i)
-                cached = [i for i in self.items.values()
-                          if test(i) and self.effectively_monitored(i) == monitored]
+                cached = [
+                    i
+                    for i in self.items.values()
+                    if test(i) and self.effectively_monitored(i) == monitored
+                ]
                 self._cache = {k: v for k, v in self._cache.items() if k[2] == self.version}
                 self._cache[key] = cached
             return cached
 
-    def page(self, which: str, monitored: bool, sort_key: str | None, direction: str,
-             page: int, page_size: int) -> tuple[int, list[Item], str, str]:
+    def page(
+        self,
+        which: str,
+        monitored: bool,
+        sort_key: str | None,
+        direction: str,
+        page: int,
+        page_size: int,
+    ) -> tuple[int, list[Item], str, str]:
         """(totalRecords, records of this page, sortKey used, sortDirection used)."""
         key_name, key_fn = self.sort_function(sort_key)
-        direction = direction if direction in ("ascending", "descending") else (
-            "descending" if key_name in ("airDateUtc", "releaseDate", "inCinemas") else "ascending")
-        cache_key = (which + ":sorted", monitored, self.version, datetime.now(UTC).date(),
-                     key_name, direction)
+        direction = (
+            direction
+            if direction in ("ascending", "descending")
+            else (
+                "descending"
+                if key_name in ("airDateUtc", "releaseDate", "inCinemas")
+                else "ascending"
+            )
+        )
+        cache_key = (
+            which + ":sorted",
+            monitored,
+            self.version,
+            datetime.now(UTC).date(),
+            key_name,
+            direction,
+        )
         with self.lock:
             ordered = self._cache.get(cache_key)
             if ordered is None:
-                ordered = sorted(self.wanted(which, monitored), key=key_fn,
-                                 reverse=direction == "descending")
+                ordered = sorted(
+                    self.wanted(which, monitored), key=key_fn, reverse=direction == "descending"
+                )
                 self._cache[cache_key] = ordered
         start = max(0, (page - 1) * page_size)
-        return len(ordered), ordered[start:start + page_size], key_name, direction
+        return len(ordered), ordered[start : start + page_size], key_name, direction
 
     def sort_function(self, sort_key: str | None) -> tuple[str, Callable[[Item], object]]:
         """Map an Arr sortKey ('movieMetadata.sortTitle', 'episodes.airDateUtc', ...) to a key."""
         name = (sort_key or "").rsplit(".", 1)[-1].lower()
         by_date = lambda i: (i.released, i.id)
         title = lambda i: (i.sort_title, i.id)
-        parent_title = lambda i: (self.parents[i.parent_id].sort_title if i.parent_id else "",
-                                  i.season, i.number, i.id)
+        parent_title = lambda i: (
+            self.parents[i.parent_id].sort_title if i.parent_id else "",
+            i.season,
+            i.number,
+            i.id,
+        )
         table: dict[str, tuple[str, Callable[[Item], object]]] = {
-            "title": ("title", title), "sorttitle": ("sortTitle", title),
+            "title": ("title", title),
+            "sorttitle": ("sortTitle", title),
             "year": ("year", lambda i: (i.year, i.id)),
-            "incinemas": ("inCinemas", by_date), "digitalrelease": ("digitalRelease", by_date),
-            "physicalrelease": ("physicalRelease", by_date), "releasedate": ("releaseDate", by_date),
-            "airdateutc": ("airDateUtc", by_date), "airdate": ("airDateUtc", by_date),
+            "incinemas": ("inCinemas", by_date),
+            "digitalrelease": ("digitalRelease", by_date),
+            "physicalrelease": ("physicalRelease", by_date),
+            "releasedate": ("releaseDate", by_date),
+            "airdateutc": ("airDateUtc", by_date),
+            "airdate": ("airDateUtc", by_date),
             "added": ("added", lambda i: (i.added, i.id)),
-            "lastsearchtime": ("lastSearchTime", lambda i: (i.last_search or datetime.min.replace(tzinfo=UTC), i.id)),
+            "lastsearchtime": (
+                "lastSearchTime",
+                lambda i: (i.last_search or datetime.min.replace(tzinfo=UTC), i.id),
+            ),
             "id": ("id", lambda i: i.id),
             "seriestitle": ("series.sortTitle", parent_title),
-            "sortname": ("artists.sortName", parent_title), "artistname": ("artists.sortName", parent_title),
+            "sortname": ("artists.sortName", parent_title),
+            "artistname": ("artists.sortName", parent_title),
         }
         if name in table:
             return table[name]
-        default = {"radarr": "sorttitle", "sonarr": "airdateutc", "lidarr": "releasedate"}[self.kind]
+        default = {"radarr": "sorttitle", "sonarr": "airdateutc", "lidarr": "releasedate"}[
+            self.kind
+        ]
         return table[default]
 
     def children(self, parent_id: int) -> list[Item]:
@@ -232,19 +343,28 @@ class Library:
             self.version += 1
 
     def stats(self, now: datetime | None = None) -> dict[str, int]:
-        return {"items": len(self.items), "parents": len(self.parents),
-                "with_file": sum(1 for i in self.items.values() if i.has_file),
-                "missing_monitored": len(self.wanted("missing", True, now)),
-                "missing_unmonitored": len(self.wanted("missing", False, now)),
-                "cutoff_monitored": len(self.wanted("cutoff", True, now)),
-                "cutoff_unmonitored": len(self.wanted("cutoff", False, now))}
+        return {
+            "items": len(self.items),
+            "parents": len(self.parents),
+            "with_file": sum(1 for i in self.items.values() if i.has_file),
+            "missing_monitored": len(self.wanted("missing", True, now)),
+            "missing_unmonitored": len(self.wanted("missing", False, now)),
+            "cutoff_monitored": len(self.wanted("cutoff", True, now)),
+            "cutoff_unmonitored": len(self.wanted("cutoff", False, now)),
+        }
 
 
 # -- generation ---------------------------------------------------------------
 
 
-def generate(kind: str, size: int, missing_fraction: float = 0.1, cutoff_fraction: float = 0.05,
-             seed: int = 1, now: datetime | None = None) -> Library:
+def generate(
+    kind: str,
+    size: int,
+    missing_fraction: float = 0.1,
+    cutoff_fraction: float = 0.05,
+    seed: int = 1,
+    now: datetime | None = None,
+) -> Library:
     """A deterministic library of `size` movies / episodes / albums."""
     now = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
     rng = random.Random(f"{kind}:{seed}")
@@ -262,21 +382,32 @@ def generate(kind: str, size: int, missing_fraction: float = 0.1, cutoff_fractio
 
 
 def _name(rng: random.Random, n: int) -> str:
-    return f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}" if n % 3 == 0 else \
-        f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n % 7 + 1 if n % 5 == 0 else ''}".strip()
+    return (
+        f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+        if n % 3 == 0
+        else f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n % 7 + 1 if n % 5 == 0 else ''}".strip()
+    )
 
 
 def _movies(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
     for movie_id in range(1, size + 1):
         future = rng.random() < 0.02
-        released = now + DAY * rng.randint(10, 400) if future else \
-            now - DAY * rng.randint(30, 365 * 40)
+        released = (
+            now + DAY * rng.randint(10, 400) if future else now - DAY * rng.randint(30, 365 * 40)
+        )
         title = _name(rng, movie_id)
         lib.items[movie_id] = Item(
-            id=movie_id, parent_id=0, title=title, sort_title=_sort_title(title),
-            monitored=rng.random() < 0.95, released=released, year=released.year,
-            profile_id=rng.choice((1, 2, 2, 2, 3)), added=now - DAY * rng.randint(1, 2000),
-            tags=[1] if rng.random() < 0.05 else [])
+            id=movie_id,
+            parent_id=0,
+            title=title,
+            sort_title=_sort_title(title),
+            monitored=rng.random() < 0.95,
+            released=released,
+            year=released.year,
+            profile_id=rng.choice((1, 2, 2, 2, 3)),
+            added=now - DAY * rng.randint(1, 2000),
+            tags=[1] if rng.random() < 0.05 else [],
+        )
 
 
 def _series(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
@@ -288,11 +419,20 @@ def _series(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
         seasons = rng.randint(1, 5)
         continuing = rng.random() < 0.2
         # a continuing series airs its last season around now, so some episodes are in the future
-        first = now - DAY * (365 * (seasons - 1) + (rng.randint(0, 60) if continuing else rng.randint(200, 4000)))
+        first = now - DAY * (
+            365 * (seasons - 1) + (rng.randint(0, 60) if continuing else rng.randint(200, 4000))
+        )
         lib.parents[series_id] = Parent(
-            id=series_id, title=title, sort_title=_sort_title(title), monitored=rng.random() < 0.95,
-            year=first.year, ended=not continuing, profile_id=rng.choice((1, 2, 2, 3)),
-            added=first, tags=[3] if rng.random() < 0.05 else [])
+            id=series_id,
+            title=title,
+            sort_title=_sort_title(title),
+            monitored=rng.random() < 0.95,
+            year=first.year,
+            ended=not continuing,
+            profile_id=rng.choice((1, 2, 2, 3)),
+            added=first,
+            tags=[3] if rng.random() < 0.05 else [],
+        )
         plan = [(0, rng.randint(0, 3))] + [(s, rng.randint(6, 12)) for s in range(1, seasons + 1)]
         for season, count in plan:
             for number in range(1, count + 1):
@@ -305,10 +445,18 @@ def _series(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
                     aired = first + DAY * (365 * (season - 1) + 7 * (number - 1))
                 ep_title = f"Chapter {number}" if season else f"Special {number}"
                 lib.items[episode_id] = Item(
-                    id=episode_id, parent_id=series_id, title=ep_title, sort_title=ep_title.lower(),
-                    monitored=rng.random() < (0.4 if season == 0 else 0.97), released=aired,
-                    year=aired.year, profile_id=lib.parents[series_id].profile_id,
-                    added=first, season=season, number=number)
+                    id=episode_id,
+                    parent_id=series_id,
+                    title=ep_title,
+                    sort_title=ep_title.lower(),
+                    monitored=rng.random() < (0.4 if season == 0 else 0.97),
+                    released=aired,
+                    year=aired.year,
+                    profile_id=lib.parents[series_id].profile_id,
+                    added=first,
+                    season=season,
+                    number=number,
+                )
 
 
 def _albums(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
@@ -319,8 +467,15 @@ def _albums(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
         name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}s"
         start = now - DAY * rng.randint(400, 365 * 30)
         lib.parents[artist_id] = Parent(
-            id=artist_id, title=name, sort_title=_sort_title(name), monitored=rng.random() < 0.95,
-            year=start.year, ended=rng.random() < 0.3, profile_id=rng.choice((1, 2)), added=start)
+            id=artist_id,
+            title=name,
+            sort_title=_sort_title(name),
+            monitored=rng.random() < 0.95,
+            year=start.year,
+            ended=rng.random() < 0.3,
+            profile_id=rng.choice((1, 2)),
+            added=start,
+        )
         count = rng.randint(3, 12)
         for number in range(1, count + 1):
             if album_id >= size:
@@ -332,13 +487,22 @@ def _albums(lib: Library, size: int, rng: random.Random, now: datetime) -> None:
                 released = start + (now - start) * (number / count) * rng.uniform(0.8, 0.99)
             title = _name(rng, album_id)
             lib.items[album_id] = Item(
-                id=album_id, parent_id=artist_id, title=title, sort_title=_sort_title(title),
-                monitored=rng.random() < 0.95, released=released, year=released.year,
-                profile_id=lib.parents[artist_id].profile_id, added=start, number=number)
+                id=album_id,
+                parent_id=artist_id,
+                title=title,
+                sort_title=_sort_title(title),
+                monitored=rng.random() < 0.95,
+                released=released,
+                year=released.year,
+                profile_id=lib.parents[artist_id].profile_id,
+                added=start,
+                number=number,
+            )
 
 
-def _files(lib: Library, rng: random.Random, now: datetime, missing_fraction: float,
-           cutoff_fraction: float) -> None:
+def _files(
+    lib: Library, rng: random.Random, now: datetime, missing_fraction: float, cutoff_fraction: float
+) -> None:
     """Give files to everything released except the missing share; some below cutoff."""
     items = list(lib.items.values())
     target = round(len(items) * max(0.0, min(1.0, missing_fraction)))
@@ -349,13 +513,20 @@ def _files(lib: Library, rng: random.Random, now: datetime, missing_fraction: fl
     missing = set(i.id for i in rng.sample(released, min(want, len(released))))
     with_file = [i for i in released if i.id not in missing]
     upgradable = [i for i in with_file if lib.rank(lib.cutoff_of(i)) > 0]
-    below = set(i.id for i in rng.sample(upgradable, min(round(len(items) * max(0.0, cutoff_fraction)),
-                                                          len(upgradable))))
+    below = set(
+        i.id
+        for i in rng.sample(
+            upgradable, min(round(len(items) * max(0.0, cutoff_fraction)), len(upgradable))
+        )
+    )
     order = [q[0] for q in QUALITIES[lib.kind]]
     for item in with_file:
         cutoff_rank = lib.rank(lib.cutoff_of(item))
-        rank = rng.randint(0, cutoff_rank - 1) if item.id in below else \
-            rng.randint(cutoff_rank, len(order) - 1)
+        rank = (
+            rng.randint(0, cutoff_rank - 1)
+            if item.id in below
+            else rng.randint(cutoff_rank, len(order) - 1)
+        )
         item.has_file = True
         item.quality_id = order[rank]
         item.file_id = lib._next_file_id

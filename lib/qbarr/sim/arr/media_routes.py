@@ -8,8 +8,9 @@ a wanted record points at.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import bottle
 
@@ -17,8 +18,9 @@ from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.engine import SimArr
 
 
-def add_media_routes(app: bottle.Bottle, api: Callable, sim: SimArr,
-                     now: Callable[[], datetime]) -> None:
+def add_media_routes(
+    app: bottle.Bottle, api: Callable, sim: SimArr, now: Callable[[], datetime]
+) -> None:
     from qbarr.sim.arr.app import as_json, fail, q_bool, q_int, q_ints
 
     lib = sim.lib
@@ -29,10 +31,13 @@ def add_media_routes(app: bottle.Bottle, api: Callable, sim: SimArr,
         return as_json(render(item)) if item is not None else fail(404, "NotFound")
 
     if kind == "radarr":
+
         @api("GET", "/movie")
         def movies() -> str:
             tmdb = q_int("tmdbId", 0)
-            items = [i for i in lib.items.values() if not tmdb or res.tmdb_id("radarr", i.id) == tmdb]
+            items = [
+                i for i in lib.items.values() if not tmdb or res.tmdb_id("radarr", i.id) == tmdb
+            ]
             when = now()
             return as_json([res.movie(lib, i, when) for i in items])
 
@@ -41,12 +46,18 @@ def add_media_routes(app: bottle.Bottle, api: Callable, sim: SimArr,
             return item_or_404(item_id, lambda i: res.movie(lib, i, now()))
 
     if kind == "sonarr":
+
         @api("GET", "/series")
         def all_series() -> str:
             tvdb = q_int("tvdbId", 0)
             when = now()
-            return as_json([res.series(lib, p, when) for p in lib.parents.values()
-                            if not tvdb or res.tvdb_id(p.id) == tvdb])
+            return as_json(
+                [
+                    res.series(lib, p, when)
+                    for p in lib.parents.values()
+                    if not tvdb or res.tvdb_id(p.id) == tvdb
+                ]
+            )
 
         @api("GET", "/series/<series_id:int>")
         def one_series(series_id: int) -> Any:
@@ -60,19 +71,26 @@ def add_media_routes(app: bottle.Bottle, api: Callable, sim: SimArr,
             if not ids and not series_id:
                 return fail(400, "seriesId or episodeIds must be provided")
             season = bottle.request.query.get("seasonNumber")
-            chosen = [lib.items[i] for i in ids if i in lib.items] if ids else lib.children(series_id)
+            chosen = (
+                [lib.items[i] for i in ids if i in lib.items] if ids else lib.children(series_id)
+            )
             if season not in (None, ""):
                 chosen = [i for i in chosen if str(i.season) == season]
             when = now()
             include_series = q_bool("includeSeries", False)
-            return as_json([res.episode(lib, i, when, include_series, q_bool("includeEpisodeFile", False))
-                            for i in sorted(chosen, key=lambda i: (i.season, i.number))])
+            return as_json(
+                [
+                    res.episode(lib, i, when, include_series, q_bool("includeEpisodeFile", False))
+                    for i in sorted(chosen, key=lambda i: (i.season, i.number))
+                ]
+            )
 
         @api("GET", "/episode/<item_id:int>")
         def episode(item_id: int) -> Any:
             return item_or_404(item_id, lambda i: res.episode(lib, i, now(), True, True))
 
     if kind == "lidarr":
+
         @api("GET", "/artist")
         def artists() -> str:
             when = now()

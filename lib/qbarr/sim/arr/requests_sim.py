@@ -26,9 +26,10 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import bottle
 import httpx
@@ -37,7 +38,7 @@ from qbarr.sim.arr.library import Library, generate, tmdb_id, tvdb_id
 from qbarr.sim.arr.resources import iso
 
 log = logging.getLogger("qbarr.sim.requests")
-UTC = timezone.utc
+UTC = UTC
 PENDING, APPROVED, DECLINED, FAILED = 1, 2, 3, 4
 M_UNKNOWN, M_PENDING, M_PROCESSING, M_PARTIAL, M_AVAILABLE = 1, 2, 3, 4, 5
 
@@ -45,8 +46,8 @@ M_UNKNOWN, M_PENDING, M_PROCESSING, M_PARTIAL, M_AVAILABLE = 1, 2, 3, 4, 5
 @dataclass
 class Request:
     id: int
-    media_type: str                  # movie | tv
-    arr_id: int                      # Radarr movie id / Sonarr series id
+    media_type: str  # movie | tv
+    arr_id: int  # Radarr movie id / Sonarr series id
     status: int
     is4k: bool
     created: datetime
@@ -57,8 +58,16 @@ class Request:
 class RequestBook:
     """The requests and the libraries they point into."""
 
-    def __init__(self, movies: Library, series: Library, count: int, seed: int,
-                 approved: float = 0.6, declined: float = 0.15, four_k: float = 0.1) -> None:
+    def __init__(
+        self,
+        movies: Library,
+        series: Library,
+        count: int,
+        seed: int,
+        approved: float = 0.6,
+        declined: float = 0.15,
+        four_k: float = 0.1,
+    ) -> None:
         self.movies = movies
         self.series = series
         self.requests: list[Request] = []
@@ -71,19 +80,40 @@ class RequestBook:
         have = sorted(i.id for i in movies.items.values() if i.has_file)
         for number in range(1, count + 1):
             roll = rng.random()
-            status = APPROVED if roll < approved else DECLINED if roll < approved + declined else PENDING
+            status = (
+                APPROVED if roll < approved else DECLINED if roll < approved + declined else PENDING
+            )
             created = start + timedelta(hours=number * 7)
             updated = created + timedelta(hours=rng.randint(0, 48))
             if rng.random() < 0.6 or not series.parents:
                 pool = missing if (rng.random() < 0.8 and missing) else (have or missing)
-                self.requests.append(Request(number, "movie", rng.choice(pool), status,
-                                             rng.random() < four_k, created, updated))
+                self.requests.append(
+                    Request(
+                        number,
+                        "movie",
+                        rng.choice(pool),
+                        status,
+                        rng.random() < four_k,
+                        created,
+                        updated,
+                    )
+                )
             else:
                 series_id = rng.choice(sorted(series.parents))
                 seasons = sorted({i.season for i in series.children(series_id) if i.season > 0})
-                chosen = seasons[-rng.randint(1, len(seasons)):] if seasons else [1]
-                self.requests.append(Request(number, "tv", series_id, status,
-                                             rng.random() < four_k, created, updated, chosen))
+                chosen = seasons[-rng.randint(1, len(seasons)) :] if seasons else [1]
+                self.requests.append(
+                    Request(
+                        number,
+                        "tv",
+                        series_id,
+                        status,
+                        rng.random() < four_k,
+                        created,
+                        updated,
+                        chosen,
+                    )
+                )
 
     # -- availability --------------------------------------------------------
 
@@ -100,7 +130,7 @@ class RequestBook:
         try:
             found = {}
             for start in range(0, len(ids), 500):
-                chunk = ",".join(str(i) for i in ids[start:start + 500])
+                chunk = ",".join(str(i) for i in ids[start : start + 500])
                 data = httpx.get(f"{url}/sim/library", params={"ids": chunk}, timeout=5).json()
                 found.update({int(k): bool(v["has_file"]) for k, v in data.items()})
             self._remote_cache[which] = (time.monotonic(), found)
@@ -112,9 +142,15 @@ class RequestBook:
     def media_status(self) -> dict[int, int]:
         """Request id -> media status (5 available, 4 partly, 3 processing, 2 pending)."""
         movie_ids = [r.arr_id for r in self.requests if r.media_type == "movie"]
-        episodes = {r.id: [e.id for e in self.series.children(r.arr_id) if e.season in r.seasons
-                           and e.released <= datetime.now(UTC)]
-                    for r in self.requests if r.media_type == "tv"}
+        episodes = {
+            r.id: [
+                e.id
+                for e in self.series.children(r.arr_id)
+                if e.season in r.seasons and e.released <= datetime.now(UTC)
+            ]
+            for r in self.requests
+            if r.media_type == "tv"
+        }
         movies = self._has_file("radarr", movie_ids)
         tv = self._has_file("sonarr", sorted({e for ids in episodes.values() for e in ids}))
         out = {}
@@ -140,38 +176,73 @@ def overseerr_filter(name: str | None) -> tuple[set[int], set[int]]:
     every_media = {M_UNKNOWN, M_PENDING, M_PROCESSING, M_PARTIAL, M_AVAILABLE}
     not_available = every_media - {M_AVAILABLE}
     return {
-        "approved": ({APPROVED}, every_media), "processing": ({APPROVED}, not_available),
-        "available": ({APPROVED}, {M_AVAILABLE}), "pending": ({PENDING}, every_media),
-        "unavailable": ({PENDING, APPROVED}, not_available), "failed": ({FAILED}, every_media),
+        "approved": ({APPROVED}, every_media),
+        "processing": ({APPROVED}, not_available),
+        "available": ({APPROVED}, {M_AVAILABLE}),
+        "pending": ({PENDING}, every_media),
+        "unavailable": ({PENDING, APPROVED}, not_available),
+        "failed": ({FAILED}, every_media),
     }.get(name or "all", ({PENDING, APPROVED, DECLINED, FAILED}, every_media))
 
 
 def overseerr_request(book: RequestBook, r: Request, media_status: int) -> dict[str, Any]:
     lib = book.movies if r.media_type == "movie" else book.series
     title = lib.items[r.arr_id].title if r.media_type == "movie" else lib.parents[r.arr_id].title
-    user = {"id": 1, "email": "sim@example.invalid", "displayName": "Sim User", "userType": 1,
-            "permissions": 2, "createdAt": iso(r.created), "updatedAt": iso(r.created),
-            "requestCount": 1}
+    user = {
+        "id": 1,
+        "email": "sim@example.invalid",
+        "displayName": "Sim User",
+        "userType": 1,
+        "permissions": 2,
+        "createdAt": iso(r.created),
+        "updatedAt": iso(r.created),
+        "requestCount": 1,
+    }
     media = {
-        "id": r.id, "mediaType": r.media_type,
+        "id": r.id,
+        "mediaType": r.media_type,
         "tmdbId": tmdb_id("radarr" if r.media_type == "movie" else "sonarr", r.arr_id),
         "tvdbId": tvdb_id(r.arr_id) if r.media_type == "tv" else None,
-        "imdbId": None, "status": M_UNKNOWN if r.is4k else media_status,
+        "imdbId": None,
+        "status": M_UNKNOWN if r.is4k else media_status,
         "status4k": media_status if r.is4k else M_UNKNOWN,
-        "createdAt": iso(r.created), "updatedAt": iso(r.updated), "lastSeasonChange": iso(r.created),
+        "createdAt": iso(r.created),
+        "updatedAt": iso(r.updated),
+        "lastSeasonChange": iso(r.created),
         "mediaAddedAt": iso(r.updated) if media_status == M_AVAILABLE else None,
-        "serviceId": 0 if not r.is4k else None, "serviceId4k": 1 if r.is4k else None,
+        "serviceId": 0 if not r.is4k else None,
+        "serviceId4k": 1 if r.is4k else None,
         "externalServiceId": r.arr_id if not r.is4k else None,
         "externalServiceId4k": r.arr_id if r.is4k else None,
-        "externalServiceSlug": title.lower().replace(" ", "-"), "ratingKey": None,
+        "externalServiceSlug": title.lower().replace(" ", "-"),
+        "ratingKey": None,
     }
     return {
-        "id": r.id, "status": r.status, "createdAt": iso(r.created), "updatedAt": iso(r.updated),
-        "type": r.media_type, "is4k": r.is4k, "serverId": 1 if r.is4k else 0, "profileId": None,
-        "rootFolder": None, "languageProfileId": None, "tags": [], "isAutoRequest": False,
-        "media": media, "requestedBy": user, "modifiedBy": user if r.status != PENDING else None,
-        "seasons": [{"id": r.id * 100 + s, "seasonNumber": s, "status": r.status,
-                     "createdAt": iso(r.created), "updatedAt": iso(r.updated)} for s in r.seasons],
+        "id": r.id,
+        "status": r.status,
+        "createdAt": iso(r.created),
+        "updatedAt": iso(r.updated),
+        "type": r.media_type,
+        "is4k": r.is4k,
+        "serverId": 1 if r.is4k else 0,
+        "profileId": None,
+        "rootFolder": None,
+        "languageProfileId": None,
+        "tags": [],
+        "isAutoRequest": False,
+        "media": media,
+        "requestedBy": user,
+        "modifiedBy": user if r.status != PENDING else None,
+        "seasons": [
+            {
+                "id": r.id * 100 + s,
+                "seasonNumber": s,
+                "status": r.status,
+                "createdAt": iso(r.created),
+                "updatedAt": iso(r.updated),
+            }
+            for s in r.seasons
+        ],
         "seasonCount": len(r.seasons),
     }
 
@@ -183,20 +254,39 @@ def ombi_movie(book: RequestBook, r: Request, media_status: int) -> dict[str, An
     item = book.movies.items[r.arr_id]
     available = media_status == M_AVAILABLE
     return {
-        "id": r.id, "theMovieDbId": tmdb_id("radarr", r.arr_id), "imdbId": f"tt{9000000 + r.arr_id}",
-        "title": item.title, "overview": "", "posterPath": None, "releaseDate": iso(item.released),
-        "digitalReleaseDate": iso(item.released), "status": "Released",
-        "approved": r.status == APPROVED and not r.is4k, "available": available and not r.is4k,
-        "denied": r.status == DECLINED and not r.is4k, "deniedReason": None,
-        "approved4K": r.status == APPROVED and r.is4k, "available4K": available and r.is4k,
-        "denied4K": r.status == DECLINED and r.is4k, "is4kRequest": r.is4k, "has4KRequest": r.is4k,
-        "requestedDate": iso(r.created), "requestedDate4k": iso(r.created) if r.is4k else None,
+        "id": r.id,
+        "theMovieDbId": tmdb_id("radarr", r.arr_id),
+        "imdbId": f"tt{9000000 + r.arr_id}",
+        "title": item.title,
+        "overview": "",
+        "posterPath": None,
+        "releaseDate": iso(item.released),
+        "digitalReleaseDate": iso(item.released),
+        "status": "Released",
+        "approved": r.status == APPROVED and not r.is4k,
+        "available": available and not r.is4k,
+        "denied": r.status == DECLINED and not r.is4k,
+        "deniedReason": None,
+        "approved4K": r.status == APPROVED and r.is4k,
+        "available4K": available and r.is4k,
+        "denied4K": r.status == DECLINED and r.is4k,
+        "is4kRequest": r.is4k,
+        "has4KRequest": r.is4k,
+        "requestedDate": iso(r.created),
+        "requestedDate4k": iso(r.created) if r.is4k else None,
         "markedAsApproved": iso(r.updated) if r.status == APPROVED else None,
         "markedAsAvailable": iso(r.updated) if available else None,
         "markedAsDenied": iso(r.updated) if r.status == DECLINED else None,
-        "requestType": 1, "requestedUserId": "sim-user", "requestedByAlias": None,
-        "source": 2, "langCode": "en", "rootPathOverride": 0, "qualityOverride": 0,
-        "subscribed": False, "canApprove": False, "requestStatus": _ombi_status(r, available),
+        "requestType": 1,
+        "requestedUserId": "sim-user",
+        "requestedByAlias": None,
+        "source": 2,
+        "langCode": "en",
+        "rootPathOverride": 0,
+        "qualityOverride": 0,
+        "subscribed": False,
+        "canApprove": False,
+        "requestStatus": _ombi_status(r, available),
     }
 
 
@@ -204,42 +294,80 @@ def ombi_tv(book: RequestBook, r: Request, media_status: int) -> dict[str, Any]:
     parent = book.series.parents[r.arr_id]
     episodes = book.series.children(r.arr_id)
     available = media_status == M_AVAILABLE
-    seasons = [{"id": r.id * 100 + s, "seasonNumber": s, "childRequestId": r.id,
-                "episodes": [{"id": e.id, "episodeNumber": e.number, "title": e.title,
-                              "airDate": iso(e.released), "available": e.has_file,
-                              "approved": r.status == APPROVED, "requested": True,
-                              "seasonId": r.id * 100 + s}
-                             for e in episodes if e.season == s]}
-               for s in r.seasons]
-    child = {"id": r.id, "parentRequestId": r.id, "title": parent.title,
-             "approved": r.status == APPROVED, "available": available,
-             "denied": r.status == DECLINED, "deniedReason": None,
-             "requestedDate": iso(r.created), "requestType": 0, "requestedUserId": "sim-user",
-             "markedAsApproved": iso(r.updated) if r.status == APPROVED else None,
-             "markedAsAvailable": iso(r.updated) if available else None,
-             "markedAsDenied": iso(r.updated) if r.status == DECLINED else None,
-             "seriesType": 0, "source": 2, "seasonRequests": seasons,
-             "requestStatus": _ombi_status(r, available)}
-    return {"id": r.id, "tvDbId": tvdb_id(r.arr_id), "externalProviderId": tmdb_id("sonarr", r.arr_id),
-            "imdbId": None, "title": parent.title, "overview": "", "posterPath": None,
-            "background": None, "releaseDate": iso(datetime(parent.year, 1, 1, tzinfo=UTC)),
-            "status": "Ended" if parent.ended else "Continuing", "totalSeasons": len(r.seasons),
-            "rootFolder": None, "qualityOverride": None, "languageProfile": None,
-            "childRequests": [child]}
+    seasons = [
+        {
+            "id": r.id * 100 + s,
+            "seasonNumber": s,
+            "childRequestId": r.id,
+            "episodes": [
+                {
+                    "id": e.id,
+                    "episodeNumber": e.number,
+                    "title": e.title,
+                    "airDate": iso(e.released),
+                    "available": e.has_file,
+                    "approved": r.status == APPROVED,
+                    "requested": True,
+                    "seasonId": r.id * 100 + s,
+                }
+                for e in episodes
+                if e.season == s
+            ],
+        }
+        for s in r.seasons
+    ]
+    child = {
+        "id": r.id,
+        "parentRequestId": r.id,
+        "title": parent.title,
+        "approved": r.status == APPROVED,
+        "available": available,
+        "denied": r.status == DECLINED,
+        "deniedReason": None,
+        "requestedDate": iso(r.created),
+        "requestType": 0,
+        "requestedUserId": "sim-user",
+        "markedAsApproved": iso(r.updated) if r.status == APPROVED else None,
+        "markedAsAvailable": iso(r.updated) if available else None,
+        "markedAsDenied": iso(r.updated) if r.status == DECLINED else None,
+        "seriesType": 0,
+        "source": 2,
+        "seasonRequests": seasons,
+        "requestStatus": _ombi_status(r, available),
+    }
+    return {
+        "id": r.id,
+        "tvDbId": tvdb_id(r.arr_id),
+        "externalProviderId": tmdb_id("sonarr", r.arr_id),
+        "imdbId": None,
+        "title": parent.title,
+        "overview": "",
+        "posterPath": None,
+        "background": None,
+        "releaseDate": iso(datetime(parent.year, 1, 1, tzinfo=UTC)),
+        "status": "Ended" if parent.ended else "Continuing",
+        "totalSeasons": len(r.seasons),
+        "rootFolder": None,
+        "qualityOverride": None,
+        "languageProfile": None,
+        "childRequests": [child],
+    }
 
 
 def _ombi_status(r: Request, available: bool) -> str:
     if available:
         return "Common.Available"
     return {APPROVED: "Common.ProcessingRequest", DECLINED: "Common.Denied"}.get(
-        r.status, "Common.PendingApproval")
+        r.status, "Common.PendingApproval"
+    )
 
 
 # -- app ---------------------------------------------------------------------------
 
 
-def build_requests_app(kind: str, book: RequestBook, api_key: str,
-                       calls: dict[str, int]) -> bottle.Bottle:
+def build_requests_app(
+    kind: str, book: RequestBook, api_key: str, calls: dict[str, int]
+) -> bottle.Bottle:
     """The bottle app of an Overseerr (kind 'overseerr') or Ombi ('ombi') simulator."""
     app = bottle.Bottle()
 
@@ -257,18 +385,30 @@ def build_requests_app(kind: str, book: RequestBook, api_key: str,
                 given = bottle.request.headers.get(header) or ""
                 if not hmac.compare_digest(given.encode(), api_key.encode()):
                     if kind == "overseerr":
-                        return respond({"message": "You do not have permission to access this endpoint"}, 403)
+                        return respond(
+                            {"message": "You do not have permission to access this endpoint"}, 403
+                        )
                     return bottle.HTTPResponse(status=401, body="")
                 return fn(*args, **kwargs)
+
             app.route(path, "GET", handler)
             return handler
+
         return wrap
 
     if kind == "overseerr":
+
         @guarded("/api/v1/status")
         def status() -> str:
-            return respond({"version": "1.34.0", "commitTag": "qbarr-sim", "updateAvailable": False,
-                            "commitsBehind": 0, "restartRequired": False})
+            return respond(
+                {
+                    "version": "1.34.0",
+                    "commitTag": "qbarr-sim",
+                    "updateAvailable": False,
+                    "commitsBehind": 0,
+                    "restartRequired": False,
+                }
+            )
 
         @guarded("/api/v1/request")
         def requests() -> Any:
@@ -280,15 +420,25 @@ def build_requests_app(kind: str, book: RequestBook, api_key: str,
                 return respond({"message": "take and skip must be numbers"}, 400)
             wanted_status, wanted_media = overseerr_filter(query.get("filter"))
             media_status = book.media_status()
-            chosen = [r for r in book.requests
-                      if r.status in wanted_status and media_status[r.id] in wanted_media]
+            chosen = [
+                r
+                for r in book.requests
+                if r.status in wanted_status and media_status[r.id] in wanted_media
+            ]
             key = (lambda r: r.updated) if query.get("sort") == "modified" else (lambda r: r.id)
             chosen.sort(key=key, reverse=True)
-            page = chosen[skip: skip + take]
-            return respond({"pageInfo": {"pages": -(-len(chosen) // take) if take else 0,
-                                         "pageSize": take, "results": len(chosen),
-                                         "page": skip // take + 1 if take else 1},
-                            "results": [overseerr_request(book, r, media_status[r.id]) for r in page]})
+            page = chosen[skip : skip + take]
+            return respond(
+                {
+                    "pageInfo": {
+                        "pages": -(-len(chosen) // take) if take else 0,
+                        "pageSize": take,
+                        "results": len(chosen),
+                        "page": skip // take + 1 if take else 1,
+                    },
+                    "results": [overseerr_request(book, r, media_status[r.id]) for r in page],
+                }
+            )
 
         @guarded("/api/v1/request/<request_id:int>")
         def one_request(request_id: int) -> Any:
@@ -297,11 +447,17 @@ def build_requests_app(kind: str, book: RequestBook, api_key: str,
                 return respond({"message": "Request not found."}, 404)
             return respond(overseerr_request(book, found[0], book.media_status()[request_id]))
     else:
+
         @guarded("/api/v1/Request/movie")
         def movies() -> str:
             status = book.media_status()
-            return respond([ombi_movie(book, r, status[r.id]) for r in book.requests
-                            if r.media_type == "movie"])
+            return respond(
+                [
+                    ombi_movie(book, r, status[r.id])
+                    for r in book.requests
+                    if r.media_type == "movie"
+                ]
+            )
 
         @guarded("/api/v1/Request/movie/total")
         def movie_total() -> str:
@@ -310,8 +466,9 @@ def build_requests_app(kind: str, book: RequestBook, api_key: str,
         @guarded("/api/v1/Request/tvlite")
         def tv() -> str:
             status = book.media_status()
-            return respond([ombi_tv(book, r, status[r.id]) for r in book.requests
-                            if r.media_type == "tv"])
+            return respond(
+                [ombi_tv(book, r, status[r.id]) for r in book.requests if r.media_type == "tv"]
+            )
 
         @guarded("/api/v1/Request/tv/total")
         def tv_total() -> str:
@@ -320,20 +477,39 @@ def build_requests_app(kind: str, book: RequestBook, api_key: str,
     @app.get("/sim/state")
     def state() -> str:
         status = book.media_status()
-        return respond({"kind": kind, "requests": len(book.requests),
-                        "by_status": {str(s): sum(1 for r in book.requests if r.status == s)
-                                      for s in (PENDING, APPROVED, DECLINED, FAILED)},
-                        "available": sum(1 for v in status.values() if v == M_AVAILABLE),
-                        "api_calls": dict(calls), "linked": sorted(book.remote)})
+        return respond(
+            {
+                "kind": kind,
+                "requests": len(book.requests),
+                "by_status": {
+                    str(s): sum(1 for r in book.requests if r.status == s)
+                    for s in (PENDING, APPROVED, DECLINED, FAILED)
+                },
+                "available": sum(1 for v in status.values() if v == M_AVAILABLE),
+                "api_calls": dict(calls),
+                "linked": sorted(book.remote),
+            }
+        )
 
     @app.get("/sim/requests")
     def all_requests() -> str:
         status = book.media_status()
-        return respond([{"id": r.id, "type": r.media_type, "arr_id": r.arr_id, "status": r.status,
-                         "is4k": r.is4k, "seasons": r.seasons, "media_status": status[r.id],
-                         "tmdbId": tmdb_id("radarr" if r.media_type == "movie" else "sonarr", r.arr_id),
-                         "tvdbId": tvdb_id(r.arr_id) if r.media_type == "tv" else None}
-                        for r in book.requests])
+        return respond(
+            [
+                {
+                    "id": r.id,
+                    "type": r.media_type,
+                    "arr_id": r.arr_id,
+                    "status": r.status,
+                    "is4k": r.is4k,
+                    "seasons": r.seasons,
+                    "media_status": status[r.id],
+                    "tmdbId": tmdb_id("radarr" if r.media_type == "movie" else "sonarr", r.arr_id),
+                    "tvdbId": tvdb_id(r.arr_id) if r.media_type == "tv" else None,
+                }
+                for r in book.requests
+            ]
+        )
 
     @app.error(404)
     def not_found(error: bottle.HTTPError) -> str:
@@ -343,8 +519,14 @@ def build_requests_app(kind: str, book: RequestBook, api_key: str,
     return app
 
 
-def make_book(library: int, sonarr_library: int | None, missing_fraction: float,
-              cutoff_fraction: float, seed: int, count: int) -> RequestBook:
+def make_book(
+    library: int,
+    sonarr_library: int | None,
+    missing_fraction: float,
+    cutoff_fraction: float,
+    seed: int,
+    count: int,
+) -> RequestBook:
     movies = generate("radarr", library, missing_fraction, cutoff_fraction, seed)
     series = generate("sonarr", sonarr_library or library, missing_fraction, cutoff_fraction, seed)
     return RequestBook(movies, series, count, seed)

@@ -11,7 +11,8 @@ import logging
 import signal
 import socketserver
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 log = logging.getLogger("qbarr.sim")
@@ -30,8 +31,13 @@ class QuietHandler(WSGIRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-def serve(app: Callable, host: str, port: int, on_stop: Callable[[], None] | None = None,
-          ready: Callable[[int], None] | None = None) -> None:
+def serve(
+    app: Callable,
+    host: str,
+    port: int,
+    on_stop: Callable[[], None] | None = None,
+    ready: Callable[[int], None] | None = None,
+) -> None:
     """Serve until SIGTERM/SIGINT; then run on_stop and return."""
     server = make_server(host, port, app, server_class=ThreadingServer, handler_class=QuietHandler)
 

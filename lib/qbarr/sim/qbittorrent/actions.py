@@ -48,6 +48,7 @@ def _edit(store: Store, torrents: list[SimTorrent], change) -> None:  # type: ig
 def pause(store: Store, torrents: list[SimTorrent]) -> None:
     def change(t: SimTorrent, now: float) -> None:
         t.paused = True
+
     _edit(store, torrents, change)
 
 
@@ -70,12 +71,12 @@ def resume(store: Store, torrents: list[SimTorrent]) -> None:
         t.paused = False
         if t.error or t.missing:  # qBittorrent re-checks an errored torrent on resume
             start_check(store, t, now)
+
     _edit(store, torrents, change)
 
 
 def recheck(store: Store, torrents: list[SimTorrent]) -> None:
-    _edit(store, [t for t in torrents if t.has_metadata],
-          lambda t, now: start_check(store, t, now))
+    _edit(store, [t for t in torrents if t.has_metadata], lambda t, now: start_check(store, t, now))
 
 
 def reannounce(store: Store, torrents: list[SimTorrent]) -> None:
@@ -88,6 +89,7 @@ def set_force_start(store: Store, torrents: list[SimTorrent], value: bool) -> No
         t.forced = value
         if value:
             t.paused = False
+
     _edit(store, torrents, change)
 
 
@@ -102,8 +104,10 @@ def delete(store: Store, torrents: list[SimTorrent], delete_files: bool) -> None
 def set_category(store: Store, torrents: list[SimTorrent], category: str) -> None:
     if category and category not in store.categories:
         raise HttpError(409, "Incorrect category name")
+
     def change(t: SimTorrent, now: float) -> None:
         t.category = category
+
     _edit(store, torrents, change)
 
 
@@ -134,8 +138,10 @@ def remove_categories(store: Store, names: list[str]) -> None:
     if not names:
         return
     users = [t for t in store.torrents.values() if t.category in names]
+
     def change(t: SimTorrent, now: float) -> None:
         t.category = ""
+
     _edit(store, users, change)
     for name in names:
         del store.categories[name], store.cat_seq[name]
@@ -150,8 +156,10 @@ def add_tags(store: Store, torrents: list[SimTorrent], tags: list[str]) -> None:
     store.bump()
     for tag in tags:
         store.ensure_tag(tag)
+
     def change(t: SimTorrent, now: float) -> None:
         t.tags.update(tags)
+
     _edit(store, torrents, change)
 
 
@@ -161,6 +169,7 @@ def remove_tags(store: Store, torrents: list[SimTorrent], tags: list[str]) -> No
             t.tags.difference_update(tags)
         else:
             t.tags.clear()  # no tags parameter: remove them all
+
     _edit(store, torrents, change)
 
 
@@ -175,8 +184,10 @@ def delete_tags(store: Store, tags: list[str]) -> None:
     if not tags:
         return
     users = [t for t in store.torrents.values() if t.tags.intersection(tags)]
+
     def change(t: SimTorrent, now: float) -> None:
         t.tags.difference_update(tags)
+
     _edit(store, users, change)
     for tag in tags:
         del store.tags[tag]
@@ -195,14 +206,22 @@ def file_prio(store: Store, t: SimTorrent, ids: str, priority: str) -> None:
         raise HttpError(409, "Torrent's metadata has not yet downloaded")
     if any(i < 0 or i >= len(t.files) for i in indexes):
         raise HttpError(409, "File ID is not valid")
+
     def change(tt: SimTorrent, now: float) -> None:
         for i in indexes:
             tt.files[i].priority = prio
+
     _edit(store, [t], change)
 
 
-def set_share_limits(store: Store, torrents: list[SimTorrent], ratio: float, seeding: int,
-                     inactive: int | None, action: str | None) -> None:
+def set_share_limits(
+    store: Store,
+    torrents: list[SimTorrent],
+    ratio: float,
+    seeding: int,
+    inactive: int | None,
+    action: str | None,
+) -> None:
     def change(t: SimTorrent, now: float) -> None:
         t.ratio_limit = ratio if ratio in (-2, -1) else round(max(0.0, ratio), 4)
         t.seeding_time_limit = seeding
@@ -210,14 +229,17 @@ def set_share_limits(store: Store, torrents: list[SimTorrent], ratio: float, see
             t.inactive_limit = inactive
         if action is not None:
             t.share_action = action
+
     _edit(store, torrents, change)
 
 
 def set_location(store: Store, torrents: list[SimTorrent], location: str) -> None:
     if not location:
         raise HttpError(400, "Save path cannot be empty")
+
     def change(t: SimTorrent, now: float) -> None:
         t.save_path = location
         t.moving_until = now + 0.5 + t.completed / CHECK_RATE
         store.schedule(t, t.moving_until, "timer")
+
     _edit(store, torrents, change)

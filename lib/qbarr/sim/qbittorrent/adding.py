@@ -74,26 +74,41 @@ def _options(store: Store, form: dict[str, str]) -> AddOptions:
 
     return AddOptions(
         save_path=form.get("savepath") or store.prefs["save_path"],
-        category=form.get("category", ""), tags=tuple(split_tags(form.get("tags", ""))),
+        category=form.get("category", ""),
+        tags=tuple(split_tags(form.get("tags", ""))),
         paused=form.get(key, "true" if default_stop else "false").lower() == "true",
         skip_checking=form.get("skip_checking", "").lower() == "true",
-        rename=form.get("rename", ""), dl_limit=int(num("dlLimit", 0)),
-        up_limit=int(num("upLimit", 0)), ratio=num("ratioLimit", -2),
+        rename=form.get("rename", ""),
+        dl_limit=int(num("dlLimit", 0)),
+        up_limit=int(num("upLimit", 0)),
+        ratio=num("ratioLimit", -2),
         seeding=int(num("seedingTimeLimit", -2)),
-        inactive=int(num("inactiveSeedingTimeLimit", -2)))
+        inactive=int(num("inactiveSeedingTimeLimit", -2)),
+    )
 
 
 def _new(h: str, name: str, opts: AddOptions, now: float) -> SimTorrent:
-    return SimTorrent(hash=h, name=opts.rename or name, save_path=opts.save_path,
-                      category=opts.category, tags=set(opts.tags), added_on=now,
-                      last_activity=now, paused=opts.paused, dl_limit=opts.dl_limit,
-                      up_limit=opts.up_limit, ratio_limit=opts.ratio,
-                      seeding_time_limit=opts.seeding, inactive_limit=opts.inactive,
-                      resume_until=now + 0.15)
+    return SimTorrent(
+        hash=h,
+        name=opts.rename or name,
+        save_path=opts.save_path,
+        category=opts.category,
+        tags=set(opts.tags),
+        added_on=now,
+        last_activity=now,
+        paused=opts.paused,
+        dl_limit=opts.dl_limit,
+        up_limit=opts.up_limit,
+        ratio_limit=opts.ratio,
+        seeding_time_limit=opts.seeding,
+        inactive_limit=opts.inactive,
+        resume_until=now + 0.15,
+    )
 
 
-def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
-        form: dict[str, str]) -> AddResult:
+def add(
+    store: Store, urls: list[str], blobs: list[tuple[str, bytes]], form: dict[str, str]
+) -> AddResult:
     """Add everything that parses; unknown categories and tags are created."""
     metas = []
     for filename, blob in blobs:
@@ -117,6 +132,7 @@ def add(store: Store, urls: list[str], blobs: list[tuple[str, bytes]],
         if probe_new(t):
             if opts.skip_checking:
                 from .disk import verify
+
                 verify(t, now)
             else:
                 t.checking_from = t.resume_until

@@ -19,22 +19,22 @@ class BencodeError(ValueError):
 def _decode(data: bytes, i: int, spans: dict[str, tuple[int, int]], depth: int) -> tuple[Any, int]:
     if i >= len(data):
         raise BencodeError("truncated data")
-    c = data[i:i + 1]
+    c = data[i : i + 1]
     if c == b"i":
         end = data.index(b"e", i)
         try:
-            return int(data[i + 1:end]), end + 1
+            return int(data[i + 1 : end]), end + 1
         except ValueError as exc:
             raise BencodeError("bad integer") from exc
     if c == b"l":
         i, out = i + 1, []
-        while data[i:i + 1] != b"e":
+        while data[i : i + 1] != b"e":
             value, i = _decode(data, i, spans, depth + 1)
             out.append(value)
         return out, i + 1
     if c == b"d":
         i, obj = i + 1, {}
-        while data[i:i + 1] != b"e":
+        while data[i : i + 1] != b"e":
             key, i = _decode(data, i, spans, depth + 1)
             if not isinstance(key, bytes):
                 raise BencodeError("dictionary key is not a string")
@@ -49,7 +49,7 @@ def _decode(data: bytes, i: int, spans: dict[str, tuple[int, int]], depth: int) 
         end = colon + 1 + n
         if end > len(data):
             raise BencodeError("truncated string")
-        return data[colon + 1:end], end
+        return data[colon + 1 : end], end
     raise BencodeError(f"unexpected byte {c!r} at {i}")
 
 
@@ -96,8 +96,10 @@ def parse_torrent(data: bytes) -> TorrentMeta:
     if not name or not isinstance(piece_length, int) or not isinstance(info.get(b"pieces"), bytes):
         raise BencodeError("info dictionary lacks name, piece length or pieces")
     if b"files" in info:
-        files = tuple(("/".join([name, *(_text(p) for p in f[b"path"])]), int(f[b"length"]))
-                      for f in info[b"files"])
+        files = tuple(
+            ("/".join([name, *(_text(p) for p in f[b"path"])]), int(f[b"length"]))
+            for f in info[b"files"]
+        )
         multi = True
     else:
         files, multi = ((name, int(info[b"length"])),), False
@@ -108,7 +110,14 @@ def parse_torrent(data: bytes) -> TorrentMeta:
         trackers.insert(0, _text(meta[b"announce"]))
     start, end = spans["info"]
     return TorrentMeta(
-        hash=hashlib.sha1(data[start:end]).hexdigest(), name=name, files=files,
-        piece_length=piece_length, trackers=tuple(trackers), private=info.get(b"private") == 1,
-        comment=_text(meta.get(b"comment", b"")), created_by=_text(meta.get(b"created by", b"")),
-        creation_date=int(meta.get(b"creation date", -1)), multi_file=multi)
+        hash=hashlib.sha1(data[start:end]).hexdigest(),
+        name=name,
+        files=files,
+        piece_length=piece_length,
+        trackers=tuple(trackers),
+        private=info.get(b"private") == 1,
+        comment=_text(meta.get(b"comment", b"")),
+        created_by=_text(meta.get(b"created by", b"")),
+        creation_date=int(meta.get(b"creation date", -1)),
+        multi_file=multi,
+    )

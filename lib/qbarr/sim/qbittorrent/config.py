@@ -64,15 +64,15 @@ class SimConfig:
     api: ApiMode = field(default_factory=lambda: MODES["4"])
     username: str = "admin"
     password: str = "adminadmin"
-    api_key: str = ""               # 5.2 mode only: accepted as "Authorization: Bearer <key>"
-    port: int = 0                   # used for the 5.2 cookie name QBT_SID_<port>
+    api_key: str = ""  # 5.2 mode only: accepted as "Authorization: Bearer <key>"
+    port: int = 0  # used for the 5.2 cookie name QBT_SID_<port>
     save_path: str = "/downloads"
     free_space: int = 500 * 1024**3
     time_scale: float = 1.0
-    refresh_ms: int = 1500          # like qBittorrent's refresh_interval: state lags by this
+    refresh_ms: int = 1500  # like qBittorrent's refresh_interval: state lags by this
     counter_interval: float = 1800.0  # sim s between counter refreshes (a tracker announce)
     session_timeout: float = 3600.0
-    ban_after: int = 0              # failed logins before 403 (0 = never, like the test harness)
+    ban_after: int = 0  # failed logins before 403 (0 = never, like the test harness)
     seed: int = 0
     gzip: bool = True
 

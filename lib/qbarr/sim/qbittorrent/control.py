@@ -50,26 +50,61 @@ def _json(value: Any, status: int = 200) -> str:
 
 def state(store: Store, faults: Faults) -> dict[str, Any]:
     by_state = Counter(t.out.get("state") for t in store.torrents.values())
-    return {"api": store.api.name, "version": store.api.app, "webapi": store.api.webapi,
-            "torrents": len(store.torrents), "by_state": dict(by_state),
-            "categories": sorted(store.categories), "tags": sorted(store.tags),
-            "sessions": len(store.sessions), "seq": store.seq, "ticks": store.ticks,
-            "requests": store.requests, "live": len(store.live), "time": store.clock.now(),
-            "time_scale": store.clock.scale, "free_space_on_disk": store.free_space(),
-            "faults": faults.view()}
+    return {
+        "api": store.api.name,
+        "version": store.api.app,
+        "webapi": store.api.webapi,
+        "torrents": len(store.torrents),
+        "by_state": dict(by_state),
+        "categories": sorted(store.categories),
+        "tags": sorted(store.tags),
+        "sessions": len(store.sessions),
+        "seq": store.seq,
+        "ticks": store.ticks,
+        "requests": store.requests,
+        "live": len(store.live),
+        "time": store.clock.now(),
+        "time_scale": store.clock.scale,
+        "free_space_on_disk": store.free_space(),
+        "faults": faults.view(),
+    }
 
 
 def torrent_view(store: Store, h: str) -> dict[str, Any]:
     t = store.torrents.get(h.lower())
     if t is None:
         raise HttpError(404, "no such torrent")
-    inner = {k: getattr(t, k) for k in (
-        "paused", "queued", "forced", "error", "missing", "real_data", "has_metadata", "seeds",
-        "leechs", "dl_rate", "ul_rate", "stall_at", "error_at", "meta_at", "checking_until",
-        "resume_until", "moving_until")}
-    return {"hash": t.hash, "fields": dict(t.out), "inner": inner,
-            "files": [{"path": f.path, "size": f.size, "priority": f.priority, "done": f.done}
-                      for f in t.files]}
+    inner = {
+        k: getattr(t, k)
+        for k in (
+            "paused",
+            "queued",
+            "forced",
+            "error",
+            "missing",
+            "real_data",
+            "has_metadata",
+            "seeds",
+            "leechs",
+            "dl_rate",
+            "ul_rate",
+            "stall_at",
+            "error_at",
+            "meta_at",
+            "checking_until",
+            "resume_until",
+            "moving_until",
+        )
+    }
+    return {
+        "hash": t.hash,
+        "fields": dict(t.out),
+        "inner": inner,
+        "files": [
+            {"path": f.path, "size": f.size, "priority": f.priority, "done": f.done}
+            for f in t.files
+        ],
+    }
 
 
 def upsert(store: Store, specs: list[dict[str, Any]]) -> list[str]:
@@ -136,6 +171,7 @@ def install(app: bottle.Bottle, store: Store, faults: Faults) -> None:
                 return _json({"error": exc.body}, exc.status)
             except ValueError as exc:
                 return _json({"error": str(exc)}, 400)
+
         return handler
 
     def post_torrents() -> dict[str, Any]:

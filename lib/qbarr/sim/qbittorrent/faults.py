@@ -16,9 +16,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-FIELDS = {"latency": float, "jitter": float, "error_rate": float, "error_status": int,
-          "error_next": int, "malformed_rate": float, "malformed_next": int, "hang": float,
-          "path": str}
+FIELDS = {
+    "latency": float,
+    "jitter": float,
+    "error_rate": float,
+    "error_status": int,
+    "error_next": int,
+    "malformed_rate": float,
+    "malformed_next": int,
+    "hang": float,
+    "path": str,
+}
 MALFORMED = b'{"rid":7,"torrents":{"0000000000000000000000000000000000000000":{"name":"trunc'
 
 
@@ -31,10 +39,17 @@ class Faults:
 
     def reset(self) -> None:
         with self._lock:
-            self.settings: dict[str, Any] = {"latency": 0.0, "jitter": 0.0, "error_rate": 0.0,
-                                             "error_status": 503, "error_next": 0,
-                                             "malformed_rate": 0.0, "malformed_next": 0,
-                                             "hang": 0.0, "path": ""}
+            self.settings: dict[str, Any] = {
+                "latency": 0.0,
+                "jitter": 0.0,
+                "error_rate": 0.0,
+                "error_status": 503,
+                "error_next": 0,
+                "malformed_rate": 0.0,
+                "malformed_next": 0,
+                "hang": 0.0,
+                "path": "",
+            }
 
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         unknown = set(changes) - set(FIELDS)
@@ -76,8 +91,9 @@ class Faults:
             return delay, kind
 
 
-def middleware(app: Callable[..., Iterable[bytes]], faults: Faults,
-               use_gzip: bool) -> Callable[..., Iterable[bytes]]:
+def middleware(
+    app: Callable[..., Iterable[bytes]], faults: Faults, use_gzip: bool
+) -> Callable[..., Iterable[bytes]]:
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/api/v2/"):
@@ -88,12 +104,16 @@ def middleware(app: Callable[..., Iterable[bytes]], faults: Faults,
         if kind == "error":
             status = faults.settings["error_status"]
             body = b"Simulated failure"
-            start_response(f"{status} Simulated", [("Content-Type", "text/plain; charset=UTF-8"),
-                                                   ("Content-Length", str(len(body)))])
+            start_response(
+                f"{status} Simulated",
+                [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
+            )
             return [body]
         if kind == "malformed":
-            start_response("200 OK", [("Content-Type", "application/json"),
-                                      ("Content-Length", str(len(MALFORMED)))])
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(MALFORMED)))],
+            )
             return [MALFORMED]
         if not use_gzip or "gzip" not in environ.get("HTTP_ACCEPT_ENCODING", ""):
             return app(environ, start_response)
@@ -102,8 +122,9 @@ def middleware(app: Callable[..., Iterable[bytes]], faults: Faults,
     return wrapped
 
 
-def _gzip(app: Callable[..., Iterable[bytes]], environ: dict[str, Any],
-          start_response: Callable[..., Any]) -> Iterable[bytes]:
+def _gzip(
+    app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
     """qBittorrent compresses answers when the client accepts gzip; so do we (>1 KiB)."""
     captured: dict[str, Any] = {}
 

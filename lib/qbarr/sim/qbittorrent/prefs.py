@@ -75,29 +75,58 @@ PREFS_452 = json.loads(r"""
  "web_ui_secure_cookie_enabled": true, "web_ui_session_timeout": 3600, "web_ui_upnp": false,
  "web_ui_use_custom_http_headers_enabled": false, "web_ui_username": "admin"}
 """)
-PREFS_452["rss_smart_episode_filters"] = "\n".join([
-    r"s(\d+)e(\d+)", r"(\d+)x(\d+)", r"(\d{4}[.\-]\d{1,2}[.\-]\d{1,2})",
-    r"(\d{1,2}[.\-]\d{1,2}[.\-]\d{4})"])
+PREFS_452["rss_smart_episode_filters"] = "\n".join(
+    [
+        r"s(\d+)e(\d+)",
+        r"(\d+)x(\d+)",
+        r"(\d{4}[.\-]\d{1,2}[.\-]\d{1,2})",
+        r"(\d{1,2}[.\-]\d{1,2}[.\-]\d{4})",
+    ]
+)
 
-_ADDED_50 = {"add_to_top_of_queue": False, "delete_torrent_content_files": False,
-             "torrent_content_remove_option": "Delete", "max_inactive_seeding_time": -1,
-             "max_inactive_seeding_time_enabled": False, "merge_trackers": False,
-             "use_subcategories": False, "use_unwanted_folder": False,
-             "proxy_bittorrent": True, "proxy_misc": True, "proxy_rss": True,
-             "ssl_enabled": False, "ssl_listen_port": 0, "app_instance_name": "",
-             "current_interface_name": "", "torrent_file_size_limit": 104857600}
-_ADDED_51 = {"add_trackers_from_url_enabled": False, "add_trackers_url": "",
-             "add_trackers_url_list": "", "announce_port": 0, "confirm_torrent_deletion": True,
-             "confirm_torrent_recheck": True, "ignore_ssl_errors": False,
-             "save_statistics_interval": 15, "status_bar_external_ip": False}
+_ADDED_50 = {
+    "add_to_top_of_queue": False,
+    "delete_torrent_content_files": False,
+    "torrent_content_remove_option": "Delete",
+    "max_inactive_seeding_time": -1,
+    "max_inactive_seeding_time_enabled": False,
+    "merge_trackers": False,
+    "use_subcategories": False,
+    "use_unwanted_folder": False,
+    "proxy_bittorrent": True,
+    "proxy_misc": True,
+    "proxy_rss": True,
+    "ssl_enabled": False,
+    "ssl_listen_port": 0,
+    "app_instance_name": "",
+    "current_interface_name": "",
+    "torrent_file_size_limit": 104857600,
+}
+_ADDED_51 = {
+    "add_trackers_from_url_enabled": False,
+    "add_trackers_url": "",
+    "add_trackers_url_list": "",
+    "announce_port": 0,
+    "confirm_torrent_deletion": True,
+    "confirm_torrent_recheck": True,
+    "ignore_ssl_errors": False,
+    "save_statistics_interval": 15,
+    "status_bar_external_ip": False,
+}
 
 
-def default_preferences(api: ApiMode, *, save_path: str, port: int, username: str,
-                        refresh_ms: int, max_auth_fail: int) -> dict[str, Any]:
+def default_preferences(
+    api: ApiMode, *, save_path: str, port: int, username: str, refresh_ms: int, max_auth_fail: int
+) -> dict[str, Any]:
     prefs = copy.deepcopy(PREFS_452)
-    prefs.update(save_path=save_path, temp_path=save_path.rstrip("/") + "/temp",
-                 web_ui_port=port, web_ui_username=username, refresh_interval=refresh_ms,
-                 web_ui_max_auth_fail_count=max_auth_fail)
+    prefs.update(
+        save_path=save_path,
+        temp_path=save_path.rstrip("/") + "/temp",
+        web_ui_port=port,
+        web_ui_username=username,
+        refresh_interval=refresh_ms,
+        web_ui_max_auth_fail_count=max_auth_fail,
+    )
     version = api.webapi_tuple
     if version >= (2, 9, 2):
         prefs.update(max_inactive_seeding_time=-1, max_inactive_seeding_time_enabled=False)

@@ -18,22 +18,96 @@ from .errors import HttpError
 from .store import Store
 from .torrent import SimFile, SimTorrent
 
-STATES = {"downloading", "forcedDL", "stalledDL", "metaDL", "forcedMetaDL", "uploading",
-          "forcedUP", "stalledUP", "pausedUP", "pausedDL", "stoppedUP", "stoppedDL", "queuedDL",
-          "queuedUP", "checkingDL", "checkingUP", "checkingResumeData", "moving", "error",
-          "missingFiles"}
-COMPLETE_STATES = {"uploading", "forcedUP", "stalledUP", "pausedUP", "stoppedUP", "queuedUP",
-                   "checkingUP", "missingFiles"}
-DEFAULT_MIX = {"complete": 0.5, "downloading": 0.35, "stalled": 0.08, "metadl": 0.03,
-               "error": 0.02, "missing": 0.01, "paused": 0.01}
-MIX_STATE = {"complete": "stalledUP", "uploading": "uploading", "downloading": "downloading",
-             "stalled": "stalledDL", "metadl": "metaDL", "error": "error",
-             "missing": "missingFiles", "paused": "pausedDL", "paused_complete": "pausedUP",
-             "queued": "queuedDL", "checking": "checkingDL"}
-_TITLES = ("Amber", "Harbor", "Quiet", "Northern", "Silver", "Hollow", "Iron", "Velvet", "Last",
-           "Glass", "Winter", "Paper", "Lunar", "Crimson", "Distant", "Wild")
-_NOUNS = ("Signal", "River", "Kingdom", "Frontier", "Garden", "Protocol", "Orchard", "Empire",
-          "Tide", "Echo", "Station", "Voyage", "Archive", "Meridian", "Harvest", "Canyon")
+STATES = {
+    "downloading",
+    "forcedDL",
+    "stalledDL",
+    "metaDL",
+    "forcedMetaDL",
+    "uploading",
+    "forcedUP",
+    "stalledUP",
+    "pausedUP",
+    "pausedDL",
+    "stoppedUP",
+    "stoppedDL",
+    "queuedDL",
+    "queuedUP",
+    "checkingDL",
+    "checkingUP",
+    "checkingResumeData",
+    "moving",
+    "error",
+    "missingFiles",
+}
+COMPLETE_STATES = {
+    "uploading",
+    "forcedUP",
+    "stalledUP",
+    "pausedUP",
+    "stoppedUP",
+    "queuedUP",
+    "checkingUP",
+    "missingFiles",
+}
+DEFAULT_MIX = {
+    "complete": 0.5,
+    "downloading": 0.35,
+    "stalled": 0.08,
+    "metadl": 0.03,
+    "error": 0.02,
+    "missing": 0.01,
+    "paused": 0.01,
+}
+MIX_STATE = {
+    "complete": "stalledUP",
+    "uploading": "uploading",
+    "downloading": "downloading",
+    "stalled": "stalledDL",
+    "metadl": "metaDL",
+    "error": "error",
+    "missing": "missingFiles",
+    "paused": "pausedDL",
+    "paused_complete": "pausedUP",
+    "queued": "queuedDL",
+    "checking": "checkingDL",
+}
+_TITLES = (
+    "Amber",
+    "Harbor",
+    "Quiet",
+    "Northern",
+    "Silver",
+    "Hollow",
+    "Iron",
+    "Velvet",
+    "Last",
+    "Glass",
+    "Winter",
+    "Paper",
+    "Lunar",
+    "Crimson",
+    "Distant",
+    "Wild",
+)
+_NOUNS = (
+    "Signal",
+    "River",
+    "Kingdom",
+    "Frontier",
+    "Garden",
+    "Protocol",
+    "Orchard",
+    "Empire",
+    "Tide",
+    "Echo",
+    "Station",
+    "Voyage",
+    "Archive",
+    "Meridian",
+    "Harvest",
+    "Canyon",
+)
 
 
 def size_of(value: Any) -> int:
@@ -65,28 +139,56 @@ def new_torrent(store: Store, spec: dict[str, Any], now: float) -> SimTorrent:
         size = size_of(spec.get("size", 1024**3))
         ext = ".flac" if "FLAC" in name else ".mkv"
         files = [SimFile(f"{name}/{name}{ext}", size)]
-    t = SimTorrent(hash=h, name=name, save_path=save_path, files=files, category=category,
-                   added_on=now, last_activity=now, multi_file=True,
-                   trackers=["http://tracker.sim.invalid/announce"], created_by="qbarr-sim")
+    t = SimTorrent(
+        hash=h,
+        name=name,
+        save_path=save_path,
+        files=files,
+        category=category,
+        added_on=now,
+        last_activity=now,
+        multi_file=True,
+        trackers=["http://tracker.sim.invalid/announce"],
+        created_by="qbarr-sim",
+    )
     t.piece_size = 1 << max(15, min(24, int(math.log2(max(1, t.wanted) / 1500) + 1)))
     apply_spec(store, t, {"state": "stalledDL", **spec}, now, new=True)
     return t
 
 
-def apply_spec(store: Store, t: SimTorrent, spec: dict[str, Any], now: float,
-               new: bool = False) -> None:
+def apply_spec(
+    store: Store, t: SimTorrent, spec: dict[str, Any], now: float, new: bool = False
+) -> None:
     """Set what the spec names; a "state" resets the flags that would contradict it."""
     if "state" in spec:
         _apply_state(store, t, str(spec["state"]), spec, now)
     if "progress" in spec:
         _set_progress(t, float(spec["progress"]))
-    simple = {"name": str, "category": str, "save_path": str, "seeds": int, "leechs": int,
-              "swarm_seeds": int, "swarm_leechs": int, "availability": float,
-              "tracker_ok": bool, "tracker_msg": str, "private": bool, "ratio_limit": float,
-              "seeding_time_limit": int, "inactive_seeding_time_limit": int, "dl_limit": int,
-              "up_limit": int, "seeding_time": float, "time_active": float, "uploaded": float,
-              "downloaded": float,
-              "error_sticky": bool, "comment": str, "share_limit_action": str}
+    simple = {
+        "name": str,
+        "category": str,
+        "save_path": str,
+        "seeds": int,
+        "leechs": int,
+        "swarm_seeds": int,
+        "swarm_leechs": int,
+        "availability": float,
+        "tracker_ok": bool,
+        "tracker_msg": str,
+        "private": bool,
+        "ratio_limit": float,
+        "seeding_time_limit": int,
+        "inactive_seeding_time_limit": int,
+        "dl_limit": int,
+        "up_limit": int,
+        "seeding_time": float,
+        "time_active": float,
+        "uploaded": float,
+        "downloaded": float,
+        "error_sticky": bool,
+        "comment": str,
+        "share_limit_action": str,
+    }
     rename = {"inactive_seeding_time_limit": "inactive_limit", "share_limit_action": "share_action"}
     for key, kind in simple.items():
         if key in spec:
@@ -116,8 +218,11 @@ def apply_spec(store: Store, t: SimTorrent, spec: dict[str, Any], now: float,
         t.completion_on = now - float(spec["completed_ago"])
     if "inactive_for" in spec:
         t.last_activity = now - float(spec["inactive_for"])
-    for key, attr in (("stall_after", "stall_at"), ("error_after", "error_at"),
-                      ("meta_after", "meta_at")):
+    for key, attr in (
+        ("stall_after", "stall_at"),
+        ("error_after", "error_at"),
+        ("meta_after", "meta_at"),
+    ):
         if key in spec and spec[key] is not None:
             setattr(t, attr, now + float(spec[key]))
             if not new:
@@ -134,8 +239,7 @@ def _set_progress(t: SimTorrent, progress: float) -> None:
         t.completion_on = 0.0
 
 
-def _apply_state(store: Store, t: SimTorrent, state: str, spec: dict[str, Any],
-                 now: float) -> None:
+def _apply_state(store: Store, t: SimTorrent, state: str, spec: dict[str, Any], now: float) -> None:
     if state not in STATES:
         raise HttpError(400, f"unknown state {state!r}")
     t.paused = t.queued = t.forced = t.missing = False
@@ -209,13 +313,19 @@ def generate(store: Store, scenario: dict[str, Any], now: float) -> list[SimTorr
         category = rnd.choice(list(cats)) if cats else ""
         size = int(math.exp(rnd.uniform(math.log(lo), math.log(max(lo, hi)))))
         spec: dict[str, Any] = {
-            "hash": f"{rnd.getrandbits(160):040x}", "category": category,
-            "name": release_name(rnd, category, i), "size": size,
-            "state": MIX_STATE.get(kind, kind), "dl_speed": int(rnd.uniform(slo, shi)),
-            "trackers": [rnd.choice(trackers)], "added_ago": rnd.uniform(0, within),
+            "hash": f"{rnd.getrandbits(160):040x}",
+            "category": category,
+            "name": release_name(rnd, category, i),
+            "size": size,
+            "state": MIX_STATE.get(kind, kind),
+            "dl_speed": int(rnd.uniform(slo, shi)),
+            "trackers": [rnd.choice(trackers)],
+            "added_ago": rnd.uniform(0, within),
             "private": rnd.random() < float(scenario.get("private_fraction", 0.0)),
             "tags": list(scenario.get("tags", [])),
-            "swarm_seeds": rnd.randint(0, 50), "swarm_leechs": rnd.randint(0, 50)}
+            "swarm_seeds": rnd.randint(0, 50),
+            "swarm_leechs": rnd.randint(0, 50),
+        }
         state = spec["state"]
         if state in COMPLETE_STATES:
             spec["completed_ago"] = rnd.uniform(0, spec["added_ago"])

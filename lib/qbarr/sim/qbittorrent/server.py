@@ -65,12 +65,22 @@ def build_app(store: Store, faults: Faults) -> Any:
 class SimServer:
     """A bound simulator; call serve_forever() or start() (background thread)."""
 
-    def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1",
-                 scenario_spec: dict[str, Any] | None = None, access_log: bool = False) -> None:
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        host: str = "127.0.0.1",
+        scenario_spec: dict[str, Any] | None = None,
+        access_log: bool = False,
+    ) -> None:
         self.config = config or SimConfig()
         handler = type("Handler", (_QuietHandler,), {"access_log": access_log})
-        self._httpd = make_server(host, self.config.port, _placeholder,
-                                  server_class=_ThreadingServer, handler_class=handler)
+        self._httpd = make_server(
+            host,
+            self.config.port,
+            _placeholder,
+            server_class=_ThreadingServer,
+            handler_class=handler,
+        )
         self.host, self.port = host, int(self._httpd.server_address[1])
         self.config.port = self.port
         self.store = Store(self.config)
@@ -93,8 +103,9 @@ class SimServer:
         self._httpd.serve_forever(poll_interval=0.2)
 
     def start(self) -> SimServer:
-        self._thread = threading.Thread(target=self.serve_forever, name=f"qbt-sim:{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name=f"qbt-sim:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -117,8 +128,11 @@ def _placeholder(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"starting"]
 
 
-def serve_in_thread(config: SimConfig | None = None, scenario_spec: dict[str, Any] | None = None,
-                    host: str = "127.0.0.1") -> SimServer:
+def serve_in_thread(
+    config: SimConfig | None = None,
+    scenario_spec: dict[str, Any] | None = None,
+    host: str = "127.0.0.1",
+) -> SimServer:
     """Start a simulator in a daemon thread of this process; stop it with .stop()."""
     return SimServer(config, host, scenario_spec).start()
 
@@ -136,8 +150,9 @@ class SimProcess:
     def control(self, method: str, path: str, body: Any = None) -> Any:
         """Call the /sim control API; returns the decoded JSON."""
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read())
 
@@ -158,15 +173,32 @@ class SimProcess:
         self.stop()
 
 
-def spawn(port: int, *args: str, timeout: float = 30.0, log_path: str | None = None,
-          env: dict[str, str] | None = None) -> SimProcess:
+def spawn(
+    port: int,
+    *args: str,
+    timeout: float = 30.0,
+    log_path: str | None = None,
+    env: dict[str, str] | None = None,
+) -> SimProcess:
     """Run `python -m qbarr_programs.sim_qbittorrent --port PORT ARGS...` and wait until
     /sim/state answers (or raise RuntimeError with the tail of its output)."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    cmd = [sys.executable, "-m", "qbarr_programs.sim_qbittorrent", "--host", "127.0.0.1",
-           "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "qbarr_programs.sim_qbittorrent",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
     if log_path:
         out.close()  # type: ignore[union-attr]
     sim = SimProcess(proc, f"http://127.0.0.1:{port}")

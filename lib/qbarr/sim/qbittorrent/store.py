@@ -50,8 +50,13 @@ class Store:
         self.lock = threading.RLock()
         self.rnd = random.Random(config.seed)
         self.prefs = default_preferences(
-            config.api, save_path=config.save_path, port=config.port, username=config.username,
-            refresh_ms=config.refresh_ms, max_auth_fail=config.ban_after)
+            config.api,
+            save_path=config.save_path,
+            port=config.port,
+            username=config.username,
+            refresh_ms=config.refresh_ms,
+            max_auth_fail=config.ban_after,
+        )
         self.seq = 0
         self.torrents: dict[str, SimTorrent] = {}
         self.order: OrderedDict[str, None] = OrderedDict()
@@ -76,13 +81,17 @@ class Store:
         self.factor = 1.0
         self.free_base = config.free_space
         self.written = 0.0
-        self.totals = {"alltime_dl": 0.0, "alltime_ul": 0.0, "dl_info_data": 0.0,
-                       "up_info_data": 0.0}
+        self.totals = {
+            "alltime_dl": 0.0,
+            "alltime_ul": 0.0,
+            "dl_info_data": 0.0,
+            "up_info_data": 0.0,
+        }
         self.dl_rate_limit = 0
         self.up_rate_limit = 0
         self.connection_status = "connected"
         self.queue_pos = 0
-        self.on_add: dict[str, Any] = {}   # scenario "on_add": swarms for added magnets
+        self.on_add: dict[str, Any] = {}  # scenario "on_add": swarms for added magnets
         self.requests = 0
         self.ticks = 0
         self._last_tick_real = 0.0
@@ -100,7 +109,9 @@ class Store:
             max_ratio=float(p["max_ratio"]) if p["max_ratio_enabled"] else -1.0,
             max_seeding_minutes=int(p["max_seeding_time"]) if p["max_seeding_time_enabled"] else -1,
             max_inactive_minutes=int(p.get("max_inactive_seeding_time", -1))
-            if p.get("max_inactive_seeding_time_enabled") else -1)
+            if p.get("max_inactive_seeding_time_enabled")
+            else -1,
+        )
 
     def commit(self, t: SimTorrent, now: float, limits: Limits | None = None) -> None:
         """Re-render t and record the fields that changed at the current seq."""
@@ -155,9 +166,14 @@ class Store:
             self.ensure_tag(tag)
         for url in t.trackers:
             self._tracker_add(url, t.hash)
-        for when, kind in ((t.stall_at, "stall"), (t.error_at, "error"), (t.meta_at, "meta"),
-                           (t.resume_until, "timer"), (t.checking_until, "timer"),
-                           (t.moving_until, "timer")):
+        for when, kind in (
+            (t.stall_at, "stall"),
+            (t.error_at, "error"),
+            (t.meta_at, "meta"),
+            (t.resume_until, "timer"),
+            (t.checking_until, "timer"),
+            (t.moving_until, "timer"),
+        ):
             if when:
                 self.schedule(t, when, kind)
         if t.trackers and self.config.counter_interval > 0:
@@ -263,6 +279,7 @@ class Store:
         if t.checking_until and t.checking_until <= when:
             t.checking_until = t.checking_from = 0.0
             from .disk import verify  # local import: disk I/O only for real-data torrents
+
             verify(t, when)
 
     def _update_factor(self, now: float) -> None:
@@ -270,8 +287,7 @@ class Store:
         if self.dl_rate_limit <= 0:
             self.factor = 1.0
             return
-        want = sum(self.torrents[h].dl_rate for h in self.live
-                   if self.torrents[h].downloading(now))
+        want = sum(self.torrents[h].dl_rate for h in self.live if self.torrents[h].downloading(now))
         self.factor = min(1.0, self.dl_rate_limit / want) if want > 0 else 1.0
 
     def enforce_share_limits(self, t: SimTorrent, now: float, limits: Limits) -> None:
@@ -279,15 +295,18 @@ class Store:
         if not (t.complete and t.running()):
             return
         from .torrent import effective_limits
+
         ratio, seeding, _ = effective_limits(t, limits)
-        hit = (ratio >= 0 and ratio_of(t) >= ratio) or (seeding >= 0
-                                                         and t.seeding_time >= seeding * 60)
+        hit = (ratio >= 0 and ratio_of(t) >= ratio) or (
+            seeding >= 0 and t.seeding_time >= seeding * 60
+        )
         if not hit:
             return
         action = t.share_action
         if action == "Default":
             action = {0: "Stop", 1: "Remove", 3: "RemoveWithContent"}.get(
-                int(self.prefs["max_ratio_act"]), "Stop")
+                int(self.prefs["max_ratio_act"]), "Stop"
+            )
         if action == "Stop":
             t.paused = True
         elif action in ("Remove", "RemoveWithContent"):
@@ -303,17 +322,31 @@ class Store:
         tot = self.totals
         ratio = "-" if tot["alltime_dl"] <= 0 else f"{tot['alltime_ul'] / tot['alltime_dl']:.2f}"
         state = {
-            "alltime_dl": int(tot["alltime_dl"]), "alltime_ul": int(tot["alltime_ul"]),
-            "average_time_queue": 0, "connection_status": self.connection_status,
-            "dht_nodes": 0, "dl_info_data": int(tot["dl_info_data"]), "dl_info_speed": dl_speed,
-            "dl_rate_limit": self.dl_rate_limit, "free_space_on_disk": self.free_space(),
-            "global_ratio": ratio, "queued_io_jobs": 0, "queueing": self.prefs["queueing_enabled"],
-            "read_cache_hits": "0", "read_cache_overload": "0",
-            "refresh_interval": self.prefs["refresh_interval"], "total_buffers_size": 0,
-            "total_peer_connections": peers, "total_queued_size": 0, "total_wasted_session": 0,
-            "up_info_data": int(tot["up_info_data"]), "up_info_speed": up_speed,
-            "up_rate_limit": self.up_rate_limit, "use_alt_speed_limits": False,
-            "write_cache_overload": "0"}
+            "alltime_dl": int(tot["alltime_dl"]),
+            "alltime_ul": int(tot["alltime_ul"]),
+            "average_time_queue": 0,
+            "connection_status": self.connection_status,
+            "dht_nodes": 0,
+            "dl_info_data": int(tot["dl_info_data"]),
+            "dl_info_speed": dl_speed,
+            "dl_rate_limit": self.dl_rate_limit,
+            "free_space_on_disk": self.free_space(),
+            "global_ratio": ratio,
+            "queued_io_jobs": 0,
+            "queueing": self.prefs["queueing_enabled"],
+            "read_cache_hits": "0",
+            "read_cache_overload": "0",
+            "refresh_interval": self.prefs["refresh_interval"],
+            "total_buffers_size": 0,
+            "total_peer_connections": peers,
+            "total_queued_size": 0,
+            "total_wasted_session": 0,
+            "up_info_data": int(tot["up_info_data"]),
+            "up_info_speed": up_speed,
+            "up_rate_limit": self.up_rate_limit,
+            "use_alt_speed_limits": False,
+            "write_cache_overload": "0",
+        }
         version = self.api.webapi_tuple
         if (2, 9, 0) <= version < (2, 15, 0):
             state["use_subcategories"] = False

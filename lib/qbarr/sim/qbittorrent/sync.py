@@ -85,8 +85,9 @@ def diff_since(store: Store, since: int) -> dict[str, Any]:
     return data
 
 
-def _removed(data: dict[str, Any], key: str, log: list[tuple[int, str]], since: int,
-             present: Any) -> None:
+def _removed(
+    data: dict[str, Any], key: str, log: list[tuple[int, str]], since: int, present: Any
+) -> None:
     names: list[str] = []
     for seq, name in reversed(log):
         if seq <= since:

@@ -22,7 +22,7 @@ MAX_RATIO = 9999.0
 
 @dataclass(slots=True, eq=False)
 class SimFile:
-    path: str          # relative to the save path, '/'-separated
+    path: str  # relative to the save path, '/'-separated
     size: int
     priority: int = 1  # 0 skip, 1 normal, 6 high, 7 max
     done: float = 0.0
@@ -54,23 +54,23 @@ class SimTorrent:
     paused: bool = False
     queued: bool = False
     forced: bool = False
-    resume_until: float = 0.0          # checkingResumeData until (sim time)
+    resume_until: float = 0.0  # checkingResumeData until (sim time)
     checking_from: float = 0.0
     checking_until: float = 0.0
     check_was_complete: bool = False
     moving_until: float = 0.0
     error: str = ""
-    error_sticky: bool = True          # a recheck/resume finds the same error again
-    error_pending: bool = False        # set while a check runs on an errored torrent
+    error_sticky: bool = True  # a recheck/resume finds the same error again
+    error_pending: bool = False  # set while a check runs on an errored torrent
     missing: bool = False
-    real_data: bool = False            # files were found on disk: checks look at the disk
-    dl_rate: float = 0.0               # bytes/s while seeds are connected
-    ul_rate: float = 0.0               # bytes/s while complete and leechers are connected
+    real_data: bool = False  # files were found on disk: checks look at the disk
+    dl_rate: float = 0.0  # bytes/s while seeds are connected
+    ul_rate: float = 0.0  # bytes/s while complete and leechers are connected
     seeds: int = 0
     leechs: int = 0
     swarm_seeds: int = 0
     swarm_leechs: int = 0
-    availability: float = -2.0         # -2: derive from seeds
+    availability: float = -2.0  # -2: derive from seeds
     downloaded: float = 0.0
     uploaded: float = 0.0
     downloaded_session: float = 0.0
@@ -85,11 +85,11 @@ class SimTorrent:
     dl_limit: int = 0
     up_limit: int = 0
     priority: int = 0
-    stall_at: float = 0.0              # scheduled: seeds leave (0 = never)
-    error_at: float = 0.0              # scheduled: an I/O error
+    stall_at: float = 0.0  # scheduled: seeds leave (0 = never)
+    error_at: float = 0.0  # scheduled: an I/O error
     error_text: str = "Simulated I/O error: No space left on device"
-    meta_at: float = 0.0               # scheduled: a magnet's metadata arrives
-    next_counter: float = 0.0          # scheduled: counters refresh (tracker announce)
+    meta_at: float = 0.0  # scheduled: a magnet's metadata arrives
+    next_counter: float = 0.0  # scheduled: counters refresh (tracker announce)
     # sync bookkeeping, owned by the store
     out: dict[str, Any] = field(default_factory=dict)
     fseq: dict[str, int] = field(default_factory=dict)
@@ -316,8 +316,9 @@ def effective_limits(t: SimTorrent, g: Limits) -> tuple[float, int, int]:
     return float(ratio), int(seeding), int(inactive)
 
 
-def eta_of(t: SimTorrent, sizes: tuple[int, int, bool], dlspeed: int, upspeed: int,
-           g: Limits) -> int:
+def eta_of(
+    t: SimTorrent, sizes: tuple[int, int, bool], dlspeed: int, upspeed: int, g: Limits
+) -> int:
     size, completed, complete = sizes
     if not complete:
         if dlspeed > 0:
@@ -359,30 +360,56 @@ def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) ->
     else:
         availability = float(t.seeds) if t.running() and t.has_metadata else 0.0
     magnet = f"magnet:?xt=urn:btih:{t.hash}&dn={quote(t.name, safe='')}" + "".join(
-        f"&tr={quote(u, safe='')}" for u in t.trackers)
+        f"&tr={quote(u, safe='')}" for u in t.trackers
+    )
     out: dict[str, Any] = {
-        "added_on": int(t.added_on), "amount_left": max(0, size - completed), "auto_tmm": False,
-        "availability": round(availability, 4), "category": t.category,
-        "completed": completed, "completion_on": int(t.completion_on) if complete or t.missing
-        else 0, "content_path": t.content_path(), "dl_limit": t.dl_limit, "dlspeed": dlspeed,
-        "download_path": "", "downloaded": int(t.downloaded),
+        "added_on": int(t.added_on),
+        "amount_left": max(0, size - completed),
+        "auto_tmm": False,
+        "availability": round(availability, 4),
+        "category": t.category,
+        "completed": completed,
+        "completion_on": int(t.completion_on) if complete or t.missing else 0,
+        "content_path": t.content_path(),
+        "dl_limit": t.dl_limit,
+        "dlspeed": dlspeed,
+        "download_path": "",
+        "downloaded": int(t.downloaded),
         "downloaded_session": int(t.downloaded_session),
-        "eta": eta_of(t, sizes, dlspeed, upspeed, g), "f_l_piece_prio": False,
-        "force_start": t.forced, "infohash_v1": t.hash, "infohash_v2": "",
-        "last_activity": int(t.last_activity or t.added_on), "magnet_uri": magnet,
-        "max_ratio": ratio if ratio >= 0 else -1, "max_seeding_time": seeding,
-        "name": t.name, "num_complete": t.swarm_seeds, "num_incomplete": t.swarm_leechs,
-        "num_leechs": t.leechs if t.running() else 0, "num_seeds": t.seeds if t.running() else 0,
-        "priority": 0 if complete else t.priority, "progress": progress_of(t, now, sizes),
-        "ratio": round(ratio_of(t, completed), 6), "ratio_limit": t.ratio_limit,
+        "eta": eta_of(t, sizes, dlspeed, upspeed, g),
+        "f_l_piece_prio": False,
+        "force_start": t.forced,
+        "infohash_v1": t.hash,
+        "infohash_v2": "",
+        "last_activity": int(t.last_activity or t.added_on),
+        "magnet_uri": magnet,
+        "max_ratio": ratio if ratio >= 0 else -1,
+        "max_seeding_time": seeding,
+        "name": t.name,
+        "num_complete": t.swarm_seeds,
+        "num_incomplete": t.swarm_leechs,
+        "num_leechs": t.leechs if t.running() else 0,
+        "num_seeds": t.seeds if t.running() else 0,
+        "priority": 0 if complete else t.priority,
+        "progress": progress_of(t, now, sizes),
+        "ratio": round(ratio_of(t, completed), 6),
+        "ratio_limit": t.ratio_limit,
         "save_path": t.save_path,
-        "seeding_time": int(t.seeding_time), "seeding_time_limit": t.seeding_time_limit,
-        "seen_complete": int(t.seen_complete), "seq_dl": False, "size": size,
-        "state": state_of(t, now, api.v5, complete), "super_seeding": False,
-        "tags": ", ".join(sorted(t.tags)), "time_active": int(t.time_active),
-        "total_size": t.total_size, "tracker": t.trackers[0] if t.trackers and t.tracker_ok
-        else "", "trackers_count": len(t.trackers), "up_limit": t.up_limit,
-        "uploaded": int(t.uploaded), "uploaded_session": int(t.uploaded_session),
+        "seeding_time": int(t.seeding_time),
+        "seeding_time_limit": t.seeding_time_limit,
+        "seen_complete": int(t.seen_complete),
+        "seq_dl": False,
+        "size": size,
+        "state": state_of(t, now, api.v5, complete),
+        "super_seeding": False,
+        "tags": ", ".join(sorted(t.tags)),
+        "time_active": int(t.time_active),
+        "total_size": t.total_size,
+        "tracker": t.trackers[0] if t.trackers and t.tracker_ok else "",
+        "trackers_count": len(t.trackers),
+        "up_limit": t.up_limit,
+        "uploaded": int(t.uploaded),
+        "uploaded_session": int(t.uploaded_session),
         "upspeed": upspeed,
     }
     version = api.webapi_tuple
@@ -390,12 +417,20 @@ def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) ->
         out["inactive_seeding_time_limit"] = t.inactive_limit
         out["max_inactive_seeding_time"] = inactive
     if version >= (2, 11, 0):
-        out.update(popularity=0, root_path=out["content_path"] if t.multi_file else "",
-                   reannounce=0, comment=t.comment, private=t.private,
-                   has_metadata=t.has_metadata)
+        out.update(
+            popularity=0,
+            root_path=out["content_path"] if t.multi_file else "",
+            reannounce=0,
+            comment=t.comment,
+            private=t.private,
+            has_metadata=t.has_metadata,
+        )
     if version >= (2, 11, 7):
-        out.update(has_tracker_warning=False, has_tracker_error=bool(t.trackers)
-                   and not t.tracker_ok, has_other_announce_error=False)
+        out.update(
+            has_tracker_warning=False,
+            has_tracker_error=bool(t.trackers) and not t.tracker_ok,
+            has_other_announce_error=False,
+        )
     if version >= (2, 12, 0):
         out["share_limit_action"] = t.share_action
     return out

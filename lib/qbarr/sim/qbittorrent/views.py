@@ -8,11 +8,27 @@ from .errors import HttpError
 from .store import Store
 from .torrent import SimTorrent, ratio_of
 
-DL_STATES = {"downloading", "metaDL", "forcedMetaDL", "stalledDL", "checkingDL", "pausedDL",
-             "stoppedDL", "queuedDL", "forcedDL"}
+DL_STATES = {
+    "downloading",
+    "metaDL",
+    "forcedMetaDL",
+    "stalledDL",
+    "checkingDL",
+    "pausedDL",
+    "stoppedDL",
+    "queuedDL",
+    "forcedDL",
+}
 SEED_STATES = {"uploading", "stalledUP", "checkingUP", "queuedUP", "forcedUP"}
-ACTIVE_STATES = {"metaDL", "forcedMetaDL", "downloading", "forcedDL", "uploading", "forcedUP",
-                 "moving"}
+ACTIVE_STATES = {
+    "metaDL",
+    "forcedMetaDL",
+    "downloading",
+    "forcedDL",
+    "uploading",
+    "forcedUP",
+    "moving",
+}
 
 
 def _active(out: dict[str, Any]) -> bool:
@@ -25,8 +41,9 @@ def filter_fn(name: str, v5: bool):  # type: ignore[no-untyped-def]
     table = {
         "downloading": lambda t, o: o["state"] in DL_STATES,
         "seeding": lambda t, o: o["state"] in SEED_STATES,
-        "completed": lambda t, o: o["state"] in SEED_STATES or o["state"] in ("pausedUP",
-                                                                              "stoppedUP"),
+        "completed": lambda t, o: (
+            o["state"] in SEED_STATES or o["state"] in ("pausedUP", "stoppedUP")
+        ),
         stopped: lambda t, o: t.paused,
         running: lambda t, o: not t.paused,
         "active": lambda t, o: _active(o),
@@ -34,8 +51,7 @@ def filter_fn(name: str, v5: bool):  # type: ignore[no-untyped-def]
         "stalled": lambda t, o: o["state"] in ("stalledUP", "stalledDL"),
         "stalled_uploading": lambda t, o: o["state"] == "stalledUP",
         "stalled_downloading": lambda t, o: o["state"] == "stalledDL",
-        "checking": lambda t, o: o["state"] in ("checkingUP", "checkingDL",
-                                                "checkingResumeData"),
+        "checking": lambda t, o: o["state"] in ("checkingUP", "checkingDL", "checkingResumeData"),
         "moving": lambda t, o: o["state"] == "moving",
         "errored": lambda t, o: o["state"] in ("error", "missingFiles"),
     }
@@ -49,8 +65,11 @@ def torrents_info(store: Store, params: dict[str, str]) -> list[dict[str, Any]]:
         wanted = {h.strip().lower() for h in params["hashes"].split("|")}
     category, tag = params.get("category"), params.get("tag")
     items = []
-    pool = store.torrents.items() if wanted is None else (
-        (h, store.torrents[h]) for h in wanted if h in store.torrents)
+    pool = (
+        store.torrents.items()
+        if wanted is None
+        else ((h, store.torrents[h]) for h in wanted if h in store.torrents)
+    )
     for h, t in pool:
         o = t.out
         if category is not None and o["category"] != category:
@@ -68,8 +87,10 @@ def _page(items: list[dict[str, Any]], params: dict[str, str]) -> list[dict[str,
     if key:
         if items and key not in items[0]:
             raise HttpError(400, "'sort' parameter is invalid")
-        items.sort(key=lambda o: (o[key] is None, o[key]),
-                   reverse=params.get("reverse", "").lower() == "true")
+        items.sort(
+            key=lambda o: (o[key] is None, o[key]),
+            reverse=params.get("reverse", "").lower() == "true",
+        )
     try:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 0)
@@ -87,22 +108,46 @@ def properties(store: Store, t: SimTorrent) -> dict[str, Any]:
     pieces = -(-t.total_size // t.piece_size) if meta and t.total_size > 0 else (0 if meta else -1)
     have = int(pieces * o["progress"]) if pieces > 0 else 0
     props: dict[str, Any] = {
-        "addition_date": int(t.added_on), "comment": t.comment,
-        "completion_date": o["completion_on"] or -1, "created_by": t.created_by,
-        "creation_date": t.creation_date if meta else -1, "dl_limit": t.dl_limit or -1,
-        "dl_speed": o["dlspeed"], "dl_speed_avg": o["dlspeed"], "download_path": "",
-        "eta": o["eta"], "hash": t.hash, "infohash_v1": t.hash, "infohash_v2": "",
-        "is_private": t.private, "last_seen": o["seen_complete"] or -1, "name": t.name,
-        "nb_connections": o["num_seeds"] + o["num_leechs"], "nb_connections_limit": 100,
-        "peers": o["num_leechs"], "peers_total": t.swarm_leechs, "piece_size":
-        t.piece_size if meta else -1, "pieces_have": have, "pieces_num": pieces,
-        "reannounce": 0, "save_path": t.save_path, "seeding_time": o["seeding_time"],
-        "seeds": o["num_seeds"], "seeds_total": t.swarm_seeds, "share_ratio":
-        round(ratio_of(t), 6), "time_elapsed": o["time_active"],
-        "total_downloaded": o["downloaded"], "total_downloaded_session": o["downloaded_session"],
-        "total_size": t.total_size, "total_uploaded": o["uploaded"],
-        "total_uploaded_session": o["uploaded_session"], "total_wasted": 0,
-        "up_limit": t.up_limit or -1, "up_speed": o["upspeed"], "up_speed_avg": o["upspeed"]}
+        "addition_date": int(t.added_on),
+        "comment": t.comment,
+        "completion_date": o["completion_on"] or -1,
+        "created_by": t.created_by,
+        "creation_date": t.creation_date if meta else -1,
+        "dl_limit": t.dl_limit or -1,
+        "dl_speed": o["dlspeed"],
+        "dl_speed_avg": o["dlspeed"],
+        "download_path": "",
+        "eta": o["eta"],
+        "hash": t.hash,
+        "infohash_v1": t.hash,
+        "infohash_v2": "",
+        "is_private": t.private,
+        "last_seen": o["seen_complete"] or -1,
+        "name": t.name,
+        "nb_connections": o["num_seeds"] + o["num_leechs"],
+        "nb_connections_limit": 100,
+        "peers": o["num_leechs"],
+        "peers_total": t.swarm_leechs,
+        "piece_size": t.piece_size if meta else -1,
+        "pieces_have": have,
+        "pieces_num": pieces,
+        "reannounce": 0,
+        "save_path": t.save_path,
+        "seeding_time": o["seeding_time"],
+        "seeds": o["num_seeds"],
+        "seeds_total": t.swarm_seeds,
+        "share_ratio": round(ratio_of(t), 6),
+        "time_elapsed": o["time_active"],
+        "total_downloaded": o["downloaded"],
+        "total_downloaded_session": o["downloaded_session"],
+        "total_size": t.total_size,
+        "total_uploaded": o["uploaded"],
+        "total_uploaded_session": o["uploaded_session"],
+        "total_wasted": 0,
+        "up_limit": t.up_limit or -1,
+        "up_speed": o["upspeed"],
+        "up_speed_avg": o["upspeed"],
+    }
     if store.api.v5:
         props.update(private=t.private, popularity=0, has_metadata=meta)
     if store.api.webapi_tuple >= (2, 11, 3):
@@ -120,9 +165,17 @@ def files(store: Store, t: SimTorrent) -> list[dict[str, Any]]:
         last = (offset + max(f.size, 1) - 1) // piece
         item: dict[str, Any] = {
             "availability": -1 if complete else max(0.0, t.out["availability"]),
-            "index": i, "name": f.path, "piece_range": [first, last], "priority": f.priority,
-            "progress": 1 if f.size and f.done >= f.size else round(f.done / f.size, 6)
-            if f.size else 0, "size": f.size}
+            "index": i,
+            "name": f.path,
+            "piece_range": [first, last],
+            "priority": f.priority,
+            "progress": 1
+            if f.size and f.done >= f.size
+            else round(f.done / f.size, 6)
+            if f.size
+            else 0,
+            "size": f.size,
+        }
         if i == 0:
             item["is_seed"] = complete
         out.append(item)
@@ -133,17 +186,35 @@ def files(store: Store, t: SimTorrent) -> list[dict[str, Any]]:
 def trackers(store: Store, t: SimTorrent) -> list[dict[str, Any]]:
     msg = "This torrent is private" if t.private else ""
     rows: list[dict[str, Any]] = [
-        {"msg": msg, "num_downloaded": 0, "num_leeches": 0, "num_peers": 0, "num_seeds": 0,
-         "status": 0, "tier": -1, "url": url}
-        for url in ("** [DHT] **", "** [PeX] **", "** [LSD] **")]
+        {
+            "msg": msg,
+            "num_downloaded": 0,
+            "num_leeches": 0,
+            "num_peers": 0,
+            "num_seeds": 0,
+            "status": 0,
+            "tier": -1,
+            "url": url,
+        }
+        for url in ("** [DHT] **", "** [PeX] **", "** [LSD] **")
+    ]
     for tier, url in enumerate(t.trackers):
         if t.tracker_ok:
             counts = (0, t.swarm_leechs, t.seeds + t.leechs, t.swarm_seeds)
         else:  # not working: qBittorrent reports -1 for everything [live 4.5.2]
             counts = (-1, -1, -1, -1)
-        rows.append({"msg": t.tracker_msg, "num_downloaded": counts[0], "num_leeches": counts[1],
-                     "num_peers": counts[2], "num_seeds": counts[3],
-                     "status": 2 if t.tracker_ok else 4, "tier": tier, "url": url})
+        rows.append(
+            {
+                "msg": t.tracker_msg,
+                "num_downloaded": counts[0],
+                "num_leeches": counts[1],
+                "num_peers": counts[2],
+                "num_seeds": counts[3],
+                "status": 2 if t.tracker_ok else 4,
+                "tier": tier,
+                "url": url,
+            }
+        )
     if store.api.webapi_tuple >= (2, 13, 0):
         for row in rows:
             row.update(next_announce=0, min_announce=0, endpoints=[])

@@ -36,8 +36,13 @@ class Route:
 class Reply:
     """A handler's answer when it is not plain JSON: text, or an explicit status."""
 
-    def __init__(self, body: str = "", status: int = 200, ctype: str = TEXT,
-                 cookie: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        body: str = "",
+        status: int = 200,
+        ctype: str = TEXT,
+        cookie: tuple[str, str] | None = None,
+    ) -> None:
         self.body, self.status, self.ctype, self.cookie = body, status, ctype, cookie
 
 
@@ -62,10 +67,12 @@ def _float(params: dict[str, str], name: str) -> float:
 def login(store: Store, p: dict[str, str], session: Session | None) -> Reply:
     cfg = store.config
     if cfg.ban_after and store.failed_logins >= cfg.ban_after:
-        return Reply("Your IP address has been banned after too many failed authentication "
-                     "attempts.", 403)
-    ok = (hmac.compare_digest(p.get("username", "").encode(), cfg.username.encode())
-          and hmac.compare_digest(p.get("password", "").encode(), cfg.password.encode()))
+        return Reply(
+            "Your IP address has been banned after too many failed authentication attempts.", 403
+        )
+    ok = hmac.compare_digest(
+        p.get("username", "").encode(), cfg.username.encode()
+    ) and hmac.compare_digest(p.get("password", "").encode(), cfg.password.encode())
     if not ok:
         store.failed_logins += 1
         return Reply("Fails.", 401) if store.api.modern_auth else Reply("Fails.")
@@ -95,8 +102,16 @@ def set_preferences(store: Store, p: dict[str, str], session: Session | None) ->
 
 def transfer_info(store: Store, p: dict[str, str], session: Session | None) -> dict[str, Any]:
     s = store.server_state
-    keys = ["connection_status", "dht_nodes", "dl_info_data", "dl_info_speed", "dl_rate_limit",
-            "up_info_data", "up_info_speed", "up_rate_limit"]
+    keys = [
+        "connection_status",
+        "dht_nodes",
+        "dl_info_data",
+        "dl_info_speed",
+        "dl_rate_limit",
+        "up_info_data",
+        "up_info_speed",
+        "up_rate_limit",
+    ]
     if store.api.webapi_tuple >= (2, 11, 3):
         keys += ["last_external_address_v4", "last_external_address_v6"]
     return {k: s[k] for k in keys}
@@ -107,6 +122,7 @@ def set_limit(kind: str) -> Callable[[Store, dict[str, str], Session | None], No
         setattr(store, kind, max(0, int(_float(p, "limit"))))
         store.bump()
         store.update_server_state(store.clock.now())
+
     return handler
 
 
@@ -123,6 +139,7 @@ def maindata(store: Store, p: dict[str, str], session: Session | None) -> dict[s
 def one_hash(fn: Callable[..., Any]) -> Callable[[Store, dict[str, str], Session | None], Any]:
     def handler(store: Store, p: dict[str, str], session: Session | None) -> Any:
         return fn(store, actions.one(store, p.get("hash", "")))
+
     return handler
 
 
@@ -130,6 +147,7 @@ def each(fn: Callable[..., Any]) -> Callable[[Store, dict[str, str], Session | N
     def handler(store: Store, p: dict[str, str], session: Session | None) -> None:
         _need(p, "hashes")
         fn(store, resolve(store, p["hashes"]))
+
     return handler
 
 
@@ -166,6 +184,7 @@ def tags_of(fn: Callable[..., None], with_hashes: bool = True):  # type: ignore[
             fn(store, resolve(store, p["hashes"]), tags)
         else:
             fn(store, tags)
+
     return handler
 
 
@@ -190,8 +209,14 @@ def share_limits(store: Store, p: dict[str, str], session: Session | None) -> No
     if store.api.needs_share_limit_action:
         _need(p, "shareLimitAction")
         action = p["shareLimitAction"]
-    actions.set_share_limits(store, resolve(store, p["hashes"]), _float(p, "ratioLimit"),
-                             int(_float(p, "seedingTimeLimit")), inactive, action)
+    actions.set_share_limits(
+        store,
+        resolve(store, p["hashes"]),
+        _float(p, "ratioLimit"),
+        int(_float(p, "seedingTimeLimit")),
+        inactive,
+        action,
+    )
 
 
 def force_start(store: Store, p: dict[str, str], session: Session | None) -> None:
@@ -206,15 +231,21 @@ def set_location(store: Store, p: dict[str, str], session: Session | None) -> No
 
 def add(store: Store, p: dict[str, str], session: Session | None) -> Reply | dict[str, Any]:
     urls = [u.strip() for u in p.get("urls", "").splitlines() if u.strip()]
-    blobs = [(f.raw_filename or "torrent", f.file.read())
-             for f in bottle.request.files.getall("torrents")]
+    blobs = [
+        (f.raw_filename or "torrent", f.file.read())
+        for f in bottle.request.files.getall("torrents")
+    ]
     if not urls and not blobs:
         return Reply("Fails.") if not store.api.modern_auth else Reply("Fails.", 400)
     result = adding.add(store, urls, blobs, p)
     if not store.api.modern_auth:
         return Reply("Ok." if result.added or result.pending else "Fails.")
-    body = {"success_count": len(result.added), "failure_count": result.failed,
-            "pending_count": result.pending, "added_torrent_ids": result.added}
+    body = {
+        "success_count": len(result.added),
+        "failure_count": result.failed,
+        "pending_count": result.pending,
+        "added_torrent_ids": result.added,
+    }
     status = 202 if result.pending else (409 if not result.added else 200)
     return Reply(json.dumps(body), status, JSON)
 
@@ -231,8 +262,18 @@ def routes(store: Store) -> dict[str, Route]:
         "auth/logout": Route(logout, post_only=True),
         "app/version": Route(_const(lambda s: Reply(s.api.app))),
         "app/webapiVersion": Route(_const(lambda s: Reply(s.api.webapi))),
-        "app/buildInfo": Route(_const({"bitness": 64, "boost": "1.74.0", "libtorrent": "2.0.8.0",
-                                       "openssl": "3.0.11", "qt": "5.15.8", "zlib": "1.2.13"})),
+        "app/buildInfo": Route(
+            _const(
+                {
+                    "bitness": 64,
+                    "boost": "1.74.0",
+                    "libtorrent": "2.0.8.0",
+                    "openssl": "3.0.11",
+                    "qt": "5.15.8",
+                    "zlib": "1.2.13",
+                }
+            )
+        ),
         "app/preferences": Route(_const(lambda s: dict(s.prefs))),
         "app/setPreferences": Route(set_preferences, post_only=True),
         "app/defaultSavePath": Route(_const(lambda s: Reply(s.prefs["save_path"]))),
@@ -246,8 +287,9 @@ def routes(store: Store) -> dict[str, Route]:
         "torrents/properties": Route(one_hash(views.properties)),
         "torrents/files": Route(one_hash(views.files)),
         "torrents/trackers": Route(one_hash(views.trackers)),
-        "torrents/categories": Route(_const(lambda s: {n: dict(c)
-                                                       for n, c in s.categories.items()})),
+        "torrents/categories": Route(
+            _const(lambda s: {n: dict(c) for n, c in s.categories.items()})
+        ),
         "torrents/tags": Route(_const(lambda s: list(s.tags))),
         "torrents/add": Route(add, post_only=True),
         "torrents/delete": Route(delete, post_only=True),
@@ -266,8 +308,9 @@ def routes(store: Store) -> dict[str, Route]:
         "torrents/setForceStart": Route(force_start, post_only=True),
         "torrents/setLocation": Route(set_location, post_only=True),
     }
-    stop, start = ("torrents/stop", "torrents/start") if api.v5 else ("torrents/pause",
-                                                                      "torrents/resume")
+    stop, start = (
+        ("torrents/stop", "torrents/start") if api.v5 else ("torrents/pause", "torrents/resume")
+    )
     table[stop] = Route(each(actions.pause), post_only=True)
     table[start] = Route(each(actions.resume), post_only=True)
     if api.v5:
