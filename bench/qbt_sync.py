@@ -11,7 +11,7 @@ For each size the qBittorrent simulator runs as a real subprocess
 - *busy*: the default scenario mix (about 35 % downloading), one delta cycle after a
   refresh interval, i.e. what a cycle costs while thousands of torrents move.
 
-Then a real qbittorrent-nox (shared/tools/qbt-server, refresh_interval 100 ms so the
+Then a real qbittorrent-nox (qbarr.qbittorrent.nox, refresh_interval 100 ms so the
 hash checks settle quickly) with `--real` small real torrents made from local data
 (10 % seeding their data, 80 % without data, 10 % magnets; qBittorrent hash-checks one
 torrent per second or so, which is what bounds the set-up time).
@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,8 +39,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from qbarr.qbittorrent import QbtClient  # noqa: E402
+from qbarr.qbittorrent.nox import Nox  # noqa: E402
 from qbarr.sim.qbittorrent import spawn  # noqa: E402
-from tests.conftest import SHARED_TOOLS, free_port  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from tests.support.torrents import make_torrent, payload_dir  # noqa: E402
 
 STATIC_MIX = {
@@ -140,22 +140,11 @@ def bench_real(count: int, repeat: int, workdir: Path) -> dict:
             make_torrent(payload_dir(root, f"Bench.Item.{i:04d}", [16_384], i), piece_length=16_384)
         )
     shutil.rmtree(gone)
-    profile, port = workdir / "qbt-profile", free_port()
-    tool = [sys.executable, str(SHARED_TOOLS / "qbt-server")]
     # refresh 100 ms: qBittorrent checks one torrent at a time and moves on at its status
     # refresh, so 100 seeds take ~100 x 1.5 s to settle with the default; an idle cycle
     # costs the same either way
-    env = {**os.environ, "QBT_REFRESH_INTERVAL": "100"}
-    started = subprocess.run(
-        [*tool, "start", str(profile), str(port), "bench", "bench-pass"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    if started.returncode != 0:
-        raise RuntimeError(f"qbt-server start failed: {started.stderr[-1500:]}")
-    url = started.stdout.strip()
+    nox = Nox(workdir / "qbt-profile", "bench", "bench-pass", refresh_ms=100).start()
+    url = nox.url
     try:
         with QbtClient(url, "bench", "bench-pass", timeout=60) as c:
             version = str(c.version())
@@ -181,7 +170,7 @@ def bench_real(count: int, repeat: int, workdir: Path) -> dict:
         result["version"] = version
         return result
     finally:
-        subprocess.run([*tool, "stop", str(profile)], capture_output=True, timeout=60)
+        nox.stop()
 
 
 def row(label: str, r: dict) -> str:

@@ -14,17 +14,15 @@ read secrets only from config.ini).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import secrets
-import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbarr.paths import Home
+from qbarr.qbittorrent import nox
 
 DEMO_DIR = "demo"
 MARKER = "demo/README"
@@ -241,53 +239,14 @@ def _private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def qbittorrent_password_hash(password: str, salt: bytes | None = None) -> str:
-    """The value qBittorrent keeps in ``WebUI\\Password_PBKDF2`` (PBKDF2-HMAC-SHA512, 100,000 rounds)."""
-    salt = salt or os.urandom(16)
-    key = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 100_000, dklen=64)
-    return f"@ByteArray({base64.b64encode(salt).decode()}:{base64.b64encode(key).decode()})"
-
-
 def write_qbittorrent_profile(plan: DemoPlan) -> Path:
-    """A qbittorrent-nox profile bound to 127.0.0.1 with no DHT/PeX/LSD/UPnP (nothing leaves the host)."""
+    """The demo's qbittorrent-nox profile (loopback only: see qbarr.qbittorrent.nox)."""
     profile = plan.demo_dir / "qbittorrent"
-    conf = profile / "qBittorrent" / "config" / "qBittorrent.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    downloads = plan.demo_dir / "downloads"
-    downloads.mkdir(exist_ok=True)
-    conf.write_text(f"""[LegalNotice]
-Accepted=true
-
-[BitTorrent]
-Session\\DHTEnabled=false
-Session\\PeXEnabled=false
-Session\\LSDEnabled=false
-Session\\AddTrackersEnabled=false
-Session\\Port={free_port()}
-Session\\Interface=lo
-Session\\InterfaceName=lo
-Session\\InterfaceAddress=127.0.0.1
-Session\\DefaultSavePath={downloads}
-Session\\QueueingSystemEnabled=false
-
-[Network]
-PortForwardingEnabled=false
-
-[Preferences]
-WebUI\\Enabled=true
-WebUI\\Address=127.0.0.1
-WebUI\\Port={plan.qbt_port}
-WebUI\\Username=admin
-WebUI\\Password_PBKDF2="{qbittorrent_password_hash(plan.qbt_password)}"
-WebUI\\LocalHostAuth=true
-WebUI\\UseUPnP=false
-WebUI\\MaxAuthenticationFailCount=0
-Connection\\ResolvePeerCountries=false
-Search\\SearchEnabled=false
-DynDNS\\Enabled=false
-""")
+    nox.write_profile(
+        profile, plan.qbt_port, "admin", plan.qbt_password, save_path=plan.demo_dir / "downloads"
+    )
     return profile
 
 
 def real_qbittorrent_available() -> bool:
-    return shutil.which("qbittorrent-nox") is not None
+    return nox.binary() is not None

@@ -2,7 +2,7 @@
 
 :class:`TorrentLoop` holds what a manager keeps between cycles (the qBittorrent snapshot
 lives in the client; the files cache, the last queue and the per-torrent memory live
-here) and runs the steps of DESIGN.md "Inside an Arr manager":
+here) and runs the steps of docs/architecture.md "Inside an Arr manager":
 
 1. ``sync/maindata`` with ``rid`` (never a full list per cycle);
 2. the Arr queue, re-read when this instance's torrent set or their states changed,

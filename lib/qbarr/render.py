@@ -43,7 +43,7 @@ SEARCH_GROUP = "search"
 ARR_PRIORITY = 200
 SEARCH_PRIORITY = 300
 
-# Program settings (DESIGN "Process model"); StartSecs/StartRetries may come from [Settings]
+# Program settings (docs/architecture.md "Process model"); StartSecs/StartRetries may come from [Settings]
 # when those keys exist, otherwise these defaults apply.
 DEFAULT_STARTSECS = 2
 DEFAULT_STARTRETRIES = 3
@@ -128,7 +128,9 @@ def _setting(settings: Mapping[str, Any], key: str, default: int, low: int) -> i
 def program_section(program: Program, home: Home, settings: Mapping[str, Any]) -> str:
     """The ``[program:x]`` text for one program."""
     log = escape(str(home.logs / f"{program.name}.log"))
-    startsecs = _setting(settings, "StartSecs", DEFAULT_STARTSECS, 1)  # never 0: see DESIGN
+    startsecs = _setting(
+        settings, "StartSecs", DEFAULT_STARTSECS, 1
+    )  # never 0: see docs/architecture.md
     startretries = _setting(settings, "StartRetries", DEFAULT_STARTRETRIES, 0)
     lines = [
         f"[program:{program.name}]",

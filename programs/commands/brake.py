@@ -5,7 +5,7 @@ A manager engages its brake when one cycle would remove or blocklist more torren
 instance reports "brake engaged", until the operator releases it here (or in the web UI).
 Releasing clears the flag and turns the held actions back into planned ones; the manager
 carries them out on its next cycle only if its rules still decide them, and skips the rest.
-Nothing here talks to a manager: the database is the only channel (see DESIGN.md).
+Nothing here talks to a manager: the database is the only channel (see docs/architecture.md).
 """
 
 from __future__ import annotations

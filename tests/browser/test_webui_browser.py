@@ -131,7 +131,7 @@ def suite(sims):
 
 
 @pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
+    not CHROMIUM.exists(), reason="missing tool: chromium (apt-get install chromium)"
 )
 def test_webui_in_chromium(suite):
     from playwright.sync_api import sync_playwright

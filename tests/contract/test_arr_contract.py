@@ -1,7 +1,7 @@
 """The Arr clients against the Arr simulators, with a real qbittorrent-nox behind them.
 
 Every request the clients send and every answer they get is checked against
-the published OpenAPI documents (../shared/specs), and the simulators behave
+the published OpenAPI documents (tests/contract/specs), and the simulators behave
 like the Arrs: a search grabs a release into qBittorrent, a scan imports a
 finished download, a delete with blocklist removes the torrent and records
 the blocklist entry, a scripted import failure shows the structured fields.

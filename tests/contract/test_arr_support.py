@@ -1,6 +1,6 @@
 """Fixtures and helpers shared by the Arr contract tests (plus tests of the helpers).
 
-- `qbt_server`: a real qbittorrent-nox started with ../shared/tools/qbt-server
+- `qbt_server`: a real qbittorrent-nox started with the project's launcher (qbarr.qbittorrent.nox)
   (the qBittorrent side of every Arr simulator in these tests).
 - `Exchanges`: records every request/response of an ArrClient (httpx event
   hook) and validates them against the published OpenAPI documents.
@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +19,10 @@ import httpx
 import pytest
 
 from qbarr.arr import ArrClient
-from qbarr.sim.arr.contract import ContractError, contract
-from tests.conftest import SHARED_TOOLS, free_port
+from qbarr.qbittorrent.nox import Nox
+from qbarr.qbittorrent.nox import binary as nox_binary
 from tests.support import waiting
+from tests.support.arr_contract import ContractError, contract
 
 KEY = "simKEY-5f1c0d9e7a3b4c2d8e6f"  # distinctive, so a leak is easy to find
 QBT_USER, QBT_PASS = "arrsim", "arrsim-pass"
@@ -36,36 +35,18 @@ class QbtServer:
     password: str
     profile: Path
     info: dict[str, Any]
+    nox: Nox
 
 
 def start_qbt(profile: Path) -> QbtServer:
-    tool = SHARED_TOOLS / "qbt-server"
-    port = free_port()
-    done = subprocess.run(
-        [sys.executable, str(tool), "start", str(profile), str(port), QBT_USER, QBT_PASS],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"QBT_REFRESH_INTERVAL": "200", **_env()},
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"qbt-server start failed:\n{done.stderr[-3000:]}")
-    info = json.loads((profile / "qbt.json").read_text())
-    return QbtServer(done.stdout.strip(), QBT_USER, QBT_PASS, profile, info)
+    if nox_binary() is None:
+        pytest.skip("missing tool: qbittorrent-nox (apt-get install qbittorrent-nox)")
+    nox = Nox(profile, QBT_USER, QBT_PASS, refresh_ms=200).start()
+    return QbtServer(nox.url, QBT_USER, QBT_PASS, profile, nox.info(), nox)
 
 
 def stop_qbt(server: QbtServer) -> None:
-    subprocess.run(
-        [sys.executable, str(SHARED_TOOLS / "qbt-server"), "stop", str(server.profile)],
-        capture_output=True,
-        timeout=60,
-    )
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
+    server.nox.stop()
 
 
 @pytest.fixture(scope="module")

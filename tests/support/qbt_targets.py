@@ -1,21 +1,18 @@
 """The two things the qBittorrent contract suite runs against, behind one interface.
 
 `SimTarget` is the simulator started as a real subprocess; `RealTarget` is
-qbittorrent-nox started with shared/tools/qbt-server. Both expose the base URL,
+qbittorrent-nox started with the project's own launcher (qbarr.qbittorrent.nox). Both expose the base URL,
 the credentials, a work directory for payload data, `restart()` (sessions lost,
 torrents kept: the real one saves resume data on SIGTERM) and `stop()`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from qbarr.qbittorrent import QbtClient
+from qbarr.qbittorrent.nox import Nox
 from qbarr.sim.qbittorrent import SimProcess, spawn
 
 USER, PASSWORD = "qbarr-test", "s3cret-pa55%word"
@@ -72,40 +69,26 @@ class SimTarget(Target):
 
 
 class RealTarget(Target):
+    """qbittorrent-nox started with the project's launcher (qbarr.qbittorrent.nox)."""
+
     kind = "real"
 
-    def __init__(self, workdir: Path, port: int, tools: Path) -> None:
+    def __init__(self, workdir: Path, port: int, refresh_ms: int = 100) -> None:
         super().__init__(workdir)
-        self.tools, self.port = tools, port
+        self.port = port
         self.profile = workdir / "qbt-profile"
-        self.env = {**os.environ, "QBT_REFRESH_INTERVAL": "100"}
-        self.info: dict[str, Any] = {}
-        self._start()
-
-    def _server(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(self.tools / "qbt-server"), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    def _start(self) -> None:
-        done = self._server("start", str(self.profile), str(self.port), USER, PASSWORD)
-        if done.returncode != 0:
-            raise RuntimeError(f"qbt-server start failed: {done.stderr[-2000:]}")
-        self.url = done.stdout.strip()
-        self.info = json.loads((self.profile / "qbt.json").read_text())
+        self.nox = Nox(self.profile, USER, PASSWORD, port=port, refresh_ms=refresh_ms)
+        self.nox.start()
+        self.url = self.nox.url
+        self.info: dict[str, Any] = self.nox.info()
 
     @property
     def pid(self) -> int:
-        return int(self.info.get("pid", 0))
+        return self.nox.pid
 
     def restart(self) -> None:
-        self.stop()
-        self._start()
+        self.nox.restart()
+        self.info = self.nox.info()
 
     def stop(self) -> None:
-        if (self.profile / "qbt.pid").exists():
-            self._server("stop", str(self.profile))
+        self.nox.stop()

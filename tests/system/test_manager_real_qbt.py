@@ -1,7 +1,7 @@
 """The Arr manager under supervisord against a real qbittorrent-nox 4.5.2 with real torrents.
 
 Torrents are built from local data (tests/support/torrents.py) and added to a loopback-only
-qbittorrent-nox started with shared/tools/qbt-server; a Radarr simulator per instance reads
+qbittorrent-nox started with the project's launcher (qbarr.qbittorrent.nox); a Radarr simulator per instance reads
 the same qBittorrent. What is checked is what qBittorrent and the Arr end up with:
 
 - a complete torrent (its data in the save path, hash-checked by qBittorrent) -> one
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from qbarr.qbittorrent import QbtClient
-from tests.conftest import SHARED_TOOLS, free_port
+from tests.conftest import free_port, needs_tool
 from tests.support.qbt_targets import PASSWORD, USER, RealTarget
 from tests.support.torrents import make_torrent, write_random
 from tests.system.manager_helpers import (
@@ -37,20 +37,14 @@ from tests.system.manager_helpers import (
     wait_cycles,
 )
 
-pytestmark = [
-    pytest.mark.system,
-    pytest.mark.skipif(
-        not Path("/usr/bin/qbittorrent-nox").exists() and not shutil.which("qbittorrent-nox"),
-        reason="qbittorrent-nox is not installed (.ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.system, needs_tool("qbittorrent-nox", "apt-get install qbittorrent-nox")]
 
 PIECE = 64 * 1024
 
 
 @pytest.fixture
 def qbt(tmp_path: Path) -> Iterator[RealTarget]:
-    target = RealTarget(tmp_path / "qbt", free_port(), SHARED_TOOLS)
+    target = RealTarget(tmp_path / "qbt", free_port())
     try:
         yield target
     finally:

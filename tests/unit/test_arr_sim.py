@@ -11,7 +11,6 @@ import pytest
 from qbarr.sim.arr import downloads as dl
 from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.commands import CommandError, SimCommands
-from qbarr.sim.arr.contract import contract
 from qbarr.sim.arr.faults import Faults
 from qbarr.sim.arr.library import generate
 from qbarr.sim.arr.requests_sim import (
@@ -22,6 +21,7 @@ from qbarr.sim.arr.requests_sim import (
     RequestBook,
     overseerr_filter,
 )
+from tests.support.arr_contract import contract
 
 UTC = UTC
 NOW = datetime.now(UTC)

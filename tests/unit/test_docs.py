@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from qbarr import settings_doc
@@ -41,3 +42,59 @@ def test_the_example_file_is_a_valid_config(tmp_path: Path) -> None:
 
 def test_the_packaged_example_is_the_repository_one() -> None:
     assert settings_doc.example_path().read_bytes() == (REPO / "config.ini.example").read_bytes()
+
+
+def test_the_packaged_supervisord_conf_is_the_repository_one() -> None:
+    from qbarr.render import packaged_supervisord_conf
+
+    top = (REPO / "supervisord.conf").read_text(encoding="utf-8")
+    assert packaged_supervisord_conf() == top
+    assert (REPO / "lib" / "qbarr" / "supervisord.conf").resolve() == (
+        REPO / "supervisord.conf"
+    ).resolve()
+
+
+def test_the_openapi_documents_are_the_published_files() -> None:
+    """Each spec's sha256 and size match its row in tests/contract/specs/README.md."""
+    import hashlib
+
+    specs = REPO / "tests" / "contract" / "specs"
+    table = (specs / "README.md").read_text(encoding="utf-8")
+    files = sorted(p.name for p in specs.glob("*.json"))
+    assert files == ["lidarr-v1.json", "radarr-v3.json", "sonarr-v3.json"]
+    for name in files:
+        data = (specs / name).read_bytes()
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{name}`"))
+        size = int(re.search(r"\| ([\d,]+) B,", row).group(1).replace(",", ""))
+        digest = re.search(r"`([0-9a-f]{64})`", row).group(1)
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (size, digest), name
+
+
+def test_nothing_in_the_repository_reaches_outside_it() -> None:
+    """A clone has nothing beside it: no path into ../shared, no DESIGN.md outside docs/."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode != 0:  # not a git checkout (an sdist): check the usual folders
+        paths = [
+            p
+            for d in ("lib", "programs", "tests", "bench", "docs", ".ci")
+            for p in (REPO / d).rglob("*")
+        ]
+    else:
+        paths = [REPO / p for p in tracked.stdout.splitlines()]
+    pattern = re.compile(r"\.\./shared|shared/(specs|tools|reference)|DESIGN\.md")
+    offenders = []
+    for path in paths:
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and path.suffix in {".py", ".md", ".cfg", ".toml", ".conf", ".ini", ".example", ""}
+        ):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            offenders += [
+                f"{path.relative_to(REPO)}:{n}"
+                for n, line in enumerate(text.splitlines(), 1)
+                if pattern.search(line) and path.name != "test_docs.py"
+            ]
+    assert offenders == []

@@ -9,7 +9,7 @@ from typing import Any
 
 from .config import ApiMode
 
-# captured from qbittorrent-nox 4.5.2 (Debian 12) started by shared/tools/qbt-server
+# captured from qbittorrent-nox 4.5.2 (Debian 12) on a loopback profile (qbarr.qbittorrent.nox)
 PREFS_452 = json.loads(r"""
 {"add_trackers": "", "add_trackers_enabled": false, "alt_dl_limit": 10240, "alt_up_limit": 10240,
  "alternative_webui_enabled": false, "alternative_webui_path": "", "announce_ip": "",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -48,20 +47,12 @@ class ContractError(AssertionError):
     """A request or response that the OpenAPI document does not allow."""
 
 
+# The published OpenAPI documents, kept in the repository as test data (see specs/README.md).
+SPECS_DIR = Path(__file__).resolve().parent.parent / "contract" / "specs"
+
+
 def specs_dir() -> Path:
-    """../shared/specs beside the checkout, or $QBARR_SPECS."""
-    env = os.environ.get("QBARR_SPECS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "specs"
-        if (candidate / "radarr-v3.json").is_file():
-            return candidate
-    raise FileNotFoundError(
-        "the Arr OpenAPI documents (radarr-v3.json, sonarr-v3.json, lidarr-v1.json) "
-        "were not found in shared/specs beside the checkout; set QBARR_SPECS to their folder"
-    )
+    return SPECS_DIR
 
 
 @cache
