@@ -273,19 +273,18 @@ def idle_run(torrents: int, window: float, workdir: Path) -> dict[str, float]:
             + f"[qBittorrent]\nURL = {qbt.url}\nUsername = {QBT_USER}\nPassword = {QBT_PASS}\nTimeout = 60s\n"
             + f"[Radarr-Idle]\nURL = {arr.url}\nAPIKey = {KEY}\nCategory = bench\nTimeout = 60s\n"
         )
-        out = open(workdir / f"arr-idle{torrents}.log", "wb")
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "qbarr-arr"),
-                "--instance",
-                "Radarr-Idle",
-                "--home",
-                str(home.root),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        out.close()
+        with open(workdir / f"arr-idle{torrents}.log", "wb") as out:
+            proc = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "qbarr-arr"),
+                    "--instance",
+                    "Radarr-Idle",
+                    "--home",
+                    str(home.root),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         db = dbmod.connect(home.database) if _wait_file(home.database) else None
         first = _wait_cycles(db, 3, timeout=180)
         cpu0 = sum(psutil.Process(proc.pid).cpu_times()[:2])

@@ -20,6 +20,7 @@ decide them (``wanted``). Dry run marks everything ``skipped`` and touches nothi
 
 from __future__ import annotations
 
+import functools
 import logging
 import shlex
 import sqlite3
@@ -255,7 +256,8 @@ class Executor:
                 singles.append(a)
         for (kind, delete_files), group in groups.items():
             hashes = [a.hash for a in group]
-            ok = self._attempt(group, summary, lambda: self._batched(kind, hashes, delete_files))
+            call = functools.partial(self._batched, kind, hashes, delete_files)
+            ok = self._attempt(group, summary, call)
             if not ok:
                 failures += group
         for a in singles:

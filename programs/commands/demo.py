@@ -9,6 +9,7 @@ then a short summary of the decisions every few seconds until Ctrl-C (or SIGTERM
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -100,8 +101,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
 
 def _start(home: Home) -> subprocess.Popen[bytes]:
     qbarr = find_tool("qbarr") or "qbarr"
-    out = open(home.logs / "demo-run.log", "ab")
-    try:
+    with open(home.logs / "demo-run.log", "ab") as out:
         return subprocess.Popen(
             [qbarr, "run", "--home", str(home.root)],
             stdout=out,
@@ -109,8 +109,6 @@ def _start(home: Home) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    finally:
-        out.close()
 
 
 def _states(home: Home) -> dict[str, str]:
@@ -221,10 +219,8 @@ def _seed_real_torrents(plan: demo.DemoPlan) -> None:
                 ("sonarr", "Demo.Show.S01E01.720p.WEB"),
             ):
                 payload = write_payload(downloads / name, [4 * 2**20, 64 * 2**10], seed=len(name))
-                try:
+                with contextlib.suppress(QbtConflict):  # the Arr simulator made it already
                     qbt.create_category(category)
-                except QbtConflict:
-                    pass  # the Arr simulator made it already
                 qbt.add(
                     torrent_files=[make_torrent(payload)],
                     category=category,

@@ -57,46 +57,48 @@ def sims(tmp_path):
     qbt_port, arr_port = free_port(), free_port()
     procs = []
     try:
-        procs.append(
-            subprocess.Popen(
-                [
-                    tool("qbarr-sim-qbittorrent"),
-                    "--port",
-                    str(qbt_port),
-                    "--password",
-                    TEST_PASSWORD,
-                    "--categories",
-                    "cat-0",
-                    "--torrents",
-                    "12",
-                    "--seed",
-                    "3",
-                ],
-                stdout=open(tmp_path / "sim-qbt.log", "wb"),
-                stderr=subprocess.STDOUT,
+        with open(tmp_path / "sim-qbt.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        tool("qbarr-sim-qbittorrent"),
+                        "--port",
+                        str(qbt_port),
+                        "--password",
+                        TEST_PASSWORD,
+                        "--categories",
+                        "cat-0",
+                        "--torrents",
+                        "12",
+                        "--seed",
+                        "3",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    tool("qbarr-sim-arr"),
-                    "--kind",
-                    "radarr",
-                    "--port",
-                    str(arr_port),
-                    "--api-key",
-                    "testkey-0123456789",
-                    "--qbt-url",
-                    f"http://127.0.0.1:{qbt_port}",
-                    "--qbt-password",
-                    TEST_PASSWORD,
-                    "--category",
-                    "cat-0",
-                ],
-                stdout=open(tmp_path / "sim-arr.log", "wb"),
-                stderr=subprocess.STDOUT,
+        with open(tmp_path / "sim-arr.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        tool("qbarr-sim-arr"),
+                        "--kind",
+                        "radarr",
+                        "--port",
+                        str(arr_port),
+                        "--api-key",
+                        "testkey-0123456789",
+                        "--qbt-url",
+                        f"http://127.0.0.1:{qbt_port}",
+                        "--qbt-password",
+                        TEST_PASSWORD,
+                        "--category",
+                        "cat-0",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
         yield f"http://127.0.0.1:{qbt_port}", f"http://127.0.0.1:{arr_port}"
     finally:
         for proc in procs:

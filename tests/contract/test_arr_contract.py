@@ -17,14 +17,12 @@ import pytest
 from qbarr.arr import ArrClient, QueueItem, make_client
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.arr.launch import SimProcess, start_sim
-from tests.contract.test_arr_support import (
-    KEY,
-    Exchanges,
-    QbtServer,
-    qbt_server,  # noqa: F401
-    wait_for,
-)
+from tests.contract import test_arr_support
+from tests.contract.test_arr_support import KEY, Exchanges, QbtServer, wait_for
 from tests.support.torrents import make_torrent, write_random
+
+# The module-scoped fixture of test_arr_support, bound here so that pytest finds it.
+qbt_server = test_arr_support.qbt_server
 
 KINDS = ("radarr", "sonarr", "lidarr")
 pytestmark = pytest.mark.qbt

@@ -90,9 +90,11 @@ def test_not_found_and_bad_request(sim: SimProcess) -> None:
             client.command("NoSuchCommand")
         with pytest.raises(ArrBadRequest, match="movieIds"):
             client.command("MoviesSearch", movieIds="all of them")
-        with pytest.raises(ArrNotFound):  # wrong URL base: the API is not there
-            with make_client("radarr", sim.root + "/elsewhere", KEY, timeout=5) as other:
-                other.system_status()
+        with (
+            pytest.raises(ArrNotFound),  # wrong URL base: the API is not there
+            make_client("radarr", sim.root + "/elsewhere", KEY, timeout=5) as other,
+        ):
+            other.system_status()
 
 
 def test_server_errors_are_retried_for_gets_only(sim: SimProcess) -> None:
@@ -154,9 +156,11 @@ def test_every_error_is_an_arr_error_with_the_same_base(sim: SimProcess) -> None
     for cls in (ArrAuthError, ArrBadRequest, ArrNotFound, ArrProtocolError, ArrUnavailable):
         assert issubclass(cls, ArrError)
     sim.control("POST", "/sim/faults", json={"error_rate": 1.0, "error_status": 502})
-    with make_client("radarr", sim.url, KEY, timeout=5, retries=0) as client:
-        with pytest.raises(ArrError):
-            client.tags()
+    with (
+        make_client("radarr", sim.url, KEY, timeout=5, retries=0) as client,
+        pytest.raises(ArrError),
+    ):
+        client.tags()
 
 
 def test_a_redirect_to_a_login_page_is_a_protocol_error(sim: SimProcess) -> None:

@@ -14,7 +14,11 @@ import pytest
 from qbarr.arr import make_client
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.arr.launch import start_sim
-from tests.contract.test_arr_support import KEY, QbtServer, qbt_server, wait_for  # noqa: F401
+from tests.contract import test_arr_support
+from tests.contract.test_arr_support import KEY, QbtServer, wait_for
+
+# The module-scoped fixture of test_arr_support, bound here so that pytest finds it.
+qbt_server = test_arr_support.qbt_server
 
 pytestmark = pytest.mark.qbt
 

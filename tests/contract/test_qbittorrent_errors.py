@@ -59,9 +59,11 @@ def test_server_that_never_answers_times_out() -> None:
     threading.Thread(target=accept, daemon=True).start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        with QbtClient(url, "u", PASSWORD, timeout=0.3, retries=1, backoff=0.01) as c:
-            with pytest.raises(QbtUnavailable) as exc:
-                c.version()
+        with (
+            QbtClient(url, "u", PASSWORD, timeout=0.3, retries=1, backoff=0.01) as c,
+            pytest.raises(QbtUnavailable) as exc,
+        ):
+            c.version()
         assert "did not answer" in str(exc.value) and "0.3 s" in str(exc.value)
         no_secret(exc.value)
     finally:

@@ -8,6 +8,7 @@ whatever is left of the process tree).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -82,10 +83,8 @@ class Suite:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         for child in children:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
-            except psutil.NoSuchProcess:
-                pass
 
 
 def write_conf(home: Home, managers: tuple[str, ...], webui: bool) -> Path:

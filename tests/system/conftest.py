@@ -32,6 +32,7 @@ SIGTERM to supervisord, then SIGKILL for anything of the suite still alive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -312,10 +313,8 @@ class Suite:
             self._known.add(proc.pid)
         started = time.monotonic()
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(psutil.Error):
                 self.supervisord.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
             self.proc.wait(timeout)
         return time.monotonic() - started
 
@@ -334,14 +333,10 @@ class Suite:
         for proc in [psutil.Process(self.proc.pid) if self.proc.poll() is None else None, *victims]:
             if proc is None:
                 continue
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.kill()
-            except psutil.Error:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def start_suite(
@@ -357,19 +352,18 @@ def start_suite(
     if not home.config.exists():
         home.root.mkdir(parents=True, exist_ok=True)
         home.config.write_text(config_text(specs, **config))
-    out = open(home.root / "run.out", "wb")
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("PUID", "PGID") and not k.startswith("QBARR")
     }
-    proc = subprocess.Popen(
-        [*prefix, QBARR, "--home", str(home.root), "run"],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    out.close()
+    with open(home.root / "run.out", "wb") as out:
+        proc = subprocess.Popen(
+            [*prefix, QBARR, "--home", str(home.root), "run"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     suite = Suite(home, proc, specs, dict(config))
     suite.namespaced = "unshare" in prefix
     if wait:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -98,10 +99,8 @@ class DemoRun:
             self.proc.kill()
             self.proc.wait(10)
         for pid in pids + self.suite_pids():
-            try:
+            with contextlib.suppress(psutil.Error):
                 psutil.Process(pid).kill()
-            except psutil.Error:
-                pass
         shutil.rmtree(self.home.root, ignore_errors=True)
 
 

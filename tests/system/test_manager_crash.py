@@ -65,7 +65,7 @@ def lifecycle(rnd: random.Random) -> tuple[list[dict], dict[str, list[str]]]:
     )
     specs, by_fate = [], {}
     for i, fate in enumerate(fates):
-        h = "%040x" % rnd.getrandbits(160)
+        h = f"{rnd.getrandbits(160):040x}"
         by_fate.setdefault(fate, []).append(h)
         size = rnd.randint(64, 512) * MIB
         if fate == "seed":

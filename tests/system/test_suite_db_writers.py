@@ -60,7 +60,7 @@ def test_eight_writers_no_lock_errors_all_rows_present(tmp_path: Path) -> None:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for proc, (out, err) in zip(procs, results):
+    for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     db = dbmod.connect(database)

@@ -68,7 +68,8 @@ def test_supervisord_as_pid1_reaps_orphans_and_stops_on_sigterm(suite_factory) -
     supervisord = suite.supervisord
     assert supervisord.name() != "unshare"
     # Inside the namespace supervisord is PID 1.
-    status = open(f"/proc/{supervisord.pid}/status").read()
+    with open(f"/proc/{supervisord.pid}/status") as f:
+        status = f.read()
     nspid = [line for line in status.splitlines() if line.startswith("NSpid:")][0].split()
     assert nspid[-1] == "1"
 

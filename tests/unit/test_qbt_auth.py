@@ -112,7 +112,9 @@ def test_api_key_sends_bearer_and_never_logs_in() -> None:
 
 
 def test_login_5xx_is_unavailable() -> None:
-    with client(lambda r: httpx.Response(503, text="busy")) as c:
-        with pytest.raises(QbtUnavailable) as exc:
-            c.login()
+    with (
+        client(lambda r: httpx.Response(503, text="busy")) as c,
+        pytest.raises(QbtUnavailable) as exc,
+    ):
+        c.login()
     assert exc.value.status == 503

@@ -219,7 +219,9 @@ def test_default_bind_is_loopback_6969(tmp_path):
 
     home = seedmod.make_home(tmp_path)
     text = "\n".join(
-        l for l in home.config.read_text().splitlines() if not l.startswith(("Host", "Port"))
+        line
+        for line in home.config.read_text().splitlines()
+        if not line.startswith(("Host", "Port"))
     )
     home.config.write_text(text)
     cfg = qconfig.load(home.config)

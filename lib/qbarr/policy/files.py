@@ -40,7 +40,7 @@ def judge_files(files: Sequence[Mapping[str, Any]], settings: PolicySettings) ->
     skip_root = len(roots) == 1 and all(len(p) > 1 for p in parts)
     allow = settings.allowlist
     out = []
-    for position, (f, comps) in enumerate(zip(files, parts)):
+    for position, (f, comps) in enumerate(zip(files, parts, strict=True)):
         folders = comps[1:-1] if skip_root else comps[:-1]
         base = _strip_partial(comps[-1])
         why = ""

@@ -41,11 +41,11 @@ def plan(
     steps: dict[str, Step] = {}
     ours = {h: (f, m) for h, (f, m) in items.items() if m.paused_by_qbarr}
     if settings.free_space <= 0:
-        for h, (f, m) in ours.items():
+        for h, (f, _m) in ours.items():
             steps[h] = Step("resume", "FreeSpace is off", f.amount_left, None)
         return steps
     if env.free_space is None:
-        for h, (f, m) in ours.items():
+        for h, (f, _m) in ours.items():
             steps[h] = Step(
                 "hold", "free space on the download disk is unknown", f.amount_left, None
             )

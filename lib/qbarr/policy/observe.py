@@ -69,8 +69,12 @@ def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env:
     )
     changes["slow_strikes"] = m.slow_strikes + 1 if slow_candidate and f.eta > max_eta else 0
 
-    if m.paused_by_qbarr and not f.stopped and not f.complete:
-        if m.paused_at is None or now - m.paused_at >= PAUSE_GRACE:
-            changes["paused_by_qbarr"] = False
-            changes["paused_at"] = None
+    if (
+        m.paused_by_qbarr
+        and not f.stopped
+        and not f.complete
+        and (m.paused_at is None or now - m.paused_at >= PAUSE_GRACE)
+    ):
+        changes["paused_by_qbarr"] = False
+        changes["paused_at"] = None
     return m.replace(**changes)

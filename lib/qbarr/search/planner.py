@@ -42,6 +42,7 @@ from qbarr.search.settings import SearchSettings
 
 DAY = 86400.0
 NEVER = float("-inf")
+NO_USAGE = Usage()  # the default of plan(): no recent searches
 
 # CooldownView: item key -> Unix time of its last search (any path).
 CooldownView = Mapping[str, float]
@@ -54,7 +55,7 @@ def plan(
     history: CooldownView,
     now: float,
     settings: SearchSettings,
-    usage: Usage = Usage(),
+    usage: Usage = NO_USAGE,
 ) -> Plan:
     """What to send now; see the module docstring for the rules."""
     eligible, skipped, cool_until = select(wanted, requests, history, now, settings)

@@ -204,7 +204,11 @@ def unmask_text(text: str, stored_text: str) -> tuple[str, list[tuple[tuple[str,
 
 
 def _secret_values(lines: list[str]) -> dict[tuple[tuple[str, ...], str], str]:
-    return {(l.path, l.key): l.value_text for l in key_lines(lines) if l.key.lower() in SECRET_KEYS}
+    return {
+        (line.path, line.key): line.value_text
+        for line in key_lines(lines)
+        if line.key.lower() in SECRET_KEYS
+    }
 
 
 def _unquote(value_text: str) -> str:

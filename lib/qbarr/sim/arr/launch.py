@@ -13,6 +13,7 @@ A port that was taken between choosing and binding is retried.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -137,17 +138,16 @@ def start_sim(
             "PYTHONUNBUFFERED": "1",
         }
         log_path = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = log_dir / f"sim-{kind}-{port}.log"
-            out: Any = open(log_path, "wb")
-        else:
-            out = subprocess.DEVNULL
-        proc = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        if out is not subprocess.DEVNULL:
-            out.close()
+        with contextlib.ExitStack() as stack:
+            if log_dir is not None:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                log_path = log_dir / f"sim-{kind}-{port}.log"
+                out: Any = stack.enter_context(open(log_path, "wb"))
+            else:
+                out = subprocess.DEVNULL
+            proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         root = f"http://127.0.0.1:{port}"
         sim = SimProcess(
             kind,

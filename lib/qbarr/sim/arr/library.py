@@ -224,9 +224,14 @@ class Library:
             cached = self._cache.get(key)
             if cached is None:
                 if which == "missing":
-                    test: Callable[[Item], bool] = lambda i: self.is_missing(i, now)
+
+                    def test(i: Item) -> bool:
+                        return self.is_missing(i, now)
                 else:
-                    test = lambda i: i.has_file and not self.cutoff_met(i)
+
+                    def test(i: Item) -> bool:
+                        return i.has_file and not self.cutoff_met(i)
+
                 cached = [
                     i
                     for i in self.items.values()
@@ -277,14 +282,21 @@ class Library:
     def sort_function(self, sort_key: str | None) -> tuple[str, Callable[[Item], object]]:
         """Map an Arr sortKey ('movieMetadata.sortTitle', 'episodes.airDateUtc', ...) to a key."""
         name = (sort_key or "").rsplit(".", 1)[-1].lower()
-        by_date = lambda i: (i.released, i.id)
-        title = lambda i: (i.sort_title, i.id)
-        parent_title = lambda i: (
-            self.parents[i.parent_id].sort_title if i.parent_id else "",
-            i.season,
-            i.number,
-            i.id,
-        )
+
+        def by_date(i: Item) -> object:
+            return (i.released, i.id)
+
+        def title(i: Item) -> object:
+            return (i.sort_title, i.id)
+
+        def parent_title(i: Item) -> object:
+            return (
+                self.parents[i.parent_id].sort_title if i.parent_id else "",
+                i.season,
+                i.number,
+                i.id,
+            )
+
         table: dict[str, tuple[str, Callable[[Item], object]]] = {
             "title": ("title", title),
             "sorttitle": ("sortTitle", title),

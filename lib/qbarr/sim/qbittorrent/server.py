@@ -9,6 +9,7 @@ and waits until it answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -182,7 +183,6 @@ def spawn(
 ) -> SimProcess:
     """Run `python -m qbarr_programs.sim_qbittorrent --port PORT ARGS...` and wait until
     /sim/state answers (or raise RuntimeError with the tail of its output)."""
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     cmd = [
         sys.executable,
         "-m",
@@ -193,19 +193,22 @@ def spawn(
         str(port),
         *args,
     ]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
-    if log_path:
-        out.close()  # type: ignore[union-attr]
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(log_path, "ab")) if log_path else subprocess.DEVNULL
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
     sim = SimProcess(proc, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = open(log_path, errors="replace").read()[-2000:] if log_path else ""
+            tail = ""
+            if log_path:
+                with open(log_path, errors="replace") as log:
+                    tail = log.read()[-2000:]
             raise RuntimeError(f"simulator exited with {proc.returncode}: {tail}")
         try:
             sim.control("GET", "/sim/state")
