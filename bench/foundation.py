@@ -120,7 +120,8 @@ def main() -> int:
 
     print(f"qbarr run -> all RUNNING (2 managers, webui, watchdog): {startup:.2f} s")
     print(
-        f"SIGKILL manager -> RUNNING again (supervisord log, startsecs=2): median {statistics.median(kills):.2f} s "
+        "SIGKILL manager -> RUNNING again (supervisord log, startsecs=2): "
+        f"median {statistics.median(kills):.2f} s "
         f"over {len(kills)} [{', '.join(f'{k:.2f}' for k in kills)}]"
     )
     print(

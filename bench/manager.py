@@ -1,4 +1,5 @@
-"""Benchmark of one Arr manager (``qbarr-arr``) against the simulators with 1,000 and 10,000 torrents.
+"""Benchmark of one Arr manager (``qbarr-arr``) against the simulators with 1,000 and
+10,000 torrents.
 
     python bench/manager.py [--quick] [--sizes 1000,10000] [--cycles 20] [--complete 100]
                             [--loop 2s] [--warmup-max 600] [--out bench/results/manager.json]
@@ -137,9 +138,11 @@ class Run:
         home = self.workdir / "home"
         home.mkdir()
         (home / "config.ini").write_text(
-            f"[Settings]\nLoopInterval = {self.loop}\n[qBittorrent]\nURL = {self.qbt.url}\nUsername = {USER}\n"
+            f"[Settings]\nLoopInterval = {self.loop}\n"
+            f"[qBittorrent]\nURL = {self.qbt.url}\nUsername = {USER}\n"
             f"Password = {PASSWORD}\nTimeout = 60s\n[WebUI]\nToken = bench-token-abcdefgh\n"
-            f"[{INSTANCE}]\nURL = {self.arr.url}\nAPIKey = {KEY}\nCategory = radarr\nTimeout = 60s\n"
+            f"[{INSTANCE}]\nURL = {self.arr.url}\nAPIKey = {KEY}\n"
+            "Category = radarr\nTimeout = 60s\n"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBARR")}
         with open(self.workdir / "arr.log", "wb") as out:

@@ -132,7 +132,8 @@ def arr_specs(count: int, qbt: QbtSim, workdir: Path) -> tuple[list[ArrSpec], li
 
 
 def memory_run(count: int, workdir: Path, restarts: int = 0) -> dict[str, Any]:
-    """Memory with ``count`` instances; with restarts > 0 also SIGKILL -> RUNNING and SIGTERM -> stopped."""
+    """Memory with ``count`` instances; with restarts > 0 also SIGKILL -> RUNNING and
+    SIGTERM -> stopped."""
     cats = ",".join(
         f"{k}-{i}" for i, k in enumerate(["radarr", "sonarr", "lidarr", "radarr"][:count])
     )
@@ -221,7 +222,8 @@ def import_delays(completions: int, workdir: Path) -> list[float]:
                     r["hash"]: r["updated_at"]
                     for r in dbmod.rows(
                         db,
-                        "SELECT hash, updated_at FROM actions WHERE kind = 'import' AND status = 'done'",
+                        "SELECT hash, updated_at FROM actions "
+                        "WHERE kind = 'import' AND status = 'done'",
                     )
                 }
                 return got if len(got) >= len(hashes) else None
@@ -270,7 +272,8 @@ def idle_run(torrents: int, window: float, workdir: Path) -> dict[str, float]:
         home.config.write_text(
             "[Settings]\n"
             + "".join(f"{k} = {v}\n" for k, v in DEFAULTS.items())
-            + f"[qBittorrent]\nURL = {qbt.url}\nUsername = {QBT_USER}\nPassword = {QBT_PASS}\nTimeout = 60s\n"
+            + f"[qBittorrent]\nURL = {qbt.url}\n"
+            f"Username = {QBT_USER}\nPassword = {QBT_PASS}\nTimeout = 60s\n"
             + f"[Radarr-Idle]\nURL = {arr.url}\nAPIKey = {KEY}\nCategory = bench\nTimeout = 60s\n"
         )
         with open(workdir / f"arr-idle{torrents}.log", "wb") as out:
@@ -374,7 +377,8 @@ def _writer(path: str, seconds: float, worker: int, start: Any, out: Any) -> Non
         try:
             with dbmod.write_txn(db):
                 db.execute(
-                    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE "
                     "SET value = excluded.value, updated_at = excluded.updated_at",
                     (f"w{worker}-{done % 50}", str(done), time.time()),
                 )
@@ -408,12 +412,15 @@ def db_writers(processes: int, seconds: float, workdir: Path) -> dict[str, float
     }
 
 
-# -- the report ----------------------------------------------------------------------------------------
+# -- the report ------------------------------------------------------------------------------
 
 
 def machine() -> str:
     mem = psutil.virtual_memory().total / 1024**3
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU, {mem:.0f} GiB, Python {platform.python_version()}"
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU, {mem:.0f} GiB, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def git_rev() -> str:
@@ -510,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run(args.quick)
     print(
-        f"\nqbarr benchmark ({'quick' if args.quick else 'full'}) on {results['machine']}, rev {results['git_rev']}"
+        f"\nqbarr benchmark ({'quick' if args.quick else 'full'}) on {results['machine']}, "
+        f"rev {results['git_rev']}"
     )
     for label, key in TABLE:
         print(f"  {label:<48} {results[key]}")

@@ -158,11 +158,14 @@ def virtual_day(
         print(
             f"\n## Virtual {hours} h, {kind}: {library} items, {wanted} wanted, default settings "
             f"(SearchLimit {settings.search_limit}, SearchDelay {settings.search_delay:g}s, "
-            f"SearchCooldown {settings.search_cooldown:g}s, MaxSearchesPerDay {settings.max_per_day}, "
-            f"hourly cap {settings.hourly_cap or 'none'}, wanted refresh {settings.wanted_refresh:g}s)\n"
+            f"SearchCooldown {settings.search_cooldown:g}s, "
+            f"MaxSearchesPerDay {settings.max_per_day}, "
+            f"hourly cap {settings.hourly_cap or 'none'}, "
+            f"wanted refresh {settings.wanted_refresh:g}s)\n"
         )
         print(
-            "| hour | Arr API requests | wanted | queue | GET command | POST command | other | searches | items covered |"
+            "| hour | Arr API requests | wanted | queue | GET command | POST command | other "
+            "| searches | items covered |"
         )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         totals = {"requests": 0, "searches": 0}
@@ -183,7 +186,8 @@ def virtual_day(
             totals["requests"] += n_req
             totals["searches"] += n_search
             print(
-                f"| {hour + 1} | {n_req} | {calls['wanted']} | {calls['queue']} | {calls['GET command']} | "
+                f"| {hour + 1} | {n_req} | {calls['wanted']} | {calls['queue']} "
+                f"| {calls['GET command']} | "
                 f"{calls['POST command']} | {calls['other']} | {n_search} | {n_items} |"
             )
             del searches_before
@@ -226,7 +230,8 @@ def real_run(kind: str, library: int, wanted: int, seconds: float, workdir: Path
         else "Lidarr-Bench"
     )
     (home / "config.ini").write_text(
-        f"[{name}]\nURL = {sim.url}\nAPIKey = {KEY}\nCategory = bench\n    [[Search]]\n    Enabled = true\n"
+        f"[{name}]\nURL = {sim.url}\nAPIKey = {KEY}\nCategory = bench\n"
+        "    [[Search]]\n    Enabled = true\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("QBARR")}
     proc = None
@@ -251,7 +256,8 @@ def real_run(kind: str, library: int, wanted: int, seconds: float, workdir: Path
             if c["class"] == "search"
         )
         print(
-            f"\n## Real time: qbarr-search for {seconds:g} s ({kind}, {library} items, {wanted} wanted, defaults)\n"
+            f"\n## Real time: qbarr-search for {seconds:g} s "
+            f"({kind}, {library} items, {wanted} wanted, defaults)\n"
         )
         print(
             f"Arr API requests: {total} ({', '.join(f'{k} {v}' for k, v in calls.items() if v)}), "

@@ -107,7 +107,9 @@ def main() -> int:
         last_page = -(-args.torrents // 50)
         pages = {
             "instance page 1, sort name": "/instances/Radarr-Main",
-            f"instance page {last_page // 2}, sort name": f"/instances/Radarr-Main?page={last_page // 2}",
+            f"instance page {last_page // 2}, sort name": (
+                f"/instances/Radarr-Main?page={last_page // 2}"
+            ),
             "instance page 1, sort size desc": "/instances/Radarr-Main?sort=size&order=desc",
             "instance search 'Movie.0199'": "/instances/Radarr-Main?q=Movie.0199",
             "instance rule=stalled": "/instances/Radarr-Main?rule=stalled",

@@ -126,7 +126,8 @@ class Watchdog:
         program = action.target.split(":", 1)[-1]
         with write_txn(self.db) as db:
             db.execute(
-                "INSERT INTO crashes (program, event, pid, from_state, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO crashes (program, event, pid, from_state, detail, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (program, action.event, action.pid, action.from_state, detail, time.time()),
             )
 

@@ -36,7 +36,8 @@ def bind_address(host: str, port: int) -> str:
 
 
 def gunicorn_options(webui: Any) -> dict[str, Any]:
-    """gunicorn settings (see docs/platform notes: gthread, /dev/shm heartbeat, no control socket)."""
+    """gunicorn settings (see docs/platform notes: gthread, /dev/shm heartbeat, no control
+    socket)."""
     options: dict[str, Any] = {
         "bind": [bind_address(str(webui["Host"]), int(webui["Port"]))],
         "workers": 1,

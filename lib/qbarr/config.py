@@ -217,7 +217,8 @@ def read_raw(path: Path) -> ConfigObj:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(
             [
-                f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"
+                f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                "save the file as UTF-8"
             ]
         ) from None
     try:

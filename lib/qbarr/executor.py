@@ -12,10 +12,11 @@ before search): a failed, held or deferred action stops the torrent's later acti
 this run. Within a wave, pause / resume / recheck / delete calls of many torrents are sent
 as one request.
 
-The brake: when the batch would remove or blocklist more than ``brake_max`` torrents (0 = no brake) the
-brake is engaged in the database and every destructive action (delete, blocklist) is held
-until the operator releases it; released actions are carried out only if the rules still
-decide them (``wanted``). Dry run marks everything ``skipped`` and touches nothing.
+The brake: when the batch would remove or blocklist more than ``brake_max`` torrents
+(0 = no brake) the brake is engaged in the database and every destructive action
+(delete, blocklist) is held until the operator releases it; released actions are carried
+out only if the rules still decide them (``wanted``). Dry run marks everything
+``skipped`` and touches nothing.
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ class Executor:
         return summary
 
     def _pace_imports(self, actions: list[ActionRow]) -> tuple[list[ActionRow], int]:
-        """Leave new imports beyond IMPORTS_PER_CYCLE planned for the next cycles (oldest go first)."""
+        """Leave new imports beyond IMPORTS_PER_CYCLE planned for the next cycles (oldest go
+        first)."""
         new = sorted(
             (a for a in actions if a.kind == "import" and a.status == "planned"), key=lambda a: a.id
         )
@@ -192,7 +194,8 @@ class Executor:
                 reason = (
                     f"one cycle would remove or blocklist {len(removals)} torrents "
                     f"(BrakeMaxRemovals {brake_max}): "
-                    f"destructive actions held until `qbarr brake release {shlex.quote(self.journal.instance)}`"
+                    "destructive actions held until "
+                    f"`qbarr brake release {shlex.quote(self.journal.instance)}`"
                 )
                 self.journal.engage_brake(reason, self.clock())
                 self.log.warning("brake engaged: %s", reason)
@@ -312,7 +315,10 @@ class Executor:
             cmd = self.arr.scan(
                 str(p["path"]), str(p["download_client_id"]), str(p.get("import_mode", "Auto"))
             )
-            return f"command {cmd.get('name', 'scan')} id {cmd.get('id')} ({cmd.get('status', 'queued')})"
+            return (
+                f"command {cmd.get('name', 'scan')} id {cmd.get('id')} "
+                f"({cmd.get('status', 'queued')})"
+            )
         if a.kind == "blocklist":
             return self._blocklist(a)
         if a.kind == "search":
@@ -324,7 +330,10 @@ class Executor:
             if cmd is None:
                 return "no media ids to search for"
             self._record_search(a, cmd)
-            return f"command {cmd.get('name', 'search')} id {cmd.get('id')} ({cmd.get('status', 'queued')})"
+            return (
+                f"command {cmd.get('name', 'search')} id {cmd.get('id')} "
+                f"({cmd.get('status', 'queued')})"
+            )
         if a.kind == "set_category":
             self.qbt.set_category([a.hash], str(p["category"]))
             return f"category {p['category']!r}"
@@ -341,7 +350,8 @@ class Executor:
         raise ValueError(f"unknown action kind {a.kind!r}")
 
     def _searchable(self, media: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        """The media of a re-search that the shared cooldown and budget allow (all without settings)."""
+        """The media of a re-search that the shared cooldown and budget allow (all without
+        settings)."""
         if self.search_settings is None:
             return list(media)
         keyed = {}

@@ -51,7 +51,8 @@ _CHUNK = 400
 
 
 def retry_delay(attempts: int) -> float:
-    """Seconds to wait before attempt ``attempts + 1`` of a failed action: 10 s, 20 s, 40 s ... 5 min."""
+    """Seconds to wait before attempt ``attempts + 1`` of a failed action: 10 s, 20 s, 40 s
+    ... 5 min."""
     return min(RETRY_BASE_S * (2 ** max(attempts - 1, 0)), RETRY_MAX_S)
 
 
@@ -174,7 +175,8 @@ class Journal:
         dry_run: bool,
         torrents: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[int]:
-        """Write one cycle's decisions and planned actions in one transaction; returns new action ids.
+        """Write one cycle's decisions and planned actions in one transaction; returns new
+        action ids.
 
         In dry run the action keys get the ``dry:`` prefix (so the real actions are planned
         afresh once dry run is off) and memory fields that record qbarr's own effects keep
@@ -202,8 +204,10 @@ class Journal:
                 decision_id = self._insert_decision(d, now, dry_run)
                 for a in fresh:
                     cur = self.db.execute(
-                        "INSERT OR IGNORE INTO actions (decision_id, instance, hash, kind, key, params, destructive,"
-                        " status, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', 0, ?, ?)",
+                        "INSERT OR IGNORE INTO actions (decision_id, instance, hash, kind, key, "
+                        "params, destructive,"
+                        " status, attempts, created_at, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', 0, ?, ?)",
                         (
                             decision_id,
                             self.instance,
@@ -242,7 +246,8 @@ class Journal:
     def _insert_decision(self, d: Decision, now: float, dry_run: bool) -> int:
         inputs = dict(d.inputs, code=d.code)
         cur = self.db.execute(
-            "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, dry_run, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, dry_run, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.instance,
                 d.hash,
@@ -282,8 +287,10 @@ class Journal:
         marks = ", ".join("?" * len(_TORRENT_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _TORRENT_COLUMNS if c != "first_seen")
         self.db.execute(
-            f"INSERT INTO torrents (instance, hash, {names}, last_decided_at, gone_at) VALUES (?, ?, {marks}, ?, NULL) "
-            f"ON CONFLICT (instance, hash) DO UPDATE SET {updates}, last_decided_at = excluded.last_decided_at, "
+            f"INSERT INTO torrents (instance, hash, {names}, last_decided_at, gone_at) "
+            f"VALUES (?, ?, {marks}, ?, NULL) "
+            f"ON CONFLICT (instance, hash) DO UPDATE SET {updates}, "
+            "last_decided_at = excluded.last_decided_at, "
             "gone_at = NULL",
             (self.instance, d.hash, *values, now),
         )
@@ -340,7 +347,8 @@ class Journal:
                 chunk = ids[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 self.db.execute(
-                    f"UPDATE actions SET status = ?, result = ?, attempts = attempts + ?, updated_at = ? "
+                    "UPDATE actions SET status = ?, result = ?, attempts = attempts + ?, "
+                    "updated_at = ? "
                     f"WHERE instance = ? AND id IN ({marks})",
                     (status, result[:1000] if result else None, bump, now, self.instance, *chunk),
                 )
@@ -394,8 +402,10 @@ class Journal:
                     (now, self.instance, *chunk),
                 )
                 self.db.execute(
-                    f"UPDATE actions SET status = 'skipped', result = 'torrent gone from qBittorrent', updated_at = ? "
-                    f"WHERE instance = ? AND status IN ('planned', 'held', 'failed') AND kind IN ({kinds}) "
+                    "UPDATE actions SET status = 'skipped', "
+                    "result = 'torrent gone from qBittorrent', updated_at = ? "
+                    "WHERE instance = ? AND status IN ('planned', 'held', 'failed') "
+                    f"AND kind IN ({kinds}) "
                     f"AND hash IN ({marks})",
                     (now, self.instance, *chunk),
                 )
@@ -421,7 +431,8 @@ class Journal:
         with write_txn(self.db):
             self.db.execute("INSERT OR IGNORE INTO instances (name) VALUES (?)", (self.instance,))
             self.db.execute(
-                "UPDATE instances SET brake_engaged = 1, brake_reason = ?, brake_at = ? WHERE name = ?",
+                "UPDATE instances SET brake_engaged = 1, brake_reason = ?, brake_at = ? "
+                "WHERE name = ?",
                 (reason, now, self.instance),
             )
 
@@ -435,7 +446,8 @@ def _release(db: sqlite_utils.Database, instance: str, now: float) -> int:
         (now, instance, instance),
     )
     cur = db.execute(
-        "UPDATE actions SET status = 'planned', released_at = ?, result = 'released from the brake', "
+        "UPDATE actions SET status = 'planned', released_at = ?, "
+        "result = 'released from the brake', "
         "updated_at = ? WHERE instance = ? AND status = 'held'",
         (now, now, instance),
     )

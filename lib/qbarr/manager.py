@@ -62,7 +62,8 @@ class CycleReport:
 
 
 class TorrentLoop:
-    """The per-instance state and the cycle; qbt/arr are the clients of qbarr.qbittorrent / qbarr.arr."""
+    """The per-instance state and the cycle; qbt/arr are the clients of qbarr.qbittorrent /
+    qbarr.arr."""
 
     def __init__(
         self,

@@ -60,7 +60,8 @@ class Home:
 def resolve_home(
     arg: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
 ) -> Home:
-    """Pick the data dir: argument, then ``$QBARR_HOME``, then ``/config``, then ``~/.config/qbarr``."""
+    """Pick the data dir: argument, then ``$QBARR_HOME``, then ``/config``, then
+    ``~/.config/qbarr``."""
     env = dict(os.environ) if env is None else env
     if arg:
         return Home(Path(arg).expanduser().resolve())

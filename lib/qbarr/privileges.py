@@ -27,7 +27,8 @@ def wanted_ids(env: Mapping[str, str]) -> tuple[int, int] | None:
         gid = int(env.get("PGID", str(uid)))
     except ValueError:
         raise ValueError(
-            f"PUID={env.get('PUID')!r} / PGID={env.get('PGID')!r}: expected numeric user and group ids"
+            f"PUID={env.get('PUID')!r} / PGID={env.get('PGID')!r}: "
+            "expected numeric user and group ids"
         ) from None
     return uid, gid
 

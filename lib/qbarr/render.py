@@ -43,8 +43,8 @@ SEARCH_GROUP = "search"
 ARR_PRIORITY = 200
 SEARCH_PRIORITY = 300
 
-# Program settings (docs/architecture.md "Process model"); StartSecs/StartRetries may come from [Settings]
-# when those keys exist, otherwise these defaults apply.
+# Program settings (docs/architecture.md "Process model"); StartSecs/StartRetries may come
+# from [Settings] when those keys exist, otherwise these defaults apply.
 DEFAULT_STARTSECS = 2
 DEFAULT_STARTRETRIES = 3
 STOPWAITSECS = 15  # well below Docker's/systemd's stop grace (40 s in our examples)

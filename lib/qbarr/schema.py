@@ -174,7 +174,8 @@ MIGRATION_3 = [
 MIGRATION_4 = [
     "DROP INDEX IF EXISTS torrents_name",
     "DROP INDEX IF EXISTS torrents_state",
-    "CREATE INDEX torrents_live_name ON torrents(instance, name COLLATE NOCASE) WHERE gone_at IS NULL",
+    "CREATE INDEX torrents_live_name ON torrents(instance, name COLLATE NOCASE) "
+    "WHERE gone_at IS NULL",
     "CREATE INDEX torrents_live_rule ON torrents(instance, last_rule) WHERE gone_at IS NULL",
     "CREATE INDEX torrents_live_state ON torrents(instance, state) WHERE gone_at IS NULL",
 ]

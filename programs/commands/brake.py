@@ -81,7 +81,8 @@ def held_actions(db: sqlite_utils.Database, instance: str) -> list[dict[str, Any
     """Held actions of an instance with the torrent's name, oldest first."""
     return dbmod.rows(
         db,
-        "SELECT a.id, a.hash, a.kind, a.created_at, a.updated_at, COALESCE(t.name, '') AS name FROM actions a "
+        "SELECT a.id, a.hash, a.kind, a.created_at, a.updated_at, "
+        "COALESCE(t.name, '') AS name FROM actions a "
         "LEFT JOIN torrents t ON t.instance = a.instance AND t.hash = a.hash "
         "WHERE a.instance = ? AND a.status = 'held' ORDER BY a.id",
         (instance,),

@@ -71,7 +71,8 @@ def choose_home(args: argparse.Namespace, home: Home) -> tuple[Home, bool]:
 def run(args: argparse.Namespace, home: Home) -> int:
     if args.real_qbittorrent and not demo.real_qbittorrent_available():
         print(
-            "qbarr demo: --real-qbittorrent needs qbittorrent-nox (apt-get install qbittorrent-nox)",
+            "qbarr demo: --real-qbittorrent needs qbittorrent-nox "
+            "(apt-get install qbittorrent-nox)",
             file=sys.stderr,
         )
         return EX_FAIL
@@ -207,7 +208,8 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
 
 
 def _seed_real_torrents(plan: demo.DemoPlan) -> None:
-    """Give the real qbittorrent-nox two complete torrents made from local data (they get imported)."""
+    """Give the real qbittorrent-nox two complete torrents made from local data (they get
+    imported)."""
     from qbarr.qbittorrent import QbtClient, QbtConflict, QbtError
     from qbarr.torrentfile import make_torrent, write_payload
 

@@ -68,11 +68,14 @@ def render_text(data: dict[str, Any]) -> list[str]:
         brake = f"ENGAGED ({row['brake_reason']})" if row["brake_engaged"] else "off"
         counts = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items())) or "-"
         lines += [
-            f"{row['name']} ({row['kind'] or '?'}, program {row['program']}: {proc.get('statename', 'not running')})",
+            f"{row['name']} ({row['kind'] or '?'}, program {row['program']}: "
+            f"{proc.get('statename', 'not running')})",
             f"  status {row['status']}, heartbeat {_age(now, row['heartbeat_at'])}, "
-            f"cycle {row['cycle_s'] if row['cycle_s'] is not None else '-'} s, cycles {row['cycles']}, "
+            f"cycle {row['cycle_s'] if row['cycle_s'] is not None else '-'} s, "
+            f"cycles {row['cycles']}, "
             f"pid {row['pid']}",
-            f"  qBittorrent {'ok' if row['qbt_ok'] else 'down'}, Arr {'ok' if row['arr_ok'] else 'down'}, "
+            f"  qBittorrent {'ok' if row['qbt_ok'] else 'down'}, "
+            f"Arr {'ok' if row['arr_ok'] else 'down'}, "
             f"torrents {row['torrents']}, counts: {counts}, brake {brake}",
         ]
         if row["last_error"]:
@@ -81,7 +84,8 @@ def render_text(data: dict[str, Any]) -> list[str]:
         lines.append("recent crashes and restarts:")
         for c in data["crashes"]:
             lines.append(
-                f"  {_age(now, c['at'])}: {c['program']} {c['event']} (pid {c['pid']}) {c['detail'] or ''}"
+                f"  {_age(now, c['at'])}: {c['program']} {c['event']} (pid {c['pid']}) "
+                f"{c['detail'] or ''}"
             )
     return lines
 

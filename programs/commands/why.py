@@ -211,7 +211,10 @@ def _params(a: Mapping[str, Any]) -> str:
         media = ", ".join(f"{k} {v}" for m in p.get("media", []) for k, v in m.items())
         return f"for {media}" if media else ""
     if a["kind"] == "file_prio":
-        return f"files {','.join(str(i) for i in p.get('file_ids', []))} -> priority {p.get('priority', 0)}"
+        return (
+            f"files {','.join(str(i) for i in p.get('file_ids', []))} "
+            f"-> priority {p.get('priority', 0)}"
+        )
     if a["kind"] == "set_category":
         return f"category {p.get('category')!r}"
     return ""
@@ -221,7 +224,8 @@ def _current(t: Mapping[str, Any]) -> list[str]:
     where = (
         f"gone from qBittorrent since {when(t['gone_at'])}"
         if t.get("gone_at")
-        else f"in qBittorrent: {t.get('state') or '?'}, {float(t.get('progress') or 0) * 100:.1f}%, "
+        else f"in qBittorrent: {t.get('state') or '?'}, "
+        f"{float(t.get('progress') or 0) * 100:.1f}%, "
         f"ratio {float(t.get('ratio') or 0):.2f}, category {t.get('category') or '-'}"
     )
     lines = [
@@ -279,7 +283,8 @@ def run(args: argparse.Namespace, home: Home) -> int:
     if not (data["torrents"] or data["decisions"] or data["searches"]):
         where = f" for instance {instance}" if instance else ""
         print(
-            f"qbarr why: nothing recorded about {torrent_hash}{where} (qbarr never saw it in an Arr "
+            f"qbarr why: nothing recorded about {torrent_hash}{where} "
+            "(qbarr never saw it in an Arr "
             f"category, or the journal was pruned)",
             file=sys.stderr,
         )

@@ -1,9 +1,9 @@
 """The two things the qBittorrent contract suite runs against, behind one interface.
 
 `SimTarget` is the simulator started as a real subprocess; `RealTarget` is
-qbittorrent-nox started with the project's own launcher (qbarr.qbittorrent.nox). Both expose the base URL,
-the credentials, a work directory for payload data, `restart()` (sessions lost,
-torrents kept: the real one saves resume data on SIGTERM) and `stop()`.
+qbittorrent-nox started with the project's own launcher (qbarr.qbittorrent.nox). Both
+expose the base URL, the credentials, a work directory for payload data, `restart()`
+(sessions lost, torrents kept: the real one saves resume data on SIGTERM) and `stop()`.
 """
 
 from __future__ import annotations

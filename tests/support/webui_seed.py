@@ -41,8 +41,8 @@ def config_text(
     return (
         "# qbarr test config\n[Settings]\nLoopInterval = 2s\n\n"
         f"[qBittorrent]\nURL = {qbt_url}\nUsername = admin\nPassword = {QBT_PASSWORD}\n\n"
-        f"[WebUI]\nHost = {host}\nPort = {port}\nToken = {token}\nPassword = {password}\n{extra_webui}\n"
-        + "\n".join(sections)
+        f"[WebUI]\nHost = {host}\nPort = {port}\nToken = {token}\n"
+        f"Password = {password}\n{extra_webui}\n" + "\n".join(sections)
     )
 
 
@@ -92,9 +92,12 @@ def seed(
                     "loop_interval": 2.0,
                 }
                 db.execute(
-                    "INSERT OR REPLACE INTO instances (name, kind, program, pid, status, started_at, heartbeat_at, "
-                    "cycles, cycle_s, counts, torrents, qbt_ok, arr_ok, last_error, last_error_at, brake_engaged, "
-                    "brake_reason, brake_at, stats) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO instances (name, kind, program, pid, status, "
+                    "started_at, heartbeat_at, "
+                    "cycles, cycle_s, counts, torrents, qbt_ok, arr_ok, last_error, "
+                    "last_error_at, brake_engaged, "
+                    "brake_reason, brake_at, stats) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         name,
                         kind,
@@ -149,8 +152,10 @@ def seed(
                     )
                 )
             db.conn.executemany(
-                "INSERT OR REPLACE INTO torrents (instance, hash, name, first_seen, last_rule, last_reason, "
-                "last_decided_at, state, progress, ratio, seeding_time, size, category, tags, added_on) "
+                "INSERT OR REPLACE INTO torrents (instance, hash, name, first_seen, last_rule, "
+                "last_reason, "
+                "last_decided_at, state, progress, ratio, seeding_time, size, category, tags, "
+                "added_on) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
@@ -159,7 +164,8 @@ def seed(
                 rule = RULES[i % len(RULES)]
                 at = now - (i * 431) % 86000
                 cur = db.execute(
-                    "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, at) VALUES (?,?,?,?,?,?,?)",
+                    "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, at) "
+                    "VALUES (?,?,?,?,?,?,?)",
                     (
                         instance,
                         h,
@@ -173,7 +179,8 @@ def seed(
                 if rule in ("stalled", "import"):
                     kind = "remove" if rule == "stalled" else "import"
                     db.execute(
-                        "INSERT INTO actions (decision_id, instance, hash, kind, key, status, attempts, result, "
+                        "INSERT INTO actions (decision_id, instance, hash, kind, key, status, "
+                        "attempts, result, "
                         "destructive, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             cur.lastrowid,
@@ -208,7 +215,8 @@ def seed(
                 ("webui", "fatal"),
             ):
                 db.execute(
-                    "INSERT INTO crashes (program, event, pid, from_state, detail, at) VALUES (?,?,?,?,?,?)",
+                    "INSERT INTO crashes (program, event, pid, from_state, detail, at) "
+                    "VALUES (?,?,?,?,?,?)",
                     (program, event, 4000, "RUNNING", "exit status 1", now - 900),
                 )
     finally:

@@ -184,7 +184,8 @@ class Suite:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(
-                    f"suite exited ({self.proc.returncode}) while waiting for {what}\n{self.output()}"
+                    f"suite exited ({self.proc.returncode}) while waiting for {what}\n"
+                    f"{self.output()}"
                 )
             value = predicate()
             if value:

@@ -213,7 +213,8 @@ def cycles(suite: Suite, instance: str) -> int:
 
 
 def wait_cycles(suite: Suite, instance: str, n: int, timeout: float = 60.0) -> None:
-    """Wait until the manager has finished ``n`` more cycles (a restart resets the counter: also fine)."""
+    """Wait until the manager has finished ``n`` more cycles (a restart resets the counter:
+    also fine)."""
     start = cycles(suite, instance)
     pid = (suite.heartbeat(instance) or {}).get("pid")
 

@@ -1,4 +1,5 @@
-"""`qbarr demo`: all programs RUNNING, an import and a failure in the simulators, clean stop on SIGINT."""
+"""`qbarr demo`: all programs RUNNING, an import and a failure in the simulators, clean stop
+on SIGINT."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class DemoRun:
             return None
 
     def suite_pids(self) -> list[int]:
-        """Live processes of this demo: supervisord, its descendants, and anything naming the data dir.
+        """Live processes of this demo: supervisord, its descendants, and anything naming the
+        data dir.
 
         (A program's /proc/<pid>/environ is no help: setproctitle reuses that memory.)
         """

@@ -69,7 +69,8 @@ def lifecycle(rnd: random.Random) -> tuple[list[dict], dict[str, list[str]]]:
         by_fate.setdefault(fate, []).append(h)
         size = rnd.randint(64, 512) * MIB
         if fate == "seed":
-            # stalledUP: no upload, so the ratio stays what it is (uploading seeds would cross the limit)
+            # stalledUP: no upload, so the ratio stays what it is (uploading seeds would cross
+            # the limit)
             s = spec(h, "radarr", "stalledUP", size=size, ratio=round(rnd.uniform(0, 3), 2))
         elif fate == "complete":
             left = size * 0.6
@@ -111,7 +112,8 @@ def kill_when(suite: Suite, rnd: random.Random, mode: str, last_pid: int) -> tup
         if mode == "busy":  # actions journaled and being carried out
             deadline = time.monotonic() + 4.0
             while time.monotonic() < deadline and not suite.query(
-                "SELECT 1 FROM actions WHERE instance = ? AND status IN ('planned', 'sending') LIMIT 1",
+                "SELECT 1 FROM actions "
+                "WHERE instance = ? AND status IN ('planned', 'sending') LIMIT 1",
                 (INSTANCE,),
             ):
                 time.sleep(0.005)
@@ -130,7 +132,8 @@ def kill_when(suite: Suite, rnd: random.Random, mode: str, last_pid: int) -> tup
 
 def unfinished(suite: Suite) -> int:
     return suite.query(
-        "SELECT COUNT(*) AS n FROM actions WHERE instance = ? AND status NOT IN ('done', 'skipped')",
+        "SELECT COUNT(*) AS n FROM actions "
+        "WHERE instance = ? AND status NOT IN ('done', 'skipped')",
         (INSTANCE,),
     )[0]["n"]
 

@@ -43,7 +43,7 @@ def H(tag: str, n: int) -> str:
     return (tag + f"{n:04d}").ljust(40, "0")
 
 
-# -- one suite, three instances: import + stalled, seeding by ratio (remove), by time (pause) -----------
+# -- one suite, three instances: import + stalled, seeding by ratio (remove), by time (pause) --
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +223,8 @@ def test_seeding_limits_remove_by_ratio_and_pause_by_time(main) -> None:
     rules = {
         r["hash"]: (r["last_rule"], r["last_reason"])
         for r in suite.query(
-            "SELECT hash, last_rule, last_reason FROM torrents WHERE instance IN ('Radarr-Ratio', 'Radarr-Time')"
+            "SELECT hash, last_rule, last_reason FROM torrents "
+            "WHERE instance IN ('Radarr-Ratio', 'Radarr-Time')"
         )
     }
     assert rules[lo][0] == "ok" and "ratio 0.50/1" in rules[lo][1]
@@ -242,7 +243,7 @@ def test_seeding_limits_remove_by_ratio_and_pause_by_time(main) -> None:
     assert blocklist_by_hash(arrs["ratio"])[hi] == 0, "seeding-done never blocklists"
 
 
-# -- free space: its own suite (FreeSpace is a [Settings] key) ----------------------------------------------
+# -- free space: its own suite (FreeSpace is a [Settings] key) ---------------------------------
 
 
 def test_free_space_pauses_what_does_not_fit_and_resumes_only_what_qbarr_paused(
@@ -268,7 +269,8 @@ def test_free_space_pauses_what_does_not_fit_and_resumes_only_what_qbarr_paused(
             lambda: len(suite.query("SELECT hash FROM torrents WHERE last_rule = 'ok'")) == 3,
             "all three judged ok with 100 GiB free",
         )
-        # 16 GiB free - FreeSpace 10 GiB = 6 GiB: the oldest (needs 4 GiB) fits, the next one does not
+        # 16 GiB free - FreeSpace 10 GiB = 6 GiB: the oldest (needs 4 GiB) fits, the next one
+        # does not
         qbt.control("POST", "/sim/server", {"free_space_on_disk": 16 * GIB})
         suite.wait_for(
             lambda: torrent_fields(qbt, second)["state"] == "pausedDL", "the second download paused"
@@ -298,7 +300,7 @@ def test_free_space_pauses_what_does_not_fit_and_resumes_only_what_qbarr_paused(
         assert all(d["rule"] != "free-space" for d in decisions(suite, "Radarr-Main", users))
 
 
-# -- dry run --------------------------------------------------------------------------------------------
+# -- dry run -----------------------------------------------------------------------------------
 
 
 def test_dry_run_journals_every_decision_and_changes_nothing(suite_factory, tmp_path: Path) -> None:
@@ -351,7 +353,7 @@ def test_dry_run_journals_every_decision_and_changes_nothing(suite_factory, tmp_
         )
 
 
-# -- the brake --------------------------------------------------------------------------------------------
+# -- the brake ---------------------------------------------------------------------------------
 
 
 def test_the_brake_holds_five_removals_until_released(suite_factory, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The Arr manager under supervisord against a real qbittorrent-nox 4.5.2 with real torrents.
 
 Torrents are built from local data (tests/support/torrents.py) and added to a loopback-only
-qbittorrent-nox started with the project's launcher (qbarr.qbittorrent.nox); a Radarr simulator per instance reads
-the same qBittorrent. What is checked is what qBittorrent and the Arr end up with:
+qbittorrent-nox started with the project's launcher (qbarr.qbittorrent.nox); a Radarr
+simulator per instance reads the same qBittorrent. What is checked is what qBittorrent and
+the Arr end up with:
 
 - a complete torrent (its data in the save path, hash-checked by qBittorrent) -> one
   DownloadedMoviesScan with its content path and downloadClientId;
@@ -170,7 +171,8 @@ def test_real_qbittorrent_import_stalled_fail_and_excluded_sample(
             )
             steps = actions(suite, "Radarr-Real", "hash = ?", (stalled.hash,))
             assert [a["kind"] for a in steps] == ["blocklist", "delete", "search"]
-            # (the stall clock starts at the add: the setup above may already have used StalledDelay up)
+            # (the stall clock starts at the add: the setup above may already have used
+            # StalledDelay up)
             fail = decisions(suite, "Radarr-Real", stalled.hash)[-1]
             assert fail["rule"] == "stalled" and json.loads(fail["inputs"])["code"] == "fail"
             assert (
@@ -179,7 +181,8 @@ def test_real_qbittorrent_import_stalled_fail_and_excluded_sample(
             )
             assert commands(arr, "MoviesSearch"), "searched again"
 
-            # sample -> priority 0 in qBittorrent; the rest is there, so it completes and is imported
+            # sample -> priority 0 in qBittorrent; the rest is there, so it completes and is
+            # imported
             def sample_priority() -> int | None:
                 prios = {f["name"]: f["priority"] for f in client.files(sampled.hash)}
                 return prios.get("Sampled.Movie.2020.1080p/Sample/sampled-sample.mkv")

@@ -114,7 +114,10 @@ def config(*sections: str) -> str:
 
 def arr_section(name: str, url: str, category: str, search: str) -> str:
     body = "\n".join("    " + line.strip() for line in search.strip().splitlines())
-    return f"[{name}]\nURL = {url}\nAPIKey = {KEY}\nCategory = {category}\nTimeout = 5s\n    [[Search]]\n    Enabled = true\n{body}\n"
+    return (
+        f"[{name}]\nURL = {url}\nAPIKey = {KEY}\nCategory = {category}\nTimeout = 5s\n"
+        f"    [[Search]]\n    Enabled = true\n{body}\n"
+    )
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, every: float = 0.1) -> Any:

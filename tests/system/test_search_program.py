@@ -31,7 +31,8 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     [
         (
             "    SearchLimit = -2\n",
-            "[Radarr-Main][Search] SearchLimit = '-2' is invalid: expected a whole number (at least 1",
+            "[Radarr-Main][Search] SearchLimit = '-2' is invalid: "
+            "expected a whole number (at least 1",
         ),
         (
             "    MaxSearchesPerDay = -1\n",
@@ -39,7 +40,8 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ),
         (
             "    SearchBySeries = sometimes\n",
-            "[Radarr-Main][Search] SearchBySeries = 'sometimes' is invalid: expected one of smart, episode, series",
+            "[Radarr-Main][Search] SearchBySeries = 'sometimes' is invalid: "
+            "expected one of smart, episode, series",
         ),
         (
             "        [[[Overseerr]]]\n        Enabled = true\n        APIKey = the-overseerr-key\n",

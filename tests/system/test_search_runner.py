@@ -266,7 +266,8 @@ def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(
     def last() -> dict[str, Any]:
         return rows(
             db,
-            "SELECT item, status, result FROM searches WHERE instance = 'R-send' ORDER BY id DESC LIMIT 1",
+            "SELECT item, status, result FROM searches "
+            "WHERE instance = 'R-send' ORDER BY id DESC LIMIT 1",
         )[0]
 
     def cooled() -> set[str]:

@@ -35,7 +35,7 @@ for i in range(count):
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                    (me, str(i), time.time()))
 print("done", me)
-"""
+"""  # noqa: E501 - the source of a script run as a subprocess, kept as written
 
 
 def test_eight_writers_no_lock_errors_all_rows_present(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Builders shared by the policy tests: torrents as qBittorrent sends them, queue views, one-call decide."""
+"""Builders shared by the policy tests: torrents as qBittorrent sends them, queue views,
+one-call decide."""
 
 from __future__ import annotations
 

@@ -76,7 +76,8 @@ def test_paging_and_sorting_of_wanted_lists() -> None:
     for page in range(1, 11):
         lib.page("missing", True, "movieMetadata.sortTitle", "ascending", page, 100)
     print(
-        f"\n10 cached pages of 100 over 10,000 movies: {(time.perf_counter() - started) * 1000:.2f} ms"
+        "\n10 cached pages of 100 over 10,000 movies: "
+        f"{(time.perf_counter() - started) * 1000:.2f} ms"
     )
     before = total
     lib.give_file(first[0].id, 7)

@@ -1,4 +1,5 @@
-"""`qbarr why` and `qbarr brake` on a seeded database (real SQLite file, the real CLI entry point)."""
+"""`qbarr why` and `qbarr brake` on a seeded database (real SQLite file, the real CLI entry
+point)."""
 
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def fail_actions(h: str) -> tuple[Action, ...]:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    """A data dir whose database holds: a stalled torrent failed (blocklist done, delete done after a
-    retry, search done and journaled in `searches`), an imported one, a dry-run one in another
-    instance, and an instance whose brake holds three torrents."""
+    """A data dir whose database holds: a stalled torrent failed (blocklist done, delete done
+    after a retry, search done and journaled in `searches`), an imported one, a dry-run one in
+    another instance, and an instance whose brake holds three torrents."""
     db = open_migrated(tmp_path / "qbarr.db")
     for name, kind in (("Radarr-Main", "radarr"), ("Radarr 4K", "radarr"), ("Sonarr-TV", "sonarr")):
         beat = Heartbeat(db, name, program=f"arr-{name.lower()}", kind=kind, clock=lambda: NOW)
@@ -353,7 +354,8 @@ def test_brake_status_skips_search_rows_and_handles_an_empty_database(
     db = open_migrated(tmp_path / "qbarr.db")
     with write_txn(db):
         db.execute(
-            "INSERT INTO instances (name, kind, program) VALUES ('Radarr-Main:search', 'search', 'search-x')"
+            "INSERT INTO instances (name, kind, program) "
+            "VALUES ('Radarr-Main:search', 'search', 'search-x')"
         )
     db.conn.close()
     code, out, _ = cli(tmp_path, capsys, "brake", "status")

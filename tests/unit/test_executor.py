@@ -464,7 +464,7 @@ CRASHER = textwrap.dedent("""
     j.record([d], 1.0, False)
     print("recorded", flush=True)
     time.sleep(60)
-""")
+""")  # noqa: E501 - the source of a script run as a subprocess, kept as written
 
 
 def test_sigkill_between_journal_write_and_action(dbpath) -> None:

@@ -1,4 +1,5 @@
-"""The journal on a real SQLite file: memory persistence, decisions, idempotent action keys, brake."""
+"""The journal on a real SQLite file: memory persistence, decisions, idempotent action keys,
+brake."""
 
 from __future__ import annotations
 

@@ -34,7 +34,10 @@ Token = tok-abcdefgh
 
 
 def section(name: str, category: str, extra: str = "") -> str:
-    return f"[{name}]\nURL = http://127.0.0.1:7878\nAPIKey = {SECRET_KEY}\nCategory = {category}\n{extra}"
+    return (
+        f"[{name}]\nURL = http://127.0.0.1:7878\nAPIKey = {SECRET_KEY}\n"
+        f"Category = {category}\n{extra}"
+    )
 
 
 def make(tmp_path: Path, *sections: str) -> tuple[Home, object]:

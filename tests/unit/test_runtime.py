@@ -29,7 +29,8 @@ def test_log_line_format_and_secret_scrubbing() -> None:
         logging.getLogger("httpx").setLevel(saved[2])
     line = stream.getvalue().strip()
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO arr-radarr-4k: login with \*{8} failed for key ab",
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO arr-radarr-4k: "
+        r"login with \*{8} failed for key ab",
         line,
     )
 

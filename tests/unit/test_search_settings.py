@@ -96,7 +96,8 @@ def test_typed_values_and_sources(tmp_path):
     [
         (
             "SearchLimit = -1",
-            "[Radarr-Main][Search] SearchLimit = '-1' is invalid: expected a whole number (at least 1",
+            "[Radarr-Main][Search] SearchLimit = '-1' is invalid: "
+            "expected a whole number (at least 1",
         ),
         ("SearchLimit = 0", "[Radarr-Main][Search] SearchLimit = '0' is invalid"),
         ("MaxSearchesPerDay = -5", "[Radarr-Main][Search] MaxSearchesPerDay = '-5' is invalid"),
@@ -112,7 +113,8 @@ def test_typed_values_and_sources(tmp_path):
         ("RecentDays = -1", "[Radarr-Main][Search] RecentDays = '-1' is invalid"),
         (
             "MaxSearchesPerHour = -2",
-            "[Radarr-Main][Search] MaxSearchesPerHour = '-2' is invalid: expected a whole number (at least -1",
+            "[Radarr-Main][Search] MaxSearchesPerHour = '-2' is invalid: "
+            "expected a whole number (at least -1",
         ),
     ],
 )
@@ -154,8 +156,8 @@ def test_ombi_bad_url_and_requests_on_lidarr(tmp_path):
         for line in found
     )
     assert any(
-        "[Lidarr-Music][Search][Ombi] Enabled = true is invalid: Ombi requests are for Radarr and Sonarr"
-        in line
+        "[Lidarr-Music][Search][Ombi] Enabled = true is invalid: "
+        "Ombi requests are for Radarr and Sonarr" in line
         for line in found
     )
 

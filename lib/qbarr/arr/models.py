@@ -36,7 +36,8 @@ class QueueItem:
 
 
 def flatten_messages(messages: Any) -> list[str]:
-    """statusMessages [{title, messages[]}] -> ["title", "message", ...] without blanks or repeats."""
+    """statusMessages [{title, messages[]}] -> ["title", "message", ...] without blanks or
+    repeats."""
     out: list[str] = []
     if not isinstance(messages, list):
         return out

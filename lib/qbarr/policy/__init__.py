@@ -2,7 +2,9 @@
 
     from qbarr.policy import decide, PolicySettings, Env, Memory, group_queue
     settings = PolicySettings.from_config(instance.section, config.settings, instance.kind)
-    decisions = decide(torrents, group_queue(arr_items), files, memory, settings, Env(now=time.time()))
+    decisions = decide(
+        torrents, group_queue(arr_items), files, memory, settings, Env(now=time.time())
+    )
 
 No I/O and no clock in here (``Env.now`` is an input): the manager's loop gathers the
 inputs, the journal records the decisions and the executor carries out their actions.

@@ -85,7 +85,8 @@ class TorrentFacts:
         return self.state in STOPPED_STATES
 
     def age(self, now: float, first_seen: float) -> float:
-        """Seconds since the torrent was added (qBittorrent's added_on, else when qbarr first saw it)."""
+        """Seconds since the torrent was added (qBittorrent's added_on, else when qbarr first
+        saw it)."""
         start = self.added_on if self.added_on > 0 else first_seen
         return max(0.0, now - start)
 
@@ -134,7 +135,8 @@ def _norm_path(path: str) -> str:
 
 
 def shared_content(torrents: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
-    """Hashes whose content path is shared with ANOTHER torrent (same path, or one inside the other).
+    """Hashes whose content path is shared with ANOTHER torrent (same path, or one inside the
+    other).
 
     Pass every torrent qBittorrent has (all categories): a cross-seeded copy in another
     category still reads the same files, so deleting "with data" would break it.

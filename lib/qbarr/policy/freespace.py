@@ -21,7 +21,8 @@ from qbarr.units import format_size
 
 @dataclass(frozen=True)
 class Step:
-    """``pause`` (running, does not fit), ``hold`` (paused by qbarr, still does not fit) or ``resume``."""
+    """``pause`` (running, does not fit), ``hold`` (paused by qbarr, still does not fit) or
+    ``resume``."""
 
     what: str
     why: str

@@ -57,7 +57,8 @@ class Memory:
     tracker: str | None = None
 
     def replace(self, **changes: Any) -> Memory:
-        """A copy with some fields changed (``self`` when nothing changes; fast: no re-validation)."""
+        """A copy with some fields changed (``self`` when nothing changes; fast: no
+        re-validation)."""
         changes = {
             k: v
             for k, v in changes.items()

@@ -447,7 +447,10 @@ def r_import_failed(c: Ctx) -> Decision | None:
     q = c.q
     if q is None or not (q.tracked_state in FAILED_STATES or q.tracked_status == "error"):
         return None
-    why = f"the Arr reports trackedDownloadState {q.tracked_state}, trackedDownloadStatus {q.tracked_status}"
+    why = (
+        f"the Arr reports trackedDownloadState {q.tracked_state}, "
+        f"trackedDownloadStatus {q.tracked_status}"
+    )
     if not c.f.complete:
         return _fail(c, "import-failed", why)
     actions = _blocklist(c) + _search(c)

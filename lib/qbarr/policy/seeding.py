@@ -103,7 +103,8 @@ def obligation(
         checks.append(
             (
                 ok,
-                f"ratio {facts.ratio:.2f} {'>=' if ok else '<'} MinSeedRatio {tracker.min_seed_ratio:g}",
+                f"ratio {facts.ratio:.2f} {'>=' if ok else '<'} "
+                f"MinSeedRatio {tracker.min_seed_ratio:g}",
             )
         )
     if tracker.min_seed_days > 0:

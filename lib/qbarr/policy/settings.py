@@ -269,7 +269,8 @@ def _compile(key: str, patterns: tuple[str, ...], flags: int) -> re.Pattern[str]
 
 
 def normalize_host(value: str | None) -> str:
-    """``https://Tracker.Example.org:443/announce`` or ``tracker.example.org`` -> ``tracker.example.org``."""
+    """``https://Tracker.Example.org:443/announce`` or ``tracker.example.org`` ->
+    ``tracker.example.org``."""
     if not value:
         return ""
     text = str(value).strip()

@@ -253,7 +253,8 @@ class Nox:
             time.sleep(0.1)
         self.stop()
         raise NoxError(
-            f"qbittorrent-nox did not answer on {self.url} within {timeout:.0f}s: {self._log_tail()}"
+            f"qbittorrent-nox did not answer on {self.url} within {timeout:.0f}s: "
+            f"{self._log_tail()}"
         )
 
     def info(self) -> dict[str, Any]:

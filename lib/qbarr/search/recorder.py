@@ -98,7 +98,8 @@ def pending_commands(db: sqlite_utils.Database, instance: str, since: float) -> 
     marks = ",".join("?" * len(PENDING_STATUSES))
     found = rows(
         db,
-        f"SELECT id, command_id FROM searches WHERE instance = ? AND at > ? AND command_id IS NOT NULL "
+        "SELECT id, command_id FROM searches "
+        "WHERE instance = ? AND at > ? AND command_id IS NOT NULL "
         f"AND status IN ({marks})",
         (instance, since, *PENDING_STATUSES),
     )
@@ -170,7 +171,8 @@ def abandon(
                     )
                 else:
                     db.execute(
-                        "UPDATE search_cooldowns SET last_at = ?, count = ? WHERE instance = ? AND item = ?",
+                        "UPDATE search_cooldowns SET last_at = ?, count = ? "
+                        "WHERE instance = ? AND item = ?",
                         (old["last_at"], old["count"], instance, key),
                     )
 
@@ -330,7 +332,8 @@ def _insert(
     if detail:
         extra["detail"] = detail
     cur = db.execute(
-        "INSERT INTO searches (instance, item, title, reason, command, command_id, status, result, hash, at) "
+        "INSERT INTO searches "
+        "(instance, item, title, reason, command, command_id, status, result, hash, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             instance,
@@ -352,7 +355,8 @@ def _cool(db: sqlite_utils.Database, instance: str, keys: Iterable[str], now: fl
     for key in keys:
         db.execute(
             "INSERT INTO search_cooldowns (instance, item, last_at, count) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (instance, item) DO UPDATE SET last_at = MAX(last_at, excluded.last_at), count = count + 1",
+            "ON CONFLICT (instance, item) DO UPDATE SET "
+            "last_at = MAX(last_at, excluded.last_at), count = count + 1",
             (instance, key, now),
         )
 
@@ -361,7 +365,8 @@ def _previous(db: sqlite_utils.Database, instance: str, keys: Sequence[str]) -> 
     marks = ",".join("?" * len(keys))
     found = rows(
         db,
-        f"SELECT item, last_at, count FROM search_cooldowns WHERE instance = ? AND item IN ({marks})",
+        "SELECT item, last_at, count FROM search_cooldowns "
+        f"WHERE instance = ? AND item IN ({marks})",
         (instance, *keys),
     )
     by_key = {r["item"]: {"last_at": r["last_at"], "count": r["count"]} for r in found}

@@ -397,7 +397,10 @@ class SearchRunner:
     def _send(self, search: PlannedSearch) -> None:
         now = self.clock()
         row, previous = recorder.begin(self.db, self.instance, search, now, dry_run=self.dry_run)
-        what = f"{search.key} {search.title!r} ({search.reason}{', ' + search.detail if search.detail else ''})"
+        what = (
+            f"{search.key} {search.title!r} "
+            f"({search.reason}{', ' + search.detail if search.detail else ''})"
+        )
         if self.dry_run:
             for key in search.keys:
                 self.dry_cool[key] = now

@@ -178,11 +178,13 @@ def _request_problems(
     if not url:
         problems.append(
             f"{_where(path, where, 'URL')} is empty: {source} is enabled, so set its address "
-            f"(e.g. http://127.0.0.1:{5055 if source == 'Overseerr' else 3579}) or set Enabled = false"
+            f"(e.g. http://127.0.0.1:{5055 if source == 'Overseerr' else 3579}) "
+            "or set Enabled = false"
         )
     elif not url.lower().startswith(("http://", "https://")):
         problems.append(
-            f"{_where(path, where, 'URL')} = {url!r} is invalid: expected an http:// or https:// address"
+            f"{_where(path, where, 'URL')} = {url!r} is invalid: "
+            "expected an http:// or https:// address"
         )
     if not str(sec.get("APIKey", "") or "").strip():
         problems.append(

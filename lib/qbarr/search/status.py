@@ -44,7 +44,8 @@ def search_status(
     program = _decode(beat[0]) if beat else None
     day = rows(
         db,
-        "SELECT status, reason, COUNT(*) AS n FROM searches WHERE instance = ? AND at > ? GROUP BY status, reason",
+        "SELECT status, reason, COUNT(*) AS n FROM searches "
+        "WHERE instance = ? AND at > ? GROUP BY status, reason",
         (instance, now - DAY),
     )
     by_status: dict[str, int] = {}
@@ -55,7 +56,8 @@ def search_status(
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + r["n"]
     hour = rows(
         db,
-        "SELECT COUNT(*) AS n FROM searches WHERE instance = ? AND at > ? AND status NOT IN ('error', 'dry-run')",
+        "SELECT COUNT(*) AS n FROM searches "
+        "WHERE instance = ? AND at > ? AND status NOT IN ('error', 'dry-run')",
         (instance, now - HOUR),
     )[0]["n"]
     cooling = rows(
@@ -117,7 +119,8 @@ def format_history(entries: list[dict[str, Any]]) -> list[str]:
             else (f": {e['error']}" if e.get("error") else "")
         )
         lines.append(
-            f"{when} [{e['instance']}] {what}{title} searched ({e['reason']}) with {cmd} -> {e['status']}{extra}"
+            f"{when} [{e['instance']}] {what}{title} searched ({e['reason']}) "
+            f"with {cmd} -> {e['status']}{extra}"
         )
     return lines
 

@@ -78,7 +78,8 @@ def credentials_fingerprint(webui: Mapping[str, Any]) -> str:
 
 
 def bearer_ok(header: str | None, token: str) -> bool:
-    """True when ``header`` is ``Bearer <token>`` (constant-time compare, empty token never matches)."""
+    """True when ``header`` is ``Bearer <token>`` (constant-time compare, empty token never
+    matches)."""
     if not token or not header:
         return False
     scheme, _, value = header.partition(" ")

@@ -21,7 +21,8 @@ def rule_bars(counts: dict[str, int], width: int = 520) -> str:
     row, label_w, bar_w = 22, 140, width - 200
     parts = [
         f'<svg class="chart" role="img" aria-label="decisions per rule, last 24 hours" '
-        f'width="{width}" height="{row * len(items) + 6}" viewBox="0 0 {width} {row * len(items) + 6}">'
+        f'width="{width}" height="{row * len(items) + 6}" '
+        f'viewBox="0 0 {width} {row * len(items) + 6}">'
     ]
     for i, (rule, n) in enumerate(items):
         y = i * row + 3
@@ -57,7 +58,8 @@ def hourly_bars(hours: list[dict[str, Any]], width: int = 520, height: int = 140
             value = h[key]
             bh = plot_h * value / top
             parts.append(
-                f'<rect x="{x + j * bar:.1f}" y="{plot_h - bh:.1f}" width="{bar:.1f}" height="{bh:.1f}" '
+                f'<rect x="{x + j * bar:.1f}" y="{plot_h - bh:.1f}" '
+                f'width="{bar:.1f}" height="{bh:.1f}" '
                 f'fill="{color}"><title>{label} {key}: {value}</title></rect>'
             )
         if i % 4 == 0:

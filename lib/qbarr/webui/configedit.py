@@ -213,7 +213,10 @@ def text_from_raw(stored: str, submitted: str) -> str:
             [
                 {
                     "field": field_id(path, key),
-                    "message": f"[{']['.join(path)}] {key} shows the mask but has no stored value: type the secret",
+                    "message": (
+                        f"[{']['.join(path)}] {key} shows the mask but has no stored value: "
+                        "type the secret"
+                    ),
                 }
                 for path, key in orphans
             ]

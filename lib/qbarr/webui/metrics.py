@@ -101,7 +101,8 @@ class SuiteCollector:
         )
         for r in rows(
             db,
-            "SELECT instance, kind, status, COUNT(*) AS n FROM actions GROUP BY instance, kind, status",
+            "SELECT instance, kind, status, COUNT(*) AS n FROM actions "
+            "GROUP BY instance, kind, status",
         ):
             actions.add_metric([r["instance"], r["kind"], r["status"]], r["n"])
         yield decisions

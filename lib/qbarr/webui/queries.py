@@ -165,7 +165,8 @@ def torrents(
     sql = (
         f"SELECT hash, name, state, progress, ratio, seeding_time, size, category, tags, "
         f"last_rule, last_reason, last_decided_at, first_seen, added_on FROM torrents "
-        f"WHERE {clause} ORDER BY {TORRENT_SORTS[query.sort]} {order}, hash {order} LIMIT ? OFFSET ?"
+        f"WHERE {clause} ORDER BY {TORRENT_SORTS[query.sort]} {order}, hash {order} "
+        "LIMIT ? OFFSET ?"
     )
     page_rows = rows(db, sql, (*params, query.per_page, (query.page - 1) * query.per_page))
     pending = pending_requests(db, instance)

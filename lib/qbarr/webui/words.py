@@ -6,13 +6,23 @@ import time
 
 RULES: dict[str, str] = {
     "protected": "Protected by its tag: qbarr never touches it.",
-    "manual-fail": "Moved to the failed category by hand: removed, blocklisted and searched again.",
-    "manual-recheck": "Moved to the recheck category by hand: rechecked, then its category restored.",
-    "missing-files": "Its files are missing: removed from qBittorrent and searched again (no blocklist).",
+    "manual-fail": (
+        "Moved to the failed category by hand: removed, blocklisted and searched again."
+    ),
+    "manual-recheck": (
+        "Moved to the recheck category by hand: rechecked, then its category restored."
+    ),
+    "missing-files": (
+        "Its files are missing: removed from qBittorrent and searched again (no blocklist)."
+    ),
     "errored": "qBittorrent reports an error: rechecked; failed after too many rechecks.",
     "wait": "Checking, moving, queued or too young: left alone for now.",
-    "unwanted-files": "Some files match the exclusion rules: those files are skipped; all of them means fail.",
-    "stalled": "Stalled for longer than StalledDelay: failed (removed, blocklisted, searched again).",
+    "unwanted-files": (
+        "Some files match the exclusion rules: those files are skipped; all of them means fail."
+    ),
+    "stalled": (
+        "Stalled for longer than StalledDelay: failed (removed, blocklisted, searched again)."
+    ),
     "slow": "ETA above MaximumETA for several checks in a row: failed.",
     "free-space": "Not enough free disk space for what is left: paused until space returns.",
     "import": "Complete with its files present: the Arr was told to import it (once).",

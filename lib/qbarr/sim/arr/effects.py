@@ -148,7 +148,10 @@ def plan_grabs(sim: SimArr, command: Command, items: list[Item]) -> list[dl.Down
         for item in items:
             seasons[(item.parent_id, item.season)].append(item)
         for (series_id, season), episodes in sorted(seasons.items()):
-            title = f"{_dotted(lib.parents[series_id].title)}.S{season:02d}.{_quality_name(sim, episodes[0])}-QBARR"
+            title = (
+                f"{_dotted(lib.parents[series_id].title)}.S{season:02d}."
+                f"{_quality_name(sim, episodes[0])}-QBARR"
+            )
             out.append(_download(sim, tuple(e.id for e in episodes), title, episodes[0], now))
         return out
     for item in items:

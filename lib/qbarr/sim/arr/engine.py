@@ -149,7 +149,8 @@ class SimArr:
             )
 
     def _adopt(self, torrent_hash: str, torrent: dict[str, Any]) -> None:
-        """A torrent in our category we did not grab: tie it to a wanted item, like a manual grab."""
+        """A torrent in our category we did not grab: tie it to a wanted item, like a manual
+        grab."""
         key = int(torrent_hash[:12], 16)
         unknown = (int(torrent_hash[12:20], 16) / 0xFFFFFFFF) < self.options.unknown_fraction
         media: tuple[int, ...] = ()

@@ -325,7 +325,8 @@ class Library:
         return table[default]
 
     def children(self, parent_id: int) -> list[Item]:
-        """The episodes of a series / albums of an artist (index built once: the set never changes)."""
+        """The episodes of a series / albums of an artist (index built once: the set never
+        changes)."""
         if self._children is None:
             index: dict[int, list[Item]] = {}
             for item in self.items.values():
@@ -397,7 +398,9 @@ def _name(rng: random.Random, n: int) -> str:
     return (
         f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
         if n % 3 == 0
-        else f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n % 7 + 1 if n % 5 == 0 else ''}".strip()
+        else (
+            f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n % 7 + 1 if n % 5 == 0 else ''}"
+        ).strip()
     )
 
 
