@@ -158,6 +158,8 @@ class ArrManager:
                 except Exception:  # closing must never crash the loop
                     log.debug("error closing a client", exc_info=True)
         self.qbt = self.arr = None
+        if self.loop is not None:
+            self.loop.close()
         self.loop = None
 
     # -- the cycle ---------------------------------------------------------------------------

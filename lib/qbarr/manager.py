@@ -18,6 +18,7 @@ in the heartbeat and retries with backoff.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -33,6 +34,7 @@ from qbarr.config import Config, Instance
 from qbarr.db import rows, write_txn
 from qbarr.executor import Executor
 from qbarr.journal import Journal
+from qbarr.media import pool as media_pool
 from qbarr.search.settings import settings_for
 
 log = logging.getLogger("qbarr.manager")
@@ -91,6 +93,7 @@ class TorrentLoop:
         self.decided: dict[str, tuple[policy.Decision, float]] = {}  # reusable "ok" decisions
         self.files_wanted: set[str] = set()
         self.present: set[str] | None = None  # this instance's hashes the journal knows are present
+        self.media: media_pool.MediaChecker | None = None  # VerifyMedia (qbarr.media.pool)
         self.configure(cfg, instance)
 
     def configure(self, cfg: Config, instance: Instance) -> None:
@@ -103,6 +106,14 @@ class TorrentLoop:
         self.executor.search_settings = settings_for(instance)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
         self.decided = {}
+        self.media = media_pool.configure(
+            self.media, self.db, instance.kind, instance.section["Torrent"]
+        )
+
+    def close(self) -> None:
+        """Stop what runs beside the cycle (media probes)."""
+        if self.media is not None:
+            self.media.close()
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -231,9 +242,15 @@ class TorrentLoop:
         everything = bool(snap.full_update)
         hashes, reused = self._to_decide(mine, touched, everything, now)
         env = self._env(snap, mine, hashes, now)
+        if self.media is not None:  # probe results arrive as inputs; probing never blocks
+            self.media.forget(mine)
+            env = dataclasses.replace(env, media=self.media.checks())
         fresh = policy.decide(
             {h: mine[h] for h in hashes}, self.queue, self.files, self.memory, self.settings, env
         )
+        if self.media is not None:
+            asked = {d.hash for d in fresh if d.code == "media-check"}
+            self.media.request(asked, mine, self.qbt.files)
         self._remember(fresh, mine, now)
         decisions = fresh + reused
         dry_run = bool(self.cfg.settings["DryRun"])

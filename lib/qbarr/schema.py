@@ -180,4 +180,28 @@ MIGRATION_4 = [
     "CREATE INDEX torrents_live_state ON torrents(instance, state) WHERE gone_at IS NULL",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
+# Media checks (VerifyMedia): one ffprobe verdict per file content, keyed by the content
+# fingerprint (SHA-256 of size, first and last 64 KiB) and the size, so a file is probed once
+# whatever torrent, path or restart it comes back with (qbarr.media.pool).
+MIGRATION_MEDIA_PROBES = [
+    """CREATE TABLE media_probes (
+        fingerprint TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        format_name TEXT,
+        duration REAL,
+        name TEXT NOT NULL DEFAULT '',
+        probe_s REAL,
+        probed_at REAL NOT NULL,
+        PRIMARY KEY (fingerprint, size)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_MEDIA_PROBES,
+]

@@ -6,6 +6,7 @@ import argparse
 
 from qbarr.arr import ArrError, make_client
 from qbarr.config import Config
+from qbarr.media import ffprobe_path, ffprobe_version
 from qbarr.paths import Home
 from qbarr.qbittorrent import QbtClient, QbtError
 from qbarr_programs.commands.common import EX_CONFIG, EX_FAIL, load_or_report, scrubber
@@ -46,6 +47,20 @@ def check_arr(cfg: Config, index: int) -> tuple[bool, str]:
     return True, f"{inst.url}: {status.get('appName', inst.kind)} {status.get('version', '?')}"
 
 
+def check_ffprobe(cfg: Config) -> tuple[bool, str]:
+    """Whether ffprobe is on PATH; missing is a failure only when VerifyMedia needs it."""
+    needed = [i.name for i in cfg.instances if i.section["Torrent"]["VerifyMedia"]]
+    path = ffprobe_path()
+    if path is not None:
+        return True, f"{path} ({ffprobe_version(path) or 'version unknown'})"
+    if needed:
+        return False, (
+            f"not found on PATH, needed by VerifyMedia of {', '.join(needed)} "
+            "(install the ffmpeg package; until then imports go ahead unchecked)"
+        )
+    return True, "not found on PATH (not needed: no instance has VerifyMedia = true)"
+
+
 def run(args: argparse.Namespace, home: Home) -> int:
     cfg = load_or_report(home.config, "qbarr check")
     if cfg is None:
@@ -53,12 +68,14 @@ def run(args: argparse.Namespace, home: Home) -> int:
         return EX_CONFIG
     names = ", ".join(i.name for i in cfg.instances) or "no Arr instance"
     line(True, "config", f"{home.config}: valid ({names})")
+    probe_ok, probe_detail = check_ffprobe(cfg)
+    line(probe_ok, "ffprobe", probe_detail)
     if args.config_only:
         return 0
     scrub = scrubber(cfg).scrub
     ok, detail = check_qbittorrent(cfg)
     line(ok, "qBittorrent", scrub(detail))
-    failed = not ok
+    failed = not ok or not probe_ok
     for index, inst in enumerate(cfg.instances):
         ok, detail = check_arr(cfg, index)
         line(ok, inst.name, scrub(detail))

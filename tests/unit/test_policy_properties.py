@@ -17,7 +17,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from qbarr.policy import RULES, Env, Memory, PolicySettings, QueueView, TrackerRule, decide
+from qbarr.policy import (
+    RULES,
+    Env,
+    MediaCheck,
+    Memory,
+    PolicySettings,
+    QueueView,
+    TrackerRule,
+    decide,
+)
 from qbarr.policy.facts import canonical_state
 from qbarr.policy.settings import normalize_host
 
@@ -380,7 +389,7 @@ def scenario(draw, rule: str):
         t = base(draw)
         s.update(free_space=10 * GIB)
         env = Env(now=NOW, free_space=draw(st.integers(0, 10)) * GIB)
-    elif rule in ("import", "import-failed", "seeding-done", "ok"):
+    elif rule in ("bad-media", "import", "import-failed", "seeding-done", "ok"):
         t = base(
             draw,
             state=seed_state(draw),
@@ -390,7 +399,12 @@ def scenario(draw, rule: str):
             eta=8640000,
             ratio=draw(st.sampled_from([2.0, 3.0])),
         )
-        if rule == "import":
+        if rule == "bad-media":
+            q = QueueView(ids=(5,), tracked_state="importPending", tracked_status="ok")
+            s.update(verify_media=True)
+            check = MediaCheck("bad", "T/T.mkv: moov atom not found", files=1, checked=1)
+            env = Env(now=NOW, media={h: check})
+        elif rule == "import":
             q = QueueView(
                 ids=(5,),
                 tracked_state=draw(st.sampled_from(["downloading", "importPending"])),

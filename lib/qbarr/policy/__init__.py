@@ -15,7 +15,16 @@ from __future__ import annotations
 from qbarr.policy.docs import FAIL_NOTE, RULE_DOCS, RULES
 from qbarr.policy.facts import INFINITE_ETA, TorrentFacts, canonical_state, shared_content
 from qbarr.policy.files import judge_files
-from qbarr.policy.model import EFFECT_FIELDS, Action, Decision, Env, Memory, QueueView, group_queue
+from qbarr.policy.model import (
+    EFFECT_FIELDS,
+    Action,
+    Decision,
+    Env,
+    MediaCheck,
+    Memory,
+    QueueView,
+    group_queue,
+)
 from qbarr.policy.rules import FAILED_STATES, RECHECK_GRACE, decide
 from qbarr.policy.settings import (
     PolicyConfigError,
@@ -49,6 +58,7 @@ __all__ = [
     "FAILED_STATES",
     "FAIL_NOTE",
     "INFINITE_ETA",
+    "MediaCheck",
     "Memory",
     "PolicyConfigError",
     "PolicySettings",

@@ -17,6 +17,7 @@ RULES: tuple[str, ...] = (
     "stalled",
     "slow",
     "free-space",
+    "bad-media",
     "import",
     "import-failed",
     "seeding-done",
@@ -62,7 +63,8 @@ RULE_DOCS: dict[str, str] = {
         "The torrent is checking, moving or queued for download, or it is younger than "
         "IgnoreYoungerThan (only downloads: a young download is never failed as stalled, slow "
         "or unwanted, but unwanted files are already set to priority 0 and free space can "
-        "pause it). Nothing else happens this cycle."
+        "pause it). With VerifyMedia a complete torrent also waits here while ffprobe checks "
+        "its media files before the import. Nothing else happens this cycle."
     ),
     "unwanted-files": (
         "Some files match FolderExclusionRegex / FileNameExclusionRegex or have an extension "
@@ -89,6 +91,16 @@ RULE_DOCS: dict[str, str] = {
         "are walked oldest first; one that needs less than the remaining budget runs, the "
         "others are paused. A download qbarr paused is resumed when it fits again (or when "
         "FreeSpace is turned off); downloads paused by you are never resumed."
+    ),
+    "bad-media": (
+        "VerifyMedia = true: before the import, every wanted video or audio file of the complete "
+        "torrent is probed with the system's ffprobe (at most ProbeConcurrency at a time, "
+        "ProbeTimeout each, once per file content). A file ffprobe cannot read (an error, no "
+        "audio or video stream, zero duration, a container that does not match its extension, "
+        "or data that stops before the announced end) fails the torrent: blocklisted, deleted "
+        "and searched again; the reason keeps ffprobe's own error line. A check that cannot be "
+        "made (no ffprobe, files not visible to qbarr, a probe timing out) lets the import go "
+        "ahead and says so."
     ),
     "import": (
         "The torrent is complete (nothing left to download, a seeding state, paused seeds "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 # Memory fields that record what qbarr *did* (effects). In dry run the journal keeps the
@@ -97,6 +98,25 @@ _MEMORY_FIELDS = frozenset(f.name for f in dataclasses.fields(Memory))
 
 
 @dataclass(frozen=True)
+class MediaCheck:
+    """The ffprobe check of one complete torrent's media files, as the loop knows it now.
+
+    ``status``: ``pending`` (probes queued or running), ``ok`` (every file readable), ``bad``
+    (``detail`` names the file and carries ffprobe's own error line), ``unchecked`` (could not
+    be checked: ffprobe missing, the files not visible to qbarr, a probe timed out; ``detail``
+    says which, and the import goes ahead). ``files`` / ``checked`` count the media files.
+    """
+
+    status: str
+    detail: str = ""
+    files: int = 0
+    checked: int = 0
+
+
+NO_MEDIA: Mapping[str, MediaCheck] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
 class Env:
     """Facts about the world outside one torrent, measured by the loop (``now`` included).
 
@@ -106,6 +126,7 @@ class Env:
     hashes whose content path is shared with another torrent in qBittorrent (any category), see
     :func:`qbarr.policy.shared_content`. ``content_missing``: hashes whose content path the loop
     looked for on disk and did not find (leave empty when qbarr cannot see qBittorrent's disk).
+    ``media``: the media checks (``VerifyMedia``) the loop has for complete torrents, by hash.
     """
 
     now: float
@@ -114,6 +135,7 @@ class Env:
     v5: bool = False
     content_paths_shared: frozenset[str] = frozenset()
     content_missing: frozenset[str] = frozenset()
+    media: Mapping[str, MediaCheck] = field(default_factory=lambda: NO_MEDIA)
 
 
 @dataclass(frozen=True)

@@ -414,20 +414,64 @@ def r_free_space(c: Ctx) -> Decision | None:
     )
 
 
-def r_import(c: Ctx) -> Decision | None:
+def _import_due(c: Ctx, notes: bool) -> bool:
+    """Complete, not imported yet, listed as importable in the Arr's queue, data present."""
     f = c.f
     if not f.complete or c.mem.import_sent_at is not None:
-        return None
+        return False
     if c.q is None:
-        c.notes.append("not in the Arr queue (imported already or not the Arr's): no import needed")
-        return None
+        if notes:
+            c.notes.append(
+                "not in the Arr queue (imported already or not the Arr's): no import needed"
+            )
+        return False
     if c.q.tracked_state in NOT_IMPORTABLE:
-        return None
+        return False
     if not f.content_path:
-        c.notes.append("complete but qBittorrent reports no content path yet")
-        return None
+        if notes:
+            c.notes.append("complete but qBittorrent reports no content path yet")
+        return False
     if c.h in c.env.content_missing:
-        c.notes.append(f"complete but {f.content_path} does not exist (yet): import waits")
+        if notes:
+            c.notes.append(f"complete but {f.content_path} does not exist (yet): import waits")
+        return False
+    return True
+
+
+def r_bad_media(c: Ctx) -> Decision | None:
+    """VerifyMedia: the import waits for the ffprobe check; an unreadable file fails the torrent."""
+    if not c.s.verify_media or not _import_due(c, notes=False):
+        return None
+    check = c.env.media.get(c.h)
+    if check is None or check.status == "pending":
+        done = f" ({check.checked} of {check.files} files checked)" if check and check.files else ""
+        return c.decide(
+            "wait",
+            "media-check",
+            f"complete: its media files are checked with ffprobe before the import{done}",
+        )
+    if check.status != "bad":
+        return None
+    return _fail(
+        c,
+        "bad-media",
+        f"ffprobe cannot read {check.detail}",
+        extra={"media": {"files": check.files, "checked": check.checked}},
+    )
+
+
+def _media_note(c: Ctx) -> str:
+    check = c.env.media.get(c.h) if c.s.verify_media else None
+    if check is None:
+        return ""
+    if check.status == "ok":
+        return f"; media checked by ffprobe: {check.files} file(s) readable"
+    return f"; media not checked: {check.detail}" if check.detail else ""
+
+
+def r_import(c: Ctx) -> Decision | None:
+    f = c.f
+    if not _import_due(c, notes=True):
         return None
     params = {
         "path": f.content_path,
@@ -437,7 +481,8 @@ def r_import(c: Ctx) -> Decision | None:
     return c.decide(
         "import",
         "scan",
-        f"complete: the Arr imports {f.content_path} (importMode {c.s.import_mode})",
+        f"complete: the Arr imports {f.content_path} (importMode {c.s.import_mode})"
+        + _media_note(c),
         [Action("import", f"import:{c.h}", params)],
         import_sent_at=c.env.now,
     )
@@ -530,6 +575,7 @@ CHAIN: tuple[Callable[[Ctx], Decision | None], ...] = (
     r_stalled,
     r_slow,
     r_free_space,
+    r_bad_media,
     r_import,
     r_import_failed,
     r_seeding_done,

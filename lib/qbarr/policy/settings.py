@@ -137,6 +137,7 @@ class PolicySettings:
     folder_exclusions: tuple[str, ...] = DEFAULT_FOLDER_EXCLUSIONS
     name_exclusions: tuple[str, ...] = DEFAULT_NAME_EXCLUSIONS
     extension_allowlist: tuple[str, ...] = ()
+    verify_media: bool = False
     max_ratio: float = 0.0
     max_seeding_time: float = 0.0
     remove_mode: str = "never"
@@ -234,6 +235,7 @@ class PolicySettings:
             folder_exclusions=_strings(t.get("FolderExclusionRegex", DEFAULT_FOLDER_EXCLUSIONS)),
             name_exclusions=_strings(t.get("FileNameExclusionRegex", DEFAULT_NAME_EXCLUSIONS)),
             extension_allowlist=_strings(t.get("FileExtensionAllowlist", ())),
+            verify_media=bool(t.get("VerifyMedia", False)),
             max_ratio=float(seed.get("MaxUploadRatio", 0.0)),
             max_seeding_time=float(seed.get("MaxSeedingTime", 0.0)),
             remove_mode=str(seed.get("RemoveMode", "never")),
