@@ -3,8 +3,11 @@
 Every decision a manager recorded for the torrent (rule, reason, the inputs it looked at),
 each with the actions it planned and what became of them (done / failed / held / skipped,
 result, attempts), then the searches sent for it (the ``searches`` table). ``HASH`` may be
-the full info-hash or a unique prefix of at least 6 characters (any case). ``--json``
-prints the same data for scripts.
+the full info-hash or a unique prefix of at least 6 characters (any case). ``HASH`` may
+also be an item key of the search program (``movie:12``, ``series:7``, ``episode:40``,
+``album:3``, ``artist:2``): its searches and its temporary quality profiles (rule
+``temp-profile``: the switch, the switch-back and why). ``--json`` prints the same data for
+scripts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +33,7 @@ from qbarr_programs.commands.common import EX_FAIL
 NAME = "why"
 HELP = "show why qbarr did what it did to a torrent: every decision, its inputs and actions"
 MIN_PREFIX = 6
+ITEM_KEY = re.compile(r"^(movie|series|episode|album|artist):\d+$")
 
 # Inputs shown first, in this order; the others follow sorted by name.
 INPUT_ORDER = (
@@ -58,7 +63,10 @@ class WhyError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "hash", metavar="HASH", help="the torrent's info-hash (or a unique prefix, 6+ characters)"
+        "hash",
+        metavar="HASH",
+        help="the torrent's info-hash (or a unique prefix, 6+ characters), "
+        "or an item key such as movie:12 or series:7",
     )
     parser.add_argument(
         "--instance", metavar="NAME", help="only this Arr instance (section name or slug)"
@@ -72,6 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_hash(db: sqlite_utils.Database, text: str) -> str:
     """The full lower-case hash for a hash or a unique prefix (raises WhyError)."""
     needle = text.strip().lower()
+    if ITEM_KEY.match(needle):
+        return needle
     if len(needle) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in needle):
         raise WhyError(
             f"{text!r} is not an info-hash (40 hex digits, or a prefix of at least {MIN_PREFIX})"
@@ -129,11 +139,15 @@ def collect(
             t["memory"] = json.loads(t.get("memory") or "{}")
         except ValueError:
             t["memory"] = {}
+    decided = history(db, torrent_hash, instance)
+    if instance is not None and ITEM_KEY.match(torrent_hash):  # the search program's journal
+        decided += history(db, torrent_hash, f"{instance}:search")
+        decided.sort(key=lambda d: (d["at"], d["id"]))
     return {
         "hash": torrent_hash,
         "instance": instance,
         "torrents": torrents,
-        "decisions": history(db, torrent_hash, instance),
+        "decisions": decided,
         "searches": list(reversed(search_history(db, torrent_hash, instance, limit=200))),
     }
 
@@ -217,6 +231,10 @@ def _params(a: Mapping[str, Any]) -> str:
         )
     if a["kind"] == "set_category":
         return f"category {p.get('category')!r}"
+    if a["kind"] == "set_profile":
+        return (
+            f"quality profile {p.get('expect')} -> {p.get('profile_id')} ({p.get('profile_name')})"
+        )
     return ""
 
 
@@ -244,7 +262,8 @@ def _current(t: Mapping[str, Any]) -> list[str]:
 
 def render_text(data: Mapping[str, Any]) -> list[str]:
     """The timeline for people (what `qbarr why` prints without --json)."""
-    lines = [f"torrent {data['hash']}"]
+    what = "item" if ITEM_KEY.match(str(data["hash"])) else "torrent"
+    lines = [f"{what} {data['hash']}"]
     for t in data["torrents"]:
         lines += _current(t)
     if data["decisions"]:

@@ -37,6 +37,13 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
+# What carries the quality profile, per kind: the editor route and its id list field
+# (PUT movie/editor {movieIds, qualityProfileId} ...), and the resource to read it from.
+PROFILE_OWNERS = {
+    "radarr": ("movie", "movieIds"),
+    "sonarr": ("series", "seriesIds"),
+    "lidarr": ("artist", "artistIds"),
+}
 QUEUE_PAGE_SIZE = 1000
 MAX_QUEUE_PAGES = 1000  # a guard against an Arr that never stops paging
 
@@ -329,15 +336,23 @@ class ArrClient:
         return self.command(self.spec.search_command, **{self.spec.search_ids_field: ids})
 
     def search_media(
-        self, ids: list[int], series_id: int | None = None, mode: str = "episode"
+        self,
+        ids: list[int],
+        series_id: int | None = None,
+        mode: str = "episode",
+        season: int | None = None,
     ) -> dict:
-        """MoviesSearch / EpisodeSearch / SeriesSearch / AlbumSearch for these media ids."""
-        if self.kind == "sonarr" and mode == "series":
+        """MoviesSearch / EpisodeSearch / SeasonSearch / SeriesSearch / AlbumSearch."""
+        if self.kind == "sonarr" and mode in ("series", "season"):
             if series_id is None:
-                raise ValueError("a series search needs series_id")
+                raise ValueError(f"a {mode} search needs series_id")
+            if mode == "season":
+                if season is None:
+                    raise ValueError("a season search needs season")
+                return self.command("SeasonSearch", seriesId=int(series_id), seasonNumber=season)
             return self.command("SeriesSearch", seriesId=int(series_id))
         if self.kind == "sonarr" and mode != "episode":
-            raise ValueError(f"unknown search mode {mode!r} (episode or series)")
+            raise ValueError(f"unknown search mode {mode!r} (episode, season or series)")
         clean = sorted({int(i) for i in ids})
         if not clean:
             raise ValueError("no media ids to search for")
@@ -398,6 +413,27 @@ class ArrClient:
 
     def quality_profiles(self) -> list[dict]:
         return self._expect(self._get("qualityprofile"), list, "qualityprofile")
+
+    def profile_owner(self, owner_id: int) -> dict:
+        """The movie (Radarr), series (Sonarr) or artist (Lidarr) that carries a quality profile."""
+        path = PROFILE_OWNERS[self.kind][0]
+        return self._expect(self._get(f"{path}/{int(owner_id)}"), dict, path)
+
+    def set_quality_profile(self, owner_ids: list[int], profile_id: int) -> None:
+        """PUT movie|series|artist/editor: only the quality profile of these changes."""
+        path, field_name = PROFILE_OWNERS[self.kind]
+        body = {field_name: sorted({int(i) for i in owner_ids}), "qualityProfileId": profile_id}
+        self._request("PUT", f"{path}/editor", body=body, expect_json=False)
+
+    def media_files(self, owner_id: int) -> list[dict]:
+        """Sonarr episodefile?seriesId / Lidarr trackfile?artistId (custom-format scores)."""
+        if self.kind == "sonarr":
+            found = self._get("episodefile", {"seriesId": int(owner_id)})
+        elif self.kind == "lidarr":
+            found = self._get("trackfile", {"artistId": int(owner_id)})
+        else:
+            raise ValueError("Radarr's files come with GET movie (movieFile)")
+        return self._expect(found, list, "media files")
 
     def tags(self) -> list[dict]:
         return self._expect(self._get("tag"), list, "tag")

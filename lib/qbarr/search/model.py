@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-# Why an item is wanted, in the order the planner serves them.
-TIERS = ("request", "recent", "missing", "cutoff", "upgrade")
+# Why an item is wanted, in the order the planner serves them ("customformat": the file met
+# the quality cutoff but its custom-format score is below the profile's cutoffFormatScore).
+TIERS = ("request", "recent", "missing", "cutoff", "customformat", "upgrade")
 TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
 
 # Arr command names that count as "a search running in the Arr".
@@ -45,7 +46,7 @@ class WantedItem:
 
     media: str  # movie | episode | album
     id: int
-    tier: str  # missing | cutoff | upgrade
+    tier: str  # missing | cutoff | customformat | upgrade
     title: str = ""
     monitored: bool = True
     released: float | None = None
@@ -90,9 +91,10 @@ class RequestItem:
 class PlannedSearch:
     """One search command to send now.
 
-    ``command`` is the :meth:`search_media` mode (``movie``, ``episode``, ``series``,
-    ``album``); ``ids`` the media ids passed to it; ``keys`` every item key to record
-    (a series search records the series and each covered episode).
+    ``command`` is the :meth:`search_media` mode (``movie``, ``episode``, ``season``,
+    ``series``, ``album``); ``ids`` the media ids passed to it; ``keys`` every item key to
+    record (a series search records the series and each covered episode; a season search
+    each covered episode, so other seasons are not cooled down).
     """
 
     command: str
@@ -102,6 +104,7 @@ class PlannedSearch:
     title: str = ""
     series_id: int | None = None
     detail: str = ""
+    season: int | None = None
 
     @property
     def key(self) -> str:

@@ -16,8 +16,11 @@ Rules, in order:
    instead of re-searching the newest items every day); then the newest release first
    (oldest first with ``SearchInReverse``). Requests keep their request order.
 3. Group (Sonarr): ``episode`` = one EpisodeSearch per episode; ``series`` = one
-   SeriesSearch per series covering its monitored episodes; ``smart`` = SeriesSearch
-   when two or more monitored episodes of the series are eligible, else EpisodeSearch.
+   SeriesSearch per series covering its monitored episodes; ``smart`` = a SeasonSearch for
+   each season whose monitored episodes are all missing (``full_seasons``, from the Arr's
+   season statistics), and for the other eligible episodes of the series a SeriesSearch
+   when two or more are left (it covers the whole series, full seasons included, so no
+   SeasonSearch is sent beside it), else an EpisodeSearch.
 4. Pace: only ``SearchLimit - running`` commands may start, none before ``SearchDelay``
    has passed since the previous command (any path), one per plan when SearchDelay > 0,
    never beyond ``MaxSearchesPerDay`` in 24 h nor the hourly share; request searches
@@ -56,10 +59,11 @@ def plan(
     now: float,
     settings: SearchSettings,
     usage: Usage = NO_USAGE,
+    full_seasons: frozenset[tuple[int, int]] = frozenset(),
 ) -> Plan:
     """What to send now; see the module docstring for the rules."""
     eligible, skipped, cool_until = select(wanted, requests, history, now, settings)
-    units = group(eligible, settings)
+    units = group(eligible, settings, full_seasons)
     return pace(units, running, now, settings, usage, skipped, cool_until)
 
 
@@ -99,6 +103,7 @@ def _filtered(item: WantedItem, now: float, settings: SearchSettings) -> str:
     enabled = {
         "missing": settings.search_missing,
         "cutoff": settings.search_cutoff_unmet,
+        "customformat": settings.search_cf_unmet,
         "upgrade": settings.search_upgrades,
     }
     if not enabled.get(item.tier, False):
@@ -179,32 +184,80 @@ def _sort_key(
     return (TIER_RANK[item.tier], req_rank, not item.monitored, last, date, item.media, item.id)
 
 
-def group(items: Sequence[WantedItem], settings: SearchSettings) -> list[PlannedSearch]:
-    """Turn ordered items into search commands (Sonarr episodes may become series searches)."""
+def group(
+    items: Sequence[WantedItem],
+    settings: SearchSettings,
+    full_seasons: frozenset[tuple[int, int]] = frozenset(),
+) -> list[PlannedSearch]:
+    """Turn ordered items into search commands (Sonarr episodes may become season or series
+    searches); a unit takes the place of its first (best-served) item."""
     by_series: dict[int, list[WantedItem]] = defaultdict(list)
     for item in items:
         if item.media == "episode" and item.series_id is not None and item.monitored:
             by_series[item.series_id].append(item)
+    plans = {sid: _series_plan(eps, settings, full_seasons) for sid, eps in by_series.items()}
     units: list[PlannedSearch] = []
-    done_series: set[int] = set()
+    done: set[tuple[int, int | None]] = set()
     for item in items:
-        if item.media != "episode":
+        plan_of = plans.get(item.series_id) if item.media == "episode" and item.monitored else None
+        if plan_of is None:
             units.append(_single(item))
             continue
-        episodes = (
-            by_series.get(item.series_id, [])
-            if item.series_id is not None and item.monitored
-            else []
-        )
-        as_series = settings.series_mode == "series" or (
-            settings.series_mode == "smart" and len(episodes) >= 2
-        )
-        if not episodes or not as_series:
+        unit = plan_of.get(item.key)
+        if unit is None:
             units.append(_single(item))
-        elif item.series_id not in done_series:
-            done_series.add(item.series_id)
-            units.append(_series(item, episodes))
+            continue
+        ident = (unit.series_id or 0, unit.season if unit.command == "season" else None)
+        if ident not in done:
+            done.add(ident)
+            units.append(unit)
     return units
+
+
+def _series_plan(
+    episodes: Sequence[WantedItem],
+    settings: SearchSettings,
+    full_seasons: frozenset[tuple[int, int]],
+) -> dict[str, PlannedSearch]:
+    """episode key -> the season / series search covering it (absent: its own search)."""
+    first = episodes[0]
+    assert first.series_id is not None
+    if settings.series_mode == "episode":
+        return {}
+    if settings.series_mode == "series":
+        unit = _series(first, episodes)
+        return {e.key: unit for e in episodes}
+    seasons: dict[int, list[WantedItem]] = defaultdict(list)
+    rest: list[WantedItem] = []
+    for e in episodes:
+        if e.season is not None and (first.series_id, e.season) in full_seasons:
+            seasons[e.season].append(e)
+        else:
+            rest.append(e)
+    if len(rest) >= 2:  # one SeriesSearch covers everything, full seasons too
+        unit = _series(first, episodes)
+        return {e.key: unit for e in episodes}
+    out: dict[str, PlannedSearch] = {}
+    for season, covered in seasons.items():
+        if len(covered) >= 2:
+            unit = _season(covered[0], season, covered)
+            out.update({e.key: unit for e in covered})
+    return out
+
+
+def _season(first: WantedItem, season: int, episodes: Sequence[WantedItem]) -> PlannedSearch:
+    """One SeasonSearch for a season whose monitored episodes are all missing."""
+    assert first.series_id is not None
+    return PlannedSearch(
+        command="season",
+        ids=(first.series_id,),
+        keys=tuple(e.key for e in episodes),
+        reason=first.tier,
+        title=first.title,
+        series_id=first.series_id,
+        detail=f"season {season}: all {len(episodes)} monitored episodes missing",
+        season=season,
+    )
 
 
 def _single(item: WantedItem) -> PlannedSearch:

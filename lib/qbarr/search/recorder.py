@@ -304,6 +304,7 @@ COMMAND_NAMES = {
     "movie": "MoviesSearch",
     "episode": "EpisodeSearch",
     "series": "SeriesSearch",
+    "season": "SeasonSearch",
     "album": "AlbumSearch",
 }
 

@@ -8,7 +8,16 @@ What it reads, and how often (the reason the Arr sees few requests):
   budget or the hourly share holds every search back (then once, right when it frees);
   sooner (after ``MIN_REFRESH``) once the work found by the last read has all been
   searched, or when a request source brings a request not seen before;
-- the library list, for upgrades only, every ``UPGRADE_REFRESH``;
+- the library list, for upgrades only, every ``UPGRADE_REFRESH``; with
+  ``SearchCustomFormatUnmet`` also the files' custom-format scores (Radarr: the same movie
+  list; Sonarr: ``episode?seriesId&includeEpisodeFile`` per series with files; Lidarr:
+  ``album`` + ``trackfile`` per artist with files) and the quality profiles;
+- Sonarr with ``SearchBySeries = smart``: the series list (season statistics, to find
+  seasons whose monitored episodes are all missing) at most every ``SEASON_REFRESH``, and
+  only while some season has two or more missing episodes;
+- with ``UseTempForMissing``: the quality profiles with each wanted-list read, the owner
+  (movie / series / artist) before a switch and before a switch-back, the editor PUT for
+  each (qbarr.search.profiles);
 - the Arr's ``command`` list right before sending (to count running searches and copy
   the outcome of ours into the journal), and otherwise at most every ``RESULT_POLL``
   while some of our commands are unfinished;
@@ -27,7 +36,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
-from qbarr.search import recorder
+from qbarr.executor import Executor
+from qbarr.journal import Journal
+from qbarr.search import profiles, recorder
 from qbarr.search import wanted as wantedmod
 from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
 from qbarr.search.planner import backoff_delay, plan
@@ -37,6 +48,7 @@ from qbarr.search.sources import SourceError
 log = logging.getLogger("qbarr.search")
 
 MIN_REFRESH = 60.0
+SEASON_REFRESH = 3600.0
 RESULT_POLL = 60.0
 MAX_SLEEP = 10.0
 SOURCE_RETRY_BASE = 10.0
@@ -117,6 +129,14 @@ class SearchRunner:
         self.dry_cool: dict[str, float] = {}
         self.dry_last: float | None = None
         self.in_queue = 0
+        self.cf_items: list[WantedItem] = []
+        self.cf_at: float | None = None
+        self.missing = profiles.MissingView(frozenset(), None, False)
+        self.quality_profiles: list[dict[str, Any]] = []
+        self.full_seasons: frozenset[tuple[int, int]] = frozenset()
+        self.seasons_at: float | None = None
+        self.journal = Journal(db, profiles.journal_name(instance))
+        self.executor = Executor(self.journal, None, arr, log=log, clock=clock)  # type: ignore[arg-type]
 
     # -- configuration ------------------------------------------------------------------
 
@@ -139,9 +159,11 @@ class SearchRunner:
             self.settings.unmonitored,
             self.settings.search_upgrades,
         )
+        changed_lists = changed_lists or settings.search_cf_unmet != self.settings.search_cf_unmet
         self.settings = settings
         if arr is not None:
             self.arr = arr
+            self.executor.arr = arr
             changed_lists = True
         if sources is not None:
             self.sources = dict(sources)
@@ -153,7 +175,7 @@ class SearchRunner:
         if dry_run is not None:
             self.dry_run = dry_run
         if changed_lists:
-            self.wanted_at = self.upgrades_at = None
+            self.wanted_at = self.upgrades_at = self.cf_at = None
 
     # -- one step -----------------------------------------------------------------------
 
@@ -172,6 +194,7 @@ class SearchRunner:
             self._resolve_requests()
             self._rss(now)
             wake = self._search(now)
+            self._profile_actions(self.clock())
         except ArrError as exc:
             return self._arr_failed(exc, self.clock())
         self.arr_ok, self.arr_error, self.arr_failures = True, None, 0
@@ -279,6 +302,7 @@ class SearchRunner:
         s = self.settings
         if self._refresh_due(now):
             items: list[WantedItem] = []
+            missing: list[WantedItem] = []
             for monitored in (True, False) if s.unmonitored else (True,):
                 for which, on in (("missing", s.search_missing), ("cutoff", s.search_cutoff_unmet)):
                     if on:
@@ -286,6 +310,17 @@ class SearchRunner:
                             self.arr, s.kind, which, monitored, on_page=self.progress
                         )
                         items += got if monitored else [replace(i, monitored=False) for i in got]
+                        missing += got if which == "missing" else []
+            # Everything the Arr lists as missing (downloading or not): what a temporary
+            # profile waits for. A capped crawl proves nothing about the items left out.
+            self.missing = profiles.MissingView(
+                frozenset(i.key for i in missing),
+                now,
+                s.search_missing and len(missing) < wantedmod.MAX_ITEMS,
+            )
+            if s.use_temp_for_missing or s.search_cf_unmet:
+                self.quality_profiles = self.arr.quality_profiles()
+            self._full_seasons(now, missing)
             self.wanted = self._not_downloading(items)
             self.wanted_at, self.exhausted, self.sent_since_refresh, self.new_requests = (
                 now,
@@ -309,6 +344,40 @@ class SearchRunner:
             self.upgrades_at = now
         elif not s.search_upgrades:
             self.upgrades = []
+        if s.search_cf_unmet and (
+            self.cf_at is None or now - self.cf_at >= wantedmod.UPGRADE_REFRESH
+        ):
+            if not self.quality_profiles:
+                self.quality_profiles = self.arr.quality_profiles()
+            self.cf_items = wantedmod.custom_format_unmet(
+                self.arr, s.kind, self.quality_profiles, on_owner=self.progress
+            )
+            self.cf_at = now
+            log.info("%s: %d custom-format-unmet items", self.instance, len(self.cf_items))
+        elif not s.search_cf_unmet:
+            self.cf_items = []
+
+    def _full_seasons(self, now: float, missing: list[WantedItem]) -> None:
+        """Sonarr smart mode: (series, season) whose monitored episodes are all missing."""
+        s = self.settings
+        if s.kind != "sonarr" or s.series_mode != "smart":
+            self.full_seasons = frozenset()
+            return
+        counts: dict[tuple[int, int], int] = {}
+        for item in missing:
+            if item.series_id is not None and item.season is not None and item.monitored:
+                key = (item.series_id, item.season)
+                counts[key] = counts.get(key, 0) + 1
+        if not any(n >= 2 for n in counts.values()):
+            self.full_seasons = frozenset()
+            return
+        if self.seasons_at is not None and now - self.seasons_at < SEASON_REFRESH:
+            return
+        series = wantedmod.arr_get(self.arr, "series")
+        self.full_seasons = wantedmod.full_seasons(
+            series if isinstance(series, list) else [], counts
+        )
+        self.seasons_at = now
 
     def _not_downloading(self, items: list[WantedItem]) -> list[WantedItem]:
         """Drop items the Arr is downloading right now (a search would only find the same)."""
@@ -352,7 +421,16 @@ class SearchRunner:
                 usage = replace(
                     usage, last_command_at=max(usage.last_command_at or 0.0, self.dry_last)
                 )
-        return plan(self.wanted + self.upgrades, self.requests(), running, history, now, s, usage)
+        return plan(
+            self.wanted + self.cf_items + self.upgrades,
+            self.requests(),
+            running,
+            history,
+            now,
+            s,
+            usage,
+            self.full_seasons,
+        )
 
     def _search(self, now: float) -> list[float | None]:
         if now < self.limit_retry_at:
@@ -407,9 +485,12 @@ class SearchRunner:
             self.dry_last = now
             log.info("%s: dry run: would search %s", self.instance, what)
             return
-        mode = "series" if search.command == "series" else "episode"
+        self._switch_profile(search, now)
+        mode = search.command if search.command in ("series", "season") else "episode"
         try:
-            answer = self.arr.search_media(list(search.ids), series_id=search.series_id, mode=mode)
+            answer = self.arr.search_media(
+                list(search.ids), series_id=search.series_id, mode=mode, season=search.season
+            )
         except (ArrNotFound, ArrBadRequest) as exc:
             # The Arr refused this item: keep its cooldown so it is not retried at once.
             recorder.abandon(self.db, self.instance, row, str(exc), None)
@@ -431,6 +512,58 @@ class SearchRunner:
         self.sent_total += 1
         self.running += 1
         log.info("%s: searching %s: command %s", self.instance, what, command_id)
+
+    # -- temporary quality profiles (qbarr.search.profiles) ----------------------------------
+
+    def _switch_profile(self, search: PlannedSearch, now: float) -> None:
+        """Before a search of missing items: switch its owner to the temporary profile (the
+        switch-back is journaled in the same transaction), or extend an open switch."""
+        s = self.settings
+        if not s.use_temp_for_missing or search.reason not in profiles.MISSING_REASONS:
+            return
+        owner = profiles.owner_of(s.kind, search)
+        if owner is None:
+            return
+        covers = profiles.covered(search)
+        open_restore = profiles.open_restore(self.db, self.journal.instance, owner)
+        if open_restore is not None:
+            profiles.extend_restore(self.db, open_restore, covers)
+            return
+        current = self.arr.profile_owner(owner.id).get("qualityProfileId")
+        pair = profiles.temp_for(self.quality_profiles, current, s) if current else None
+        if pair is None:
+            return
+        switch_id, _ = profiles.plan_switch(
+            self.db,
+            self.journal.instance,
+            owner,
+            pair[0],
+            pair[1],
+            covers,
+            search.title,
+            now,
+            s.temp_profile_timeout,
+            self.dry_run,
+        )
+        switch = [a for a in self.journal.pending(now) if a.id == switch_id]
+        self.executor.run(switch, self.dry_run, 0)
+
+    def _profile_actions(self, now: float) -> None:
+        """Switch-backs that are due (journaled with their reason) and failed switches whose
+        retry time came, carried out by the executor; the others keep waiting."""
+        todo = []
+        for a in self.journal.pending(now):
+            if a.kind != profiles.KIND:
+                continue
+            if profiles.RESTORE in a.key and a.status == "planned":
+                why = profiles.due(a, self.settings, self.missing, now)
+                if why is None:
+                    continue
+                profiles.record_restore(self.db, self.journal.instance, a, why, now)
+                log.info("%s: %s back to its profile: %s", self.instance, a.hash, why)
+            todo.append(a)
+        if todo:
+            self.executor.run(todo, self.dry_run, 0)
 
     # -- reporting ------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class SearchSettings:
     search_missing: bool = True
     search_cutoff_unmet: bool = True
     search_upgrades: bool = False
+    search_cf_unmet: bool = False
     search_limit: int = 3
     search_delay: float = 30.0
     search_cooldown: float = 86400.0
@@ -68,6 +69,9 @@ class SearchSettings:
     research_cooldown: float = 600.0
     wanted_refresh: float = 900.0
     requests: tuple[RequestSettings, ...] = ()
+    use_temp_for_missing: bool = False
+    temp_profile_timeout: float = 0.0
+    profile_mappings: tuple[tuple[str, str], ...] = ()  # (main profile name, temp name)
 
     @classmethod
     def from_section(cls, kind: str, sec: Mapping[str, Any]) -> SearchSettings:
@@ -84,6 +88,7 @@ class SearchSettings:
             search_missing=bool(sec.get("SearchMissing", d.search_missing)),
             search_cutoff_unmet=bool(sec.get("SearchCutoffUnmet", d.search_cutoff_unmet)),
             search_upgrades=bool(sec.get("SearchUpgrades", d.search_upgrades)),
+            search_cf_unmet=bool(sec.get("SearchCustomFormatUnmet", d.search_cf_unmet)),
             search_limit=int(sec.get("SearchLimit", d.search_limit)),
             search_delay=float(sec.get("SearchDelay", d.search_delay)),
             search_cooldown=float(sec.get("SearchCooldown", d.search_cooldown)),
@@ -98,7 +103,16 @@ class SearchSettings:
             research_cooldown=float(sec.get("ReSearchCooldown", d.research_cooldown)),
             wanted_refresh=float(sec.get("WantedRefresh", d.wanted_refresh)),
             requests=requests,
+            use_temp_for_missing=bool(sec.get("UseTempForMissing", d.use_temp_for_missing)),
+            temp_profile_timeout=float(sec.get("TempProfileTimeout", d.temp_profile_timeout)),
+            profile_mappings=_mappings(sec.get("QualityProfileMappings")),
         )
+
+    def temp_profile_for(self, main: str) -> str | None:
+        """The temporary profile name for a main profile name (None: not mapped or off)."""
+        if not self.use_temp_for_missing:
+            return None
+        return dict(self.profile_mappings).get(main)
 
     @property
     def hourly_cap(self) -> int | None:
@@ -134,6 +148,16 @@ class SearchSettings:
         return min(polls) if polls else 300.0
 
 
+def _mappings(section: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(section, Mapping):
+        return ()
+    return tuple(
+        (str(k).strip(), str(v).strip())
+        for k, v in section.items()
+        if not isinstance(v, Mapping) and str(k).strip() and str(v).strip()
+    )
+
+
 def settings_for(instance: Any) -> SearchSettings:
     """SearchSettings of a :class:`qbarr.config.Instance`."""
     return SearchSettings.from_section(instance.kind, instance.section["Search"])
@@ -157,6 +181,17 @@ def validate_instance(
             f"{_where(path, [name, 'Search'], 'SearchBySeries')} = {mode!r} is invalid: "
             f"expected one of {', '.join(SERIES_MODES)}"
         )
+    if search.get("UseTempForMissing") is True:
+        if not _mappings(search.get("QualityProfileMappings")):
+            problems.append(
+                f"{_where(path, [name, 'Search'], 'UseTempForMissing')} = true needs at least one "
+                f"line in [{name}][Search][QualityProfileMappings] (Main profile = Temp profile)"
+            )
+        if search.get("SearchMissing") is False:
+            problems.append(
+                f"{_where(path, [name, 'Search'], 'UseTempForMissing')} = true is invalid with "
+                "SearchMissing = false: the temporary profile is for missing items"
+            )
     for source in REQUEST_SOURCES:
         sec = search.get(source)
         if not isinstance(sec, Mapping) or sec.get("Enabled") is not True:

@@ -212,3 +212,116 @@ def arr_get(client: Any, path: str, params: Mapping[str, Any] | None = None) -> 
     """
     getter = getattr(client, "get", None) or client._get
     return getter(path, dict(params or {}))
+
+
+# -- custom-format scores (SearchCustomFormatUnmet) -------------------------------------------
+
+
+def cf_cutoffs(profiles: Iterable[Mapping[str, Any]]) -> dict[int, int]:
+    """Quality profile id -> cutoffFormatScore, for profiles that allow upgrades and care."""
+    out = {}
+    for p in profiles:
+        score = p.get("cutoffFormatScore") if isinstance(p, Mapping) else None
+        if (
+            isinstance(p.get("id"), int)
+            and isinstance(score, int)
+            and score > 0
+            and p.get("upgradeAllowed", True) is not False
+        ):
+            out[int(p["id"])] = score
+    return out
+
+
+def _cf_unmet(file: Any, cutoff: int | None) -> bool:
+    """The file met the quality cutoff but not the profile's cutoffFormatScore."""
+    if cutoff is None or not isinstance(file, Mapping):
+        return False
+    score = file.get("customFormatScore")
+    return isinstance(score, int) and score < cutoff and file.get("qualityCutoffNotMet") is not True
+
+
+def custom_format_unmet(
+    client: Any,
+    kind: str,
+    profiles: Iterable[Mapping[str, Any]],
+    on_owner: Callable[[], None] = lambda: None,
+) -> list[WantedItem]:
+    """Items whose file is below its profile's cutoffFormatScore (tier ``customformat``).
+
+    Radarr: GET movie (movieFile carries customFormatScore). Sonarr: GET series, then
+    GET episode?seriesId&includeEpisodeFile for each series with files on a profile that
+    has a cutoffFormatScore. Lidarr: GET artist, then GET album?artistId and
+    trackfile?artistId for each such artist (an album is unmet when one of its files is).
+    """
+    cutoffs = cf_cutoffs(profiles)
+    if not cutoffs:
+        return []
+    out: list[WantedItem] = []
+    if kind == "radarr":
+        for m in arr_get(client, "movie") or []:
+            if isinstance(m, Mapping) and _cf_unmet(
+                m.get("movieFile"), cutoffs.get(m.get("qualityProfileId"))
+            ):
+                item = movie_item(m, "customformat")
+                out += [item] if item else []
+        return out
+    owners = arr_get(client, "series" if kind == "sonarr" else "artist") or []
+    for owner in owners:
+        if not isinstance(owner, Mapping) or not isinstance(owner.get("id"), int):
+            continue
+        cutoff = cutoffs.get(owner.get("qualityProfileId"))
+        stats = owner.get("statistics") if isinstance(owner.get("statistics"), Mapping) else {}
+        files = stats.get("episodeFileCount" if kind == "sonarr" else "trackFileCount")
+        if cutoff is None or files == 0:
+            continue
+        if kind == "sonarr":
+            episodes = arr_get(
+                client, "episode", {"seriesId": owner["id"], "includeEpisodeFile": "true"}
+            )
+            for e in episodes or []:
+                if isinstance(e, Mapping) and _cf_unmet(e.get("episodeFile"), cutoff):
+                    item = episode_item(e, "customformat")
+                    out += [item] if item else []
+        else:
+            unmet = {
+                f.get("albumId")
+                for f in arr_get(client, "trackfile", {"artistId": owner["id"]}) or []
+                if _cf_unmet(f, cutoff)
+            }
+            if unmet:
+                for a in arr_get(client, "album", {"artistId": owner["id"]}) or []:
+                    if isinstance(a, Mapping) and a.get("id") in unmet:
+                        item = album_item(a, "customformat")
+                        out += [item] if item else []
+        on_owner()
+    return out
+
+
+def full_seasons(
+    series: Iterable[Mapping[str, Any]], missing: Mapping[tuple[int, int], int]
+) -> frozenset[tuple[int, int]]:
+    """(series id, season) whose monitored episodes are all missing: the season statistics'
+    episodeCount (monitored episodes aired or with a file) equals the missing count and no
+    episode of it has a file."""
+    out = set()
+    for s in series:
+        if not isinstance(s, Mapping) or not isinstance(s.get("id"), int):
+            continue
+        for season in s.get("seasons") or []:
+            if not isinstance(season, Mapping) or not season.get("monitored", True):
+                continue
+            number = season.get("seasonNumber")
+            stats = (
+                season.get("statistics") if isinstance(season.get("statistics"), Mapping) else {}
+            )
+            key = (int(s["id"]), number) if isinstance(number, int) else None
+            count = stats.get("episodeCount")
+            if (
+                key is not None
+                and isinstance(count, int)
+                and count >= 2
+                and missing.get(key, 0) >= count
+                and not stats.get("episodeFileCount")
+            ):
+                out.add(key)
+    return frozenset(out)

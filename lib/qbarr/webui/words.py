@@ -38,7 +38,9 @@ IMPORT_RULES = frozenset({"import"})
 def rule_words(rule: str | None) -> str:
     if not rule:
         return "Not decided yet."
-    return RULES.get(rule, f"Rule {rule}.")
+    from qbarr.policy.docs import RULE_DOCS  # rules added since this table (bad-media ...)
+
+    return RULES.get(rule) or RULE_DOCS.get(rule) or f"Rule {rule}."
 
 
 def age(ts: float | None, now: float | None = None) -> str:

@@ -118,7 +118,11 @@ def search(sim: SimArr, command: Command) -> str:
             i
             for i in found
             if i.id not in busy
-            and (sim.lib.is_missing(i, now) or (i.has_file and not sim.lib.cutoff_met(i)))
+            and (
+                sim.lib.is_missing(i, now)
+                or (i.has_file and not sim.lib.cutoff_met(i))
+                or sim.lib.cf_unmet(i)
+            )
         ]
         lucky = [i for i in wanted if sim.rng.random() < sim.options.grab_probability]
     grabs = plan_grabs(sim, command, lucky)[: sim.options.max_grabs_per_command]

@@ -122,7 +122,15 @@ PROFILES: dict[str, dict[int, tuple[str, int]]] = {
     "sonarr": {1: ("Any", 4), 2: ("HD-1080p", 7), 3: ("Ultra-HD", 19)},
     "lidarr": {1: ("Any", 4), 2: ("Lossless", 6)},
 }
+# profile id -> cutoffFormatScore: a file whose custom-format score is below it (and whose
+# quality met the cutoff) is "custom format unmet"; 0 = the profile does not care.
+CF_CUTOFF: dict[int, int] = {1: 0, 2: 100, 3: 100}
 TAGS = ("4k", "kids", "anime", "requested")
+
+
+def initial_cf_score(item_id: int) -> int:
+    """The custom-format score of a generated file: deterministic, about a third below 100."""
+    return (item_id * 37) % 160
 
 
 @dataclass(slots=True)
@@ -161,6 +169,7 @@ class Item:
     file_added: datetime | None = None
     last_search: datetime | None = None
     tags: list[int] = field(default_factory=list)
+    cf_score: int = 0
 
 
 def tmdb_id(kind: str, item_or_parent_id: int) -> int:
@@ -204,6 +213,28 @@ class Library:
 
     def cutoff_met(self, item: Item) -> bool:
         return item.has_file and self.rank(item.quality_id) >= self.rank(self.cutoff_of(item))
+
+    def cf_unmet(self, item: Item) -> bool:
+        """Quality cutoff met but the file's custom-format score below cutoffFormatScore."""
+        return self.cutoff_met(item) and item.cf_score < CF_CUTOFF.get(item.profile_id, 0)
+
+    def set_profile(self, parent_or_item_ids: Iterable[int], profile_id: int) -> int:
+        """The editor's quality-profile change: of movies (Radarr), or of series / artists and
+        their episodes / albums. Returns how many were changed."""
+        with self.lock:
+            changed = 0
+            for pid in parent_or_item_ids:
+                if self.kind == "radarr":
+                    if pid in self.items:
+                        self.items[pid].profile_id = profile_id
+                        changed += 1
+                elif pid in self.parents:
+                    self.parents[pid].profile_id = profile_id
+                    for child in self.children(pid):
+                        child.profile_id = profile_id
+                    changed += 1
+            self.version += 1
+            return changed
 
     def effectively_monitored(self, item: Item) -> bool:
         parent = self.parents.get(item.parent_id)
@@ -336,12 +367,20 @@ class Library:
 
     # -- changes -----------------------------------------------------------
 
-    def give_file(self, item_id: int, quality_id: int, now: datetime | None = None) -> Item:
-        """An import: the item gets a file of this quality and leaves wanted/missing."""
+    def give_file(
+        self,
+        item_id: int,
+        quality_id: int,
+        now: datetime | None = None,
+        cf_score: int | None = None,
+    ) -> Item:
+        """An import: the item gets a file of this quality and leaves wanted/missing (its
+        custom-format score meets the profile's cutoffFormatScore unless given)."""
         with self.lock:
             item = self.items[item_id]
             item.has_file = True
             item.quality_id = quality_id
+            item.cf_score = CF_CUTOFF.get(item.profile_id, 0) if cf_score is None else cf_score
             item.file_id = self._next_file_id
             item.file_added = now or datetime.now(UTC)
             self._next_file_id += 1
@@ -544,6 +583,7 @@ def _files(
         )
         item.has_file = True
         item.quality_id = order[rank]
+        item.cf_score = initial_cf_score(item.id)
         item.file_id = lib._next_file_id
         item.file_added = min(now, item.released + DAY * rng.randint(1, 30))
         lib._next_file_id += 1

@@ -1,9 +1,11 @@
 """Minimal media lookups of the Arr simulators (GET by id, and small filtered lists).
 
 Radarr: movie, movie/{id}. Sonarr: series, series/{id}, episode (seriesId,
-seasonNumber, episodeIds), episode/{id}. Lidarr: artist, artist/{id}, album
-(artistId, albumIds), album/{id}. Enough for a search program to look up what
-a wanted record points at.
+seasonNumber, episodeIds), episode/{id}, episodefile (seriesId). Lidarr: artist,
+artist/{id}, album (artistId, albumIds), album/{id}, trackfile (artistId). Enough for a
+search program to look up what a wanted record points at and the custom-format score of
+files. The editors (PUT movie/editor, series/editor, artist/editor) change the quality
+profile, as a temporary-profile switch does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import bottle
 
 from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.engine import SimArr
+from qbarr.sim.arr.library import PROFILES
 
 
 def add_media_routes(
@@ -29,6 +32,25 @@ def add_media_routes(
     def item_or_404(item_id: int, render: Callable[[Any], dict[str, Any]]) -> Any:
         item = lib.items.get(item_id)
         return as_json(render(item)) if item is not None else fail(404, "NotFound")
+
+    def editor(ids_field: str) -> Any:
+        """PUT <media>/editor {<ids_field>: [...], qualityProfileId}: the bulk profile change."""
+        import json
+
+        try:
+            body = json.loads(bottle.request.body.read() or b"{}")
+        except ValueError:
+            return fail(400, "The request body is not valid JSON")
+        ids = body.get(ids_field) if isinstance(body, dict) else None
+        profile = body.get("qualityProfileId") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            return fail(400, f"'{ids_field}' must be a list of ids")
+        if profile is not None:
+            if profile not in PROFILES[kind]:
+                return fail(400, f"QualityProfile with ID '{profile}' does not exist")
+            lib.set_profile(ids, profile)
+        bottle.response.status = 200
+        return ""
 
     if kind == "radarr":
 
@@ -44,6 +66,10 @@ def add_media_routes(
         @api("GET", "/movie/<item_id:int>")
         def movie(item_id: int) -> Any:
             return item_or_404(item_id, lambda i: res.movie(lib, i, now()))
+
+        @api("PUT", "/movie/editor")
+        def movie_editor() -> Any:
+            return editor("movieIds")
 
     if kind == "sonarr":
 
@@ -89,6 +115,18 @@ def add_media_routes(
         def episode(item_id: int) -> Any:
             return item_or_404(item_id, lambda i: res.episode(lib, i, now(), True, True))
 
+        @api("GET", "/episodefile")
+        def episode_files() -> Any:
+            series_id = q_int("seriesId", 0)
+            if not series_id:
+                return fail(400, "seriesId or episodeFileIds must be provided")
+            found = [e for e in lib.children(series_id) if e.has_file]
+            return as_json([res.episode_file(lib, e) for e in found])
+
+        @api("PUT", "/series/editor")
+        def series_editor() -> Any:
+            return editor("seriesIds")
+
     if kind == "lidarr":
 
         @api("GET", "/artist")
@@ -117,3 +155,15 @@ def add_media_routes(
         @api("GET", "/album/<item_id:int>")
         def album(item_id: int) -> Any:
             return item_or_404(item_id, lambda i: res.album(lib, i, now(), include_artist=True))
+
+        @api("GET", "/trackfile")
+        def track_files() -> Any:
+            artist_id = q_int("artistId", 0)
+            if not artist_id:
+                return fail(400, "artistId, albumId or trackFileIds must be provided")
+            found = [a for a in lib.children(artist_id) if a.has_file]
+            return as_json([res.track_file(lib, a) for a in found])
+
+        @api("PUT", "/artist/editor")
+        def artist_editor() -> Any:
+            return editor("artistIds")

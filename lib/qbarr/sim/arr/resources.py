@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qbarr.sim.arr.library import (
+    CF_CUTOFF,
     PROFILES,
     QUALITIES,
     TAGS,
@@ -116,7 +117,7 @@ def quality_profiles(kind: str) -> list[dict[str, Any]]:
             "cutoff": cutoff,
             "items": items,
             "minFormatScore": 0,
-            "cutoffFormatScore": 0,
+            "cutoffFormatScore": CF_CUTOFF.get(pid, 0),
             "formatItems": [],
         }
         if kind != "lidarr":
@@ -181,6 +182,7 @@ def movie(lib: Library, item: Item, now: datetime) -> dict[str, Any]:
             "size": 4_000_000_000,
             "dateAdded": iso(item.file_added),
             "quality": quality("radarr", item.quality_id),
+            "customFormatScore": item.cf_score,
             "qualityCutoffNotMet": not lib.cutoff_met(item),
         }
     return data
@@ -217,7 +219,14 @@ def series(lib: Library, parent: Parent, now: datetime, with_stats: bool = True)
     if with_stats:
         episodes = lib.children(parent.id)
         seasons = sorted({e.season for e in episodes})
-        data["seasons"] = [{"seasonNumber": s, "monitored": s > 0} for s in seasons]
+        data["seasons"] = [
+            {
+                "seasonNumber": s,
+                "monitored": s > 0,
+                "statistics": season_statistics([e for e in episodes if e.season == s], now),
+            }
+            for s in seasons
+        ]
         have = sum(1 for e in episodes if e.has_file)
         data["statistics"] = {
             "seasonCount": len([s for s in seasons if s > 0]),
@@ -229,6 +238,51 @@ def series(lib: Library, parent: Parent, now: datetime, with_stats: bool = True)
             "percentOfEpisodes": 100.0 * have / len(episodes) if episodes else 0.0,
         }
     return data
+
+
+def season_statistics(episodes: list[Item], now: datetime) -> dict[str, Any]:
+    """Sonarr's SeasonStatistics: episodeCount = monitored episodes aired or with a file."""
+    counted = [e for e in episodes if e.monitored and (e.released <= now or e.has_file)]
+    have = sum(1 for e in episodes if e.has_file)
+    return {
+        "episodeFileCount": have,
+        "episodeCount": len(counted),
+        "totalEpisodeCount": len(episodes),
+        "sizeOnDisk": have * 1_000_000_000,
+        "releaseGroups": [],
+        "percentOfEpisodes": 100.0 * have / len(counted) if counted else 0.0,
+    }
+
+
+def episode_file(lib: Library, item: Item) -> dict[str, Any]:
+    """A Sonarr EpisodeFileResource."""
+    return {
+        "id": item.file_id,
+        "seriesId": item.parent_id,
+        "seasonNumber": item.season,
+        "relativePath": f"Season {item.season:02d}/{item.title}.mkv",
+        "size": 1_000_000_000,
+        "dateAdded": iso(item.file_added),
+        "quality": quality("sonarr", item.quality_id),
+        "customFormatScore": item.cf_score,
+        "releaseType": "singleEpisode",
+        "qualityCutoffNotMet": not lib.cutoff_met(item),
+    }
+
+
+def track_file(lib: Library, item: Item) -> dict[str, Any]:
+    """A Lidarr TrackFileResource (one file stands for an album's tracks in the simulator)."""
+    return {
+        "id": item.file_id,
+        "artistId": item.parent_id,
+        "albumId": item.id,
+        "path": f"/music/{item.title}/01.flac",
+        "size": 40_000_000,
+        "dateAdded": iso(item.file_added),
+        "quality": quality("lidarr", item.quality_id),
+        "customFormatScore": item.cf_score,
+        "qualityCutoffNotMet": not lib.cutoff_met(item),
+    }
 
 
 def episode(
@@ -257,18 +311,7 @@ def episode(
     if include_series:
         data["series"] = series(lib, lib.parents[item.parent_id], now, with_stats=False)
     if include_file and item.has_file:
-        data["episodeFile"] = {
-            "id": item.file_id,
-            "seriesId": item.parent_id,
-            "seasonNumber": item.season,
-            "relativePath": f"Season {item.season:02d}/{item.title}.mkv",
-            "size": 1_000_000_000,
-            "dateAdded": iso(item.file_added),
-            "quality": quality("sonarr", item.quality_id),
-            "customFormatScore": 0,
-            "releaseType": "singleEpisode",
-            "qualityCutoffNotMet": not lib.cutoff_met(item),
-        }
+        data["episodeFile"] = episode_file(lib, item)
     return data
 
 
