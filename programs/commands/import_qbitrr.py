@@ -1,0 +1,91 @@
+"""`qbarr import-qbitrr PATH/config.toml`: write config.ini from a qBitrr config, with a report.
+
+The conversion itself is :mod:`qbarr.qbitrr_import` (pure); here: read the TOML, refuse to
+overwrite an existing config.ini (``--force`` keeps it as ``config.ini.bak``), check the
+result with qbarr's own validation before it replaces anything, write it with mode 0600
+(it holds the API keys and passwords), and print the report, where secrets are masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+from qbarr.config import EX_CONFIG, ConfigError, load, secrets_of
+from qbarr.paths import Home
+from qbarr.qbitrr_import import PLACEHOLDER, convert, render
+from qbarr.runtime import ScrubbingFormatter
+from qbarr_programs.commands.common import EX_FAIL
+
+NAME = "import-qbitrr"
+HELP = "write config.ini from a qBitrr config.toml and report what was converted"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("toml", metavar="PATH", help="qBitrr's config.toml")
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing config.ini (kept as .bak)"
+    )
+
+
+def read_toml(path: Path) -> dict | None:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        print(f"qbarr import-qbitrr: {path}: file not found", file=sys.stderr)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        print(f"qbarr import-qbitrr: {path} is not a readable TOML file: {exc}", file=sys.stderr)
+    return None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600 (temp file + rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace, home: Home) -> int:
+    data = read_toml(Path(args.toml))
+    if data is None:
+        return EX_CONFIG
+    target = home.config
+    if target.exists() and not args.force:
+        print(
+            f"qbarr import-qbitrr: {target} exists; not overwritten (--force keeps it as "
+            f"{target.name}.bak)",
+            file=sys.stderr,
+        )
+        return EX_FAIL
+    result = convert(data)
+    text = render(result.config)
+    home.root.mkdir(parents=True, exist_ok=True)
+    check = target.with_name(f".{target.name}.check")
+    write_private(check, text)
+    try:
+        cfg = load(check, env={})
+    except ConfigError as exc:
+        print("qbarr import-qbitrr: the converted file is not valid:", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        check.unlink()
+        return EX_CONFIG
+    if target.exists():
+        backup = target.with_name(target.name + ".bak")
+        os.replace(target, backup)
+        print(f"kept the previous {target.name} as {backup}")
+    os.replace(check, target)
+    scrub = ScrubbingFormatter("qbarr")
+    # placeholders such as CHANGE_ME are not secrets: masking them would hide the host line
+    scrub.set_secrets([v for v in secrets_of(cfg.data) if v != PLACEHOLDER and len(v) >= 4])
+    print(scrub.scrub(result.report()))
+    names = ", ".join(i.name for i in cfg.instances) or "no Arr instance"
+    print(f"wrote {target} (mode 0600): {names}")
+    print("next: `qbarr check` (it also logs in to qBittorrent and each Arr), then `qbarr run`")
+    return 0
