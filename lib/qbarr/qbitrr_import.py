@@ -352,9 +352,9 @@ class _Converter:
                 new = mode if mode in ("Auto", "Move", "Copy") else "Auto"
                 self.put(name, key, value, [name], "ImportMode", new)
             elif key == "RssSyncTimer":
-                new = off_or_duration(value, 60)
-                if new is not None:
-                    self.put(name, key, value, [name, "Search"], "RssSyncEvery", new)
+                every = off_or_duration(value, 60)
+                if every is not None:
+                    self.put(name, key, value, [name, "Search"], "RssSyncEvery", every)
             else:
                 self.drop(name, key, NO_COUNTERPART["Arr"].get(key, "unknown to qbarr"))
         if "Category" not in a:

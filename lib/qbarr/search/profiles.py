@@ -143,7 +143,7 @@ def plan_switch(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (journal, owner.key, title, RULE, reason, json.dumps(inputs), int(dry_run), now),
         )
-        decision_id = int(cur.lastrowid)
+        decision_id = int(cur.lastrowid or 0)
         ids = []
         for step, frm, to in ((SWITCH, main, temp), (RESTORE, temp, main)):
             params = {
@@ -170,7 +170,7 @@ def plan_switch(
                     now,
                 ),
             )
-            ids.append(int(cur.lastrowid))
+            ids.append(int(cur.lastrowid or 0))
     return ids[0], ids[1]
 
 
