@@ -33,7 +33,6 @@ from typing import Any, Protocol
 
 from qbarr.db import rows
 from qbarr.journal import ActionRow, Journal
-from qbarr.search import profiles
 from qbarr.search.recorder import may_search, record_search
 
 BATCHED = ("delete", "pause", "resume", "recheck")
@@ -342,7 +341,9 @@ class Executor:
             ids = [int(i) for i in p.get("file_ids", [])]
             self.qbt.file_prio(a.hash, ids, int(p.get("priority", 0)))
             return f"{len(ids)} file(s) set to priority {p.get('priority', 0)}"
-        if a.kind == profiles.KIND:  # a temporary quality profile (the search program's journal)
+        if a.kind == "set_profile":  # a temporary quality profile (the search program's journal)
+            from qbarr.search import profiles  # only the search program has these actions
+
             return profiles.apply(self.arr, p)
         if a.kind in ("add_tags", "remove_tags"):
             tags = [str(t) for t in p.get("tags", [])]

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -34,8 +34,10 @@ from qbarr.config import Config, Instance
 from qbarr.db import rows, write_txn
 from qbarr.executor import Executor
 from qbarr.journal import Journal
-from qbarr.media import pool as media_pool
 from qbarr.search.settings import settings_for
+
+if TYPE_CHECKING:
+    from qbarr.media.pool import MediaChecker
 
 log = logging.getLogger("qbarr.manager")
 
@@ -93,7 +95,7 @@ class TorrentLoop:
         self.decided: dict[str, tuple[policy.Decision, float]] = {}  # reusable "ok" decisions
         self.files_wanted: set[str] = set()
         self.present: set[str] | None = None  # this instance's hashes the journal knows are present
-        self.media: media_pool.MediaChecker | None = None  # VerifyMedia (qbarr.media.pool)
+        self.media: MediaChecker | None = None  # VerifyMedia (qbarr.media.pool)
         self.configure(cfg, instance)
 
     def configure(self, cfg: Config, instance: Instance) -> None:
@@ -106,9 +108,9 @@ class TorrentLoop:
         self.executor.search_settings = settings_for(instance)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
         self.decided = {}
-        self.media = media_pool.configure(
-            self.media, self.db, instance.kind, instance.section["Torrent"]
-        )
+        from qbarr.media import pool  # the probe pool only matters with VerifyMedia
+
+        self.media = pool.configure(self.media, self.db, instance.kind, instance.section["Torrent"])
 
     def close(self) -> None:
         """Stop what runs beside the cycle (media probes)."""
