@@ -8,12 +8,14 @@ blocklist, qBittorrent's torrents, the journal, the heartbeat), not at the loop'
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.manager_world import World, manager_world
+from tests.conftest import free_port
+from tests.support.manager_world import FakeClock, World, manager_world, qbt_sim
 
 
 @pytest.fixture
@@ -83,3 +85,33 @@ def test_a_bad_config_keeps_the_previous_one(world: World) -> None:
     world.adopt()
     manager.step()
     assert [s["downloadClientId"].lower() for s in world.commands("DownloadedMoviesScan")] == [h]
+
+
+def test_a_connect_failure_is_reported_and_retried_after_the_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """qBittorrent down: the heartbeat says so at once; the next try comes at the first tick
+    after the backoff, not before, and the log says when that is."""
+    port = free_port()
+    with manager_world(tmp_path) as world:
+        world.qbt_url = f"http://127.0.0.1:{port}"  # nothing listens there yet
+        manager = world.manager(settings={"LoopInterval": "2s"})
+        clock = FakeClock()
+        manager.backoff.clock = clock.monotonic
+        with caplog.at_level(logging.WARNING, logger="qbarr-arr"):
+            manager.step()
+        beat = world.heartbeat()
+        assert beat["status"] == "error" and not beat["qbt_ok"]
+        assert beat["last_error"].startswith("qBittorrent:")
+        assert beat["stats"]["retry_in"] == 2.0
+        assert "(retry in 2.0s)" in caplog.text, caplog.text
+        qbt = qbt_sim(port)
+        try:
+            manager.step()  # qBittorrent answers now, but the backoff has not run out
+            assert world.heartbeat()["status"] == "error"
+            clock.advance(2.0)
+            manager.step()
+            beat = world.heartbeat()
+            assert (beat["status"], beat["qbt_ok"], beat["arr_ok"]) == ("ok", 1, 1)
+        finally:
+            qbt.stop()
