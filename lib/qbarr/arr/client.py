@@ -335,7 +335,7 @@ class ArrClient:
         if self.kind == "sonarr" and mode == "series":
             if series_id is None:
                 raise ValueError("a series search needs series_id")
-            return self.command("SeriesSearch", seriesId=int(series_id))
+            return self.command(self.spec.series_search_command, seriesId=int(series_id))
         if self.kind == "sonarr" and mode != "episode":
             raise ValueError(f"unknown search mode {mode!r} (episode or series)")
         clean = sorted({int(i) for i in ids})

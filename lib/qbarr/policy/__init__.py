@@ -16,7 +16,7 @@ from qbarr.policy.docs import FAIL_NOTE, RULE_DOCS, RULES
 from qbarr.policy.facts import INFINITE_ETA, TorrentFacts, canonical_state, shared_content
 from qbarr.policy.files import judge_files
 from qbarr.policy.model import EFFECT_FIELDS, Action, Decision, Env, Memory, QueueView, group_queue
-from qbarr.policy.rules import FAILED_STATES, RECHECK_GRACE, decide
+from qbarr.policy.rules import RECHECK_GRACE, decide
 from qbarr.policy.settings import (
     PolicyConfigError,
     PolicySettings,
@@ -46,7 +46,6 @@ __all__ = [
     "Decision",
     "EFFECT_FIELDS",
     "Env",
-    "FAILED_STATES",
     "FAIL_NOTE",
     "INFINITE_ETA",
     "Memory",

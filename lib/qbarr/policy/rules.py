@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qbarr.arr.kinds import FAILED_STATES
 from qbarr.policy import freespace
 from qbarr.policy.facts import WAIT_STATES, TorrentFacts
 from qbarr.policy.files import digest, judge_files
@@ -24,9 +25,6 @@ from qbarr.units import format_duration as fmt
 # before looking at the state again (its state lags up to a few seconds).
 RECHECK_GRACE = 60.0
 
-FAILED_STATES = frozenset(
-    {"failed", "failedPending", "importFailed", "downloadFailed", "downloadFailedPending"}
-)
 NOT_IMPORTABLE = FAILED_STATES | {"imported", "importing", "ignored"}
 IMPORT_DONE = FAILED_STATES | {"imported", "ignored"}
 

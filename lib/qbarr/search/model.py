@@ -18,20 +18,10 @@ TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
 # Arr command names that count as "a search running in the Arr".
 SEARCH_STATUSES_RUNNING = frozenset({"queued", "started"})
 
-MEDIA_OF_KIND = {"radarr": "movie", "sonarr": "episode", "lidarr": "album"}
-
 
 def item_key(media: str, media_id: int) -> str:
     """``movie:123`` and friends: the key of one searchable thing."""
     return f"{media}:{int(media_id)}"
-
-
-def parse_key(key: str) -> tuple[str, int]:
-    """Inverse of :func:`item_key`; raises ValueError on anything else."""
-    media, _, number = key.partition(":")
-    if media not in ("movie", "episode", "series", "album") or not number.lstrip("-").isdigit():
-        raise ValueError(f"not a search item key: {key!r}")
-    return media, int(number)
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
+from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound, kind_of
 from qbarr.search import recorder
 from qbarr.search import wanted as wantedmod
-from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
+from qbarr.search.model import (
+    SEARCH_STATUSES_RUNNING,
+    Plan,
+    PlannedSearch,
+    RequestItem,
+    WantedItem,
+    item_key,
+)
 from qbarr.search.planner import backoff_delay, plan
 from qbarr.search.settings import SearchSettings
 from qbarr.search.sources import SourceError
@@ -302,7 +309,7 @@ class SearchRunner:
         if s.search_upgrades and (
             self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH
         ):
-            library = wantedmod.arr_get(self.arr, wantedmod.LIBRARY_PATHS[s.kind])
+            library = wantedmod.arr_get(self.arr, kind_of(s.kind).library_path)
             self.upgrades = wantedmod.upgrade_items(
                 s.kind, library if isinstance(library, list) else []
             )
@@ -316,17 +323,12 @@ class SearchRunner:
         if queue_fn is None:
             return items
         busy: set[str] = set()
-        field_of = {
-            "radarr": ("movieId", "movie"),
-            "sonarr": ("episodeId", "episode"),
-            "lidarr": ("albumId", "album"),
-        }
-        fname, media = field_of[self.settings.kind]
+        kind = kind_of(self.settings.kind)
         for q in queue_fn():
-            value = q.media.get(fname) if hasattr(q, "media") else None
+            value = q.media.get(kind.search_media_field) if hasattr(q, "media") else None
             for v in value if isinstance(value, list) else [value]:
                 if isinstance(v, int):
-                    busy.add(f"{media}:{v}")
+                    busy.add(item_key(kind.media, v))
         self.in_queue = sum(1 for i in items if i.key in busy)
         return [i for i in items if i.key not in busy]
 
