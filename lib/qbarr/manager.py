@@ -152,7 +152,7 @@ class TorrentLoop:
         missing = set()
         for h in hashes:
             t = mine[h]
-            if t.get("amount_left", 1) != 0 or self.memory.get(h, policy.Memory()).import_sent_at:
+            if not policy.is_complete(t) or self.memory.get(h, policy.Memory()).import_sent_at:
                 continue
             content, save = str(t.get("content_path") or ""), str(t.get("save_path") or "")
             if content and save and os.path.isdir(save) and not os.path.exists(content):
@@ -208,8 +208,7 @@ class TorrentLoop:
         self, decisions: list[policy.Decision], mine: Mapping[str, dict[str, Any]], now: float
     ) -> None:
         for d in decisions:
-            t = mine.get(d.hash, {})
-            if d.rule == "ok" and not d.actions and t.get("amount_left") == 0:
+            if d.rule == "ok" and not d.actions and policy.is_complete(mine.get(d.hash, {})):
                 spread = int(d.hash[:4], 16) % 60 if d.hash[:4].isalnum() else 0
                 self.decided[d.hash] = (d, now + REDECIDE_OK_AFTER + spread)
             else:

@@ -172,7 +172,8 @@ def test_needs_files() -> None:
     assert needs_files({"state": "downloading", "amount_left": 5})
     assert needs_files({"state": "pausedDL", "amount_left": 5})
     assert not needs_files({"state": "metaDL", "amount_left": 0})
-    assert not needs_files({"state": "stalledUP", "amount_left": 0})
+    assert not needs_files({"state": "stalledUP", "amount_left": 0, "progress": 1})
+    assert not needs_files({"state": "pausedUP", "amount_left": 0, "progress": 1})
     assert not needs_files({"state": "checkingDL", "amount_left": 5})
 
 

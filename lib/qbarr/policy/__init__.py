@@ -13,7 +13,14 @@ inputs, the journal records the decisions and the executor carries out their act
 from __future__ import annotations
 
 from qbarr.policy.docs import FAIL_NOTE, RULE_DOCS, RULES
-from qbarr.policy.facts import INFINITE_ETA, TorrentFacts, canonical_state, shared_content
+from qbarr.policy.facts import (
+    INFINITE_ETA,
+    TorrentFacts,
+    canonical_state,
+    is_complete,
+    needs_files,
+    shared_content,
+)
 from qbarr.policy.files import judge_files
 from qbarr.policy.model import EFFECT_FIELDS, Action, Decision, Env, Memory, QueueView, group_queue
 from qbarr.policy.rules import RECHECK_GRACE, decide
@@ -26,18 +33,6 @@ from qbarr.policy.settings import (
 )
 
 DESTRUCTIVE_KINDS = frozenset({"delete", "blocklist"})
-
-
-def needs_files(torrent: dict) -> bool:
-    """Whether the loop should fetch ``torrents/files`` for this torrent (for unwanted-files).
-
-    Only downloads with metadata: complete torrents and magnets without metadata are not judged.
-    """
-    state = canonical_state(str(torrent.get("state") or ""))
-    if state in ("metaDL", "forcedMetaDL", "missingFiles", "error") or state.startswith("checking"):
-        return False
-    left = torrent.get("amount_left")
-    return isinstance(left, (int, float)) and left > 0
 
 
 __all__ = [
@@ -61,6 +56,7 @@ __all__ = [
     "decide",
     "default_allowlist",
     "group_queue",
+    "is_complete",
     "judge_files",
     "needs_files",
     "normalize_host",
