@@ -26,6 +26,8 @@ from typing import Any
 from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
 from configobj.validate import Validator, VdtValueError
 
+from qbarr.configchecks import search_problems
+from qbarr.configchecks import where as _where
 from qbarr.units import parse_duration, parse_size
 
 FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI")
@@ -164,11 +166,6 @@ def _raw_value(raw: Any, sections: list[str], key: str) -> Any:
     return node.get(key, None)
 
 
-def _where(path: Path, sections: list[str], key: str | None = None) -> str:
-    where = f"{path}: [{']['.join(sections)}]" if sections else f"{path}:"
-    return f"{where} {key}" if key else where
-
-
 def _norm(name: str) -> str:
     return name.lower().replace("-", "_")
 
@@ -261,18 +258,11 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
 
 
 def _part_checks(path: Path, instances: list[Instance]) -> list[str]:
-    """Cross-field checks owned by other packages, one line per problem.
-
-    Search: a request source enabled without URL or key, requests on Lidarr
-    (``qbarr.search.settings.validate_instance``). Imported here, not at the top, so that
-    loading this module never pulls in the other packages.
-    """
-    from qbarr.search.settings import validate_instance
-
+    """Cross-field checks (qbarr.configchecks), one line per problem."""
     return [
         line
         for inst in instances
-        for line in validate_instance(path, inst.name, inst.kind, inst.section)
+        for line in search_problems(path, inst.name, inst.kind, inst.section)
     ]
 
 

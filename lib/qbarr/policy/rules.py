@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbarr.arr.kinds import FAILED_STATES
-from qbarr.policy import freespace
-from qbarr.policy.facts import WAIT_STATES, TorrentFacts
+from qbarr.policy.facts import INFINITE_ETA, WAIT_STATES, TorrentFacts
 from qbarr.policy.files import digest, judge_files
+from qbarr.policy.freespace import Step
+from qbarr.policy.freespace import plan as plan_free_space
 from qbarr.policy.model import Action, Decision, Env, Memory, QueueView
 from qbarr.policy.observe import effective_max_eta, observe
 from qbarr.policy.seeding import Obligation, limits_for, obligation, seeding_done
@@ -39,7 +40,7 @@ class Ctx:
     mem: Memory
     s: PolicySettings
     env: Env
-    step: freespace.Step | None
+    step: Step | None
     tracker: TrackerRule | None
     ob: Obligation
     shared: bool
@@ -512,7 +513,7 @@ def r_ok(c: Ctx) -> Decision:
     elif f.stopped:
         text = f"stopped by the user at {f.progress * 100:.1f}%"
     else:
-        eta = "unknown" if f.eta >= 8640000 else fmt(f.eta)
+        eta = "unknown" if f.eta >= INFINITE_ETA else fmt(f.eta)
         text = f"downloading ({f.raw_state}) {f.progress * 100:.1f}%, ETA {eta}"
     return c.decide("ok", "fine", text)
 
@@ -575,7 +576,7 @@ def decide(
     for h in hashes:
         f = TorrentFacts.from_qbt(h, lowered[h])
         observed[h] = (f, observe(f, memory.get(h), settings, env))
-    steps = freespace.plan(observed, settings, env)
+    steps = plan_free_space(observed, settings, env)
     out = []
     for h in hashes:
         f, mem = observed[h]

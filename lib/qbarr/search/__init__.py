@@ -3,7 +3,8 @@
 Modules, from pure to I/O:
 
 - :mod:`qbarr.search.model`    WantedItem, RequestItem, PlannedSearch, Usage, Plan, item keys
-- :mod:`qbarr.search.settings` SearchSettings from ``[[Search]]``; config checks (validate_instance)
+- :mod:`qbarr.search.settings` SearchSettings from ``[[Search]]`` (its cross-field checks are
+  in :mod:`qbarr.configchecks`)
 - :mod:`qbarr.search.planner`  ``plan(wanted, requests, running, history, now, settings, usage)``
 - :mod:`qbarr.search.wanted`   Arr records -> WantedItem; the paged wanted/missing|cutoff crawl
 - :mod:`qbarr.search.sources`  Overseerr / Ombi clients -> RequestItem

@@ -1,9 +1,8 @@
-"""Typed search settings read from an instance's ``[[Search]]`` section, and their checks.
+"""Typed search settings read from an instance's ``[[Search]]`` section.
 
-configspec.ini already types each key and rejects negative limits and unknown modes;
-:func:`validate_instance` adds the checks a configspec cannot express (a request source
-enabled without a URL or key, requests on Lidarr). config.load calls it and reports the
-lines together with every other problem, each naming the file, section and key.
+configspec.ini types each key and rejects negative limits and unknown modes;
+:mod:`qbarr.configchecks` adds the checks a configspec cannot express (a request source
+enabled without a URL or key, requests on Lidarr), so the values here are usable as read.
 """
 
 from __future__ import annotations
@@ -11,11 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-SERIES_MODES = ("smart", "episode", "series")
-REQUEST_SOURCES = ("Overseerr", "Ombi")
+from qbarr.configchecks import REQUEST_SOURCES
 
 
 @dataclass(frozen=True)
@@ -137,58 +134,3 @@ class SearchSettings:
 def settings_for(instance: Any) -> SearchSettings:
     """SearchSettings of a :class:`qbarr.config.Instance`."""
     return SearchSettings.from_section(instance.kind, instance.section["Search"])
-
-
-def _where(path: Path | str, sections: list[str], key: str) -> str:
-    return f"{path}: [{']['.join(sections)}] {key}"
-
-
-def validate_instance(
-    path: Path | str, name: str, kind: str, section: Mapping[str, Any]
-) -> list[str]:
-    """Cross-field checks of one instance's ``[[Search]]``; one clear line per problem."""
-    search = section.get("Search")
-    if not isinstance(search, Mapping):
-        return []
-    problems: list[str] = []
-    mode = search.get("SearchBySeries", "smart")
-    if mode not in SERIES_MODES:  # configspec catches this too; kept for direct callers
-        problems.append(
-            f"{_where(path, [name, 'Search'], 'SearchBySeries')} = {mode!r} is invalid: "
-            f"expected one of {', '.join(SERIES_MODES)}"
-        )
-    for source in REQUEST_SOURCES:
-        sec = search.get(source)
-        if not isinstance(sec, Mapping) or sec.get("Enabled") is not True:
-            continue  # not enabled (or not a boolean: configspec reports that one)
-        problems += _request_problems(path, [name, "Search", source], kind, source, sec)
-    return problems
-
-
-def _request_problems(
-    path: Path | str, where: list[str], kind: str, source: str, sec: Mapping[str, Any]
-) -> list[str]:
-    problems = []
-    url = str(sec.get("URL", "") or "").strip()
-    if kind not in ("radarr", "sonarr"):
-        problems.append(
-            f"{_where(path, where, 'Enabled')} = true is invalid: {source} requests are for "
-            f"Radarr and Sonarr instances only (this one is {kind})"
-        )
-    if not url:
-        problems.append(
-            f"{_where(path, where, 'URL')} is empty: {source} is enabled, so set its address "
-            f"(e.g. http://127.0.0.1:{5055 if source == 'Overseerr' else 3579}) "
-            "or set Enabled = false"
-        )
-    elif not url.lower().startswith(("http://", "https://")):
-        problems.append(
-            f"{_where(path, where, 'URL')} = {url!r} is invalid: "
-            "expected an http:// or https:// address"
-        )
-    if not str(sec.get("APIKey", "") or "").strip():
-        problems.append(
-            f"{_where(path, where, 'APIKey')} is empty: {source} is enabled, so set its API key "
-            f"(Settings > General in {source}) or set Enabled = false"
-        )
-    return problems

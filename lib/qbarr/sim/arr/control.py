@@ -27,11 +27,11 @@ import bottle
 from qbarr.sim.arr import effects
 from qbarr.sim.arr.engine import SimArr
 from qbarr.sim.arr.faults import Faults
+from qbarr.sim.arr.replies import as_json, fail
 from qbarr.sim.arr.resources import iso
 
 
 def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
-    from qbarr.sim.arr.app import as_json, fail
 
     def body() -> dict[str, Any]:
         try:
