@@ -35,7 +35,7 @@ from qbarr.arr.kinds import search_target
 from qbarr.db import rows
 from qbarr.journal import ActionRow, Journal
 from qbarr.search.model import item_key
-from qbarr.search.recorder import may_search, record_search
+from qbarr.searchlog import may_search, record_search
 
 BATCHED = ("delete", "pause", "resume", "recheck")
 # At most this many new import commands per cycle: a first start on a large finished library

@@ -1,4 +1,5 @@
-"""Plain data shared by the search planner, the program loop and the recorder.
+"""Plain data shared by the search planner, the program loop and the search journal
+(qbarr.searchlog).
 
 Everything here is immutable and free of I/O so that the planner can be tested with
 tables and properties. Item keys (``movie:123``, ``episode:456``, ``series:7``,
@@ -104,7 +105,7 @@ class Usage:
     """What the journal says about recent searches of one instance (all paths).
 
     ``*_frees_at`` are when the oldest search of each window leaves it (the earliest
-    time a spent budget gives a slot back); the recorder computes them.
+    time a spent budget gives a slot back); qbarr.searchlog computes them.
     """
 
     last_24h: int = 0

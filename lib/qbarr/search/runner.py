@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from qbarr import searchlog
 from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound, kind_of
-from qbarr.search import recorder
 from qbarr.search import wanted as wantedmod
 from qbarr.search.model import (
     SEARCH_STATUSES_RUNNING,
@@ -346,8 +346,8 @@ class SearchRunner:
 
     def plan_now(self, now: float, running: int) -> Plan:
         s = self.settings
-        history = recorder.cooldowns(self.db, self.instance, now - s.search_cooldown)
-        usage = recorder.usage(self.db, self.instance, now, s)
+        history = searchlog.cooldowns(self.db, self.instance, now - s.search_cooldown)
+        usage = searchlog.usage(self.db, self.instance, now, s)
         if self.dry_run:
             history = {**history, **self.dry_cool}
             if self.dry_last is not None:
@@ -386,11 +386,11 @@ class SearchRunner:
         commands = self.arr.commands()
         self.running = running_searches(commands)
         self.commands_at = now
-        recorder.update_results(self.db, self.instance, commands, now)
+        searchlog.update_results(self.db, self.instance, commands, now)
 
     def _poll_results(self, now: float) -> float | None:
         """While some of our commands are unfinished, read the command list now and then."""
-        if not recorder.pending_commands(self.db, self.instance, now - 7 * 86400):
+        if not searchlog.pending_commands(self.db, self.instance, now - 7 * 86400):
             return None
         if self.commands_at is None or now - self.commands_at >= RESULT_POLL:
             self._read_commands(now)
@@ -398,7 +398,7 @@ class SearchRunner:
 
     def _send(self, search: PlannedSearch) -> None:
         now = self.clock()
-        row, previous = recorder.begin(self.db, self.instance, search, now, dry_run=self.dry_run)
+        row, previous = searchlog.begin(self.db, self.instance, search, now, dry_run=self.dry_run)
         what = (
             f"{search.key} {search.title!r} "
             f"({search.reason}{', ' + search.detail if search.detail else ''})"
@@ -414,11 +414,11 @@ class SearchRunner:
             answer = self.arr.search_media(list(search.ids), series_id=search.series_id, mode=mode)
         except (ArrNotFound, ArrBadRequest) as exc:
             # The Arr refused this item: keep its cooldown so it is not retried at once.
-            recorder.abandon(self.db, self.instance, row, str(exc), None)
+            searchlog.abandon(self.db, self.instance, row, str(exc), None)
             log.warning("%s: search of %s refused: %s", self.instance, what, exc)
             return
         except ArrError as exc:
-            recorder.abandon(self.db, self.instance, row, str(exc), previous)
+            searchlog.abandon(self.db, self.instance, row, str(exc), previous)
             raise
         command_id = (
             answer.get("id")
@@ -426,8 +426,8 @@ class SearchRunner:
             else None
         )
         status = str(answer.get("status") or "sent") if isinstance(answer, Mapping) else "sent"
-        recorder.sent(
-            self.db, row, command_id, status if status in recorder.PENDING_STATUSES else "sent"
+        searchlog.sent(
+            self.db, row, command_id, status if status in searchlog.PENDING_STATUSES else "sent"
         )
         self.sent_since_refresh += 1
         self.sent_total += 1

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from qbarr import searchlog
 from qbarr.db import open_migrated, rows
-from qbarr.search import recorder, status
+from qbarr.search import status
 from qbarr.search.model import PlannedSearch
 from qbarr.search.settings import SearchSettings
 
@@ -29,11 +30,11 @@ def movie_search(i, reason="missing") -> PlannedSearch:
 
 
 def test_begin_sent_cools_down_and_counts(db):
-    row, prev = recorder.begin(db, INST, movie_search(1), NOW)
+    row, prev = searchlog.begin(db, INST, movie_search(1), NOW)
     assert prev == {"movie:1": None}
-    recorder.sent(db, row, 42)
-    assert recorder.cooldowns(db, INST, NOW - 10) == {"movie:1": NOW}
-    u = recorder.usage(db, INST, NOW + 1, SearchSettings())
+    searchlog.sent(db, row, 42)
+    assert searchlog.cooldowns(db, INST, NOW - 10) == {"movie:1": NOW}
+    u = searchlog.usage(db, INST, NOW + 1, SearchSettings())
     assert (u.last_24h, u.last_hour, u.last_command_at) == (1, 1, NOW)
     r = rows(db, "SELECT * FROM searches")[0]
     assert (r["status"], r["command"], r["command_id"], r["reason"], r["title"]) == (
@@ -46,15 +47,15 @@ def test_begin_sent_cools_down_and_counts(db):
 
 
 def test_abandon_restores_previous_cooldown_and_does_not_count(db):
-    recorder.record_search(db, INST, ["movie:1"], "stalled", "MoviesSearch", 7, NOW - 5000)
-    row, prev = recorder.begin(db, INST, movie_search(1), NOW)
-    recorder.abandon(db, INST, row, "connection refused", prev)
-    assert recorder.cooldowns(db, INST, 0) == {"movie:1": NOW - 5000}
+    searchlog.record_search(db, INST, ["movie:1"], "stalled", "MoviesSearch", 7, NOW - 5000)
+    row, prev = searchlog.begin(db, INST, movie_search(1), NOW)
+    searchlog.abandon(db, INST, row, "connection refused", prev)
+    assert searchlog.cooldowns(db, INST, 0) == {"movie:1": NOW - 5000}
     assert rows(db, "SELECT count FROM search_cooldowns")[0]["count"] == 1
-    row2, prev2 = recorder.begin(db, INST, movie_search(2), NOW)
-    recorder.abandon(db, INST, row2, "boom", prev2)
-    assert "movie:2" not in recorder.cooldowns(db, INST, 0)
-    assert recorder.usage(db, INST, NOW, SearchSettings()).last_24h == 1
+    row2, prev2 = searchlog.begin(db, INST, movie_search(2), NOW)
+    searchlog.abandon(db, INST, row2, "boom", prev2)
+    assert "movie:2" not in searchlog.cooldowns(db, INST, 0)
+    assert searchlog.usage(db, INST, NOW, SearchSettings()).last_24h == 1
     err = rows(db, "SELECT status, result FROM searches WHERE id = ?", (row2,))[0]
     assert err["status"] == "error" and json.loads(err["result"])["error"] == "boom"
 
@@ -67,9 +68,9 @@ def test_series_search_records_every_covered_key(db):
         reason="missing",
         series_id=7,
     )
-    row, _ = recorder.begin(db, "Sonarr-TV", search, NOW)
-    recorder.sent(db, row, 5)
-    assert set(recorder.cooldowns(db, "Sonarr-TV", 0)) == {"series:7", "episode:1", "episode:2"}
+    row, _ = searchlog.begin(db, "Sonarr-TV", search, NOW)
+    searchlog.sent(db, row, 5)
+    assert set(searchlog.cooldowns(db, "Sonarr-TV", 0)) == {"series:7", "episode:1", "episode:2"}
     hist = status.search_history(db, "episode:2")
     assert (
         len(hist) == 1
@@ -82,62 +83,62 @@ def test_series_search_records_every_covered_key(db):
 def test_usage_windows_and_frees_at(db):
     s = SearchSettings(max_per_day=3, max_per_hour=2)
     for t in (NOW - 20 * 3600, NOW - 1800, NOW - 600):
-        recorder.record_search(db, INST, [f"movie:{int(t)}"], "missing", "MoviesSearch", 1, t)
-    u = recorder.usage(db, INST, NOW, s)
+        searchlog.record_search(db, INST, [f"movie:{int(t)}"], "missing", "MoviesSearch", 1, t)
+    u = searchlog.usage(db, INST, NOW, s)
     assert (u.last_24h, u.last_hour) == (3, 2)
     assert u.day_frees_at == NOW - 20 * 3600 + 86400
     assert u.hour_frees_at == NOW - 1800 + 3600
 
 
 def test_update_results_from_the_arr_command_list(db):
-    a, _ = recorder.begin(db, INST, movie_search(1), NOW)
-    recorder.sent(db, a, 100)
-    b, _ = recorder.begin(db, INST, movie_search(2), NOW)
-    recorder.sent(db, b, 101)
-    c, _ = recorder.begin(db, INST, movie_search(3), NOW - 2 * 86400)
-    recorder.sent(db, c, 99)
+    a, _ = searchlog.begin(db, INST, movie_search(1), NOW)
+    searchlog.sent(db, a, 100)
+    b, _ = searchlog.begin(db, INST, movie_search(2), NOW)
+    searchlog.sent(db, b, 101)
+    c, _ = searchlog.begin(db, INST, movie_search(3), NOW - 2 * 86400)
+    searchlog.sent(db, c, 99)
     cmds = [
         {"id": 100, "name": "MoviesSearch", "status": "completed", "message": "Completed"},
         {"id": 101, "name": "MoviesSearch", "status": "started"},
     ]
-    assert recorder.update_results(db, INST, cmds, NOW + 10) == 3
+    assert searchlog.update_results(db, INST, cmds, NOW + 10) == 3
     got = {r["id"]: r["status"] for r in rows(db, "SELECT id, status FROM searches")}
     assert got == {a: "completed", b: "started", c: "unknown"}
-    assert recorder.update_results(db, INST, cmds, NOW + 20) == 0
+    assert searchlog.update_results(db, INST, cmds, NOW + 20) == 0
 
 
 def test_may_search_burst_dedupe_and_budget(db):
     s = SearchSettings(research_cooldown=600, max_per_day=3)
-    recorder.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 60)
-    recorder.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW - 3600)
-    allowed = recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:2", "movie:3"], NOW, s)
+    searchlog.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 60)
+    searchlog.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW - 3600)
+    allowed = searchlog.may_search(db, INST, ["movie:1", "movie:2", "movie:2", "movie:3"], NOW, s)
     assert allowed == ["movie:2"]  # movie:1 in burst window; budget 3 - 2 used = 1 slot
     s = SearchSettings(research_cooldown=600, max_per_day=0)
-    assert recorder.may_search(db, INST, ["movie:1", "movie:2", "movie:3"], NOW, s) == [
+    assert searchlog.may_search(db, INST, ["movie:1", "movie:2", "movie:3"], NOW, s) == [
         "movie:2",
         "movie:3",
     ]
-    assert recorder.may_search(db, INST, [], NOW, s) == []
+    assert searchlog.may_search(db, INST, [], NOW, s) == []
 
 
 def test_manager_record_links_hash_and_cools_down_for_the_search_program(db):
-    recorder.record_search(
+    searchlog.record_search(
         db, INST, ["movie:5"], "stalled", "MoviesSearch", 77, NOW, hash="ABCDEF", title="Five"
     )
-    assert recorder.cooldowns(db, INST, NOW - 1) == {"movie:5": NOW}
+    assert searchlog.cooldowns(db, INST, NOW - 1) == {"movie:5": NOW}
     hist = status.search_history(db, "abcdef")
     assert [(h["item"], h["reason"], h["command_id"]) for h in hist] == [("movie:5", "stalled", 77)]
     line = status.format_history(hist)[0]
     assert "movie:5 'Five' searched (stalled) with MoviesSearch#77 -> sent" in line
     with pytest.raises(ValueError):
-        recorder.record_search(db, INST, [], "x", "MoviesSearch", None, NOW)
+        searchlog.record_search(db, INST, [], "x", "MoviesSearch", None, NOW)
 
 
 def test_status_and_heartbeat(db):
-    recorder.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100)
-    recorder.record_search(db, INST, ["movie:2"], "request", "MoviesSearch", 2, NOW - 7200)
-    row, prev = recorder.begin(db, INST, movie_search(3), NOW - 50)
-    recorder.abandon(db, INST, row, "down", prev)
+    searchlog.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100)
+    searchlog.record_search(db, INST, ["movie:2"], "request", "MoviesSearch", 2, NOW - 7200)
+    row, prev = searchlog.begin(db, INST, movie_search(3), NOW - 50)
+    searchlog.abandon(db, INST, row, "down", prev)
     from qbarr.heartbeat import Heartbeat
 
     clock = iter([NOW - 500, NOW, NOW + 5, NOW + 6]).__next__
@@ -174,7 +175,7 @@ def test_status_and_heartbeat(db):
 
 
 def test_prune(db):
-    recorder.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100 * 86400)
-    recorder.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW)
-    assert recorder.prune(db, INST, NOW - 90 * 86400) == 1
-    assert list(recorder.cooldowns(db, INST, 0)) == ["movie:2"]
+    searchlog.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100 * 86400)
+    searchlog.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW)
+    assert searchlog.prune(db, INST, NOW - 90 * 86400) == 1
+    assert list(searchlog.cooldowns(db, INST, 0)) == ["movie:2"]
