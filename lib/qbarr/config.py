@@ -100,6 +100,23 @@ def spec_path() -> Path:
     return Path(str(resources.files("qbarr") / "configspec.ini"))
 
 
+def spec_defaults() -> dict[str, Any]:
+    """Every default of the configspec, typed as :func:`load` types it (durations in seconds,
+    sizes in bytes), as plain dicts: the fixed sections by name, ``"Arr"`` for one Arr section
+    (with its ``Torrent``, ``SeedingMode`` and ``Search`` subsections) and ``"Tracker"`` for
+    one ``[[[Trackers]]]`` entry. Keys without a default (an Arr's URL, a tracker's Host) are
+    absent. Code that needs a default reads it here rather than restating it."""
+    cfg = ConfigObj(
+        {"Arr": {"Torrent": {"Trackers": {"Tracker": {}}}}},
+        configspec=str(spec_path()),
+        interpolation=False,
+    )
+    cfg.validate(_validator(), preserve_errors=True, copy=True)
+    data = cfg.dict()
+    data["Tracker"] = data["Arr"]["Torrent"].pop("Trackers")["Tracker"]
+    return data
+
+
 def slugify(name: str) -> str:
     """Supervisord-safe program slug: lower case, only ``[a-z0-9._-]``."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")

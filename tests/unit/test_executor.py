@@ -444,7 +444,7 @@ def test_policy_journal_executor_together(dbpath) -> None:
         ex.run(
             j.pending(NOW + cycle),
             False,
-            s.brake_max_removals,
+            10,  # BrakeMaxRemovals
             {a.key for d in ds for a in d.actions},
         )
     assert arr.blocklisted == [7] and qbt.calls == [("delete", (h,), True)]

@@ -1,6 +1,7 @@
 """Typed search settings read from an instance's ``[[Search]]`` section.
 
-configspec.ini types each key and rejects negative limits and unknown modes;
+configspec.ini types each key, rejects negative limits and unknown modes and holds every
+default (read here through :func:`qbarr.config.spec_defaults`, never restated);
 :mod:`qbarr.configchecks` adds the checks a configspec cannot express (a request source
 enabled without a URL or key, requests on Lidarr), so the values here are usable as read.
 """
@@ -12,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from qbarr.config import spec_defaults
 from qbarr.configchecks import REQUEST_SOURCES
+
+_SEARCH = spec_defaults()["Arr"]["Search"]
+_REQUESTS = _SEARCH[REQUEST_SOURCES[0]]  # every request source has the same defaults
+# Not settings (config.ini has no key for them): how long a manager's re-search of an item
+# waits after any search of it, and how often the search program re-reads the wanted lists.
+RESEARCH_COOLDOWN = 600.0
+WANTED_REFRESH = 900.0
 
 
 @dataclass(frozen=True)
@@ -20,25 +29,26 @@ class RequestSettings:
     """One request source (``[[[Overseerr]]]`` or ``[[[Ombi]]]``)."""
 
     name: str
-    enabled: bool = False
-    url: str = ""
-    api_key: str = field(default="", repr=False)
-    approved_only: bool = True
-    is_4k: bool = False
-    request_limit: int = 5
-    poll_every: float = 300.0
+    enabled: bool = _REQUESTS["Enabled"]
+    url: str = _REQUESTS["URL"]
+    api_key: str = field(default=_REQUESTS["APIKey"], repr=False)
+    approved_only: bool = _REQUESTS["ApprovedOnly"]
+    is_4k: bool = _REQUESTS["Is4K"]
+    request_limit: int = _REQUESTS["RequestLimit"]
+    poll_every: float = _REQUESTS["PollEvery"]
 
     @classmethod
-    def from_section(cls, name: str, sec: Mapping[str, Any]) -> RequestSettings:
+    def from_section(cls, name: str, section: Mapping[str, Any]) -> RequestSettings:
+        sec = {**_REQUESTS, **section}
         return cls(
             name=name,
-            enabled=bool(sec.get("Enabled", False)),
-            url=str(sec.get("URL", "") or "").rstrip("/"),
-            api_key=str(sec.get("APIKey", "") or ""),
-            approved_only=bool(sec.get("ApprovedOnly", True)),
-            is_4k=bool(sec.get("Is4K", False)),
-            request_limit=int(sec.get("RequestLimit", 5)),
-            poll_every=float(sec.get("PollEvery", 300.0)),
+            enabled=bool(sec["Enabled"]),
+            url=str(sec["URL"] or "").rstrip("/"),
+            api_key=str(sec["APIKey"] or ""),
+            approved_only=bool(sec["ApprovedOnly"]),
+            is_4k=bool(sec["Is4K"]),
+            request_limit=int(sec["RequestLimit"]),
+            poll_every=float(sec["PollEvery"]),
         )
 
 
@@ -47,53 +57,51 @@ class SearchSettings:
     """The ``[[Search]]`` settings of one instance, with the defaults of configspec.ini."""
 
     kind: str = "radarr"
-    enabled: bool = False
-    search_missing: bool = True
-    search_cutoff_unmet: bool = True
-    search_upgrades: bool = False
-    search_limit: int = 3
-    search_delay: float = 30.0
-    search_cooldown: float = 86400.0
-    max_per_day: int = 250
-    max_per_hour: int = 0
-    search_in_reverse: bool = False
-    unmonitored: bool = False
-    search_specials: bool = False
-    series_mode: str = "smart"
-    recent_days: int = 7
-    rss_sync_every: float = 0.0
-    research_cooldown: float = 600.0
-    wanted_refresh: float = 900.0
+    enabled: bool = _SEARCH["Enabled"]
+    search_missing: bool = _SEARCH["SearchMissing"]
+    search_cutoff_unmet: bool = _SEARCH["SearchCutoffUnmet"]
+    search_upgrades: bool = _SEARCH["SearchUpgrades"]
+    search_limit: int = _SEARCH["SearchLimit"]
+    search_delay: float = _SEARCH["SearchDelay"]
+    search_cooldown: float = _SEARCH["SearchCooldown"]
+    max_per_day: int = _SEARCH["MaxSearchesPerDay"]
+    max_per_hour: int = _SEARCH["MaxSearchesPerHour"]
+    search_in_reverse: bool = _SEARCH["SearchInReverse"]
+    unmonitored: bool = _SEARCH["Unmonitored"]
+    search_specials: bool = _SEARCH["SearchSpecials"]
+    series_mode: str = _SEARCH["SearchBySeries"]
+    recent_days: int = _SEARCH["RecentDays"]
+    rss_sync_every: float = _SEARCH["RssSyncEvery"]
+    research_cooldown: float = RESEARCH_COOLDOWN
+    wanted_refresh: float = WANTED_REFRESH
     requests: tuple[RequestSettings, ...] = ()
 
     @classmethod
-    def from_section(cls, kind: str, sec: Mapping[str, Any]) -> SearchSettings:
+    def from_section(cls, kind: str, section: Mapping[str, Any]) -> SearchSettings:
         """Build from a validated ``[[Search]]`` section (a missing key takes its default)."""
-        d = cls()
+        sec = {**_SEARCH, **section}
         requests = tuple(
-            RequestSettings.from_section(name, sec[name])
+            RequestSettings.from_section(name, section[name])
             for name in REQUEST_SOURCES
-            if isinstance(sec.get(name), Mapping)
+            if isinstance(section.get(name), Mapping)
         )
         return cls(
             kind=kind,
-            enabled=bool(sec.get("Enabled", d.enabled)),
-            search_missing=bool(sec.get("SearchMissing", d.search_missing)),
-            search_cutoff_unmet=bool(sec.get("SearchCutoffUnmet", d.search_cutoff_unmet)),
-            search_upgrades=bool(sec.get("SearchUpgrades", d.search_upgrades)),
-            search_limit=int(sec.get("SearchLimit", d.search_limit)),
-            search_delay=float(sec.get("SearchDelay", d.search_delay)),
-            search_cooldown=float(sec.get("SearchCooldown", d.search_cooldown)),
-            max_per_day=int(sec.get("MaxSearchesPerDay", d.max_per_day)),
-            max_per_hour=int(sec.get("MaxSearchesPerHour", d.max_per_hour)),
-            search_in_reverse=bool(sec.get("SearchInReverse", d.search_in_reverse)),
-            unmonitored=bool(sec.get("Unmonitored", d.unmonitored)),
-            search_specials=bool(sec.get("SearchSpecials", d.search_specials)),
-            series_mode=str(sec.get("SearchBySeries", d.series_mode)),
-            recent_days=int(sec.get("RecentDays", d.recent_days)),
-            rss_sync_every=float(sec.get("RssSyncEvery", d.rss_sync_every)),
-            research_cooldown=float(sec.get("ReSearchCooldown", d.research_cooldown)),
-            wanted_refresh=float(sec.get("WantedRefresh", d.wanted_refresh)),
+            enabled=bool(sec["Enabled"]),
+            search_missing=bool(sec["SearchMissing"]),
+            search_cutoff_unmet=bool(sec["SearchCutoffUnmet"]),
+            search_upgrades=bool(sec["SearchUpgrades"]),
+            search_limit=int(sec["SearchLimit"]),
+            search_delay=float(sec["SearchDelay"]),
+            search_cooldown=float(sec["SearchCooldown"]),
+            max_per_day=int(sec["MaxSearchesPerDay"]),
+            max_per_hour=int(sec["MaxSearchesPerHour"]),
+            search_in_reverse=bool(sec["SearchInReverse"]),
+            unmonitored=bool(sec["Unmonitored"]),
+            search_specials=bool(sec["SearchSpecials"]),
+            series_mode=str(sec["SearchBySeries"]),
+            recent_days=int(sec["RecentDays"]),
+            rss_sync_every=float(sec["RssSyncEvery"]),
             requests=requests,
         )
 
@@ -128,7 +136,7 @@ class SearchSettings:
     def request_window(self) -> float:
         """The window RequestLimit counts in: the shortest PollEvery of the sources."""
         polls = [r.poll_every for r in self.enabled_requests]
-        return min(polls) if polls else 300.0
+        return min(polls) if polls else _REQUESTS["PollEvery"]
 
 
 def settings_for(instance: Any) -> SearchSettings:
