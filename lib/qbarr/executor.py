@@ -51,8 +51,6 @@ class QbtLike(Protocol):
     def pause(self, hashes: list[str]) -> None: ...
     def resume(self, hashes: list[str]) -> None: ...
     def file_prio(self, hash: str, file_ids: list[int], priority: int) -> None: ...
-    def add_tags(self, hashes: list[str], tags: list[str]) -> None: ...
-    def remove_tags(self, hashes: list[str], tags: list[str]) -> None: ...
 
 
 class ArrLike(Protocol):
@@ -114,14 +112,12 @@ class Executor:
         journal: Journal,
         qbt: QbtLike,
         arr: ArrLike,
-        settings: Any = None,
         log: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self.qbt = qbt
         self.arr = arr
-        self.settings = settings
         self.log = log or logging.getLogger("qbarr.executor")
         self.clock = clock
         self._commands: list[dict] | None = None
@@ -341,10 +337,6 @@ class Executor:
             ids = [int(i) for i in p.get("file_ids", [])]
             self.qbt.file_prio(a.hash, ids, int(p.get("priority", 0)))
             return f"{len(ids)} file(s) set to priority {p.get('priority', 0)}"
-        if a.kind in ("add_tags", "remove_tags"):
-            tags = [str(t) for t in p.get("tags", [])]
-            getattr(self.qbt, a.kind)([a.hash], tags)
-            return ", ".join(tags)
         if a.kind in BATCHED:
             return self._batched(a.kind, [a.hash], p.get("delete_files"))
         raise ValueError(f"unknown action kind {a.kind!r}")

@@ -99,7 +99,7 @@ class TorrentLoop:
         self.settings = policy.PolicySettings.from_config(
             instance.section, cfg.settings, instance.kind
         )
-        self.executor = Executor(self.journal, self.qbt, self.arr, self.settings, log)
+        self.executor = Executor(self.journal, self.qbt, self.arr, log)
         self.executor.search_settings = settings_for(instance)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
         self.decided = {}
@@ -184,7 +184,6 @@ class TorrentLoop:
             now=now,
             free_space=int(free) if isinstance(free, (int, float)) else None,
             at_global_dl_limit=limit > 0 and speed >= GLOBAL_LIMIT_SHARE * limit,
-            v5=bool(self.qbt.version().v5),
             content_paths_shared=self.shared,
             content_missing=self._content_missing(mine, hashes),
         )

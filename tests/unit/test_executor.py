@@ -64,12 +64,6 @@ class FakeQbt:
     def file_prio(self, hash, file_ids, priority):
         self._call("file_prio", hash, tuple(file_ids), priority)
 
-    def add_tags(self, hashes, tags):
-        self._call("add_tags", tuple(hashes), tuple(tags))
-
-    def remove_tags(self, hashes, tags):
-        self._call("remove_tags", tuple(hashes), tuple(tags))
-
 
 class FakeArr:
     def __init__(self, queue_ids=(7,)) -> None:
@@ -192,7 +186,7 @@ def dbpath(tmp_path: Path) -> Path:
 def make(dbpath: Path, qbt=None, arr=None, t: float = NOW):
     db = open_migrated(dbpath)
     j = Journal(db, "Radarr")
-    ex = Executor(j, qbt or FakeQbt(), arr or FakeArr(), None, clock=lambda: t)
+    ex = Executor(j, qbt or FakeQbt(), arr or FakeArr(), clock=lambda: t)
     return j, ex
 
 

@@ -15,7 +15,7 @@ def executor(
     tmp_path: Path, arr: FakeArr, settings: SearchSettings | None, t: float = NOW
 ) -> tuple[Journal, Executor]:
     journal = Journal(open_migrated(tmp_path / "q.db"), "Radarr")
-    ex = Executor(journal, FakeQbt(), arr, None, clock=lambda: t)
+    ex = Executor(journal, FakeQbt(), arr, clock=lambda: t)
     ex.search_settings = settings
     return journal, ex
 

@@ -134,46 +134,6 @@ def test_manager_record_links_hash_and_cools_down_for_the_search_program(db):
         searchlog.record_search(db, INST, [], "x", "MoviesSearch", None, NOW)
 
 
-def test_status_and_heartbeat(db):
-    searchlog.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100)
-    searchlog.record_search(db, INST, ["movie:2"], "request", "MoviesSearch", 2, NOW - 7200)
-    row, prev = searchlog.begin(db, INST, movie_search(3), NOW - 50)
-    searchlog.abandon(db, INST, row, "down", prev)
-    from qbarr.heartbeat import Heartbeat
-
-    clock = iter([NOW - 500, NOW, NOW + 5, NOW + 6]).__next__
-    beat = Heartbeat(
-        db, status.row_name(INST), program="search-radarr-main", kind="search", pid=123, clock=clock
-    )
-    beat.started()
-    beat.beat(
-        "error",
-        error="Arr unreachable",
-        counts={"wanted": 10},
-        stats={"blocked": "delay"},
-        arr_ok=False,
-    )
-    beat.beat("ok", counts={"wanted": 10}, arr_ok=True)
-    st = status.search_status(db, INST, now=NOW)
-    assert st["searches_24h"] == 2 and st["searches_1h"] == 1
-    assert st["by_reason_24h"] == {"missing": 1, "request": 1}
-    assert st["by_status_24h"] == {"sent": 2, "error": 1}
-    prog = st["program"]
-    assert (prog["name"], prog["kind"], prog["program"], prog["status"]) == (
-        "Radarr-Main:search",
-        "search",
-        "search-radarr-main",
-        "ok",
-    )
-    assert (
-        prog["counts"] == {"wanted": 10}
-        and prog["last_error"] == "Arr unreachable"
-        and prog["heartbeat_at"] == NOW + 5
-    )
-    assert [r["item"] for r in st["last"]] == ["movie:3", "movie:1", "movie:2"]
-    assert status.search_status(db, "Other", now=NOW)["program"] is None
-
-
 def test_prune(db):
     searchlog.record_search(db, INST, ["movie:1"], "missing", "MoviesSearch", 1, NOW - 100 * 86400)
     searchlog.record_search(db, INST, ["movie:2"], "missing", "MoviesSearch", 2, NOW)

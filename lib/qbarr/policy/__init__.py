@@ -32,12 +32,8 @@ from qbarr.policy.settings import (
     normalize_host,
 )
 
-DESTRUCTIVE_KINDS = frozenset({"delete", "blocklist"})
-
-
 __all__ = [
     "Action",
-    "DESTRUCTIVE_KINDS",
     "Decision",
     "EFFECT_FIELDS",
     "Env",

@@ -111,7 +111,6 @@ class Env:
     now: float
     free_space: int | None = None
     at_global_dl_limit: bool = False
-    v5: bool = False
     content_paths_shared: frozenset[str] = frozenset()
     content_missing: frozenset[str] = frozenset()
 

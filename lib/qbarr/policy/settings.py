@@ -19,7 +19,6 @@ from qbarr.config import spec_defaults
 
 REMOVE_MODES = ("never", "ratio", "time", "either", "both")
 SEED_ACTIONS = ("remove", "pause")
-IMPORT_MODES = ("Auto", "Move", "Copy")
 
 _SPEC = spec_defaults()
 _SETTINGS, _ARR, _TRACKER = _SPEC["Settings"], _SPEC["Arr"], _SPEC["Tracker"]

@@ -8,7 +8,7 @@ Modules, from pure to I/O:
 - :mod:`qbarr.search.planner`  ``plan(wanted, requests, running, history, now, settings, usage)``
 - :mod:`qbarr.search.wanted`   Arr records -> WantedItem; the paged wanted/missing|cutoff crawl
 - :mod:`qbarr.search.sources`  Overseerr / Ombi clients -> RequestItem
-- :mod:`qbarr.search.status`   ``search_status(db, instance)``, ``search_history(db, key_or_hash)``
+- :mod:`qbarr.search.status`   ``row_name(instance)`` (its heartbeat row), ``search_history(...)``
 - :mod:`qbarr.search.runner`   one instance's loop step (the program is ``qbarr-search``)
 
 The journal every search path shares (the ``searches`` and ``search_cooldowns`` tables, also

@@ -258,7 +258,7 @@ class SearchRunner:
             if r.media == "series" and r.tvdb is not None and r.tvdb not in self.series_by_tvdb
         }
         for tvdb in sorted(unknown):
-            found = wantedmod.arr_get(self.arr, "series", {"tvdbId": tvdb})
+            found = self.arr.get("series", {"tvdbId": tvdb})
             self.series_by_tvdb.setdefault(tvdb, None)
             for series in found if isinstance(found, list) else []:
                 if (
@@ -309,7 +309,7 @@ class SearchRunner:
         if s.search_upgrades and (
             self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH
         ):
-            library = wantedmod.arr_get(self.arr, kind_of(s.kind).library_path)
+            library = self.arr.get(kind_of(s.kind).library_path)
             self.upgrades = wantedmod.upgrade_items(
                 s.kind, library if isinstance(library, list) else []
             )

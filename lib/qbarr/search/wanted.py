@@ -199,13 +199,3 @@ def upgrade_items(kind: str, library: Iterable[Mapping[str, Any]]) -> list[Wante
         if item is not None:
             out.append(item)
     return out
-
-
-def arr_get(client: Any, path: str, params: Mapping[str, Any] | None = None) -> Any:
-    """A GET the client has no named method for (library list, series lookup).
-
-    Uses a public ``get`` if the client grows one, else its internal ``_get`` (which
-    carries the same retries and typed errors).
-    """
-    getter = getattr(client, "get", None) or client._get
-    return getter(path, dict(params or {}))
