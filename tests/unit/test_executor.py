@@ -123,58 +123,38 @@ class FakeArr:
         return list(self.commands_list)
 
 
-def fail_decision(h: str = H(1), qid: int = 7) -> Decision:
+def decision(h: str, rule: str, code: str, *actions: Action) -> Decision:
     return Decision(
         hash=h,
         name="n",
-        rule="stalled",
-        code="fail",
-        reason="stalled",
+        rule=rule,
+        code=code,
+        reason=code,
         inputs={},
         memory=Memory(first_seen=NOW),
-        actions=(
-            Action(
-                "blocklist",
-                f"blocklist:{h}",
-                {"queue_ids": [qid], "remove_from_client": False, "skip_redownload": True},
-                True,
-            ),
-            Action("delete", f"delete:{h}", {"delete_files": True}, True),
-            Action("search", f"search:{h}", {"media": [{"movieId": 3}]}),
-        ),
+        actions=actions,
+    )
+
+
+def fail_decision(h: str = H(1), qid: int = 7) -> Decision:
+    blocklist = {"queue_ids": [qid], "remove_from_client": False, "skip_redownload": True}
+    return decision(
+        h,
+        "stalled",
+        "fail",
+        Action("blocklist", f"blocklist:{h}", blocklist, True),
+        Action("delete", f"delete:{h}", {"delete_files": True}, True),
+        Action("search", f"search:{h}", {"media": [{"movieId": 3}]}),
     )
 
 
 def import_decision(h: str = H(1)) -> Decision:
-    return Decision(
-        hash=h,
-        name="n",
-        rule="import",
-        code="scan",
-        reason="complete",
-        inputs={},
-        memory=Memory(first_seen=NOW),
-        actions=(
-            Action(
-                "import",
-                f"import:{h}",
-                {"path": "/d/M", "download_client_id": h.upper(), "import_mode": "Copy"},
-            ),
-        ),
-    )
+    scan = {"path": "/d/M", "download_client_id": h.upper(), "import_mode": "Copy"}
+    return decision(h, "import", "scan", Action("import", f"import:{h}", scan))
 
 
 def simple(kind: str, h: str, key: str | None = None, **params: Any) -> Decision:
-    return Decision(
-        hash=h,
-        name="n",
-        rule="free-space",
-        code=kind,
-        reason=kind,
-        inputs={},
-        memory=Memory(first_seen=NOW),
-        actions=(Action(kind, key or f"{kind}:{h}:0", params),),
-    )
+    return decision(h, "free-space", kind, Action(kind, key or f"{kind}:{h}:0", params))
 
 
 @pytest.fixture
