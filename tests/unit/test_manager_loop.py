@@ -110,8 +110,10 @@ def test_a_connect_failure_is_reported_and_retried_after_the_backoff(
             manager.step()  # qBittorrent answers now, but the backoff has not run out
             assert world.heartbeat()["status"] == "error"
             clock.advance(2.0)
-            manager.step()
+            with caplog.at_level(logging.INFO, logger="qbarr-arr"):
+                manager.step()
             beat = world.heartbeat()
             assert (beat["status"], beat["qbt_ok"], beat["arr_ok"]) == ("ok", 1, 1)
+            assert "connected: qBittorrent v4.5.2 (WebAPI 2.8.19), radarr " in caplog.text
         finally:
             qbt.stop()
