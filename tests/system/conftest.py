@@ -5,7 +5,7 @@ Reusable by every system test (import nothing: the fixtures are found by pytest)
     def test_something(suite_factory):
         suite = suite_factory(arrs=2)        # config.ini written, suite started, all RUNNING
         pid = suite.pid("arr:arr-radarr-a")
-        suite.wait_for(lambda: ..., "what we wait for")   # deadline loop, never a bare sleep
+        suite.wait_for(lambda: ..., "what we wait for")   # waiting.wait_for, never a sleep
         assert "RUNNING" in suite.ctl("status").stdout
 
     def test_shared(shared_suite):           # one suite per test module (2 Arr sections);

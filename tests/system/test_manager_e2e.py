@@ -3,7 +3,7 @@
 Each scenario drives the qBittorrent simulator through its /sim control API and checks what the
 manager did where it matters: the commands and blocklist of the Radarr simulator, the torrents
 left in qBittorrent, the journal, the heartbeat, and the operator's CLI (`why`, `status`, `brake`).
-Waits are deadline loops; "within 2 cycles" is counted with the heartbeat's cycle counter.
+Waits go through wait_for; "within 2 cycles" is counted with the heartbeat's cycle counter.
 """
 
 from __future__ import annotations
