@@ -26,11 +26,12 @@ import psutil
 import pytest
 
 from tests.conftest import REPO, needs_root, needs_tool
-from tests.support.waiting import wait_for
+from tests.support.waiting import unless_exited, wait_for
 
 pytestmark = pytest.mark.system
-# The interpreter this test's venv was made from: the system Python (the image's stand-in).
-SYSTEM_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
+# Debian's python3 (what .ci/run installs) stands in for the image's: the one interpreter
+# uid 1000 can run after the drop (a pyenv or venv interpreter under /root would not do).
+SYSTEM_PYTHON = "/usr/bin/python3"
 STOP_GRACE = 40.0  # docker-compose.yml stop_grace_period
 ORPHANS = 5
 
@@ -92,12 +93,18 @@ def image_venv() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def namespace_children(unshare: psutil.Process) -> psutil.Process:
+def namespace_children(proc: subprocess.Popen[bytes]) -> psutil.Process:
+    unshare = psutil.Process(proc.pid)
+
     def supervisord() -> psutil.Process | None:
         kids = unshare.children()
         return kids[0] if kids and "supervisord" in " ".join(kids[0].cmdline()) else None
 
-    return wait_for(supervisord, 30, 0.2, "supervisord under unshare", ignore=(psutil.Error,))
+    def output() -> str:
+        return proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+
+    check = unless_exited(proc, supervisord, "the entrypoint under unshare", output)
+    return wait_for(check, 30, 0.2, "supervisord under unshare", ignore=(psutil.Error,))
 
 
 def in_netns(pid: int, *cmd: str) -> subprocess.CompletedProcess[str]:
@@ -136,7 +143,7 @@ def test_entrypoint_as_pid1_drops_to_puid_reaps_orphans_health_and_stops(image_v
         stderr=subprocess.STDOUT,
     )
     try:
-        pid1 = namespace_children(psutil.Process(proc.pid))
+        pid1 = namespace_children(proc)
         status = Path(f"/proc/{pid1.pid}/status").read_text()
         assert re.search(r"^NSpid:\s+\d+\s+1$", status, re.M), (
             "supervisord is not PID 1 of its namespace"
