@@ -139,6 +139,7 @@ def test_entrypoint_as_pid1_drops_to_puid_reaps_orphans_health_and_stops(image_v
     proc = subprocess.Popen(
         ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "sh", "-c", entry],
         env=env,
+        cwd="/",  # the image has no WORKDIR (and uid 1000 may not enter the test's own cwd)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -164,7 +165,15 @@ def test_entrypoint_as_pid1_drops_to_puid_reaps_orphans_health_and_stops(image_v
             )
             return answer if answer.returncode == 0 else None
 
-        health = wait_for(healthy, 90, 1.0, "the web UI's /health inside the namespace")
+        def logs() -> str:
+            return "\n".join(
+                f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}"
+                for log in sorted((home / "logs").glob("*.log"))
+            )
+
+        health = wait_for(
+            healthy, 90, 1.0, "the web UI's /health inside the namespace", context=logs
+        )
         assert '"ok"' in health.stdout, health
 
         # the orphans (sleep 1) exit and are re-parented to PID 1, which must reap them
