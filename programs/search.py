@@ -26,12 +26,11 @@ from typing import Any
 
 from qbarr import config as configmod
 from qbarr import db as dbmod
-from qbarr import runtime
+from qbarr import runtime, searchlog
 from qbarr.arr import make_client
 from qbarr.config import Config, ConfigError, Instance
 from qbarr.heartbeat import Heartbeat
 from qbarr.paths import Home, resolve_home
-from qbarr.search import recorder
 from qbarr.search.runner import SearchRunner
 from qbarr.search.settings import RequestSettings, SearchSettings, settings_for
 from qbarr.search.sources import make_source
@@ -92,7 +91,7 @@ class SearchProgram:
         now = time.time()
         if now - self.pruned_at >= PRUNE_EVERY:
             self.pruned_at = now
-            recorder.prune(self.db, self.inst.name, now - KEEP_HISTORY)
+            searchlog.prune(self.db, self.inst.name, now - KEEP_HISTORY)
 
     def _beat(self, started: float, cycle: bool = True) -> None:
         status, error, counts, stats = self.runner.report()

@@ -88,12 +88,10 @@ def qbt_password(args: argparse.Namespace) -> str:
 
 def run_arr(args: argparse.Namespace) -> None:
     from qbarr.arr.kinds import kind_of
-    from qbarr.sim.arr.app import build_app, with_url_base
-    from qbarr.sim.arr.control import add_control_routes
     from qbarr.sim.arr.engine import SimArr, SimOptions
-    from qbarr.sim.arr.faults import FaultMiddleware, Faults
+    from qbarr.sim.arr.faults import Faults
     from qbarr.sim.arr.library import generate
-    from qbarr.sim.arr.server import serve
+    from qbarr.sim.arr.server import serve, wsgi_app
 
     options = SimOptions(
         kind=args.kind,
@@ -120,10 +118,7 @@ def run_arr(args: argparse.Namespace) -> None:
             user_agent=f"{kind_of(args.kind).app_name}/qbarr-sim",
         )
     sim = SimArr(lib, options, qbt)
-    faults = Faults(seed=args.seed)
-    app = build_app(sim, args.api_key)
-    add_control_routes(app, sim, faults)
-    wsgi = FaultMiddleware(with_url_base(app, args.url_base), faults)
+    wsgi = wsgi_app(sim, args.api_key, Faults(seed=args.seed), args.url_base)
     port = args.port or kind_of(args.kind).default_port
     logging.getLogger("qbarr.sim").info(
         "%s simulator: %d items (%s), category %r, qBittorrent %s",

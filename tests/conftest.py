@@ -34,11 +34,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def missing_tool(tool: str, install: str) -> str:
+    """The reason of every skip for a missing external tool (one wording, one prefix)."""
+    return f"missing tool: {tool} ({install})"
+
+
 def needs_tool(tool: str, install: str) -> pytest.MarkDecorator:
     """Skip (fail in CI) when ``tool`` is not on PATH; ``install`` says how to get it."""
-    return pytest.mark.skipif(
-        shutil.which(tool) is None, reason=f"missing tool: {tool} ({install})"
-    )
+    return pytest.mark.skipif(shutil.which(tool) is None, reason=missing_tool(tool, install))
+
+
+def skip_missing_tool(tool: str, install: str) -> None:
+    """The same skip from inside a fixture that found the tool missing its own way."""
+    pytest.skip(missing_tool(tool, install))
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, user switch)")

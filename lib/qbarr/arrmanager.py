@@ -13,6 +13,7 @@ Only real crashes (exceptions other than the clients' errors) reach supervisord.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -198,12 +199,18 @@ class ArrManager:
             self.tick()
         except (ConnectError, QbtError, ArrError) as exc:
             self.disconnect()
-            delay = self.backoff.failed()
+            self.backoff.failed()
             message = self.ctx.scrub(str(exc))
-            log.warning("%s (retry in %.1fs)", message, delay)
+            log.warning("%s (retry in %.1fs)", message, self._retry_in())
             self._beat("error", message, started)
             return
         self._beat("ok", None, started)
+
+    def _retry_in(self) -> float:
+        """Seconds until the next try: the first tick of the loop (every LoopInterval) at or
+        after the end of the backoff, since the loop only tries again at a tick."""
+        wait, tick = self.backoff.remaining(), self.interval()
+        return math.ceil(wait / tick) * tick if tick > 0 else wait
 
     def _beat(self, status: str, error: str | None, started: float) -> None:
         if error is None and self.reload_error is not None:
@@ -214,7 +221,7 @@ class ArrManager:
             **self._cycle_stats(),
         }
         if status != "ok":
-            stats["retry_in"] = round(self.backoff.remaining(), 1)
+            stats["retry_in"] = round(self._retry_in(), 1)
         if status == "ok" and self.report.brake:
             status = "brake"
         self.heartbeat.beat(

@@ -26,6 +26,8 @@ from typing import Any
 from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
 from configobj.validate import Validator, VdtValueError
 
+from qbarr.configchecks import search_problems
+from qbarr.configchecks import where as _where
 from qbarr.units import parse_duration, parse_size
 
 FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI")
@@ -98,6 +100,23 @@ def spec_path() -> Path:
     return Path(str(resources.files("qbarr") / "configspec.ini"))
 
 
+def spec_defaults() -> dict[str, Any]:
+    """Every default of the configspec, typed as :func:`load` types it (durations in seconds,
+    sizes in bytes), as plain dicts: the fixed sections by name, ``"Arr"`` for one Arr section
+    (with its ``Torrent``, ``SeedingMode`` and ``Search`` subsections) and ``"Tracker"`` for
+    one ``[[[Trackers]]]`` entry. Keys without a default (an Arr's URL, a tracker's Host) are
+    absent. Code that needs a default reads it here rather than restating it."""
+    cfg = ConfigObj(
+        {"Arr": {"Torrent": {"Trackers": {"Tracker": {}}}}},
+        configspec=str(spec_path()),
+        interpolation=False,
+    )
+    cfg.validate(_validator(), preserve_errors=True, copy=True)
+    data = cfg.dict()
+    data["Tracker"] = data["Arr"]["Torrent"].pop("Trackers")["Tracker"]
+    return data
+
+
 def slugify(name: str) -> str:
     """Supervisord-safe program slug: lower case, only ``[a-z0-9._-]``."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
@@ -162,11 +181,6 @@ def _raw_value(raw: Any, sections: list[str], key: str) -> Any:
     for sec in sections:
         node = node.get(sec, {})
     return node.get(key, None)
-
-
-def _where(path: Path, sections: list[str], key: str | None = None) -> str:
-    where = f"{path}: [{']['.join(sections)}]" if sections else f"{path}:"
-    return f"{where} {key}" if key else where
 
 
 def _norm(name: str) -> str:
@@ -261,18 +275,11 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
 
 
 def _part_checks(path: Path, instances: list[Instance]) -> list[str]:
-    """Cross-field checks owned by other packages, one line per problem.
-
-    Search: a request source enabled without URL or key, requests on Lidarr
-    (``qbarr.search.settings.validate_instance``). Imported here, not at the top, so that
-    loading this module never pulls in the other packages.
-    """
-    from qbarr.search.settings import validate_instance
-
+    """Cross-field checks (qbarr.configchecks), one line per problem."""
     return [
         line
         for inst in instances
-        for line in validate_instance(path, inst.name, inst.kind, inst.section)
+        for line in search_problems(path, inst.name, inst.kind, inst.section)
     ]
 
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+from qbarr.arr.kinds import search_target
 from qbarr.db import rows
 from qbarr.journal import ActionRow, Journal
-from qbarr.search.recorder import may_search, record_search
+from qbarr.search.model import item_key
+from qbarr.searchlog import may_search, record_search
 
 BATCHED = ("delete", "pause", "resume", "recheck")
-# Queue media id fields -> search item keys (``movie:3``), as the search program writes them.
-MEDIA_KEYS = {"movieId": "movie", "episodeId": "episode", "albumId": "album"}
 # At most this many new import commands per cycle: a first start on a large finished library
 # would otherwise send thousands of scans at once (9,000 in 76 s measured); the rest wait in
 # the journal, oldest first, and go out over the next cycles (25/s at LoopInterval 2 s).
@@ -51,8 +51,6 @@ class QbtLike(Protocol):
     def pause(self, hashes: list[str]) -> None: ...
     def resume(self, hashes: list[str]) -> None: ...
     def file_prio(self, hash: str, file_ids: list[int], priority: int) -> None: ...
-    def add_tags(self, hashes: list[str], tags: list[str]) -> None: ...
-    def remove_tags(self, hashes: list[str], tags: list[str]) -> None: ...
 
 
 class ArrLike(Protocol):
@@ -114,14 +112,12 @@ class Executor:
         journal: Journal,
         qbt: QbtLike,
         arr: ArrLike,
-        settings: Any = None,
         log: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self.qbt = qbt
         self.arr = arr
-        self.settings = settings
         self.log = log or logging.getLogger("qbarr.executor")
         self.clock = clock
         self._commands: list[dict] | None = None
@@ -345,10 +341,6 @@ class Executor:
             from qbarr.search import profiles  # only the search program has these actions
 
             return profiles.apply(self.arr, p)
-        if a.kind in ("add_tags", "remove_tags"):
-            tags = [str(t) for t in p.get("tags", [])]
-            getattr(self.qbt, a.kind)([a.hash], tags)
-            return ", ".join(tags)
         if a.kind in BATCHED:
             return self._batched(a.kind, [a.hash], p.get("delete_files"))
         raise ValueError(f"unknown action kind {a.kind!r}")
@@ -358,17 +350,9 @@ class Executor:
         settings)."""
         if self.search_settings is None:
             return list(media)
-        keyed = {}
+        keyed: dict[str | None, list[Mapping[str, Any]]] = {}
         for m in media:
-            key = next(
-                (
-                    f"{MEDIA_KEYS[k]}:{int(m[k])}"
-                    for k in ("episodeId", "albumId", "movieId")
-                    if isinstance(m.get(k), int)
-                ),
-                None,
-            )
-            keyed.setdefault(key, []).append(m)
+            keyed.setdefault(_search_key(m), []).append(m)
         allowed = set(
             may_search(
                 self.journal.db,
@@ -383,12 +367,7 @@ class Executor:
     def _record_search(self, a: ActionRow, cmd: dict) -> None:
         """Journal a sent re-search in ``searches`` (shared cooldowns and budget with the search
         program; ``qbarr why HASH`` lists it). Never fails the action: the search was sent."""
-        keys = [
-            f"{MEDIA_KEYS[k]}:{int(v)}"
-            for m in a.params.get("media", [])
-            for k, v in m.items()
-            if k in MEDIA_KEYS and isinstance(v, int)
-        ]
+        keys = [k for k in map(_search_key, a.params.get("media", [])) if k]
         if not keys:
             return
         try:
@@ -448,6 +427,12 @@ class Executor:
                 summary.errors.append(text)
                 return None
         return any(_same_command(a, cmd) for cmd in self._commands)
+
+
+def _search_key(media: Mapping[str, Any]) -> str | None:
+    """The search item key (``movie:3``) a re-search of one queue record's media covers."""
+    target = search_target(media)
+    return item_key(target[0].media, target[1]) if target else None
 
 
 def _same_command(a: ActionRow, cmd: dict) -> bool:

@@ -32,9 +32,7 @@ RETRY_MAX_S = 300.0
 DRY_PREFIX = "dry:"
 STATUSES = ("planned", "sending", "done", "failed", "held", "skipped")
 # Actions on the torrent itself: pointless once qBittorrent no longer has it.
-QBT_KINDS = frozenset(
-    {"delete", "pause", "resume", "recheck", "set_category", "file_prio", "add_tags", "remove_tags"}
-)
+QBT_KINDS = frozenset({"delete", "pause", "resume", "recheck", "set_category", "file_prio"})
 
 # Memory fields with their own column in ``torrents``; the others live in its JSON ``memory``.
 MEMORY_COLUMNS = (

@@ -104,7 +104,7 @@ class TorrentLoop:
         self.settings = policy.PolicySettings.from_config(
             instance.section, cfg.settings, instance.kind
         )
-        self.executor = Executor(self.journal, self.qbt, self.arr, self.settings, log)
+        self.executor = Executor(self.journal, self.qbt, self.arr, log)
         self.executor.search_settings = settings_for(instance)
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
         self.decided = {}
@@ -165,7 +165,7 @@ class TorrentLoop:
         missing = set()
         for h in hashes:
             t = mine[h]
-            if t.get("amount_left", 1) != 0 or self.memory.get(h, policy.Memory()).import_sent_at:
+            if not policy.is_complete(t) or self.memory.get(h, policy.Memory()).import_sent_at:
                 continue
             content, save = str(t.get("content_path") or ""), str(t.get("save_path") or "")
             if content and save and os.path.isdir(save) and not os.path.exists(content):
@@ -197,7 +197,6 @@ class TorrentLoop:
             now=now,
             free_space=int(free) if isinstance(free, (int, float)) else None,
             at_global_dl_limit=limit > 0 and speed >= GLOBAL_LIMIT_SHARE * limit,
-            v5=bool(self.qbt.version().v5),
             content_paths_shared=self.shared,
             content_missing=self._content_missing(mine, hashes),
         )
@@ -221,8 +220,7 @@ class TorrentLoop:
         self, decisions: list[policy.Decision], mine: Mapping[str, dict[str, Any]], now: float
     ) -> None:
         for d in decisions:
-            t = mine.get(d.hash, {})
-            if d.rule == "ok" and not d.actions and t.get("amount_left") == 0:
+            if d.rule == "ok" and not d.actions and policy.is_complete(mine.get(d.hash, {})):
                 spread = int(d.hash[:4], 16) % 60 if d.hash[:4].isalnum() else 0
                 self.decided[d.hash] = (d, now + REDECIDE_OK_AFTER + spread)
             else:

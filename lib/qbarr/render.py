@@ -28,10 +28,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from qbarr.config import Config, Instance
 from qbarr.paths import Home
@@ -43,10 +42,10 @@ SEARCH_GROUP = "search"
 ARR_PRIORITY = 200
 SEARCH_PRIORITY = 300
 
-# Program settings (docs/architecture.md "Process model"); StartSecs/StartRetries may come
-# from [Settings] when those keys exist, otherwise these defaults apply.
-DEFAULT_STARTSECS = 2
-DEFAULT_STARTRETRIES = 3
+# Program settings (docs/architecture.md "Process model"). STARTSECS is never 0: a program
+# that crashes at once would never reach FATAL.
+STARTSECS = 2
+STARTRETRIES = 3
 STOPWAITSECS = 15  # well below Docker's/systemd's stop grace (40 s in our examples)
 LOG_MAXBYTES = "10MB"
 LOG_BACKUPS = 5
@@ -118,20 +117,9 @@ def search_programs(config: Config) -> list[Program]:
     ]
 
 
-def _setting(settings: Mapping[str, Any], key: str, default: int, low: int) -> int:
-    try:
-        return max(low, int(settings.get(key, default)))
-    except (TypeError, ValueError):
-        return default
-
-
-def program_section(program: Program, home: Home, settings: Mapping[str, Any]) -> str:
+def program_section(program: Program, home: Home) -> str:
     """The ``[program:x]`` text for one program."""
     log = escape(str(home.logs / f"{program.name}.log"))
-    startsecs = _setting(
-        settings, "StartSecs", DEFAULT_STARTSECS, 1
-    )  # never 0: see docs/architecture.md
-    startretries = _setting(settings, "StartRetries", DEFAULT_STARTRETRIES, 0)
     lines = [
         f"[program:{program.name}]",
         f"command = {command_line(program.argv)}",
@@ -140,8 +128,8 @@ def program_section(program: Program, home: Home, settings: Mapping[str, Any]) -
         "autostart = true",
         "autorestart = unexpected",
         "exitcodes = 0",
-        f"startsecs = {startsecs}",
-        f"startretries = {startretries}",
+        f"startsecs = {STARTSECS}",
+        f"startretries = {STARTRETRIES}",
         "stopsignal = TERM",
         f"stopwaitsecs = {STOPWAITSECS}",
         "stopasgroup = true",
@@ -165,7 +153,7 @@ def render_group(
     )
     if not programs:
         return header + f"; No program in group {group}.\n"
-    body = "\n".join(program_section(p, home, config.settings) for p in programs)
+    body = "\n".join(program_section(p, home) for p in programs)
     names = ",".join(p.name for p in programs)
     return f"{header}\n{body}\n[group:{group}]\nprograms = {names}\npriority = {priority}\n"
 

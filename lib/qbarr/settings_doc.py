@@ -48,12 +48,19 @@ def _generic(section_path: list[str]) -> str:
     return "][".join(parts)
 
 
-def example_comments(example: Path) -> dict[tuple[str, str], str]:
-    """Map (generic section, key) to the explanation written above it in the example file."""
+def example_comments(
+    example: Path, known: set[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], str]:
+    """Map (generic section, key) to the comment block written right above its line.
+
+    A line is a setting only when its key is a configspec key of that section (``known``), so a
+    comment such as ``# false = keep the section`` stays a comment. Each key gets its own block:
+    a key line without a comment above it gets none (it never borrows its neighbour's).
+    """
+    known = _spec_keys() if known is None else known
     found: dict[tuple[str, str], str] = {}
     path: list[str] = []
     pending: list[str] = []
-    previous_meaning = ""  # consecutive key lines share the comment above the first one
     for line in example.read_text(encoding="utf-8").splitlines():
         section = _SECTION.match(line)
         if section and len(section.group(1)) == len(section.group(3)):
@@ -61,15 +68,13 @@ def example_comments(example: Path) -> dict[tuple[str, str], str]:
                 found.setdefault((_generic(path), ANY_KEY), " ".join(pending))
             depth = len(section.group(1))
             path = path[: depth - 1] + [section.group(2).strip()]
-            pending, previous_meaning = [], ""
+            pending = []
             continue
         key = _KEY.match(line)
-        if key and path:
-            name = (_generic(path), key.group(1))
-            if pending:
-                previous_meaning = " ".join(pending)
-            if name not in found or pending:
-                found[name] = previous_meaning
+        name = (_generic(path), key.group(1)) if key and path else None
+        if name in known:
+            if pending or name not in found:
+                found[name] = " ".join(pending)
             pending = []
             continue
         stripped = line.strip()
@@ -79,7 +84,6 @@ def example_comments(example: Path) -> dict[tuple[str, str], str]:
             if pending and path:
                 found.setdefault((_generic(path), ANY_KEY), " ".join(pending))
             pending = []
-            previous_meaning = ""
     return found
 
 
@@ -110,17 +114,24 @@ def _walk(spec: ConfigObj | dict, path: list[str]) -> list[tuple[list[str], str,
     return out
 
 
+def _spec_entries() -> list[tuple[str, str, str]]:
+    """(generic section, key, check) of every configspec key, in file order."""
+    spec = ConfigObj(str(spec_path()), list_values=False, _inspec=True)
+    return [(_generic(path), key, check) for path, key, check in _walk(spec, [])]
+
+
+def _spec_keys() -> set[tuple[str, str]]:
+    return {(section, key) for section, key, _ in _spec_entries()}
+
+
 def settings(example: Path | None = None) -> list[Setting]:
     """Every configspec key with its default and its explanation from the example file."""
-    example = example or example_path()
-    spec = ConfigObj(str(spec_path()), list_values=False, _inspec=True)
-    comments = example_comments(example)
-    result = []
-    for path, key, check in _walk(spec, []):
-        section = _generic(path)
-        meaning = comments.get((section, key), "")
-        result.append(Setting(section, key, check, _default(check), meaning))
-    return result
+    entries = _spec_entries()
+    comments = example_comments(example or example_path(), {(s, k) for s, k, _ in entries})
+    return [
+        Setting(section, key, check, _default(check), comments.get((section, key), ""))
+        for section, key, check in entries
+    ]
 
 
 def example_path() -> Path:

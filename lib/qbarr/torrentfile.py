@@ -40,8 +40,9 @@ def write_payload(root: Path, sizes: list[int], seed: int) -> Path:
     return root
 
 
-def make_torrent(path: Path, piece_length: int = PIECE_LENGTH) -> bytes:
-    """The .torrent bytes for a file or a folder (files in sorted order)."""
+def info_dict(path: Path, piece_length: int = PIECE_LENGTH) -> dict[str, object]:
+    """The v1 info dict of a file or a folder (files in sorted order): name, piece hashes,
+    and the length of the file or the length and path of each file of the folder."""
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     pieces, buffer = [], b""
     for file in files:
@@ -64,10 +65,14 @@ def make_torrent(path: Path, piece_length: int = PIECE_LENGTH) -> bytes:
         ]
     else:
         info["length"] = path.stat().st_size
-    return bencode({"info": info, "created by": "qbarr demo"})
+    return info
 
 
-def info_hash(torrent: bytes) -> str:
-    """The v1 info hash of .torrent bytes made by :func:`make_torrent`."""
-    start = torrent.index(b"4:infod") + len(b"4:info")
-    return hashlib.sha1(torrent[start:-1]).hexdigest()
+def info_hash(info: dict[str, object]) -> str:
+    """The v1 info hash of an info dict (what qBittorrent calls the torrent's hash)."""
+    return hashlib.sha1(bencode(info)).hexdigest()
+
+
+def make_torrent(path: Path, piece_length: int = PIECE_LENGTH) -> bytes:
+    """The .torrent bytes for a file or a folder."""
+    return bencode({"info": info_dict(path, piece_length), "created by": "qbarr demo"})

@@ -16,7 +16,6 @@ from qbarr import privileges
 from qbarr.paths import Home
 from qbarr.render import RenderError, check_home, install_supervisord_conf, write_programs
 from qbarr.supervision import Supervisor
-from qbarr_programs.commands import init
 from qbarr_programs.commands.common import (
     EX_CONFIG,
     EX_FAIL,
@@ -24,6 +23,7 @@ from qbarr_programs.commands.common import (
     load_or_report,
     scripts_dir,
 )
+from qbarr_programs.commands.init import announce, write_starter
 
 NAME = "run"
 HELP = "validate config.ini, migrate the database, render, then exec supervisord -n"
@@ -43,9 +43,9 @@ def prepare(home: Home) -> int:
         print(f"qbarr run: {exc}", file=sys.stderr)
         return EX_CONFIG
     if not home.config.exists():
-        token = init.write_starter(home)
+        token = write_starter(home)
         if token is not None:
-            init.announce(home, token)
+            announce(home, token)
     cfg = load_or_report(home.config, "qbarr run")
     if cfg is None:
         print("qbarr run: nothing started", file=sys.stderr)

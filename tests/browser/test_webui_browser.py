@@ -1,4 +1,4 @@
-"""The web UI in real headless Chromium (Playwright driving Debian's /usr/bin/chromium)
+"""The web UI in real headless Chromium (Playwright driving the system's chromium)
 against the whole suite under supervisord (`qbarr run`: webui, watchdog, a real manager)
 with the qBittorrent and Radarr simulators.
 
@@ -20,13 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS, free_port
-from tests.support import waiting
+from tests.conftest import ARTIFACTS, free_port, needs_tool
 from tests.support import webui_seed as seedmod
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
 
-CHROMIUM = Path("/usr/bin/chromium")
 SEEDED = "Radarr-Seeded"
 SHOTS = ARTIFACTS / "screenshots"
 BIN = Path(sys.executable).parent
@@ -43,10 +42,6 @@ ARGS = [
 
 def tool(name: str) -> str:
     return str(BIN / name) if (BIN / name).exists() else name
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0, poll: float = 0.25):
-    return waiting.wait_for(predicate, timeout=timeout, interval=poll, what=what)
 
 
 @pytest.fixture
@@ -132,9 +127,7 @@ def suite(sims):
         shutil.rmtree(s.home.root, ignore_errors=True)
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="missing tool: chromium (apt-get install chromium)"
-)
+@needs_tool("chromium", "apt-get install chromium")
 def test_webui_in_chromium(suite):
     from playwright.sync_api import sync_playwright
 
@@ -143,7 +136,7 @@ def test_webui_in_chromium(suite):
     suite.wait_for(lambda: suite.heartbeat("Radarr-A"), "the manager's first heartbeat")
     alerts: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on(
@@ -180,7 +173,7 @@ def test_webui_in_chromium(suite):
                 state = r.locator('[data-field="state"]').inner_text()
                 return pid if state == "RUNNING" and pid and pid != old_pid else None
 
-            assert wait_for(new_pid, "a new manager pid") != old_pid
+            assert wait_for(new_pid, timeout=60, interval=0.25, what="a new manager pid") != old_pid
             page.screenshot(path=str(SHOTS / "programs-restarted.png"), full_page=True)
 
             # a live torrent of the simulator, named like an attack, decided by the real manager:

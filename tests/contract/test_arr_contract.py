@@ -18,8 +18,9 @@ from qbarr.arr import ArrClient, QueueItem, make_client
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.arr.launch import SimProcess, start_sim
 from tests.contract import test_arr_support
-from tests.contract.test_arr_support import KEY, Exchanges, QbtServer, wait_for
+from tests.contract.test_arr_support import KEY, Exchanges, QbtServer
 from tests.support.torrents import make_torrent, write_random
+from tests.support.waiting import wait_for
 
 # The module-scoped fixture of test_arr_support, bound here so that pytest finds it.
 qbt_server = test_arr_support.qbt_server
@@ -116,18 +117,21 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
     assert rss["name"] == "RssSync" and rss["status"] == "queued"
     refresh = client.refresh_monitored_downloads()
     assert {c["id"] for c in client.commands()} >= {rss["id"], refresh["id"]}
-    wait_for("RssSync to complete", lambda: finished(client, rss["id"]))
+    wait_for(lambda: finished(client, rss["id"]), what="RssSync to complete")
 
     # a search grabs releases into qBittorrent; the queue carries the media ids
     ids = [r["id"] for r in records[:2]]
     search = client.search_media(ids)
-    wait_for("the search to complete", lambda: finished(client, search["id"]))
+    wait_for(
+        lambda: finished(client, search["id"]),
+        what="the search to complete",
+    )
     grabbed = sim.control("GET", "/sim/commands")["commands"]
     hashes = next(c["grabs"] for c in grabbed if c["id"] == search["id"])
     assert len(hashes) == 2
     in_client = wait_for(
-        "grabs in qBittorrent",
         lambda: {t["hash"] for t in qbt.torrents_info(category=kind)} >= set(hashes) and True,
+        what="grabs in qBittorrent",
     )
     assert in_client
     sim.control("POST", "/sim/poll")
@@ -138,7 +142,7 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
 
     # a scan of an unfinished download imports nothing
     scan = client.scan(items[0].output_path or "/downloads", items[0].download_id)
-    done = wait_for("the scan", lambda: finished(client, scan["id"]))
+    done = wait_for(lambda: finished(client, scan["id"]), what="the scan")
     assert "not finished" in done["message"]
     assert queue_for(client, items[0].download_id)
 
@@ -147,8 +151,8 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
     client.delete_queue(victim.id, remove_from_client=True, blocklist=True, skip_redownload=True)
     assert not queue_for(client, victim.download_id)
     wait_for(
-        "the torrent to leave qBittorrent",
         lambda: victim.download_id not in {t["hash"] for t in qbt.torrents_info(category=kind)},
+        what="the torrent to leave qBittorrent",
     )
     blocked = sim.control("GET", "/sim/blocklist")
     assert any(b["hash"] == victim.download_id for b in blocked)
@@ -209,19 +213,19 @@ def test_a_scan_imports_a_finished_download(arr, qbt: QbtClient, tmp_path: Path)
     missing_before = client.wanted_missing(page_size=1)[1]
     qbt.add(torrent_files=[torrent.data], category=kind, save_path=str(payload.parent))
     wait_for(
-        "qBittorrent to finish checking the data",
         lambda: any(
             t["hash"] == torrent.hash and t["progress"] >= 1
             for t in qbt.torrents_info(category=kind)
         ),
+        what="qBittorrent to finish checking the data",
     )
     sim.control("POST", "/sim/poll")
-    item = wait_for("the queue item", lambda: queue_for(client, torrent.hash))[0]
+    item = wait_for(lambda: queue_for(client, torrent.hash), what="the queue item")[0]
     assert item.tracked_state == "importPending" and item.status == "completed"
     media_id = item.media[{"radarr": "movieId", "sonarr": "episodeId", "lidarr": "albumId"}[kind]]
 
     scan = client.scan(item.output_path or str(payload), item.download_id.upper())
-    done = wait_for("the import", lambda: finished(client, scan["id"]))
+    done = wait_for(lambda: finished(client, scan["id"]), what="the import")
     assert done["status"] == "completed" and done["message"].startswith("Imported"), done
     assert not queue_for(client, torrent.hash)
     library = sim.control("GET", "/sim/library", params={"ids": str(media_id)})
@@ -248,7 +252,10 @@ def test_scripted_failures_show_structured_queue_fields(arr) -> None:
     ids = [r["id"] for r in client.wanted_missing(page=3, page_size=2)[0]]
     grabbed = sim.control("POST", "/sim/grab", json={"ids": ids[:1]})
     sim.control("POST", "/sim/poll")
-    wait_for("the grabbed item", lambda: queue_for(client, grabbed["hash"]))
+    wait_for(
+        lambda: queue_for(client, grabbed["hash"]),
+        what="the grabbed item",
+    )
 
     sim.control("POST", "/sim/queue/fail", json={"hash": grabbed["hash"], "kind": "import"})
     blocked = queue_for(client, grabbed["hash"])[0]
@@ -283,8 +290,8 @@ def test_scripted_failures_show_structured_queue_fields(arr) -> None:
     )
     assert queue_for(client, grabbed["hash"])[0].status_messages == ["x", "custom"]
     scan = client.scan("/nowhere", grabbed["hash"])
-    done = wait_for("the scan", lambda: finished(client, scan["id"]))
-    assert "Import blocked" in done["message"] or "not finished" in done["message"]
+    done = wait_for(lambda: finished(client, scan["id"]), what="the scan")
+    assert done["message"].startswith("Import blocked"), done
     assert queue_for(client, grabbed["hash"])
 
 
@@ -304,7 +311,10 @@ def test_sonarr_series_search_grabs_a_season_pack(
         series_id, episodes = max(by_series.items(), key=lambda kv: len(kv[1]))
         command = client.search_media([], series_id=series_id, mode="series")
         assert command["name"] == "SeriesSearch" and command["body"]["seriesId"] == series_id
-        wait_for("the series search", lambda: finished(client, command["id"]))
+        wait_for(
+            lambda: finished(client, command["id"]),
+            what="the series search",
+        )
         hashes = next(
             c["grabs"]
             for c in sim.control("GET", "/sim/commands")["commands"]
@@ -314,8 +324,8 @@ def test_sonarr_series_search_grabs_a_season_pack(
         assert 1 <= len(hashes) <= len(seasons) + 1
         sim.control("POST", "/sim/poll")
         items = wait_for(
-            "season pack queue records",
             lambda: [i for i in client.queue() if i.download_id in hashes],
+            what="season pack queue records",
         )
         assert all(i.media["seriesId"] == series_id for i in items)
         assert len(items) >= len(hashes)  # one record per episode of the pack

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from qbarr.sim.arr.launch import SimProcess, start_sim
-from tests.contract.test_arr_support import KEY, wait_for
+from tests.contract.test_arr_support import KEY
+from tests.support.waiting import wait_for
 
 LIBRARY = {"library": 300, "missing_fraction": 0.2, "cutoff_fraction": 0.05, "seed": 4}
 
@@ -97,12 +98,12 @@ def test_requests_point_at_the_arr_library_and_follow_imports(trio: dict[str, Si
     assert [m["id"] for m in found] == [movie_id] and found[0]["hasFile"] is False
     radarr.control("POST", "/sim/library/file", json={"ids": [movie_id]})
     wait_for(
-        "the request to become available",
         lambda: any(
             r["id"] == request["id"] and r["media"]["status"] == 5
             for r in overseerr(sim, take=100, filter="available")["results"]
         ),
         timeout=20,
+        what="the request to become available",
     )
 
 

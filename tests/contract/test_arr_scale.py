@@ -15,7 +15,8 @@ from qbarr.arr import make_client
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.arr.launch import start_sim
 from tests.contract import test_arr_support
-from tests.contract.test_arr_support import KEY, QbtServer, wait_for
+from tests.contract.test_arr_support import KEY, QbtServer
+from tests.support.waiting import wait_for
 
 # The module-scoped fixture of test_arr_support, bound here so that pytest finds it.
 qbt_server = test_arr_support.qbt_server
@@ -32,9 +33,9 @@ def test_thousand_item_queue_and_ten_thousand_item_library(qbt_server: QbtServer
         for start in range(0, len(magnets), 200):
             qbt.add(urls=magnets[start : start + 200], category="radarr")
         wait_for(
-            "1,000 torrents in qBittorrent",
             lambda: len(qbt.torrents_info(category="radarr")) >= 1000,
             timeout=60,
+            what="1,000 torrents in qBittorrent",
         )
     sim = start_sim(
         "radarr",
@@ -48,9 +49,9 @@ def test_thousand_item_queue_and_ten_thousand_item_library(qbt_server: QbtServer
     )
     try:
         wait_for(
-            "1,000 queue records",
             lambda: sim.control("GET", "/sim/state")["queue_records"] >= 1000,
             timeout=60,
+            what="1,000 queue records",
         )
         figures = []
         with make_client("radarr", sim.url, KEY) as client:
@@ -73,8 +74,8 @@ def test_thousand_item_queue_and_ten_thousand_item_library(qbt_server: QbtServer
             for page_size in (100, 250):
                 client.stats.update(calls=0, bytes_in=0)
                 started = time.perf_counter()
-                seen, page = [], 1
-                while True:
+                seen = []
+                for page in range(1, expected // page_size + 2):  # the pages, and no more
                     records, total = client.wanted_missing(
                         page=page,
                         page_size=page_size,
@@ -84,7 +85,6 @@ def test_thousand_item_queue_and_ten_thousand_item_library(qbt_server: QbtServer
                     seen += records
                     if page * page_size >= total:
                         break
-                    page += 1
                 took = time.perf_counter() - started
                 assert total == expected == len(seen) == len({r["id"] for r in seen})
                 assert [r["sortTitle"] for r in seen] == sorted(r["sortTitle"] for r in seen)

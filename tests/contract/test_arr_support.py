@@ -4,13 +4,12 @@
   (the qBittorrent side of every Arr simulator in these tests).
 - `Exchanges`: records every request/response of an ArrClient (httpx event
   hook) and validates them against the published OpenAPI documents.
-- `wait_for`: a deadline loop.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 from qbarr.arr import ArrClient
 from qbarr.qbittorrent.nox import Nox
 from qbarr.qbittorrent.nox import binary as nox_binary
-from tests.support import waiting
+from tests.conftest import skip_missing_tool
 from tests.support.arr_contract import ContractError, contract
 
 KEY = "simKEY-5f1c0d9e7a3b4c2d8e6f"  # distinctive, so a leak is easy to find
@@ -40,7 +39,7 @@ class QbtServer:
 
 def start_qbt(profile: Path) -> QbtServer:
     if nox_binary() is None:
-        pytest.skip("missing tool: qbittorrent-nox (apt-get install qbittorrent-nox)")
+        skip_missing_tool("qbittorrent-nox", "apt-get install qbittorrent-nox")
     nox = Nox(profile, QBT_USER, QBT_PASS, refresh_ms=200).start()
     return QbtServer(nox.url, QBT_USER, QBT_PASS, profile, nox.info(), nox)
 
@@ -56,10 +55,6 @@ def qbt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QbtServer]:
         yield server
     finally:
         stop_qbt(server)
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
-    return waiting.wait_for(check, timeout=timeout, interval=every, what=what)
 
 
 class Exchanges:

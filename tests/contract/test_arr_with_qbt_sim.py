@@ -18,7 +18,8 @@ from qbarr.arr import ArrClient, make_client
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.arr.launch import SimProcess, free_port, start_sim
 from qbarr.sim.qbittorrent import spawn
-from tests.contract.test_arr_support import KEY, QBT_PASS, QBT_USER, Exchanges, wait_for
+from tests.contract.test_arr_support import KEY, QBT_PASS, QBT_USER, Exchanges
+from tests.support.waiting import wait_for
 
 SWARM = {
     "on_add": {
@@ -100,7 +101,7 @@ def test_grab_download_import_on_the_qbittorrent_simulator(
     field = {"radarr": "movieId", "sonarr": "episodeId", "lidarr": "albumId"}[kind]
     records, missing = client.wanted_missing(page=2, page_size=2)
     search = client.search_media([r["id"] for r in records])
-    wait_for("the search", lambda: command_done(client, search["id"]))
+    wait_for(lambda: command_done(client, search["id"]), what="the search")
     hashes = set(
         next(
             c["grabs"]
@@ -118,13 +119,13 @@ def test_grab_download_import_on_the_qbittorrent_simulator(
         ]
         return ready if len(ready) == 2 else None
 
-    items = wait_for("both downloads complete in the Arr queue", both_complete, timeout=60)
+    items = wait_for(both_complete, timeout=60, what="both downloads complete in the Arr queue")
     assert sorted(i.media[field] for i in items) == sorted(r["id"] for r in records)
     assert all(i.status == "completed" and i.sizeleft == 0 and i.size for i in items)
 
     done, failed = items
     scan = client.scan(done.output_path or "/downloads", done.download_id)
-    result = wait_for("the import", lambda: command_done(client, scan["id"]))
+    result = wait_for(lambda: command_done(client, scan["id"]), what="the import")
     assert result["message"].startswith("Imported")
     assert done.download_id not in {i.download_id for i in client.queue()}
     assert client.wanted_missing(page_size=1)[1] == missing - 1
@@ -132,8 +133,8 @@ def test_grab_download_import_on_the_qbittorrent_simulator(
     client.delete_queue(failed.id, remove_from_client=True, blocklist=True, skip_redownload=True)
     with QbtClient(qbt_sim, QBT_USER, QBT_PASS) as qbt:
         wait_for(
-            "the failed torrent to leave qBittorrent",
             lambda: failed.download_id not in {t["hash"] for t in qbt.torrents_info(category=kind)},
+            what="the failed torrent to leave qBittorrent",
         )
         kept = [t for t in qbt.torrents_info(category=kind) if t["hash"] == done.download_id]
         assert kept and kept[0]["progress"] == 1, "an imported torrent keeps seeding"

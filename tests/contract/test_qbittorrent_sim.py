@@ -75,7 +75,9 @@ def test_every_state_can_be_scripted(sim) -> None:  # type: ignore[no-untyped-de
 
 def test_time_moves_torrents(sim) -> None:  # type: ignore[no-untyped-def]
     """Progress at the torrent's speed, then completion; a scheduled stall and error;
-    the clock can jump so minutes pass in no time."""
+    the clock can jump so minutes pass in no time. The simulator's clock is stopped first
+    (time_scale 0), so only the jumps move it and every figure is exact."""
+    control(sim, "POST", "/sim/clock", {"time_scale": 0})
     done, stall, err = control(
         sim,
         "POST",
@@ -94,12 +96,12 @@ def test_time_moves_torrents(sim) -> None:  # type: ignore[no-untyped-def]
     )["hashes"]
     with client(sim) as c:
         snap = c.sync()
-        first = snap.torrents[done]["progress"]
-        assert snap.torrents[done]["eta"] > 0 and snap.torrents[done]["state"] == "downloading"
-        control(sim, "POST", "/sim/clock", {"advance": 5})
+        assert snap.torrents[done]["progress"] == 0
+        assert snap.torrents[done]["eta"] == 10 and snap.torrents[done]["state"] == "downloading"
+        control(sim, "POST", "/sim/clock", {"advance": 5})  # 5 of the 10 MB at 1 MB/s
         snap = wait_for(lambda: (s := c.sync()) and done in s.changed and s)
-        assert 0.4 < snap.torrents[done]["progress"] < 0.7 > first
-        assert "progress" in snap.torrents[done]
+        assert snap.torrents[done]["progress"] == pytest.approx(0.5)
+        assert snap.torrents[done]["eta"] == 5
         control(sim, "POST", "/sim/clock", {"advance": 60})
         wait_for(lambda: c.sync().torrents[err]["state"] == "error")
         t = snap.torrents

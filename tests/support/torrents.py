@@ -6,14 +6,13 @@ so a bug on one side shows up as a hash mismatch instead of cancelling out.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from qbarr.torrentfile import bencode
+from qbarr.torrentfile import bencode, info_dict, info_hash
 
 
 @dataclass(frozen=True)
@@ -44,18 +43,6 @@ def write_random(path: Path, size: int, seed: int) -> Path:
     return path
 
 
-def _walk(root: Path) -> list[tuple[list[str] | None, Path]]:
-    if root.is_file():
-        return [(None, root)]
-    found = []
-    for dirpath, dirs, names in os.walk(root):
-        dirs.sort()
-        for name in sorted(names):
-            full = Path(dirpath) / name
-            found.append((list(full.relative_to(root).parts), full))
-    return sorted(found)
-
-
 def make_torrent(
     path: Path,
     piece_length: int = 64 * 1024,
@@ -64,28 +51,7 @@ def make_torrent(
 ) -> Torrent:
     """Build a BitTorrent v1 torrent for a file or a directory (no trackers by default)."""
     path = Path(path).resolve()
-    files = _walk(path)
-    pieces, buf = [], b""
-    for _, full in files:
-        with open(full, "rb") as fh:
-            while chunk := fh.read(piece_length - len(buf)):
-                buf += chunk
-                if len(buf) == piece_length:
-                    pieces.append(hashlib.sha1(buf).digest())
-                    buf = b""
-    if buf:
-        pieces.append(hashlib.sha1(buf).digest())
-    info: dict[str, object] = {
-        "name": path.name,
-        "piece length": piece_length,
-        "pieces": b"".join(pieces),
-    }
-    if files[0][0] is None:
-        info["length"] = path.stat().st_size
-        names: tuple[str, ...] = (path.name,)
-    else:
-        info["files"] = [{"length": full.stat().st_size, "path": parts} for parts, full in files]
-        names = tuple("/".join([path.name, *parts]) for parts, _ in files if parts)
+    info = info_dict(path, piece_length)
     meta: dict[str, object] = {
         "info": info,
         "comment": comment,
@@ -95,8 +61,13 @@ def make_torrent(
     if trackers:
         meta["announce"] = trackers[0]
         meta["announce-list"] = [[t] for t in trackers]
-    size = sum(full.stat().st_size for _, full in files)
-    return Torrent(bencode(meta), hashlib.sha1(bencode(info)).hexdigest(), path.name, size, names)
+    files: list[dict[str, Any]] = info.get("files", [])  # type: ignore[assignment]
+    if files:
+        names = tuple("/".join([path.name, *f["path"]]) for f in files)
+        size = sum(int(f["length"]) for f in files)
+    else:
+        names, size = (path.name,), int(info["length"])  # type: ignore[call-overload]
+    return Torrent(bencode(meta), info_hash(info), path.name, size, names)
 
 
 def payload_dir(root: Path, name: str, sizes: list[int], seed: int) -> Path:

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,10 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from qbarr.paths import Home
+from tests.support.waiting import wait_for
 
 DUMMY_MANAGER = r"""
-import os, signal, sys, time
+import os, signal, sys
 name = sys.argv[1]
 def hup(signum, frame):
     print(f"{name}: SIGHUP: config reloaded", flush=True)
@@ -35,7 +35,7 @@ signal.signal(signal.SIGHUP, hup)
 signal.signal(signal.SIGTERM, term)
 print(f"{name}: started pid {os.getpid()}", flush=True)
 while True:
-    time.sleep(0.2)
+    signal.pause()
 """
 
 
@@ -58,17 +58,17 @@ class Suite:
         }
 
     def wait_running(self, names: list[str], timeout: float = 60.0) -> dict[str, dict]:
-        deadline = time.monotonic() + timeout
-        last: dict[str, dict] = {}
-        while time.monotonic() < deadline:
-            try:
-                last = self.processes()
-                if all(last.get(n, {}).get("statename") == "RUNNING" for n in names):
-                    return last
-            except (OSError, xmlrpc.client.Error):
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"not RUNNING in time: {names}: {last}")
+        def running() -> dict[str, dict] | None:
+            found = self.processes()
+            return (
+                found
+                if all(found.get(n, {}).get("statename") == "RUNNING" for n in names)
+                else None
+            )
+
+        return wait_for(
+            running, timeout, 0.2, f"{names} RUNNING", ignore=(OSError, xmlrpc.client.Error)
+        )
 
     def stop(self) -> None:
         try:

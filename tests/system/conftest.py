@@ -5,7 +5,7 @@ Reusable by every system test (import nothing: the fixtures are found by pytest)
     def test_something(suite_factory):
         suite = suite_factory(arrs=2)        # config.ini written, suite started, all RUNNING
         pid = suite.pid("arr:arr-radarr-a")
-        suite.wait_for(lambda: ..., "what we wait for")   # deadline loop, never a bare sleep
+        suite.wait_for(lambda: ..., "what we wait for")   # waiting.wait_for, never a sleep
         assert "RUNNING" in suite.ctl("status").stdout
 
     def test_shared(shared_suite):           # one suite per test module (2 Arr sections);
@@ -15,7 +15,7 @@ What a Suite gives (see the class): ``home`` (qbarr.paths.Home), ``pid(name)``,
 ``states()``, ``wait_running()``, ``wait_state()``, ``wait_for()``, ``ctl(...)`` /
 ``qbarr(...)`` (subprocess runs of the CLI), ``log(program)``, ``heartbeat(instance)``,
 ``crashes(program)``, ``write_config(...)``, ``debug(what, slug)`` (debug triggers),
-``stop()`` (SIGTERM to supervisord, returns the seconds until it exited) and
+``stop()`` (SIGTERM to supervisord, waits until it exited) and
 ``leftovers()`` (live processes whose environment carries this QBARR_HOME).
 
 Settings used (short, so the system tests stay fast): LoopInterval 0.5s,
@@ -39,7 +39,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,8 @@ from qbarr import db as dbmod
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
 from tests.conftest import free_port
+from tests.support import waiting
+from tests.support.waiting import unless_exited
 
 BIN = Path(sys.executable).parent
 QBARR = str(BIN / "qbarr") if (BIN / "qbarr").exists() else "qbarr"
@@ -180,19 +181,13 @@ class Suite:
         timeout: float = START_TIMEOUT,
         poll: float = 0.2,
     ) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"suite exited ({self.proc.returncode}) while waiting for {what}\n"
-                    f"{self.output()}"
-                )
-            value = predicate()
-            if value:
-                return value
-            time.sleep(poll)
-        raise AssertionError(
-            f"timed out after {timeout:.0f}s waiting for {what}\nstates: {self.brief()}"
+        """waiting.wait_for, failing at once if the suite (``qbarr run``) exits meanwhile."""
+        return waiting.wait_for(
+            unless_exited(self.proc, predicate, "the suite (qbarr run)", self.output),
+            timeout=timeout,
+            interval=poll,
+            what=what,
+            context=lambda: f"states: {self.brief()}",
         )
 
     def wait_state(
@@ -307,17 +302,15 @@ class Suite:
                 continue
         return found
 
-    def stop(self, timeout: float = 40.0) -> float:
-        """SIGTERM to supervisord; returns seconds until `qbarr run` (or unshare) exited."""
+    def stop(self, timeout: float = 40.0) -> None:
+        """SIGTERM to supervisord; waits until `qbarr run` (or unshare) exited."""
         self.states()
         for proc in self.descendants():
             self._known.add(proc.pid)
-        started = time.monotonic()
         if self.proc.poll() is None:
             with contextlib.suppress(psutil.Error):
                 self.supervisord.send_signal(signal.SIGTERM)
             self.proc.wait(timeout)
-        return time.monotonic() - started
 
     def stop_quietly(self) -> None:
         """Teardown: stop, then SIGKILL whatever is left (never raises)."""

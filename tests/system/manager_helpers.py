@@ -7,7 +7,6 @@ started by the test on free ports and stopped by pid in ``finally``.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -236,19 +235,3 @@ def spec(h: str, category: str, state: str, **kw: Any) -> dict[str, Any]:
         "size": 2 * 2**30,
     }
     return {**base, **kw}
-
-
-def deadline_loop(
-    predicate: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.1
-) -> Any:
-    """Poll until truthy (for waits outside a Suite)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(poll)
-    raise AssertionError(
-        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"[:2000]
-    )

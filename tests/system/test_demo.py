@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,8 @@ import psutil
 import pytest
 
 from qbarr.config import load
+from tests.conftest import needs_tool
+from tests.support.waiting import unless_exited, wait_for
 from tests.system.conftest import short_home
 
 pytestmark = pytest.mark.system
@@ -48,15 +49,9 @@ class DemoRun:
         return "\n".join(self.lines)
 
     def wait_for(self, predicate, what: str, timeout: float = DEADLINE):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.5)
-        raise AssertionError(f"timed out waiting for {what}\n{self.output[-3000:]}")
+        """waiting.wait_for, failing at once if `qbarr demo` exits meanwhile."""
+        check = unless_exited(self.proc, predicate, "qbarr demo", lambda: self.output)
+        return wait_for(check, timeout, 0.5, what, context=lambda: self.output[-3000:])
 
     def arr_sim(self, name: str) -> str:
         return load(self.home.config, env={}).instance(name).url
@@ -145,15 +140,13 @@ def test_demo_runs_imports_fails_and_stops_on_sigint() -> None:
         run.proc.send_signal(signal.SIGINT)
         assert run.proc.wait(60) == 0, run.output[-2000:]
         assert "stopped in" in run.output
-        run.wait_for(
-            lambda: not run.suite_pids() or None, "no program of the demo left", timeout=30
-        ) if run.suite_pids() else None
-        assert run.suite_pids() == []
+        wait_for(lambda: not run.suite_pids(), 30, 0.5, "no program of the demo left")
     finally:
         run.close()
 
 
 @pytest.mark.qbt
+@needs_tool("qbittorrent-nox", "apt-get install qbittorrent-nox")
 def test_demo_with_real_qbittorrent_imports_the_seeded_torrents() -> None:
     run = DemoRun("--real-qbittorrent")
     try:

@@ -6,7 +6,8 @@ downloads that stall (failed: blocklist, delete, search) or hit an I/O error (fa
 MaxRechecks 0), torrents with missing files (removed and searched, no blocklist), and downloads
 the "user" moves to RecheckCategory or FailedCategory while everything runs. Meanwhile the
 manager, run by a real supervisord, is SIGKILLed a bounded number of times (seeded): after a
-random delay, while the journal shows actions being carried out, or while it is still starting.
+random number of actions or cycles, while the journal shows actions being carried out, or while
+it is still starting.
 supervisord restarts it every time.
 
 At the end (everything settled, suite stopped): every action in the journal is finished (done or
@@ -21,7 +22,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -103,31 +103,60 @@ def lifecycle(rnd: random.Random) -> tuple[list[dict], dict[str, list[str]]]:
 
 def kill_when(suite: Suite, rnd: random.Random, mode: str, last_pid: int) -> tuple[int, str]:
     """Wait for the moment of ``mode`` in the life of a manager other than ``last_pid``, then
-    SIGKILL it; returns its pid and what was going on."""
-    if mode == "starting":  # the restart after the previous kill, before startsecs made it RUNNING
+    SIGKILL it; returns its pid and what was going on. The moments are states of the manager,
+    picked at random, never a delay: ``starting`` at once or at its first heartbeat (before
+    supervisord's startsecs made it RUNNING), ``busy`` while the journal shows actions being
+    carried out (or after 8 quiet cycles), ``random`` after a random number of actions done
+    or of cycles, whichever comes first."""
+    if mode == "starting":
         info = suite.wait_state(PROGRAM, "STARTING", not_pid=last_pid, timeout=90)
-        time.sleep(rnd.uniform(0.3, 1.5))
+        if rnd.random() < 0.5:  # else at once, before it opened the database
+            suite.wait_for(
+                lambda: (suite.heartbeat(INSTANCE) or {}).get("pid") == info["pid"],
+                "the new manager's first heartbeat",
+                timeout=30,
+                poll=0.01,
+            )
     else:
         info = suite.wait_state(PROGRAM, "RUNNING", not_pid=last_pid, timeout=90)
-        if mode == "busy":  # actions journaled and being carried out
-            deadline = time.monotonic() + 4.0
-            while time.monotonic() < deadline and not suite.query(
-                "SELECT 1 FROM actions "
-                "WHERE instance = ? AND status IN ('planned', 'sending') LIMIT 1",
-                (INSTANCE,),
-            ):
-                time.sleep(0.005)
+
+        def cycles() -> int:
+            beat = suite.heartbeat(INSTANCE) or {}
+            return int(beat.get("cycles") or 0) if beat.get("pid") == info["pid"] else 0
+
+        if mode == "busy":
+            quiet = cycles() + 8
+
+            def moment() -> bool:
+                return bool(in_flight(suite)) or cycles() >= quiet
+
         else:
-            time.sleep(rnd.uniform(0.05, 2.5))
-    busy = suite.query(
-        "SELECT status, COUNT(*) AS n FROM actions WHERE instance = ? AND status IN "
-        "('planned', 'sending') GROUP BY status",
-        (INSTANCE,),
-    )
+            actions, quiet = done(suite) + rnd.randint(1, 8), cycles() + rnd.randint(1, 5)
+
+            def moment() -> bool:
+                return done(suite) >= actions or cycles() >= quiet
+
+        suite.wait_for(moment, f"a {mode} moment to kill the manager", timeout=60, poll=0.005)
+    busy = in_flight(suite)
     os.kill(int(info["pid"]), signal.SIGKILL)
     return int(info["pid"]), f"{mode}:" + (
         ",".join(f"{r['status']}={r['n']}" for r in busy) or "idle"
     )
+
+
+def in_flight(suite: Suite) -> list[dict]:
+    """Actions planned or being sent, counted by status."""
+    return suite.query(
+        "SELECT status, COUNT(*) AS n FROM actions WHERE instance = ? AND status IN "
+        "('planned', 'sending') GROUP BY status",
+        (INSTANCE,),
+    )
+
+
+def done(suite: Suite) -> int:
+    return suite.query(
+        "SELECT COUNT(*) AS n FROM actions WHERE instance = ? AND status = 'done'", (INSTANCE,)
+    )[0]["n"]
 
 
 def unfinished(suite: Suite) -> int:

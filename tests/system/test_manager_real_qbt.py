@@ -26,6 +26,7 @@ from qbarr.qbittorrent import QbtClient
 from tests.conftest import free_port, needs_tool
 from tests.support.qbt_targets import PASSWORD, USER, RealTarget
 from tests.support.torrents import make_torrent, write_random
+from tests.support.waiting import wait_for
 from tests.system.manager_helpers import (
     Inst,
     actions,
@@ -107,8 +108,7 @@ def test_real_qbittorrent_import_stalled_fail_and_excluded_sample(
                 sampled.hash: "stalledDL",
             }
 
-        suite_wait = _deadline(settled, "qBittorrent's checks: stalledUP, stalledDL, stalledDL")
-        assert suite_wait
+        wait_for(settled, 60, 0.2, "qBittorrent's checks: stalledUP, stalledDL, stalledDL")
         workdir = tmp_path / "sims"
         arr = start_arr_sim(
             qbt.url, "radarr", workdir, qbt_user=USER, qbt_password=PASSWORD, grab_probability=0.0
@@ -214,9 +214,3 @@ def test_real_qbittorrent_import_stalled_fail_and_excluded_sample(
         finally:
             arr.stop()
             files_arr.stop()
-
-
-def _deadline(predicate, what: str, timeout: float = 60.0) -> bool:
-    from tests.system.manager_helpers import deadline_loop
-
-    return bool(deadline_loop(predicate, what, timeout=timeout, poll=0.2))

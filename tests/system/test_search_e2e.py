@@ -8,12 +8,10 @@ short (SearchDelay 0, searches of 0.3-0.5 s in the simulator) so each test takes
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.support import waiting
+from tests.support.waiting import unless_exited, wait_for
 from tests.system.conftest import FAST_SETTINGS, ArrSpec, Suite, short_home
 
 pytestmark = pytest.mark.system
@@ -51,16 +49,16 @@ class Sim:
         return httpx.get(f"{self.url}{path}", params=params, headers=headers, timeout=10).json()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (
-                f"{self.kind} simulator exited with {self.proc.returncode}"
-            )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/sim/state", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"{self.kind} simulator on port {self.port} did not answer")
+        def answers() -> bool:
+            return httpx.get(f"{self.url}/sim/state", timeout=2).status_code == 200
+
+        wait_for(
+            unless_exited(self.proc, answers, f"the {self.kind} simulator"),
+            timeout,
+            0.1,
+            f"the {self.kind} simulator on port {self.port}",
+            ignore=(httpx.HTTPError,),
+        )
 
     def commands(self, name: str | None = None) -> list[dict[str, Any]]:
         found = self.get("/sim/commands", **({"name": name} if name else {}))["commands"]
@@ -120,10 +118,6 @@ def arr_section(name: str, url: str, category: str, search: str) -> str:
     )
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, every: float = 0.1) -> Any:
-    return waiting.wait_for(check, timeout=timeout, interval=every, what=what)
-
-
 def heartbeat(suite: Suite, instance: str) -> dict[str, Any]:
     import json
 
@@ -167,19 +161,15 @@ def test_search_limit_holds_and_cooldown_survives_sigkill(env: Any) -> None:
     most = 0
 
     def sample_until(total: int) -> None:
-        nonlocal most
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        def sampled() -> bool:
+            nonlocal most
             active = radarr.get("/sim/commands", active="1")["commands"]
             running = sum(1 for c in active if c["class"] == "search")
             most = max(most, running)
             assert running <= 3, f"{running} search commands running at once: {active}"
-            if radarr.get("/sim/state")["commands"]["total"] >= total:
-                return
-            time.sleep(0.05)
-        raise AssertionError(
-            f"fewer than {total} searches sent in time:\n{suite.log(name)[-3000:]}"
-        )
+            return radarr.get("/sim/state")["commands"]["total"] >= total
+
+        wait_for(sampled, 120, 0.05, f"{total} searches sent", context=lambda: suite.log(name))
 
     sample_until(12)
     old = suite.pid(name)
@@ -246,9 +236,10 @@ def test_requests_are_searched_first(env: Any) -> None:
         [ArrSpec("Radarr-Main", "radarr", url=radarr.url, api_key=KEY)],
     )
     suite.wait_state("search:search-radarr-main", "RUNNING")
-    wait_for(
-        "request searches and then library searches",
+    suite.wait_for(
         lambda: len(radarr.commands("MoviesSearch")) >= len(expected) + 4,
+        "request searches and then library searches",
+        timeout=90,
     )
     ids = searched_ids(radarr.commands("MoviesSearch"), "movieIds")
     assert set(ids[: len(expected)]) == expected
@@ -291,16 +282,14 @@ def test_sonarr_series_with_many_wanted_episodes_gets_one_series_search(env: Any
         [ArrSpec("Sonarr-TV", "tv", url=sonarr.url, api_key=KEY)],
     )
     suite.wait_state("search:search-sonarr-tv", "RUNNING")
+
     # Every wanted episode is searched once, then the program has nothing left: idle.
-    wait_for(
-        "the wanted list worked through",
-        lambda: (
-            lambda hb: (
-                hb.get("stats", {}).get("blocked") == "idle"
-                and hb.get("counts", {}).get("sent", 0) > 0
-            )
-        )(heartbeat(suite, "Sonarr-TV")),
-    )
+    def worked_through() -> bool:
+        hb = heartbeat(suite, "Sonarr-TV")
+        idle = hb.get("stats", {}).get("blocked") == "idle"
+        return idle and hb.get("counts", {}).get("sent", 0) > 0
+
+    suite.wait_for(worked_through, "the wanted list worked through", timeout=90)
     wanted = sonarr.get("/api/v3/wanted/missing", pageSize=1000, monitored="true")["records"]
     by_series: dict[int, set[int]] = {}
     for ep in wanted:
@@ -357,15 +346,18 @@ def test_unreachable_overseerr_is_reported_retried_and_arr_searches_go_on(env: A
             and hb["status"] == "ok"
         )
 
-    wait_for("the unreachable Overseerr in the heartbeat", reported)
-    wait_for("Arr searches going on meanwhile", lambda: len(radarr.commands("MoviesSearch")) >= 3)
+    suite.wait_for(reported, "the unreachable Overseerr in the heartbeat", timeout=90)
+    suite.wait_for(
+        lambda: len(radarr.commands("MoviesSearch")) >= 3,
+        "Arr searches going on meanwhile",
+        timeout=90,
+    )
     assert KEY not in (heartbeat(suite, "Radarr-Main").get("last_error") or "")
 
     env.sim("overseerr", *lib, "--requests", "20", "--radarr-sim", radarr.url, port=port)
-    wait_for(
-        "Overseerr read again after it came up",
+    suite.wait_for(
         lambda: heartbeat(suite, "Radarr-Main")["stats"]["sources"]["Overseerr"]["ok"],
-        timeout=60,
+        "Overseerr read again after it came up",
     )
     assert heartbeat(suite, "Radarr-Main")["stats"]["sources"]["Overseerr"]["polled_at"]
 
@@ -374,9 +366,10 @@ def test_unreachable_overseerr_is_reported_retried_and_arr_searches_go_on(env: A
     text = suite.home.config.read_text().replace("SearchLimit = 2", "SearchLimit = 1")
     suite.home.config.write_text(text)
     suite.sup.signal(name, "HUP")
-    wait_for(
-        "SearchLimit 1 after SIGHUP",
+    suite.wait_for(
         lambda: heartbeat(suite, "Radarr-Main")["stats"]["settings"]["SearchLimit"] == 1,
+        "SearchLimit 1 after SIGHUP",
+        timeout=90,
     )
     assert suite.pid(name) == pid
 

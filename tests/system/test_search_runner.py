@@ -8,9 +8,6 @@ One Radarr, one Overseerr and one Ombi simulator serve the module; each test dri
 from __future__ import annotations
 
 import dataclasses
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,71 +21,60 @@ from qbarr.db import open_migrated, rows
 from qbarr.search.runner import SearchRunner, running_searches
 from qbarr.search.settings import RequestSettings, SearchSettings
 from qbarr.search.sources import OmbiSource, OverseerrSource, SourceError, make_source
+from qbarr.sim.arr.launch import SimProcess, start_sim
 from tests.conftest import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.system
 
-BIN = Path(sys.executable).parent
-SIM = str(BIN / "qbarr-sim-arr") if (BIN / "qbarr-sim-arr").exists() else "qbarr-sim-arr"
 KEY = "sim-key-0123456789"
-LIB = ["--library", "150", "--missing-fraction", "1.0", "--seed", "11"]
-
-
-def _start(kind: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [SIM, "--kind", kind, "--port", str(port), "--api-key", KEY, *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{kind} simulator exited"
-        try:
-            if httpx.get(f"{url}/sim/state", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"{kind} simulator did not start")
+LIB: dict[str, Any] = {"library": 150, "missing_fraction": 1.0, "seed": 11}
 
 
 @pytest.fixture(scope="module")
 def sims() -> Iterator[dict[str, str]]:
-    procs: list[subprocess.Popen[bytes]] = []
+    started: list[SimProcess] = []
     try:
-        radarr, radarr_url = _start("radarr", *LIB, "--search-duration", "0.2")
-        procs.append(radarr)
-        urls = {"radarr": radarr_url}
+        radarr = start_sim(
+            "radarr",
+            api_key=KEY,
+            search_duration=0.2,
+            command_duration=0.3,
+            grab_probability=0.0,  # no qBittorrent here: a grab would fail the search
+            poll_interval=1.0,
+            **LIB,
+        )
+        started.append(radarr)
+        urls = {"radarr": radarr.url}
         for kind in ("overseerr", "ombi"):
-            proc, url = _start(kind, *LIB, "--requests", "30", "--radarr-sim", radarr_url)
-            procs.append(proc)
-            urls[kind] = url
+            extra = ["--requests", "30", "--radarr-sim", radarr.url]
+            started.append(start_sim(kind, api_key=KEY, extra=extra, **LIB))
+            urls[kind] = started[-1].url
         yield urls
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for sim in started:
+            sim.stop()
+
+
+def no_search_running(url: str) -> bool:
+    active = httpx.get(f"{url}/sim/commands", params={"active": "1"}, timeout=5).json()
+    return not active["commands"]
+
+
+def hold_commands(url: str, held: bool) -> None:
+    """While held, the simulator's commands neither start nor finish."""
+    httpx.post(f"{url}/sim/commands/hold", json={"held": held}, timeout=5).raise_for_status()
 
 
 @pytest.fixture
 def radarr(sims: dict[str, str]) -> Iterator[str]:
     """The Radarr simulator URL with no search running (earlier tests' searches finish
-    first, they would count against SearchLimit); faults cleared after the test."""
+    first, they would count against SearchLimit); faults and holds cleared after the test."""
     url = sims["radarr"]
-    deadline = time.monotonic() + 30
-    while httpx.get(f"{url}/sim/commands", params={"active": "1"}, timeout=5).json()["commands"]:
-        assert time.monotonic() < deadline, "simulator searches never finished"
-        time.sleep(0.05)
+    wait_for(lambda: no_search_running(url), 30, what="the simulator's searches finished")
     yield url
     httpx.delete(f"{url}/sim/faults", timeout=5)
+    hold_commands(url, False)
 
 
 class NoCommandList:
@@ -220,17 +206,20 @@ def test_source_errors_are_clear_and_keyless(sims: dict[str, str], name: str) ->
 def test_runner_sends_counts_running_and_records_results(radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-results")
     before = len(sim_commands(radarr))
+    hold_commands(radarr, True)  # the two searches stay queued until released
     runner.step()
     assert len(sim_commands(radarr)) == before + 2 and runner.running == 2
     assert runner.report()[0] == "ok"
     # Nothing more while two run (SearchLimit 2): the next step only reads the command list.
+    clock.now += 5
     runner.step()
-    assert len(sim_commands(radarr)) in (before + 2, before + 4)
-    time.sleep(0.6)  # the simulator's searches (0.2 s) finish
+    assert len(sim_commands(radarr)) == before + 2 and runner.running == 2
+    hold_commands(radarr, False)
+    wait_for(lambda: no_search_running(radarr), 30, what="the simulator's searches finished")
     clock.now += 5
     runner.step()
     done = rows(db, "SELECT status FROM searches WHERE instance = 'R-results' ORDER BY id LIMIT 2")
-    assert {r["status"] for r in done} <= {"completed", "failed"}, done
+    assert [r["status"] for r in done] == ["completed", "completed"], done
     commands = runner.arr.commands()
     assert running_searches(commands) == sum(
         1 for c in commands if c["name"].endswith("Search") and c["status"] in ("queued", "started")
@@ -291,7 +280,7 @@ def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(
     assert runner.arr_ok is False and runner.arr_failures == 1
     clock.now += 5
     runner.step()  # the Arr answers again: the same item is searched now
-    assert last()["item"] == failed["item"] and last()["status"] in ("queued", "sent", "started")
+    assert last()["item"] == failed["item"] and last()["status"] == "queued"
     clock.now += 5
     httpx.post(
         f"{radarr}/sim/faults",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,16 @@ pytestmark = pytest.mark.system
 WRITERS = 8
 TRANSACTIONS = 150
 
-# Each writer waits for the start file, then does read-then-write transactions the way the
-# programs do (a heartbeat-like upsert and an insert), each in its own BEGIN IMMEDIATE.
+# Each writer connects, says "ready" and waits for a line on stdin (the test releases all of
+# them at once), then does read-then-write transactions the way the programs do (a
+# heartbeat-like upsert and an insert), each in its own BEGIN IMMEDIATE.
 WRITER = r"""
 import os, sys, time
-from pathlib import Path
 from qbarr.db import connect, write_txn
-path, go, me, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+path, me, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 db = connect(path)
-while not go.exists():
-    time.sleep(0.005)
+print("ready", flush=True)
+sys.stdin.readline()
 for i in range(count):
     with write_txn(db) as tx:
         n = tx.execute("SELECT COUNT(*) FROM crashes WHERE program = ?", (me,)).fetchone()[0]
@@ -41,10 +40,10 @@ print("done", me)
 def test_eight_writers_no_lock_errors_all_rows_present(tmp_path: Path) -> None:
     database = tmp_path / "qbarr.db"
     dbmod.open_migrated(database).close()
-    go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(database), str(go), f"w{n}", str(TRANSACTIONS)],
+            [sys.executable, "-c", WRITER, str(database), f"w{n}", str(TRANSACTIONS)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -52,8 +51,12 @@ def test_eight_writers_no_lock_errors_all_rows_present(tmp_path: Path) -> None:
         for n in range(WRITERS)
     ]
     try:
-        time.sleep(0.5)  # let the interpreters start, then release them together
-        go.touch()
+        for p in procs:  # every interpreter started and connected ...
+            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+        for p in procs:  # ... then all are released together
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
         results = [p.communicate(timeout=180) for p in procs]
     finally:
         for p in procs:

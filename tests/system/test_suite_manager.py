@@ -14,7 +14,7 @@ import pytest
 
 from qbarr import db as dbmod
 from qbarr.paths import Home
-from tests.support import waiting
+from tests.support.waiting import wait_for
 from tests.system.conftest import ArrSpec, config_text, short_home
 
 pytestmark = pytest.mark.system
@@ -40,10 +40,6 @@ def start(home: Home, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_for(predicate, what: str, timeout: float = 30.0) -> None:
-    waiting.wait_for(predicate, timeout=timeout, interval=0.1, what=what)
-
-
 def heartbeats(home: Home) -> int:
     if not home.database.exists():
         return 0
@@ -60,7 +56,7 @@ def heartbeats(home: Home) -> int:
 def test_sigterm_exits_zero_promptly(home: Home, tmp_path: Path) -> None:
     proc = start(home, tmp_path / "arr.log")
     try:
-        wait_for(lambda: heartbeats(home) >= 2, "two heartbeats")
+        wait_for(lambda: heartbeats(home) >= 2, what="two heartbeats")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -80,12 +76,15 @@ def test_stuck_step_still_stops_with_exit_zero_and_usr1_dumps_stacks(
     log = tmp_path / "arr.log"
     proc = start(home, log)
     try:
-        wait_for(lambda: heartbeats(home) >= 1, "a heartbeat")
+        wait_for(lambda: heartbeats(home) >= 1, what="a heartbeat")
         (home.root / "debug").mkdir()
         (home.root / "debug" / "hang-radarr-a").touch()
-        wait_for(lambda: "hanging on purpose" in log.read_text(), "the hang")
+        wait_for(
+            lambda: "hanging on purpose" in log.read_text(),
+            what="the hang",
+        )
         proc.send_signal(signal.SIGUSR1)
-        wait_for(lambda: "SIGUSR1" in log.read_text(), "the dump note")
+        wait_for(lambda: "SIGUSR1" in log.read_text(), what="the dump note")
         proc.send_signal(signal.SIGTERM)  # the step never ends: StopNow after the grace
         assert proc.wait(timeout=20) == 0
     finally:

@@ -9,17 +9,12 @@ import psutil
 import pytest
 
 from tests.conftest import free_port
-from tests.support import waiting, webui_supervisord
 from tests.support import webui_seed as seedmod
+from tests.support import webui_supervisord
+from tests.support.waiting import wait_for
 from tests.support.webui_client import BEARER
 
 pytestmark = pytest.mark.system
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    return waiting.wait_for(
-        predicate, timeout=timeout, interval=interval, ignore=(httpx.HTTPError, OSError)
-    )
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +26,12 @@ def suite(tmp_path_factory):
     s = webui_supervisord.start(home, webui=True)
     try:
         c = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=BEARER, timeout=30)
-        wait_for(lambda: c.get("/health").status_code == 200)
+        wait_for(
+            lambda: c.get("/health").status_code == 200,
+            timeout=60,
+            interval=0.2,
+            ignore=(httpx.HTTPError, OSError),
+        )
         yield s, c
     finally:
         s.stop()
@@ -79,7 +79,7 @@ def test_programs_and_restart_changes_pid(suite):
             None,
         )
 
-    new = wait_for(restarted)
+    new = wait_for(restarted, timeout=60, interval=0.2, ignore=(httpx.HTTPError, OSError))
     assert new["pid"] != old_pid
 
 
@@ -93,7 +93,10 @@ def test_stop_start_and_state_errors(suite):
         lambda: any(
             p["name"] == "arr:arr-sonarr-tv" and p["state"] == "RUNNING"
             for p in c.get("/api/programs").json()["items"]
-        )
+        ),
+        timeout=60,
+        interval=0.2,
+        ignore=(httpx.HTTPError, OSError),
     )
     r = c.post("/api/programs/arr:arr-sonarr-tv/start")
     assert r.status_code == 409
@@ -123,7 +126,10 @@ def test_log_follow_search_and_hup_on_config_change(suite):
             (t := c.get("/api/programs/arr:arr-radarr-main/log", params={"offset": offset}).json())
             and "SIGHUP" in t["text"]
             and t
-        )
+        ),
+        timeout=60,
+        interval=0.2,
+        ignore=(httpx.HTTPError, OSError),
     )
     assert "started pid" not in fresh["text"]  # only what came after the offset
     found = c.get("/api/programs/arr:arr-radarr-main/log", params={"q": "sighup"}).json()["text"]

@@ -83,3 +83,32 @@ def test_kind_and_url_handling() -> None:
     for bad in ("not a url", "localhost:7878", "ftp://h/radarr"):
         with pytest.raises(ValueError, match="not an http"):
             make_client("radarr", bad, "K")
+
+
+@pytest.mark.parametrize("name", ["radarr", "sonarr", "lidarr"])
+def test_the_kind_facts_match_the_published_openapi_document(name: str) -> None:
+    """ArrKind is the one home of these facts, so it is checked against the Arr's own document."""
+    import json
+    from pathlib import Path
+
+    kind = kind_of(name)
+    specs = Path(__file__).resolve().parents[1] / "contract" / "specs"
+    document = json.loads((specs / f"{name}-{kind.api_version}.json").read_text())
+    schemas = document["components"]["schemas"]
+    states = schemas["TrackedDownloadState"]["enum"]
+    assert set(kind.failed_states) == {s for s in states if "failed" in s.lower()}
+    queue_ids = {k for k in schemas["QueueResource"]["properties"] if k.endswith("Id")}
+    assert set(kind.media_fields) == queue_ids - {"downloadId"}
+    assert kind.search_media_field in kind.media_fields
+    queue_query = document["paths"][f"{kind.api_prefix}/queue"]["get"]["parameters"]
+    assert set(kind.queue_params) <= {p["name"] for p in queue_query}
+
+
+def test_a_queue_records_media_say_which_kind_and_id_a_re_search_targets() -> None:
+    from qbarr.arr.kinds import FAILED_STATES, search_target
+
+    assert search_target({"movieId": 12}) == (kind_of("radarr"), 12)
+    assert search_target({"seriesId": 3, "episodeId": 44}) == (kind_of("sonarr"), 44)
+    assert search_target({"artistId": 5, "albumId": 9}) == (kind_of("lidarr"), 9)
+    assert search_target({"seriesId": 3}) is None and search_target({"movieId": True}) is None
+    assert {"failed", "failedPending", "importFailed", "downloadFailed"} <= FAILED_STATES

@@ -12,7 +12,7 @@ from qbarr.db import open_migrated, rows, write_txn
 from qbarr.heartbeat import Heartbeat
 from qbarr.journal import Journal
 from qbarr.policy import Action, Decision, Memory
-from qbarr.search.recorder import record_search
+from qbarr.searchlog import record_search
 from qbarr_programs.cli import main
 
 NOW = 1_700_000_000.0

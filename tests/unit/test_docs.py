@@ -98,3 +98,36 @@ def test_nothing_in_the_repository_reaches_outside_it() -> None:
                 if pattern.search(line) and path.name != "test_docs.py"
             ]
     assert offenders == []
+
+
+def test_no_row_of_a_settings_table_borrows_another_keys_text() -> None:
+    """Each key is explained by the comment right above it, not by its neighbour's."""
+    by_text: dict[tuple[str, str], list[str]] = {}
+    for s in settings_doc.settings(REPO / "config.ini.example"):
+        if s.meaning:  # an unexplained key fails test_every_configspec_key_is_explained...
+            by_text.setdefault((s.section, s.meaning), []).append(s.key)
+    shared = {f"[{section}] {text[:50]}": keys for (section, text), keys in by_text.items()}
+    assert {where: keys for where, keys in shared.items() if len(keys) > 1} == {}
+
+
+def test_a_comment_that_reads_like_an_assignment_is_not_a_key(tmp_path: Path) -> None:
+    example = tmp_path / "config.ini.example"
+    example.write_text(
+        "[Radarr-Main]\n"
+        "# The category.\n"
+        "Category = radarr\n"
+        "# false = keep the section but run no manager for it.\n"
+        "# Managed = true\n"
+        "    [[Torrent]]\n"
+        "    # A download whose ETA stays above this is slow.\n"
+        "    # MaximumETA = 0\n"
+        "    # SlowStrikes = 3\n"
+    )
+    meaning = {(s.section, s.key): s.meaning for s in settings_doc.settings(example)}
+    assert meaning[("<Arr>", "Managed")] == "false = keep the section but run no manager for it."
+    assert meaning[("<Arr>", "Category")] == "The category."
+    assert (
+        meaning[("<Arr>][Torrent", "MaximumETA")]
+        == "A download whose ETA stays above this is slow."
+    )
+    assert meaning[("<Arr>][Torrent", "SlowStrikes")] == ""

@@ -15,7 +15,7 @@ def executor(
     tmp_path: Path, arr: FakeArr, settings: SearchSettings | None, t: float = NOW
 ) -> tuple[Journal, Executor]:
     journal = Journal(open_migrated(tmp_path / "q.db"), "Radarr")
-    ex = Executor(journal, FakeQbt(), arr, None, clock=lambda: t)
+    ex = Executor(journal, FakeQbt(), arr, clock=lambda: t)
     ex.search_settings = settings
     return journal, ex
 
@@ -47,7 +47,7 @@ def test_after_the_cooldown_the_movie_is_searched_again(tmp_path: Path) -> None:
 def test_a_spent_daily_budget_stops_re_searches(tmp_path: Path) -> None:
     arr = FakeArr(queue_ids=(7,))
     journal, ex = executor(tmp_path, arr, SearchSettings(max_per_day=1))
-    from qbarr.search.recorder import record_search
+    from qbarr.searchlog import record_search
 
     record_search(journal.db, "Radarr", ["movie:99"], "missing", "MoviesSearch", 1, NOW - 60)
     journal.record([fail_decision(H(1), 7)], NOW, False)

@@ -225,7 +225,6 @@ def worlds(draw) -> dict[str, Any]:
         now=NOW,
         free_space=draw(st.sampled_from([None, 0, 5 * GIB, 100 * GIB])),
         at_global_dl_limit=draw(st.booleans()),
-        v5=draw(st.booleans()),
         content_paths_shared=frozenset(draw(st.lists(st.sampled_from(hs)))),
         content_missing=frozenset(draw(st.lists(st.sampled_from(hs)))),
     )

@@ -503,3 +503,14 @@ def test_shared_content_is_deleted_without_files() -> None:
     )
     assert action(d, "delete").params == {"delete_files": False}
     assert "shared with another torrent" in d.reason
+
+
+def test_every_failed_state_of_any_kind_is_documented_and_ranked_most_alarming() -> None:
+    """The failed states live in ArrKind; the rule's text and the queue merge follow them."""
+    from qbarr.arr.kinds import FAILED_STATES
+    from qbarr.policy import RULE_DOCS
+    from qbarr.policy.model import _STATE_RANK
+
+    assert all(state in RULE_DOCS["import-failed"] for state in FAILED_STATES)
+    others = [rank for state, rank in _STATE_RANK.items() if state not in FAILED_STATES]
+    assert min(_STATE_RANK[state] for state in FAILED_STATES) > max(others)

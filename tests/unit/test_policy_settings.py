@@ -88,7 +88,7 @@ def test_from_a_real_config_file(tmp_path: Path) -> None:
         "again",
         "keepme",
     )
-    assert (s.dry_run, s.brake_max_removals, s.free_space) == (True, 3, 100 * 1024**3)
+    assert s.free_space == 100 * 1024**3
     assert (s.re_search, s.import_mode) == (False, "Copy")
     assert (s.ignore_younger_than, s.stalled_delay, s.re_search_stalled) == (300, 1800, True)
     assert (s.maximum_eta, s.slow_strikes, s.max_rechecks, s.case_sensitive) == (
@@ -172,7 +172,8 @@ def test_needs_files() -> None:
     assert needs_files({"state": "downloading", "amount_left": 5})
     assert needs_files({"state": "pausedDL", "amount_left": 5})
     assert not needs_files({"state": "metaDL", "amount_left": 0})
-    assert not needs_files({"state": "stalledUP", "amount_left": 0})
+    assert not needs_files({"state": "stalledUP", "amount_left": 0, "progress": 1})
+    assert not needs_files({"state": "pausedUP", "amount_left": 0, "progress": 1})
     assert not needs_files({"state": "checkingDL", "amount_left": 5})
 
 
@@ -181,3 +182,16 @@ def test_every_rule_is_documented_and_docs_md_is_current() -> None:
     text = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
     for rule in RULES:
         assert f"`{rule}`" in text, rule
+
+
+def test_the_defaults_are_read_from_the_configspec() -> None:
+    from qbarr.config import spec_defaults
+    from qbarr.policy import TrackerRule
+
+    spec = spec_defaults()
+    assert spec["Arr"]["Torrent"]["StalledDelay"] == 900.0 == PolicySettings().stalled_delay
+    assert spec["Settings"]["FreeSpace"] == -1 == PolicySettings().free_space
+    tracker = TrackerRule(name="t", host="example.org")
+    assert (tracker.min_download_percent, tracker.hnr_mode) == (10.0, "and")
+    assert tracker.min_seed_ratio == spec["Tracker"]["MinSeedRatio"]
+    assert "Host" not in spec["Tracker"] and "URL" not in spec["Arr"]  # no default: required

@@ -26,7 +26,13 @@ def test_switches(text: str, v5: bool, inactive: bool, action: bool, json_add: b
         v.needs_share_limit_action,
         v.json_add_result,
     ) == (v5, inactive, action, json_add)
-    assert text in str(v)
+    assert str(v) == f"vX (WebAPI {text})"
+
+
+def test_the_version_text_names_the_product_once() -> None:
+    """Callers write "qBittorrent %s": the text itself must not say qBittorrent again."""
+    v = QbtVersion(app="v4.5.2", webapi=(2, 8, 19))
+    assert f"connected: qBittorrent {v}" == "connected: qBittorrent v4.5.2 (WebAPI 2.8.19)"
 
 
 @pytest.mark.parametrize("text", ["", "abc", "2", "2.x.1", "<html>"])

@@ -176,3 +176,13 @@ def test_command_line_quoting() -> None:
 def test_unusable_data_dirs_are_refused(bad: str) -> None:
     with pytest.raises(RenderError):
         check_home(Home(Path(bad)))
+
+
+def test_start_settings_are_not_config_keys(tmp_path: Path) -> None:
+    """startsecs/startretries are fixed (never 0): config.ini has no key that changes them."""
+    from qbarr.config import ConfigError
+
+    path = tmp_path / "config.ini"
+    path.write_text(BASE.replace("LoopInterval = 1s", "StartSecs = 0") + section("Radarr-A", "a"))
+    with pytest.raises(ConfigError, match="unknown setting or section 'StartSecs'"):
+        load(path, env={})

@@ -350,7 +350,7 @@ class ArrClient:
                 if season is None:
                     raise ValueError("a season search needs season")
                 return self.command("SeasonSearch", seriesId=int(series_id), seasonNumber=season)
-            return self.command("SeriesSearch", seriesId=int(series_id))
+            return self.command(self.spec.series_search_command, seriesId=int(series_id))
         if self.kind == "sonarr" and mode != "episode":
             raise ValueError(f"unknown search mode {mode!r} (episode, season or series)")
         clean = sorted({int(i) for i in ids})

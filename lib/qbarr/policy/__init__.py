@@ -13,7 +13,14 @@ inputs, the journal records the decisions and the executor carries out their act
 from __future__ import annotations
 
 from qbarr.policy.docs import FAIL_NOTE, RULE_DOCS, RULES
-from qbarr.policy.facts import INFINITE_ETA, TorrentFacts, canonical_state, shared_content
+from qbarr.policy.facts import (
+    INFINITE_ETA,
+    TorrentFacts,
+    canonical_state,
+    is_complete,
+    needs_files,
+    shared_content,
+)
 from qbarr.policy.files import judge_files
 from qbarr.policy.model import (
     EFFECT_FIELDS,
@@ -25,7 +32,7 @@ from qbarr.policy.model import (
     QueueView,
     group_queue,
 )
-from qbarr.policy.rules import FAILED_STATES, RECHECK_GRACE, decide
+from qbarr.policy.rules import RECHECK_GRACE, decide
 from qbarr.policy.settings import (
     PolicyConfigError,
     PolicySettings,
@@ -34,28 +41,11 @@ from qbarr.policy.settings import (
     normalize_host,
 )
 
-DESTRUCTIVE_KINDS = frozenset({"delete", "blocklist"})
-
-
-def needs_files(torrent: dict) -> bool:
-    """Whether the loop should fetch ``torrents/files`` for this torrent (for unwanted-files).
-
-    Only downloads with metadata: complete torrents and magnets without metadata are not judged.
-    """
-    state = canonical_state(str(torrent.get("state") or ""))
-    if state in ("metaDL", "forcedMetaDL", "missingFiles", "error") or state.startswith("checking"):
-        return False
-    left = torrent.get("amount_left")
-    return isinstance(left, (int, float)) and left > 0
-
-
 __all__ = [
     "Action",
-    "DESTRUCTIVE_KINDS",
     "Decision",
     "EFFECT_FIELDS",
     "Env",
-    "FAILED_STATES",
     "FAIL_NOTE",
     "INFINITE_ETA",
     "MediaCheck",
@@ -72,6 +62,7 @@ __all__ = [
     "decide",
     "default_allowlist",
     "group_queue",
+    "is_complete",
     "judge_files",
     "needs_files",
     "normalize_host",

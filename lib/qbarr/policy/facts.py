@@ -78,7 +78,7 @@ class TorrentFacts:
     @property
     def complete(self) -> bool:
         """All wanted data is there and qBittorrent treats the torrent as a seed."""
-        return self.state in SEED_STATES and self.amount_left == 0 and self.progress >= 0.9999
+        return _complete(self.state, self.amount_left, self.progress)
 
     @property
     def stopped(self) -> bool:
@@ -116,6 +116,32 @@ class TorrentFacts:
             tracker_host=normalize_host(t.get("tracker")),
             private=bool(private) if isinstance(private, (bool, int)) else None,
         )
+
+
+def _complete(state: str, amount_left: int, progress: float) -> bool:
+    """The one definition of "complete" (state in its 5.x spelling)."""
+    return state in SEED_STATES and amount_left == 0 and progress >= 0.9999
+
+
+def is_complete(torrent: Mapping[str, Any]) -> bool:
+    """:attr:`TorrentFacts.complete` of a raw torrent object (for the loop's own bookkeeping)."""
+    return _complete(
+        canonical_state(str(torrent.get("state") or "")),
+        _int(torrent.get("amount_left"), 0),
+        _float(torrent.get("progress"), 0.0),
+    )
+
+
+def needs_files(torrent: Mapping[str, Any]) -> bool:
+    """Whether the loop should fetch ``torrents/files`` for this torrent (for unwanted-files).
+
+    Only incomplete downloads with metadata are judged: not complete torrents, magnets without
+    metadata, errored or checking ones.
+    """
+    state = canonical_state(str(torrent.get("state") or ""))
+    if state in ("metaDL", "forcedMetaDL", "missingFiles", "error") or state.startswith("checking"):
+        return False
+    return not is_complete(torrent)
 
 
 def _float(value: Any, default: float) -> float:

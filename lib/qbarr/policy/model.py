@@ -132,7 +132,6 @@ class Env:
     now: float
     free_space: int | None = None
     at_global_dl_limit: bool = False
-    v5: bool = False
     content_paths_shared: frozenset[str] = frozenset()
     content_missing: frozenset[str] = frozenset()
     media: Mapping[str, MediaCheck] = field(default_factory=lambda: NO_MEDIA)

@@ -11,9 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qbarr.policy import freespace
-from qbarr.policy.facts import WAIT_STATES, TorrentFacts
+from qbarr.arr.kinds import FAILED_STATES
+from qbarr.policy.facts import INFINITE_ETA, WAIT_STATES, TorrentFacts
 from qbarr.policy.files import digest, judge_files
+from qbarr.policy.freespace import Step
+from qbarr.policy.freespace import plan as plan_free_space
 from qbarr.policy.model import Action, Decision, Env, Memory, QueueView
 from qbarr.policy.observe import effective_max_eta, observe
 from qbarr.policy.seeding import Obligation, limits_for, obligation, seeding_done
@@ -24,9 +26,6 @@ from qbarr.units import format_duration as fmt
 # before looking at the state again (its state lags up to a few seconds).
 RECHECK_GRACE = 60.0
 
-FAILED_STATES = frozenset(
-    {"failed", "failedPending", "importFailed", "downloadFailed", "downloadFailedPending"}
-)
 NOT_IMPORTABLE = FAILED_STATES | {"imported", "importing", "ignored"}
 IMPORT_DONE = FAILED_STATES | {"imported", "ignored"}
 
@@ -41,7 +40,7 @@ class Ctx:
     mem: Memory
     s: PolicySettings
     env: Env
-    step: freespace.Step | None
+    step: Step | None
     tracker: TrackerRule | None
     ob: Obligation
     shared: bool
@@ -559,7 +558,7 @@ def r_ok(c: Ctx) -> Decision:
     elif f.stopped:
         text = f"stopped by the user at {f.progress * 100:.1f}%"
     else:
-        eta = "unknown" if f.eta >= 8640000 else fmt(f.eta)
+        eta = "unknown" if f.eta >= INFINITE_ETA else fmt(f.eta)
         text = f"downloading ({f.raw_state}) {f.progress * 100:.1f}%, ETA {eta}"
     return c.decide("ok", "fine", text)
 
@@ -623,7 +622,7 @@ def decide(
     for h in hashes:
         f = TorrentFacts.from_qbt(h, lowered[h])
         observed[h] = (f, observe(f, memory.get(h), settings, env))
-    steps = freespace.plan(observed, settings, env)
+    steps = plan_free_space(observed, settings, env)
     out = []
     for h in hashes:
         f, mem = observed[h]

@@ -1,7 +1,8 @@
 """The settings the policy reads, taken from one Arr section and ``[Settings]`` of config.ini.
 
-Defaults here mirror ``configspec.ini`` exactly (a unit test compares them), so a key missing
-from a hand-made mapping behaves like the validated default. Durations are seconds, sizes
+Every default is read from ``configspec.ini`` (:func:`qbarr.config.spec_defaults`), never
+restated here, so a key missing from a hand-made mapping, or a field left out when a test
+builds the dataclass, behaves like the validated default. Durations are seconds, sizes
 bytes. A value <= 0 switches a timer or limit off; every 0 is documented in RULE_DOCS and in
 docs/rules.md.
 """
@@ -14,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from qbarr.config import spec_defaults
+
 REMOVE_MODES = ("never", "ratio", "time", "either", "both")
 SEED_ACTIONS = ("remove", "pause")
-IMPORT_MODES = ("Auto", "Move", "Copy")
 
-DEFAULT_FOLDER_EXCLUSIONS = (r"\bextras?\b", r"\bfeaturettes?\b", r"\bsamples?\b", r"\bscreens?\b")
-DEFAULT_NAME_EXCLUSIONS = (r"\bsample\b", r"\btrailer\b", r"\bncop\d*\b", r"\bnced\d*\b")
+_SPEC = spec_defaults()
+_SETTINGS, _ARR, _TRACKER = _SPEC["Settings"], _SPEC["Arr"], _SPEC["Tracker"]
+_TORRENT, _SEEDING = _ARR["Torrent"], _ARR["Torrent"]["SeedingMode"]
 
 VIDEO_EXTENSIONS = (
     ".mkv",
@@ -95,16 +98,16 @@ class TrackerRule:
 
     name: str
     host: str
-    max_ratio: float = 0.0
-    max_seeding_time: float = 0.0
-    maximum_eta: float = 0.0
-    hit_and_run: bool = False
-    hnr_mode: str = "and"
-    min_seed_ratio: float = 1.0
-    min_seed_days: float = 0.0
-    min_download_percent: float = 10.0
-    partial_seed_ratio: float = 1.0
-    obligation_action: str = "keep"
+    max_ratio: float = _TRACKER["MaxUploadRatio"]
+    max_seeding_time: float = _TRACKER["MaxSeedingTime"]
+    maximum_eta: float = _TRACKER["MaximumETA"]
+    hit_and_run: bool = _TRACKER["HitAndRun"]
+    hnr_mode: str = _TRACKER["HitAndRunMode"]
+    min_seed_ratio: float = _TRACKER["MinSeedRatio"]
+    min_seed_days: float = _TRACKER["MinSeedDays"]
+    min_download_percent: float = _TRACKER["MinDownloadPercent"]
+    partial_seed_ratio: float = _TRACKER["PartialSeedRatio"]
+    obligation_action: str = _TRACKER["ObligationAction"]
 
     def matches(self, host: str | None) -> bool:
         """The torrent's tracker host is this Host or one of its subdomains."""
@@ -119,29 +122,27 @@ class PolicySettings:
 
     kind: str = "radarr"
     category: str = "radarr"
-    failed_category: str = "failed"
-    recheck_category: str = "recheck"
-    protected_tag: str = "qbarr-protect"
-    dry_run: bool = False
-    brake_max_removals: int = 10
-    free_space: int = -1
-    re_search: bool = True
-    import_mode: str = "Auto"
-    ignore_younger_than: float = 180.0
-    stalled_delay: float = 900.0
-    re_search_stalled: bool = False
-    maximum_eta: float = 0.0
-    slow_strikes: int = 3
-    max_rechecks: int = 2
-    case_sensitive: bool = False
-    folder_exclusions: tuple[str, ...] = DEFAULT_FOLDER_EXCLUSIONS
-    name_exclusions: tuple[str, ...] = DEFAULT_NAME_EXCLUSIONS
-    extension_allowlist: tuple[str, ...] = ()
-    verify_media: bool = False
-    max_ratio: float = 0.0
-    max_seeding_time: float = 0.0
-    remove_mode: str = "never"
-    seed_action: str = "remove"
+    failed_category: str = _SETTINGS["FailedCategory"]
+    recheck_category: str = _SETTINGS["RecheckCategory"]
+    protected_tag: str = _SETTINGS["ProtectedTag"]
+    free_space: int = _SETTINGS["FreeSpace"]
+    re_search: bool = _ARR["ReSearch"]
+    import_mode: str = _ARR["ImportMode"]
+    ignore_younger_than: float = _TORRENT["IgnoreYoungerThan"]
+    stalled_delay: float = _TORRENT["StalledDelay"]
+    re_search_stalled: bool = _TORRENT["ReSearchStalled"]
+    maximum_eta: float = _TORRENT["MaximumETA"]
+    slow_strikes: int = _TORRENT["SlowStrikes"]
+    max_rechecks: int = _TORRENT["MaxRechecks"]
+    case_sensitive: bool = _TORRENT["CaseSensitiveMatches"]
+    folder_exclusions: tuple[str, ...] = tuple(_TORRENT["FolderExclusionRegex"])
+    name_exclusions: tuple[str, ...] = tuple(_TORRENT["FileNameExclusionRegex"])
+    extension_allowlist: tuple[str, ...] = tuple(_TORRENT["FileExtensionAllowlist"])
+    verify_media: bool = _TORRENT["VerifyMedia"]
+    max_ratio: float = _SEEDING["MaxUploadRatio"]
+    max_seeding_time: float = _SEEDING["MaxSeedingTime"]
+    remove_mode: str = _SEEDING["RemoveMode"]
+    seed_action: str = _SEEDING["Action"]
     trackers: tuple[TrackerRule, ...] = ()
     _folder_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _name_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
@@ -210,36 +211,34 @@ class PolicySettings:
 
         Missing keys take the configspec defaults, so plain dicts work in tests.
         """
-        s = settings_section
-        i = instance_section
-        t = _sub(i, "Torrent")
-        seed = _sub(t, "SeedingMode")
+        s = {**_SETTINGS, **settings_section}
+        i = {**_ARR, **instance_section}
+        t = {**_TORRENT, **_sub(i, "Torrent")}
+        seed = {**_SEEDING, **_sub(t, "SeedingMode")}
         return cls(
             kind=kind,
             category=str(i.get("Category", kind)),
-            failed_category=str(s.get("FailedCategory", "failed")),
-            recheck_category=str(s.get("RecheckCategory", "recheck")),
-            protected_tag=str(s.get("ProtectedTag", "qbarr-protect")),
-            dry_run=bool(s.get("DryRun", False)),
-            brake_max_removals=int(s.get("BrakeMaxRemovals", 10)),
-            free_space=int(s.get("FreeSpace", -1)),
-            re_search=bool(i.get("ReSearch", True)),
-            import_mode=str(i.get("ImportMode", "Auto")),
-            ignore_younger_than=float(t.get("IgnoreYoungerThan", 180.0)),
-            stalled_delay=float(t.get("StalledDelay", 900.0)),
-            re_search_stalled=bool(t.get("ReSearchStalled", False)),
-            maximum_eta=float(t.get("MaximumETA", 0.0)),
-            slow_strikes=max(1, int(t.get("SlowStrikes", 3))),
-            max_rechecks=int(t.get("MaxRechecks", 2)),
-            case_sensitive=bool(t.get("CaseSensitiveMatches", False)),
-            folder_exclusions=_strings(t.get("FolderExclusionRegex", DEFAULT_FOLDER_EXCLUSIONS)),
-            name_exclusions=_strings(t.get("FileNameExclusionRegex", DEFAULT_NAME_EXCLUSIONS)),
-            extension_allowlist=_strings(t.get("FileExtensionAllowlist", ())),
-            verify_media=bool(t.get("VerifyMedia", False)),
-            max_ratio=float(seed.get("MaxUploadRatio", 0.0)),
-            max_seeding_time=float(seed.get("MaxSeedingTime", 0.0)),
-            remove_mode=str(seed.get("RemoveMode", "never")),
-            seed_action=str(seed.get("Action", "remove")),
+            failed_category=str(s["FailedCategory"]),
+            recheck_category=str(s["RecheckCategory"]),
+            protected_tag=str(s["ProtectedTag"]),
+            free_space=int(s["FreeSpace"]),
+            re_search=bool(i["ReSearch"]),
+            import_mode=str(i["ImportMode"]),
+            ignore_younger_than=float(t["IgnoreYoungerThan"]),
+            stalled_delay=float(t["StalledDelay"]),
+            re_search_stalled=bool(t["ReSearchStalled"]),
+            maximum_eta=float(t["MaximumETA"]),
+            slow_strikes=max(1, int(t["SlowStrikes"])),
+            max_rechecks=int(t["MaxRechecks"]),
+            case_sensitive=bool(t["CaseSensitiveMatches"]),
+            folder_exclusions=_strings(t["FolderExclusionRegex"]),
+            name_exclusions=_strings(t["FileNameExclusionRegex"]),
+            extension_allowlist=_strings(t["FileExtensionAllowlist"]),
+            verify_media=bool(t["VerifyMedia"]),
+            max_ratio=float(seed["MaxUploadRatio"]),
+            max_seeding_time=float(seed["MaxSeedingTime"]),
+            remove_mode=str(seed["RemoveMode"]),
+            seed_action=str(seed["Action"]),
             trackers=_trackers(_sub(t, "Trackers")),
         )
 
@@ -296,20 +295,21 @@ def _trackers(section: Mapping[str, Any]) -> tuple[TrackerRule, ...]:
             raise PolicyConfigError(
                 f"[[[Trackers]]] [[[[{name}]]]] Host is missing or not a host name"
             )
+        e = {**_TRACKER, **entry}
         rules.append(
             TrackerRule(
                 name=str(name),
                 host=host,
-                max_ratio=float(entry.get("MaxUploadRatio", 0.0)),
-                max_seeding_time=float(entry.get("MaxSeedingTime", 0.0)),
-                maximum_eta=float(entry.get("MaximumETA", 0.0)),
-                hit_and_run=bool(entry.get("HitAndRun", False)),
-                hnr_mode=str(entry.get("HitAndRunMode", "and")),
-                min_seed_ratio=float(entry.get("MinSeedRatio", 1.0)),
-                min_seed_days=float(entry.get("MinSeedDays", 0.0)),
-                min_download_percent=float(entry.get("MinDownloadPercent", 10.0)),
-                partial_seed_ratio=float(entry.get("PartialSeedRatio", 1.0)),
-                obligation_action=str(entry.get("ObligationAction", "keep")),
+                max_ratio=float(e["MaxUploadRatio"]),
+                max_seeding_time=float(e["MaxSeedingTime"]),
+                maximum_eta=float(e["MaximumETA"]),
+                hit_and_run=bool(e["HitAndRun"]),
+                hnr_mode=str(e["HitAndRunMode"]),
+                min_seed_ratio=float(e["MinSeedRatio"]),
+                min_seed_days=float(e["MinSeedDays"]),
+                min_download_percent=float(e["MinDownloadPercent"]),
+                partial_seed_ratio=float(e["PartialSeedRatio"]),
+                obligation_action=str(e["ObligationAction"]),
             )
         )
     return tuple(rules)

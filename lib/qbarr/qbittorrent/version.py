@@ -53,4 +53,4 @@ class QbtVersion:
         return self.webapi >= (2, 14, 0)
 
     def __str__(self) -> str:
-        return f"qBittorrent {self.app} (WebAPI {'.'.join(map(str, self.webapi))})"
+        return f"{self.app} (WebAPI {'.'.join(map(str, self.webapi))})"

@@ -1,4 +1,5 @@
-"""Plain data shared by the search planner, the program loop and the recorder.
+"""Plain data shared by the search planner, the program loop and the search journal
+(qbarr.searchlog).
 
 Everything here is immutable and free of I/O so that the planner can be tested with
 tables and properties. Item keys (``movie:123``, ``episode:456``, ``series:7``,
@@ -19,20 +20,10 @@ TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
 # Arr command names that count as "a search running in the Arr".
 SEARCH_STATUSES_RUNNING = frozenset({"queued", "started"})
 
-MEDIA_OF_KIND = {"radarr": "movie", "sonarr": "episode", "lidarr": "album"}
-
 
 def item_key(media: str, media_id: int) -> str:
     """``movie:123`` and friends: the key of one searchable thing."""
     return f"{media}:{int(media_id)}"
-
-
-def parse_key(key: str) -> tuple[str, int]:
-    """Inverse of :func:`item_key`; raises ValueError on anything else."""
-    media, _, number = key.partition(":")
-    if media not in ("movie", "episode", "series", "album") or not number.lstrip("-").isdigit():
-        raise ValueError(f"not a search item key: {key!r}")
-    return media, int(number)
 
 
 @dataclass(frozen=True)
@@ -117,7 +108,7 @@ class Usage:
     """What the journal says about recent searches of one instance (all paths).
 
     ``*_frees_at`` are when the oldest search of each window leaves it (the earliest
-    time a spent budget gives a slot back); the recorder computes them.
+    time a spent budget gives a slot back); qbarr.searchlog computes them.
     """
 
     last_24h: int = 0

@@ -35,12 +35,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
+from qbarr import searchlog
+from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound, kind_of
 from qbarr.executor import Executor
 from qbarr.journal import Journal
-from qbarr.search import profiles, recorder
+from qbarr.search import profiles
 from qbarr.search import wanted as wantedmod
-from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
+from qbarr.search.model import (
+    SEARCH_STATUSES_RUNNING,
+    Plan,
+    PlannedSearch,
+    RequestItem,
+    WantedItem,
+    item_key,
+)
 from qbarr.search.planner import backoff_delay, plan
 from qbarr.search.settings import SearchSettings
 from qbarr.search.sources import SourceError
@@ -274,7 +282,7 @@ class SearchRunner:
             if r.media == "series" and r.tvdb is not None and r.tvdb not in self.series_by_tvdb
         }
         for tvdb in sorted(unknown):
-            found = wantedmod.arr_get(self.arr, "series", {"tvdbId": tvdb})
+            found = self.arr.get("series", {"tvdbId": tvdb})
             self.series_by_tvdb.setdefault(tvdb, None)
             for series in found if isinstance(found, list) else []:
                 if (
@@ -337,7 +345,7 @@ class SearchRunner:
         if s.search_upgrades and (
             self.upgrades_at is None or now - self.upgrades_at >= wantedmod.UPGRADE_REFRESH
         ):
-            library = wantedmod.arr_get(self.arr, wantedmod.LIBRARY_PATHS[s.kind])
+            library = self.arr.get(kind_of(s.kind).library_path)
             self.upgrades = wantedmod.upgrade_items(
                 s.kind, library if isinstance(library, list) else []
             )
@@ -385,17 +393,12 @@ class SearchRunner:
         if queue_fn is None:
             return items
         busy: set[str] = set()
-        field_of = {
-            "radarr": ("movieId", "movie"),
-            "sonarr": ("episodeId", "episode"),
-            "lidarr": ("albumId", "album"),
-        }
-        fname, media = field_of[self.settings.kind]
+        kind = kind_of(self.settings.kind)
         for q in queue_fn():
-            value = q.media.get(fname) if hasattr(q, "media") else None
+            value = q.media.get(kind.search_media_field) if hasattr(q, "media") else None
             for v in value if isinstance(value, list) else [value]:
                 if isinstance(v, int):
-                    busy.add(f"{media}:{v}")
+                    busy.add(item_key(kind.media, v))
         self.in_queue = sum(1 for i in items if i.key in busy)
         return [i for i in items if i.key not in busy]
 
@@ -413,8 +416,8 @@ class SearchRunner:
 
     def plan_now(self, now: float, running: int) -> Plan:
         s = self.settings
-        history = recorder.cooldowns(self.db, self.instance, now - s.search_cooldown)
-        usage = recorder.usage(self.db, self.instance, now, s)
+        history = searchlog.cooldowns(self.db, self.instance, now - s.search_cooldown)
+        usage = searchlog.usage(self.db, self.instance, now, s)
         if self.dry_run:
             history = {**history, **self.dry_cool}
             if self.dry_last is not None:
@@ -462,11 +465,11 @@ class SearchRunner:
         commands = self.arr.commands()
         self.running = running_searches(commands)
         self.commands_at = now
-        recorder.update_results(self.db, self.instance, commands, now)
+        searchlog.update_results(self.db, self.instance, commands, now)
 
     def _poll_results(self, now: float) -> float | None:
         """While some of our commands are unfinished, read the command list now and then."""
-        if not recorder.pending_commands(self.db, self.instance, now - 7 * 86400):
+        if not searchlog.pending_commands(self.db, self.instance, now - 7 * 86400):
             return None
         if self.commands_at is None or now - self.commands_at >= RESULT_POLL:
             self._read_commands(now)
@@ -474,7 +477,7 @@ class SearchRunner:
 
     def _send(self, search: PlannedSearch) -> None:
         now = self.clock()
-        row, previous = recorder.begin(self.db, self.instance, search, now, dry_run=self.dry_run)
+        row, previous = searchlog.begin(self.db, self.instance, search, now, dry_run=self.dry_run)
         what = (
             f"{search.key} {search.title!r} "
             f"({search.reason}{', ' + search.detail if search.detail else ''})"
@@ -493,11 +496,11 @@ class SearchRunner:
             )
         except (ArrNotFound, ArrBadRequest) as exc:
             # The Arr refused this item: keep its cooldown so it is not retried at once.
-            recorder.abandon(self.db, self.instance, row, str(exc), None)
+            searchlog.abandon(self.db, self.instance, row, str(exc), None)
             log.warning("%s: search of %s refused: %s", self.instance, what, exc)
             return
         except ArrError as exc:
-            recorder.abandon(self.db, self.instance, row, str(exc), previous)
+            searchlog.abandon(self.db, self.instance, row, str(exc), previous)
             raise
         command_id = (
             answer.get("id")
@@ -505,8 +508,8 @@ class SearchRunner:
             else None
         )
         status = str(answer.get("status") or "sent") if isinstance(answer, Mapping) else "sent"
-        recorder.sent(
-            self.db, row, command_id, status if status in recorder.PENDING_STATUSES else "sent"
+        searchlog.sent(
+            self.db, row, command_id, status if status in searchlog.PENDING_STATUSES else "sent"
         )
         self.sent_since_refresh += 1
         self.sent_total += 1

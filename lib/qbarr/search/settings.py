@@ -1,9 +1,9 @@
-"""Typed search settings read from an instance's ``[[Search]]`` section, and their checks.
+"""Typed search settings read from an instance's ``[[Search]]`` section.
 
-configspec.ini already types each key and rejects negative limits and unknown modes;
-:func:`validate_instance` adds the checks a configspec cannot express (a request source
-enabled without a URL or key, requests on Lidarr). config.load calls it and reports the
-lines together with every other problem, each naming the file, section and key.
+configspec.ini types each key, rejects negative limits and unknown modes and holds every
+default (read here through :func:`qbarr.config.spec_defaults`, never restated);
+:mod:`qbarr.configchecks` adds the checks a configspec cannot express (a request source
+enabled without a URL or key, requests on Lidarr), so the values here are usable as read.
 """
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-SERIES_MODES = ("smart", "episode", "series")
-REQUEST_SOURCES = ("Overseerr", "Ombi")
+from qbarr.config import spec_defaults
+from qbarr.configchecks import REQUEST_SOURCES
+
+_SEARCH = spec_defaults()["Arr"]["Search"]
+_REQUESTS = _SEARCH[REQUEST_SOURCES[0]]  # every request source has the same defaults
+# Not settings (config.ini has no key for them): how long a manager's re-search of an item
+# waits after any search of it, and how often the search program re-reads the wanted lists.
+RESEARCH_COOLDOWN = 600.0
+WANTED_REFRESH = 900.0
 
 
 @dataclass(frozen=True)
@@ -23,25 +29,26 @@ class RequestSettings:
     """One request source (``[[[Overseerr]]]`` or ``[[[Ombi]]]``)."""
 
     name: str
-    enabled: bool = False
-    url: str = ""
-    api_key: str = field(default="", repr=False)
-    approved_only: bool = True
-    is_4k: bool = False
-    request_limit: int = 5
-    poll_every: float = 300.0
+    enabled: bool = _REQUESTS["Enabled"]
+    url: str = _REQUESTS["URL"]
+    api_key: str = field(default=_REQUESTS["APIKey"], repr=False)
+    approved_only: bool = _REQUESTS["ApprovedOnly"]
+    is_4k: bool = _REQUESTS["Is4K"]
+    request_limit: int = _REQUESTS["RequestLimit"]
+    poll_every: float = _REQUESTS["PollEvery"]
 
     @classmethod
-    def from_section(cls, name: str, sec: Mapping[str, Any]) -> RequestSettings:
+    def from_section(cls, name: str, section: Mapping[str, Any]) -> RequestSettings:
+        sec = {**_REQUESTS, **section}
         return cls(
             name=name,
-            enabled=bool(sec.get("Enabled", False)),
-            url=str(sec.get("URL", "") or "").rstrip("/"),
-            api_key=str(sec.get("APIKey", "") or ""),
-            approved_only=bool(sec.get("ApprovedOnly", True)),
-            is_4k=bool(sec.get("Is4K", False)),
-            request_limit=int(sec.get("RequestLimit", 5)),
-            poll_every=float(sec.get("PollEvery", 300.0)),
+            enabled=bool(sec["Enabled"]),
+            url=str(sec["URL"] or "").rstrip("/"),
+            api_key=str(sec["APIKey"] or ""),
+            approved_only=bool(sec["ApprovedOnly"]),
+            is_4k=bool(sec["Is4K"]),
+            request_limit=int(sec["RequestLimit"]),
+            poll_every=float(sec["PollEvery"]),
         )
 
 
@@ -50,61 +57,59 @@ class SearchSettings:
     """The ``[[Search]]`` settings of one instance, with the defaults of configspec.ini."""
 
     kind: str = "radarr"
-    enabled: bool = False
-    search_missing: bool = True
-    search_cutoff_unmet: bool = True
-    search_upgrades: bool = False
-    search_cf_unmet: bool = False
-    search_limit: int = 3
-    search_delay: float = 30.0
-    search_cooldown: float = 86400.0
-    max_per_day: int = 250
-    max_per_hour: int = 0
-    search_in_reverse: bool = False
-    unmonitored: bool = False
-    search_specials: bool = False
-    series_mode: str = "smart"
-    recent_days: int = 7
-    rss_sync_every: float = 0.0
-    research_cooldown: float = 600.0
-    wanted_refresh: float = 900.0
+    enabled: bool = _SEARCH["Enabled"]
+    search_missing: bool = _SEARCH["SearchMissing"]
+    search_cutoff_unmet: bool = _SEARCH["SearchCutoffUnmet"]
+    search_upgrades: bool = _SEARCH["SearchUpgrades"]
+    search_cf_unmet: bool = _SEARCH["SearchCustomFormatUnmet"]
+    search_limit: int = _SEARCH["SearchLimit"]
+    search_delay: float = _SEARCH["SearchDelay"]
+    search_cooldown: float = _SEARCH["SearchCooldown"]
+    max_per_day: int = _SEARCH["MaxSearchesPerDay"]
+    max_per_hour: int = _SEARCH["MaxSearchesPerHour"]
+    search_in_reverse: bool = _SEARCH["SearchInReverse"]
+    unmonitored: bool = _SEARCH["Unmonitored"]
+    search_specials: bool = _SEARCH["SearchSpecials"]
+    series_mode: str = _SEARCH["SearchBySeries"]
+    recent_days: int = _SEARCH["RecentDays"]
+    rss_sync_every: float = _SEARCH["RssSyncEvery"]
+    research_cooldown: float = RESEARCH_COOLDOWN
+    wanted_refresh: float = WANTED_REFRESH
     requests: tuple[RequestSettings, ...] = ()
-    use_temp_for_missing: bool = False
-    temp_profile_timeout: float = 0.0
+    use_temp_for_missing: bool = _SEARCH["UseTempForMissing"]
+    temp_profile_timeout: float = _SEARCH["TempProfileTimeout"]
     profile_mappings: tuple[tuple[str, str], ...] = ()  # (main profile name, temp name)
 
     @classmethod
-    def from_section(cls, kind: str, sec: Mapping[str, Any]) -> SearchSettings:
+    def from_section(cls, kind: str, section: Mapping[str, Any]) -> SearchSettings:
         """Build from a validated ``[[Search]]`` section (a missing key takes its default)."""
-        d = cls()
+        sec = {**_SEARCH, **section}
         requests = tuple(
-            RequestSettings.from_section(name, sec[name])
+            RequestSettings.from_section(name, section[name])
             for name in REQUEST_SOURCES
-            if isinstance(sec.get(name), Mapping)
+            if isinstance(section.get(name), Mapping)
         )
         return cls(
             kind=kind,
-            enabled=bool(sec.get("Enabled", d.enabled)),
-            search_missing=bool(sec.get("SearchMissing", d.search_missing)),
-            search_cutoff_unmet=bool(sec.get("SearchCutoffUnmet", d.search_cutoff_unmet)),
-            search_upgrades=bool(sec.get("SearchUpgrades", d.search_upgrades)),
-            search_cf_unmet=bool(sec.get("SearchCustomFormatUnmet", d.search_cf_unmet)),
-            search_limit=int(sec.get("SearchLimit", d.search_limit)),
-            search_delay=float(sec.get("SearchDelay", d.search_delay)),
-            search_cooldown=float(sec.get("SearchCooldown", d.search_cooldown)),
-            max_per_day=int(sec.get("MaxSearchesPerDay", d.max_per_day)),
-            max_per_hour=int(sec.get("MaxSearchesPerHour", d.max_per_hour)),
-            search_in_reverse=bool(sec.get("SearchInReverse", d.search_in_reverse)),
-            unmonitored=bool(sec.get("Unmonitored", d.unmonitored)),
-            search_specials=bool(sec.get("SearchSpecials", d.search_specials)),
-            series_mode=str(sec.get("SearchBySeries", d.series_mode)),
-            recent_days=int(sec.get("RecentDays", d.recent_days)),
-            rss_sync_every=float(sec.get("RssSyncEvery", d.rss_sync_every)),
-            research_cooldown=float(sec.get("ReSearchCooldown", d.research_cooldown)),
-            wanted_refresh=float(sec.get("WantedRefresh", d.wanted_refresh)),
+            enabled=bool(sec["Enabled"]),
+            search_missing=bool(sec["SearchMissing"]),
+            search_cutoff_unmet=bool(sec["SearchCutoffUnmet"]),
+            search_upgrades=bool(sec["SearchUpgrades"]),
+            search_cf_unmet=bool(sec["SearchCustomFormatUnmet"]),
+            search_limit=int(sec["SearchLimit"]),
+            search_delay=float(sec["SearchDelay"]),
+            search_cooldown=float(sec["SearchCooldown"]),
+            max_per_day=int(sec["MaxSearchesPerDay"]),
+            max_per_hour=int(sec["MaxSearchesPerHour"]),
+            search_in_reverse=bool(sec["SearchInReverse"]),
+            unmonitored=bool(sec["Unmonitored"]),
+            search_specials=bool(sec["SearchSpecials"]),
+            series_mode=str(sec["SearchBySeries"]),
+            recent_days=int(sec["RecentDays"]),
+            rss_sync_every=float(sec["RssSyncEvery"]),
             requests=requests,
-            use_temp_for_missing=bool(sec.get("UseTempForMissing", d.use_temp_for_missing)),
-            temp_profile_timeout=float(sec.get("TempProfileTimeout", d.temp_profile_timeout)),
+            use_temp_for_missing=bool(sec["UseTempForMissing"]),
+            temp_profile_timeout=float(sec["TempProfileTimeout"]),
             profile_mappings=_mappings(sec.get("QualityProfileMappings")),
         )
 
@@ -145,7 +150,7 @@ class SearchSettings:
     def request_window(self) -> float:
         """The window RequestLimit counts in: the shortest PollEvery of the sources."""
         polls = [r.poll_every for r in self.enabled_requests]
-        return min(polls) if polls else 300.0
+        return min(polls) if polls else _REQUESTS["PollEvery"]
 
 
 def _mappings(section: Any) -> tuple[tuple[str, str], ...]:
@@ -161,69 +166,3 @@ def _mappings(section: Any) -> tuple[tuple[str, str], ...]:
 def settings_for(instance: Any) -> SearchSettings:
     """SearchSettings of a :class:`qbarr.config.Instance`."""
     return SearchSettings.from_section(instance.kind, instance.section["Search"])
-
-
-def _where(path: Path | str, sections: list[str], key: str) -> str:
-    return f"{path}: [{']['.join(sections)}] {key}"
-
-
-def validate_instance(
-    path: Path | str, name: str, kind: str, section: Mapping[str, Any]
-) -> list[str]:
-    """Cross-field checks of one instance's ``[[Search]]``; one clear line per problem."""
-    search = section.get("Search")
-    if not isinstance(search, Mapping):
-        return []
-    problems: list[str] = []
-    mode = search.get("SearchBySeries", "smart")
-    if mode not in SERIES_MODES:  # configspec catches this too; kept for direct callers
-        problems.append(
-            f"{_where(path, [name, 'Search'], 'SearchBySeries')} = {mode!r} is invalid: "
-            f"expected one of {', '.join(SERIES_MODES)}"
-        )
-    if search.get("UseTempForMissing") is True:
-        if not _mappings(search.get("QualityProfileMappings")):
-            problems.append(
-                f"{_where(path, [name, 'Search'], 'UseTempForMissing')} = true needs at least one "
-                f"line in [{name}][Search][QualityProfileMappings] (Main profile = Temp profile)"
-            )
-        if search.get("SearchMissing") is False:
-            problems.append(
-                f"{_where(path, [name, 'Search'], 'UseTempForMissing')} = true is invalid with "
-                "SearchMissing = false: the temporary profile is for missing items"
-            )
-    for source in REQUEST_SOURCES:
-        sec = search.get(source)
-        if not isinstance(sec, Mapping) or sec.get("Enabled") is not True:
-            continue  # not enabled (or not a boolean: configspec reports that one)
-        problems += _request_problems(path, [name, "Search", source], kind, source, sec)
-    return problems
-
-
-def _request_problems(
-    path: Path | str, where: list[str], kind: str, source: str, sec: Mapping[str, Any]
-) -> list[str]:
-    problems = []
-    url = str(sec.get("URL", "") or "").strip()
-    if kind not in ("radarr", "sonarr"):
-        problems.append(
-            f"{_where(path, where, 'Enabled')} = true is invalid: {source} requests are for "
-            f"Radarr and Sonarr instances only (this one is {kind})"
-        )
-    if not url:
-        problems.append(
-            f"{_where(path, where, 'URL')} is empty: {source} is enabled, so set its address "
-            f"(e.g. http://127.0.0.1:{5055 if source == 'Overseerr' else 3579}) "
-            "or set Enabled = false"
-        )
-    elif not url.lower().startswith(("http://", "https://")):
-        problems.append(
-            f"{_where(path, where, 'URL')} = {url!r} is invalid: "
-            "expected an http:// or https:// address"
-        )
-    if not str(sec.get("APIKey", "") or "").strip():
-        problems.append(
-            f"{_where(path, where, 'APIKey')} is empty: {source} is enabled, so set its API key "
-            f"(Settings > General in {source}) or set Enabled = false"
-        )
-    return problems

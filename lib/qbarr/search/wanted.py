@@ -201,9 +201,6 @@ def upgrade_items(kind: str, library: Iterable[Mapping[str, Any]]) -> list[Wante
     return out
 
 
-LIBRARY_PATHS = {"radarr": "movie", "sonarr": "series", "lidarr": "album"}
-
-
 def arr_get(client: Any, path: str, params: Mapping[str, Any] | None = None) -> Any:
     """A GET the client has no named method for (library list, series lookup).
 

@@ -143,6 +143,7 @@ class SimCommands:
         self.max_active_searches = 0
         self.max_active_manual_searches = 0  # only what clients asked for (not redownloads)
         self.max_active = 0
+        self.held = False  # /sim/commands/hold: nothing starts or finishes (tests' clock)
 
     def validate(self, payload: Any) -> tuple[str, dict[str, Any]]:
         """(canonical name, command fields) or CommandError like the Arr's 400."""
@@ -249,8 +250,10 @@ class SimCommands:
 
     def due(self, now: float) -> list[Command]:
         """Start what is due; return started commands whose run time is over."""
-        ready = []
+        ready: list[Command] = []
         with self.lock:
+            if self.held:
+                return ready
             for command in list(self.pending.values()):
                 if command.status == "queued" and command.start_at <= now:
                     command.status = "started"

@@ -2,6 +2,8 @@
 
 GET    /sim/state             counts, qBittorrent link, commands summary, API calls per route
 GET    /sim/commands          every command received (?name=, ?active=1)
+POST   /sim/commands/hold     {"held": true}: commands neither start nor finish until
+                              {"held": false} (a test decides when they run)
 GET    /sim/blocklist         every blocklist entry with hash and media ids
 GET    /sim/downloads         every download the Arr knows (hash, media, imported, removed...)
 GET    /sim/library           library counts; ?ids=1,2 -> those items; ?wanted=missing|cutoff
@@ -27,11 +29,11 @@ import bottle
 from qbarr.sim.arr import effects
 from qbarr.sim.arr.engine import SimArr
 from qbarr.sim.arr.faults import Faults
+from qbarr.sim.arr.replies import as_json, fail
 from qbarr.sim.arr.resources import iso
 
 
 def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
-    from qbarr.sim.arr.app import as_json, fail
 
     def body() -> dict[str, Any]:
         try:
@@ -58,6 +60,15 @@ def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
             ]
             records = [sim.commands.record(c) for c in chosen]
         return as_json({"commands": records, **sim.commands.summary()})
+
+    @app.post("/sim/commands/hold")
+    def hold_commands() -> str:
+        held = body().get("held")
+        if not isinstance(held, bool):
+            raise fail(400, "held must be true or false")
+        with sim.commands.lock:
+            sim.commands.held = held
+        return as_json({"held": held})
 
     @app.get("/sim/blocklist")
     def blocklist() -> str:

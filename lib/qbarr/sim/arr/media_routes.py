@@ -19,12 +19,12 @@ import bottle
 from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.engine import SimArr
 from qbarr.sim.arr.library import PROFILES
+from qbarr.sim.arr.replies import as_json, fail, q_bool, q_int, q_ints
 
 
 def add_media_routes(
     app: bottle.Bottle, api: Callable, sim: SimArr, now: Callable[[], datetime]
 ) -> None:
-    from qbarr.sim.arr.app import as_json, fail, q_bool, q_int, q_ints
 
     lib = sim.lib
     kind = sim.kind

@@ -28,7 +28,8 @@ from typing import Any
 
 import bottle
 
-from . import scenario
+import qbarr.sim.qbittorrent.scenario as scenario
+
 from .disk import restart_check
 from .errors import HttpError
 from .faults import Faults

@@ -24,7 +24,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bottle
 
-from . import control, scenario, webapi
+import qbarr.sim.qbittorrent.control as control
+import qbarr.sim.qbittorrent.scenario as scenario
+import qbarr.sim.qbittorrent.webapi as webapi
+
 from .config import SimConfig
 from .faults import Faults, middleware
 from .store import Store

@@ -17,7 +17,11 @@ from typing import Any
 
 import bottle
 
-from . import actions, adding, sync, views
+import qbarr.sim.qbittorrent.actions as actions
+import qbarr.sim.qbittorrent.adding as adding
+import qbarr.sim.qbittorrent.sync as sync
+import qbarr.sim.qbittorrent.views as views
+
 from .actions import resolve, split_tags
 from .errors import HttpError
 from .store import Session, Store

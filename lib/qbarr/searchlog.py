@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from qbarr.arr.kinds import KINDS, SONARR
 from qbarr.db import rows, write_txn
 from qbarr.search.model import PlannedSearch, Usage
 from qbarr.search.settings import SearchSettings
@@ -300,17 +301,15 @@ def record_search(
 
 # --- helpers -----------------------------------------------------------------------------
 
-COMMAND_NAMES = {
-    "movie": "MoviesSearch",
-    "episode": "EpisodeSearch",
-    "series": "SeriesSearch",
-    "season": "SeasonSearch",
-    "album": "AlbumSearch",
-}
-
 
 def _command_name(search: PlannedSearch) -> str:
-    return COMMAND_NAMES.get(search.command, search.command)
+    """The name of the Arr command a planned search sends (``movie`` -> ``MoviesSearch``)."""
+    for kind in KINDS.values():
+        if search.command == kind.media:
+            return kind.search_command
+    if search.command == "season":
+        return "SeasonSearch"
+    return SONARR.series_search_command if search.command == "series" else search.command
 
 
 def _insert(
