@@ -19,6 +19,7 @@ from typing import Any
 from qbarr import config as configmod
 from qbarr import runtime
 from qbarr.arr import ArrError, make_client
+from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import Config, ConfigError, Instance
 from qbarr.heartbeat import Heartbeat
 from qbarr.manager import CycleReport, TorrentLoop
@@ -47,7 +48,7 @@ class ArrManager:
         self.qbt: QbtClient | None = None
         self.arr: Any = None
         self.versions: dict[str, str] = {}
-        self.backoff = runtime.Backoff(cap=60.0)
+        self.backoff = RetryTimer(Backoff(base=1.0, cap=60.0, jitter=0.1))
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
@@ -69,7 +70,7 @@ class ArrManager:
         old = self.instance
         self.config, self.instance, self.config_error = cfg, inst, None
         self.ctx.use_config(cfg)
-        self.backoff.cap = float(cfg.settings["RetryBackoffMax"])
+        self.backoff.set_cap(float(cfg.settings["RetryBackoffMax"]))
         self._adopt_identity(inst)
         if old is not None and self._endpoints(old, cfg) != self._endpoints(inst, cfg):
             log.info("connection settings changed: reconnecting")

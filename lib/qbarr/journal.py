@@ -23,12 +23,12 @@ from typing import Any
 
 import sqlite_utils
 
+from qbarr.backoff import Backoff
 from qbarr.db import rows, write_txn
 from qbarr.policy import Decision, Memory
 
 MAX_ATTEMPTS = 5
-RETRY_BASE_S = 10.0
-RETRY_MAX_S = 300.0
+RETRY = Backoff(base=10.0, cap=300.0)  # after a failed attempt: 10 s, 20 s, 40 s ... 5 min
 DRY_PREFIX = "dry:"
 STATUSES = ("planned", "sending", "done", "failed", "held", "skipped")
 # Actions on the torrent itself: pointless once qBittorrent no longer has it.
@@ -48,12 +48,6 @@ MEMORY_COLUMNS = (
     "prev_category",
 )
 _CHUNK = 400
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds to wait before attempt ``attempts + 1`` of a failed action: 10 s, 20 s, 40 s
-    ... 5 min."""
-    return min(RETRY_BASE_S * (2 ** max(attempts - 1, 0)), RETRY_MAX_S)
 
 
 @dataclass(frozen=True)
@@ -313,7 +307,7 @@ class Journal:
         )
         out = []
         for r in found:
-            if r["status"] == "failed" and now < r["updated_at"] + retry_delay(r["attempts"]):
+            if r["status"] == "failed" and now < r["updated_at"] + RETRY.delay(r["attempts"]):
                 continue
             out.append(ActionRow.from_row(r))
         return out

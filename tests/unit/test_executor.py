@@ -15,7 +15,7 @@ import pytest
 
 from qbarr.db import open_migrated
 from qbarr.executor import Executor
-from qbarr.journal import Journal, release_brake, retry_delay
+from qbarr.journal import RETRY, Journal, release_brake
 from qbarr.policy import Action, Decision, Env, Memory, PolicySettings, QueueView, decide
 
 NOW = 1_000_000.0
@@ -320,7 +320,7 @@ def test_network_error_is_failed_then_retried_with_back_off(dbpath) -> None:
     s = ex.run(j.pending(NOW + 1), False, 10)
     assert s.done == 0 and qbt.calls == []
     del arr.fail["delete_queue"]
-    later = NOW + retry_delay(1)
+    later = NOW + RETRY.delay(1)
     j2, ex2 = make(dbpath, qbt, arr, t=later)
     assert ex2.run(j2.pending(later), False, 10).done == 3
 

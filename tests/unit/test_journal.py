@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qbarr.db import open_migrated, rows
-from qbarr.journal import MAX_ATTEMPTS, Journal, history, release_brake, retry_delay
+from qbarr.journal import MAX_ATTEMPTS, RETRY, Journal, history, release_brake
 from qbarr.policy import Action, Decision, Memory
 
 NOW = 1_000_000.0
@@ -146,9 +146,9 @@ def test_pending_mark_attempts_and_backoff(db) -> None:
         row = j.actions()[0]
         assert (row.status, row.attempts) == ("failed", attempt)
         if attempt < MAX_ATTEMPTS:
-            assert j.pending(t + retry_delay(attempt) - 0.1) == []
-            assert [a.id for a in j.pending(t + retry_delay(attempt))] == [action_id]
-        t += retry_delay(attempt)
+            assert j.pending(t + RETRY.delay(attempt) - 0.1) == []
+            assert [a.id for a in j.pending(t + RETRY.delay(attempt))] == [action_id]
+        t += RETRY.delay(attempt)
     assert j.pending(t + 10_000) == []  # final: stays failed
     with pytest.raises(ValueError):
         j.mark(action_id, "bogus")

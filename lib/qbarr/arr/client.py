@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -30,6 +29,7 @@ from qbarr.arr.errors import (
 )
 from qbarr.arr.kinds import ArrKind, kind_of
 from qbarr.arr.models import QueueItem, parse_queue_record
+from qbarr.backoff import Backoff
 
 log = logging.getLogger("qbarr.arr")
 # httpx logs every request at INFO; a poller every 2 s would drown the log.
@@ -72,7 +72,7 @@ class ArrClient:
             raise ValueError(f"not an http(s) URL: {self.url!r}")
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
-        self.backoff = backoff
+        self.backoff = Backoff(base=backoff, cap=max(backoff, 5.0), jitter=0.2)
         self.queue_page_size = max(1, int(queue_page_size))
         self.stats: dict[str, int] = {"calls": 0, "errors": 0, "bytes_in": 0}
         self._http = httpx.Client(
@@ -120,7 +120,7 @@ class ArrClient:
                 if attempt + 1 >= attempts:
                     self.stats["errors"] += 1
                     raise
-                delay = self.backoff * (2**attempt) * (0.8 + 0.4 * random.random())
+                delay = self.backoff.sample(attempt + 1)
                 log.debug(
                     "%s %s: unavailable, retry %d in %.2f s", self.kind, what, attempt + 1, delay
                 )

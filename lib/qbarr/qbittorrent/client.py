@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from typing import Any
 
 import httpx
+
+from qbarr.backoff import Backoff
 
 from .auth import LOGIN_PATH, QbtAuth
 from .errors import (
@@ -64,7 +65,7 @@ class QbtClient:
     ) -> None:
         self.url = url.rstrip("/")
         self._retries = max(0, retries)
-        self._backoff = backoff
+        self._backoff = Backoff(base=backoff, cap=max(backoff, 5.0), jitter=0.5)
         self._timeout = timeout
         self._version: QbtVersion | None = None
         self._snapshot = Snapshot()
@@ -165,7 +166,7 @@ class QbtClient:
 
     def _pause(self, attempt: int) -> None:
         self._bump("retries")
-        time.sleep(self._backoff * (2**attempt) * (0.5 + random.random()))
+        time.sleep(self._backoff.sample(attempt + 1))
 
     def _check(self, method: str, path: str, response: httpx.Response) -> httpx.Response:
         status = response.status_code

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
+from qbarr.backoff import Backoff
 from qbarr.search import recorder
 from qbarr.search import wanted as wantedmod
 from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
-from qbarr.search.planner import backoff_delay, plan
+from qbarr.search.planner import plan
 from qbarr.search.settings import SearchSettings
 from qbarr.search.sources import SourceError
 
@@ -184,7 +185,7 @@ class SearchRunner:
 
     def _arr_failed(self, exc: ArrError, now: float) -> float:
         self.arr_failures += 1
-        delay = backoff_delay(self.arr_failures, 1.0, self.backoff_cap)
+        delay = Backoff(1.0, self.backoff_cap).delay(self.arr_failures)
         self.arr_retry_at = now + delay
         self.arr_ok, self.arr_error = False, str(exc)
         log.warning("%s: %s; retrying in %.0f s", self.instance, exc, delay)
@@ -203,9 +204,7 @@ class SearchRunner:
             except SourceError as exc:
                 state.failures += 1
                 state.error = str(exc)
-                state.next_poll = now + min(
-                    every, backoff_delay(state.failures, SOURCE_RETRY_BASE, every)
-                )
+                state.next_poll = now + Backoff(SOURCE_RETRY_BASE, every).delay(state.failures)
                 log.warning(
                     "%s: %s; requests retried in %.0f s, Arr searches go on",
                     self.instance,
