@@ -1,10 +1,17 @@
-"""Start an Arr / Overseerr / Ombi simulator as a real subprocess (tests, bench, demo).
+"""Start an Arr / Overseerr / Ombi simulator as a real subprocess (tests, bench, demo),
+or an Arr simulator in a thread of this process (fast unit tests).
 
     sim = start_sim("radarr", api_key="k", qbt_url=url, qbt_username="u", qbt_password="p")
     try:
         ... sim.url ... sim.control("GET", "/sim/state") ...
     finally:
         sim.stop()
+
+    arr = serve_in_thread(SimOptions("radarr", "radarr", qbt_url=url), api_key="k")
+    try:
+        ... arr.url ... arr.sim (the SimArr) ... arr.faults.update({"outage": 5}) ...
+    finally:
+        arr.stop()
 
 The API key and the qBittorrent password go through the environment of the
 child ($QBARR_SIM_API_KEY, $QBARR_SIM_QBT_PASSWORD), not its command line.
@@ -19,12 +26,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import make_server
 
 import httpx
+
+from qbarr.sim.arr.engine import SimArr, SimOptions
+from qbarr.sim.arr.faults import FaultMiddleware, Faults
 
 
 def free_port() -> int:
@@ -171,3 +184,66 @@ def start_sim(
         if "Address already in use" not in last_error:
             break
     raise RuntimeError(f"{kind} simulator did not start:\n{last_error}")
+
+
+def assemble(
+    options: SimOptions,
+    library_size: int,
+    api_key: str,
+    *,
+    missing_fraction: float = 0.1,
+    cutoff_fraction: float = 0.05,
+    url_base: str = "",
+    qbt: Any = None,
+) -> tuple[Callable[..., Any], SimArr, Faults]:
+    """The WSGI callable of one Arr simulator (API, /sim/ control, faults) with its state."""
+    from qbarr.sim.arr.app import build_app, with_url_base
+    from qbarr.sim.arr.control import add_control_routes
+    from qbarr.sim.arr.library import generate
+
+    lib = generate(options.kind, library_size, missing_fraction, cutoff_fraction, options.seed)
+    sim = SimArr(lib, options, qbt)
+    faults = Faults(seed=options.seed)
+    app = build_app(sim, api_key)
+    add_control_routes(app, sim, faults)
+    return FaultMiddleware(with_url_base(app, url_base), faults), sim, faults
+
+
+@dataclass
+class InProcessArr:
+    """An Arr simulator served from a thread of this process."""
+
+    url: str
+    sim: SimArr
+    faults: Faults
+    server: Any
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+        self.server.server_close()
+        self.sim.stop()
+
+
+def serve_in_thread(
+    options: SimOptions, api_key: str, library_size: int = 200, qbt_password: str = ""
+) -> InProcessArr:
+    """Start an Arr simulator on a free port of 127.0.0.1 in a daemon thread."""
+    from qbarr.sim.arr.server import QuietHandler, ThreadingServer
+
+    qbt = None
+    if options.qbt_url:
+        from qbarr.qbittorrent import QbtClient
+
+        qbt = QbtClient(options.qbt_url, options.qbt_username, qbt_password, timeout=10.0)
+    wsgi, sim, faults = assemble(options, library_size, api_key, qbt=qbt)
+    server = make_server(
+        "127.0.0.1", 0, wsgi, server_class=ThreadingServer, handler_class=QuietHandler
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
+    sim.start()
+    thread.start()
+    return InProcessArr(f"http://127.0.0.1:{server.server_port}", sim, faults, server, thread)
