@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -72,8 +73,12 @@ class FakeQbt:
 
 
 class FakeArr:
-    def __init__(self, queue_ids=(7,)) -> None:
-        self.queue = set(queue_ids)
+    def __init__(self, queue_ids=(7,), downloads: dict[str, str] | None = None) -> None:
+        self.queue_ids = set(queue_ids)
+        # hash -> tracked state of downloads in the queue (for import look-ups)
+        self.downloads = (
+            {H(n): "importPending" for n in range(1, 10)} if downloads is None else downloads
+        )
         self.calls: list[tuple] = []
         self.commands_list: list[dict] = []
         self.fail: dict[str, BaseException] = {}
@@ -108,9 +113,9 @@ class FakeArr:
     def delete_queue(self, item_id, remove_from_client=True, blocklist=True, skip_redownload=False):
         self._maybe("delete_queue")
         self.calls.append(("delete_queue", item_id, remove_from_client, blocklist, skip_redownload))
-        if item_id not in self.queue:
+        if item_id not in self.queue_ids:
             raise Boom(f"queue item {item_id} not found", status=404)
-        self.queue.discard(item_id)
+        self.queue_ids.discard(item_id)
         self.blocklisted.append(item_id)
         self._after("delete_queue")
 
@@ -128,6 +133,18 @@ class FakeArr:
     def commands(self):
         self._maybe("commands")
         return list(self.commands_list)
+
+    def queue(self):
+        self._maybe("queue")
+        items = [
+            SimpleNamespace(id=i, download_id="", tracked_state="downloading")
+            for i in self.queue_ids
+        ]
+        items += [
+            SimpleNamespace(id=1000 + n, download_id=h.upper(), tracked_state=state)
+            for n, (h, state) in enumerate(self.downloads.items())
+        ]
+        return items
 
 
 def fail_decision(h: str = H(1), qid: int = 7) -> Decision:
@@ -202,7 +219,15 @@ def test_fail_runs_blocklist_then_delete_then_search(dbpath) -> None:
     j.record([fail_decision()], NOW, False)
     s = ex.run(j.pending(NOW), dry_run=False, brake_max=10)
     assert (s.done, s.failed, s.held) == (3, 0, 0)
-    assert s.counts == {"done": 3, "failed": 0, "held": 0, "skipped": 0, "deferred": 0}
+    assert s.counts == {
+        "done": 3,
+        "unknown": 0,
+        "waiting": 0,
+        "failed": 0,
+        "held": 0,
+        "skipped": 0,
+        "deferred": 0,
+    }
     assert arr.calls == [("delete_queue", 7, False, True, True), ("search", (3,))]
     assert qbt.calls == [("delete", (H(1),), True)]
     assert {a.status for a in j.actions()} == {"done"} and all(a.attempts == 1 for a in j.actions())
@@ -245,7 +270,7 @@ def test_crash_after_import_post_is_not_resent(dbpath) -> None:
     j2, ex2 = make(dbpath, FakeQbt(), arr)
     s = ex2.run(j2.pending(NOW), False, 10)
     assert s.done == 1 and [c[0] for c in arr.calls] == ["scan"]  # sent once only
-    assert "command list" in j2.actions()[0].result
+    assert "already sent: the Arr lists DownloadedMoviesScan id 1" in j2.actions()[0].result
 
 
 def test_crash_before_import_post_sends_it_once_after_restart(dbpath) -> None:
@@ -272,7 +297,8 @@ def test_interrupted_import_waits_when_the_command_list_is_unreadable(dbpath) ->
     arr.fail["commands"] = Boom("Arr unreachable")
     j2, ex2 = make(dbpath, FakeQbt(), arr)
     s = ex2.run(j2.pending(NOW), False, 10)
-    assert s.failed == 1 and len([c for c in arr.calls if c[0] == "scan"]) == 1
+    assert s.waiting == 1 and len([c for c in arr.calls if c[0] == "scan"]) == 1
+    assert j2.actions()[0].status == "waiting" and "cannot look up" in j2.actions()[0].result
 
 
 def test_crash_between_blocklist_and_delete(dbpath) -> None:
@@ -286,8 +312,9 @@ def test_crash_between_blocklist_and_delete(dbpath) -> None:
     j2, ex2 = make(dbpath, qbt, arr)
     s = ex2.run(j2.pending(NOW), False, 10)
     assert s.done == 3
-    assert arr.blocklisted == [7]  # the retried DELETE found the item gone: blocklisted once
-    assert "already gone" in j2.actions()[0].result
+    assert arr.blocklisted == [7]  # the queue no longer lists the item: blocklisted once
+    assert "already blocklisted" in j2.actions()[0].result
+    assert [c[0] for c in arr.calls] == ["delete_queue", "search"]  # no second DELETE
     assert qbt.calls == [("delete", (H(1),), True)]
 
 

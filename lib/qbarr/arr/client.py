@@ -30,6 +30,7 @@ from qbarr.arr.errors import (
 from qbarr.arr.kinds import ArrKind, kind_of
 from qbarr.arr.models import QueueItem, parse_queue_record
 from qbarr.backoff import Backoff
+from qbarr.peer import Peer, call_limit
 
 log = logging.getLogger("qbarr.arr")
 # httpx logs every request at INFO; a poller every 2 s would drown the log.
@@ -75,6 +76,7 @@ class ArrClient:
         self.backoff = Backoff(base=backoff, cap=max(backoff, 5.0), jitter=0.2)
         self.queue_page_size = max(1, int(queue_page_size))
         self.stats: dict[str, int] = {"calls": 0, "errors": 0, "bytes_in": 0}
+        self.peer = Peer(kind.app_name, call_limit(self.timeout))
         self._http = httpx.Client(
             base_url=f"{self.url}{kind.api_prefix}/",
             headers={
@@ -137,7 +139,34 @@ class ArrClient:
         started = time.monotonic()
         self.stats["calls"] += 1
         try:
-            response = self._http.request(
+            with self.peer.call(what):
+                response = self._send(method, path, params, body)
+            self.stats["bytes_in"] += len(response.content)
+            log.debug(
+                "%s %s -> %d (%.0f ms, %d B)",
+                self.kind,
+                what,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+                len(response.content),
+            )
+            self._check_status(response, what)
+            result = self._decode(response, what, expect_json)
+        except (ArrNotFound, ArrBadRequest):
+            self.peer.answered()  # it answered: reachable, it only refused this call
+            raise
+        except ArrError as exc:
+            self.peer.failed(str(exc))
+            raise
+        self.peer.answered()
+        return result
+
+    def _send(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any
+    ) -> httpx.Response:
+        what = f"{method} {path}"
+        try:
+            return self._http.request(
                 method, path, params=params, json=body if body is not None else None
             )
         except httpx.TimeoutException as exc:
@@ -145,23 +174,14 @@ class ArrClient:
                 f"{self.spec.app_name} at {self.url} did not answer {what} "
                 f"within {self.timeout:g} s",
                 url=self.url,
+                maybe_applied=not isinstance(exc, httpx.ConnectTimeout),
             ) from exc
         except httpx.TransportError as exc:
             raise ArrUnavailable(
                 f"{self.spec.app_name} at {self.url} is unreachable ({what}): {type(exc).__name__}",
                 url=self.url,
+                maybe_applied=not isinstance(exc, httpx.ConnectError),
             ) from exc
-        self.stats["bytes_in"] += len(response.content)
-        log.debug(
-            "%s %s -> %d (%.0f ms, %d B)",
-            self.kind,
-            what,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-            len(response.content),
-        )
-        self._check_status(response, what)
-        return self._decode(response, what, expect_json)
 
     def _check_status(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
@@ -194,6 +214,7 @@ class ArrClient:
                 f"{app} at {self.url} answered {status} to {what}{detail}",
                 url=self.url,
                 status=status,
+                maybe_applied=status != 429,  # a 5xx may come after the Arr acted on it
             )
         if 300 <= status < 400:
             where = public_url(response.headers.get("location", "")) or "?"
@@ -212,7 +233,10 @@ class ArrClient:
         if not content.strip():
             if expect_json:
                 raise ArrProtocolError(
-                    f"{self.url}: empty answer to {what}", url=self.url, status=response.status_code
+                    f"{self.url}: empty answer to {what}",
+                    url=self.url,
+                    status=response.status_code,
+                    maybe_applied=True,
                 )
             return None
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -230,6 +254,7 @@ class ArrClient:
                 f"{self.url} answered {what} with malformed JSON ({len(content)} bytes)",
                 url=self.url,
                 status=response.status_code,
+                maybe_applied=True,  # a 2xx whose body broke: the call went through
             ) from exc
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
