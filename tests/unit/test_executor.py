@@ -441,7 +441,7 @@ def test_error_text_is_bounded(dbpath) -> None:
 
 
 def test_policy_journal_executor_together(dbpath) -> None:
-    """A stalled torrent: decide -> record -> run, then the next cycle plans nothing new."""
+    """A stalled torrent: decide -> record -> run, then the next cycles plan nothing new."""
     h = H(1)
     torrent = {
         "name": "M",
@@ -464,7 +464,7 @@ def test_policy_journal_executor_together(dbpath) -> None:
     qbt, arr = FakeQbt(), FakeArr()
     j, ex = make(dbpath, qbt, arr)
     s = PolicySettings()
-    for cycle in range(3):
+    for cycle in (0, 1, 901, 902):  # first seen stalled, grace, then past StalledDelay
         mem = j.load_memory()
         ds = decide({h: torrent}, q, {}, mem, s, Env(now=NOW + cycle))
         j.record(ds, NOW + cycle, False, {h: torrent})

@@ -106,6 +106,10 @@ class Env:
     hashes whose content path is shared with another torrent in qBittorrent (any category), see
     :func:`qbarr.policy.shared_content`. ``content_missing``: hashes whose content path the loop
     looked for on disk and did not find (leave empty when qbarr cannot see qBittorrent's disk).
+    ``unobserved``: seconds since the previous observation during which qbarr could not see
+    qBittorrent (unreachable, or the manager not running): they do not count on the
+    torrents' clocks. ``arr_reachable``: False while the Arr does not answer: the queue is the
+    last one read (or empty), and nothing that needs the Arr is decided.
     """
 
     now: float
@@ -114,6 +118,8 @@ class Env:
     v5: bool = False
     content_paths_shared: frozenset[str] = frozenset()
     content_missing: frozenset[str] = frozenset()
+    unobserved: float = 0.0
+    arr_reachable: bool = True
 
 
 @dataclass(frozen=True)
