@@ -205,13 +205,15 @@ class Journal:
         now: float,
         dry_run: bool,
         torrents: Mapping[str, Mapping[str, Any]] | None = None,
+        observed: bool = False,
     ) -> list[int]:
         """Write one cycle's decisions and planned actions in one transaction; returns new
         action ids.
 
         In dry run the action keys get the ``dry:`` prefix (so the real actions are planned
         afresh once dry run is off) and memory fields that record qbarr's own effects keep
-        their previous values.
+        their previous values. ``observed``: these decisions come from a full look at
+        qBittorrent at ``now``; remembered as :meth:`observed_at` in the same transaction.
         """
         self._ensure_loaded()
         torrents = {h.lower(): t for h, t in (torrents or {}).items()}
@@ -220,6 +222,13 @@ class Journal:
         planned: list[int] = []
         new_memory: dict[str, Memory] = {}
         with write_txn(self.db):
+            if observed:
+                self.db.execute(
+                    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    (self._observed_key, json.dumps(now), now),
+                )
             existing = self._existing_keys(keys)
             for d in decisions:
                 mem = d.memory
@@ -258,6 +267,18 @@ class Journal:
         for d in decisions:
             self._last[d.hash] = (d.rule, d.code)
         return planned
+
+    @property
+    def _observed_key(self) -> str:
+        return f"observed_at:{self.instance}"
+
+    def observed_at(self) -> float | None:
+        """When this instance last recorded a full look at qBittorrent (survives restarts)."""
+        found = rows(self.db, "SELECT value FROM kv WHERE key = ?", (self._observed_key,))
+        try:
+            return float(json.loads(found[0]["value"])) if found else None
+        except (TypeError, ValueError):
+            return None
 
     def _existing_keys(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
@@ -418,6 +439,39 @@ class Journal:
             (self.instance, self.max_attempts),
         )
         return [(r["id"], r["hash"]) for r in found]
+
+    def backlog(self) -> dict[str, Any]:
+        """What is not done yet and why, for the heartbeat: per kind the count, the oldest's
+        creation time and the count per status (``given-up``: refused MAX_ATTEMPTS times);
+        in all the count, the oldest, and the latest error among them with its time."""
+        found = rows(
+            self.db,
+            "SELECT kind, CASE WHEN status = 'failed' AND refusals >= ? THEN 'given-up' "
+            "ELSE status END AS why, COUNT(*) AS n, MIN(created_at) AS oldest FROM actions "
+            "WHERE instance = ? AND status IN "
+            "('planned', 'sending', 'unknown', 'waiting', 'failed', 'held') GROUP BY kind, why",
+            (self.max_attempts, self.instance),
+        )
+        kinds: dict[str, dict[str, Any]] = {}
+        for r in found:
+            k = kinds.setdefault(r["kind"], {"count": 0, "oldest_at": r["oldest"], "why": {}})
+            k["count"] += r["n"]
+            k["oldest_at"] = min(k["oldest_at"], r["oldest"])
+            k["why"][r["why"]] = r["n"]
+        out: dict[str, Any] = {"count": sum(k["count"] for k in kinds.values()), "kinds": kinds}
+        if kinds:
+            out["oldest_at"] = min(k["oldest_at"] for k in kinds.values())
+            last = rows(
+                self.db,
+                "SELECT kind, result, updated_at FROM actions WHERE instance = ? AND status IN "
+                "('unknown', 'waiting', 'failed') AND result IS NOT NULL "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (self.instance,),
+            )
+            if last:
+                out["last_error"] = f"{last[0]['kind']}: {last[0]['result']}"
+                out["last_error_at"] = last[0]["updated_at"]
+        return out
 
     def actions(self, status: str | None = None) -> list[ActionRow]:
         """Every action of this instance (optionally with one status), oldest first."""

@@ -6,18 +6,25 @@
         ... QbtClient(w.qbt_url, QBT_USER, QBT_PASSWORD) ... make_client("radarr", w.arr_url, KEY)
         w.arr.faults.update({"outage": 2}); w.qbt.faults.update({...})
 
-Both are stopped when the block ends.
+Both are stopped when the block ends. ``write_config`` + ``manager`` give an ArrManager of
+one instance on them, stepped by the test.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from qbarr import runtime
+from qbarr.arrmanager import ArrManager
+from qbarr.db import open_migrated
+from qbarr.paths import Home
 from qbarr.sim.arr.engine import SimOptions
 from qbarr.sim.arr.launch import InProcessArr
 from qbarr.sim.arr.launch import serve_in_thread as serve_arr
@@ -103,3 +110,52 @@ def radarr_world(**arr_options: Any) -> Iterator[World]:
             arr.stop()
     finally:
         qbt.stop()
+
+
+def write_config(
+    root: Path,
+    w: World,
+    settings: dict[str, str] | None = None,
+    torrent: dict[str, str] | None = None,
+    arr: dict[str, str] | None = None,
+    search: dict[str, str] | None = None,
+) -> Home:
+    """A data dir with a config.ini for one manager ``Radarr-Test`` of ``w``."""
+    base = {"LoopInterval": "0.5s", "RetryBackoffMax": "1s", "QueueRefresh": "1s"}
+    lines = ["[Settings]", *(f"{k} = {v}" for k, v in {**base, **(settings or {})}.items())]
+    lines += [
+        "[qBittorrent]",
+        f"URL = {w.qbt_url}",
+        f"Username = {QBT_USER}",
+        f"Password = {QBT_PASSWORD}",
+        "Timeout = 5s",
+        "[Radarr-Test]",
+        f"URL = {w.arr_url}",
+        f"APIKey = {KEY}",
+        f"Category = {CATEGORY}",
+        *(f"{k} = {v}" for k, v in {"Timeout": "5s", **(arr or {})}.items()),
+        "    [[Torrent]]",
+        *(f"    {k} = {v}" for k, v in {"IgnoreYoungerThan": "0", **(torrent or {})}.items()),
+    ]
+    if search is not None:
+        lines += ["    [[Search]]", *(f"    {k} = {v}" for k, v in search.items())]
+    root.mkdir(parents=True, exist_ok=True)
+    home = Home(root)
+    home.config.write_text("\n".join(lines) + "\n")
+    return home
+
+
+def context(home: Home) -> runtime.Context:
+    """A program context without signal handlers or process title (tests run in pytest)."""
+    formatter = runtime.ScrubbingFormatter("test")
+    return runtime.Context(
+        "test", "test", home, runtime.Signals(), formatter, logging.getLogger("test")
+    )
+
+
+def manager(home: Home) -> ArrManager:
+    """An ArrManager of ``Radarr-Test`` on ``home`` (call .step(); .close() at the end)."""
+    m = ArrManager(context(home), home, "Radarr-Test", open_migrated(home.database))
+    m.heartbeat.started()
+    m.load_config()
+    return m

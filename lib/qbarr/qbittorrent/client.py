@@ -286,6 +286,11 @@ class QbtClient:
             log.info("connected to %s at %s", self._version, self.url)
         return self._version
 
+    @property
+    def cached_version(self) -> QbtVersion | None:
+        """The version probed by :meth:`version`, without a call (None before the probe)."""
+        return self._version
+
     def preferences(self) -> dict[str, Any]:
         return self._get_json("app/preferences")
 
