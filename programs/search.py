@@ -101,6 +101,10 @@ class SearchProgram:
 
     def _beat(self, started: float, cycle: bool = True) -> None:
         status, error, counts, stats = self.runner.report()
+        arr = self.runner.arr.peer.as_dict()
+        if arr["error"]:
+            arr["error"] = self.ctx.scrub(arr["error"])
+        stats = {**stats, "targets": {"arr": arr}}  # the Arr from its own last call
         if self.reload_error:
             error = "; ".join(e for e in (error, self.reload_error) if e)
         self.heartbeat.beat(

@@ -42,11 +42,10 @@ def _reachability(now: float, row: dict[str, Any]) -> list[str]:
     targets = row["stats"].get("targets")
     if isinstance(targets, dict) and targets:
         return [f"  {target_text(now, t)}" for t in targets.values() if isinstance(t, dict)]
-    # a search program, or a row from before per-remote reachability: the columns only
-    return [
-        f"  qBittorrent {'ok' if row['qbt_ok'] else 'down'}, "
-        f"Arr {'ok' if row['arr_ok'] else 'down'}"
-    ]
+    # a row from before per-remote reachability: the columns (NULL: that remote not used)
+    known = [(n, row[k]) for n, k in (("qBittorrent", "qbt_ok"), ("Arr", "arr_ok"))]
+    parts = [f"{n} {'ok' if ok else 'down'}" for n, ok in known if ok is not None]
+    return [f"  {', '.join(parts)}"] if parts else []
 
 
 def _programs(home: Home) -> dict[str, dict[str, Any]]:
