@@ -58,25 +58,42 @@ def _name(cmd: Mapping[str, Any]) -> str:
     return str(cmd.get("name") or body.get("name") or "")
 
 
-def same_command(a: ActionRow, cmd: Mapping[str, Any]) -> bool:
-    """Whether ``cmd`` is this import or search, sent since the action was first sent."""
+def _since(cmd: Mapping[str, Any], since: float) -> bool:
+    """Queued since ``since`` (a command whose time the Arr does not give counts)."""
     when = queued_at(cmd)
-    if when is not None and when < a.sent_since - CLOCK_SLACK:
+    return when is None or when >= since - CLOCK_SLACK
+
+
+def search_covers(cmd: Mapping[str, Any], ids: Mapping[str, Iterable[int]], since: float) -> bool:
+    """Whether ``cmd`` is a ``*Search`` queued since ``since`` whose body covers these ids
+    (body field -> ids: ``{"movieIds": [3]}``; a scalar field: ``{"seriesId": [7]}``)."""
+    if not _name(cmd).endswith("Search") or not _since(cmd, since):
         return False
     body = cmd.get("body") or {}
-    name = _name(cmd)
-    if a.kind == "import":
-        want = str(a.params.get("download_client_id", a.hash)).lower()
-        return name.endswith("Scan") and str(body.get("downloadClientId", "")).lower() == want
-    if a.kind != "search" or not name.endswith("Search"):
-        return False
-    media = a.params.get("media", [])
-    for field in MEDIA_FIELDS:
-        ids = {m[field] for m in media if isinstance(m.get(field), int)}
-        sent = body.get(field + "s")
-        if ids and isinstance(sent, list) and ids <= set(sent):
+    for field, wanted in ids.items():
+        want = set(wanted)
+        sent = body.get(field)
+        got = set(sent) if isinstance(sent, list) else {sent}
+        if want and want <= got:
             return True
     return False
+
+
+def same_command(a: ActionRow, cmd: Mapping[str, Any]) -> bool:
+    """Whether ``cmd`` is this import or search, sent since the action was first sent."""
+    if a.kind == "import":
+        want = str(a.params.get("download_client_id", a.hash)).lower()
+        body = cmd.get("body") or {}
+        return (
+            _name(cmd).endswith("Scan")
+            and str(body.get("downloadClientId", "")).lower() == want
+            and _since(cmd, a.sent_since)
+        )
+    if a.kind != "search":
+        return False
+    media = a.params.get("media", [])
+    ids = {f + "s": [m[f] for m in media if isinstance(m.get(f), int)] for f in MEDIA_FIELDS}
+    return search_covers(cmd, ids, a.sent_since)
 
 
 def describe(cmd: Mapping[str, Any]) -> str:

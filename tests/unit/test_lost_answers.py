@@ -234,3 +234,67 @@ def test_an_unreachable_arr_is_waited_for_a_refusing_one_is_given_up(tmp_path: P
             ex.run(j.pending(time.time() + LATER * n), False, 10)
     (row,) = j.actions()
     assert row.status == "waiting" and row.refusals == 0 and j.pending(time.time() + LATER)
+
+
+# -- the search program ---------------------------------------------------------------------
+
+
+def search_runner(tmp_path: Path, url: str, clock: Any) -> Any:
+    from qbarr.search.runner import SearchRunner
+    from qbarr.search.settings import SearchSettings
+
+    settings = SearchSettings(
+        kind="radarr", enabled=True, search_cutoff_unmet=False, search_limit=5, search_delay=0
+    )
+    db = open_migrated(tmp_path / "search.sqlite3")
+    arr = make_client("radarr", url, KEY, timeout=5, retries=0)
+    return SearchRunner("Radarr", settings, db, arr, clock=clock, backoff_cap=1)
+
+
+def searched(sim: Any) -> list[int]:
+    with sim.commands.lock:
+        return [m for c in sim.commands.all.values() for m in c.body.get("movieIds", [])]
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_search_program_search_whose_answer_was_lost_is_looked_up(
+    tmp_path: Path, applied: bool
+) -> None:
+    """Answered 503 after the Arr queued it: found in the next command list, never sent
+    again. Answered 503 without effect: not found, so the item is searched again, once."""
+    from qbarr.sim.arr.engine import SimOptions
+    from qbarr.sim.arr.launch import serve_in_thread
+
+    arr = serve_in_thread(SimOptions("radarr", "radarr", search_duration=0.05), KEY)
+    t = [time.time()]
+    runner = search_runner(tmp_path, arr.url, lambda: t[0])
+    try:
+        fault = "apply_then_fail" if applied else "error_rate"
+        arr.faults.update({fault: 1.0, "method": "POST"})
+        runner.step()
+        (first,) = rows_of(runner.db, "SELECT * FROM searches")
+        assert first["status"] == "unknown" and runner.lost
+        assert len(searched(arr.sim)) == (1 if applied else 0)
+        arr.faults.clear()
+        for _ in range(3):  # past the Arr back-off
+            t[0] += 2
+            runner.step()
+        journal = {r["id"]: r for r in rows_of(runner.db, "SELECT * FROM searches")}
+        movies = searched(arr.sim)
+        assert len(movies) == len(set(movies)) >= 3  # no movie searched twice
+        if applied:
+            assert journal[first["id"]]["command_id"] is not None
+            assert journal[first["id"]]["status"] in ("queued", "started", "completed")
+        else:
+            assert journal[first["id"]]["status"] == "error"
+            assert int(first["item"].split(":")[1]) in movies  # searched again, once
+    finally:
+        runner.arr.close()
+        runner.db.close()
+        arr.stop()
+
+
+def rows_of(db: Any, sql: str) -> list[dict[str, Any]]:
+    from qbarr.db import rows
+
+    return rows(db, sql)

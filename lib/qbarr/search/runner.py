@@ -15,7 +15,10 @@ What it reads, and how often (the reason the Arr sees few requests):
 - each request source every ``PollEvery`` (sooner after a failure, with backoff).
 
 Arr errors back off (capped exponential, ``RetryBackoffMax``); a failing request source
-is reported and retried while the Arr searches go on.
+is reported and retried while the Arr searches go on. A search whose answer was lost (a
+timeout, a 5xx: the Arr may have queued it) keeps its cooldown and is looked up in the next
+command list read (:func:`qbarr.lookup.search_covers`): found, it is recorded as sent; not
+found, it is abandoned and the item may be searched again. Never sent twice blindly.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
+from qbarr.arr.kinds import kind_of
 from qbarr.backoff import Backoff
+from qbarr.lookup import search_covers
 from qbarr.search import recorder
 from qbarr.search import wanted as wantedmod
 from qbarr.search.model import SEARCH_STATUSES_RUNNING, Plan, PlannedSearch, RequestItem, WantedItem
@@ -53,6 +58,17 @@ def running_searches(commands: Sequence[Mapping[str, Any]]) -> int:
         if name.lower().endswith("search") and status in SEARCH_STATUSES_RUNNING:
             n += 1
     return n
+
+
+@dataclass(frozen=True)
+class LostSearch:
+    """A search whose answer was lost: its journal row, what it asked, when, and the
+    cooldowns to put back if the Arr turns out not to have it."""
+
+    row: int
+    ids: Mapping[str, tuple[int, ...]]
+    at: float
+    previous: Mapping[str, Any]
 
 
 @dataclass
@@ -118,6 +134,7 @@ class SearchRunner:
         self.dry_cool: dict[str, float] = {}
         self.dry_last: float | None = None
         self.in_queue = 0
+        self.lost: list[LostSearch] = []
 
     # -- configuration ------------------------------------------------------------------
 
@@ -384,9 +401,34 @@ class SearchRunner:
         self.running = running_searches(commands)
         self.commands_at = now
         recorder.update_results(self.db, self.instance, commands, now)
+        self._look_up_lost(commands)
+
+    def _look_up_lost(self, commands: Sequence[Mapping[str, Any]]) -> None:
+        """Settle the searches whose answer was lost, from a fresh command list."""
+        for lost in self.lost:
+            cmd = next((c for c in commands if search_covers(c, lost.ids, lost.at)), None)
+            if cmd is None:
+                recorder.abandon(
+                    self.db,
+                    self.instance,
+                    lost.row,
+                    "the Arr does not list it (looked up after the answer was lost)",
+                    lost.previous,
+                )
+                log.info("%s: search %d was not received: may be searched again", self.instance,
+                         lost.row)  # fmt: skip
+                continue
+            status = str(cmd.get("status") or "sent").lower()
+            command_id = cmd.get("id") if isinstance(cmd.get("id"), int) else None
+            recorder.sent(self.db, lost.row, command_id, status)
+            log.info("%s: search %d found in the Arr's command list: command %s", self.instance,
+                     lost.row, command_id)  # fmt: skip
+        self.lost = []
 
     def _poll_results(self, now: float) -> float | None:
         """While some of our commands are unfinished, read the command list now and then."""
+        if self.lost:
+            self._read_commands(now)
         if not recorder.pending_commands(self.db, self.instance, now - 7 * 86400):
             return None
         if self.commands_at is None or now - self.commands_at >= RESULT_POLL:
@@ -415,7 +457,11 @@ class SearchRunner:
             log.warning("%s: search of %s refused: %s", self.instance, what, exc)
             return
         except ArrError as exc:
-            recorder.abandon(self.db, self.instance, row, str(exc), previous)
+            if exc.maybe_applied:  # the Arr may have it: look before searching it again
+                recorder.lost(self.db, row, str(exc))
+                self.lost.append(LostSearch(row, self._ids_of(search), now, previous))
+            else:
+                recorder.abandon(self.db, self.instance, row, str(exc), previous)
             raise
         command_id = (
             answer.get("id")
@@ -430,6 +476,12 @@ class SearchRunner:
         self.sent_total += 1
         self.running += 1
         log.info("%s: searching %s: command %s", self.instance, what, command_id)
+
+    def _ids_of(self, search: PlannedSearch) -> dict[str, tuple[int, ...]]:
+        """The command body field that carries what this search asked for."""
+        if search.command == "series":
+            return {"seriesId": (int(search.series_id or 0),)}
+        return {kind_of(self.settings.kind).search_ids_field: tuple(search.ids)}
 
     # -- reporting ------------------------------------------------------------------------
 
