@@ -238,7 +238,7 @@ WHY = {
     "unknown": "answer lost, looked up before a resend",
     "waiting": "remote unreachable, retried",
     "failed": "refused, retried",
-    "given-up": "refused 5 times, given up",
+    "given-up": "refused 5 times and the torrent is gone: given up",
     "held": "held by the brake",
 }
 

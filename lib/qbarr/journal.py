@@ -18,8 +18,9 @@ Action statuses:
   the remote may have carried it out, so it is looked up before it is sent again;
 - ``waiting``: the remote could not be reached (it did not get it), or the look-up could
   not be made: retried with back-off for as long as it takes, never given up;
-- ``failed``: the remote refused it (4xx ...): retried with back-off until it was refused
-  ``MAX_ATTEMPTS`` times (``refusals``), then final;
+- ``failed``: the remote refused it (4xx ...): retried with back-off; final only once it
+  was refused ``MAX_ATTEMPTS`` times (``refusals``) and its torrent has left qBittorrent
+  (nothing is abandoned while its torrent exists);
 - ``held``: the brake holds it until released;
 - ``skipped``: dry run, no longer wanted, torrent gone (qBittorrent actions only).
 
@@ -45,10 +46,16 @@ RETRY = Backoff(base=10.0, cap=300.0)  # after a failed attempt: 10 s, 20 s, 40 
 DRY_PREFIX = "dry:"
 STATUSES = ("planned", "sending", "done", "unknown", "waiting", "failed", "held", "skipped")
 RETRYING = ("unknown", "waiting", "failed")  # wait RETRY.delay(attempts) between tries
-# Not finished: to be carried out (some after their back-off), or held by the brake.
+# The action's torrent has left qBittorrent (the manager marked it gone).
+_GONE = (
+    "EXISTS (SELECT 1 FROM torrents t WHERE t.instance = actions.instance "
+    "AND t.hash = actions.hash AND t.gone_at IS NOT NULL)"
+)
+# Not finished: to be carried out (some after their back-off), or held by the brake. A
+# refused action ends only once it was refused MAX_ATTEMPTS times AND its torrent is gone.
 _OPEN = (
     "(status IN ('planned', 'sending', 'unknown', 'waiting'{held}) "
-    "OR (status = 'failed' AND refusals < ?))"
+    f"OR (status = 'failed' AND (refusals < ? OR NOT {_GONE})))"
 )
 # Actions on the torrent itself: pointless once qBittorrent no longer has it.
 QBT_KINDS = frozenset(
@@ -352,7 +359,7 @@ class Journal:
 
     def pending(self, now: float | None = None) -> list[ActionRow]:
         """Actions to carry out now, oldest first: planned, sending (a crash left them), and
-        unknown / waiting / failed (with refusals left) ones whose back-off has passed. When
+        unknown / waiting / failed (not given up) ones whose back-off has passed. When
         the brake is not engaged, held actions are first released (the operator released
         the brake)."""
         now = time.time() if now is None else now
@@ -432,7 +439,7 @@ class Journal:
 
     def unfinished(self) -> list[tuple[int, str]]:
         """(id, hash) of every action not finished yet: planned, sending, unknown, waiting,
-        held, or failed with refusals left (also those waiting for their back-off)."""
+        held, or failed and not given up (also those waiting for their back-off)."""
         found = rows(
             self.db,
             "SELECT id, hash FROM actions WHERE instance = ? AND " + _OPEN.format(held=", 'held'"),
@@ -442,11 +449,13 @@ class Journal:
 
     def backlog(self) -> dict[str, Any]:
         """What is not done yet and why, for the heartbeat: per kind the count, the oldest's
-        creation time and the count per status (``given-up``: refused MAX_ATTEMPTS times);
+        creation time and the count per status (``given-up``: refused MAX_ATTEMPTS times,
+        torrent gone);
         in all the count, the oldest, and the latest error among them with its time."""
         found = rows(
             self.db,
-            "SELECT kind, CASE WHEN status = 'failed' AND refusals >= ? THEN 'given-up' "
+            "SELECT kind, CASE WHEN status = 'failed' AND refusals >= ? "
+            f"AND {_GONE} THEN 'given-up' "
             "ELSE status END AS why, COUNT(*) AS n, MIN(created_at) AS oldest FROM actions "
             "WHERE instance = ? AND status IN "
             "('planned', 'sending', 'unknown', 'waiting', 'failed', 'held') GROUP BY kind, why",

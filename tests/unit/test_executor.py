@@ -352,18 +352,20 @@ def test_network_error_is_failed_then_retried_with_back_off(dbpath) -> None:
     assert ex2.run(j2.pending(later), False, 10).done == 3
 
 
-def test_attempts_are_bounded(dbpath) -> None:
+def test_a_refused_action_is_retried_with_back_off_while_its_torrent_exists(dbpath) -> None:
     qbt = FakeQbt()
-    qbt.fail["pause"] = Boom("qBittorrent unreachable")
+    qbt.fail["pause"] = Boom("qBittorrent refused it")
     t = NOW
     j, ex = make(dbpath, qbt)
     j.record([simple("pause", H(1))], NOW, False)
     for _ in range(10):
         ex = Executor(j, qbt, FakeArr(), clock=lambda t=t: t)
         ex.run(j.pending(t), False, 10)
-        t += 1000
+        t += 1000  # past the longest back-off
     row = j.actions()[0]
-    assert (row.status, row.attempts) == ("failed", j.max_attempts)
+    assert (row.status, row.attempts, row.refusals) == ("failed", 10, 10)
+    j.forget_gone([], t)  # the torrent left qBittorrent: its pause is dropped
+    assert j.actions()[0].status == "skipped" and j.pending(t + 1000) == []
 
 
 def test_brake_engages_and_holds_every_destructive_action(dbpath) -> None:

@@ -149,9 +149,28 @@ def test_pending_mark_attempts_and_backoff(db) -> None:
             assert j.pending(t + RETRY.delay(attempt) - 0.1) == []
             assert [a.id for a in j.pending(t + RETRY.delay(attempt))] == [action_id]
         t += RETRY.delay(attempt)
-    assert j.pending(t + 10_000) == []  # final: stays failed
+    # refused MAX_ATTEMPTS times, but its torrent is still there: never abandoned
+    assert [a.id for a in j.pending(t + 10_000)] == [action_id]
+    assert j.backlog()["kinds"]["pause"]["why"] == {"failed": 1}
+    j.forget_gone([], t)  # the torrent left qBittorrent: a pause is pointless now
+    assert j.pending(t + 10_000) == [] and j.actions()[0].status == "skipped"
     with pytest.raises(ValueError):
         j.mark(action_id, "bogus")
+
+
+def test_a_refused_arr_action_is_given_up_only_once_its_torrent_is_gone(db) -> None:
+    j = Journal(db, "Radarr")
+    imp = Action("import", f"import:{A}", {"path": "/d", "download_client_id": A.upper()})
+    (action_id,) = j.record([decision(actions=(imp,))], NOW, False)
+    t = NOW
+    for _ in range(MAX_ATTEMPTS + 2):
+        j.mark(action_id, "failed", "ArrBadRequest: refused (400)", t)
+        t += 10_000
+        assert [a.id for a in j.pending(t)] == [action_id]  # kept while the torrent exists
+    j.forget_gone([], t)
+    assert j.actions()[0].status == "failed" and j.pending(t + 10_000) == []  # now final
+    assert j.backlog()["kinds"]["import"]["why"] == {"given-up": 1}
+    assert j.unfinished() == []
 
 
 def test_forget_gone_skips_client_actions_and_keeps_arr_ones(db) -> None:

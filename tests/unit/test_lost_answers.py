@@ -214,7 +214,7 @@ def test_an_outage_abandons_nothing_and_everything_happens_once_after_it(
     assert len(world.arr.sim.blocklist) == 1 and len(world.commands("MoviesSearch")) == 1
 
 
-def test_an_unreachable_arr_is_waited_for_a_refusing_one_is_given_up(tmp_path: Path) -> None:
+def test_an_unreachable_arr_is_waited_for_a_refusal_is_failed(tmp_path: Path) -> None:
     closed = "http://127.0.0.1:9"  # discard port: connection refused
     with make_client("radarr", closed, KEY, timeout=2, retries=0) as arr:
         try:
