@@ -7,8 +7,8 @@ lost after sending, a 5xx, or a crash while ``sending``), the executor asks this
 first:
 
 - import: is there a ``*Scan`` command for this download id in ``GET command``, queued
-  after the action was first sent? Or does the queue show the download being imported,
-  imported, or no longer there (the Arr took it)?
+  after the action was first sent? Or does the queue show the download being imported or
+  imported (the Arr took it)?
 - search: is there a ``*Search`` command for (a superset of) these media ids in
   ``GET command``, queued after the action was first sent?
 - blocklist: which of its queue items does ``GET queue`` still list? None left: it was
@@ -127,9 +127,10 @@ class ArrLookup:
         cmd = self.sent_command(a)
         if cmd is not None:
             return f"already sent: the Arr lists {describe(cmd)}"
+        # Only positive evidence counts: a download missing from the queue may be one the Arr
+        # has not picked up again yet (after its own restart), and a missed import is worse
+        # than a second scan of an imported one (which finds nothing to do).
         items = [q for q in self.queue() if str(getattr(q, "download_id", "")).lower() == a.hash]
-        if not items:
-            return "already taken: the Arr no longer lists the download in its queue"
         states = {getattr(q, "tracked_state", None) for q in items}
         if states & IMPORT_TAKEN:
             return f"already taken: the Arr's queue shows it {'/'.join(sorted(map(str, states)))}"

@@ -520,3 +520,26 @@ def test_sigkill_between_journal_write_and_action(dbpath) -> None:
     assert ex.run(j.pending(NOW), False, 10).done == 0
     assert [c[0] for c in arr.calls] == ["scan"] and qbt.calls == [("delete", ("1" * 40,), True)]
     assert j.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize(
+    "downloads, sent",
+    [
+        ({H(1): "importing"}, False),  # the Arr took it over: no scan needed
+        ({H(1): "imported"}, False),
+        ({H(1): "importPending"}, True),  # still waiting to be imported: scan
+        ({}, True),  # not listed (an Arr that just restarted): no evidence, scan
+    ],
+)
+def test_an_interrupted_import_is_looked_up_in_the_queue_too(dbpath, downloads, sent) -> None:
+    arr = FakeArr(downloads=downloads)
+    arr.fail["scan"] = Killed("killed before the POST")
+    j, ex = make(dbpath, FakeQbt(), arr)
+    j.record([import_decision()], NOW, False)
+    with pytest.raises(Killed):
+        ex.run(j.pending(NOW), False, 10)
+    del arr.fail["scan"]
+    j2, ex2 = make(dbpath, FakeQbt(), arr)
+    assert ex2.run(j2.pending(NOW), False, 10).done == 1
+    assert [c[0] for c in arr.calls] == (["scan"] if sent else [])
+    assert j2.actions()[0].result.startswith("command" if sent else "already taken")
