@@ -279,7 +279,7 @@ class Executor:
                 queues[a.hash].pop(0)
             for a in self._run_wave(ready, summary):
                 blocked.add(a.hash)
-        summary.deferred = deferred + sum(len(q) for q in queues.values())
+        summary.deferred += deferred + sum(len(q) for q in queues.values())
 
     def _run_wave(self, ready: list[ActionRow], summary: ExecSummary) -> list[ActionRow]:
         """Run one action per torrent; returns the actions that did not finish."""

@@ -543,3 +543,18 @@ def test_an_interrupted_import_is_looked_up_in_the_queue_too(dbpath, downloads, 
     assert ex2.run(j2.pending(NOW), False, 10).done == 1
     assert [c[0] for c in arr.calls] == (["scan"] if sent else [])
     assert j2.actions()[0].result.startswith("command" if sent else "already taken")
+
+
+def test_while_the_arr_is_down_its_actions_and_what_follows_them_wait(dbpath) -> None:
+    qbt, arr = FakeQbt(), FakeArr()
+    j, ex = make(dbpath, qbt, arr)
+    j.record([fail_decision(), import_decision(H(2)), simple("pause", H(3))], NOW, False)
+    s = ex.run(j.pending(NOW), False, 10, arr_up=False)
+    assert (s.done, s.deferred) == (1, 4)  # the pause; blocklist, import, delete, search wait
+    assert arr.calls == [] and qbt.calls == [("pause", (H(3),))]  # no delete before blocklist
+    assert {a.kind: a.status for a in j.actions()} == {
+        "blocklist": "planned", "delete": "planned", "search": "planned",
+        "import": "planned", "pause": "done",
+    }  # fmt: skip
+    s = ex.run(j.pending(NOW), False, 10)
+    assert s.done == 4 and [c[0] for c in arr.calls] == ["delete_queue", "scan", "search"]
