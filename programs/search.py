@@ -7,7 +7,8 @@ whose ``[[Search]] Enabled = true``. Each step (:class:`qbarr.search.runner.Sear
 polls the request sources that are due, refreshes the wanted lists when due, asks the
 pure planner what may be sent now, journals and sends it, then writes the heartbeat row
 ``<Instance>:search``. The loop sleeps until the planner's next possible search (at most
-10 s, so the heartbeat stays fresh).
+10 s, so the heartbeat stays fresh); while a step waits on a slow Arr, a Pulse thread keeps
+the heartbeat (qbarr.heartbeat: the heartbeat means alive, not "the step finished").
 
 Exit status: 0 after SIGTERM (the stop happens between two commands), 78 when
 config.ini is unusable at start (the message names file, section and key). A bad edit
@@ -29,7 +30,7 @@ from qbarr import db as dbmod
 from qbarr import runtime, searchlog
 from qbarr.arr import make_client
 from qbarr.config import Config, ConfigError, Instance
-from qbarr.heartbeat import Heartbeat
+from qbarr.heartbeat import Heartbeat, Pulse
 from qbarr.paths import Home, resolve_home
 from qbarr.search.runner import SearchRunner
 from qbarr.search.settings import RequestSettings, SearchSettings, settings_for
@@ -75,6 +76,10 @@ class SearchProgram:
             db, row_name(inst.name), program=f"search-{inst.slug}", kind="search"
         )
         self.heartbeat.started()
+        # Alive while a step waits on a slow Arr (within the call's limit): see qbarr.heartbeat.
+        self.pulse = Pulse(home.database, row_name(inst.name), period=_max_sleep(cfg))
+        self.pulse.watch([self.runner.arr.peer])
+        self.pulse.start()
         self.reload_error: str | None = None
         self.wait = 0.0
         self.pruned_at = 0.0
@@ -95,6 +100,10 @@ class SearchProgram:
 
     def _beat(self, started: float, cycle: bool = True) -> None:
         status, error, counts, stats = self.runner.report()
+        arr = self.runner.arr.peer.as_dict()
+        if arr["error"]:
+            arr["error"] = self.ctx.scrub(arr["error"])
+        stats = {**stats, "targets": {"arr": arr}}  # the Arr from its own last call
         if self.reload_error:
             error = "; ".join(e for e in (error, self.reload_error) if e)
         self.heartbeat.beat(
@@ -148,7 +157,8 @@ class SearchProgram:
             settings, arr=arr, sources=sources, dry_run=bool(cfg.settings["DryRun"])
         )
         self.runner.backoff_cap = float(cfg.settings["RetryBackoffMax"])
-        self.runner.max_sleep = _max_sleep(cfg)
+        self.runner.max_sleep = self.pulse.period = _max_sleep(cfg)
+        self.pulse.watch([self.runner.arr.peer])
         self.cfg, self.inst, self.reload_error = cfg, inst, None
         self.ctx.use_config(cfg)
         log.info("settings reloaded: %s", _describe(settings))
@@ -159,6 +169,7 @@ class SearchProgram:
         self.reload_error = message + " (still running with the previous settings)"
 
     def close(self) -> None:
+        self.pulse.stop()
         self.runner.arr.close()
         for source in self.runner.sources.values():
             source.close()

@@ -88,10 +88,9 @@ def qbt_password(args: argparse.Namespace) -> str:
 
 def run_arr(args: argparse.Namespace) -> None:
     from qbarr.arr.kinds import kind_of
-    from qbarr.sim.arr.engine import SimArr, SimOptions
-    from qbarr.sim.arr.faults import Faults
-    from qbarr.sim.arr.library import generate
-    from qbarr.sim.arr.server import serve, wsgi_app
+    from qbarr.sim.arr.engine import SimOptions
+    from qbarr.sim.arr.launch import assemble
+    from qbarr.sim.arr.server import serve
 
     options = SimOptions(
         kind=args.kind,
@@ -105,7 +104,6 @@ def run_arr(args: argparse.Namespace) -> None:
         unknown_fraction=args.unknown_fraction,
         seed=args.seed,
     )
-    lib = generate(args.kind, args.library, args.missing_fraction, args.cutoff_fraction, args.seed)
     qbt = None
     if args.qbt_url:
         from qbarr.qbittorrent import QbtClient
@@ -117,8 +115,16 @@ def run_arr(args: argparse.Namespace) -> None:
             timeout=10.0,
             user_agent=f"{kind_of(args.kind).app_name}/qbarr-sim",
         )
-    sim = SimArr(lib, options, qbt)
-    wsgi = wsgi_app(sim, args.api_key, Faults(seed=args.seed), args.url_base)
+    wsgi, sim, _faults = assemble(
+        options,
+        args.library,
+        args.api_key,
+        missing_fraction=args.missing_fraction,
+        cutoff_fraction=args.cutoff_fraction,
+        url_base=args.url_base,
+        qbt=qbt,
+    )
+    lib = sim.lib
     port = args.port or kind_of(args.kind).default_port
     logging.getLogger("qbarr.sim").info(
         "%s simulator: %d items (%s), category %r, qBittorrent %s",

@@ -1,13 +1,22 @@
-"""The manager of one Arr instance: config, connections, the cycle, the heartbeat.
+"""The manager of one Arr instance: config, clients, the cycle, the heartbeat.
 
 :class:`ArrManager` is what the ``qbarr-arr`` program runs (``programs/arr.py`` is only its
-entry point): every ``[Settings] LoopInterval`` :meth:`ArrManager.step` makes sure
-qBittorrent and the Arr are connected (log in, ``system/status``), runs one
+entry point): every ``[Settings] LoopInterval`` :meth:`ArrManager.step` runs one
 :class:`qbarr.manager.TorrentLoop` cycle (sync, decide, act), then writes the heartbeat.
-Trouble that is not a bug never ends the process: an unreachable service or an unusable
-config.ini is reported in the heartbeat (``status``, ``last_error``) and retried with capped
-exponential backoff (``RetryBackoffMax``), while the heartbeat keeps beating every cycle.
-Only real crashes (exceptions other than the clients' errors) reach supervisord.
+
+The two remotes are independent. The clients are built once per config (no network call):
+the qBittorrent client keeps its login session and logs in again only when qBittorrent
+says the session is gone (its auth flow re-logs on 403); nothing is torn down because one
+remote failed. qBittorrent unreachable: no cycle can run; the step reports ``error`` and
+retries with capped exponential back-off (``RetryBackoffMax``). The Arr unreachable: the
+cycle goes on without it (``arr-down``: what needs no Arr is still decided) and the loop
+asks the Arr again after its own back-off. Each remote's reachability comes from its own
+last call (:mod:`qbarr.peer`). An unusable config.ini is reported (``config-error``) and
+re-read with back-off. Only real crashes (exceptions other than the clients' errors) reach
+supervisord.
+
+The heartbeat means alive: besides the beat after each step, a :class:`Pulse` thread beats
+while the step waits on a remote within that call's limit (docs/manager.md).
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ from typing import Any
 from qbarr import config as configmod
 from qbarr import runtime
 from qbarr.arr import ArrError, make_client
+from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import Config, ConfigError, Instance
-from qbarr.heartbeat import Heartbeat
+from qbarr.heartbeat import Heartbeat, Pulse
 from qbarr.manager import CycleReport, TorrentLoop
 from qbarr.paths import Home
 from qbarr.qbittorrent import QbtClient, QbtError
@@ -30,8 +40,9 @@ DEFAULT_INTERVAL = 2.0
 log = logging.getLogger("qbarr-arr")
 
 
-class ConnectError(Exception):
-    """qBittorrent or the Arr could not be reached or refused us (message is scrubbed)."""
+def pulse_period(cfg: Config) -> float:
+    """How often the Pulse may beat: well inside HeartbeatTimeout (and at most every 5 s)."""
+    return max(0.5, min(5.0, float(cfg.settings["HeartbeatTimeout"]) / 4))
 
 
 class ArrManager:
@@ -47,9 +58,9 @@ class ArrManager:
         self.config_error: str | None = None
         self.qbt: QbtClient | None = None
         self.arr: Any = None
-        self.versions: dict[str, str] = {}
-        self.backoff = runtime.Backoff(cap=60.0)
+        self.backoff = RetryTimer(Backoff(base=1.0, cap=60.0, jitter=0.1))
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
+        self.pulse = Pulse(home.database, name)
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
         self.report = CycleReport()
@@ -70,10 +81,11 @@ class ArrManager:
         old = self.instance
         self.config, self.instance, self.config_error = cfg, inst, None
         self.ctx.use_config(cfg)
-        self.backoff.cap = float(cfg.settings["RetryBackoffMax"])
+        self.backoff.set_cap(float(cfg.settings["RetryBackoffMax"]))
+        self.pulse.period = pulse_period(cfg)
         self._adopt_identity(inst)
         if old is not None and self._endpoints(old, cfg) != self._endpoints(inst, cfg):
-            log.info("connection settings changed: reconnecting")
+            log.info("connection settings changed: new clients")
             self.disconnect()
             self.backoff.succeeded()
         if self.loop is not None:
@@ -94,6 +106,7 @@ class ArrManager:
         if self.heartbeat.name != inst.name or self.heartbeat.kind != inst.kind:
             self.heartbeat.name, self.heartbeat.kind = inst.name, inst.kind
             self.heartbeat.program = inst.program
+            self.pulse.name = inst.name
             self.heartbeat.started()
 
     def _endpoints(self, inst: Instance, cfg: Config) -> tuple[Any, ...]:
@@ -102,10 +115,12 @@ class ArrManager:
             inst.url,
             inst.api_key,
             inst.kind,
+            inst.section["Timeout"],
             q["URL"],
             q["Username"],
             q["Password"],
             q["APIKey"],
+            q["Timeout"],
         )
 
     def interval(self) -> float:
@@ -113,45 +128,34 @@ class ArrManager:
             return DEFAULT_INTERVAL
         return float(self.config.settings["LoopInterval"])
 
-    # -- connections ------------------------------------------------------------------------
+    # -- clients ------------------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        return self.qbt is not None and self.arr is not None
+        return self.loop is not None
 
     def connect(self) -> None:
-        """Log in to qBittorrent and read the Arr's system/status (raises ConnectError)."""
+        """Build both clients and the loop (no network call: each logs in or is asked when
+        first used). ValueError for a URL that is not http(s)."""
         assert self.config is not None and self.instance is not None
         q, inst = self.config.qbittorrent, self.instance
-        qbt = arr = None
+        qbt = QbtClient(
+            q["URL"], q["Username"], q["Password"], api_key=q["APIKey"], timeout=float(q["Timeout"])
+        )
         try:
-            qbt = QbtClient(
-                q["URL"],
-                q["Username"],
-                q["Password"],
-                api_key=q["APIKey"],
-                timeout=float(q["Timeout"]),
-            )
-            qbt.login()
-            qbt_version = str(qbt.version())
             arr = make_client(
                 inst.kind, inst.url, inst.api_key, timeout=float(inst.section["Timeout"])
             )
-            status = arr.system_status()
-        except (QbtError, ArrError, ValueError) as exc:
-            for client in (qbt, arr):
-                if client is not None:
-                    client.close()
-            where = "qBittorrent" if arr is None else inst.kind
-            raise ConnectError(f"{where}: {exc}") from exc
+        except ValueError:
+            qbt.close()
+            raise
         self.qbt, self.arr = qbt, arr
         self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr)
-        self.versions = {"qbittorrent": qbt_version, inst.kind: str(status.get("version", "?"))}
-        log.info(
-            "connected: qBittorrent %s, %s %s", qbt_version, inst.kind, self.versions[inst.kind]
-        )
+        self.pulse.watch([qbt.peer, arr.peer])
+        self.pulse.start()
 
     def disconnect(self) -> None:
+        self.pulse.watch([])
         for client in (self.qbt, self.arr):
             if client is not None:
                 try:
@@ -163,18 +167,29 @@ class ArrManager:
             self.loop.close()
         self.loop = None
 
+    @property
+    def versions(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.qbt is not None and self.qbt.cached_version is not None:
+            out["qbittorrent"] = str(self.qbt.cached_version)
+        if self.loop is not None and self.loop.gate.version and self.instance is not None:
+            out[self.instance.kind] = self.loop.gate.version
+        return out
+
     # -- the cycle ---------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """One unit of work with live connections: sync, decide, act (qbarr.manager).
+        """One unit of work with live clients: sync, decide, act (qbarr.manager).
 
-        QbtError/ArrError propagate: the loop reports them, reconnects and retries with backoff.
-        """
-        assert self.loop is not None
+        QbtError propagates: the step reports it and retries with back-off. The loop handles
+        the Arr's errors itself (its work waits while the rest goes on)."""
+        assert self.loop is not None and self.qbt is not None
         self.report = self.loop.cycle()
+        if self.qbt.cached_version is None:  # once per client: logged, shown in the heartbeat
+            self.qbt.version()
 
     def step(self) -> None:
-        """One cycle: config problems, connecting, tick(), heartbeat. Never raises for I/O."""
+        """One cycle: config problems, clients, tick(), heartbeat. Never raises for I/O."""
         started = time.monotonic()
         if self.instance is not None and runtime.debug_trigger(
             self.home, "hang", self.instance.slug
@@ -189,22 +204,27 @@ class ArrManager:
         if self.config_error is not None:
             self._beat("config-error", self.config_error, started)
             return
+        if not self.backoff.ready():
+            self._beat("error", None, started)
+            return
         try:
             if not self.connected:
-                if not self.backoff.ready():
-                    self._beat("error", None, started)
-                    return
                 self.connect()
-                self.backoff.succeeded()
             self.tick()
-        except (ConnectError, QbtError, ArrError) as exc:
-            self.disconnect()
+        except (QbtError, ArrError, ValueError) as exc:
             self.backoff.failed()
-            message = self.ctx.scrub(str(exc))
+            where = "qBittorrent" if isinstance(exc, QbtError) else "connecting"
+            message = self.ctx.scrub(f"{where}: {exc}")
             log.warning("%s (retry in %.1fs)", message, self._retry_in())
             self._beat("error", message, started)
             return
-        self._beat("ok", None, started)
+        self.backoff.succeeded()
+        if self.report.arr_up or self.arr is None:
+            self._beat("ok", None, started)
+            return
+        arr = self.arr.peer.as_dict()
+        error = self.ctx.scrub(arr["error"]) if arr["error"] else None
+        self._beat("arr-down", error, started, error_at=arr["error_at"])
 
     def _retry_in(self) -> float:
         """Seconds until the next try: the first tick of the loop (every LoopInterval) at or
@@ -212,7 +232,9 @@ class ArrManager:
         wait, tick = self.backoff.remaining(), self.interval()
         return math.ceil(wait / tick) * tick if tick > 0 else wait
 
-    def _beat(self, status: str, error: str | None, started: float) -> None:
+    def _beat(
+        self, status: str, error: str | None, started: float, error_at: float | None = None
+    ) -> None:
         if error is None and self.reload_error is not None:
             error, self.reload_error = self.reload_error, None
         stats: dict[str, Any] = {
@@ -220,39 +242,53 @@ class ArrManager:
             **self.versions,
             **self._cycle_stats(),
         }
-        if status != "ok":
+        if status == "error":
             stats["retry_in"] = round(self._retry_in(), 1)
+        if self.loop is not None and self.loop.gate.up is False:
+            stats["arr_retry_in"] = round(self.loop.gate.timer.remaining(), 1)
         if status == "ok" and self.report.brake:
             status = "brake"
         self.heartbeat.beat(
             status,
             error=error,
             cycle_s=round(time.monotonic() - started, 4),
-            qbt_ok=self.qbt is not None,
-            arr_ok=self.arr is not None,
+            qbt_ok=self.qbt.peer.ok if self.qbt is not None else None,
+            arr_ok=self.arr.peer.ok if self.arr is not None else None,
             counts=self.report.counts,
             torrents=self.report.torrents,
             stats=stats,
+            error_at=error_at,
         )
 
     def _cycle_stats(self) -> dict[str, Any]:
         """Per-cycle figures for the heartbeat (read by `qbarr status`, the web UI and /metrics)."""
-        api = {}
+        api, targets = {}, {}
         for remote, client in (("qbittorrent", self.qbt), ("arr", self.arr)):
             if client is not None:
                 api[remote] = dict(client.stats)
+                targets[remote] = self._scrubbed(client.peer.as_dict())
         return {
             "api": api,
+            "targets": targets,
             "actions": self.report.actions,
+            "backlog": self._scrubbed(self.report.backlog, "last_error"),
             "queue_refreshed": self.report.queue_refreshed,
             "sync_bytes": self.report.sync_bytes,
+            "unobserved": round(self.report.unobserved, 1),
             "brake": self.report.brake,
         }
+
+    def _scrubbed(self, data: dict[str, Any], key: str = "error") -> dict[str, Any]:
+        """The clients' messages carry no secret; scrub anyway, as every logged line is."""
+        if data.get(key):
+            return {**data, key: self.ctx.scrub(str(data[key]))}
+        return data
 
     def reload(self) -> None:
         self.load_config()
 
     def close(self) -> None:
+        self.pulse.stop()
         self.disconnect()
         try:
             self.heartbeat.stopped()

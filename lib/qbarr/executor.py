@@ -1,16 +1,28 @@
 """Carry out journaled actions through injected qBittorrent and Arr clients, exactly once.
 
-For every action: mark it ``sending`` (committed), call the client, mark it ``done`` right
-after success, or ``failed`` with the error text (retried later with back-off, up to the
-journal's attempt limit). A row found in ``sending`` at start-up was interrupted by a crash:
-an import is first looked up in the Arr's command list (GET command) and only sent again if
-the Arr has no Downloaded*Scan for that download; a blocklist whose queue item is gone (404)
-counts as done; the other actions are idempotent and are simply repeated.
+For every action: mark it ``sending`` (committed; ``first_sent_at`` the first time), call
+the client, then mark the outcome right away:
+
+- ``done``;
+- ``unknown`` when the call may have taken effect although it failed for us (a timeout, a
+  connection lost after sending, a 5xx): the answer was lost;
+- ``waiting`` when the remote surely did not get it (refused connection, 429, a login or
+  proxy page): retried with back-off for as long as it takes;
+- ``failed`` when the remote refused it (4xx ...): retried with back-off, given up only
+  once refused ``MAX_ATTEMPTS`` times and its torrent is gone (qbarr.journal).
+
+Imports, searches and blocklists are not idempotent: before one is sent again after a try
+that may have reached the Arr (``unknown``, a crash in ``sending``, any earlier try), it is
+looked up (:mod:`qbarr.lookup`): found -> ``done``; not found -> sent; cannot tell (the Arr
+does not answer) -> ``waiting``, never sent blindly. qBittorrent actions are idempotent and
+simply repeated. While the Arr is unreachable (``run(arr_up=False)``, or an Arr call of this
+run found it so) no Arr action is tried and, through the per-torrent order below, nothing
+that must come after one (no delete before its blocklist).
 
 Actions of one torrent run in journal order, one wave at a time (blocklist before delete
-before search): a failed, held or deferred action stops the torrent's later actions for
-this run. Within a wave, pause / resume / recheck / delete calls of many torrents are sent
-as one request.
+before search): an unfinished, held or deferred action stops the torrent's later actions
+for this run. Within a wave, pause / resume / recheck / delete calls of many torrents are
+sent as one request.
 
 The brake: when the batch would remove or blocklist more than ``brake_max`` torrents
 (0 = no brake) the brake is engaged in the database and every destructive action
@@ -34,10 +46,12 @@ from typing import Any, Protocol
 from qbarr.arr.kinds import search_target
 from qbarr.db import rows
 from qbarr.journal import ActionRow, Journal
+from qbarr.lookup import ArrLookup, describe
 from qbarr.search.model import item_key
 from qbarr.searchlog import may_search, record_search
 
 BATCHED = ("delete", "pause", "resume", "recheck")
+ARR_KINDS = frozenset({"import", "search", "blocklist"})  # not idempotent: look up first
 # At most this many new import commands per cycle: a first start on a large finished library
 # would otherwise send thousands of scans at once (9,000 in 76 s measured); the rest wait in
 # the journal, oldest first, and go out over the next cycles (25/s at LoopInterval 2 s).
@@ -64,6 +78,7 @@ class ArrLike(Protocol):
     ) -> None: ...
     def search_for(self, items: Iterable[Any]) -> dict | None: ...
     def commands(self) -> list[dict]: ...
+    def queue(self) -> Iterable[Any]: ...
 
 
 @dataclass
@@ -71,12 +86,15 @@ class ExecSummary:
     """What one ``run`` did."""
 
     done: int = 0
+    unknown: int = 0
+    waiting: int = 0
     failed: int = 0
     held: int = 0
     skipped: int = 0
     deferred: int = 0
     brake_engaged: bool = False
     brake_reason: str | None = None
+    arr_unreachable: bool = False  # an Arr call of this run found the Arr unreachable
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -84,6 +102,8 @@ class ExecSummary:
         """Actions per outcome, e.g. for the heartbeat."""
         return {
             "done": self.done,
+            "unknown": self.unknown,
+            "waiting": self.waiting,
             "failed": self.failed,
             "held": self.held,
             "skipped": self.skipped,
@@ -106,6 +126,23 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
+# Client errors (by class name, so this module needs neither client) that mean the remote
+# is not usable right now rather than that it refused this call.
+UNREACHABLE = frozenset(
+    {"ArrUnavailable", "ArrAuthError", "ArrProtocolError", "QbtUnavailable", "QbtAuthError"}
+)
+
+
+def outcome(exc: BaseException) -> str:
+    """The status a failed call leaves its action in: ``unknown`` (it may have taken effect),
+    ``waiting`` (the remote is unreachable and surely did not act), ``failed`` (refused)."""
+    if getattr(exc, "maybe_applied", False):
+        return "unknown"
+    if any(cls.__name__ in UNREACHABLE for cls in type(exc).__mro__):
+        return "waiting"
+    return "failed"
+
+
 class Executor:
     def __init__(
         self,
@@ -120,7 +157,8 @@ class Executor:
         self.arr = arr
         self.log = log or logging.getLogger("qbarr.executor")
         self.clock = clock
-        self._commands: list[dict] | None = None
+        self.lookup = ArrLookup(arr)
+        self.arr_down = False  # no Arr action is tried while set (for the rest of a run)
         # The instance's search settings (qbarr.search.settings_for): when set, re-searches go
         # through the same cooldown and daily budget as the search program (may_search).
         self.search_settings: Any = None
@@ -133,15 +171,19 @@ class Executor:
         dry_run: bool,
         brake_max: int,
         wanted: set[str] | None = None,
+        arr_up: bool = True,
     ) -> ExecSummary:
-        """Carry out ``actions`` (from ``journal.pending()``); see the module doc."""
+        """Carry out ``actions`` (from ``journal.pending()``); see the module doc.
+        ``arr_up`` False: the Arr is known to be unreachable, its actions wait."""
         summary = ExecSummary()
-        self._commands = None
+        self.lookup = ArrLookup(self.arr)  # read the Arr's lists afresh, at most once per run
+        self.arr_down = not arr_up
         todo = self._skip_unwanted(list(actions), dry_run, wanted, summary)
         todo = self._apply_brake(todo, brake_max, summary)
         todo, paced = self._pace_imports(todo)
         self._waves(todo, summary)
         summary.deferred += paced
+        summary.arr_unreachable = arr_up and self.arr_down
         return summary
 
     def _pace_imports(self, actions: list[ActionRow]) -> tuple[list[ActionRow], int]:
@@ -233,14 +275,10 @@ class Executor:
                 queues[a.hash].pop(0)
             for a in self._run_wave(ready, summary):
                 blocked.add(a.hash)
-        summary.deferred = deferred + sum(len(q) for q in queues.values())
+        summary.deferred += deferred + sum(len(q) for q in queues.values())
 
     def _run_wave(self, ready: list[ActionRow], summary: ExecSummary) -> list[ActionRow]:
-        """Run one action per torrent; returns the actions that did not succeed."""
-        interrupted = {a.id for a in ready if a.status == "sending"}
-        self.journal.mark_many(
-            [a.id for a in ready if a.status != "sending"], "sending", "", self.clock()
-        )
+        """Run one action per torrent; returns the actions that did not finish."""
         failures: list[ActionRow] = []
         groups: dict[tuple, list[ActionRow]] = {}
         singles: list[ActionRow] = []
@@ -254,29 +292,66 @@ class Executor:
             else:
                 singles.append(a)
         for (kind, delete_files), group in groups.items():
+            self.journal.mark_many([a.id for a in group], "sending", "", self.clock())
             hashes = [a.hash for a in group]
             call = functools.partial(self._batched, kind, hashes, delete_files)
-            ok = self._attempt(group, summary, call)
-            if not ok:
+            if not self._attempt(group, summary, call):
                 failures += group
         for a in singles:
-            if a.id in interrupted and a.kind in ("import", "search"):
-                found = self._already_sent(a, summary)
-                if found is None:
-                    failures.append(a)
-                    continue
-                if found:
-                    self.journal.mark(
-                        a.id,
-                        "done",
-                        "already sent before a restart (found in the Arr's command list)",
-                        self.clock(),
-                    )
-                    summary.done += 1
-                    continue
-            if not self._attempt([a], summary, lambda a=a: self._single(a)):
+            if a.kind in ARR_KINDS and self.arr_down:
+                summary.deferred += 1  # the Arr is unreachable: it waits, untouched
+                failures.append(a)
+            elif not self._one(a, summary):
                 failures.append(a)
         return failures
+
+    def _one(self, a: ActionRow, summary: ExecSummary) -> bool:
+        """One single action, looked up first when an earlier try may have reached the Arr."""
+        only: list[int] | None = None
+        if a.kind in ARR_KINDS and a.maybe_sent:
+            try:
+                found, only = self._look_up(a)
+            except Exception as exc:  # noqa: BLE001 - cannot tell now: wait, never send blindly
+                self._cannot_tell(a, exc, summary)
+                return False
+            if found is not None:
+                self.journal.mark(a.id, "done", found, self.clock(), tried=False)
+                summary.done += 1
+                self.log.info("%s %s: %s", a.kind, a.hash, found)
+                return True
+        self.journal.mark(a.id, "sending", "", self.clock())
+        return self._attempt([a], summary, lambda: self._single(a, only))
+
+    def _look_up(self, a: ActionRow) -> tuple[str | None, list[int] | None]:
+        """(why it needs no sending, or None; for a blocklist, the queue ids still to do)."""
+        if a.kind == "import":
+            return self.lookup.import_taken(a), None
+        if a.kind == "search":
+            cmd = self.lookup.sent_command(a)
+            if cmd is None:
+                return None, None
+            self._record_search(a, cmd)
+            return f"already sent: the Arr lists {describe(cmd)}", None
+        ids = [int(i) for i in a.params.get("queue_ids", [])]
+        left = self.lookup.queue_ids_left(ids)
+        if ids and not left:
+            return "already blocklisted: the Arr no longer lists its queue item", None
+        return None, left
+
+    def _cannot_tell(self, a: ActionRow, exc: BaseException, summary: ExecSummary) -> None:
+        text = error_text(exc)
+        self.journal.mark(
+            a.id,
+            "waiting",
+            f"cannot look up whether the Arr got it before sending it again: {text}",
+            self.clock(),
+            tried=False,
+        )
+        summary.waiting += 1
+        summary.errors.append(text)
+        if outcome(exc) != "failed":
+            self.arr_down = True
+        self.log.warning("%s %s waits: cannot look it up: %s", a.kind, a.hash, text)
 
     def _attempt(
         self, group: list[ActionRow], summary: ExecSummary, call: Callable[[], str]
@@ -284,11 +359,13 @@ class Executor:
         try:
             result = call()
         except Exception as exc:  # noqa: BLE001 - every client error is journaled, then retried
-            text = error_text(exc)
-            self.journal.mark_many([a.id for a in group], "failed", text, self.clock())
-            summary.failed += len(group)
+            status, text = outcome(exc), error_text(exc)
+            self.journal.mark_many([a.id for a in group], status, text, self.clock(), tried=True)
+            setattr(summary, status, getattr(summary, status) + len(group))
             summary.errors.append(text)
-            self.log.warning("%s of %d torrent(s) failed: %s", group[0].kind, len(group), text)
+            if status != "failed" and group[0].kind in ARR_KINDS:
+                self.arr_down = True  # the rest of this run's Arr actions wait
+            self.log.warning("%s of %d torrent(s): %s: %s", group[0].kind, len(group), status, text)
             return False
         self.journal.mark_many([a.id for a in group], "done", result, self.clock())
         summary.done += len(group)
@@ -305,7 +382,7 @@ class Executor:
         getattr(self.qbt, kind)(hashes)
         return {"pause": "paused", "resume": "resumed", "recheck": "recheck started"}[kind]
 
-    def _single(self, a: ActionRow) -> str:
+    def _single(self, a: ActionRow, only: list[int] | None = None) -> str:
         p = a.params
         if a.kind == "import":
             cmd = self.arr.scan(
@@ -316,7 +393,7 @@ class Executor:
                 f"({cmd.get('status', 'queued')})"
             )
         if a.kind == "blocklist":
-            return self._blocklist(a)
+            return self._blocklist(a, only)
         if a.kind == "search":
             media = self._searchable(p.get("media", []))
             if not media:
@@ -389,8 +466,8 @@ class Executor:
         except sqlite3.Error as exc:
             self.log.warning("search %s sent but not journaled in searches: %s", a.hash, exc)
 
-    def _blocklist(self, a: ActionRow) -> str:
-        ids = [int(i) for i in a.params.get("queue_ids", [])]
+    def _blocklist(self, a: ActionRow, only: list[int] | None = None) -> str:
+        ids = [int(i) for i in a.params.get("queue_ids", [])] if only is None else only
         gone = 0
         for item_id in ids:
             try:
@@ -408,45 +485,8 @@ class Executor:
             return "queue item already gone (blocklisted before, or the Arr dropped it)"
         return f"blocklisted (queue item {', '.join(map(str, ids))})"
 
-    def _already_sent(self, a: ActionRow, summary: ExecSummary) -> bool | None:
-        """For an import or search interrupted by a crash: True/False = the Arr does/does not list
-        that command (GET command); None = cannot tell now (retried later, never sent blindly)."""
-        if self._commands is None:
-            try:
-                self._commands = list(self.arr.commands())
-            except Exception as exc:  # noqa: BLE001
-                text = error_text(exc)
-                self.journal.mark(
-                    a.id,
-                    "failed",
-                    f"cannot read the Arr's command list to check a send "
-                    f"interrupted by a restart: {text}",
-                    self.clock(),
-                )
-                summary.failed += 1
-                summary.errors.append(text)
-                return None
-        return any(_same_command(a, cmd) for cmd in self._commands)
-
 
 def _search_key(media: Mapping[str, Any]) -> str | None:
     """The search item key (``movie:3``) a re-search of one queue record's media covers."""
     target = search_target(media)
     return item_key(target[0].media, target[1]) if target else None
-
-
-def _same_command(a: ActionRow, cmd: dict) -> bool:
-    body = cmd.get("body") or {}
-    name = str(cmd.get("name") or body.get("name") or "")
-    if a.kind == "import":
-        want = str(a.params.get("download_client_id", a.hash)).lower()
-        return name.endswith("Scan") and str(body.get("downloadClientId", "")).lower() == want
-    if not name.endswith("Search"):
-        return False
-    for media in a.params.get("media", []):
-        for field_name in media:
-            ids = {m[field_name] for m in a.params.get("media", []) if field_name in m}
-            sent = body.get(field_name + "s")
-            if isinstance(sent, list) and ids and set(sent) == ids:
-                return True
-    return False

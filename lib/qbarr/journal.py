@@ -4,13 +4,27 @@ One ``record()`` per cycle writes, in ONE ``BEGIN IMMEDIATE`` transaction: the t
 memory rows (only those that changed), a decision row when a torrent's rule or reason class
 changed or it got new actions, and the planned actions with ``INSERT OR IGNORE`` on
 ``(instance, key)``, so a key is planned at most once, ever. The executor then marks each
-action ``sending`` -> ``done`` / ``failed``; ``pending()`` returns what is left, including
-what a crash left behind. No network call ever happens while a transaction is open.
+action ``sending`` -> ``done`` / ``unknown`` / ``waiting`` / ``failed``; ``pending()``
+returns what is left, including what a crash left behind. No network call ever happens
+while a transaction is open.
 
-Action statuses: ``planned`` (to do), ``sending`` (started; the outcome is unknown if we
-crash now), ``done``, ``failed`` (retried with back-off up to ``MAX_ATTEMPTS`` attempts,
-then final), ``held`` (the brake holds it until released), ``skipped`` (dry run, no longer
-wanted, torrent gone).
+Action statuses:
+
+- ``planned``: to do;
+- ``sending``: started (``first_sent_at`` is set the first time); the outcome is unknown
+  if we crash now;
+- ``done``;
+- ``unknown``: sent, but the answer was lost (timeout, connection lost after sending, 5xx):
+  the remote may have carried it out, so it is looked up before it is sent again;
+- ``waiting``: the remote could not be reached (it did not get it), or the look-up could
+  not be made: retried with back-off for as long as it takes, never given up;
+- ``failed``: the remote refused it (4xx ...): retried with back-off; final only once it
+  was refused ``MAX_ATTEMPTS`` times (``refusals``) and its torrent has left qBittorrent
+  (nothing is abandoned while its torrent exists);
+- ``held``: the brake holds it until released;
+- ``skipped``: dry run, no longer wanted, torrent gone (qBittorrent actions only).
+
+``unknown``, ``waiting`` and ``failed`` wait ``RETRY.delay(attempts)`` after their last try.
 """
 
 from __future__ import annotations
@@ -23,14 +37,26 @@ from typing import Any
 
 import sqlite_utils
 
+from qbarr.backoff import Backoff
 from qbarr.db import rows, write_txn
 from qbarr.policy import Decision, Memory
 
 MAX_ATTEMPTS = 5
-RETRY_BASE_S = 10.0
-RETRY_MAX_S = 300.0
+RETRY = Backoff(base=10.0, cap=300.0)  # after a failed attempt: 10 s, 20 s, 40 s ... 5 min
 DRY_PREFIX = "dry:"
-STATUSES = ("planned", "sending", "done", "failed", "held", "skipped")
+STATUSES = ("planned", "sending", "done", "unknown", "waiting", "failed", "held", "skipped")
+RETRYING = ("unknown", "waiting", "failed")  # wait RETRY.delay(attempts) between tries
+# The action's torrent has left qBittorrent (the manager marked it gone).
+_GONE = (
+    "EXISTS (SELECT 1 FROM torrents t WHERE t.instance = actions.instance "
+    "AND t.hash = actions.hash AND t.gone_at IS NOT NULL)"
+)
+# Not finished: to be carried out (some after their back-off), or held by the brake. A
+# refused action ends only once it was refused MAX_ATTEMPTS times AND its torrent is gone.
+_OPEN = (
+    "(status IN ('planned', 'sending', 'unknown', 'waiting'{held}) "
+    f"OR (status = 'failed' AND (refusals < ? OR NOT {_GONE})))"
+)
 # Actions on the torrent itself: pointless once qBittorrent no longer has it.
 QBT_KINDS = frozenset({"delete", "pause", "resume", "recheck", "set_category", "file_prio"})
 
@@ -46,12 +72,6 @@ MEMORY_COLUMNS = (
     "prev_category",
 )
 _CHUNK = 400
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds to wait before attempt ``attempts + 1`` of a failed action: 10 s, 20 s, 40 s
-    ... 5 min."""
-    return min(RETRY_BASE_S * (2 ** max(attempts - 1, 0)), RETRY_MAX_S)
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,8 @@ class ActionRow:
     created_at: float
     updated_at: float
     released_at: float | None = None
+    first_sent_at: float | None = None
+    refusals: int = 0
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> ActionRow:
@@ -90,11 +112,27 @@ class ActionRow:
             created_at=r["created_at"],
             updated_at=r["updated_at"],
             released_at=r.get("released_at"),
+            first_sent_at=r.get("first_sent_at"),
+            refusals=int(r.get("refusals") or 0),
         )
 
     @property
     def dry(self) -> bool:
         return self.key.startswith(DRY_PREFIX)
+
+    @property
+    def maybe_sent(self) -> bool:
+        """Whether an earlier try may have reached the remote (then look before resending)."""
+        return (
+            self.first_sent_at is not None
+            or self.status in ("sending", "unknown")
+            or self.attempts > 0
+        )
+
+    @property
+    def sent_since(self) -> float:
+        """When the first try started (rows from before first_sent_at: when planned)."""
+        return self.first_sent_at if self.first_sent_at is not None else self.created_at
 
 
 def _memory_from_row(r: Mapping[str, Any]) -> Memory:
@@ -172,13 +210,15 @@ class Journal:
         now: float,
         dry_run: bool,
         torrents: Mapping[str, Mapping[str, Any]] | None = None,
+        observed: bool = False,
     ) -> list[int]:
         """Write one cycle's decisions and planned actions in one transaction; returns new
         action ids.
 
         In dry run the action keys get the ``dry:`` prefix (so the real actions are planned
         afresh once dry run is off) and memory fields that record qbarr's own effects keep
-        their previous values.
+        their previous values. ``observed``: these decisions come from a full look at
+        qBittorrent at ``now``; remembered as :meth:`observed_at` in the same transaction.
         """
         self._ensure_loaded()
         torrents = {h.lower(): t for h, t in (torrents or {}).items()}
@@ -187,6 +227,13 @@ class Journal:
         planned: list[int] = []
         new_memory: dict[str, Memory] = {}
         with write_txn(self.db):
+            if observed:
+                self.db.execute(
+                    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    (self._observed_key, json.dumps(now), now),
+                )
             existing = self._existing_keys(keys)
             for d in decisions:
                 mem = d.memory
@@ -225,6 +272,18 @@ class Journal:
         for d in decisions:
             self._last[d.hash] = (d.rule, d.code)
         return planned
+
+    @property
+    def _observed_key(self) -> str:
+        return f"observed_at:{self.instance}"
+
+    def observed_at(self) -> float | None:
+        """When this instance last recorded a full look at qBittorrent (survives restarts)."""
+        found = rows(self.db, "SELECT value FROM kv WHERE key = ?", (self._observed_key,))
+        try:
+            return float(json.loads(found[0]["value"])) if found else None
+        except (TypeError, ValueError):
+            return None
 
     def _existing_keys(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
@@ -297,21 +356,21 @@ class Journal:
     # -- actions ------------------------------------------------------------
 
     def pending(self, now: float | None = None) -> list[ActionRow]:
-        """Actions to carry out now, oldest first: planned, sending (a crash left them), and failed
-        ones whose back-off has passed and that have attempts left. When the brake is not
-        engaged, held actions are first released (the operator released the brake)."""
+        """Actions to carry out now, oldest first: planned, sending (a crash left them), and
+        unknown / waiting / failed (not given up) ones whose back-off has passed. When
+        the brake is not engaged, held actions are first released (the operator released
+        the brake)."""
         now = time.time() if now is None else now
         if not self.brake_engaged():
             self._release_held(now)
         found = rows(
             self.db,
-            "SELECT * FROM actions WHERE instance = ? AND (status IN ('planned', 'sending') "
-            "OR (status = 'failed' AND attempts < ?)) ORDER BY id",
+            f"SELECT * FROM actions WHERE instance = ? AND {_OPEN.format(held='')} ORDER BY id",
             (self.instance, self.max_attempts),
         )
         out = []
         for r in found:
-            if r["status"] == "failed" and now < r["updated_at"] + retry_delay(r["attempts"]):
+            if r["status"] in RETRYING and now < r["updated_at"] + RETRY.delay(r["attempts"]):
                 continue
             out.append(ActionRow.from_row(r))
         return out
@@ -326,41 +385,100 @@ class Journal:
         with write_txn(self.db):
             return _release(self.db, self.instance, now)
 
-    def mark(self, action_id: int, status: str, result: str = "", now: float | None = None) -> None:
-        self.mark_many([action_id], status, result, now)
+    def mark(
+        self,
+        action_id: int,
+        status: str,
+        result: str = "",
+        now: float | None = None,
+        tried: bool | None = None,
+    ) -> None:
+        self.mark_many([action_id], status, result, now, tried)
 
     def mark_many(
-        self, action_ids: Iterable[int], status: str, result: str = "", now: float | None = None
+        self,
+        action_ids: Iterable[int],
+        status: str,
+        result: str = "",
+        now: float | None = None,
+        tried: bool | None = None,
     ) -> None:
-        """Set the outcome of actions; ``done`` and ``failed`` count as an attempt."""
+        """Set the outcome of actions. ``tried``: a send was attempted (counts in
+        ``attempts``); by default true for done, unknown and failed. ``sending`` sets
+        ``first_sent_at`` the first time; ``failed`` (a refusal) counts in ``refusals``."""
         if status not in STATUSES:
             raise ValueError(f"unknown action status {status!r}")
         ids = list(action_ids)
         if not ids:
             return
         now = time.time() if now is None else now
-        bump = 1 if status in ("done", "failed") else 0
+        if tried is None:
+            tried = status in ("done", "unknown", "failed")
+        first_sent = "COALESCE(first_sent_at, :now)" if status == "sending" else "first_sent_at"
         with write_txn(self.db):
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
-                marks = ",".join("?" * len(chunk))
+                marks = ",".join(f":i{n}" for n in range(len(chunk)))
                 self.db.execute(
-                    "UPDATE actions SET status = ?, result = ?, attempts = attempts + ?, "
-                    "updated_at = ? "
-                    f"WHERE instance = ? AND id IN ({marks})",
-                    (status, result[:1000] if result else None, bump, now, self.instance, *chunk),
+                    "UPDATE actions SET status = :status, result = :result, "
+                    "attempts = attempts + :tried, refusals = refusals + :refused, "
+                    f"first_sent_at = {first_sent}, updated_at = :now "
+                    f"WHERE instance = :instance AND id IN ({marks})",
+                    {
+                        "status": status,
+                        "result": result[:1000] if result else None,
+                        "tried": int(tried),
+                        "refused": int(status == "failed"),
+                        "now": now,
+                        "instance": self.instance,
+                        **{f"i{n}": action_id for n, action_id in enumerate(chunk)},
+                    },
                 )
 
     def unfinished(self) -> list[tuple[int, str]]:
-        """(id, hash) of every action not finished yet: planned, sending, held, or failed with
-        attempts left (also those waiting for their back-off)."""
+        """(id, hash) of every action not finished yet: planned, sending, unknown, waiting,
+        held, or failed and not given up (also those waiting for their back-off)."""
         found = rows(
             self.db,
-            "SELECT id, hash FROM actions WHERE instance = ? AND (status IN ('planned', "
-            "'sending', 'held') OR (status = 'failed' AND attempts < ?))",
+            "SELECT id, hash FROM actions WHERE instance = ? AND " + _OPEN.format(held=", 'held'"),
             (self.instance, self.max_attempts),
         )
         return [(r["id"], r["hash"]) for r in found]
+
+    def backlog(self) -> dict[str, Any]:
+        """What is not done yet and why, for the heartbeat: per kind the count, the oldest's
+        creation time and the count per status (``given-up``: refused MAX_ATTEMPTS times,
+        torrent gone);
+        in all the count, the oldest, and the latest error among them with its time."""
+        found = rows(
+            self.db,
+            "SELECT kind, CASE WHEN status = 'failed' AND refusals >= ? "
+            f"AND {_GONE} THEN 'given-up' "
+            "ELSE status END AS why, COUNT(*) AS n, MIN(created_at) AS oldest FROM actions "
+            "WHERE instance = ? AND status IN "
+            "('planned', 'sending', 'unknown', 'waiting', 'failed', 'held') GROUP BY kind, why",
+            (self.max_attempts, self.instance),
+        )
+        kinds: dict[str, dict[str, Any]] = {}
+        for r in found:
+            k = kinds.setdefault(r["kind"], {"count": 0, "oldest_at": r["oldest"], "why": {}})
+            k["count"] += r["n"]
+            k["oldest_at"] = min(k["oldest_at"], r["oldest"])
+            k["why"][r["why"]] = r["n"]
+        out: dict[str, Any] = {"count": sum(k["count"] for k in kinds.values()), "kinds": kinds}
+        if kinds:
+            out["oldest_at"] = min(k["oldest_at"] for k in kinds.values())
+            last = rows(
+                self.db,
+                "SELECT kind, result, updated_at FROM actions WHERE instance = ? AND status IN "
+                "('unknown', 'waiting', 'failed') AND result IS NOT NULL "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (self.instance,),
+            )
+            if last:
+                out["last_error"] = f"{last[0]['kind']}: {last[0]['result']}"
+                out["last_error_at"] = last[0]["updated_at"]
+        return out
 
     def actions(self, status: str | None = None) -> list[ActionRow]:
         """Every action of this instance (optionally with one status), oldest first."""
@@ -402,7 +520,8 @@ class Journal:
                 self.db.execute(
                     "UPDATE actions SET status = 'skipped', "
                     "result = 'torrent gone from qBittorrent', updated_at = ? "
-                    "WHERE instance = ? AND status IN ('planned', 'held', 'failed') "
+                    "WHERE instance = ? "
+                    "AND status IN ('planned', 'held', 'unknown', 'waiting', 'failed') "
                     f"AND kind IN ({kinds}) "
                     f"AND hash IN ({marks})",
                     (now, self.instance, *chunk),

@@ -12,8 +12,16 @@ here) and runs the steps of docs/architecture.md "Inside an Arr manager":
    carries out every pending action (including those a crash left planned);
 5. requests from the web UI (protect / unprotect) are applied.
 
-Network errors propagate as the clients' typed errors; the program's loop reports them
-in the heartbeat and retries with backoff.
+qBittorrent's errors propagate as the client's typed errors: without its torrents nothing
+can be decided, and the program's loop reports them and retries with back-off. The Arr is
+handled here (:class:`ArrGate`): while it does not answer, the cycle goes on with the last
+queue read and ``Env.arr_reachable`` False (what needs no Arr is still decided, nothing
+that needs it is), and it is asked again after a capped back-off.
+
+Observed time: a cycle that looked at qBittorrent and recorded its decisions is an
+observation (its time is kept in the journal, across restarts). When a cycle comes after
+one that did not get that far (qBittorrent unreachable, a crash, the manager stopped), the
+time since the last observation is ``Env.unobserved``: it does not count on the stall clock.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from qbarr import policy
+from qbarr.arr import ArrError
+from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import Config, Instance
 from qbarr.db import rows, write_txn
 from qbarr.executor import Executor
@@ -63,6 +73,48 @@ class CycleReport:
     queue_refreshed: bool = False
     sync_bytes: int = 0
     brake: bool = False
+    arr_up: bool | None = None
+    unobserved: float = 0.0
+    backlog: dict[str, Any] = field(default_factory=dict)
+
+
+class ArrGate:
+    """Whether the Arr answers, and when to ask it again (capped back-off, never blocking)."""
+
+    def __init__(self, arr: Any, cap: float, clock: Callable[[], float] = time.monotonic):
+        self.arr = arr
+        self.up: bool | None = None  # None: not asked yet
+        self.version: str | None = None
+        self.error: str | None = None
+        self.timer = RetryTimer(Backoff(base=1.0, cap=cap, jitter=0.1), clock=clock)
+
+    def check(self) -> bool:
+        """True when the Arr answers; when it did not, ask it (system/status) once the
+        back-off allows."""
+        if self.up:
+            return True
+        if not self.timer.ready():
+            return False
+        try:
+            status = self.arr.system_status()
+        except ArrError as exc:
+            self.lost(str(exc))
+            return False
+        self.version = str(status.get("version", "?")) if isinstance(status, dict) else "?"
+        if self.up is False:
+            log.info("the Arr answers again (%s)", self.version)
+        self.up, self.error = True, None
+        self.timer.succeeded()
+        return True
+
+    def lost(self, error: str) -> float:
+        """The Arr did not answer: its work waits; returns the seconds until it is asked
+        again."""
+        delay = self.timer.failed()
+        if self.up is not False or error != self.error:
+            log.warning("%s: the Arr's work waits (asked again in %.1fs)", error, delay)
+        self.up, self.error = False, error
+        return delay
 
 
 class TorrentLoop:
@@ -96,6 +148,11 @@ class TorrentLoop:
         self.files_wanted: set[str] = set()
         self.present: set[str] | None = None  # this instance's hashes the journal knows are present
         self.media: MediaChecker | None = None  # VerifyMedia (qbarr.media.pool)
+        self.gate = ArrGate(arr, float(cfg.settings["RetryBackoffMax"]))
+        # The last full observation (journal: survives restarts); until the next one, the
+        # time since it is not observed when a cycle did not get through (``blind``).
+        self.observed_at: float | None = self.journal.observed_at()
+        self.blind = True
         self.configure(cfg, instance)
 
     def configure(self, cfg: Config, instance: Instance) -> None:
@@ -106,6 +163,7 @@ class TorrentLoop:
         )
         self.executor = Executor(self.journal, self.qbt, self.arr, log)
         self.executor.search_settings = settings_for(instance)
+        self.gate.timer.set_cap(float(cfg.settings["RetryBackoffMax"]))
         self.queue_at = 0.0  # settings may change what the queue means: re-read it
         self.decided = {}
         from qbarr.media import pool  # the probe pool only matters with VerifyMedia
@@ -141,7 +199,12 @@ class TorrentLoop:
         )
         if not moved and now - self.queue_at < float(self.cfg.settings["QueueRefresh"]):
             return None
-        old, self.queue = self.queue, policy.group_queue(self.arr.queue())
+        try:
+            items = self.arr.queue()
+        except ArrError as exc:
+            self.gate.lost(str(exc))
+            return None
+        old, self.queue = self.queue, policy.group_queue(items)
         self.seen = {h: (t.get("state"), t.get("category")) for h, t in mine.items()}
         self.queue_at = now
         return {h for h in old.keys() | self.queue.keys() if old.get(h) != self.queue.get(h)}
@@ -186,7 +249,12 @@ class TorrentLoop:
             self.shared = policy.shared_content(snap.torrents)
 
     def _env(
-        self, snap: Any, mine: Mapping[str, dict[str, Any]], hashes: set[str], now: float
+        self,
+        snap: Any,
+        mine: Mapping[str, dict[str, Any]],
+        hashes: set[str],
+        now: float,
+        report: CycleReport,
     ) -> policy.Env:
         server = snap.server_state or {}
         limit = int(server.get("dl_rate_limit") or 0)
@@ -199,6 +267,8 @@ class TorrentLoop:
             at_global_dl_limit=limit > 0 and speed >= GLOBAL_LIMIT_SHARE * limit,
             content_paths_shared=self.shared,
             content_missing=self._content_missing(mine, hashes),
+            unobserved=report.unobserved,
+            arr_reachable=bool(report.arr_up),
         )
 
     def _to_decide(
@@ -229,19 +299,36 @@ class TorrentLoop:
     # -- the cycle -------------------------------------------------------------------------
 
     def cycle(self) -> CycleReport:
-        """One cycle; raises the clients' errors for the caller to report and retry."""
+        """One cycle; raises qBittorrent's errors for the caller to report and retry."""
+        try:
+            return self._cycle()
+        except BaseException:
+            self.blind = True  # not seen through: the time until the next one is not observed
+            raise
+
+    def _unobserved(self, now: float) -> float:
+        """Seconds since the last observation that qbarr could not see (0 in steady state)."""
+        if not self.blind or self.observed_at is None:
+            return 0.0
+        return max(0.0, now - self.observed_at)
+
+    def _cycle(self) -> CycleReport:
         now = self.clock()
         snap = self.qbt.sync()
         mine = self._mine(snap.torrents)
         touched = {h for h in snap.changed if h in mine}
         report = CycleReport(sync_bytes=int(getattr(snap, "last_bytes", 0) or 0))
-        requeued = self._refresh_queue(mine, touched, now)
+        report.unobserved = self._unobserved(now)
+        was_up = self.gate.up
+        requeued = self._refresh_queue(mine, touched, now) if self.gate.check() else None
+        report.arr_up = bool(self.gate.up)
         report.queue_refreshed = requeued is not None
         touched |= {h for h in requeued or () if h in mine}
         self._fetch_files(mine, touched)
-        everything = bool(snap.full_update)
+        # The Arr came or went: decisions that read it are stale (e.g. imports held back).
+        everything = bool(snap.full_update) or report.arr_up != bool(was_up)
         hashes, reused = self._to_decide(mine, touched, everything, now)
-        env = self._env(snap, mine, hashes, now)
+        env = self._env(snap, mine, hashes, now, report)
         if self.media is not None:  # probe results arrive as inputs; probing never blocks
             self.media.forget(mine)
             env = dataclasses.replace(env, media=self.media.checks())
@@ -254,7 +341,10 @@ class TorrentLoop:
         self._remember(fresh, mine, now)
         decisions = fresh + reused
         dry_run = bool(self.cfg.settings["DryRun"])
-        self.journal.record(fresh, now, dry_run, torrents={h: mine[h] for h in hashes})
+        self.journal.record(
+            fresh, now, dry_run, torrents={h: mine[h] for h in hashes}, observed=True
+        )
+        self.observed_at, self.blind = now, False
         present = set(mine)
         if present != self.present:
             self.journal.forget_gone(present, now)
@@ -267,7 +357,10 @@ class TorrentLoop:
             dry_run,
             int(self.cfg.settings["BrakeMaxRemovals"]),
             wanted=wanted,
+            arr_up=report.arr_up,
         )
+        if summary.arr_unreachable:
+            self.gate.lost(summary.errors[-1] if summary.errors else "the Arr did not answer")
         if any(d.rule == "import" and d.actions for d in decisions):
             self.queue_at = 0.0  # see the import's outcome (import-failed) on the next cycle
         self.apply_requests()
@@ -275,6 +368,8 @@ class TorrentLoop:
         report.counts = dict(Counter(d.rule for d in decisions))
         report.actions = dict(getattr(summary, "counts", {}) or {})
         report.brake = summary.brake_engaged  # the executor read the brake state this cycle
+        report.arr_up = bool(self.gate.up)
+        report.backlog = self.journal.backlog()
         return report
 
     # -- web UI requests -------------------------------------------------------------------

@@ -21,8 +21,6 @@ What that gives:
   :mod:`faulthandler` write every thread's stack into the log (the watchdog sends it to a
   hung program before restarting it).
 - **Process title**: ``qbarr-arr Radarr-4K`` in ``ps`` (setproctitle).
-- :class:`Backoff`: capped exponential retry delays, non-blocking (the loop keeps
-  heartbeating while it waits).
 - **Debug triggers** (a debugging aid, also used by the system tests): an empty file
   ``<data dir>/debug/<what>-<slug>`` makes a program misbehave on purpose:
   ``crash-<slug>`` = crash at start (exit 1), ``hang-<slug>`` = block forever in a sleep loop
@@ -33,13 +31,12 @@ from __future__ import annotations
 
 import faulthandler
 import logging
-import random
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from qbarr.config import MASK, Config, secrets_of
@@ -177,48 +174,6 @@ def set_title(title: str) -> None:
     except ImportError:  # pragma: no cover - a declared dependency
         return
     setproctitle.setproctitle(title)
-
-
-# -- backoff -----------------------------------------------------------------------------
-
-
-@dataclass
-class Backoff:
-    """Capped exponential retry delays: base, base*2, base*4 ... up to ``cap`` (+-jitter).
-
-    Non-blocking: call :meth:`ready` each cycle and :meth:`failed` after a failure; the
-    caller keeps its loop (and heartbeat) running while it waits.
-    """
-
-    base: float = 1.0
-    cap: float = 60.0
-    factor: float = 2.0
-    jitter: float = 0.1
-    failures: int = 0
-    next_at: float = 0.0
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-
-    def delay(self) -> float:
-        """The delay the next failure will get (without jitter)."""
-        return min(self.cap, self.base * self.factor ** min(self.failures, 64))
-
-    def ready(self) -> bool:
-        return self.clock() >= self.next_at
-
-    def failed(self) -> float:
-        """Record a failure; returns the seconds until the next attempt."""
-        delay = self.delay()
-        delay = min(self.cap, delay * (1 + random.uniform(-self.jitter, self.jitter)))
-        self.failures += 1
-        self.next_at = self.clock() + delay
-        return delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self.next_at = 0.0
-
-    def remaining(self) -> float:
-        return max(0.0, self.next_at - self.clock())
 
 
 # -- debug triggers ----------------------------------------------------------------------

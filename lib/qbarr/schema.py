@@ -198,10 +198,21 @@ MIGRATION_MEDIA_PROBES = [
     )""",
 ]
 
+# Lost answers (qbarr.executor): when an action was first sent (a command the Arr queued
+# before that moment is not ours when an unknown outcome is looked up) and how often the
+# remote refused it (only refusals end an action as failed for good; an unreachable remote
+# never does). Actions that ended ``failed`` before this migration are retried, looked up
+# first.
+MIGRATION_LOST_ANSWERS = [
+    "ALTER TABLE actions ADD COLUMN first_sent_at REAL",
+    "ALTER TABLE actions ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_MEDIA_PROBES,
+    MIGRATION_LOST_ANSWERS,
 ]

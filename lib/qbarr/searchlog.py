@@ -152,6 +152,13 @@ def sent(
         )
 
 
+def lost(db: sqlite_utils.Database, row_id: int, error: str) -> None:
+    """The answer was lost (timeout, 5xx): the Arr may have the command. The row becomes
+    ``unknown`` (it counts) and the cooldown stays until a look-up says otherwise."""
+    with write_txn(db):
+        _set_result(db, row_id, "unknown", {"error": error[:500], "message": "answer lost"})
+
+
 def abandon(
     db: sqlite_utils.Database,
     instance: str,

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from qbarr.backoff import Backoff
+
 BACKOFF_BASE = 5.0
 KILL_GRACE = 10.0
 
@@ -108,7 +110,7 @@ class Policy:
     hung: dict[str, _Hung] = field(default_factory=dict)
 
     def delay(self, count: int) -> float:
-        return min(self.backoff_max, self.base * 2 ** max(0, count - 1))
+        return Backoff(self.base, self.backoff_max).delay(max(1, count))
 
     # -- events ------------------------------------------------------------------------------
 

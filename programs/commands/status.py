@@ -1,4 +1,11 @@
-"""`qbarr status`: every instance's heartbeat, state and last error, from the database."""
+"""`qbarr status`: every instance's heartbeat, state and last error, from the database.
+
+Per instance: its status (and what it is waiting on, while a call to a slow remote is under
+way), each remote's reachability from its own last call (ok or down, since when, its last
+error with its age), and the actions not done yet: per kind how many, the oldest's age and
+why (waiting for an unreachable remote, answer lost, refused, held by the brake ...), with
+the latest error among them.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Any
 
 from qbarr import db as dbmod
 from qbarr import heartbeat
+from qbarr.heartbeat import backlog_lines, target_text, waiting_text
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
 from qbarr.units import format_duration
@@ -28,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _age(now: float, then: float | None) -> str:
     return "-" if not then else format_duration(max(0.0, now - then)) + " ago"
+
+
+def _reachability(now: float, row: dict[str, Any]) -> list[str]:
+    targets = row["stats"].get("targets")
+    if isinstance(targets, dict) and targets:
+        return [f"  {target_text(now, t)}" for t in targets.values() if isinstance(t, dict)]
+    # a row from before per-remote reachability: the columns (NULL: that remote not used)
+    known = [(n, row[k]) for n, k in (("qBittorrent", "qbt_ok"), ("Arr", "arr_ok"))]
+    parts = [f"{n} {'ok' if ok else 'down'}" for n, ok in known if ok is not None]
+    return [f"  {', '.join(parts)}"] if parts else []
 
 
 def _programs(home: Home) -> dict[str, dict[str, Any]]:
@@ -67,16 +85,18 @@ def render_text(data: dict[str, Any]) -> list[str]:
         proc = programs.get(row["program"], {})
         brake = f"ENGAGED ({row['brake_reason']})" if row["brake_engaged"] else "off"
         counts = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items())) or "-"
+        waiting = waiting_text(row["stats"], row["heartbeat_at"])
         lines += [
             f"{row['name']} ({row['kind'] or '?'}, program {row['program']}: "
             f"{proc.get('statename', 'not running')})",
-            f"  status {row['status']}, heartbeat {_age(now, row['heartbeat_at'])}, "
+            f"  status {row['status']}{', ' + waiting if waiting else ''}, "
+            f"heartbeat {_age(now, row['heartbeat_at'])}, "
             f"cycle {row['cycle_s'] if row['cycle_s'] is not None else '-'} s, "
             f"cycles {row['cycles']}, "
             f"pid {row['pid']}",
-            f"  qBittorrent {'ok' if row['qbt_ok'] else 'down'}, "
-            f"Arr {'ok' if row['arr_ok'] else 'down'}, "
-            f"torrents {row['torrents']}, counts: {counts}, brake {brake}",
+            *_reachability(now, row),
+            f"  torrents {row['torrents']}, counts: {counts}, brake {brake}",
+            *(f"  {line}" for line in backlog_lines(now, row["stats"].get("backlog"))),
         ]
         if row["last_error"]:
             lines.append(f"  last error ({_age(now, row['last_error_at'])}): {row['last_error']}")

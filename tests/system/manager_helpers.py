@@ -35,6 +35,8 @@ class Inst:
     keys: dict[str, str] = field(default_factory=dict)  # directly in [Name]
     torrent: dict[str, str] = field(default_factory=dict)  # [[Torrent]]
     seeding: dict[str, str] = field(default_factory=dict)  # [[[SeedingMode]]]
+    search: dict[str, str] = field(default_factory=dict)  # [[Search]]
+    timeout: str = "5s"  # the Arr client's Timeout
 
     def section(self) -> str:
         lines = [
@@ -42,7 +44,7 @@ class Inst:
             f"URL = {self.url}",
             f"APIKey = {ARR_KEY}",
             f"Category = {self.category}",
-            "Timeout = 5s",
+            f"Timeout = {self.timeout}",
             *(f"{k} = {v}" for k, v in self.keys.items()),
         ]
         if self.torrent or self.seeding:
@@ -51,6 +53,9 @@ class Inst:
         if self.seeding:
             lines.append("        [[[SeedingMode]]]")
             lines += [f"        {k} = {v}" for k, v in self.seeding.items()]
+        if self.search:
+            lines.append("    [[Search]]")
+            lines += [f"    {k} = {v}" for k, v in self.search.items()]
         return "\n".join(lines) + "\n"
 
     @property

@@ -273,14 +273,21 @@ def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(
         json={"path": "/command", "error_status": 503, "error_rate": 1.0, "count": 1},
         timeout=5,
     )
-    runner.step()  # the POST fails (503): journaled as error, cooldown undone, backoff
+    # the POST fails (503): the Arr may have queued it, so the answer counts as lost: unknown,
+    # the cooldown stays until the next command list says whether the Arr has it; backoff
+    runner.step()
     failed = last()
-    assert failed["status"] == "error" and "503" in failed["result"] and failed["item"] != first
-    assert failed["item"] not in cooled() and first in cooled()
+    assert failed["status"] == "unknown" and "503" in failed["result"] and failed["item"] != first
+    assert failed["item"] in cooled() and first in cooled()
     assert runner.arr_ok is False and runner.arr_failures == 1
     clock.now += 5
-    runner.step()  # the Arr answers again: the same item is searched now
+    runner.step()  # the Arr answers again and does not list it: cooldown undone, searched now
     assert last()["item"] == failed["item"] and last()["status"] == "queued"
+    statuses = rows(
+        db, "SELECT status FROM searches WHERE instance = 'R-send' AND item = ? ORDER BY id",
+        (failed["item"],),
+    )  # fmt: skip
+    assert [r["status"] for r in statuses][0] == "error"
     clock.now += 5
     httpx.post(
         f"{radarr}/sim/faults",

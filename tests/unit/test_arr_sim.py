@@ -11,7 +11,7 @@ import pytest
 from qbarr.sim.arr import downloads as dl
 from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.commands import CommandError, SimCommands
-from qbarr.sim.arr.faults import Faults
+from qbarr.sim.arr.faults import Faults, Pick
 from qbarr.sim.arr.library import generate
 from qbarr.sim.arr.requests_sim import (
     APPROVED,
@@ -192,10 +192,10 @@ def test_commands_validate_and_run_their_course() -> None:
 def test_faults_count_down_and_filter_paths() -> None:
     faults = Faults(seed=1)
     faults.update({"error_rate": 1.0, "error_status": 502, "count": 2, "path": "/queue"})
-    assert faults.pick("/api/v3/system/status") == (0.0, None, 0)
-    assert faults.pick("/api/v3/queue")[1:] == ("error", 502)
-    assert faults.pick("/api/v3/queue")[1] == "error"
-    assert faults.pick("/api/v3/queue")[1] is None  # count used up: all cleared
+    assert faults.pick("/api/v3/system/status") == Pick()
+    assert faults.pick("/api/v3/queue")[1:3] == ("error", 502)
+    assert faults.pick("/api/v3/queue").action == "error"
+    assert faults.pick("/api/v3/queue").action is None  # count used up: all cleared
     with pytest.raises(ValueError):
         faults.update({"error_rate": 2})
     with pytest.raises(ValueError):

@@ -8,13 +8,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from qbarr.db import open_migrated
 from qbarr.executor import Executor
-from qbarr.journal import Journal, release_brake, retry_delay
+from qbarr.journal import RETRY, Journal, release_brake
 from qbarr.policy import Action, Decision, Env, Memory, PolicySettings, QueueView, decide
 
 NOW = 1_000_000.0
@@ -65,8 +66,12 @@ class FakeQbt:
 
 
 class FakeArr:
-    def __init__(self, queue_ids=(7,)) -> None:
-        self.queue = set(queue_ids)
+    def __init__(self, queue_ids=(7,), downloads: dict[str, str] | None = None) -> None:
+        self.queue_ids = set(queue_ids)
+        # hash -> tracked state of downloads in the queue (for import look-ups)
+        self.downloads = (
+            {H(n): "importPending" for n in range(1, 10)} if downloads is None else downloads
+        )
         self.calls: list[tuple] = []
         self.commands_list: list[dict] = []
         self.fail: dict[str, BaseException] = {}
@@ -101,9 +106,9 @@ class FakeArr:
     def delete_queue(self, item_id, remove_from_client=True, blocklist=True, skip_redownload=False):
         self._maybe("delete_queue")
         self.calls.append(("delete_queue", item_id, remove_from_client, blocklist, skip_redownload))
-        if item_id not in self.queue:
+        if item_id not in self.queue_ids:
             raise Boom(f"queue item {item_id} not found", status=404)
-        self.queue.discard(item_id)
+        self.queue_ids.discard(item_id)
         self.blocklisted.append(item_id)
         self._after("delete_queue")
 
@@ -121,6 +126,18 @@ class FakeArr:
     def commands(self):
         self._maybe("commands")
         return list(self.commands_list)
+
+    def queue(self):
+        self._maybe("queue")
+        items = [
+            SimpleNamespace(id=i, download_id="", tracked_state="downloading")
+            for i in self.queue_ids
+        ]
+        items += [
+            SimpleNamespace(id=1000 + n, download_id=h.upper(), tracked_state=state)
+            for n, (h, state) in enumerate(self.downloads.items())
+        ]
+        return items
 
 
 def decision(h: str, rule: str, code: str, *actions: Action) -> Decision:
@@ -175,7 +192,15 @@ def test_fail_runs_blocklist_then_delete_then_search(dbpath) -> None:
     j.record([fail_decision()], NOW, False)
     s = ex.run(j.pending(NOW), dry_run=False, brake_max=10)
     assert (s.done, s.failed, s.held) == (3, 0, 0)
-    assert s.counts == {"done": 3, "failed": 0, "held": 0, "skipped": 0, "deferred": 0}
+    assert s.counts == {
+        "done": 3,
+        "unknown": 0,
+        "waiting": 0,
+        "failed": 0,
+        "held": 0,
+        "skipped": 0,
+        "deferred": 0,
+    }
     assert arr.calls == [("delete_queue", 7, False, True, True), ("search", (3,))]
     assert qbt.calls == [("delete", (H(1),), True)]
     assert {a.status for a in j.actions()} == {"done"} and all(a.attempts == 1 for a in j.actions())
@@ -218,7 +243,7 @@ def test_crash_after_import_post_is_not_resent(dbpath) -> None:
     j2, ex2 = make(dbpath, FakeQbt(), arr)
     s = ex2.run(j2.pending(NOW), False, 10)
     assert s.done == 1 and [c[0] for c in arr.calls] == ["scan"]  # sent once only
-    assert "command list" in j2.actions()[0].result
+    assert "already sent: the Arr lists DownloadedMoviesScan id 1" in j2.actions()[0].result
 
 
 def test_crash_before_import_post_sends_it_once_after_restart(dbpath) -> None:
@@ -245,7 +270,8 @@ def test_interrupted_import_waits_when_the_command_list_is_unreadable(dbpath) ->
     arr.fail["commands"] = Boom("Arr unreachable")
     j2, ex2 = make(dbpath, FakeQbt(), arr)
     s = ex2.run(j2.pending(NOW), False, 10)
-    assert s.failed == 1 and len([c for c in arr.calls if c[0] == "scan"]) == 1
+    assert s.waiting == 1 and len([c for c in arr.calls if c[0] == "scan"]) == 1
+    assert j2.actions()[0].status == "waiting" and "cannot look up" in j2.actions()[0].result
 
 
 def test_crash_between_blocklist_and_delete(dbpath) -> None:
@@ -259,8 +285,9 @@ def test_crash_between_blocklist_and_delete(dbpath) -> None:
     j2, ex2 = make(dbpath, qbt, arr)
     s = ex2.run(j2.pending(NOW), False, 10)
     assert s.done == 3
-    assert arr.blocklisted == [7]  # the retried DELETE found the item gone: blocklisted once
-    assert "already gone" in j2.actions()[0].result
+    assert arr.blocklisted == [7]  # the queue no longer lists the item: blocklisted once
+    assert "already blocklisted" in j2.actions()[0].result
+    assert [c[0] for c in arr.calls] == ["delete_queue", "search"]  # no second DELETE
     assert qbt.calls == [("delete", (H(1),), True)]
 
 
@@ -293,23 +320,25 @@ def test_network_error_is_failed_then_retried_with_back_off(dbpath) -> None:
     s = ex.run(j.pending(NOW + 1), False, 10)
     assert s.done == 0 and qbt.calls == []
     del arr.fail["delete_queue"]
-    later = NOW + retry_delay(1)
+    later = NOW + RETRY.delay(1)
     j2, ex2 = make(dbpath, qbt, arr, t=later)
     assert ex2.run(j2.pending(later), False, 10).done == 3
 
 
-def test_attempts_are_bounded(dbpath) -> None:
+def test_a_refused_action_is_retried_with_back_off_while_its_torrent_exists(dbpath) -> None:
     qbt = FakeQbt()
-    qbt.fail["pause"] = Boom("qBittorrent unreachable")
+    qbt.fail["pause"] = Boom("qBittorrent refused it")
     t = NOW
     j, ex = make(dbpath, qbt)
     j.record([simple("pause", H(1))], NOW, False)
     for _ in range(10):
         ex = Executor(j, qbt, FakeArr(), clock=lambda t=t: t)
         ex.run(j.pending(t), False, 10)
-        t += 1000
+        t += 1000  # past the longest back-off
     row = j.actions()[0]
-    assert (row.status, row.attempts) == ("failed", j.max_attempts)
+    assert (row.status, row.attempts, row.refusals) == ("failed", 10, 10)
+    j.forget_gone([], t)  # the torrent left qBittorrent: its pause is dropped
+    assert j.actions()[0].status == "skipped" and j.pending(t + 1000) == []
 
 
 def test_brake_engages_and_holds_every_destructive_action(dbpath) -> None:
@@ -387,7 +416,7 @@ def test_error_text_is_bounded(dbpath) -> None:
 
 
 def test_policy_journal_executor_together(dbpath) -> None:
-    """A stalled torrent: decide -> record -> run, then the next cycle plans nothing new."""
+    """A stalled torrent: decide -> record -> run, then the next cycles plan nothing new."""
     h = H(1)
     torrent = {
         "name": "M",
@@ -410,7 +439,7 @@ def test_policy_journal_executor_together(dbpath) -> None:
     qbt, arr = FakeQbt(), FakeArr()
     j, ex = make(dbpath, qbt, arr)
     s = PolicySettings()
-    for cycle in range(3):
+    for cycle in (0, 1, 901, 902):  # first seen stalled, grace, then past StalledDelay
         mem = j.load_memory()
         ds = decide({h: torrent}, q, {}, mem, s, Env(now=NOW + cycle))
         j.record(ds, NOW + cycle, False, {h: torrent})
@@ -463,3 +492,41 @@ def test_sigkill_between_journal_write_and_action(dbpath) -> None:
     assert ex.run(j.pending(NOW), False, 10).done == 0
     assert [c[0] for c in arr.calls] == ["scan"] and qbt.calls == [("delete", ("1" * 40,), True)]
     assert j.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize(
+    "downloads, sent",
+    [
+        ({H(1): "importing"}, False),  # the Arr took it over: no scan needed
+        ({H(1): "imported"}, False),
+        ({H(1): "importPending"}, True),  # still waiting to be imported: scan
+        ({}, True),  # not listed (an Arr that just restarted): no evidence, scan
+    ],
+)
+def test_an_interrupted_import_is_looked_up_in_the_queue_too(dbpath, downloads, sent) -> None:
+    arr = FakeArr(downloads=downloads)
+    arr.fail["scan"] = Killed("killed before the POST")
+    j, ex = make(dbpath, FakeQbt(), arr)
+    j.record([import_decision()], NOW, False)
+    with pytest.raises(Killed):
+        ex.run(j.pending(NOW), False, 10)
+    del arr.fail["scan"]
+    j2, ex2 = make(dbpath, FakeQbt(), arr)
+    assert ex2.run(j2.pending(NOW), False, 10).done == 1
+    assert [c[0] for c in arr.calls] == (["scan"] if sent else [])
+    assert j2.actions()[0].result.startswith("command" if sent else "already taken")
+
+
+def test_while_the_arr_is_down_its_actions_and_what_follows_them_wait(dbpath) -> None:
+    qbt, arr = FakeQbt(), FakeArr()
+    j, ex = make(dbpath, qbt, arr)
+    j.record([fail_decision(), import_decision(H(2)), simple("pause", H(3))], NOW, False)
+    s = ex.run(j.pending(NOW), False, 10, arr_up=False)
+    assert (s.done, s.deferred) == (1, 4)  # the pause; blocklist, import, delete, search wait
+    assert arr.calls == [] and qbt.calls == [("pause", (H(3),))]  # no delete before blocklist
+    assert {a.kind: a.status for a in j.actions()} == {
+        "blocklist": "planned", "delete": "planned", "search": "planned",
+        "import": "planned", "pause": "done",
+    }  # fmt: skip
+    s = ex.run(j.pending(NOW), False, 10)
+    assert s.done == 4 and [c[0] for c in arr.calls] == ["delete_queue", "scan", "search"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qbarr.db import open_migrated, rows
-from qbarr.journal import MAX_ATTEMPTS, Journal, history, release_brake, retry_delay
+from qbarr.journal import MAX_ATTEMPTS, RETRY, Journal, history, release_brake
 from qbarr.policy import Action, Decision, Memory
 
 NOW = 1_000_000.0
@@ -146,12 +146,31 @@ def test_pending_mark_attempts_and_backoff(db) -> None:
         row = j.actions()[0]
         assert (row.status, row.attempts) == ("failed", attempt)
         if attempt < MAX_ATTEMPTS:
-            assert j.pending(t + retry_delay(attempt) - 0.1) == []
-            assert [a.id for a in j.pending(t + retry_delay(attempt))] == [action_id]
-        t += retry_delay(attempt)
-    assert j.pending(t + 10_000) == []  # final: stays failed
+            assert j.pending(t + RETRY.delay(attempt) - 0.1) == []
+            assert [a.id for a in j.pending(t + RETRY.delay(attempt))] == [action_id]
+        t += RETRY.delay(attempt)
+    # refused MAX_ATTEMPTS times, but its torrent is still there: never abandoned
+    assert [a.id for a in j.pending(t + 10_000)] == [action_id]
+    assert j.backlog()["kinds"]["pause"]["why"] == {"failed": 1}
+    j.forget_gone([], t)  # the torrent left qBittorrent: a pause is pointless now
+    assert j.pending(t + 10_000) == [] and j.actions()[0].status == "skipped"
     with pytest.raises(ValueError):
         j.mark(action_id, "bogus")
+
+
+def test_a_refused_arr_action_is_given_up_only_once_its_torrent_is_gone(db) -> None:
+    j = Journal(db, "Radarr")
+    imp = Action("import", f"import:{A}", {"path": "/d", "download_client_id": A.upper()})
+    (action_id,) = j.record([decision(actions=(imp,))], NOW, False)
+    t = NOW
+    for _ in range(MAX_ATTEMPTS + 2):
+        j.mark(action_id, "failed", "ArrBadRequest: refused (400)", t)
+        t += 10_000
+        assert [a.id for a in j.pending(t)] == [action_id]  # kept while the torrent exists
+    j.forget_gone([], t)
+    assert j.actions()[0].status == "failed" and j.pending(t + 10_000) == []  # now final
+    assert j.backlog()["kinds"]["import"]["why"] == {"given-up": 1}
+    assert j.unfinished() == []
 
 
 def test_forget_gone_skips_client_actions_and_keeps_arr_ones(db) -> None:

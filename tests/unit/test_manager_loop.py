@@ -114,6 +114,6 @@ def test_a_connect_failure_is_reported_and_retried_after_the_backoff(
                 manager.step()
             beat = world.heartbeat()
             assert (beat["status"], beat["qbt_ok"], beat["arr_ok"]) == ("ok", 1, 1)
-            assert "connected: qBittorrent v4.5.2 (WebAPI 2.8.19), radarr " in caplog.text
+            assert beat["stats"]["qbittorrent"] == "v4.5.2 (WebAPI 2.8.19)", beat["stats"]
         finally:
             qbt.stop()

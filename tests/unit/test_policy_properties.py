@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -529,3 +530,21 @@ def test_state_names_of_4x_and_5x_are_the_same_to_the_policy() -> None:
     assert canonical_state("pausedDL") == canonical_state("stoppedDL") == "stoppedDL"
     assert canonical_state("pausedUP") == canonical_state("stoppedUP") == "stoppedUP"
     assert canonical_state("brandNewState") == "unknown"
+
+
+@PROPS
+@given(worlds())
+def test_nothing_that_needs_the_arr_is_decided_while_it_does_not_answer(w) -> None:
+    """Arr unreachable: no import, blocklist or search, no torrent failed (no delete before
+    its blocklist): the only delete left is a seeding-done removal of an imported torrent."""
+    w["env"] = dataclasses.replace(w["env"], arr_reachable=False)
+    for d in run(w):
+        kinds = [a.kind for a in d.actions]
+        assert not {"import", "blocklist", "search"} & set(kinds), d
+        if "delete" in kinds:
+            m = w["memory"].get(d.hash)
+            assert d.rule == "seeding-done", d
+            assert d.hash in w["queue"] or (m is not None and m.import_sent_at is not None)
+        if d.code != "wait-arr":
+            continue
+        assert d.actions == () and "Arr" in d.reason

@@ -215,7 +215,8 @@ def test_young_stalled_waits_just_under_ignore_younger_than() -> None:
     s = settings(ignore_younger_than=180, stalled_delay=60)
     young = one(stalled(added_on=NOW - 179, last_activity=NOW - 179), s=s)
     assert (young.rule, young.code) == ("wait", "young")
-    old = one(stalled(added_on=NOW - 180, last_activity=NOW - 180), s=s)
+    seen = Memory(first_seen=NOW - 180, stalled_since=NOW - 61)
+    old = one(stalled(added_on=NOW - 180, last_activity=NOW - 180), s=s, mem=seen)
     assert old.rule == "stalled" and "delete" in kinds(old)
 
 
@@ -325,11 +326,34 @@ def test_stall_clock_survives_a_restart_and_resets_on_progress() -> None:
     assert moved.memory.stalled_since == NOW
 
 
-def test_first_sight_of_a_stall_uses_last_activity() -> None:
-    d = one(stalled(added_on=NOW - 3 * HOUR, last_activity=NOW - 2 * HOUR))
-    assert d.memory.stalled_since == NOW - 2 * HOUR and d.rule == "stalled"
+def test_a_stall_counts_from_when_qbarr_first_sees_it() -> None:
+    """A torrent that stalled long before qbarr first saw it (qBittorrent's last transfer 2 h
+    ago, StalledDelay 15 min) gets its full grace: first contact never fails it."""
+    d = one(stalled(added_on=NOW - 3 * HOUR, last_activity=NOW - 2 * HOUR), q=queue())
+    assert (d.rule, d.code, d.actions) == ("stalled", "grace", ())
+    assert d.memory.stalled_since == NOW and d.inputs["stalled_for"] == 0
     magnet = one(stalled(state="metaDL", added_on=NOW - 3 * HOUR, last_activity=0))
-    assert magnet.memory.stalled_since == NOW - 3 * HOUR
+    assert magnet.memory.stalled_since == NOW and magnet.code == "grace"
+    # known, not stalled last cycle, stalled now: also counts from now, not from last_activity
+    known = Memory(first_seen=NOW - 3 * HOUR, last_completed=500 * 1024**2)
+    d = one(stalled(last_activity=NOW - 2 * HOUR), mem=known, q=queue())
+    assert d.memory.stalled_since == NOW and d.code == "grace"
+    later = one(stalled(), mem=d.memory, q=queue(), env=Env(now=NOW + 901))
+    assert (later.code, kinds(later)) == ("fail", ["blocklist", "delete", "search"])
+
+
+def test_time_qbarr_could_not_see_does_not_count_on_the_stall_clock() -> None:
+    """qBittorrent unreachable (or the manager down) for 10 min in the middle of a 15 min
+    StalledDelay: the torrent is failed 15 min of *observed* stall after qbarr first saw it."""
+    mem = one(stalled(), q=queue()).memory  # first seen stalled at NOW
+    mem = one(stalled(), mem=mem, q=queue(), env=Env(now=NOW + 300)).memory
+    back = one(stalled(), mem=mem, q=queue(), env=Env(now=NOW + 900 + 1, unobserved=600))
+    assert back.code == "grace" and back.memory.stalled_since == NOW + 600
+    assert back.inputs["stalled_for"] == 301
+    assert one(stalled(), mem=back.memory, q=queue(), env=Env(now=NOW + 1501)).code == "fail"
+    # the shift never moves the start into the future
+    never = one(stalled(), mem=mem, q=queue(), env=Env(now=NOW + 400, unobserved=10_000))
+    assert never.memory.stalled_since == NOW + 400
 
 
 def test_downloading_with_low_availability_is_stalled() -> None:
@@ -514,3 +538,56 @@ def test_every_failed_state_of_any_kind_is_documented_and_ranked_most_alarming()
     assert all(state in RULE_DOCS["import-failed"] for state in FAILED_STATES)
     others = [rank for state, rank in _STATE_RANK.items() if state not in FAILED_STATES]
     assert min(_STATE_RANK[state] for state in FAILED_STATES) > max(others)
+
+
+# -- the Arr does not answer -------------------------------------------------------
+
+
+ARR_DOWN = Env(now=NOW, arr_reachable=False)
+
+
+def test_arr_down_no_torrent_is_failed_until_it_answers() -> None:
+    mem = Memory(first_seen=NOW - HOUR, stalled_since=NOW - 1000, last_completed=500 * 1024**2)
+    waiting = one(stalled(), mem=mem, q=queue(), env=ARR_DOWN)
+    assert (waiting.rule, waiting.code, waiting.actions) == ("stalled", "wait-arr", ())
+    assert "waits until the Arr answers" in waiting.reason and waiting.memory.failed_at is None
+    back = one(stalled(), mem=waiting.memory, q=queue())
+    assert back.code == "fail" and kinds(back) == ["blocklist", "delete", "search"]
+    for t in (
+        downloading(state="missingFiles"),
+        downloading(category="failed"),
+        downloading(state="error"),
+    ):
+        d = one(t, q=queue(), env=ARR_DOWN, s=settings(max_rechecks=0))
+        assert (d.code, d.actions) == ("wait-arr", ()), d
+
+
+def test_arr_down_imports_wait_and_a_stale_failed_state_is_not_acted_on() -> None:
+    d = one(seeding(), q=queue("importPending"), env=ARR_DOWN)
+    assert d.rule == "ok" and d.actions == () and "import waits" in d.reason
+    assert d.memory.import_sent_at is None
+    assert one(seeding(), q=queue("importPending")).rule == "import"
+    failed = one(seeding(), q=queue("importFailed", "warning"), mem=Memory(import_sent_at=1.0),
+                 env=ARR_DOWN)  # fmt: skip
+    assert failed.actions == ()
+
+
+def test_arr_down_rules_that_need_no_arr_still_decide() -> None:
+    s = settings(free_space=10 * GIB, max_rechecks=2, stalled_delay=900)
+    errored = one(downloading(state="error"), q=queue(), env=ARR_DOWN, s=s)
+    assert kinds(errored) == ["recheck"]
+    low = Env(now=NOW, arr_reachable=False, free_space=5 * GIB)
+    assert kinds(one(downloading(), env=low, s=s)) == ["pause"]
+    grace = one(stalled(), q=queue(), env=ARR_DOWN, s=s)
+    assert (grace.code, grace.memory.stalled_since) == ("grace", NOW)  # the clock runs
+
+
+def test_arr_down_seeding_done_removes_only_what_the_arr_imported() -> None:
+    s = settings(max_ratio=1.0, remove_mode="ratio")
+    unknown = one(seeding(ratio=2.0), env=ARR_DOWN, s=s)
+    assert (unknown.rule, unknown.code, unknown.actions) == ("seeding-done", "wait-arr", ())
+    sent = one(seeding(ratio=2.0), mem=Memory(import_sent_at=NOW - HOUR), env=ARR_DOWN, s=s)
+    assert kinds(sent) == ["delete"]
+    listed = one(seeding(ratio=2.0), q=queue("imported"), env=ARR_DOWN, s=s)
+    assert kinds(listed) == ["delete"]
+    assert kinds(one(seeding(ratio=2.0), s=s)) == ["delete"]  # Arr up: not in the queue = done

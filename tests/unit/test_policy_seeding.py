@@ -176,6 +176,9 @@ def test_only_configured_halves_count() -> None:
     assert one(seeding(ratio=0.6, tracker=TRACKER), mem=IMPORTED, s=s).rule == "seeding-done"
 
 
+STALLED_LONG = Memory(first_seen=NOW - 2 * HOUR, stalled_since=NOW - HOUR)
+
+
 def stalled_partial(progress: float, ratio: float) -> dict:
     left = int((1 - progress) * 1000 * 1024**2)
     return downloading(
@@ -201,11 +204,12 @@ def stalled_partial(progress: float, ratio: float) -> dict:
     ],
 )
 def test_partial_download_obligation_on_a_stalled_torrent(progress, ratio, deleted) -> None:
+    """Stalled for longer than StalledDelay (seen stalled an hour ago)."""
     s = settings(
         stalled_delay=60,
         trackers=(tracker(hit_and_run=True, min_download_percent=10, partial_seed_ratio=1.0),),
     )
-    d = one(stalled_partial(progress, ratio), q=queue(), s=s)
+    d = one(stalled_partial(progress, ratio), q=queue(), s=s, mem=STALLED_LONG)
     assert d.rule == "stalled"
     assert ("delete" in kinds(d)) is deleted
     if not deleted:
@@ -215,7 +219,7 @@ def test_partial_download_obligation_on_a_stalled_torrent(progress, ratio, delet
 
 def test_obligation_action_pause() -> None:
     s = settings(stalled_delay=60, trackers=(tracker(hit_and_run=True, obligation_action="pause"),))
-    d = one(stalled_partial(0.5, 0.0), q=queue(), s=s)
+    d = one(stalled_partial(0.5, 0.0), q=queue(), s=s, mem=STALLED_LONG)
     assert kinds(d) == ["blocklist", "pause", "search"] and d.actions[1].key == f"hnr-pause:{H(1)}"
 
 

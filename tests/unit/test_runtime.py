@@ -35,23 +35,6 @@ def test_log_line_format_and_secret_scrubbing() -> None:
     )
 
 
-def test_backoff_doubles_to_the_cap_and_resets() -> None:
-    now = [0.0]
-    backoff = runtime.Backoff(base=1, cap=8, jitter=0, clock=lambda: now[0])
-    assert backoff.ready()
-    assert [backoff.failed() for _ in range(6)] == [1, 2, 4, 8, 8, 8]
-    assert not backoff.ready() and backoff.remaining() == 8
-    now[0] = 8
-    assert backoff.ready()
-    backoff.succeeded()
-    assert backoff.failed() == 1
-
-
-def test_backoff_jitter_stays_under_the_cap() -> None:
-    backoff = runtime.Backoff(base=1, cap=5, jitter=0.5)
-    assert all(0 < backoff.failed() <= 5 for _ in range(50))
-
-
 def test_debug_trigger(tmp_path: Path) -> None:
     home = Home(tmp_path)
     assert not runtime.debug_trigger(home, "hang", "radarr-a")

@@ -10,7 +10,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from qbarr.search.model import RequestItem, Usage, WantedItem
-from qbarr.search.planner import DAY, backoff_delay, plan
+from qbarr.search.planner import DAY, plan
 from qbarr.search.settings import SearchSettings
 
 NOW = 1_700_000_000.0
@@ -297,11 +297,6 @@ def test_requests_skip_hourly_share_but_have_their_own_limit():
     assert [s_.reason for s_ in p.searches] == ["request", "request"]
     p = plan(wanted, reqs, 0, {}, NOW, s, Usage(last_hour=0, requests_in_window=2))
     assert [s_.reason for s_ in p.searches][:2] == ["missing", "missing"]
-
-
-def test_backoff_is_capped_exponential():
-    assert [backoff_delay(n, 1, 60) for n in range(9)] == [0, 1, 2, 4, 8, 16, 32, 60, 60]
-    assert backoff_delay(10_000, 1, 60) == 60
 
 
 # --- properties -------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -30,6 +29,8 @@ from qbarr.arr.errors import (
 )
 from qbarr.arr.kinds import ArrKind, kind_of
 from qbarr.arr.models import QueueItem, parse_queue_record
+from qbarr.backoff import Backoff
+from qbarr.peer import Peer, call_limit
 
 log = logging.getLogger("qbarr.arr")
 # httpx logs every request at INFO; a poller every 2 s would drown the log.
@@ -79,9 +80,10 @@ class ArrClient:
             raise ValueError(f"not an http(s) URL: {self.url!r}")
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
-        self.backoff = backoff
+        self.backoff = Backoff(base=backoff, cap=max(backoff, 5.0), jitter=0.2)
         self.queue_page_size = max(1, int(queue_page_size))
         self.stats: dict[str, int] = {"calls": 0, "errors": 0, "bytes_in": 0}
+        self.peer = Peer(kind.app_name, call_limit(self.timeout))
         self._http = httpx.Client(
             base_url=f"{self.url}{kind.api_prefix}/",
             headers={
@@ -127,7 +129,7 @@ class ArrClient:
                 if attempt + 1 >= attempts:
                     self.stats["errors"] += 1
                     raise
-                delay = self.backoff * (2**attempt) * (0.8 + 0.4 * random.random())
+                delay = self.backoff.sample(attempt + 1)
                 log.debug(
                     "%s %s: unavailable, retry %d in %.2f s", self.kind, what, attempt + 1, delay
                 )
@@ -144,7 +146,34 @@ class ArrClient:
         started = time.monotonic()
         self.stats["calls"] += 1
         try:
-            response = self._http.request(
+            with self.peer.call(what):
+                response = self._send(method, path, params, body)
+            self.stats["bytes_in"] += len(response.content)
+            log.debug(
+                "%s %s -> %d (%.0f ms, %d B)",
+                self.kind,
+                what,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+                len(response.content),
+            )
+            self._check_status(response, what)
+            result = self._decode(response, what, expect_json)
+        except (ArrNotFound, ArrBadRequest):
+            self.peer.answered()  # it answered: reachable, it only refused this call
+            raise
+        except ArrError as exc:
+            self.peer.failed(str(exc))
+            raise
+        self.peer.answered()
+        return result
+
+    def _send(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any
+    ) -> httpx.Response:
+        what = f"{method} {path}"
+        try:
+            return self._http.request(
                 method, path, params=params, json=body if body is not None else None
             )
         except httpx.TimeoutException as exc:
@@ -152,23 +181,14 @@ class ArrClient:
                 f"{self.spec.app_name} at {self.url} did not answer {what} "
                 f"within {self.timeout:g} s",
                 url=self.url,
+                maybe_applied=not isinstance(exc, httpx.ConnectTimeout),
             ) from exc
         except httpx.TransportError as exc:
             raise ArrUnavailable(
                 f"{self.spec.app_name} at {self.url} is unreachable ({what}): {type(exc).__name__}",
                 url=self.url,
+                maybe_applied=not isinstance(exc, httpx.ConnectError),
             ) from exc
-        self.stats["bytes_in"] += len(response.content)
-        log.debug(
-            "%s %s -> %d (%.0f ms, %d B)",
-            self.kind,
-            what,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-            len(response.content),
-        )
-        self._check_status(response, what)
-        return self._decode(response, what, expect_json)
 
     def _check_status(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
@@ -201,6 +221,7 @@ class ArrClient:
                 f"{app} at {self.url} answered {status} to {what}{detail}",
                 url=self.url,
                 status=status,
+                maybe_applied=status != 429,  # a 5xx may come after the Arr acted on it
             )
         if 300 <= status < 400:
             where = public_url(response.headers.get("location", "")) or "?"
@@ -219,7 +240,10 @@ class ArrClient:
         if not content.strip():
             if expect_json:
                 raise ArrProtocolError(
-                    f"{self.url}: empty answer to {what}", url=self.url, status=response.status_code
+                    f"{self.url}: empty answer to {what}",
+                    url=self.url,
+                    status=response.status_code,
+                    maybe_applied=True,
                 )
             return None
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -237,6 +261,7 @@ class ArrClient:
                 f"{self.url} answered {what} with malformed JSON ({len(content)} bytes)",
                 url=self.url,
                 status=response.status_code,
+                maybe_applied=True,  # a 2xx whose body broke: the call went through
             ) from exc
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:

@@ -5,6 +5,11 @@ text: an unreachable Arr is retried later, a wrong key is reported once and
 clearly, a protocol error usually means a reverse proxy or a wrong URL.
 Messages name the instance URL (without query or credentials) and never the
 API key.
+
+``maybe_applied`` tells a caller that must not send a command twice whether the Arr may
+have carried the call out although it failed for us: True after a timeout, a connection
+lost after sending, a 5xx or a broken 2xx answer (the outcome is unknown: look it up before
+sending again); False when it surely did not (refused connection, 4xx, 429, a redirect).
 """
 
 from __future__ import annotations
@@ -13,11 +18,19 @@ from __future__ import annotations
 class ArrError(Exception):
     """Anything that went wrong talking to an Arr."""
 
-    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        maybe_applied: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.url = url
         self.status = status
+        self.maybe_applied = maybe_applied
 
     def __str__(self) -> str:
         return self.message

@@ -29,7 +29,9 @@ FAIL_NOTE = (
     "blocklist=true, removeFromClient=false, skipRedownload=true), then delete the torrent in "
     "qBittorrent with its data, then (if ReSearch) send the Arr's search for the same "
     "movie / episodes / album. The data is kept when another torrent shares it, and the "
-    "torrent is not deleted at all while a hit-and-run obligation is unmet."
+    "torrent is not deleted at all while a hit-and-run obligation is unmet. While the Arr "
+    "does not answer, no torrent is failed (the blocklist must come first): the reason says "
+    "it waits for the Arr, and it is failed when the Arr answers again."
 )
 
 RULE_DOCS: dict[str, str] = {
@@ -74,8 +76,10 @@ RULE_DOCS: dict[str, str] = {
     ),
     "stalled": (
         "The download cannot progress: stalledDL, metaDL / forcedMetaDL (no metadata), or "
-        "downloading with availability below 1. The stall clock is stored in the database and "
-        "restarts only when the torrent makes progress. Stalled for longer than StalledDelay "
+        "downloading with availability below 1. The stall clock starts when qbarr first sees "
+        "the stall, is stored in the database, restarts only when the torrent makes progress, "
+        "and stops while qbarr cannot see qBittorrent (unreachable, or qbarr not running). "
+        "Stalled for longer than StalledDelay "
         "-> failed. StalledDelay = 0 never fails stalled torrents. ReSearchStalled blocklists "
         "the release and searches again as soon as the stall starts, keeping the torrent until "
         "StalledDelay runs out. During the grace period free space may still pause it."

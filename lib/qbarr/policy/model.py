@@ -127,6 +127,10 @@ class Env:
     :func:`qbarr.policy.shared_content`. ``content_missing``: hashes whose content path the loop
     looked for on disk and did not find (leave empty when qbarr cannot see qBittorrent's disk).
     ``media``: the media checks (``VerifyMedia``) the loop has for complete torrents, by hash.
+    ``unobserved``: seconds since the previous observation during which qbarr could not see
+    qBittorrent (unreachable, or the manager not running): they do not count on the
+    torrents' clocks. ``arr_reachable``: False while the Arr does not answer: the queue is the
+    last one read (or empty), and nothing that needs the Arr is decided.
     """
 
     now: float
@@ -135,6 +139,8 @@ class Env:
     content_paths_shared: frozenset[str] = frozenset()
     content_missing: frozenset[str] = frozenset()
     media: Mapping[str, MediaCheck] = field(default_factory=lambda: NO_MEDIA)
+    unobserved: float = 0.0
+    arr_reachable: bool = True
 
 
 @dataclass(frozen=True)

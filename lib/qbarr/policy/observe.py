@@ -2,6 +2,10 @@
 
 It runs for every owned torrent before any rule, whatever rule then decides, so clocks
 never depend on which rule fired last cycle and survive restarts (they live in Memory).
+The stall clock counts observed time only: it starts when qbarr first sees the stall, and
+time during which qbarr could not see qBittorrent (``Env.unobserved``) is added back to
+``stalled_since``, which pauses the clock. Slow strikes count checks, and no check happens
+while qBittorrent is unreachable; seeding time is qBittorrent's own counter.
 """
 
 from __future__ import annotations
@@ -31,12 +35,6 @@ def effective_max_eta(f: TorrentFacts, memory: Memory, settings: PolicySettings)
     return settings.maximum_eta
 
 
-def _stall_start(f: TorrentFacts, now: float) -> float:
-    """When a newly seen stall began: the last transfer (or the add), never in the future."""
-    start = max(f.added_on, f.last_activity)
-    return min(now, start) if start > 0 else now
-
-
 def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env: Env) -> Memory:
     now = env.now
     m = prev if prev is not None else Memory(first_seen=now)
@@ -51,12 +49,19 @@ def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env:
         changes["in_recheck"] = False
     protected = settings.protected_tag in f.tags
 
+    since = m.stalled_since
+    if since is not None and env.unobserved > 0:
+        since = min(now, since + env.unobserved)  # time qbarr could not see does not count
     if protected or not is_stalled_now(f):
         changes["stalled_since"] = None
-    elif m.stalled_since is None:
-        changes["stalled_since"] = _stall_start(f, now)
+    elif since is None:
+        # The stall counts from when qbarr first sees it, whatever qBittorrent says about the
+        # last transfer: a first start never fails a pile of torrents without their grace.
+        changes["stalled_since"] = now
     elif m.last_completed is not None and f.completed > m.last_completed:
         changes["stalled_since"] = now  # it made progress: the stall starts again now
+    else:
+        changes["stalled_since"] = since
     changes["last_completed"] = f.completed
 
     max_eta = effective_max_eta(f, m, settings)

@@ -158,7 +158,11 @@ def _fail(
     search: bool = True,
     extra: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """Blocklist, delete (unless an obligation holds it), search again."""
+    """Blocklist, delete (unless an obligation holds it), search again. While the Arr does
+    not answer, nothing: the blocklist must come first, and the search needs its queue."""
+    if not c.env.arr_reachable:
+        reason = "; ".join([f"{why}: failing it waits until the Arr answers", *c.notes])
+        return c.decide(rule, "wait-arr", reason, (), extra)
     actions: list[Action] = _blocklist(c) if blocklist else []
     code = "fail"
     if c.ob.met:
@@ -330,7 +334,12 @@ def r_stalled(c: Ctx) -> Decision | None:
     delay = s.stalled_delay
     if delay > 0 and stalled_for > delay:
         return _fail(c, "stalled", f"stalled for {fmt(stalled_for)} (StalledDelay {fmt(delay)})")
-    if s.re_search_stalled and c.mem.researched_at is None and c.q is not None:
+    if (
+        s.re_search_stalled
+        and c.mem.researched_at is None
+        and c.q is not None
+        and c.env.arr_reachable
+    ):
         actions = _blocklist(c) + _search(c, forced=True)
         tail = (
             f"failed after StalledDelay {fmt(delay)}"
@@ -418,6 +427,10 @@ def _import_due(c: Ctx, notes: bool) -> bool:
     f = c.f
     if not f.complete or c.mem.import_sent_at is not None:
         return False
+    if not c.env.arr_reachable:
+        if notes:
+            c.notes.append("complete: the import waits until the Arr answers")
+        return False
     if c.q is None:
         if notes:
             c.notes.append(
@@ -489,6 +502,8 @@ def r_import(c: Ctx) -> Decision | None:
 
 def r_import_failed(c: Ctx) -> Decision | None:
     q = c.q
+    if not c.env.arr_reachable:  # the queue is the last one read: judge it when it answers
+        return None
     if q is None or not (q.tracked_state in FAILED_STATES or q.tracked_status == "error"):
         return None
     why = (
@@ -534,6 +549,16 @@ def r_seeding_done(c: Ctx) -> Decision | None:
             f"seeding limits met ({text}) but the hit-and-run obligation is not: {c.ob.why}"
         )
         return None
+    imported = c.q is not None or c.mem.import_sent_at is not None
+    if s.seed_action == "remove" and not c.env.arr_reachable and not imported:
+        return c.decide(
+            "seeding-done",
+            "wait-arr",
+            f"seeding done ({text}) but the Arr does not answer and its queue is not known: "
+            "kept until it confirms the import",
+            (),
+            extra,
+        )
     if s.seed_action == "remove":
         action = _delete(c)
         reason = "; ".join([f"seeding done ({text}): removed"] + c.notes)

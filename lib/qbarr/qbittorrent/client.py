@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from typing import Any
 
 import httpx
+
+from qbarr.backoff import Backoff
+from qbarr.peer import Peer, call_limit
 
 from .auth import LOGIN_PATH, QbtAuth
 from .errors import (
@@ -64,12 +66,13 @@ class QbtClient:
     ) -> None:
         self.url = url.rstrip("/")
         self._retries = max(0, retries)
-        self._backoff = backoff
+        self._backoff = Backoff(base=backoff, cap=max(backoff, 5.0), jitter=0.5)
         self._timeout = timeout
         self._version: QbtVersion | None = None
         self._snapshot = Snapshot()
         self._lock = threading.Lock()
         self._stats = {"calls": 0, "errors": 0, "bytes_in": 0, "retries": 0, "logins": 0}
+        self.peer = Peer("qBittorrent", call_limit(timeout))
         self._auth = QbtAuth(
             self.url + "/api/v2/" + LOGIN_PATH,
             username,
@@ -129,9 +132,13 @@ class QbtClient:
             self._bump("calls")
             last = attempt + 1 == attempts
             try:
-                response = self._http.request(method, path, params=params, data=data, files=files)
-            except QbtError:
+                with self.peer.call(f"{method} {path}"):
+                    response = self._http.request(
+                        method, path, params=params, data=data, files=files
+                    )
+            except QbtError as exc:  # the login inside the auth flow failed
                 self._bump("errors")
+                self._judged(exc)
                 raise
             except httpx.TransportError as exc:
                 error = self._transport_error(method, path, exc)
@@ -140,13 +147,27 @@ class QbtClient:
                     self._pause(attempt)
                     continue
                 self._bump("errors")
+                self._judged(error)
                 raise error from exc
             self._bump("bytes_in", response.num_bytes_downloaded)
             if response.status_code in RETRY_STATUSES and method == "GET" and not last:
                 self._pause(attempt)
                 continue
-            return self._check(method, path, response)
+            try:
+                checked = self._check(method, path, response)
+            except QbtError as exc:
+                self._judged(exc)
+                raise
+            self.peer.answered()
+            return checked
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _judged(self, exc: QbtError) -> None:
+        """Reachability after a failed call: it answered (a 404, a 409 ...) or it is down."""
+        if isinstance(exc, (QbtUnavailable, QbtAuthError, QbtProtocolError)):
+            self.peer.failed(str(exc))
+        else:
+            self.peer.answered()
 
     def _transport_error(self, method: str, path: str, exc: httpx.TransportError) -> QbtError:
         where = f"{method} /api/v2/{path}"
@@ -155,17 +176,19 @@ class QbtClient:
                 f"qBittorrent did not answer {where} within {self._timeout:g} s "
                 f"({type(exc).__name__})",
                 path=path,
+                maybe_applied=not isinstance(exc, httpx.ConnectTimeout),
             )
         if isinstance(exc, httpx.ConnectError):
             return QbtUnavailable(f"cannot connect to qBittorrent for {where}: {exc}", path=path)
         return QbtUnavailable(
             f"connection to qBittorrent failed during {where}: {type(exc).__name__}: {exc}",
             path=path,
+            maybe_applied=True,
         )
 
     def _pause(self, attempt: int) -> None:
         self._bump("retries")
-        time.sleep(self._backoff * (2**attempt) * (0.5 + random.random()))
+        time.sleep(self._backoff.sample(attempt + 1))
 
     def _check(self, method: str, path: str, response: httpx.Response) -> httpx.Response:
         status = response.status_code
@@ -186,7 +209,7 @@ class QbtClient:
         if status == 409:
             raise QbtConflict(msg, status=status, path=path)
         if status >= 500:
-            raise QbtUnavailable(msg, status=status, path=path)
+            raise QbtUnavailable(msg, status=status, path=path, maybe_applied=True)
         raise QbtError(msg, status=status, path=path)
 
     def _get_json(
@@ -200,6 +223,7 @@ class QbtClient:
             value = json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
             self._bump("errors")
+            self.peer.failed(f"qBittorrent GET /api/v2/{path}: malformed JSON")
             raise QbtProtocolError(
                 f"qBittorrent GET /api/v2/{path}: malformed JSON "
                 f"({len(response.content)} bytes, HTTP {response.status_code})",
@@ -230,15 +254,20 @@ class QbtClient:
         self._bump("calls")
         try:
             template = self._http.build_request("POST", LOGIN_PATH)  # carries the timeouts
-            response = self._http.send(self._auth.login_request(template), auth=None)
+            with self.peer.call(f"POST {LOGIN_PATH}"):
+                response = self._http.send(self._auth.login_request(template), auth=None)
         except httpx.TransportError as exc:
             self._bump("errors")
-            raise self._transport_error("POST", LOGIN_PATH, exc) from exc
+            error = self._transport_error("POST", LOGIN_PATH, exc)
+            self._judged(error)
+            raise error from exc
         try:
             self._auth.accept(response)
-        except QbtError:
+        except QbtError as exc:
             self._bump("errors")
+            self._judged(exc)
             raise
+        self.peer.answered()
 
     def logout(self) -> None:
         """End the session (qBittorrent invalidates the cookie); the next call logs in again."""
@@ -255,6 +284,11 @@ class QbtClient:
             webapi = parse_webapi(self._get_text("app/webapiVersion"))
             self._version = QbtVersion(app=app, webapi=webapi)
             log.info("connected to %s at %s", self._version, self.url)
+        return self._version
+
+    @property
+    def cached_version(self) -> QbtVersion | None:
+        """The version probed by :meth:`version`, without a call (None before the probe)."""
         return self._version
 
     def preferences(self) -> dict[str, Any]:

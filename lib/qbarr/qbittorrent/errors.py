@@ -3,6 +3,9 @@
 Every failure of a call surfaces as a `QbtError` subclass so a manager can report
 it and back off instead of crashing. Messages name the method, the API path and
 the HTTP status; they never contain credentials, cookies or API keys.
+``maybe_applied`` is True when qBittorrent may have carried the call out although it
+failed for us (a timeout or a connection lost after sending, a 5xx), False when it surely
+did not.
 """
 
 from __future__ import annotations
@@ -11,10 +14,18 @@ from __future__ import annotations
 class QbtError(Exception):
     """Any failure talking to qBittorrent. `.status` is the HTTP status if there was one."""
 
-    def __init__(self, message: str, *, status: int | None = None, path: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str = "",
+        maybe_applied: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.path = path
+        self.maybe_applied = maybe_applied
 
 
 class QbtAuthError(QbtError):

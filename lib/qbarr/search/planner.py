@@ -346,10 +346,3 @@ def pace(
     return Plan(
         blocked=blocked, pending=pending, wake_at=min(wakes) if wakes else None, skipped=skipped
     )
-
-
-def backoff_delay(failures: int, base: float = 1.0, cap: float = 60.0) -> float:
-    """Capped exponential backoff after ``failures`` consecutive Arr errors (0 -> 0)."""
-    if failures <= 0:
-        return 0.0
-    return float(min(cap, base * (2 ** min(failures - 1, 30))))

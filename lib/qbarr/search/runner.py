@@ -24,7 +24,10 @@ What it reads, and how often (the reason the Arr sees few requests):
 - each request source every ``PollEvery`` (sooner after a failure, with backoff).
 
 Arr errors back off (capped exponential, ``RetryBackoffMax``); a failing request source
-is reported and retried while the Arr searches go on.
+is reported and retried while the Arr searches go on. A search whose answer was lost (a
+timeout, a 5xx: the Arr may have queued it) keeps its cooldown and is looked up in the next
+command list read (:func:`qbarr.lookup.search_covers`): found, it is recorded as sent; not
+found, it is abandoned and the item may be searched again. Never sent twice blindly.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qbarr import searchlog
-from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound, kind_of
+from qbarr.arr import ArrBadRequest, ArrError, ArrNotFound
+from qbarr.arr.kinds import kind_of
+from qbarr.backoff import Backoff
 from qbarr.executor import Executor
 from qbarr.journal import Journal
+from qbarr.lookup import search_covers
 from qbarr.search import profiles
 from qbarr.search import wanted as wantedmod
 from qbarr.search.model import (
@@ -49,7 +55,7 @@ from qbarr.search.model import (
     WantedItem,
     item_key,
 )
-from qbarr.search.planner import backoff_delay, plan
+from qbarr.search.planner import plan
 from qbarr.search.settings import SearchSettings
 from qbarr.search.sources import SourceError
 
@@ -72,6 +78,17 @@ def running_searches(commands: Sequence[Mapping[str, Any]]) -> int:
         if name.lower().endswith("search") and status in SEARCH_STATUSES_RUNNING:
             n += 1
     return n
+
+
+@dataclass(frozen=True)
+class LostSearch:
+    """A search whose answer was lost: its journal row, what it asked, when, and the
+    cooldowns to put back if the Arr turns out not to have it."""
+
+    row: int
+    ids: Mapping[str, tuple[int, ...]]
+    at: float
+    previous: Mapping[str, Any]
 
 
 @dataclass
@@ -145,6 +162,7 @@ class SearchRunner:
         self.seasons_at: float | None = None
         self.journal = Journal(db, profiles.journal_name(instance))
         self.executor = Executor(self.journal, None, arr, log=log, clock=clock)  # type: ignore[arg-type]
+        self.lost: list[LostSearch] = []
 
     # -- configuration ------------------------------------------------------------------
 
@@ -215,7 +233,7 @@ class SearchRunner:
 
     def _arr_failed(self, exc: ArrError, now: float) -> float:
         self.arr_failures += 1
-        delay = backoff_delay(self.arr_failures, 1.0, self.backoff_cap)
+        delay = Backoff(1.0, self.backoff_cap).delay(self.arr_failures)
         self.arr_retry_at = now + delay
         self.arr_ok, self.arr_error = False, str(exc)
         log.warning("%s: %s; retrying in %.0f s", self.instance, exc, delay)
@@ -234,9 +252,7 @@ class SearchRunner:
             except SourceError as exc:
                 state.failures += 1
                 state.error = str(exc)
-                state.next_poll = now + min(
-                    every, backoff_delay(state.failures, SOURCE_RETRY_BASE, every)
-                )
+                state.next_poll = now + Backoff(SOURCE_RETRY_BASE, every).delay(state.failures)
                 log.warning(
                     "%s: %s; requests retried in %.0f s, Arr searches go on",
                     self.instance,
@@ -466,9 +482,34 @@ class SearchRunner:
         self.running = running_searches(commands)
         self.commands_at = now
         searchlog.update_results(self.db, self.instance, commands, now)
+        self._look_up_lost(commands)
+
+    def _look_up_lost(self, commands: Sequence[Mapping[str, Any]]) -> None:
+        """Settle the searches whose answer was lost, from a fresh command list."""
+        for lost in self.lost:
+            cmd = next((c for c in commands if search_covers(c, lost.ids, lost.at)), None)
+            if cmd is None:
+                searchlog.abandon(
+                    self.db,
+                    self.instance,
+                    lost.row,
+                    "the Arr does not list it (looked up after the answer was lost)",
+                    lost.previous,
+                )
+                log.info("%s: search %d was not received: may be searched again", self.instance,
+                         lost.row)  # fmt: skip
+                continue
+            status = str(cmd.get("status") or "sent").lower()
+            command_id = cmd.get("id") if isinstance(cmd.get("id"), int) else None
+            searchlog.sent(self.db, lost.row, command_id, status)
+            log.info("%s: search %d found in the Arr's command list: command %s", self.instance,
+                     lost.row, command_id)  # fmt: skip
+        self.lost = []
 
     def _poll_results(self, now: float) -> float | None:
         """While some of our commands are unfinished, read the command list now and then."""
+        if self.lost:
+            self._read_commands(now)
         if not searchlog.pending_commands(self.db, self.instance, now - 7 * 86400):
             return None
         if self.commands_at is None or now - self.commands_at >= RESULT_POLL:
@@ -500,7 +541,11 @@ class SearchRunner:
             log.warning("%s: search of %s refused: %s", self.instance, what, exc)
             return
         except ArrError as exc:
-            searchlog.abandon(self.db, self.instance, row, str(exc), previous)
+            if exc.maybe_applied:  # the Arr may have it: look before searching it again
+                searchlog.lost(self.db, row, str(exc))
+                self.lost.append(LostSearch(row, self._ids_of(search), now, previous))
+            else:
+                searchlog.abandon(self.db, self.instance, row, str(exc), previous)
             raise
         command_id = (
             answer.get("id")
@@ -567,6 +612,12 @@ class SearchRunner:
             todo.append(a)
         if todo:
             self.executor.run(todo, self.dry_run, 0)
+
+    def _ids_of(self, search: PlannedSearch) -> dict[str, tuple[int, ...]]:
+        """The command body field that carries what this search asked for."""
+        if search.command in ("series", "season"):
+            return {"seriesId": (int(search.series_id or 0),)}
+        return {kind_of(self.settings.kind).search_ids_field: tuple(search.ids)}
 
     # -- reporting ------------------------------------------------------------------------
 

@@ -236,6 +236,8 @@ SCHEMAS: dict[str, Any] = {
                         "torrents": INT,
                         "brake_engaged": BOOL,
                         "last_error": NSTR,
+                        "last_error_at": NNUM,
+                        "waiting": NSTR,
                     }
                 )
             ),

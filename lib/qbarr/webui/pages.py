@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import bottle
 
+from qbarr import heartbeat
 from qbarr.webui import api, auth, charts, configedit, initext, queries, words
 from qbarr.webui.context import Identity, Web, WebError
 from qbarr.webui.params import form_body, query_str
@@ -45,6 +46,20 @@ def reach_class(value: bool | None) -> str:
     return "muted" if value is None else ("ok" if value else "bad")
 
 
+def status_lines(inst: Mapping[str, Any]) -> list[str]:
+    """An instance's state in words: what it waits on right now, each remote from its own
+    last call (since when, last error with its age), and what is not done yet and why."""
+    now = time.time()
+    stats = inst.get("stats") or {}
+    lines = []
+    waiting = heartbeat.waiting_text(stats, inst.get("heartbeat_at"))
+    if waiting:
+        lines.append(waiting)
+    targets = stats.get("targets") or {}
+    lines += [heartbeat.target_text(now, t) for t in targets.values() if isinstance(t, dict)]
+    return lines + heartbeat.backlog_lines(now, stats.get("backlog"))
+
+
 def render(web: Web, name: str, ident: Identity | None, **kw: Any) -> str:
     """Render a template with the layout's variables; scrub secrets from the result."""
     csrf = web.sessions.csrf(ident.sid) if ident and ident.sid else ""
@@ -64,6 +79,7 @@ def render(web: Web, name: str, ident: Identity | None, **kw: Any) -> str:
         "w": words,
         "reach_text": reach_text,
         "reach_class": reach_class,
+        "status_lines": status_lines,
     }
     env.update(kw)
     bottle.response.content_type = "text/html; charset=utf-8"
@@ -191,6 +207,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             title="Overview",
             page="overview",
             data=data,
+            now=time.time(),
             rule_chart=charts.rule_bars(data["rules_24h"]),
             hourly_chart=charts.hourly_bars(data["hourly"]),
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from qbarr import heartbeat
 from qbarr.db import rows
 from qbarr.webui.words import FAIL_RULES, IMPORT_RULES, rule_words
 
@@ -432,6 +433,8 @@ def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, A
             "torrents": i["torrents"],
             "brake_engaged": i["brake_engaged"],
             "last_error": i["last_error"],
+            "last_error_at": i["last_error_at"],
+            "waiting": heartbeat.waiting_text(i["stats"], i["heartbeat_at"]),
         }
         for i in instances(db, now)
     ]

@@ -1,10 +1,17 @@
-"""Start an Arr / Overseerr / Ombi simulator as a real subprocess (tests, bench, demo).
+"""Start an Arr / Overseerr / Ombi simulator as a real subprocess (tests, bench, demo),
+or an Arr simulator in a thread of this process (fast unit tests).
 
     sim = start_sim("radarr", api_key="k", qbt_url=url, qbt_username="u", qbt_password="p")
     try:
         ... sim.url ... sim.control("GET", "/sim/state") ...
     finally:
         sim.stop()
+
+    arr = serve_in_thread(SimOptions("radarr", "radarr", qbt_url=url), api_key="k")
+    try:
+        ... arr.url ... arr.sim (the SimArr) ... arr.faults.update({"outage": 5}) ...
+    finally:
+        arr.stop()
 
 The API key and the qBittorrent password go through the environment of the
 child ($QBARR_SIM_API_KEY, $QBARR_SIM_QBT_PASSWORD), not its command line.
@@ -20,11 +27,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from qbarr.sim.arr.engine import SimArr, SimOptions
+from qbarr.sim.arr.faults import Faults
+from qbarr.sim.arr.server import InThread
 
 
 def free_port() -> int:
@@ -171,3 +183,41 @@ def start_sim(
         if "Address already in use" not in last_error:
             break
     raise RuntimeError(f"{kind} simulator did not start:\n{last_error}")
+
+
+def assemble(
+    options: SimOptions,
+    library_size: int,
+    api_key: str,
+    *,
+    missing_fraction: float = 0.1,
+    cutoff_fraction: float = 0.05,
+    url_base: str = "",
+    qbt: Any = None,
+) -> tuple[Callable[..., Any], SimArr, Faults]:
+    """A generated library and the WSGI callable of one Arr simulator (server.wsgi_app)."""
+    from qbarr.sim.arr.library import generate
+    from qbarr.sim.arr.server import wsgi_app
+
+    lib = generate(options.kind, library_size, missing_fraction, cutoff_fraction, options.seed)
+    sim = SimArr(lib, options, qbt)
+    faults = Faults(seed=options.seed)
+    return wsgi_app(sim, api_key, faults, url_base), sim, faults
+
+
+def serve_in_thread(
+    options: SimOptions, api_key: str, library_size: int = 200, qbt_password: str = ""
+) -> InThread:
+    """A generated Arr simulator, started, on a free port of 127.0.0.1 in a daemon thread."""
+    from qbarr.sim.arr.library import generate
+    from qbarr.sim.arr.server import serve_in_thread as serve
+
+    qbt = None
+    if options.qbt_url:
+        from qbarr.qbittorrent import QbtClient
+
+        qbt = QbtClient(options.qbt_url, options.qbt_username, qbt_password, timeout=10.0)
+    lib = generate(options.kind, library_size, 0.1, 0.05, options.seed)
+    served = serve(SimArr(lib, options, qbt), api_key, Faults(seed=options.seed))
+    served.sim.start()
+    return served

@@ -11,6 +11,14 @@
  · {{detail['pending_requests']}} request(s) waiting for the manager
  % end
 </p>
+% lines = status_lines(inst)
+% if lines:
+<ul class="status">
+% for line in lines:
+  <li>{{line}}</li>
+% end
+</ul>
+% end
 % if inst['brake_engaged']:
 <form method="post" action="/instances/{{quote(inst['name'])}}/brake/release" class="brake">
   <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="next" value="{{here}}">
