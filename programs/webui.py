@@ -61,10 +61,7 @@ def gunicorn_options(webui: Any) -> dict[str, Any]:
 
 def load_checked(home: Home) -> qconfig.Config:
     """Load and check config.ini; migrate the database (cheap when current)."""
-    from qbarr.webui.auth import check_exposure
-
-    cfg = qconfig.load(home.config)
-    check_exposure(cfg.webui, str(home.config))
+    cfg = qconfig.load(home.config, suite=True)
     home.root.mkdir(parents=True, exist_ok=True)
     qdb.open_migrated(home.database).conn.close()
     return cfg

@@ -11,7 +11,8 @@ import pytest
 BIN = Path(sys.executable).parent
 SEARCH = str(BIN / "qbarr-search") if (BIN / "qbarr-search").exists() else "qbarr-search"
 
-BASE = """[Radarr-Main]
+BASE = """[qBittorrent]
+[Radarr-Main]
 URL = http://127.0.0.1:1
 APIKey = the-arr-secret-key
 Category = radarr

@@ -9,7 +9,6 @@ import pytest
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr.config import ConfigError
 from qbarr.webui import auth
 from qbarr.webui.api import ROUTES
 from tests.support import webui_seed as seedmod
@@ -194,13 +193,14 @@ def test_auth_disabled_needs_loopback_or_explicit_exposure(tmp_path):
         "Token": "",
         "Password": "",
     }
-    with pytest.raises(ConfigError, match="AllowInsecureExposure"):
-        auth.check_exposure(base)
-    auth.check_exposure({**base, "AllowInsecureExposure": True})
-    auth.check_exposure({**base, "Host": "127.0.0.1"})
-    auth.check_exposure({**base, "Host": "::1"})
-    with pytest.raises(ConfigError, match="needs a Token"):
-        auth.check_exposure({**base, "AuthDisabled": False, "Host": "127.0.0.1"})
+    path = tmp_path / "config.ini"
+    [line] = qconfig.suite_problems(path, base)
+    assert "AllowInsecureExposure" in line
+    assert qconfig.suite_problems(path, {**base, "AllowInsecureExposure": True}) == []
+    assert qconfig.suite_problems(path, {**base, "Host": "127.0.0.1"}) == []
+    assert qconfig.suite_problems(path, {**base, "Host": "::1"}) == []
+    [line] = qconfig.suite_problems(path, {**base, "AuthDisabled": False, "Host": "127.0.0.1"})
+    assert "needs a Token" in line
 
 
 def test_program_refuses_insecure_exposure(tmp_path, capsys):

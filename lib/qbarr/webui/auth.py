@@ -9,14 +9,13 @@
 - Every POST needs the bearer token or the session's CSRF token (``X-CSRF-Token`` header or
   a ``csrf`` form field). The CSRF token is an HMAC of the session id, so nothing is stored.
 - Auth can only be turned off with ``AuthDisabled = true``, and only on a loopback bind
-  unless ``AllowInsecureExposure = true`` as well (:func:`check_exposure`).
+  unless ``AllowInsecureExposure = true`` as well (:func:`qbarr.config.suite_problems`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import time
 from collections.abc import Mapping
@@ -25,50 +24,11 @@ from typing import Any
 import sqlite_utils
 
 from qbarr import db as qdb
-from qbarr.config import ConfigError
 
 SESSION_COOKIE = "qbarr_session"
 PRELOGIN_COOKIE = "qbarr_login"
 SESSION_MAX_AGE = 30 * 24 * 3600
 KV_SESSION_KEY = "webui.session_key"
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip().strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(webui: Mapping[str, Any], path: str = "config.ini") -> None:
-    """Refuse settings that would expose the web UI without protection.
-
-    Raises:
-        ConfigError: auth off on a non-loopback bind without AllowInsecureExposure, or auth
-            on without any credential to log in with.
-    """
-    host = str(webui["Host"])
-    if webui["AuthDisabled"]:
-        if not is_loopback(host) and not webui["AllowInsecureExposure"]:
-            raise ConfigError(
-                [
-                    f"{path}: [WebUI] AuthDisabled = true is refused with Host = {host!r} "
-                    "(not a loopback address): anyone who reaches the port could restart programs "
-                    "and edit the config. Bind 127.0.0.1, turn auth back on, or set "
-                    "AllowInsecureExposure = true to accept the risk."
-                ]
-            )
-        return
-    if not webui["Token"] and not webui["Password"]:
-        raise ConfigError(
-            [
-                f"{path}: [WebUI] needs a Token (`qbarr init` generates one) or a Password to log "
-                "in with, or AuthDisabled = true (loopback only)"
-            ]
-        )
 
 
 def credentials_fingerprint(webui: Mapping[str, Any]) -> str:

@@ -84,8 +84,7 @@ class Web:
 
     def _reload(self) -> None:
         try:
-            fresh = qconfig.load(self.home.config)
-            auth.check_exposure(fresh.webui, str(self.home.config))
+            fresh = qconfig.load(self.home.config, suite=True)
         except ConfigError as exc:
             log.warning(
                 "config.ini changed but is not usable; keeping the previous settings: %s",
