@@ -10,7 +10,6 @@ then write + fsync + ``os.replace``. A secret shown as the mask is kept as store
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import hashlib
 import os
@@ -25,6 +24,7 @@ from typing import Any
 from configobj import ConfigObj
 
 from qbarr import config as qconfig
+from qbarr import fileio
 from qbarr.config import MASK, SECRET_KEYS, ConfigError
 from qbarr.webui import initext
 
@@ -297,25 +297,10 @@ def save(config_path: Path, text: str, now: float | None = None) -> Path | None:
             while backup.exists():
                 backup = config_path.with_name(f"{config_path.name}.bak-{stamp}-{n}")
                 n += 1
-            _write_atomic(backup, config_path.read_bytes())
-        _write_atomic(config_path, text.encode("utf-8"))
+            fileio.write_atomic(backup, config_path.read_bytes())
+        fileio.write_atomic(config_path, text.encode("utf-8"))
         _prune_backups(config_path)
     return backup
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _prune_backups(config_path: Path) -> None:
