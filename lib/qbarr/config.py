@@ -42,7 +42,7 @@ from configobj import (
     flatten_errors,
     get_extra_values,
 )
-from configobj.validate import Validator, VdtValueError
+from configobj.validate import Validator, VdtValueError, is_string_list
 
 from qbarr.units import parse_duration, parse_size
 
@@ -52,6 +52,7 @@ SECRET_KEYS = frozenset({"password", "apikey", "token"})
 MASK = "********"
 ENV_PREFIX = "QBARR__"
 EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
+QBT_DEFAULT_URL = "http://127.0.0.1:8080"  # configspec.ini [qBittorrent] URL's default
 REQUIRED_SECTIONS = {"qBittorrent": "it says where qBittorrent is: URL, Username, Password"}
 # Instance (section) names become program names, --instance arguments and process titles:
 # letters, digits, space, - _ . only, starting with a letter or digit.
@@ -177,6 +178,12 @@ def _check_optional_url(value: Any) -> str:
     return _check_url(value, optional=True)
 
 
+def _check_string_list(value: Any, min: str | None = None, max: str | None = None) -> list[str]:
+    """configobj's string_list, except that an empty value is the empty list (``Key =``, as
+    config.ini.example shows it, meant 'not a list' before)."""
+    return list(is_string_list([] if value == "" else value, min, max))
+
+
 def _check_size(value: Any) -> int:
     try:
         return parse_size(value)
@@ -189,6 +196,7 @@ def _validator() -> Validator:
         {
             "duration": _check_duration,
             "size": _check_size,
+            "string_list": _check_string_list,
             "url": _check_url,
             "optional_url": _check_optional_url,
         }
@@ -348,18 +356,22 @@ def _mask_url_userinfo(text: str) -> str:
 
 
 def load(
-    path: str | os.PathLike[str], env: Mapping[str, str] | None = None, suite: bool = False
+    path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    suite: bool = False,
+    text: str | None = None,
 ) -> Config:
     """Read, override from the environment, validate and type config.ini.
 
     ``suite=True`` adds the checks of the suite as a whole (:func:`suite_problems`): what
-    ``qbarr check``, ``qbarr run`` and the web UI accept.
+    ``qbarr check``, ``qbarr run`` and the web UI accept. ``text`` checks that text as if
+    it were the file at ``path`` (the web UI's editor, before it saves).
 
     Raises:
         ConfigError: with one line per problem.
     """
     path = Path(path)
-    cfg = read_raw(path)
+    cfg = read_raw(path) if text is None else parse_text(text.removeprefix("\ufeff"), path)
     cfg.filename = str(path)
     applied = apply_env_overrides(cfg, os.environ if env is None else env)
     if not cfg.sections and not cfg.scalars and not applied:

@@ -290,3 +290,10 @@ def test_suite_checks_accept_auth_in_the_allowed_ways(tmp_path: Path) -> None:
     ):
         text = BASE.format(password="pw").replace("[WebUI]\n", f"[WebUI]\n{webui}")
         load(write(tmp_path, text), env={}, suite=True)
+
+
+def test_an_empty_list_value_is_the_empty_list(tmp_path: Path) -> None:
+    # config.ini.example shows "# FileExtensionAllowlist =": uncommented, it must load
+    text = BASE.format(password="pw") + "    [[Torrent]]\n    FileExtensionAllowlist =\n"
+    inst = load(write(tmp_path, text), env={}).instance("Sonarr-B")
+    assert inst.section["Torrent"]["FileExtensionAllowlist"] == []

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from qbarr import config as qconfig
-from qbarr.config import ConfigError
 from qbarr.webui import apply as qapply
-from qbarr.webui import configedit, queries, writes
+from qbarr.webui import configedit, listen, queries, writes
 from qbarr.webui.context import Web, WebError
 from qbarr.webui.openapi import ApiRoute, Param, s
 from qbarr.webui.params import json_body, query_enum, query_int, query_str, query_time
@@ -339,11 +338,21 @@ def _change(raw: Any) -> configedit.Change:
     return configedit.Change(tuple(path), key, value)
 
 
+def _listen_check(web: Web) -> configedit.Check:
+    return lambda cfg: listen.problems(web.config_path, cfg.webui, web.listening)
+
+
 def _prepare(web: Web, base: str | None, changes: Any, text: str | None) -> configedit.Outcome:
     try:
-        return configedit.prepare(web.config_path, base, changes, text)
+        return configedit.prepare(web.config_path, base, changes, text, _listen_check(web))
     except configedit.EditRefused as exc:
-        raise WebError(exc.status, "the config edit was refused", problems=exc.problems) from None
+        raise _refused(web, exc) from None
+
+
+def _refused(web: Web, exc: configedit.EditRefused) -> WebError:
+    problems = [{"field": p["field"], "message": web.scrub(p["message"])} for p in exc.problems]
+    message = "the config edit was refused" + (": nothing was written" if exc.status == 422 else "")
+    return WebError(exc.status, message, problems=problems)
 
 
 def config_preview(web: Web) -> dict[str, Any]:
@@ -360,33 +369,32 @@ def config_preview(web: Web) -> dict[str, Any]:
 
 def config_save(web: Web) -> dict[str, Any]:
     base, changes, text, do_apply = _edit_from_body(web)
+    if text is not None and not base:
+        raise WebError(
+            428,
+            "saving the whole text needs 'base' (from GET /api/config): without it a save "
+            "would overwrite whatever changed meanwhile",
+        )
     return save_config(web, base, changes, text, do_apply)
 
 
 def save_config(
     web: Web, base: str | None, changes: Any, text: str | None, do_apply: bool
 ) -> dict[str, Any]:
-    outcome = _prepare(web, base, changes, text)
-    if outcome.problems:
-        problems = [
-            {"field": p["field"], "message": web.scrub(p["message"])} for p in outcome.problems
-        ]
-        raise WebError(422, "the config edit was refused: nothing was written", problems=problems)
-    if not outcome.diff:
-        return {"saved": False, "backup": None, "diff": "", "applied": None}
     try:
-        old = qconfig.load(web.config_path)
-    except ConfigError:
-        old = None
-    backup = configedit.save(web.config_path, outcome.text)
+        done = configedit.save_edit(web.config_path, base, changes, text, _listen_check(web))
+    except configedit.EditRefused as exc:
+        raise _refused(web, exc) from None
+    if done.backup is None and not done.outcome.diff:
+        return {"saved": False, "backup": None, "diff": "", "applied": None}
     applied = None
-    if do_apply and outcome.config is not None:
-        applied = qapply.apply(web.home, web.supervisor_url, old, outcome.config)
+    if do_apply and done.outcome.config is not None:
+        applied = qapply.apply(web.home, web.supervisor_url, done.old, done.outcome.config)
         applied["errors"] = [web.scrub(e) for e in applied["errors"]]
     return {
         "saved": True,
-        "backup": backup.name if backup else None,
-        "diff": web.scrub(outcome.diff),
+        "backup": done.backup.name if done.backup else None,
+        "diff": web.scrub(done.outcome.diff),
         "applied": applied,
     }
 
@@ -684,7 +692,7 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
             "Validate, back up, save atomically and apply an edit",
             "ConfigSaved",
             body="ConfigEdit",
-            errors=(409, 422),
+            errors=(409, 422, 428),
             tags=("config",),
         ),
         config_save,

@@ -57,6 +57,8 @@ class Web:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._config = config
+        # the address this process serves (a later Port edit applies at the next start)
+        self.listening = (str(config.webui["Host"]), int(config.webui["Port"]))
         self._stamp = self._file_stamp()
         self._secrets = self._collect_secrets(config)
         self.sessions = auth.Sessions(auth.load_session_key(self.db))

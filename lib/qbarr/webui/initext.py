@@ -184,14 +184,18 @@ def mask_text(text: str, reference: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def unmask_text(text: str, stored_text: str) -> tuple[str, list[tuple[tuple[str, ...], str]]]:
+def unmask_text(
+    text: str, stored_text: str
+) -> tuple[str, list[tuple[tuple[str, ...], str]], set[tuple[tuple[str, ...], str]]]:
     """Put the stored secrets back where the submitted text still has the mask.
 
-    Returns the text and the (path, key) of masked secrets that have no stored value.
+    Returns the text, the (path, key) of masked secrets that have no stored value, and the
+    (path, key) of the secrets that were put back (kept as stored).
     """
     lines = text.split("\n")
     stored = _secret_values(stored_text.split("\n"))
     orphans = []
+    kept = set()
     for line in key_lines(lines):
         if line.key.lower() not in SECRET_KEYS or _unquote(line.value_text) != MASK:
             continue
@@ -200,7 +204,8 @@ def unmask_text(text: str, stored_text: str) -> tuple[str, list[tuple[tuple[str,
             orphans.append((line.path, line.key))
             continue
         lines[line.index] = f"{line.indent}{line.key} = {original}"
-    return "\n".join(lines), orphans
+        kept.add((line.path, line.key))
+    return "\n".join(lines), orphans, kept
 
 
 def _secret_values(lines: list[str]) -> dict[tuple[tuple[str, ...], str], str]:

@@ -355,6 +355,7 @@ ERROR_TEXT = {
     409: "Conflict (wrong program state, config changed meanwhile)",
     413: "Request body too large",
     422: "The config edit is invalid: nothing was written",
+    428: "Precondition required (saving the whole text needs the base it was edited from)",
     429: "Too many attempts",
     502: "supervisord refused the call",
     503: "supervisord or the database is unreachable",
