@@ -180,8 +180,22 @@ def _check_optional_url(value: Any) -> str:
 
 def _check_string_list(value: Any, min: str | None = None, max: str | None = None) -> list[str]:
     """configobj's string_list, except that an empty value is the empty list (``Key =``, as
-    config.ini.example shows it, meant 'not a list' before)."""
-    return list(is_string_list([] if value == "" else value, min, max))
+    config.ini.example shows it) and a single value a list of one (``Key = .mkv``): both
+    were refused as 'not a list' before."""
+    if isinstance(value, str):
+        value = [value] if value.strip() else []
+    return list(is_string_list(value, min, max))
+
+
+def _check_network_list(value: Any) -> list[str]:
+    """A list of IP addresses or CIDR blocks (``10.0.0.2, 172.16.0.0/12``)."""
+    items = _check_string_list(value)
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise _Refused(value, f"{item!r} is not an IP address or CIDR block") from None
+    return items
 
 
 def _check_size(value: Any) -> int:
@@ -197,6 +211,7 @@ def _validator() -> Validator:
             "duration": _check_duration,
             "size": _check_size,
             "string_list": _check_string_list,
+            "network_list": _check_network_list,
             "url": _check_url,
             "optional_url": _check_optional_url,
         }
@@ -218,6 +233,7 @@ def _expected(check: str) -> str:
         "option": "one of",
         "url": "a URL such as http://127.0.0.1:7878 (http:// or https://, a host, a port)",
         "optional_url": "empty, or a URL such as http://127.0.0.1:5055",
+        "network_list": "a comma-separated list of IP addresses or CIDR blocks",
     }.get(name, name)
     if name == "string" and args in ("min=1", ""):
         return "non-empty text" if args else words

@@ -180,4 +180,16 @@ MIGRATION_4 = [
     "CREATE INDEX torrents_live_state ON torrents(instance, state) WHERE gone_at IS NULL",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
+# The web UI's login sessions, so that logout and expiry end them on the server (a cookie
+# alone stayed valid for 30 days, even after logout). ``id`` is the SHA-256 of the session
+# id, so a copy of the database holds no usable session.
+MIGRATION_5 = [
+    """CREATE TABLE webui_sessions (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX webui_sessions_expiry ON webui_sessions(expires_at)",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5]

@@ -297,3 +297,20 @@ def test_an_empty_list_value_is_the_empty_list(tmp_path: Path) -> None:
     text = BASE.format(password="pw") + "    [[Torrent]]\n    FileExtensionAllowlist =\n"
     inst = load(write(tmp_path, text), env={}).instance("Sonarr-B")
     assert inst.section["Torrent"]["FileExtensionAllowlist"] == []
+
+
+def test_a_single_list_value_is_a_list_of_one(tmp_path: Path) -> None:
+    text = BASE.format(password="pw") + "    [[Torrent]]\n    FileExtensionAllowlist = .mkv\n"
+    inst = load(write(tmp_path, text), env={}).instance("Sonarr-B")
+    assert inst.section["Torrent"]["FileExtensionAllowlist"] == [".mkv"]
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
+    text = BASE.format(password="pw").replace(
+        "[WebUI]\n", "[WebUI]\nTrustedProxies = 10.0.0.2, proxy.lan\n"
+    )
+    [line] = problems(tmp_path, text)
+    assert "[WebUI] TrustedProxies" in line and "'proxy.lan' is not an IP address" in line
+    text = text.replace("proxy.lan", "172.16.0.0/12")
+    cfg = load(write(tmp_path, text), env={})
+    assert cfg.webui["TrustedProxies"] == ["10.0.0.2", "172.16.0.0/12"]

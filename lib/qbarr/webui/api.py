@@ -19,6 +19,7 @@ from qbarr.webui.supervisor import SupervisorError
 
 HASH_RE = re.compile(r"^[0-9a-fA-F]{32,64}$")
 LOG_DEFAULT, LOG_MAX = 64 * 1024, 1024 * 1024
+LOG_OFFSET_MAX = 2**31 - 1  # supervisord's XML-RPC carries 32-bit integers
 SELF_PROGRAM = "webui"
 
 
@@ -100,7 +101,7 @@ def program_restart(web: Web, name: str) -> dict[str, Any]:
 
 def program_log(web: Web, name: str) -> dict[str, Any]:
     """The tail of a program's log; pass the returned ``offset`` back to follow it."""
-    offset = query_int("offset", 0, 0, 2**53) or 0
+    offset = query_int("offset", 0, 0, LOG_OFFSET_MAX) or 0
     length = query_int("length", LOG_DEFAULT, 1, LOG_MAX) or LOG_DEFAULT
     needle = query_str("q", 200)
     full = _program(web, name)["fullname"]
@@ -534,7 +535,7 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
             "LogTail",
             (
                 PROGRAM,
-                Param("offset", s("integer", minimum=0, maximum=2**53)),
+                Param("offset", s("integer", minimum=0, maximum=LOG_OFFSET_MAX)),
                 Param("length", s("integer", minimum=1, maximum=LOG_MAX)),
                 Param("q", s("string", maxLength=200), description="only lines containing this"),
             ),

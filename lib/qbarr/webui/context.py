@@ -61,7 +61,11 @@ class Web:
         self.listening = (str(config.webui["Host"]), int(config.webui["Port"]))
         self._stamp = self._file_stamp()
         self._secrets = self._collect_secrets(config)
-        self.sessions = auth.Sessions(auth.load_session_key(self.db))
+        self.sessions = auth.Sessions(
+            auth.load_session_key(self.db),
+            db=lambda: self.db,
+            lifetime=lambda: float(self.webui["SessionLifetime"]),
+        )
         self.throttle = auth.LoginThrottle()
         self.started_at = time.time()
 
@@ -116,6 +120,15 @@ class Web:
     @property
     def fingerprint(self) -> str:
         return auth.credentials_fingerprint(self.webui)
+
+    @property
+    def trusted_proxies(self) -> auth.Networks:
+        return auth.parse_networks(self.webui["TrustedProxies"])
+
+    @property
+    def host_names(self) -> list[str]:
+        """Names the Host header may carry besides IP addresses and localhost."""
+        return [str(self.webui["Host"]), *self.webui["AllowedHosts"]]
 
     # -- database -----------------------------------------------------------------------
     @property

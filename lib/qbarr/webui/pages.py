@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import bottle
 
@@ -91,16 +91,22 @@ def render_error(web: Web, status: int, message: str) -> str:
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only local paths: no scheme, no host, no ``//`` (an open redirect otherwise)."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or "\n" in value
-    ):
+    """A path on this site, or ``default``: never a scheme, a host, ``//`` or ``/\\``.
+
+    Browsers drop tabs and line breaks inside a URL and trim control characters and
+    spaces around it (``/\t/evil.example`` becomes ``//evil.example``), so those are
+    stripped first and the result is judged as the browser will read it."""
+    if not value:
         return default
-    return value
+    text = "".join(ch for ch in value if ch not in "\t\n\r").strip("\x00- \x7f")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text) or "\\" in text:
+        return default
+    if not text.startswith("/") or text.startswith("//"):
+        return default
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc:
+        return default
+    return text
 
 
 def redirect(location: str, status: int = 303) -> None:
@@ -155,7 +161,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             bottle.response.status = exc.status
             return render_error(web, exc.status, exc.message)
         next_url = safe_next(form.get("next"))
-        client = bottle.request.remote_addr or "?"
+        client = auth.client_address(bottle.request.environ, web.trusted_proxies)
         expected = bottle.request.get_cookie(auth.PRELOGIN_COOKIE) or ""
         given = form.get("csrf", "")
         if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
@@ -170,13 +176,14 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             return _login_page(web, "Wrong password.", next_url)
         from qbarr.webui.app import set_session_cookie
 
-        set_session_cookie(web.sessions.issue(web.fingerprint))
+        set_session_cookie(web, web.sessions.issue(web.fingerprint))
         bottle.response.delete_cookie(auth.PRELOGIN_COOKIE, path="/login")
         redirect(next_url, 303)
         return ""
 
     @page("/logout", "POST")
     def logout(ident: Identity) -> str:
+        web.sessions.revoke(ident.sid)
         bottle.response.delete_cookie(auth.SESSION_COOKIE, path="/")
         redirect("/login", 303)
         return ""
@@ -377,7 +384,7 @@ def _ensure_session(web: Web, ident: Identity) -> Identity:
         from qbarr.webui.app import set_session_cookie
 
         cookie = web.sessions.issue(web.fingerprint)
-        set_session_cookie(cookie)
+        set_session_cookie(web, cookie)
         return Identity("anonymous", web.sessions.verify(cookie, web.fingerprint))
     return ident
 

@@ -108,8 +108,14 @@ def json_body(limit: int = MAX_BODY) -> dict[str, Any]:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise WebError(400, "the body is nested too deeply") from None
     if not isinstance(value, dict):
         raise WebError(400, "the body must be a JSON object")
+    try:  # JSON may spell lone surrogates (\ud800): not text that can be written as UTF-8
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise WebError(400, "the body holds a lone surrogate (\\uD800-\\uDFFF): not text") from None
     return value
 
 
