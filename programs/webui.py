@@ -24,7 +24,7 @@ from typing import Any
 from qbarr import config as qconfig
 from qbarr import db as qdb
 from qbarr.config import ConfigError
-from qbarr.paths import Home, resolve_home
+from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
 
 log = logging.getLogger("qbarr.webui")
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    private_umask()
     home = resolve_home(args.home)
     try:
         import setproctitle
