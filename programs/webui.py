@@ -48,10 +48,13 @@ def bind_address(host: str, port: int) -> str:
 def gunicorn_options(webui: Any) -> dict[str, Any]:
     """gunicorn settings (see docs/platform notes: gthread, /dev/shm heartbeat, no control
     socket)."""
+    from qbarr.webui.worker import DeadlineThreadWorker
+
     options: dict[str, Any] = {
         "bind": [bind_address(str(webui["Host"]), int(webui["Port"]))],
         "workers": 1,
-        "worker_class": "gthread",
+        # gthread, plus a deadline on reading each request (slow clients cannot hold threads)
+        "worker_class": DeadlineThreadWorker,
         "threads": int(webui["Threads"]),
         "timeout": 30,
         "graceful_timeout": 10,

@@ -149,7 +149,7 @@ def test_bad_edit_in_the_html_form_shows_the_error_beside_the_field(home_c):
     assert r.status_code == 422
     at = r.text.index('data-field="WebUI/Threads"')
     field = r.text[r.text.rindex("<label", 0, at) : r.text.index("</label>", at)]
-    assert 'class="field-error"' in field and "at most 32" in field and 'value="999"' in field
+    assert 'class="field-error"' in field and "at most 64" in field and 'value="999"' in field
     assert home.config.read_bytes() == before
     ok = c.post(
         "/config", data={"csrf": csrf, "base": base, "do": "preview", "f:WebUI/Threads": "6"}

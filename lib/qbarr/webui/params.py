@@ -86,6 +86,8 @@ def raw_body(limit: int = MAX_BODY) -> bytes:
         return b""
     if length:
         data = stream.read(length)
+        if len(data) < length:  # the client stopped sending (or was too slow: worker.py)
+            raise WebError(400, f"the request body ended after {len(data)} of {length} bytes")
     elif "chunked" in env.get("HTTP_TRANSFER_ENCODING", "").lower():
         data = stream.read(limit + 1)
     else:
