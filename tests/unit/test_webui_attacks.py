@@ -209,6 +209,24 @@ def test_configured_names_are_allowed(tmp_path):
             b'{"changes": [{"path": ["\\udfff"], "key": "k", "value": "v"}]}',
         ),
         ("POST", "/api/config/preview", b"[" * 100_000 + b"]" * 100_000),
+        # names with characters that split or strip differently (fuzzer: 500 from initext)
+        ("POST", "/api/config", b'{"changes": [{"path": ["\\f"], "key": "k", "value": "v"}]}'),
+        (
+            "POST",
+            "/api/config",
+            b'{"changes": [{"path": ["a\\u2028b"], "key": "k", "value": "v"}]}',
+        ),
+        (
+            "POST",
+            "/api/config",
+            b'{"changes": [{"path": ["Settings"], "key": " k", "value": "v"}]}',
+        ),
+        (
+            "POST",
+            "/api/config",
+            b'{"changes": [{"path": ["Settings"], "key": "k", "value": "a\\u0085b"}]}',
+        ),
+        ("POST", "/api/config/preview", b'{"text": "[Settings]\\u000bLogLevel = INFO"}'),
         ("POST", "/api/config/preview", b'{"text": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
     ],
 )

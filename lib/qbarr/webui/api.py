@@ -287,6 +287,8 @@ def _edit_from_body(
         raise WebError(400, "'base' must be a string of at most 64 characters")
     if text is not None and (not isinstance(text, str) or len(text) > 200_000):
         raise WebError(400, "'text' must be a string of at most 200000 characters")
+    if isinstance(text, str) and not re.match(configedit.TEXT_PATTERN, text):
+        raise WebError(400, "'text' cannot contain control characters other than tab and newline")
     if isinstance(changes_raw, list) and len(changes_raw) > 500:
         raise WebError(400, "at most 500 changes at once")
     if not isinstance(do_apply, bool):
@@ -334,8 +336,12 @@ def _change(raw: Any) -> configedit.Change:
         raise WebError(400, "'key' must be a string of 1 to 200 characters")
     if value is not None and (not isinstance(value, str) or len(value) > 10_000):
         raise WebError(400, "'value' must be null or a string of at most 10000 characters")
-    if any(ch in "".join(path) + key for ch in "[]=\n\r#"):
-        raise WebError(400, "section and key names cannot contain [ ] = # or line breaks")
+    if not all(re.match(configedit.NAME_PATTERN, name) for name in (*path, key)):
+        raise WebError(
+            400,
+            "section and key names cannot contain [ ] = #, control characters or line "
+            "breaks, nor start or end with a space",
+        )
     return configedit.Change(tuple(path), key, value)
 
 

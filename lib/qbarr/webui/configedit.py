@@ -34,6 +34,13 @@ from qbarr.config import MASK, SECRET_KEYS, ConfigError
 from qbarr.webui import initext
 
 BACKUPS_KEPT = 10
+# What an edit may contain (also the API document's patterns). configobj splits lines with
+# str.splitlines(), which also breaks at \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029: such a
+# character would make the file read differently from the text that was checked.
+_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x85\\u2028\\u2029"
+TEXT_PATTERN = f"^[^{_CONTROL}]*$"
+VALUE_PATTERN = f"^[^\\n\\r{_CONTROL}]*$"
+NAME_PATTERN = f"^(?!\\s)(?!.*\\s$)[^\\[\\]=#\\t\\n\\r{_CONTROL}]+$"
 _PROBLEM = re.compile(
     r"^(?P<path>.*?): (?P<sections>(?:\[[^\]\n]*\])+)(?: (?P<key>[A-Za-z0-9_.-]+))?"
 )

@@ -20,6 +20,9 @@ _SECTION = re.compile(r"^(\s*)(\[+)\s*(.*?)\s*(\]+)\s*(#.*)?$")
 _KEY = re.compile(r"^(\s*)([^#\[\s=][^=]*?)\s*=\s*(.*?)\s*$")
 
 
+_SPLITS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines() breaks lines there too
+
+
 class EditError(ValueError):
     """A value cannot be written as configobj syntax (e.g. a newline in it)."""
 
@@ -66,8 +69,11 @@ def find_key(lines: list[str], path: tuple[str, ...], key: str) -> KeyLine | Non
 
 def quote_value(value: str | list[str]) -> str:
     """A value in configobj syntax (quoted only when needed)."""
-    if not isinstance(value, list) and ("\n" in value or "\r" in value):
-        raise EditError("cannot contain a line break")
+    for item in value if isinstance(value, list) else [value]:
+        if "\n" in item or "\r" in item:
+            raise EditError("cannot contain a line break")
+        if any(ch in _SPLITS or (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in item):
+            raise EditError("cannot contain control characters (only tab)")
     if isinstance(value, list):
         if not value:
             return ","

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import qbarr
+from qbarr.webui.configedit import NAME_PATTERN, TEXT_PATTERN, VALUE_PATTERN
 
 
 def s(type_: str, nullable: bool = False, **kw: Any) -> dict[str, Any]:
@@ -278,9 +279,13 @@ SCHEMAS: dict[str, Any] = {
     ),
     "ConfigChange": obj(
         {
-            "path": {**arr(s("string", minLength=1, maxLength=200)), "minItems": 1, "maxItems": 8},
-            "key": s("string", minLength=1, maxLength=200),
-            "value": s("string", True, maxLength=10000),
+            "path": {
+                **arr(s("string", minLength=1, maxLength=200, pattern=NAME_PATTERN)),
+                "minItems": 1,
+                "maxItems": 8,
+            },
+            "key": s("string", minLength=1, maxLength=200, pattern=NAME_PATTERN),
+            "value": s("string", True, maxLength=10000, pattern=VALUE_PATTERN),
         },
         required=["path", "key"],
         extra=False,
@@ -290,7 +295,7 @@ SCHEMAS: dict[str, Any] = {
             obj(
                 {
                     "base": s("string", maxLength=64),
-                    "text": s("string", maxLength=200000),
+                    "text": s("string", maxLength=200000, pattern=TEXT_PATTERN),
                     "apply": BOOL,
                 },
                 required=["text"],
