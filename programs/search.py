@@ -38,7 +38,7 @@ from qbarr.search import recorder
 from qbarr.search.runner import SearchRunner
 from qbarr.search.settings import RequestSettings, SearchSettings, settings_for
 from qbarr.search.sources import make_source
-from qbarr.search.status import row_name
+from qbarr.search.status import SEARCH_KIND, row_name
 
 COMMAND = "qbarr-search"
 KEEP_HISTORY = 90 * 86400.0
@@ -76,7 +76,7 @@ class SearchProgram:
             progress=self._progress,
         )
         self.heartbeat = Heartbeat(
-            db, row_name(inst.name), program=f"search-{inst.slug}", kind="search"
+            db, row_name(inst.name), program=f"search-{inst.slug}", kind=SEARCH_KIND
         )
         self.heartbeat.started()
         self.reload_error: str | None = None
@@ -219,7 +219,7 @@ def wait_for_config(
     restart it into a loop and then give up (FATAL). None when a stop was asked for.
     """
     program = f"search-{configmod.slugify(name)}"
-    heartbeat = Heartbeat(db, row_name(name), program=program, kind="search")
+    heartbeat = Heartbeat(db, row_name(name), program=program, kind=SEARCH_KIND)
     shown = None
     while not ctx.signals.stop_requested:
         try:

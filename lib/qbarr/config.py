@@ -218,6 +218,18 @@ def _validator() -> Validator:
     )
 
 
+def spec_default(check: str) -> str | None:
+    """The default of a configspec check as config.ini spells it: ``2s``, a list joined by
+    ``, ``, ``""`` for an empty default; None when the key has none (it is required).
+    The one reading of configspec defaults (the README tables and the web UI's form)."""
+    default = _validator()._parse_with_caching(check)[3]  # configobj's own check parser
+    if default is None:
+        return None
+    if isinstance(default, list):
+        return ", ".join(default)
+    return "" if default == "None" else str(default)
+
+
 def _expected(check: str) -> str:
     """Turn a configspec check into words for an error message."""
     name, _, args = check.partition("(")

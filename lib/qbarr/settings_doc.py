@@ -16,7 +16,7 @@ from pathlib import Path
 
 from configobj import ConfigObj
 
-from qbarr.config import spec_path
+from qbarr.config import spec_default, spec_path
 
 _SECTION = re.compile(r"^\s*#?\s*(\[+)([^\]]+)(\]+)\s*$")
 _KEY = re.compile(r"^\s*#?\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*)$")
@@ -33,7 +33,7 @@ class Setting:
     meaning: str
 
 
-def _generic(section_path: list[str]) -> str:
+def generic_section(section_path: list[str]) -> str:
     """Display name of a section: Arr sections become ``<Arr>``, trackers ``<Tracker>``."""
     fixed = {"Settings", "qBittorrent", "WebUI"}
     parts = []
@@ -45,6 +45,11 @@ def _generic(section_path: list[str]) -> str:
         else:
             parts.append(name)
     return "][".join(parts)
+
+
+def meanings() -> dict[tuple[str, str], str]:
+    """(generic section, key) -> its explanation in the shipped config.ini.example."""
+    return example_comments(example_path())
 
 
 def example_comments(example: Path) -> dict[tuple[str, str], str]:
@@ -62,7 +67,7 @@ def example_comments(example: Path) -> dict[tuple[str, str], str]:
             continue
         key = _KEY.match(line)
         if key and path:
-            name = (_generic(path), key.group(1))
+            name = (generic_section(path), key.group(1))
             if pending:
                 previous_meaning = " ".join(pending)
             if name not in found or pending:
@@ -79,15 +84,10 @@ def example_comments(example: Path) -> dict[tuple[str, str], str]:
 
 
 def _default(check: str) -> str:
-    match = re.search(r"default=(list\([^)]*\)|\"[^\"]*\"|[^,)]*)", check)
-    if not match:
+    default = spec_default(check)
+    if default is None:
         return "(required)"
-    value = match.group(1)
-    if value.startswith("list("):
-        inner = value[5:-1]
-        return inner.replace('"', "") if inner else "(empty)"
-    value = value.strip('"')
-    return value if value not in ("", "None") else "(empty)"
+    return default or "(empty)"
 
 
 def _walk(spec: ConfigObj | dict, path: list[str]) -> list[tuple[list[str], str, str]]:
@@ -112,7 +112,7 @@ def settings(example: Path | None = None) -> list[Setting]:
     comments = example_comments(example)
     result = []
     for path, key, check in _walk(spec, []):
-        section = _generic(path)
+        section = generic_section(path)
         result.append(
             Setting(section, key, check, _default(check), comments.get((section, key), ""))
         )

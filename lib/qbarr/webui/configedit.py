@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from configobj import ConfigObj
 
 from qbarr import config as qconfig
-from qbarr import fileio
+from qbarr import fileio, settings_doc
 from qbarr.config import MASK, SECRET_KEYS, ConfigError
 from qbarr.webui import initext
 
@@ -104,22 +104,13 @@ def _is_list(check: str) -> bool:
     return check.startswith(("string_list", "list", "force_list"))
 
 
-def _default_of(check: str) -> str:
-    match = re.search(r"default=(list\(.*\)|\"[^\"]*\"|[^,)]*)", check)
-    if not match:
-        return ""
-    value = match.group(1)
-    if value.startswith("list("):
-        inner = value[5:-1]
-        return ", ".join(x.strip().strip("\"'") for x in inner.split('", "')) if inner else ""
-    return "" if value in ('""', "None") else value
-
-
 def form(text: str) -> list[dict[str, Any]]:
     """The edit form: one entry per section present in the file, fields from the configspec
-    (with defaults) plus any key present in the file; secret values are masked."""
+    (with defaults and config.ini.example's explanation) plus any key present in the file;
+    secret values are masked."""
     raw = ConfigObj(text.split("\n"), list_values=True, interpolation=False, _inspec=False)
     spec = _spec()
+    meanings = settings_doc.meanings()
     sections: list[dict[str, Any]] = []
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
@@ -143,7 +134,8 @@ def form(text: str) -> list[dict[str, Any]]:
                     "key": key,
                     "present": present,
                     "value": value,
-                    "default": "" if secret else _default_of(check),
+                    "default": "" if secret or not check else qconfig.spec_default(check) or "",
+                    "help": meanings.get((settings_doc.generic_section(list(path)), key), ""),
                     "check": check,
                     "secret": secret,
                     "list": _is_list(check),

@@ -18,7 +18,7 @@ from qbarr import config as qconfig
 from qbarr import db as qdb
 from qbarr.config import MASK, Config, ConfigError
 from qbarr.paths import Home
-from qbarr.webui import auth
+from qbarr.webui import auth, queries
 from qbarr.webui.supervisor import Supervisor
 
 log = logging.getLogger("qbarr.webui")
@@ -157,18 +157,15 @@ class Web:
         for inst in self.config.instances:
             if name in (inst.name, inst.slug, inst.program):
                 return inst.name
-        known = qdb.rows(
-            self.db, "SELECT name FROM instances WHERE name = ? OR program = ?", (name, name)
-        )
-        if known:
-            return str(known[0]["name"])
-        raise WebError(404, f"unknown instance {name!r}")
+        known = queries.find_instance(self.db, name)
+        if known is None:
+            raise WebError(404, f"unknown instance {name!r}")
+        return known
 
     def known_instances(self) -> list[str]:
+        """Configured instances, then any other Arr instance the database knows."""
         names = [i.name for i in self.config.instances]
-        for row in qdb.rows(self.db, "SELECT name FROM instances ORDER BY name"):
-            if row["name"] not in names:
-                names.append(row["name"])
+        names += [n for n in queries.instance_names(self.db) if n not in names]
         return names
 
     @property

@@ -85,6 +85,7 @@ SCHEMAS: dict[str, Any] = {
             "state": STR,
             "pid": NINT,
             "uptime": NNUM,
+            "uptime_text": s("string", description="uptime as the pages show it (qbarr.units)"),
             "description": STR,
             "exitstatus": NINT,
             "spawnerr": STR,
@@ -205,6 +206,7 @@ SCHEMAS: dict[str, Any] = {
     "DecisionPage": obj({"items": arr(ref("Decision")), "next_before_id": NINT}),
     "Event": obj(
         {
+            "id": s("integer", description="row id of the decision, action, search or request"),
             "at": NUM,
             "type": s("string", enum=["decision", "action", "search", "request"]),
             "instance": STR,

@@ -12,7 +12,7 @@
   <td>{{i['status'] or ''}}</td>
   <td class="{{reach_class(i['qbt_ok'])}}">{{reach_text(i['qbt_ok'])}}</td>
   <td class="{{reach_class(i['arr_ok'])}}">{{reach_text(i['arr_ok'])}}</td>
-  <td>{{w.duration(i['heartbeat_age'])}}{{' ago' if i['heartbeat_age'] is not None else 'never'}}</td>
+  <td>{{w.dur(i['heartbeat_age'])}}{{' ago' if i['heartbeat_age'] is not None else 'never'}}</td>
   <td>{{i['torrents']}}</td>
   <td>{{'ENGAGED' if i['brake_engaged'] else 'off'}}</td>
   <td class="clip">{{i['last_error'] or ''}}</td>
