@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import bottle
 
+from qbarr.config import SECRET_KEYS
 from qbarr.webui import api, auth, charts, configedit, initext, queries, words
 from qbarr.webui.context import Identity, Web, WebError
 from qbarr.webui.params import form_body, query_str
@@ -343,11 +344,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
                     submitted[f["id"]] = value
                     changes.append(configedit.Change(tuple(f["path"]), f["key"], value))
             web.remember_secrets(
-                [
-                    c.value
-                    for c in changes
-                    if c.value and c.key.lower() in {"password", "apikey", "token"}
-                ]
+                [c.value for c in changes if c.value and c.key.lower() in SECRET_KEYS]
             )
         else:
             web.remember_secrets(api._secret_values_in(text))
