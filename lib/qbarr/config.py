@@ -306,9 +306,22 @@ def apply_env_overrides(cfg: ConfigObj, env: Mapping[str, str]) -> list[str]:
             k for k in spec if k != "__many__" and not hasattr(spec[k], "sections")
         ]
         key = next((k for k in names if _norm(k) == _norm(parts[-1])), parts[-1])
-        node[key] = value
+        check = spec.get(key, "") if hasattr(spec, "get") else ""
+        node[key] = _list_value(value) if _is_list_check(check) else value
         applied.append(var)
     return applied
+
+
+def _is_list_check(check: Any) -> bool:
+    return isinstance(check, str) and check.startswith(("string_list", "network_list"))
+
+
+def _list_value(text: str) -> Any:
+    """An environment value for a list setting, split as the same text in the file would be."""
+    try:
+        return ConfigObj([f"v = {text}"], list_values=True, interpolation=False)["v"]
+    except ConfigObjError:
+        return text  # validation reports it
 
 
 def read_raw(path: Path) -> ConfigObj:

@@ -314,3 +314,9 @@ def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
     text = text.replace("proxy.lan", "172.16.0.0/12")
     cfg = load(write(tmp_path, text), env={})
     assert cfg.webui["TrustedProxies"] == ["10.0.0.2", "172.16.0.0/12"]
+
+
+def test_a_list_from_the_environment_is_split_like_one_in_the_file(tmp_path: Path) -> None:
+    env = {"QBARR__WEBUI__ALLOWEDHOSTS": "nas.lan, qbarr.example.org"}
+    cfg = load(write(tmp_path, BASE.format(password="pw")), env=env)
+    assert cfg.webui["AllowedHosts"] == ["nas.lan", "qbarr.example.org"]
