@@ -12,7 +12,7 @@ import os
 import sys
 
 from qbarr import __version__
-from qbarr.paths import resolve_home
+from qbarr.paths import private_umask, resolve_home
 from qbarr_programs.commands import COMMANDS
 
 HOME_HELP = "data dir (default: $QBARR_HOME, else /config if it exists, else ~/.config/qbarr)"
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    private_umask()  # qbarr run passes it on to supervisord and every program
     home = resolve_home(args.home)
     try:
         return int(args.handler(args, home))

@@ -10,9 +10,12 @@ pure planner what may be sent now, journals and sends it, then writes the heartb
 10 s, so the heartbeat stays fresh); while a step waits on a slow Arr, a Pulse thread keeps
 the heartbeat (qbarr.heartbeat: the heartbeat means alive, not "the step finished").
 
-Exit status: 0 after SIGTERM (the stop happens between two commands), 78 when
-config.ini is unusable at start (the message names file, section and key). A bad edit
-picked up by SIGHUP keeps the previous settings and is reported in the heartbeat.
+Exit status: 0 after SIGTERM (the stop happens between two commands). config.ini unusable
+at start (or this instance missing from it): the program waits, reports the problem in its
+log and heartbeat (status ``config-error``, naming file, section and key) and starts as
+soon as the file is fixed (re-read every 5 s, or at once on SIGHUP); exiting would make
+supervisord restart it into a loop. A bad edit picked up by SIGHUP later keeps the
+previous settings and is reported in the heartbeat.
 Arr or request-service trouble never ends the program: it is reported and retried.
 Signals: TERM = stop, HUP = reload config.ini, USR1 = stack dump into the log.
 """
@@ -35,7 +38,7 @@ from qbarr.paths import Home, resolve_home
 from qbarr.search.runner import SearchRunner
 from qbarr.search.settings import RequestSettings, SearchSettings, settings_for
 from qbarr.search.sources import make_source
-from qbarr.search.status import row_name
+from qbarr.search.status import SEARCH_KIND, row_name
 
 COMMAND = "qbarr-search"
 KEEP_HISTORY = 90 * 86400.0
@@ -73,7 +76,7 @@ class SearchProgram:
             progress=self._progress,
         )
         self.heartbeat = Heartbeat(
-            db, row_name(inst.name), program=f"search-{inst.slug}", kind="search"
+            db, row_name(inst.name), program=f"search-{inst.slug}", kind=SEARCH_KIND
         )
         self.heartbeat.started()
         # Alive while a step waits on a slow Arr (within the call's limit): see qbarr.heartbeat.
@@ -212,6 +215,44 @@ def _describe(s: SearchSettings) -> str:
     return ", ".join(parts)
 
 
+CONFIG_RETRY = 5.0
+"""Seconds between two reads of an unusable config.ini (HUP reads it at once)."""
+
+
+def wait_for_config(
+    ctx: runtime.Context, home: Home, name: str, db: Any
+) -> tuple[Config, Instance] | None:
+    """The config and this program's instance, once config.ini is usable.
+
+    Until then the problem is logged (once per change) and written to the heartbeat row
+    (status ``config-error``), and the program waits: exiting would only make supervisord
+    restart it into a loop and then give up (FATAL). None when a stop was asked for.
+    """
+    program = f"search-{configmod.slugify(name)}"
+    heartbeat = Heartbeat(db, row_name(name), program=program, kind=SEARCH_KIND)
+    shown = None
+    while not ctx.signals.stop_requested:
+        try:
+            cfg = configmod.load(home.config)
+            return cfg, cfg.instance(name)
+        except ConfigError as exc:
+            message = "config.ini is invalid: " + "; ".join(exc.problems)
+        except KeyError as exc:
+            message = str(exc.args[0])
+        message = ctx.scrub(message)
+        if message != shown:
+            if shown is None:
+                heartbeat.started()
+            log.error("%s (waiting for a fix; the program keeps running)", message)
+            shown = message
+        heartbeat.beat("config-error", error=message, cycle=False)
+        ctx.signals.wait(CONFIG_RETRY)
+        ctx.signals.take_reload()
+    if shown is not None:
+        heartbeat.stopped()
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=COMMAND,
@@ -229,20 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     ctx = runtime.start(COMMAND, label=f"search-{slug}", home=home, title=args.instance)
     if runtime.debug_trigger(home, "crash", f"search-{slug}"):
         raise SystemExit(f"debug/crash-search-{slug} exists: crashing on purpose")
-    try:
-        cfg = configmod.load(home.config)
-        inst = cfg.instance(args.instance)
-    except ConfigError as exc:
-        for line in exc.problems:
-            print(line, file=sys.stderr)
-            log.error("%s", line)
-        return configmod.EX_CONFIG
-    except KeyError as exc:
-        log.error("%s", exc.args[0])
-        print(exc.args[0], file=sys.stderr)
-        return configmod.EX_CONFIG
-    ctx.use_config(cfg)
     db = dbmod.open_migrated(home.database)
+    found = wait_for_config(ctx, home, args.instance, db)
+    if found is None:
+        return 0  # stopped while waiting
+    cfg, inst = found
+    ctx.use_config(cfg)
     program = SearchProgram(ctx, home, cfg, inst, db)
     return runtime.run_loop(
         ctx,

@@ -5,7 +5,8 @@
     qbarr-sim-arr --kind overseerr --port 5055 --api-key K [--radarr-sim URL --sonarr-sim URL]
 
 The qBittorrent password may also come from $QBARR_SIM_QBT_PASSWORD or
---qbt-password-file, so it need not be on the command line. Logs go to
+--qbt-password-file, and the API key from --api-key-file, so they need not be on the
+command line. Logs go to
 stdout; SIGTERM exits 0. The control API is documented in
 qbarr.sim.arr.control (and faults in qbarr.sim.arr.faults).
 """
@@ -31,6 +32,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--api-key",
         default=os.environ.get("QBARR_SIM_API_KEY", ""),
         help="the key clients must send (or $QBARR_SIM_API_KEY)",
+    )
+    p.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=None,
+        help="read the key from this file (not visible in ps or the environment)",
     )
     p.add_argument("--url-base", default="", help="serve below this path, e.g. /radarr")
     p.add_argument("--qbt-url", default="", help="qBittorrent WebUI the Arr sends torrents to")
@@ -73,8 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if args.library < 0 or args.search_duration < 0 or args.poll_interval <= 0:
         p.error("--library, --search-duration must be >= 0 and --poll-interval > 0")
+    if args.api_key_file is not None:
+        args.api_key = args.api_key_file.read_text(encoding="utf-8").strip()
     if not args.api_key:
-        p.error("--api-key (or $QBARR_SIM_API_KEY) is required")
+        p.error("--api-key, --api-key-file or $QBARR_SIM_API_KEY is required")
     return args
 
 

@@ -6,7 +6,8 @@
         [--time-scale X] [--refresh-ms MS]
 
 The password and API key may also come from $QBARR_SIM_QBT_PASSWORD and
-$QBARR_SIM_QBT_API_KEY. Logs go to stdout (unbuffered); SIGTERM exits 0 at once.
+$QBARR_SIM_QBT_API_KEY, and the password from --password-file. Logs go to stdout
+(unbuffered); SIGTERM exits 0 at once.
 The control API under /sim/ is documented in qbarr.sim.qbittorrent.control.
 """
 
@@ -29,6 +30,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--api", default="4", help="4 (4.5.2), 4.6, 5.0, 5.1 or 5.2 (default 4)")
     p.add_argument("--username", default="admin")
     p.add_argument("--password", default=os.environ.get("QBARR_SIM_QBT_PASSWORD", "adminadmin"))
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        default=None,
+        help="read the password from this file (not visible in ps or the environment)",
+    )
     p.add_argument(
         "--api-key",
         default=os.environ.get("QBARR_SIM_QBT_API_KEY", ""),
@@ -63,7 +70,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ban-after", type=int, default=0, help="failed logins before 403 (0 = never)")
     p.add_argument("--no-gzip", action="store_true", help="never compress answers")
     p.add_argument("--access-log", action="store_true", help="log every request")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.password_file is not None:
+        args.password = args.password_file.read_text(encoding="utf-8").strip()
+    return args
 
 
 def load_scenario(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,8 +4,11 @@ Under supervisord it runs the bottle app in gunicorn (one ``gthread`` worker wit
 ``[WebUI] Threads`` threads, bound to ``[WebUI] Host:Port``). ``--dev`` uses bottle's own
 single-threaded server instead (development only, never under supervisord).
 
-Exits 78 (EX_CONFIG) with a clear message when config.ini is unusable, including auth
-turned off on a non-loopback address without ``AllowInsecureExposure``.
+When config.ini is unusable (``qbarr check``'s checks: e.g. no Token or Password, auth
+off on a non-loopback address) or Host:Port cannot be listened on, the program does not
+exit (under supervisord that is a restart loop ending FATAL): it logs the problem and
+waits, re-reading the file every 2 s (at once on SIGHUP), and starts serving once it is
+fixed. A gunicorn worker started later while the file is broken keeps the last good config.
 """
 
 from __future__ import annotations
@@ -13,13 +16,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr.config import EX_CONFIG, ConfigError
-from qbarr.paths import Home, resolve_home
+from qbarr.config import ConfigError
+from qbarr.paths import Home, private_umask, resolve_home
+from qbarr.webui import listen
+
+log = logging.getLogger("qbarr.webui")
+CONFIG_RETRY = 2.0
+"""Seconds between two reads of an unusable config.ini while the program waits."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,10 +48,13 @@ def bind_address(host: str, port: int) -> str:
 def gunicorn_options(webui: Any) -> dict[str, Any]:
     """gunicorn settings (see docs/platform notes: gthread, /dev/shm heartbeat, no control
     socket)."""
+    from qbarr.webui.worker import DeadlineThreadWorker
+
     options: dict[str, Any] = {
         "bind": [bind_address(str(webui["Host"]), int(webui["Port"]))],
         "workers": 1,
-        "worker_class": "gthread",
+        # gthread, plus a deadline on reading each request (slow clients cannot hold threads)
+        "worker_class": DeadlineThreadWorker,
         "threads": int(webui["Threads"]),
         "timeout": 30,
         "graceful_timeout": 10,
@@ -60,14 +73,66 @@ def gunicorn_options(webui: Any) -> dict[str, Any]:
 
 
 def load_checked(home: Home) -> qconfig.Config:
-    """Load and check config.ini; migrate the database (cheap when current)."""
-    from qbarr.webui.auth import check_exposure
-
-    cfg = qconfig.load(home.config)
-    check_exposure(cfg.webui, str(home.config))
+    """Load config.ini with the suite's checks; migrate the database (cheap when current)."""
+    cfg = qconfig.load(home.config, suite=True)
     home.root.mkdir(parents=True, exist_ok=True)
     qdb.open_migrated(home.database).conn.close()
     return cfg
+
+
+def wait_for_config(
+    home: Home, stop: threading.Event, wake: threading.Event
+) -> qconfig.Config | None:
+    """The config once config.ini is usable and Host:Port free; None when asked to stop.
+
+    Each new problem is logged once; the file is re-read every CONFIG_RETRY seconds, or at
+    once when ``wake`` is set (SIGHUP)."""
+    shown: list[str] | None = None
+    while not stop.is_set():
+        try:
+            cfg = load_checked(home)
+            problems = listen.problems(home.config, cfg.webui)
+        except ConfigError as exc:
+            problems = exc.problems
+        if not problems:
+            if shown:
+                log.info("config.ini is usable now: starting")
+            return cfg
+        if problems != shown:
+            for line in problems:
+                log.error("%s", line)
+            log.error(
+                "config.ini is not usable: waiting for a fix (re-read every %gs)", CONFIG_RETRY
+            )
+            shown = problems
+        wake.wait(CONFIG_RETRY)
+        wake.clear()
+    return None
+
+
+def _waiting_signals() -> tuple[threading.Event, threading.Event]:
+    """TERM/INT set ``stop``, HUP sets ``wake`` (gunicorn installs its own handlers later)."""
+    stop, wake = threading.Event(), threading.Event()
+
+    def on_stop(signum: int, frame: Any) -> None:
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: wake.set())
+    return stop, wake
+
+
+def _worker_config(home: Home, last_good: qconfig.Config) -> qconfig.Config:
+    """A (re)started worker re-reads config.ini; a broken file keeps the last good config."""
+    try:
+        return load_checked(home)
+    except ConfigError as exc:
+        for line in exc.problems:
+            log.error("%s", line)
+        log.error("config.ini is not usable: keeping the last good config")
+        return last_good
 
 
 def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
@@ -85,7 +150,7 @@ def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
 
         def load(self) -> Any:
             # Runs in the worker (no preload): a HUP-restarted worker re-reads config.ini.
-            return make_app(home, load_checked(home), supervisor_url)
+            return make_app(home, _worker_config(home, cfg), supervisor_url)
 
     WebUIApplication().run()
 
@@ -97,19 +162,20 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    private_umask()
     home = resolve_home(args.home)
-    try:
-        cfg = load_checked(home)
-    except ConfigError as exc:
-        for line in exc.problems:
-            print(f"qbarr-webui: {line}", file=sys.stderr)
-        return EX_CONFIG
     try:
         import setproctitle
 
         setproctitle.setproctitle("qbarr-webui")
     except ImportError:  # pragma: no cover - a declared dependency
         pass
+    stop, wake = _waiting_signals()
+    cfg = wait_for_config(home, stop, wake)
+    if cfg is None:
+        return 0
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
     supervisor_url = os.environ.get("SUPERVISOR_SERVER_URL", "")
     if not supervisor_url.startswith("unix://"):
         supervisor_url = home.supervisor_url

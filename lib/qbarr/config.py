@@ -10,11 +10,21 @@ Environment variables ``QBARR__SECTION__KEY`` (or ``QBARR__SECTION__SUB__KEY``) 
 values from the file; names match case-insensitively and ``_`` stands for ``-``.
 
 Every problem is reported as one line naming the file, the section, the key, the bad value
-and what was expected; :class:`ConfigError` carries all of them at once.
+and what was expected; :class:`ConfigError` carries all of them at once. A secret (Password,
+APIKey, Token) never appears in a problem, not even when its line cannot be parsed.
+
+Two levels of checks, so that every door applies the same ones:
+
+- ``load(path)``: the file itself (syntax, types, URLs, required sections, instance names).
+  What each program needs for its own settings.
+- ``load(path, suite=True)``: the above plus what the suite as a whole needs to start (the
+  web UI has credentials, or auth is off in the allowed way). What ``qbarr check``,
+  ``qbarr run``, the web UI program and the web UI's config editor accept.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -22,9 +32,17 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
-from configobj.validate import Validator, VdtValueError
+from configobj import (
+    ConfigObj,
+    ConfigObjError,
+    DuplicateError,
+    NestingError,
+    flatten_errors,
+    get_extra_values,
+)
+from configobj.validate import Validator, VdtValueError, is_string_list
 
 from qbarr.configchecks import search_problems
 from qbarr.configchecks import where as _where
@@ -36,6 +54,11 @@ SECRET_KEYS = frozenset({"password", "apikey", "token"})
 MASK = "********"
 ENV_PREFIX = "QBARR__"
 EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
+QBT_DEFAULT_URL = "http://127.0.0.1:8080"  # configspec.ini [qBittorrent] URL's default
+REQUIRED_SECTIONS = {"qBittorrent": "it says where qBittorrent is: URL, Username, Password"}
+# Instance (section) names become program names, --instance arguments and process titles:
+# letters, digits, space, - _ . only, starting with a letter or digit.
+INSTANCE_NAME = re.compile(r"^[^\W_][\w .-]{0,99}$")
 
 
 class ConfigError(Exception):
@@ -135,6 +158,65 @@ def _check_duration(value: Any, min: str | None = None, max: str | None = None) 
     return seconds
 
 
+class _Refused(VdtValueError):
+    """A value refused with a reason the error line shows (``... is invalid: <reason>``)."""
+
+    def __init__(self, value: Any, reason: str) -> None:
+        super().__init__(value)
+        self.reason = reason
+
+
+def _check_url(value: Any, optional: bool = False) -> str:
+    """An http(s) URL with a host and, if given, a port from 1 to 65535."""
+    if isinstance(value, list):
+        raise _Refused(value, "a single URL, not a list (is there a comma in it?)")
+    text = str(value).strip()
+    if not text and optional:
+        return ""
+    if any(ch.isspace() for ch in text):
+        raise _Refused(value, "it contains whitespace")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not text.lower().startswith(
+        ("http://", "https://")
+    ):
+        raise _Refused(value, "it has no http:// or https:// scheme")
+    if not parts.hostname:
+        raise _Refused(value, "it has no host")
+    hostport = parts.netloc.rpartition("@")[2].rsplit("]", 1)[-1]
+    port_text = hostport.rpartition(":")[2] if ":" in hostport else ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port_text and (port is None or not 1 <= port <= 65535):
+        raise _Refused(value, f"port {port_text} is not a number from 1 to 65535")
+    return text
+
+
+def _check_optional_url(value: Any) -> str:
+    return _check_url(value, optional=True)
+
+
+def _check_string_list(value: Any, min: str | None = None, max: str | None = None) -> list[str]:
+    """configobj's string_list, except that an empty value is the empty list (``Key =``, as
+    config.ini.example shows it) and a single value a list of one (``Key = .mkv``): both
+    were refused as 'not a list' before."""
+    if isinstance(value, str):
+        value = [value] if value.strip() else []
+    return list(is_string_list(value, min, max))
+
+
+def _check_network_list(value: Any) -> list[str]:
+    """A list of IP addresses or CIDR blocks (``10.0.0.2, 172.16.0.0/12``)."""
+    items = _check_string_list(value)
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise _Refused(value, f"{item!r} is not an IP address or CIDR block") from None
+    return items
+
+
 def _check_size(value: Any) -> int:
     try:
         return parse_size(value)
@@ -143,7 +225,28 @@ def _check_size(value: Any) -> int:
 
 
 def _validator() -> Validator:
-    return Validator({"duration": _check_duration, "size": _check_size})
+    return Validator(
+        {
+            "duration": _check_duration,
+            "size": _check_size,
+            "string_list": _check_string_list,
+            "network_list": _check_network_list,
+            "url": _check_url,
+            "optional_url": _check_optional_url,
+        }
+    )
+
+
+def spec_default(check: str) -> str | None:
+    """The default of a configspec check as config.ini spells it: ``2s``, a list joined by
+    ``, ``, ``""`` for an empty default; None when the key has none (it is required).
+    The one reading of configspec defaults (the README tables and the web UI's form)."""
+    default = _validator()._parse_with_caching(check)[3]  # configobj's own check parser
+    if default is None:
+        return None
+    if isinstance(default, list):
+        return ", ".join(default)
+    return "" if default == "None" else str(default)
 
 
 def _expected(check: str) -> str:
@@ -159,6 +262,9 @@ def _expected(check: str) -> str:
         "string": "text",
         "string_list": "a comma-separated list",
         "option": "one of",
+        "url": "a URL such as http://127.0.0.1:7878 (http:// or https://, a host, a port)",
+        "optional_url": "empty, or a URL such as http://127.0.0.1:5055",
+        "network_list": "a comma-separated list of IP addresses or CIDR blocks",
     }.get(name, name)
     if name == "string" and args in ("min=1", ""):
         return "non-empty text" if args else words
@@ -214,15 +320,29 @@ def apply_env_overrides(cfg: ConfigObj, env: Mapping[str, str]) -> list[str]:
             k for k in spec if k != "__many__" and not hasattr(spec[k], "sections")
         ]
         key = next((k for k in names if _norm(k) == _norm(parts[-1])), parts[-1])
-        node[key] = value
+        check = spec.get(key, "") if hasattr(spec, "get") else ""
+        node[key] = _list_value(value) if _is_list_check(check) else value
         applied.append(var)
     return applied
+
+
+def _is_list_check(check: Any) -> bool:
+    return isinstance(check, str) and check.startswith(("string_list", "network_list"))
+
+
+def _list_value(text: str) -> Any:
+    """An environment value for a list setting, split as the same text in the file would be."""
+    try:
+        return ConfigObj([f"v = {text}"], list_values=True, interpolation=False)["v"]
+    except ConfigObjError:
+        return text  # validation reports it
 
 
 def read_raw(path: Path) -> ConfigObj:
     """Parse config.ini without validation; raises ConfigError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a BOM (Windows editors write one) is not part of the first line
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found (create one with `qbarr init`)"]) from None
     except OSError as exc:
@@ -235,6 +355,11 @@ def read_raw(path: Path) -> ConfigObj:
                 "save the file as UTF-8"
             ]
         ) from None
+    return parse_text(text, path)
+
+
+def parse_text(text: str, path: Path) -> ConfigObj:
+    """Parse config.ini text (``path`` names it in errors); raises ConfigError."""
     try:
         return ConfigObj(
             text.splitlines(),
@@ -245,33 +370,126 @@ def read_raw(path: Path) -> ConfigObj:
             _inspec=False,
         )
     except ConfigObjError as exc:
-        lines = [
-            f"{path}: {err.msg} at line {err.line_number}: {err.line!r}"
-            for err in getattr(exc, "errors", [])
-        ]
-        raise ConfigError(lines or [f"{path}: {exc}"]) from None
+        errors = getattr(exc, "errors", []) or [exc]
+        raise ConfigError([_parse_problem(path, err) for err in errors]) from None
 
 
-def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+_KEY_LINE = re.compile(r"^\s*([^=\[#\s][^=]*?)\s*=")
+
+
+def _parse_problem(path: Path, err: Exception) -> str:
+    """One line for a configobj parse error. configobj quotes the whole line, which may hold
+    a secret: show a key line with a secret's value masked, a section line as it is, and
+    any other line (e.g. the second line of a broken password) not at all."""
+    number = getattr(err, "line_number", None)
+    line = str(getattr(err, "line", "") or "")
+    if isinstance(err, DuplicateError):
+        what = "a key or section that appears twice in the same section"
+    elif isinstance(err, NestingError):
+        what = "a section nested deeper than its parent allows"
+    elif "multiline" in str(err):
+        what = "a value opened with \"\"\" or ''' that is never closed"
+    elif "value" in str(err):
+        what = "a value that cannot be read (unbalanced quotes?)"
+    else:
+        what = "neither a [section] header nor a `key = value` line"
+    key = _KEY_LINE.match(line)
+    if key:
+        shown = f"{key.group(1)} = {MASK}" if key.group(1).lower() in SECRET_KEYS else line.strip()
+        shown = repr(_mask_url_userinfo(shown))
+    elif line.lstrip().startswith("["):
+        shown = repr(line.strip())
+    else:
+        shown = "(the line is not shown: it may hold a secret)"
+    where = f"line {number}" if number else "somewhere"
+    return f"{path}: {where}: {what}: {shown}"
+
+
+def _mask_url_userinfo(text: str) -> str:
+    """``http://user:pass@host`` -> ``http://user:********@host``."""
+    return re.sub(r"(://[^/\s:@]*:)[^/\s@]*@", rf"\1{MASK}@", text)
+
+
+def load(
+    path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    suite: bool = False,
+    text: str | None = None,
+) -> Config:
     """Read, override from the environment, validate and type config.ini.
+
+    ``suite=True`` adds the checks of the suite as a whole (:func:`suite_problems`): what
+    ``qbarr check``, ``qbarr run`` and the web UI accept. ``text`` checks that text as if
+    it were the file at ``path`` (the web UI's editor, before it saves).
 
     Raises:
         ConfigError: with one line per problem.
     """
     path = Path(path)
-    cfg = read_raw(path)
+    cfg = read_raw(path) if text is None else parse_text(text.removeprefix("\ufeff"), path)
     cfg.filename = str(path)
-    apply_env_overrides(cfg, os.environ if env is None else env)
+    applied = apply_env_overrides(cfg, os.environ if env is None else env)
+    if not cfg.sections and not cfg.scalars and not applied:
+        raise ConfigError(
+            [
+                f"{path}: the file holds no settings (empty, or only comments); "
+                "`qbarr init` writes a starter config.ini"
+            ]
+        )
+    missing = [
+        f"{_where(path, [name])} section is missing ({why})"
+        for name, why in REQUIRED_SECTIONS.items()
+        if name not in cfg.sections
+    ]
     raw = cfg.dict()
     result = cfg.validate(_validator(), preserve_errors=True, copy=True)
-    problems = _validation_problems(path, cfg, raw, result)
+    problems = missing + _validation_problems(path, cfg, raw, result)
     problems += _unknown_keys(path, cfg)
     instances, more = _instances(path, cfg)
     problems += more
     problems += _part_checks(path, instances)
+    if suite:
+        problems += suite_problems(path, cfg["WebUI"])
     if problems:
         raise ConfigError(problems)
     return Config(path=path, data=cfg, instances=tuple(instances))
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def suite_problems(path: Path, webui: Mapping[str, Any]) -> list[str]:
+    """What would stop the web UI (and so the suite) from starting safely.
+
+    Auth can only be off on a loopback bind, unless ``AllowInsecureExposure`` accepts the
+    risk; with auth on there must be a Token or a Password to log in with.
+    """
+    if not all(isinstance(webui.get(k), bool) for k in ("AuthDisabled", "AllowInsecureExposure")):
+        return []  # an invalid value there is reported already
+    host = str(webui["Host"])
+    if webui["AuthDisabled"]:
+        if is_loopback(host) or webui["AllowInsecureExposure"]:
+            return []
+        return [
+            f"{path}: [WebUI] AuthDisabled = true is refused with Host = {host!r} "
+            "(not a loopback address): anyone who reaches the port could restart programs "
+            "and edit the config. Bind 127.0.0.1, turn auth back on, or set "
+            "AllowInsecureExposure = true to accept the risk."
+        ]
+    if not webui["Token"] and not webui["Password"]:
+        return [
+            f"{path}: [WebUI] needs a Token (`qbarr init` generates one) or a Password to log "
+            "in with, or AuthDisabled = true (loopback only)"
+        ]
+    return []
 
 
 def _part_checks(path: Path, instances: list[Instance]) -> list[str]:
@@ -298,9 +516,10 @@ def _validation_problems(path: Path, cfg: ConfigObj, raw: Any, result: Any) -> l
             )
             continue
         value = _raw_value(raw, sections, key)
+        reason = f"{error.reason}; " if isinstance(error, _Refused) else ""
         problems.append(
             f"{_where(path, sections, key)} = {_shown(key, value)} is invalid: "
-            f"expected {_expected(check)}"
+            f"{reason}expected {_expected(check)}"
         )
     return problems
 
@@ -308,12 +527,18 @@ def _validation_problems(path: Path, cfg: ConfigObj, raw: Any, result: Any) -> l
 def _shown(key: str, value: Any) -> str:
     if key.lower() in SECRET_KEYS:
         return MASK
-    return repr(value)
+    return _mask_url_userinfo(repr(value))
 
 
 def _unknown_keys(path: Path, cfg: ConfigObj) -> list[str]:
     problems = []
     for sections, name in get_extra_values(cfg):
+        if not sections and name in cfg.scalars:
+            problems.append(
+                f"{path}: {name!r} is outside any section: put it under the section it "
+                "belongs to (e.g. [Settings])"
+            )
+            continue
         if not sections and name not in FIXED_SECTIONS:
             continue  # top-level sections are Arr instances (checked below)
         if len(sections) >= 3 and sections[1] == "Torrent" and sections[2] == "Trackers":
@@ -342,6 +567,12 @@ def _instances(path: Path, cfg: ConfigObj) -> tuple[list[Instance], list[str]]:
         if name in FIXED_SECTIONS:
             continue
         section = cfg[name]
+        if not INSTANCE_NAME.match(name):
+            problems.append(
+                f"{_where(path, [name])}: the section name may only hold letters, digits, "
+                "spaces and - _ . (it becomes a program name and a process title)"
+            )
+            continue
         kind = _kind_of(name, section)
         if kind is None:
             problems.append(

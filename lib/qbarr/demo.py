@@ -7,9 +7,11 @@ own group, started before the managers. ``qbarr run`` then starts the suite exac
 production. With ``real_qbittorrent`` a local ``qbittorrent-nox`` replaces the qBittorrent
 simulator (its profile lives in ``<data dir>/demo/qbittorrent``).
 
-The simulators' credentials are generated for each demo and protect nothing but the demo;
-they reach the simulators through their environment (the qbarr programs themselves still
-read secrets only from config.ini).
+The simulators' credentials are generated for each demo and protect nothing but the demo.
+Still, they reach the simulators through 0600 files in ``<data dir>/demo/`` named on their
+command lines (``--password-file``, ``--api-key-file``), never through sims.conf, an
+``environment=`` entry or an argument (all readable by other users); the qbarr programs
+themselves read secrets only from config.ini.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qbarr import fileio
 from qbarr.paths import Home
 from qbarr.qbittorrent import nox
 
 DEMO_DIR = "demo"
 MARKER = "demo/README"
 SIMS_FILE = "sims.conf"
+QBT_PASSWORD_FILE = "qbt-password"
 PREFERRED_WEBUI_PORT = 6969
 
 
@@ -154,8 +158,9 @@ def scenario() -> dict[str, object]:
     }
 
 
-def _program(name: str, command: str, log_dir: Path, env: dict[str, str]) -> str:
-    environment = ",".join(f'{k}="{v}"' for k, v in env.items())
+def _program(name: str, command: str, log_dir: Path, env: dict[str, str] | None = None) -> str:
+    environment = ",".join(f'{k}="{v}"' for k, v in (env or {}).items())
+    extra = f"environment = {environment}\n" if environment else ""
     return f"""[program:{name}]
 command = {command}
 priority = 10
@@ -171,8 +176,7 @@ redirect_stderr = true
 stdout_logfile = {log_dir}/{name}.log
 stdout_logfile_maxbytes = 10MB
 stdout_logfile_backups = 2
-environment = {environment}
-"""
+{extra}"""
 
 
 def sims_conf(plan: DemoPlan) -> str:
@@ -196,24 +200,21 @@ def sims_conf(plan: DemoPlan) -> str:
             _program(
                 "sim-qbittorrent",
                 f"qbarr-sim-qbittorrent --port {plan.qbt_port} --username admin "
-                f"--scenario {demo}/scenario.json",
+                f"--password-file {demo}/{QBT_PASSWORD_FILE} --scenario {demo}/scenario.json",
                 Path(logs),
-                {"QBARR_SIM_QBT_PASSWORD": plan.qbt_password},
             )
         )
         first = "sim-qbittorrent"
-    for kind, port, key in (
-        ("radarr", plan.radarr_port, plan.radarr_key),
-        ("sonarr", plan.sonarr_port, plan.sonarr_key),
-    ):
+    for kind, port in (("radarr", plan.radarr_port), ("sonarr", plan.sonarr_port)):
         blocks.append(
             _program(
                 f"sim-{kind}",
                 f"qbarr-sim-arr --kind {kind} --port {port} --category {kind} --qbt-url {qbt_url} "
-                f"--qbt-username admin --qbt-password-file {demo}/qbt-password --library 400 "
-                "--missing-fraction 0.15 --cutoff-fraction 0.05 --search-duration 3 --seed 7",
+                f"--api-key-file {demo}/{kind}-api-key "
+                f"--qbt-username admin --qbt-password-file {demo}/{QBT_PASSWORD_FILE} "
+                "--library 400 --missing-fraction 0.15 --cutoff-fraction 0.05 "
+                "--search-duration 3 --seed 7",
                 Path(logs),
-                {"QBARR_SIM_API_KEY": key},
             )
         )
     head = (
@@ -230,9 +231,11 @@ def write(plan: DemoPlan) -> None:
     plan.demo_dir.mkdir(parents=True, exist_ok=True)
     (home.root / MARKER).write_text("This data dir was made by `qbarr demo`.\n")
     _private(home.config, config_ini(plan))
-    _private(plan.demo_dir / "qbt-password", plan.qbt_password)
+    _private(plan.demo_dir / QBT_PASSWORD_FILE, plan.qbt_password)
+    _private(plan.demo_dir / "radarr-api-key", plan.radarr_key)
+    _private(plan.demo_dir / "sonarr-api-key", plan.sonarr_key)
     (plan.demo_dir / "scenario.json").write_text(json.dumps(scenario(), indent=2))
-    (home.programs_dir / SIMS_FILE).write_text(sims_conf(plan))
+    fileio.write_atomic(home.programs_dir / SIMS_FILE, sims_conf(plan))
     if plan.real_qbittorrent:
         write_qbittorrent_profile(plan)
 

@@ -3,13 +3,26 @@
 The data dir comes from ``--home DIR``, else ``$QBARR_HOME``, else ``/config`` when that
 directory exists (the Docker image), else ``~/.config/qbarr``. It holds config.ini, the
 database, ``programs.d/`` (rendered supervisord sections), ``logs/`` and the control socket.
+
+All of it is private to its owner: every program and ``qbarr run`` call :func:`private_umask`
+first (files 0600, directories 0700), and :meth:`Home.ensure` tightens what an older
+version left readable.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> None:
+    """Make what this process creates readable by its owner only (config.ini, the database
+    and its WAL/SHM, logs): one call at the start of every program and of `qbarr run`."""
+    os.umask(PRIVATE_UMASK)
 
 
 @dataclass(frozen=True)
@@ -51,10 +64,22 @@ class Home:
         return self.root / "supervisord.conf"
 
     def ensure(self) -> None:
-        """Create the data dir and its sub-directories (private: they hold secrets)."""
+        """Create the data dir and its sub-directories, private (they hold secrets); files
+        an older version left readable by others are made private too."""
         for path in (self.root, self.programs_dir, self.logs, self.run):
             path.mkdir(parents=True, exist_ok=True)
-        self.run.chmod(0o700)
+            _restrict(path, 0o700)
+        for directory in (self.root, self.programs_dir, self.logs):
+            for child in directory.iterdir():
+                if child.is_file() and not child.is_symlink():
+                    _restrict(child, 0o600)
+
+
+def _restrict(path: Path, private: int) -> None:
+    """Drop group/other permissions (only when there are any: no needless chmod)."""
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & 0o077:
+        path.chmod(current & private)
 
 
 def resolve_home(

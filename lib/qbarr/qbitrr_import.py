@@ -21,6 +21,7 @@ from typing import Any
 
 from configobj import ConfigObj
 
+from qbarr.arr.kinds import kind_of
 from qbarr.config import MASK, SECRET_KEYS
 
 ARR_PREFIXES = ("Radarr", "Sonarr", "Lidarr")
@@ -171,6 +172,11 @@ class Conversion:
 
 
 # -- values ---------------------------------------------------------------------------------
+
+
+def _is_url(value: Any) -> bool:
+    text = str(value or "").strip().lower()
+    return text.startswith(("http://", "https://")) and len(text) > len("https://")
 
 
 def seconds(value: Any, unit: float = 1.0) -> float | None:
@@ -341,8 +347,11 @@ class _Converter:
     def arr(self, name: str, a: Mapping[str, Any], shared: list[Mapping[str, Any]]) -> None:
         kind = name.split("-", 1)[0].lower()
         settings = self.data.get("Settings") or {}
+        unset = not _is_url(a.get("URI"))  # qBitrr's CHANGE_ME: an instance never set up
         for key, value in a.items():
             if isinstance(value, Mapping):
+                continue
+            if unset and key in ("URI", "Managed"):
                 continue
             if key in ("URI", "APIKey", "Category", "Managed", "ReSearch"):
                 new_key = "URL" if key == "URI" else key
@@ -359,6 +368,14 @@ class _Converter:
                 self.drop(name, key, NO_COUNTERPART["Arr"].get(key, "unknown to qbarr"))
         if "Category" not in a:
             self.put(name, "Category", "(missing)", [name], "Category", name.lower())
+        if unset:
+            local = f"http://127.0.0.1:{kind_of(kind).default_port}"
+            self.put(name, "URI", a.get("URI"), [name], "URL", local)
+            self.put(name, "URI", a.get("URI"), [name], "Managed", False)
+            self.out.different.append(
+                f"[{name}] URI = {a.get('URI')!r} is not an address: written with URL = {local} "
+                "and Managed = false; set URL and APIKey, then Managed = true"
+            )
         self.torrent(name, a.get("Torrent") or {}, settings, shared)
         self.search(name, kind, a.get("EntrySearch") or {}, settings)
 

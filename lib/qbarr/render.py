@@ -16,22 +16,22 @@ Rules the output keeps (tested in tests/unit/test_render.py):
 - no secret on a command line or in an ``environment=`` entry (both are readable by other
   users: ``ps``, ``/proc/<pid>/environ``, ``getAllConfigInfo``): programs read API keys
   and passwords from config.ini themselves;
-- the write is atomic (a temp file named ``.arr.conf.tmp``, which the ``*.conf`` include
-  glob does not match, then ``os.replace``), and a file is only rewritten when its text
-  changes.
+- the write is atomic (:func:`qbarr.fileio.write_atomic`: a uniquely named temp file,
+  which the ``*.conf`` include glob does not match, then ``os.replace``), and a file is only
+  rewritten when its text changes.
 
 A group with no program is not written at all (supervisord rejects an empty group).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from qbarr import fileio
 from qbarr.config import Config, Instance
 from qbarr.paths import Home
 
@@ -187,18 +187,13 @@ def check_home(home: Home) -> None:
 
 
 def write_atomic(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` through ``.<name>.tmp`` + rename; False if unchanged."""
+    """Write ``text`` to ``path`` atomically (:mod:`qbarr.fileio`); False if unchanged."""
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fileio.write_atomic(path, text)
     return True
 
 

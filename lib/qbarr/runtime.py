@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from qbarr.config import MASK, Config, secrets_of
-from qbarr.paths import Home
+from qbarr.paths import Home, private_umask
 
 log = logging.getLogger("qbarr.runtime")
 
@@ -223,6 +223,7 @@ def start(
     grace: float = STOP_GRACE,
 ) -> Context:
     """Process title, logging and signal handlers: the first thing a program's main() does."""
+    private_umask()
     set_title(f"{command} {title}".strip())
     formatter = setup_logging(label, stream=stream)
     signals = Signals(grace)

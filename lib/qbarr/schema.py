@@ -208,6 +208,18 @@ MIGRATION_LOST_ANSWERS = [
     "ALTER TABLE actions ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0",
 ]
 
+# The web UI's login sessions, so that logout and expiry end them on the server (a cookie
+# alone stayed valid for 30 days, even after logout). ``id`` is the SHA-256 of the session
+# id, so a copy of the database holds no usable session.
+MIGRATION_WEBUI_SESSIONS = [
+    """CREATE TABLE webui_sessions (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX webui_sessions_expiry ON webui_sessions(expires_at)",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
@@ -215,4 +227,5 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_4,
     MIGRATION_MEDIA_PROBES,
     MIGRATION_LOST_ANSWERS,
+    MIGRATION_WEBUI_SESSIONS,
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from configobj import ConfigObj
 
-from qbarr.config import spec_path
+from qbarr.config import spec_default, spec_path
 
 _SECTION = re.compile(r"^\s*#?\s*(\[+)([^\]]+)(\]+)\s*$")
 _KEY = re.compile(r"^\s*#?\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*)$")
@@ -34,7 +34,7 @@ class Setting:
     meaning: str
 
 
-def _generic(section_path: list[str]) -> str:
+def generic_section(section_path: list[str]) -> str:
     """Display name of a section: Arr sections become ``<Arr>``, trackers ``<Tracker>``."""
     fixed = {"Settings", "qBittorrent", "WebUI"}
     parts = []
@@ -46,6 +46,11 @@ def _generic(section_path: list[str]) -> str:
         else:
             parts.append(name)
     return "][".join(parts)
+
+
+def meanings() -> dict[tuple[str, str], str]:
+    """(generic section, key) -> its explanation in the shipped config.ini.example."""
+    return example_comments(example_path())
 
 
 def example_comments(
@@ -65,13 +70,13 @@ def example_comments(
         section = _SECTION.match(line)
         if section and len(section.group(1)) == len(section.group(3)):
             if pending and path:  # a section explained without key lines (names as keys)
-                found.setdefault((_generic(path), ANY_KEY), " ".join(pending))
+                found.setdefault((generic_section(path), ANY_KEY), " ".join(pending))
             depth = len(section.group(1))
             path = path[: depth - 1] + [section.group(2).strip()]
             pending = []
             continue
         key = _KEY.match(line)
-        name = (_generic(path), key.group(1)) if key and path else None
+        name = (generic_section(path), key.group(1)) if key and path else None
         if name in known:
             if pending or name not in found:
                 found[name] = " ".join(pending)
@@ -82,21 +87,16 @@ def example_comments(
             pending.append(stripped.lstrip("#").strip())
         elif not stripped:
             if pending and path:
-                found.setdefault((_generic(path), ANY_KEY), " ".join(pending))
+                found.setdefault((generic_section(path), ANY_KEY), " ".join(pending))
             pending = []
     return found
 
 
 def _default(check: str) -> str:
-    match = re.search(r"default=(list\([^)]*\)|\"[^\"]*\"|[^,)]*)", check)
-    if not match:
+    default = spec_default(check)
+    if default is None:
         return "(required)"
-    value = match.group(1)
-    if value.startswith("list("):
-        inner = value[5:-1]
-        return inner.replace('"', "") if inner else "(empty)"
-    value = value.strip('"')
-    return value if value not in ("", "None") else "(empty)"
+    return default or "(empty)"
 
 
 def _walk(spec: ConfigObj | dict, path: list[str]) -> list[tuple[list[str], str, str]]:
@@ -117,7 +117,7 @@ def _walk(spec: ConfigObj | dict, path: list[str]) -> list[tuple[list[str], str,
 def _spec_entries() -> list[tuple[str, str, str]]:
     """(generic section, key, check) of every configspec key, in file order."""
     spec = ConfigObj(str(spec_path()), list_values=False, _inspec=True)
-    return [(_generic(path), key, check) for path, key, check in _walk(spec, [])]
+    return [(generic_section(path), key, check) for path, key, check in _walk(spec, [])]
 
 
 def _spec_keys() -> set[tuple[str, str]]:

@@ -62,6 +62,15 @@ def format_duration(seconds: float) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def format_elapsed(seconds: float) -> str:
+    """A measured time (a cycle, a request): ``42ms``, ``2.2s``, then as :func:`format_duration`."""
+    if 0 <= seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    return format_duration(seconds)
+
+
 def format_size(num_bytes: float) -> str:
     """Short human form of a size: ``512B``, ``1.5G``."""
     value = float(num_bytes)

@@ -13,9 +13,10 @@ EX_FAIL = 1
 
 
 def load_or_report(path: Path, prog: str) -> Config | None:
-    """config.load(), printing every problem to stderr on failure (caller exits 78)."""
+    """config.load() with the suite's checks (the same the web UI's editor applies), printing
+    every problem to stderr on failure (caller exits 78)."""
     try:
-        return load(path)
+        return load(path, suite=True)
     except ConfigError as exc:
         print(f"{prog}: {path} is not usable ({len(exc.problems)} problem(s)):", file=sys.stderr)
         for line in exc.problems:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import tomllib
 from pathlib import Path
@@ -19,6 +20,7 @@ from qbarr.paths import Home
 from qbarr.qbitrr_import import PLACEHOLDER, convert, render
 from qbarr.runtime import ScrubbingFormatter
 from qbarr_programs.commands.common import EX_FAIL
+from qbarr_programs.commands.init import announce
 
 NAME = "import-qbitrr"
 HELP = "write config.ini from a qBitrr config.toml and report what was converted"
@@ -51,6 +53,15 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _ensure_login(config: dict) -> str | None:
+    """A new web UI token when the qBitrr config gave no way to log in (as `qbarr init`)."""
+    webui = config.setdefault("WebUI", {})
+    if webui.get("Token") or webui.get("Password") or webui.get("AuthDisabled"):
+        return None
+    webui["Token"] = token = secrets.token_urlsafe(24)
+    return token
+
+
 def run(args: argparse.Namespace, home: Home) -> int:
     data = read_toml(Path(args.toml))
     if data is None:
@@ -64,12 +75,13 @@ def run(args: argparse.Namespace, home: Home) -> int:
         )
         return EX_FAIL
     result = convert(data)
+    token = _ensure_login(result.config)
     text = render(result.config)
     home.root.mkdir(parents=True, exist_ok=True)
     check = target.with_name(f".{target.name}.check")
     write_private(check, text)
     try:
-        cfg = load(check, env={})
+        cfg = load(check, env={}, suite=True)
     except ConfigError as exc:
         print("qbarr import-qbitrr: the converted file is not valid:", file=sys.stderr)
         for line in exc.problems:
@@ -87,5 +99,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
     print(scrub.scrub(result.report()))
     names = ", ".join(i.name for i in cfg.instances) or "no Arr instance"
     print(f"wrote {target} (mode 0600): {names}")
+    if token is not None:
+        announce(home, token)
     print("next: `qbarr check` (it also logs in to qBittorrent and each Arr), then `qbarr run`")
     return 0

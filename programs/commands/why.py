@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -23,17 +22,18 @@ from typing import Any
 import sqlite_utils
 
 from qbarr import db as dbmod
+from qbarr import history
 from qbarr.config import slugify
-from qbarr.journal import DRY_PREFIX, history
+from qbarr.journal import DRY_PREFIX
 from qbarr.paths import Home
-from qbarr.search.status import format_history, search_history
+from qbarr.search.status import format_history
 from qbarr.units import format_duration, format_size
 from qbarr_programs.commands.common import EX_FAIL
 
 NAME = "why"
 HELP = "show why qbarr did what it did to a torrent: every decision, its inputs and actions"
 MIN_PREFIX = 6
-ITEM_KEY = re.compile(r"^(movie|series|episode|album|artist):\d+$")
+ITEM_KEY = history.ITEM_KEY
 
 # Inputs shown first, in this order; the others follow sorted by name.
 INPUT_ORDER = (
@@ -127,29 +127,8 @@ def resolve_instance(db: sqlite_utils.Database, name: str | None) -> str | None:
 def collect(
     db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
 ) -> dict[str, Any]:
-    """Everything `why` shows: the torrent rows, the decisions with their actions, the searches."""
-    where, params = (
-        ("hash = ?", (torrent_hash,))
-        if instance is None
-        else ("hash = ? AND instance = ?", (torrent_hash, instance))
-    )
-    torrents = dbmod.rows(db, f"SELECT * FROM torrents WHERE {where} ORDER BY instance", params)
-    for t in torrents:
-        try:
-            t["memory"] = json.loads(t.get("memory") or "{}")
-        except ValueError:
-            t["memory"] = {}
-    decided = history(db, torrent_hash, instance)
-    if instance is not None and ITEM_KEY.match(torrent_hash):  # the search program's journal
-        decided += history(db, torrent_hash, f"{instance}:search")
-        decided.sort(key=lambda d: (d["at"], d["id"]))
-    return {
-        "hash": torrent_hash,
-        "instance": instance,
-        "torrents": torrents,
-        "decisions": decided,
-        "searches": list(reversed(search_history(db, torrent_hash, instance, limit=200))),
-    }
+    """Everything `why` shows (the same reader as the web UI's torrent page)."""
+    return history.read(db, torrent_hash, instance)
 
 
 # -- formatting ---------------------------------------------------------------------------
@@ -299,7 +278,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
         return EX_FAIL
     finally:
         db.close()
-    if not (data["torrents"] or data["decisions"] or data["searches"]):
+    if history.is_empty(data):
         where = f" for instance {instance}" if instance else ""
         print(
             f"qbarr why: nothing recorded about {torrent_hash}{where} "

@@ -208,6 +208,14 @@ def test_webui_in_chromium(suite):
             # overview
             page.goto(f"{base}/")
             assert page.locator("svg.chart").count() == 2
+            fills = page.evaluate(
+                """() => Object.fromEntries([...document.querySelectorAll('svg.chart rect')]
+                    .filter(r => r.querySelector('title'))
+                    .map(r => [r.querySelector('title').textContent.split(':')[0],
+                               getComputedStyle(r).fill]))"""
+            )
+            assert fills["import"] != fills["stalled"]  # an import is not drawn as a failure
+            assert fills["import"] == "rgb(16, 185, 129)" and fills["stalled"] == "rgb(239, 68, 68)"
             page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
 
             # the instance view: find a torrent by name, open its history
@@ -241,6 +249,9 @@ def test_webui_in_chromium(suite):
             # change a setting through the config page; the manager picks it up (SIGHUP)
             page.goto(f"{base}/config")
             page.locator("details.section", has_text="[Settings]").first.locator("summary").click()
+            help_text = page.locator('label:has(input[data-field="Settings/LoopInterval"]) .help')
+            assert help_text.is_visible()  # config.ini.example's explanation, beside the field
+            assert help_text.inner_text().startswith("Time between two cycles of an Arr manager")
             page.fill('input[data-field="Settings/LoopInterval"]', "1.5s")
             page.click('button[value="preview"]')
             assert "+LoopInterval = 1.5s" in page.locator("#diff").inner_text()

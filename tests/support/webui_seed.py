@@ -176,8 +176,8 @@ def seed(
                         at,
                     ),
                 )
-                if rule in ("stalled", "import"):
-                    kind = "remove" if rule == "stalled" else "import"
+                kinds = {"stalled": ("blocklist", "delete"), "import": ("import",)}
+                for kind in kinds.get(rule, ()):
                     db.execute(
                         "INSERT INTO actions (decision_id, instance, hash, kind, key, status, "
                         "attempts, result, "
@@ -191,7 +191,7 @@ def seed(
                             "done" if i % 3 else "failed",
                             1,
                             None if i % 3 else "HTTP 500 from <Arr>",
-                            1 if kind == "remove" else 0,
+                            1 if kind != "import" else 0,
                             at + 1,
                             at + 2,
                         ),

@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from qbarr.config import load
+from qbarr.config import load, secrets_of
 from tests.conftest import needs_tool
 from tests.support.waiting import unless_exited, wait_for
 from tests.system.conftest import short_home
@@ -126,6 +126,13 @@ def test_demo_runs_imports_fails_and_stops_on_sigint() -> None:
     try:
         run.wait_for(lambda: "programs RUNNING" in run.output, "all programs RUNNING")
         assert "web UI" in run.output and "token" in run.output
+        # the simulators got their secrets from 0600 files: none on a command line or in
+        # the (world-readable before) sims.conf
+        secrets = secrets_of(load(run.home.config, env={}).data)
+        sims = (run.home.programs_dir / "sims.conf").read_text()
+        cmdlines = " ".join(" ".join(psutil.Process(p).cmdline()) for p in run.suite_pids())
+        assert "qbarr-sim-arr" in cmdlines
+        assert not [s for s in secrets if s in sims or s in cmdlines]
         radarr, sonarr = run.arr_sim("Radarr-Demo"), run.arr_sim("Sonarr-Demo")
         scans = run.wait_for(
             lambda: commands_named(radarr, "Scan") + commands_named(sonarr, "Scan"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -44,7 +45,57 @@ def case_duplicate_category(text: str) -> str:
     return _replace(text, "Category = tv", "Category = movies")
 
 
+def case_url_without_scheme(text: str) -> str:
+    return re.sub(r"(\[qBittorrent\]\nURL = )http://", r"\1", text)
+
+
+def case_port_out_of_range(text: str) -> str:
+    return re.sub(r"(\[Radarr-A\]\nURL = http://127.0.0.1:)\d+", r"\g<1>99999", text)
+
+
+def case_ftp_url(text: str) -> str:
+    return re.sub(r"(\[Sonarr-B\]\nURL = )http://", r"\1ftp://", text)
+
+
+def case_empty(text: str) -> str:
+    return ""
+
+
+def case_no_webui_credentials(text: str) -> str:
+    return _without(text, "Token = ")
+
+
+def case_missing_qbittorrent(text: str) -> str:
+    start, end = text.index("[qBittorrent]"), text.index("[WebUI]")
+    return text[:start] + text[end:]
+
+
+def case_unsafe_instance_name(text: str) -> str:
+    return _replace(text, "[Radarr-A]", "[Radarr-$(touch${IFS}pwned)]")
+
+
+def case_auth_off_exposed(text: str) -> str:
+    return _replace(text, "Host = 127.0.0.1", "Host = 0.0.0.0\nAuthDisabled = true")
+
+
 CASES = {
+    "url-without-scheme": (
+        case_url_without_scheme,
+        ["[qBittorrent] URL = '127.0.0.1:", "no http:// or https:// scheme"],
+    ),
+    "port-out-of-range": (
+        case_port_out_of_range,
+        ["[Radarr-A] URL = 'http://127.0.0.1:99999'", "port 99999 is not a number"],
+    ),
+    "ftp-url": (case_ftp_url, ["[Sonarr-B] URL = 'ftp://127.0.0.1:", "no http:// or https://"]),
+    "empty": (case_empty, ["the file holds no settings", "qbarr init"]),
+    "no-webui-credentials": (case_no_webui_credentials, ["[WebUI] needs a Token"]),
+    "missing-qbittorrent": (case_missing_qbittorrent, ["[qBittorrent] section is missing"]),
+    "unsafe-instance-name": (
+        case_unsafe_instance_name,
+        ["[Radarr-$(touch${IFS}pwned)]: the section name may only hold letters"],
+    ),
+    "auth-off-exposed": (case_auth_off_exposed, ["AuthDisabled = true is refused with Host"]),
     "missing-key": (
         case_missing_key,
         ["[Radarr-A] APIKey", "is missing", "expected non-empty text"],
@@ -106,6 +157,23 @@ def test_unreadable_config_is_a_clear_error(home: Home) -> None:
     assert result.returncode == EX_CONFIG
     assert f"{home.config}: line 2: not UTF-8 text" in result.stderr
     assert_nothing_started(home)
+
+
+def test_broken_line_never_prints_the_secret(home: Home) -> None:
+    text = config_text(GOOD).replace(f"Password = {TEST_PASSWORD}", 'Password = "new-Secret-4242')
+    home.config.write_text(text)
+    for command in ("run", "check"):
+        result = qbarr(home, command)
+        assert result.returncode == EX_CONFIG, result.stderr
+        assert "unbalanced quotes" in result.stderr and "Password = ********" in result.stderr
+        assert "new-Secret-4242" not in result.stdout + result.stderr
+    assert_nothing_started(home)
+
+
+def test_a_bom_is_not_an_invalid_line(home: Home) -> None:
+    home.config.write_bytes(b"\xef\xbb\xbf" + config_text(GOOD).encode())
+    check = qbarr(home, "check", "--config-only")
+    assert check.returncode == 0, check.stderr
 
 
 def test_percent_in_password_works_and_stays_out_of_supervisord_files(home: Home) -> None:

@@ -147,3 +147,9 @@ def test_programs_page_and_brake_release_over_http(suite):
     metrics = c.get("/metrics").text
     assert 'qbarr_program_running{program="arr:arr-radarr-main"} 1.0' in metrics
     assert "qbarr_supervisor_up 1.0" in metrics
+
+
+def test_cycle_time_is_shown_in_milliseconds(suite):
+    _s, c = suite
+    row = next(p for p in c.get("/programs").text.split("<tr") if "arr:arr-radarr-main" in p)
+    assert "42ms" in row and "0.0s" not in row  # the seeded manager's cycle_s is 0.042

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 CONFIG = """
+[WebUI]
+Token = a-test-token-of-some-length
 [qBittorrent]
 URL = http://127.0.0.1:1
 [Radarr-Main]

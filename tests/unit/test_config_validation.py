@@ -143,3 +143,180 @@ def test_env_override(tmp_path: Path) -> None:
         tmp_path, BASE.format(password="pw"), env={"QBARR__SETTINGS__LOOPINTERVAL": "x"}
     )
     assert "[Settings] LoopInterval = 'x' is invalid" in line
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("127.0.0.1:18080", "no http:// or https:// scheme"),
+        ("htp:/radarr host", "contains whitespace"),
+        ("htp:/radarr", "no http:// or https:// scheme"),
+        ("ftp://127.0.0.1:7878", "no http:// or https:// scheme"),
+        ("http://127.0.0.1:99999", "port 99999 is not a number from 1 to 65535"),
+        ("http://127.0.0.1:0", "port 0 is not a number from 1 to 65535"),
+        ("http://:7878", "no host"),
+        ("http://", "no host"),
+    ],
+)
+def test_bad_urls_are_refused_naming_the_key(tmp_path: Path, url: str, reason: str) -> None:
+    text = BASE.format(password="pw").replace("URL = http://127.0.0.1:7878", f"URL = {url}")
+    [line] = problems(tmp_path, text)
+    assert line.startswith(f"{tmp_path / 'config.ini'}: [Radarr-A] URL = {url!r} is invalid: ")
+    assert reason in line and "a URL such as http://127.0.0.1:7878" in line
+    text = BASE.format(password="pw").replace("URL = http://127.0.0.1:8080", f"URL = {url}")
+    [line] = problems(tmp_path, text)
+    assert f"[qBittorrent] URL = {url!r} is invalid" in line
+
+
+def test_good_urls_pass(tmp_path: Path) -> None:
+    text = BASE.format(password="pw").replace(
+        "URL = http://127.0.0.1:7878", "URL = https://[::1]:443/radarr/"
+    )
+    assert (
+        load(write(tmp_path, text), env={}).instance("Radarr-A").url == "https://[::1]:443/radarr/"
+    )
+    # an optional URL (a request source that is off) may stay empty
+    text += "    [[Search]]\n        [[[Overseerr]]]\n        URL =\n"
+    load(write(tmp_path, text), env={})
+
+
+def test_missing_qbittorrent_section_is_refused(tmp_path: Path) -> None:
+    text = BASE.format(password="pw").replace(
+        "[qBittorrent]\nURL = http://127.0.0.1:8080\nPassword = pw\n", ""
+    )
+    [line] = problems(tmp_path, text)
+    assert line == (
+        f"{tmp_path / 'config.ini'}: [qBittorrent] section is missing (it says where "
+        "qBittorrent is: URL, Username, Password)"
+    )
+    # the environment may provide it (Docker)
+    load(write(tmp_path, text), env={"QBARR__QBITTORRENT__URL": "http://127.0.0.1:8080"})
+
+
+def test_empty_file_is_one_clear_error(tmp_path: Path) -> None:
+    for text in ("", "\n\n", "# only a comment\n"):
+        [line] = problems(tmp_path, text)
+        assert line == (
+            f"{tmp_path / 'config.ini'}: the file holds no settings (empty, or only comments); "
+            "`qbarr init` writes a starter config.ini"
+        )
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "config.ini"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.format(password="pw").encode())
+    assert [i.name for i in load(path, env={}).instances] == ["Radarr-A", "Sonarr-B"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Radarr-$(touch${IFS}x)",
+        "Radarr-a;b",
+        "Radarr-`id`",
+        "Radarr-a|b",
+        "Radarr-a'b",
+        "Radarr-100%",
+        "Sonarr-Anime & Kids",
+        "-Radarr",
+    ],
+)
+def test_instance_names_are_restricted_to_a_safe_set(tmp_path: Path, name: str) -> None:
+    text = BASE.format(password="pw").replace("[Radarr-A]", f"[{name}]")
+    [line] = problems(tmp_path, text)
+    assert line == (
+        f"{tmp_path / 'config.ini'}: [{name}]: the section name may only hold letters, digits, "
+        "spaces and - _ . (it becomes a program name and a process title)"
+    )
+
+
+def test_instance_names_with_spaces_dots_and_letters_pass(tmp_path: Path) -> None:
+    text = BASE.format(password="pw").replace("[Radarr-A]", "[Radarr-4K Filme_v1.2]")
+    assert load(write(tmp_path, text), env={}).instances[0].name == "Radarr-4K Filme_v1.2"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        'Password = "new-Secret-777',  # unbalanced quote
+        'Password = """new-Secret-777',  # unterminated multiline value
+        "Password = pw\nPassword = new-Secret-777",  # duplicate key
+        'Password = "new-Secret-7\nnew-Secret-777"',  # a line break inside the password
+    ],
+)
+def test_parse_errors_never_show_a_secret(tmp_path: Path, broken: str) -> None:
+    text = BASE.format(password="pw").replace("Password = pw", broken)
+    lines = problems(tmp_path, text)
+    assert lines and all("new-Secret-7" not in line for line in lines), lines
+    assert all(line.startswith(f"{tmp_path / 'config.ini'}: line ") for line in lines), lines
+
+
+def test_parse_errors_show_non_secret_lines(tmp_path: Path) -> None:
+    text = BASE.format(password="pw").replace("[WebUI]", "[WebUI\nPort = 1")
+    [line] = problems(tmp_path, text)
+    assert "line 5" in line and "'[WebUI'" in line
+
+
+def test_key_outside_any_section_is_reported(tmp_path: Path) -> None:
+    [line] = problems(tmp_path, "LogLevel = DEBUG\n" + BASE.format(password="pw"))
+    assert "'LogLevel' is outside any section" in line
+
+
+@pytest.mark.parametrize(
+    "webui, expected",
+    [
+        ("", "[WebUI] needs a Token (`qbarr init` generates one) or a Password"),
+        ("Token =\nPassword =\n", "[WebUI] needs a Token"),
+        ("AuthDisabled = true\nHost = 0.0.0.0\n", "AuthDisabled = true is refused with Host"),
+    ],
+)
+def test_suite_checks_refuse_a_web_ui_that_cannot_start(
+    tmp_path: Path, webui: str, expected: str
+) -> None:
+    text = BASE.format(password="pw").replace("[WebUI]\n", f"[WebUI]\n{webui}")
+    load(write(tmp_path, text), env={})  # fine for a manager
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, text), env={}, suite=True)
+    [line] = info.value.problems
+    assert line.startswith(f"{tmp_path / 'config.ini'}: ") and expected in line
+
+
+def test_suite_checks_accept_auth_in_the_allowed_ways(tmp_path: Path) -> None:
+    for webui in (
+        "Token = abcdefgh\n",
+        "Password = hunter22\n",
+        "AuthDisabled = true\n",
+        "AuthDisabled = true\nHost = 0.0.0.0\nAllowInsecureExposure = true\n",
+    ):
+        text = BASE.format(password="pw").replace("[WebUI]\n", f"[WebUI]\n{webui}")
+        load(write(tmp_path, text), env={}, suite=True)
+
+
+def test_an_empty_list_value_is_the_empty_list(tmp_path: Path) -> None:
+    # config.ini.example shows "# FileExtensionAllowlist =": uncommented, it must load
+    text = BASE.format(password="pw") + "    [[Torrent]]\n    FileExtensionAllowlist =\n"
+    inst = load(write(tmp_path, text), env={}).instance("Sonarr-B")
+    assert inst.section["Torrent"]["FileExtensionAllowlist"] == []
+
+
+def test_a_single_list_value_is_a_list_of_one(tmp_path: Path) -> None:
+    text = BASE.format(password="pw") + "    [[Torrent]]\n    FileExtensionAllowlist = .mkv\n"
+    inst = load(write(tmp_path, text), env={}).instance("Sonarr-B")
+    assert inst.section["Torrent"]["FileExtensionAllowlist"] == [".mkv"]
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
+    text = BASE.format(password="pw").replace(
+        "[WebUI]\n", "[WebUI]\nTrustedProxies = 10.0.0.2, proxy.lan\n"
+    )
+    [line] = problems(tmp_path, text)
+    assert "[WebUI] TrustedProxies" in line and "'proxy.lan' is not an IP address" in line
+    text = text.replace("proxy.lan", "172.16.0.0/12")
+    cfg = load(write(tmp_path, text), env={})
+    assert cfg.webui["TrustedProxies"] == ["10.0.0.2", "172.16.0.0/12"]
+
+
+def test_a_list_from_the_environment_is_split_like_one_in_the_file(tmp_path: Path) -> None:
+    env = {"QBARR__WEBUI__ALLOWEDHOSTS": "nas.lan, qbarr.example.org"}
+    cfg = load(write(tmp_path, BASE.format(password="pw")), env=env)
+    assert cfg.webui["AllowedHosts"] == ["nas.lan", "qbarr.example.org"]

@@ -156,9 +156,14 @@ def test_the_config_qbitrr_generates_round_trips_and_passes_check(tmp_path: Path
     check = qbarr(home, "check", "--config-only")
     assert check.returncode == 0, check.stdout + check.stderr
     cfg = load(config, env={})
-    names = [i.name for i in cfg.instances]
-    assert names == ["Sonarr-TV", "Sonarr-Anime", "Radarr-1080", "Radarr-4K", "Lidarr-Music"]
-    tv = cfg.instance("Sonarr-TV").section
+    names = ["Sonarr-TV", "Sonarr-Anime", "Radarr-1080", "Radarr-4K", "Lidarr-Music"]
+    # qBitrr's generated file has URI = CHANGE_ME: each instance is kept, not managed, until
+    # its address is set; the report says so and the web UI token is new (shown once).
+    assert [n for n in cfg.data if n in names] == names and not cfg.instances
+    assert all(cfg.data[n]["Managed"] is False for n in names)
+    assert "Sonarr-TV] URI = 'CHANGE_ME' is not an address" in out.stdout
+    assert cfg.webui["Token"] and "web UI token (shown only now" in out.stdout
+    tv = cfg.data["Sonarr-TV"]
     assert tv["Torrent"]["StalledDelay"] == 900.0  # 15 (minutes in qBitrr) -> 15m
     assert tv["Torrent"]["IgnoreYoungerThan"] == 180.0
     assert tv["Torrent"]["MaximumETA"] == 0  # -1 -> off

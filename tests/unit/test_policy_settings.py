@@ -68,6 +68,7 @@ ImportMode = Copy
 """
 
 MINIMAL = """
+[qBittorrent]
 [Radarr-Main]
 URL = http://127.0.0.1:7878
 APIKey = k

@@ -10,6 +10,7 @@ from qbarr.config import ConfigError, load
 from qbarr.search.settings import SearchSettings, settings_for
 
 BASE = """
+[qBittorrent]
 [{name}]
 URL = http://127.0.0.1:7878
 APIKey = secret-arr-key

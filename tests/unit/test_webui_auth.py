@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 
 import pytest
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr.config import ConfigError
+from qbarr.paths import Home
 from qbarr.webui import auth
 from qbarr.webui.api import ROUTES
 from tests.support import webui_seed as seedmod
+from tests.support.waiting import wait_for
 from tests.support.webui_client import BEARER, build, client, login
 
 PUBLIC = {"/health", "/api/openapi.json", "/api/session"}
@@ -194,24 +196,37 @@ def test_auth_disabled_needs_loopback_or_explicit_exposure(tmp_path):
         "Token": "",
         "Password": "",
     }
-    with pytest.raises(ConfigError, match="AllowInsecureExposure"):
-        auth.check_exposure(base)
-    auth.check_exposure({**base, "AllowInsecureExposure": True})
-    auth.check_exposure({**base, "Host": "127.0.0.1"})
-    auth.check_exposure({**base, "Host": "::1"})
-    with pytest.raises(ConfigError, match="needs a Token"):
-        auth.check_exposure({**base, "AuthDisabled": False, "Host": "127.0.0.1"})
+    path = tmp_path / "config.ini"
+    [line] = qconfig.suite_problems(path, base)
+    assert "AllowInsecureExposure" in line
+    assert qconfig.suite_problems(path, {**base, "AllowInsecureExposure": True}) == []
+    assert qconfig.suite_problems(path, {**base, "Host": "127.0.0.1"}) == []
+    assert qconfig.suite_problems(path, {**base, "Host": "::1"}) == []
+    [line] = qconfig.suite_problems(path, {**base, "AuthDisabled": False, "Host": "127.0.0.1"})
+    assert "needs a Token" in line
 
 
-def test_program_refuses_insecure_exposure(tmp_path, capsys):
+def test_program_waits_instead_of_exiting_on_insecure_exposure(tmp_path, caplog):
     from qbarr_programs import webui
 
     seedmod.make_home(
         tmp_path, host="0.0.0.0", token="", password="", extra_webui="AuthDisabled = true\n"
     )
-    assert webui.main(["--home", str(tmp_path)]) == qconfig.EX_CONFIG
-    err = capsys.readouterr().err
-    assert "AuthDisabled = true is refused" in err and "AllowInsecureExposure" in err
+    stop, wake = threading.Event(), threading.Event()
+    result: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: result.append(webui.wait_for_config(Home(tmp_path), stop, wake))
+    )
+    waiter.start()
+    try:
+        wait_for(lambda: "AuthDisabled = true is refused" in caplog.text, what="the problem")
+        assert "AllowInsecureExposure" in caplog.text and "waiting for a fix" in caplog.text
+        assert waiter.is_alive()  # waiting, not exited
+    finally:
+        stop.set()
+        wake.set()
+        waiter.join(timeout=10)
+    assert result == [None]
 
 
 def test_default_bind_is_loopback_6969(tmp_path):
@@ -226,7 +241,9 @@ def test_default_bind_is_loopback_6969(tmp_path):
     home.config.write_text(text)
     cfg = qconfig.load(home.config)
     assert webui.gunicorn_options(cfg.webui)["bind"] == ["127.0.0.1:6969"]
-    assert webui.gunicorn_options(cfg.webui)["worker_class"] == "gthread"
+    from gunicorn.workers.gthread import ThreadWorker
+
+    assert issubclass(webui.gunicorn_options(cfg.webui)["worker_class"], ThreadWorker)
 
 
 def test_auth_disabled_on_loopback_still_needs_csrf_for_posts(tmp_path):

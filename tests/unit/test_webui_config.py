@@ -3,12 +3,17 @@ with a backup, secrets kept when masked, bad edits refused with nothing written.
 
 from __future__ import annotations
 
+import difflib
+import html
 import re
+import socket
+import threading
 
 import pytest
 
 from qbarr import config as qconfig
 from qbarr.config import MASK
+from tests.conftest import free_port
 from tests.support import webui_seed as seedmod
 from tests.support.webui_client import BEARER, build, client, login
 
@@ -121,7 +126,8 @@ def test_bad_edit_is_refused_next_to_the_field_and_nothing_written(home_c):
     assert "Radarr-Main/Torrent/StalledDelay" in problems
     assert str(home.config) in problems["WebUI/Port"] and ".config.ini.check" not in r.text
     assert home.config.read_bytes() == before and not backups(home)
-    assert not list(home.root.glob(".config.ini*"))  # no temp file left behind
+    leftovers = {p.name for p in home.root.glob(".config.ini*")} - {".config.ini.lock"}
+    assert not leftovers  # no temp file left behind (the lock file stays)
 
 
 def test_bad_edit_in_the_html_form_shows_the_error_beside_the_field(home_c):
@@ -143,7 +149,7 @@ def test_bad_edit_in_the_html_form_shows_the_error_beside_the_field(home_c):
     assert r.status_code == 422
     at = r.text.index('data-field="WebUI/Threads"')
     field = r.text[r.text.rindex("<label", 0, at) : r.text.index("</label>", at)]
-    assert 'class="field-error"' in field and "at most 32" in field and 'value="999"' in field
+    assert 'class="field-error"' in field and "at most 64" in field and 'value="999"' in field
     assert home.config.read_bytes() == before
     ok = c.post(
         "/config", data={"csrf": csrf, "base": base, "do": "preview", "f:WebUI/Threads": "6"}
@@ -229,3 +235,200 @@ def test_list_value_and_new_section(home_c):
     inst = qconfig.load(home.config).instance("Radarr-Main")
     assert inst.section["Torrent"]["FileExtensionAllowlist"] == [".mkv", ".mp4"]
     assert inst.search_enabled is True
+
+
+# -- the editor applies `qbarr check`'s validation plus the web UI's own, before writing ----
+
+
+def save(c, base, **body):
+    return c.post("/api/config", json={"base": base, "apply": False, **body}, headers=BEARER)
+
+
+def refused_and_unchanged(home, r, status=422):
+    assert r.status_code == status, r.text
+    assert r.json().get("saved") is None
+    return {p["field"]: p["message"] for p in r.json().get("problems", [])}
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# nothing but a comment\n"])
+def test_empty_config_is_refused_and_the_file_stays_byte_identical(home_c, text):
+    home, c = home_c
+    before = home.config.read_bytes()
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    problems = refused_and_unchanged(home, save(c, base, text=text))
+    assert any("holds no settings" in m for m in problems.values()), problems
+    assert home.config.read_bytes() == before and not backups(home)
+
+
+@pytest.mark.parametrize(
+    "changes, field, words",
+    [
+        (
+            [change(["WebUI"], "AuthDisabled", "true"), change(["WebUI"], "Host", "0.0.0.0")],
+            None,
+            "AuthDisabled = true is refused with Host = '0.0.0.0'",
+        ),
+        (
+            [change(["WebUI"], "Token", ""), change(["WebUI"], "Password", "")],
+            None,
+            "[WebUI] needs a Token",
+        ),
+        ([change(["qBittorrent"], "URL", "127.0.0.1:18080")], "qBittorrent/URL", "no http://"),
+        ([change(["Radarr-Main"], "URL", "http://h:99999")], "Radarr-Main/URL", "port 99999"),
+    ],
+)
+def test_what_qbarr_check_refuses_the_editor_refuses(home_c, changes, field, words):
+    home, c = home_c
+    before = home.config.read_bytes()
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    problems = refused_and_unchanged(home, save(c, base, changes=changes))
+    assert any(words in m for m in problems.values()), problems
+    if field:
+        assert words in problems[field]
+    assert home.config.read_bytes() == before and not backups(home)
+
+
+def test_a_port_another_process_listens_on_is_refused(home_c):
+    home, c = home_c
+    before = home.config.read_bytes()
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        problems = refused_and_unchanged(
+            home, save(c, base, changes=[change(["WebUI"], "Port", str(taken))])
+        )
+    assert f"127.0.0.1:{taken} is already in use" in problems["WebUI/Port"], problems
+    assert home.config.read_bytes() == before
+    free = free_port()
+    r = save(c, base, changes=[change(["WebUI"], "Port", str(free))])
+    assert r.status_code == 200 and r.json()["saved"] is True, r.text
+
+
+def test_a_host_that_is_not_an_address_of_this_machine_is_refused(home_c):
+    home, c = home_c
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    problems = refused_and_unchanged(
+        home, save(c, base, changes=[change(["WebUI"], "Host", "192.0.2.77")])
+    )
+    assert "cannot listen on 192.0.2.77" in problems["WebUI/Host"], problems
+
+
+def test_concurrent_saves_from_one_base_exactly_one_wins(home_c):
+    home, c = home_c
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    start = threading.Barrier(8)
+    answers: list[int] = []
+
+    def one(n: int) -> None:
+        with client(c._transport.app) as mine:  # type: ignore[attr-defined]
+            start.wait()
+            r = save(mine, base, changes=[change(["Settings"], "LoopInterval", f"{n + 3}s")])
+            answers.append(r.status_code)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [200] + [409] * 7, answers
+    assert len(backups(home)) == 1
+
+
+def test_saving_text_needs_a_base(home_c):
+    home, c = home_c
+    before = home.config.read_bytes()
+    view = c.get("/api/config", headers=BEARER).json()
+    r = c.post("/api/config", json={"text": view["text"], "apply": False}, headers=BEARER)
+    assert r.status_code == 428 and "base" in r.json()["error"]
+    assert home.config.read_bytes() == before
+
+
+TRICKY = """# my qbarr config: comments stay
+[Settings]
+LoopInterval = 2s   # fast
+  # an indented comment
+DryRun = false
+
+[qBittorrent]
+URL = http://127.0.0.1:8080  # the box
+Username = admin
+Password = "100%(x)s pass"
+
+[WebUI]
+Host = 127.0.0.1
+Port = 6969
+Token = tok-aaaabbbbccccdddd
+Password = login-pw-Zq9!
+
+[Radarr-Main]
+URL = http://127.0.0.1:7878
+APIKey = radarr-key-1234
+Category = movies
+    [[Torrent]]
+    StalledDelay = 15m
+    FileExtensionAllowlist =
+    FolderExclusionRegex = "\\bextras?\\b", "\\bsamples?\\b"
+        [[[Trackers]]]
+            [[[[My Tracker]]]]
+            Host = tracker.example.org
+            HitAndRun = true
+
+[Sonarr-Old]
+Managed = false
+URL = https://sonarr.example.org/sonarr
+APIKey = "sonarr key with spaces"
+Category = tv
+"""
+
+
+def test_save_and_apply_changes_only_the_edited_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBARR__SETTINGS__LOOPINTERVAL", "7s")
+    monkeypatch.setenv("QBARR__QBITTORRENT__USERNAME", "from-the-env")
+    app, home = build(tmp_path, seed=False)
+    home.config.write_text(TRICKY)
+    c = client(app)
+    csrf = login(c, "login-pw-Zq9!")
+    page = c.get("/config").text
+    form = {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input[^>]*name="(f:[^"]+)" value="([^"]*)"', page)
+    }
+    assert form["f:Radarr-Main/Torrent/StalledDelay"] == "15m"
+    assert form["f:Settings/LoopInterval"] == "2s"  # the file's value, not the environment's
+    form["f:Radarr-Main/Torrent/StalledDelay"] = "20m"
+    base = re.search(r'name="base" value="([^"]+)"', page).group(1)
+    r = c.post("/config", data={"csrf": csrf, "base": base, "do": "save", **form})
+    assert r.status_code == 200 and "Saved" in r.text, r.text
+    diff = list(difflib.unified_diff(TRICKY.split("\n"), home.config.read_text().split("\n"), n=0))
+    changed = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
+    assert changed == ["-    StalledDelay = 15m", "+    StalledDelay = 20m"], diff
+
+
+def test_a_masked_secret_does_not_follow_its_url_to_another_host(home_c):
+    home, c = home_c
+    before = home.config.read_bytes()
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    moved = [change(["Radarr-Main"], "URL", "http://evil.example:7878")]
+    problems = refused_and_unchanged(home, save(c, base, changes=moved))
+    assert "type the APIKey again" in problems["Radarr-Main/APIKey"], problems
+    problems = refused_and_unchanged(
+        home, save(c, base, changes=[*moved, change(["Radarr-Main"], "APIKey", MASK)])
+    )
+    assert "Radarr-Main/APIKey" in problems
+    moved_qbt = [change(["qBittorrent"], "URL", "https://other.example")]
+    problems = refused_and_unchanged(home, save(c, base, changes=moved_qbt))
+    assert "type the Password again" in problems["qBittorrent/Password"], problems
+    # the raw editor: same rule
+    view = c.get("/api/config", headers=BEARER).json()
+    text = view["text"].replace("URL = http://127.0.0.1:7878", "URL = http://evil.example:7878", 1)
+    problems = refused_and_unchanged(home, save(c, base, text=text))
+    assert "type the APIKey again" in problems["Radarr-Main/APIKey"], problems
+    assert home.config.read_bytes() == before
+    # a retyped key, or the same host with another path, is fine
+    r = save(c, base, changes=[*moved, change(["Radarr-Main"], "APIKey", "a-new-key-for-evil")])
+    assert r.status_code == 200, r.text
+    base = c.get("/api/config", headers=BEARER).json()["base"]
+    r = save(c, base, changes=[change(["Radarr-Main"], "URL", "http://EVIL.example:7878/radarr")])
+    assert r.status_code == 200, r.text

@@ -149,7 +149,7 @@ def test_metrics(home_c):
     assert 'qbarr_api_errors_total{instance="Sonarr-TV",remote="arr"} 1.0' in text
     assert 'qbarr_decisions_total{instance="Radarr-Main",rule="stalled"} 8.0' in text
     assert re.search(
-        r'qbarr_actions_total\{instance="Radarr-Main",kind="remove",result="(done|failed)"\}', text
+        r'qbarr_actions_total\{instance="Radarr-Main",kind="delete",result="(done|failed)"\}', text
     )
     assert 'qbarr_remote_reachable{instance="Sonarr-TV",remote="arr"} 0.0' in text
     assert 'qbarr_program_restarts_total{program="arr-radarr-main"} 2.0' in text

@@ -1,7 +1,9 @@
-"""Rule ids in the order they are tried, and a plain-words explanation of each.
+"""Rule ids in the order they are tried, a plain-words explanation of each, and its tone.
 
-RULE_DOCS is shown by the web UI and copied into docs/rules.md; a unit test keeps the two
-in step.
+RULE_DOCS is shown by the web UI (the one home of these texts) and copied into
+docs/rules.md; a unit test keeps the two in step. RULE_TONE says how the web UI colours a
+rule: ``bad`` for the rules that fail torrents, ``good`` for import, ``warn`` for a pause,
+``neutral`` for the others.
 """
 
 from __future__ import annotations
@@ -133,3 +135,23 @@ RULE_DOCS: dict[str, str] = {
 }
 
 assert tuple(RULE_DOCS) == RULES
+
+RULE_TONE: dict[str, str] = {
+    "protected": "neutral",
+    "manual-fail": "bad",
+    "manual-recheck": "neutral",
+    "missing-files": "bad",
+    "errored": "bad",
+    "wait": "neutral",
+    "unwanted-files": "bad",
+    "stalled": "bad",
+    "slow": "bad",
+    "free-space": "warn",
+    "bad-media": "bad",
+    "import": "good",
+    "import-failed": "bad",
+    "seeding-done": "neutral",
+    "ok": "neutral",
+}
+
+assert tuple(RULE_TONE) == RULES

@@ -17,6 +17,11 @@ import sqlite_utils
 
 from qbarr.db import rows
 
+DAY = 86400.0
+HOUR = 3600.0
+SEARCH_KIND = "search"
+"""The ``kind`` of a search program's ``instances`` row (an Arr instance's is radarr...)."""
+
 
 def row_name(instance: str) -> str:
     """The ``instances`` row of an instance's search program."""

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from qbarr import config as qconfig
-from qbarr.config import ConfigError
 from qbarr.webui import apply as qapply
-from qbarr.webui import configedit, queries, writes
+from qbarr.webui import configedit, listen, queries, writes
 from qbarr.webui.context import Web, WebError
 from qbarr.webui.openapi import ApiRoute, Param, s
 from qbarr.webui.params import json_body, query_enum, query_int, query_str, query_time
@@ -20,6 +19,7 @@ from qbarr.webui.supervisor import SupervisorError
 
 HASH_RE = re.compile(r"^[0-9a-fA-F]{32,64}$")
 LOG_DEFAULT, LOG_MAX = 64 * 1024, 1024 * 1024
+LOG_OFFSET_MAX = 2**31 - 1  # supervisord's XML-RPC carries 32-bit integers
 SELF_PROGRAM = "webui"
 
 
@@ -101,7 +101,7 @@ def program_restart(web: Web, name: str) -> dict[str, Any]:
 
 def program_log(web: Web, name: str) -> dict[str, Any]:
     """The tail of a program's log; pass the returned ``offset`` back to follow it."""
-    offset = query_int("offset", 0, 0, 2**53) or 0
+    offset = query_int("offset", 0, 0, LOG_OFFSET_MAX) or 0
     length = query_int("length", LOG_DEFAULT, 1, LOG_MAX) or LOG_DEFAULT
     needle = query_str("q", 200)
     full = _program(web, name)["fullname"]
@@ -287,6 +287,8 @@ def _edit_from_body(
         raise WebError(400, "'base' must be a string of at most 64 characters")
     if text is not None and (not isinstance(text, str) or len(text) > 200_000):
         raise WebError(400, "'text' must be a string of at most 200000 characters")
+    if isinstance(text, str) and not re.match(configedit.TEXT_PATTERN, text):
+        raise WebError(400, "'text' cannot contain control characters other than tab and newline")
     if isinstance(changes_raw, list) and len(changes_raw) > 500:
         raise WebError(400, "at most 500 changes at once")
     if not isinstance(do_apply, bool):
@@ -334,16 +336,30 @@ def _change(raw: Any) -> configedit.Change:
         raise WebError(400, "'key' must be a string of 1 to 200 characters")
     if value is not None and (not isinstance(value, str) or len(value) > 10_000):
         raise WebError(400, "'value' must be null or a string of at most 10000 characters")
-    if any(ch in "".join(path) + key for ch in "[]=\n\r#"):
-        raise WebError(400, "section and key names cannot contain [ ] = # or line breaks")
+    if not all(re.match(configedit.NAME_PATTERN, name) for name in (*path, key)):
+        raise WebError(
+            400,
+            "section and key names cannot contain [ ] = #, control characters or line "
+            "breaks, nor start or end with a space",
+        )
     return configedit.Change(tuple(path), key, value)
+
+
+def _listen_check(web: Web) -> configedit.Check:
+    return lambda cfg: listen.problems(web.config_path, cfg.webui, web.listening)
 
 
 def _prepare(web: Web, base: str | None, changes: Any, text: str | None) -> configedit.Outcome:
     try:
-        return configedit.prepare(web.config_path, base, changes, text)
+        return configedit.prepare(web.config_path, base, changes, text, _listen_check(web))
     except configedit.EditRefused as exc:
-        raise WebError(exc.status, "the config edit was refused", problems=exc.problems) from None
+        raise _refused(web, exc) from None
+
+
+def _refused(web: Web, exc: configedit.EditRefused) -> WebError:
+    problems = [{"field": p["field"], "message": web.scrub(p["message"])} for p in exc.problems]
+    message = "the config edit was refused" + (": nothing was written" if exc.status == 422 else "")
+    return WebError(exc.status, message, problems=problems)
 
 
 def config_preview(web: Web) -> dict[str, Any]:
@@ -360,33 +376,32 @@ def config_preview(web: Web) -> dict[str, Any]:
 
 def config_save(web: Web) -> dict[str, Any]:
     base, changes, text, do_apply = _edit_from_body(web)
+    if text is not None and not base:
+        raise WebError(
+            428,
+            "saving the whole text needs 'base' (from GET /api/config): without it a save "
+            "would overwrite whatever changed meanwhile",
+        )
     return save_config(web, base, changes, text, do_apply)
 
 
 def save_config(
     web: Web, base: str | None, changes: Any, text: str | None, do_apply: bool
 ) -> dict[str, Any]:
-    outcome = _prepare(web, base, changes, text)
-    if outcome.problems:
-        problems = [
-            {"field": p["field"], "message": web.scrub(p["message"])} for p in outcome.problems
-        ]
-        raise WebError(422, "the config edit was refused: nothing was written", problems=problems)
-    if not outcome.diff:
-        return {"saved": False, "backup": None, "diff": "", "applied": None}
     try:
-        old = qconfig.load(web.config_path)
-    except ConfigError:
-        old = None
-    backup = configedit.save(web.config_path, outcome.text)
+        done = configedit.save_edit(web.config_path, base, changes, text, _listen_check(web))
+    except configedit.EditRefused as exc:
+        raise _refused(web, exc) from None
+    if done.backup is None and not done.outcome.diff:
+        return {"saved": False, "backup": None, "diff": "", "applied": None}
     applied = None
-    if do_apply and outcome.config is not None:
-        applied = qapply.apply(web.home, web.supervisor_url, old, outcome.config)
+    if do_apply and done.outcome.config is not None:
+        applied = qapply.apply(web.home, web.supervisor_url, done.old, done.outcome.config)
         applied["errors"] = [web.scrub(e) for e in applied["errors"]]
     return {
         "saved": True,
-        "backup": backup.name if backup else None,
-        "diff": web.scrub(outcome.diff),
+        "backup": done.backup.name if done.backup else None,
+        "diff": web.scrub(done.outcome.diff),
         "applied": applied,
     }
 
@@ -526,7 +541,7 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
             "LogTail",
             (
                 PROGRAM,
-                Param("offset", s("integer", minimum=0, maximum=2**53)),
+                Param("offset", s("integer", minimum=0, maximum=LOG_OFFSET_MAX)),
                 Param("length", s("integer", minimum=1, maximum=LOG_MAX)),
                 Param("q", s("string", maxLength=200), description="only lines containing this"),
             ),
@@ -684,7 +699,7 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
             "Validate, back up, save atomically and apply an edit",
             "ConfigSaved",
             body="ConfigEdit",
-            errors=(409, 422),
+            errors=(409, 422, 428),
             tags=("config",),
         ),
         config_save,

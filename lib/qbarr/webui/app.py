@@ -52,6 +52,7 @@ def make_app(home: Home, config: Config, supervisor_url: str | None = None) -> b
     app = bottle.Bottle(catchall=True)
     app.config["qbarr.web"] = web
     app.default_error_handler = lambda err: _error_page(web, err)  # type: ignore[method-assign]
+    app.add_hook("before_request", lambda: _check_host(web))
     app.add_hook("after_request", _security_headers)
     spec = document([route for route, _ in api.ROUTES])
     for route, handler in api.ROUTES:
@@ -64,6 +65,18 @@ def make_app(home: Home, config: Config, supervisor_url: str | None = None) -> b
         return bottle.static_file(path, root=static_root)
 
     return app
+
+
+def _check_host(web: Web) -> None:
+    """Refuse a Host header that does not name this web UI (DNS rebinding: a page on
+    another site whose name now resolves to 127.0.0.1 would otherwise be same-origin)."""
+    host = bottle.request.environ.get("HTTP_HOST")
+    if not auth.host_allowed(host, web.host_names):
+        raise bottle.HTTPError(
+            421,
+            f"Host {host!r} does not name this web UI: reach it by its address, localhost, "
+            "or a name listed in [WebUI] AllowedHosts",
+        )
 
 
 def _security_headers() -> None:
@@ -161,20 +174,20 @@ def _session(web: Web, ident: Identity) -> str:
     """Report the session; with auth off, hand out an anonymous session for CSRF tokens."""
     if ident.sid is None and web.auth_disabled:
         cookie = web.sessions.issue(web.fingerprint)
-        set_session_cookie(cookie)
+        set_session_cookie(web, cookie)
         ident = Identity("anonymous", web.sessions.verify(cookie, web.fingerprint))
     return json_response(web, 200, api.session(web, ident))
 
 
-def set_session_cookie(cookie: str) -> None:
+def set_session_cookie(web: Web, cookie: str) -> None:
     bottle.response.set_cookie(
         auth.SESSION_COOKIE,
         cookie,
         path="/",
         httponly=True,
         samesite="strict",
-        max_age=auth.SESSION_MAX_AGE,
-        secure=bottle.request.urlparts.scheme == "https",
+        max_age=int(web.sessions.lifetime),
+        secure=auth.forwarded_https(bottle.request.environ, web.trusted_proxies),
     )
 
 

@@ -9,7 +9,10 @@ import html
 import time
 from typing import Any
 
-PALETTE = ("#3b82f6", "#ef4444", "#10b981", "#f59e0b", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16")
+from qbarr.policy.docs import RULE_TONE
+
+# One colour per tone (qbarr.policy.docs.RULE_TONE), the same as style.css's --good/--bad...
+TONE_COLOURS = {"good": "#10b981", "bad": "#ef4444", "warn": "#f59e0b", "neutral": "#3b82f6"}
 
 
 def rule_bars(counts: dict[str, int], width: int = 520) -> str:
@@ -27,7 +30,7 @@ def rule_bars(counts: dict[str, int], width: int = 520) -> str:
     for i, (rule, n) in enumerate(items):
         y = i * row + 3
         w = max(1, round(bar_w * n / top))
-        color = PALETTE[i % len(PALETTE)]
+        color = TONE_COLOURS[RULE_TONE.get(rule, "neutral")]
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{html.escape(rule)}</text>'
         )
@@ -41,7 +44,7 @@ def rule_bars(counts: dict[str, int], width: int = 520) -> str:
 
 
 def hourly_bars(hours: list[dict[str, Any]], width: int = 520, height: int = 140) -> str:
-    """Grouped bars per hour: imports (green) and failures (red)."""
+    """Grouped bars per hour: imports (the good colour) and failures (the bad one)."""
     top = max([max(h["imports"], h["failures"]) for h in hours] + [1])
     plot_h = height - 24
     slot = width / max(1, len(hours))
@@ -54,7 +57,8 @@ def hourly_bars(hours: list[dict[str, Any]], width: int = 520, height: int = 140
     for i, h in enumerate(hours):
         x = i * slot
         label = time.strftime("%H:00", time.localtime(h["hour"]))
-        for j, (key, color) in enumerate((("imports", "#10b981"), ("failures", "#ef4444"))):
+        bars = (("imports", TONE_COLOURS["good"]), ("failures", TONE_COLOURS["bad"]))
+        for j, (key, color) in enumerate(bars):
             value = h[key]
             bh = plot_h * value / top
             parts.append(

@@ -18,7 +18,7 @@ from qbarr import config as qconfig
 from qbarr import db as qdb
 from qbarr.config import MASK, Config, ConfigError
 from qbarr.paths import Home
-from qbarr.webui import auth
+from qbarr.webui import auth, queries
 from qbarr.webui.supervisor import Supervisor
 
 log = logging.getLogger("qbarr.webui")
@@ -57,9 +57,15 @@ class Web:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._config = config
+        # the address this process serves (a later Port edit applies at the next start)
+        self.listening = (str(config.webui["Host"]), int(config.webui["Port"]))
         self._stamp = self._file_stamp()
         self._secrets = self._collect_secrets(config)
-        self.sessions = auth.Sessions(auth.load_session_key(self.db))
+        self.sessions = auth.Sessions(
+            auth.load_session_key(self.db),
+            db=lambda: self.db,
+            lifetime=lambda: float(self.webui["SessionLifetime"]),
+        )
         self.throttle = auth.LoginThrottle()
         self.started_at = time.time()
 
@@ -84,8 +90,7 @@ class Web:
 
     def _reload(self) -> None:
         try:
-            fresh = qconfig.load(self.home.config)
-            auth.check_exposure(fresh.webui, str(self.home.config))
+            fresh = qconfig.load(self.home.config, suite=True)
         except ConfigError as exc:
             log.warning(
                 "config.ini changed but is not usable; keeping the previous settings: %s",
@@ -116,6 +121,15 @@ class Web:
     def fingerprint(self) -> str:
         return auth.credentials_fingerprint(self.webui)
 
+    @property
+    def trusted_proxies(self) -> auth.Networks:
+        return auth.parse_networks(self.webui["TrustedProxies"])
+
+    @property
+    def host_names(self) -> list[str]:
+        """Names the Host header may carry besides IP addresses and localhost."""
+        return [str(self.webui["Host"]), *self.webui["AllowedHosts"]]
+
     # -- database -----------------------------------------------------------------------
     @property
     def db(self) -> sqlite_utils.Database:
@@ -143,18 +157,15 @@ class Web:
         for inst in self.config.instances:
             if name in (inst.name, inst.slug, inst.program):
                 return inst.name
-        known = qdb.rows(
-            self.db, "SELECT name FROM instances WHERE name = ? OR program = ?", (name, name)
-        )
-        if known:
-            return str(known[0]["name"])
-        raise WebError(404, f"unknown instance {name!r}")
+        known = queries.find_instance(self.db, name)
+        if known is None:
+            raise WebError(404, f"unknown instance {name!r}")
+        return known
 
     def known_instances(self) -> list[str]:
+        """Configured instances, then any other Arr instance the database knows."""
         names = [i.name for i in self.config.instances]
-        for row in qdb.rows(self.db, "SELECT name FROM instances ORDER BY name"):
-            if row["name"] not in names:
-                names.append(row["name"])
+        names += [n for n in queries.instance_names(self.db) if n not in names]
         return names
 
     @property

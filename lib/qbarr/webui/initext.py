@@ -20,6 +20,9 @@ _SECTION = re.compile(r"^(\s*)(\[+)\s*(.*?)\s*(\]+)\s*(#.*)?$")
 _KEY = re.compile(r"^(\s*)([^#\[\s=][^=]*?)\s*=\s*(.*?)\s*$")
 
 
+_SPLITS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines() breaks lines there too
+
+
 class EditError(ValueError):
     """A value cannot be written as configobj syntax (e.g. a newline in it)."""
 
@@ -66,8 +69,11 @@ def find_key(lines: list[str], path: tuple[str, ...], key: str) -> KeyLine | Non
 
 def quote_value(value: str | list[str]) -> str:
     """A value in configobj syntax (quoted only when needed)."""
-    if not isinstance(value, list) and ("\n" in value or "\r" in value):
-        raise EditError("cannot contain a line break")
+    for item in value if isinstance(value, list) else [value]:
+        if "\n" in item or "\r" in item:
+            raise EditError("cannot contain a line break")
+        if any(ch in _SPLITS or (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in item):
+            raise EditError("cannot contain control characters (only tab)")
     if isinstance(value, list):
         if not value:
             return ","
@@ -184,14 +190,18 @@ def mask_text(text: str, reference: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def unmask_text(text: str, stored_text: str) -> tuple[str, list[tuple[tuple[str, ...], str]]]:
+def unmask_text(
+    text: str, stored_text: str
+) -> tuple[str, list[tuple[tuple[str, ...], str]], set[tuple[tuple[str, ...], str]]]:
     """Put the stored secrets back where the submitted text still has the mask.
 
-    Returns the text and the (path, key) of masked secrets that have no stored value.
+    Returns the text, the (path, key) of masked secrets that have no stored value, and the
+    (path, key) of the secrets that were put back (kept as stored).
     """
     lines = text.split("\n")
     stored = _secret_values(stored_text.split("\n"))
     orphans = []
+    kept = set()
     for line in key_lines(lines):
         if line.key.lower() not in SECRET_KEYS or _unquote(line.value_text) != MASK:
             continue
@@ -200,7 +210,8 @@ def unmask_text(text: str, stored_text: str) -> tuple[str, list[tuple[tuple[str,
             orphans.append((line.path, line.key))
             continue
         lines[line.index] = f"{line.indent}{line.key} = {original}"
-    return "\n".join(lines), orphans
+        kept.add((line.path, line.key))
+    return "\n".join(lines), orphans, kept
 
 
 def _secret_values(lines: list[str]) -> dict[tuple[tuple[str, ...], str], str]:

@@ -32,7 +32,7 @@ class SuiteCollector:
     def collect(self) -> Iterator[Metric]:
         db = self.web.db
         now = time.time()
-        insts = queries.instances(db, now)
+        insts = queries.instances(db, now, search_programs=True)  # their heartbeats too
         yield from self._instances(insts)
         yield from self._journal(db)
         yield from self._programs(db)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import qbarr
+from qbarr.webui.configedit import NAME_PATTERN, TEXT_PATTERN, VALUE_PATTERN
 
 
 def s(type_: str, nullable: bool = False, **kw: Any) -> dict[str, Any]:
@@ -84,6 +85,7 @@ SCHEMAS: dict[str, Any] = {
             "state": STR,
             "pid": NINT,
             "uptime": NNUM,
+            "uptime_text": s("string", description="uptime as the pages show it (qbarr.units)"),
             "description": STR,
             "exitstatus": NINT,
             "spawnerr": STR,
@@ -204,6 +206,7 @@ SCHEMAS: dict[str, Any] = {
     "DecisionPage": obj({"items": arr(ref("Decision")), "next_before_id": NINT}),
     "Event": obj(
         {
+            "id": s("integer", description="row id of the decision, action, search or request"),
             "at": NUM,
             "type": s("string", enum=["decision", "action", "search", "request"]),
             "instance": STR,
@@ -280,9 +283,13 @@ SCHEMAS: dict[str, Any] = {
     ),
     "ConfigChange": obj(
         {
-            "path": {**arr(s("string", minLength=1, maxLength=200)), "minItems": 1, "maxItems": 8},
-            "key": s("string", minLength=1, maxLength=200),
-            "value": s("string", True, maxLength=10000),
+            "path": {
+                **arr(s("string", minLength=1, maxLength=200, pattern=NAME_PATTERN)),
+                "minItems": 1,
+                "maxItems": 8,
+            },
+            "key": s("string", minLength=1, maxLength=200, pattern=NAME_PATTERN),
+            "value": s("string", True, maxLength=10000, pattern=VALUE_PATTERN),
         },
         required=["path", "key"],
         extra=False,
@@ -292,7 +299,7 @@ SCHEMAS: dict[str, Any] = {
             obj(
                 {
                     "base": s("string", maxLength=64),
-                    "text": s("string", maxLength=200000),
+                    "text": s("string", maxLength=200000, pattern=TEXT_PATTERN),
                     "apply": BOOL,
                 },
                 required=["text"],
@@ -357,6 +364,7 @@ ERROR_TEXT = {
     409: "Conflict (wrong program state, config changed meanwhile)",
     413: "Request body too large",
     422: "The config edit is invalid: nothing was written",
+    428: "Precondition required (saving the whole text needs the base it was edited from)",
     429: "Too many attempts",
     502: "supervisord refused the call",
     503: "supervisord or the database is unreachable",

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import bottle
 
 from qbarr import heartbeat
+from qbarr.config import SECRET_KEYS
 from qbarr.webui import api, auth, charts, configedit, initext, queries, words
 from qbarr.webui.context import Identity, Web, WebError
 from qbarr.webui.params import form_body, query_str
@@ -107,16 +108,22 @@ def render_error(web: Web, status: int, message: str) -> str:
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only local paths: no scheme, no host, no ``//`` (an open redirect otherwise)."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or "\n" in value
-    ):
+    """A path on this site, or ``default``: never a scheme, a host, ``//`` or ``/\\``.
+
+    Browsers drop tabs and line breaks inside a URL and trim control characters and
+    spaces around it (``/\t/evil.example`` becomes ``//evil.example``), so those are
+    stripped first and the result is judged as the browser will read it."""
+    if not value:
         return default
-    return value
+    text = "".join(ch for ch in value if ch not in "\t\n\r").strip("\x00- \x7f")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text) or "\\" in text:
+        return default
+    if not text.startswith("/") or text.startswith("//"):
+        return default
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc:
+        return default
+    return text
 
 
 def redirect(location: str, status: int = 303) -> None:
@@ -171,7 +178,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             bottle.response.status = exc.status
             return render_error(web, exc.status, exc.message)
         next_url = safe_next(form.get("next"))
-        client = bottle.request.remote_addr or "?"
+        client = auth.client_address(bottle.request.environ, web.trusted_proxies)
         expected = bottle.request.get_cookie(auth.PRELOGIN_COOKIE) or ""
         given = form.get("csrf", "")
         if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
@@ -186,13 +193,14 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             return _login_page(web, "Wrong password.", next_url)
         from qbarr.webui.app import set_session_cookie
 
-        set_session_cookie(web.sessions.issue(web.fingerprint))
+        set_session_cookie(web, web.sessions.issue(web.fingerprint))
         bottle.response.delete_cookie(auth.PRELOGIN_COOKIE, path="/login")
         redirect(next_url, 303)
         return ""
 
     @page("/logout", "POST")
     def logout(ident: Identity) -> str:
+        web.sessions.revoke(ident.sid)
         bottle.response.delete_cookie(auth.SESSION_COOKIE, path="/")
         redirect("/login", 303)
         return ""
@@ -353,11 +361,7 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
                     submitted[f["id"]] = value
                     changes.append(configedit.Change(tuple(f["path"]), f["key"], value))
             web.remember_secrets(
-                [
-                    c.value
-                    for c in changes
-                    if c.value and c.key.lower() in {"password", "apikey", "token"}
-                ]
+                [c.value for c in changes if c.value and c.key.lower() in SECRET_KEYS]
             )
         else:
             web.remember_secrets(api._secret_values_in(text))
@@ -394,7 +398,7 @@ def _ensure_session(web: Web, ident: Identity) -> Identity:
         from qbarr.webui.app import set_session_cookie
 
         cookie = web.sessions.issue(web.fingerprint)
-        set_session_cookie(cookie)
+        set_session_cookie(web, cookie)
         return Identity("anonymous", web.sessions.verify(cookie, web.fingerprint))
     return ident
 

@@ -86,6 +86,8 @@ def raw_body(limit: int = MAX_BODY) -> bytes:
         return b""
     if length:
         data = stream.read(length)
+        if len(data) < length:  # the client stopped sending (or was too slow: worker.py)
+            raise WebError(400, f"the request body ended after {len(data)} of {length} bytes")
     elif "chunked" in env.get("HTTP_TRANSFER_ENCODING", "").lower():
         data = stream.read(limit + 1)
     else:
@@ -108,8 +110,14 @@ def json_body(limit: int = MAX_BODY) -> dict[str, Any]:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise WebError(400, "the body is nested too deeply") from None
     if not isinstance(value, dict):
         raise WebError(400, "the body must be a JSON object")
+    try:  # JSON may spell lone surrogates (\ud800): not text that can be written as UTF-8
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise WebError(400, "the body holds a lone surrogate (\\uD800-\\uDFFF): not text") from None
     return value
 
 

@@ -14,9 +14,16 @@ from typing import Any
 
 import sqlite_utils
 
-from qbarr import heartbeat
+from qbarr import heartbeat, history
 from qbarr.db import rows
-from qbarr.webui.words import FAIL_RULES, IMPORT_RULES, rule_words
+from qbarr.policy.docs import RULE_TONE
+from qbarr.search.status import SEARCH_KIND
+from qbarr.webui.words import dur, rule_words
+
+# A failed torrent is one whose release was blocklisted or which was deleted for one of the
+# rules that fail torrents (a seeding-done removal is not a failure); an import is an
+# import command sent. Counted when the action reached ``done``, not when a rule matched.
+FAIL_RULES = tuple(sorted(rule for rule, tone in RULE_TONE.items() if tone == "bad"))
 
 TORRENT_SORTS = {
     "name": "name COLLATE NOCASE",
@@ -41,11 +48,16 @@ def _json(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def instances(db: sqlite_utils.Database, now: float | None = None) -> list[dict[str, Any]]:
-    """Every instance row with its JSON columns parsed and the heartbeat age added."""
+def instances(
+    db: sqlite_utils.Database, now: float | None = None, search_programs: bool = False
+) -> list[dict[str, Any]]:
+    """Every Arr instance row (with ``search_programs``: the search programs' rows too),
+    its JSON columns parsed and the heartbeat age added."""
     now = now if now is not None else time.time()
     out = []
-    for row in rows(db, "SELECT * FROM instances ORDER BY name"):
+    where = "" if search_programs else "WHERE kind != ?"
+    params = () if search_programs else (SEARCH_KIND,)
+    for row in rows(db, f"SELECT * FROM instances {where} ORDER BY name", params):
         row["counts"] = _json(row.get("counts"))
         row["stats"] = _json(row.get("stats"))
         hb = row.get("heartbeat_at")
@@ -58,7 +70,19 @@ def instances(db: sqlite_utils.Database, now: float | None = None) -> list[dict[
 
 
 def instance_names(db: sqlite_utils.Database) -> list[str]:
-    return [r["name"] for r in rows(db, "SELECT name FROM instances ORDER BY name")]
+    """Names of the Arr instances that have a row (search programs' rows are not instances)."""
+    found = rows(db, "SELECT name FROM instances WHERE kind != ? ORDER BY name", (SEARCH_KIND,))
+    return [r["name"] for r in found]
+
+
+def find_instance(db: sqlite_utils.Database, name: str) -> str | None:
+    """The Arr instance whose row has this name or program name (not a search program)."""
+    found = rows(
+        db,
+        "SELECT name FROM instances WHERE kind != ? AND (name = ? OR program = ?)",
+        (SEARCH_KIND, name, name),
+    )
+    return str(found[0]["name"]) if found else None
 
 
 def crash_summary(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
@@ -88,20 +112,26 @@ def programs(
     """supervisord's process list joined with crashes and each manager's instance row."""
     now = now if now is not None else time.time()
     crashes = crash_summary(db)
-    by_program = {row["program"]: row for row in instances(db, now) if row.get("program")}
+    by_program = {
+        row["program"]: row
+        for row in instances(db, now, search_programs=True)
+        if row.get("program")
+    }
     out = []
     for info in infos:
         name, full = info["name"], info.get("fullname", info["name"])
         crash = crashes.get(full) or crashes.get(name) or {}
         inst = by_program.get(name) or by_program.get(full)
         running = info.get("statename") == "RUNNING"
+        uptime = (now - info["start"]) if running and info.get("start") else None
         out.append(
             {
                 "name": full,
                 "group": info.get("group", ""),
                 "state": info.get("statename", ""),
                 "pid": info.get("pid") or None,
-                "uptime": (now - info["start"]) if running and info.get("start") else None,
+                "uptime": uptime,
+                "uptime_text": dur(uptime),
                 "description": info.get("description", ""),
                 "exitstatus": info.get("exitstatus"),
                 "spawnerr": info.get("spawnerr", ""),
@@ -311,84 +341,61 @@ def journal_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
 def torrent_history(
     db: sqlite_utils.Database, torrent_hash: str, protected_tag: str = ""
 ) -> dict[str, Any] | None:
-    """Everything known about one torrent, as a chronological timeline (what `qbarr why` prints)."""
-    h = torrent_hash.lower()
-    memory = rows(db, "SELECT * FROM torrents WHERE hash = ? ORDER BY instance", (h,))
-    decided = rows(db, "SELECT * FROM decisions WHERE hash = ? ORDER BY at, id", (h,))
-    acted = rows(db, "SELECT * FROM actions WHERE hash = ? ORDER BY created_at, id", (h,))
-    searched = rows(db, "SELECT * FROM searches WHERE hash = ? ORDER BY at, id", (h,))
-    asked = rows(db, "SELECT * FROM requests WHERE hash = ? ORDER BY created_at, id", (h,))
-    if not (memory or decided or acted or searched or asked):
+    """One torrent as a chronological timeline, from :func:`qbarr.history.read` (what
+    `qbarr why` prints); None when nothing is known about it."""
+    found = history.read(db, torrent_hash)
+    if history.is_empty(found):
         return None
     events: list[dict[str, Any]] = []
-    for d in decided:
+    for d in found["decisions"]:
         events.append(
-            {
-                "at": d["at"],
-                "type": "decision",
-                "instance": d["instance"],
-                "rule": d["rule"],
-                "text": d["reason"],
-                "detail": rule_words(d["rule"]),
-                "dry_run": bool(d["dry_run"]),
-            }
+            _event(d, "decision", d["at"], d["reason"], rule_words(d["rule"]), rule=d["rule"])
         )
-    for a in acted:
-        text = f"{a['kind']}: {a['status']}" + (f" ({a['result']})" if a.get("result") else "")
-        events.append(
-            {
-                "at": a["created_at"],
-                "type": "action",
-                "instance": a["instance"],
-                "rule": None,
-                "text": text,
-                "detail": f"attempts {a['attempts']}",
-                "dry_run": False,
-            }
-        )
-    for s in searched:
-        events.append(
-            {
-                "at": s["at"],
-                "type": "search",
-                "instance": s["instance"],
-                "rule": None,
-                "text": f"{s['command']} {s['title']}".strip(),
-                "detail": s["reason"],
-                "dry_run": False,
-            }
-        )
-    for r in asked:
+        events[-1]["dry_run"] = bool(d["dry_run"])
+        for a in d["actions"]:
+            text = f"{a['kind']}: {a['status']}" + (f" ({a['result']})" if a.get("result") else "")
+            events.append(_event(a, "action", a["created_at"], text, f"attempts {a['attempts']}"))
+    for s in found["searches"]:
+        text = f"{s['command']} {s['title']}".strip()
+        events.append(_event(s, "search", s["at"], text, s["reason"] or ""))
+    for r in found["requests"]:
         done = "applied" if r.get("done_at") else "pending"
-        events.append(
-            {
-                "at": r["created_at"],
-                "type": "request",
-                "instance": r["instance"],
-                "rule": None,
-                "text": f"{r['kind']} requested ({done})",
-                "detail": r.get("result") or "",
-                "dry_run": False,
-            }
-        )
-    events.sort(key=lambda e: e["at"])
-    name = next((m["name"] for m in memory if m.get("name")), None) or next(
-        (d["name"] for d in decided if d["name"]), ""
+        text = f"{r['kind']} requested ({done})"
+        events.append(_event(r, "request", r["created_at"], text, r.get("result") or ""))
+    events.sort(key=lambda e: (e["at"], e["type"] != "decision"))
+    name = next((m["name"] for m in found["torrents"] if m.get("name")), None) or next(
+        (d["name"] for d in found["decisions"] if d["name"]), ""
     )
     return {
-        "hash": h,
+        "hash": found["hash"],
         "name": name,
         "torrents": [
             _torrent_item(m, protected_tag, None)
             | {"instance": m["instance"], "gone_at": m["gone_at"]}
-            for m in memory
+            for m in found["torrents"]
         ],
         "events": events,
     }
 
 
+def _event(
+    row: dict[str, Any], kind: str, at: float, text: str, detail: str, rule: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "at": at,
+        "type": kind,
+        "instance": row["instance"],
+        "rule": rule,
+        "text": text,
+        "detail": detail,
+        "dry_run": False,
+    }
+
+
 def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, Any]:
-    """Reachability per instance, decisions per rule in the last 24 h, imports/failures per hour."""
+    """Reachability per instance, decisions per rule in the last 24 h, and per hour the
+    imports sent and the torrents failed (actions done, see FAIL_RULES)."""
     now = now if now is not None else time.time()
     start = (int(now) // 3600 - 23) * 3600
     per_rule = rows(
@@ -398,9 +405,20 @@ def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, A
     )
     hourly_rows = rows(
         db,
-        "SELECT CAST((at - ?) / 3600 AS INTEGER) AS h, rule, COUNT(*) AS n FROM decisions "
-        "WHERE at >= ? GROUP BY h, rule",
+        "SELECT CAST((at - ?) / 3600 AS INTEGER) AS h, COUNT(*) AS n FROM decisions "
+        "WHERE at >= ? GROUP BY h",
         (start, start),
+    )
+    marks = ",".join("?" * len(FAIL_RULES))
+    done_rows = rows(
+        db,
+        "SELECT CAST((a.updated_at - ?) / 3600 AS INTEGER) AS h, "
+        "COUNT(DISTINCT CASE WHEN a.kind = 'import' THEN a.decision_id END) AS imports, "
+        "COUNT(DISTINCT CASE WHEN a.kind IN ('blocklist', 'delete') "
+        f"AND d.rule IN ({marks}) THEN a.decision_id END) AS failures "
+        "FROM actions a JOIN decisions d ON d.id = a.decision_id "
+        "WHERE a.status = 'done' AND a.updated_at >= ? GROUP BY h",
+        (start, *FAIL_RULES, start),
     )
     failed_actions = rows(
         db,
@@ -414,10 +432,11 @@ def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, A
     ]
     for r in hourly_rows:
         if 0 <= r["h"] < 24:
-            bucket = hours[r["h"]]
-            bucket["decisions"] += r["n"]
-            bucket["imports"] += r["n"] if r["rule"] in IMPORT_RULES else 0
-            bucket["failures"] += r["n"] if r["rule"] in FAIL_RULES else 0
+            hours[r["h"]]["decisions"] += r["n"]
+    for r in done_rows:
+        if 0 <= r["h"] < 24:
+            hours[r["h"]]["imports"] += r["imports"]
+            hours[r["h"]]["failures"] += r["failures"]
     for r in failed_actions:
         if 0 <= r["h"] < 24:
             hours[r["h"]]["action_errors"] += r["n"]

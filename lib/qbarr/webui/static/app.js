@@ -10,17 +10,6 @@
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); });
   }
 
-  function duration(s) {
-    if (s === null || s === undefined) { return ""; }
-    if (s < 10) { return s.toFixed(1) + "s"; }
-    s = Math.floor(s);
-    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
-    if (d) { return d + "d " + h + "h"; }
-    if (h) { return h + "h " + m + "m"; }
-    if (m) { return m + "m " + sec + "s"; }
-    return sec + "s";
-  }
-
   function refreshPrograms() {
     var table = document.getElementById("programs");
     if (!table) { return; }
@@ -35,7 +24,7 @@
         state.textContent = p.state;
         state.className = "state state-" + p.state;
         row.querySelector('[data-field="pid"]').textContent = p.pid || "";
-        row.querySelector('[data-field="uptime"]').textContent = duration(p.uptime);
+        row.querySelector('[data-field="uptime"]').textContent = p.uptime_text;  // qbarr.units
       });
     }).catch(function () { /* supervisord restarting: try again next tick */ });
   }

@@ -40,6 +40,9 @@
 <label class="field {{'has-error' if err else ''}}">
   <span class="key">{{f['key']}}</span>
   <input type="{{'password' if f['secret'] else 'text'}}" name="f:{{f['id']}}" value="{{submitted.get(f['id'], f['value'] if f['value'] is not None else '')}}" placeholder="{{f['default']}}" data-field="{{f['id']}}" autocomplete="off">
+  % if f['help']:
+  <span class="help">{{f['help']}}</span>
+  % end
   % if err:
   <span class="field-error" role="alert">{{err}}</span>
   % end

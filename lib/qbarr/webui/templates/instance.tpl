@@ -3,7 +3,7 @@
 <h1>{{inst['name']}} <small class="muted">{{inst['kind']}} · {{inst['program']}}</small></h1>
 <p>
  Status: <b>{{inst['status'] or 'unknown'}}</b> ·
- heartbeat {{w.duration(inst['heartbeat_age']) + ' ago' if inst['heartbeat_age'] is not None else 'never'}} ·
+ heartbeat {{w.dur(inst['heartbeat_age']) + ' ago' if inst['heartbeat_age'] is not None else 'never'}} ·
  qBittorrent <span class="{{reach_class(inst['qbt_ok'])}}">{{reach_text(inst['qbt_ok'])}}</span> ·
  Arr <span class="{{reach_class(inst['arr_ok'])}}">{{reach_text(inst['arr_ok'])}}</span> ·
  {{pd['total']}} matching · the manager tracks {{inst['torrents']}}
@@ -62,7 +62,7 @@
   <td>{{t['state'] or ''}}</td>
   <td>{{'%.1f %%' % (100 * t['progress']) if t['progress'] is not None else ''}}</td>
   <td>{{'%.2f' % t['ratio'] if t['ratio'] is not None else ''}}</td>
-  <td>{{w.duration(t['seeding_time'])}}</td>
+  <td>{{w.dur(t['seeding_time'])}}</td>
   <td>{{w.size(t['size'])}}</td>
   <td>{{t['category'] or ''}}</td>
   <td>{{', '.join(t['tags'])}}</td>

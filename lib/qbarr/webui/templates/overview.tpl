@@ -12,10 +12,10 @@
   <td>{{i['status'] or ''}}{{(' (' + i['waiting'] + ')') if i.get('waiting') else ''}}</td>
   <td class="{{reach_class(i['qbt_ok'])}}">{{reach_text(i['qbt_ok'])}}</td>
   <td class="{{reach_class(i['arr_ok'])}}">{{reach_text(i['arr_ok'])}}</td>
-  <td>{{w.duration(i['heartbeat_age'])}}{{' ago' if i['heartbeat_age'] is not None else 'never'}}</td>
+  <td>{{w.dur(i['heartbeat_age'])}}{{' ago' if i['heartbeat_age'] is not None else 'never'}}</td>
   <td>{{i['torrents']}}</td>
   <td>{{'ENGAGED' if i['brake_engaged'] else 'off'}}</td>
-  <td class="clip">{{(w.duration(now - i['last_error_at']) + ' ago: ') if i['last_error'] and i.get('last_error_at') else ''}}{{i['last_error'] or ''}}</td>
+  <td class="clip">{{(w.dur(now - i['last_error_at']) + ' ago: ') if i['last_error'] and i.get('last_error_at') else ''}}{{i['last_error'] or ''}}</td>
 </tr>
 % end
 % if not data['instances']:

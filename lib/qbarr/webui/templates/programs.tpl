@@ -12,11 +12,11 @@
   <td><a href="/programs?log={{quote(p['name'])}}">{{p['name']}}</a></td>
   <td class="state state-{{p['state']}}" data-field="state">{{p['state']}}</td>
   <td data-field="pid">{{p['pid'] or ''}}</td>
-  <td data-field="uptime">{{w.duration(p['uptime'])}}</td>
+  <td data-field="uptime">{{w.dur(p['uptime'])}}</td>
   <td>{{p['restarts']}}</td>
   <td>{{(p['last_crash']['event'] + ' ' + w.when(p['last_crash']['at'])) if p['last_crash'] else ''}}</td>
-  <td>{{w.duration(m.get('heartbeat_age'))}}</td>
-  <td>{{w.duration(m.get('cycle_s'))}}</td>
+  <td>{{w.dur(m.get('heartbeat_age'))}}</td>
+  <td>{{w.elapsed(m.get('cycle_s'))}}</td>
   <td class="clip">{{m.get('last_error') or ''}}</td>
   <td>
   % if m.get('brake_engaged'):
