@@ -1,8 +1,13 @@
 """qbarr-watchdog: supervisord event listener that keeps the suite alive.
 
-Subscribed (supervisord.conf) to ``PROCESS_STATE``, ``TICK_5`` and ``TICK_60``. The rules
-are in :mod:`qbarr.watchdog`; this module speaks the listener protocol, reads state over
-XML-RPC and the database, and carries the actions out.
+Subscribed (supervisord.conf) to ``PROCESS_STATE``, ``TICK_5``, ``TICK_60`` and
+``SUPERVISOR_STATE_CHANGE``. The rules are in :mod:`qbarr.watchdog`; this module speaks the
+listener protocol, reads state over XML-RPC and the database, and carries the actions out.
+
+When supervisord starts stopping (``SUPERVISOR_STATE_CHANGE_STOPPING``: a stop or a reload)
+the watchdog has nothing left to do: it exits at once, before supervisord would stop it as
+the last group, so a shutdown is a step shorter and no restart or record is attempted
+against a supervisord that refuses them (``SHUTDOWN_STATE``).
 
 Protocol (supervisor.childutils): write ``READY``; read a header line and ``len`` bytes of
 payload; answer ``RESULT 2\\nOK``. **stdout belongs to the protocol**: logs go to stderr
@@ -24,7 +29,7 @@ from qbarr import db as dbmod
 from qbarr import heartbeat, runtime
 from qbarr.db import write_txn
 from qbarr.paths import Home, resolve_home
-from qbarr.supervision import SupervisionError, Supervisor
+from qbarr.supervision import SupervisionError, Supervisor, SupervisorFault
 from qbarr.watchdog import Action, Policy, StateEvent
 
 COMMAND = "qbarr-watchdog"
@@ -85,23 +90,41 @@ class Watchdog:
     def handle(self, headers: dict[str, str], payload: str) -> None:
         name = headers.get("eventname", "")
         now = time.time()
-        if name.startswith("PROCESS_STATE_"):
+        if name == "SUPERVISOR_STATE_CHANGE_STOPPING":
+            self.stop("supervisord is stopping")
+        elif name.startswith("PROCESS_STATE_"):
             event = StateEvent.parse(name, payload)
             if event.name != self.own_name:
                 self.perform(self.policy.on_state(event, now))
         elif name.startswith("TICK_"):
             if name == "TICK_60" and self.config_changed():
                 self.load_config()
-            self.perform(
-                self.policy.on_tick(now, self.sup.processes(), heartbeat.by_program(self.db))
-            )
+            try:
+                processes = self.sup.processes()
+            except SupervisionError as exc:
+                self._supervisor_error("reading the process list", exc)
+                return
+            self.perform(self.policy.on_tick(now, processes, heartbeat.by_program(self.db)))
+
+    def stop(self, why: str) -> None:
+        if not self.ctx.signals.stop_requested:
+            log.info("%s: the watchdog stops", why)
+        self.ctx.signals.request_stop()
+
+    def _supervisor_error(self, doing: str, exc: SupervisionError) -> None:
+        if isinstance(exc, SupervisorFault) and exc.name == "SHUTDOWN_STATE":
+            self.stop("supervisord is stopping")  # an event may beat STOPPING: no traceback
+        else:
+            log.warning("%s failed: %s", doing, exc)
 
     def perform(self, actions: list[Action]) -> None:
         for action in actions:
+            if self.ctx.signals.stop_requested:
+                return
             try:
                 self._perform(action)
             except SupervisionError as exc:
-                log.warning("%s %s failed: %s", action.kind, action.target, exc)
+                self._supervisor_error(f"{action.kind} {action.target}", exc)
 
     def _perform(self, action: Action) -> None:
         if action.kind == "start":
@@ -114,9 +137,8 @@ class Watchdog:
                 time.sleep(SIGNAL_PAUSE)
         elif action.kind == "record":
             level = logging.INFO if action.event == "restart" else logging.WARNING
-            log.log(
-                level, "%s %s (pid %s): %s", action.event, action.target, action.pid, action.detail
-            )
+            pid = f" (pid {action.pid})" if action.pid else ""
+            log.log(level, "%s %s%s: %s", action.event, action.target, pid, action.detail)
             self.record(action)
 
     def record(self, action: Action) -> None:

@@ -6,6 +6,11 @@ single-threaded server instead (development only, never under supervisord).
 
 Exits 78 (EX_CONFIG) with a clear message when config.ini is unusable, including auth
 turned off on a non-loopback address without ``AllowInsecureExposure``.
+
+Lifecycle (:mod:`qbarr.lifeline`): the program (which becomes the gunicorn master) dies with
+supervisord and holds ``run/webui.lock``, so a second copy exits 75 before it binds the
+port; every gunicorn worker dies with its master (``post_fork``), so no worker is left
+holding the port after the master is gone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
+from qbarr import lifeline
 from qbarr.config import EX_CONFIG, ConfigError
 from qbarr.paths import Home, resolve_home
 
@@ -59,6 +65,13 @@ def gunicorn_options(webui: Any) -> dict[str, Any]:
     return options
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook, in each new worker: SIGTERM when the master dies; exit if it already
+    has (a fork races with the master's death)."""
+    if not lifeline.die_with_parent(worker.ppid):
+        os._exit(0)
+
+
 def load_checked(home: Home) -> qconfig.Config:
     """Load and check config.ini; migrate the database (cheap when current)."""
     from qbarr.webui.auth import check_exposure
@@ -82,6 +95,7 @@ def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
                 options["control_socket_disable"] = True
             for key, value in options.items():
                 self.cfg.set(key, value)
+            self.cfg.set("post_fork", post_fork)
 
         def load(self) -> Any:
             # Runs in the worker (no preload): a HUP-restarted worker re-reads config.ini.
@@ -98,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     home = resolve_home(args.home)
+    lifeline.bind_to_parent(home, "qbarr-webui")
+    lock = lifeline.claim(home, "webui", "qbarr-webui")  # held (and shared by the workers)
     try:
         cfg = load_checked(home)
     except ConfigError as exc:
@@ -127,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sys.argv = [sys.argv[0]]  # gunicorn parses argv itself; ours are already handled
     run_gunicorn(home, cfg, supervisor_url)
+    lock.release()
     return 0
 
 

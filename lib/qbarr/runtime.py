@@ -9,6 +9,10 @@ A program's ``main()`` does, in this order::
 
 What that gives:
 
+- **One copy, bound to its supervisor** (:mod:`qbarr.lifeline`): the program gets SIGTERM
+  when its parent (supervisord) dies, exits at once if it is gone already, and holds
+  ``run/<label>.lock`` for its whole life; a second copy exits 75 naming the holder's pid
+  before it sets its title, logs or touches the database.
 - **Logging**: one line per record on stdout (supervisord writes it to
   ``logs/<program>.log`` and rotates it): ``2024-05-01 12:00:00.123 INFO arr-radarr-4k:
   message``. Every secret of config.ini (:func:`qbarr.config.secrets_of`) is replaced by
@@ -42,7 +46,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from qbarr import lifeline
 from qbarr.config import MASK, Config, secrets_of
+from qbarr.locks import FileLock
 from qbarr.paths import Home
 
 log = logging.getLogger("qbarr.runtime")
@@ -249,6 +255,7 @@ class Context:
     signals: Signals
     formatter: ScrubbingFormatter
     log: logging.Logger
+    lock: FileLock | None = None
 
     def use_config(self, config: Config) -> None:
         """Apply the parts of config.ini every program honours: log level, secrets to scrub."""
@@ -267,12 +274,15 @@ def start(
     stream: TextIO | None = None,
     grace: float = STOP_GRACE,
 ) -> Context:
-    """Process title, logging and signal handlers: the first thing a program's main() does."""
+    """Bind to the parent, take the identity lock (``label``), then process title, logging
+    and signal handlers: the first thing a program's main() does."""
+    lifeline.bind_to_parent(home, command)
+    lock = lifeline.claim(home, label, command)
     set_title(f"{command} {title}".strip())
     formatter = setup_logging(label, stream=stream)
     signals = Signals(grace)
     signals.install(dump_to=stream or sys.stdout)
-    return Context(command, label, home, signals, formatter, logging.getLogger(command))
+    return Context(command, label, home, signals, formatter, logging.getLogger(command), lock)
 
 
 def run_loop(
