@@ -18,7 +18,6 @@ import logging
 import os
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
 from qbarr import runtime
 from qbarr.arrmanager import ArrManager
 from qbarr.paths import resolve_home
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"debug: {home.root}/{runtime.DEBUG_DIR}/crash-{slug} exists: crashing on purpose"
         )
-    db = dbmod.open_migrated(home.database)
+    db = runtime.open_database(ctx)
     manager = ArrManager(ctx, home, args.instance, db)
     manager.heartbeat.started()
     manager.load_config()

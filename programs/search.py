@@ -25,7 +25,6 @@ import time
 from typing import Any
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
 from qbarr import runtime
 from qbarr.arr import make_client
 from qbarr.config import Config, ConfigError, Instance
@@ -232,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.args[0], file=sys.stderr)
         return configmod.EX_CONFIG
     ctx.use_config(cfg)
-    db = dbmod.open_migrated(home.database)
+    db = runtime.open_database(ctx)
     program = SearchProgram(ctx, home, cfg, inst, db)
     return runtime.run_loop(
         ctx,

@@ -25,7 +25,6 @@ import time
 from typing import Any, BinaryIO
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
 from qbarr import heartbeat, runtime
 from qbarr.db import write_txn
 from qbarr.paths import Home, resolve_home
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     # stdout is the event protocol: logs (and USR1 stack dumps) go to stderr. The stop grace is
     # short because the listener idles in a blocking read between events.
     ctx = runtime.start(COMMAND, label="watchdog", home=home, stream=sys.stderr, grace=0.2)
-    db = dbmod.open_migrated(home.database)
+    db = runtime.open_database(ctx)
     watchdog = Watchdog(
         ctx, home, Supervisor(os.environ.get("SUPERVISOR_SERVER_URL", home.supervisor_url)), db
     )

@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"qbarr-webui: {line}", file=sys.stderr)
         return EX_CONFIG
+    except qdb.DatabaseUnusable as exc:
+        print(f"qbarr-webui: {exc}", file=sys.stderr)
+        return EX_CONFIG
     try:
         import setproctitle
 

@@ -39,6 +39,7 @@ import faulthandler
 import logging
 import random
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -46,8 +47,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import sqlite_utils
+
+from qbarr import db as dbmod
 from qbarr import lifeline
-from qbarr.config import MASK, Config, secrets_of
+from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
 from qbarr.locks import FileLock
 from qbarr.paths import Home
 
@@ -283,6 +287,25 @@ def start(
     signals = Signals(grace)
     signals.install(dump_to=stream or sys.stdout)
     return Context(command, label, home, signals, formatter, logging.getLogger(command), lock)
+
+
+def open_database(ctx: Context) -> sqlite_utils.Database:
+    """The database, migrated; a file this program must not use (damaged, not a database,
+    from a newer qbarr) ends the program with one clear line and exit 78."""
+    try:
+        return dbmod.open_migrated(ctx.home.database)
+    except dbmod.DatabaseUnusable as exc:
+        problem = str(exc)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # busy, or the disk: not the file's fault
+        problem = (
+            f"{ctx.home.database} is not usable ({exc}); `qbarr db check` says more, "
+            "`qbarr db recover` saves what can be read"
+        )
+    ctx.log.error("%s", problem)
+    print(f"{ctx.command}: {problem}", file=sys.stderr, flush=True)
+    raise SystemExit(EX_CONFIG)
 
 
 def run_loop(

@@ -17,6 +17,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from qbarr_programs.commands import brake, check, ctl, demo, init, render, run, status, why
+from qbarr_programs.commands import brake, check, ctl, db, demo, init, render, run, status, why
 
-COMMANDS: list[ModuleType] = [init, check, run, render, ctl, status, demo, why, brake]
+COMMANDS: list[ModuleType] = [init, check, run, render, ctl, status, db, demo, why, brake]

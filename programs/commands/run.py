@@ -1,4 +1,4 @@
-"""`qbarr run`: validate, migrate the database, render, then start supervisord.
+"""`qbarr run`: validate, check and migrate the database, render, then start supervisord.
 
 This is what Docker's ENTRYPOINT and the systemd unit start. In order:
 
@@ -9,7 +9,9 @@ This is what Docker's ENTRYPOINT and the systemd unit start. In order:
    killed): ``qbarr run`` waits a few seconds for them (they stop on their own when their
    supervisord dies), then refuses (exit 1) naming each one with its pid.
 3. config.ini (exit 78 naming file, section and key when unusable; a starter file when
-   there is none), database migrations and the rendered ``programs.d``.
+   there is none) and qbarr.db (exit 78 with one line when it is unreadable, damaged or
+   from a newer qbarr: :func:`qbarr.db.check_file`; the file is left as it is), then
+   migrations and the rendered ``programs.d``.
 4. supervisord, as described in :mod:`qbarr.launcher`: exec'd when there is no terminal
    (systemd, Docker: it keeps the pid, PID 1 in a container), or in its own session behind
    ``qbarr run`` when a terminal could hang up on it (closing the terminal stops the suite
@@ -37,7 +39,7 @@ from qbarr_programs.commands.common import (
 )
 
 NAME = "run"
-HELP = "validate config.ini, migrate the database, render, then start supervisord"
+HELP = "validate config.ini, check and migrate the database, render, then start supervisord"
 ORPHAN_WAIT = 10.0
 """Seconds to wait for programs of a killed supervisord: they stop within 5 s of its death."""
 
@@ -108,7 +110,12 @@ def prepare(home: Home) -> tuple[locks.FileLock | None, int]:
     lock, code = take_data_dir(home)
     if lock is None:
         return None, code
-    dbmod.open_migrated(home.database).close()
+    try:
+        dbmod.check_file(home.database)
+        dbmod.open_migrated(home.database).close()
+    except dbmod.DatabaseUnusable as exc:
+        lock.release()
+        return None, fail(str(exc), EX_CONFIG)
     install_supervisord_conf(home)
     write_programs(cfg, home)
     return lock, 0
