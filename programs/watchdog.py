@@ -4,6 +4,10 @@ Subscribed (supervisord.conf) to ``PROCESS_STATE``, ``TICK_5``, ``TICK_60`` and
 ``SUPERVISOR_STATE_CHANGE``. The rules are in :mod:`qbarr.watchdog`; this module speaks the
 listener protocol, reads state over XML-RPC and the database, and carries the actions out.
 
+On every ``TICK_5`` it also keeps qbarr.db small (:mod:`qbarr.retention`): old journal rows
+are pruned in short batches within a fraction of a second while there is a backlog, then
+once an hour, and freed pages are given back to the filesystem.
+
 When supervisord starts stopping (``SUPERVISOR_STATE_CHANGE_STOPPING``: a stop or a reload)
 the watchdog has nothing left to do: it exits at once, before supervisord would stop it as
 the last group, so a shutdown is a step shorter and no restart or record is attempted
@@ -20,12 +24,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 import time
+from collections import Counter
 from typing import Any, BinaryIO
 
 from qbarr import config as configmod
-from qbarr import heartbeat, runtime
+from qbarr import heartbeat, retention, runtime
 from qbarr.db import write_txn
 from qbarr.paths import Home, resolve_home
 from qbarr.supervision import SupervisionError, Supervisor, SupervisorFault
@@ -62,6 +68,8 @@ class Watchdog:
         self.policy = Policy()
         self.own_name = os.environ.get("SUPERVISOR_PROCESS_NAME", "watchdog")
         self.config_mtime: float | None = None
+        self.housekeeper = retention.Housekeeper()
+        self.pruned: Counter[str] = Counter()
 
     def load_config(self) -> None:
         """Take HeartbeatTimeout and RestartBackoffMax from config.ini (keep the old on error)."""
@@ -74,10 +82,12 @@ class Watchdog:
         self.ctx.use_config(cfg)
         self.policy.heartbeat_timeout = float(cfg.settings["HeartbeatTimeout"])
         self.policy.backoff_max = float(cfg.settings["RestartBackoffMax"])
+        self.housekeeper.keep = float(cfg.settings["JournalRetention"])
         log.info(
-            "limits: HeartbeatTimeout %gs, RestartBackoffMax %gs",
+            "limits: HeartbeatTimeout %gs, RestartBackoffMax %gs, JournalRetention %gd",
             self.policy.heartbeat_timeout,
             self.policy.backoff_max,
+            self.housekeeper.keep / 86400,
         )
 
     def config_changed(self) -> bool:
@@ -104,6 +114,26 @@ class Watchdog:
                 self._supervisor_error("reading the process list", exc)
                 return
             self.perform(self.policy.on_tick(now, processes, heartbeat.by_program(self.db)))
+            if name == "TICK_5":
+                self.keep_database_small()
+
+    def keep_database_small(self) -> None:
+        """A bounded step of pruning / vacuuming when due; a summary line when caught up."""
+        try:
+            outcome = self.housekeeper.step(self.db)
+        except sqlite3.OperationalError as exc:  # busy for 30 s, or the disk: next time
+            log.warning("pruning qbarr.db failed, retrying in a minute: %s", exc)
+            self.housekeeper.next_at = time.time() + 60
+            return
+        if outcome is None:
+            return
+        pruned, freed = outcome
+        self.pruned.update({t: n for t, n in pruned.deleted.items() if n})
+        self.pruned["pages given back"] += freed
+        if self.housekeeper.next_at > time.time() and sum(self.pruned.values()):
+            summary = ", ".join(f"{t} {n}" for t, n in sorted(self.pruned.items()) if n)
+            log.info("pruned qbarr.db (older than JournalRetention): %s", summary)
+            self.pruned.clear()
 
     def stop(self, why: str) -> None:
         if not self.ctx.signals.stop_requested:

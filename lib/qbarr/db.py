@@ -16,7 +16,9 @@ knows) is refused, never downgraded (:class:`SchemaTooNew`).
 ``qbarr run`` checks the file before anything starts (:func:`check_file`): not a database,
 unreadable, damaged (``PRAGMA quick_check``) or too new means a clear one-line refusal,
 exit 78, and the file left as it is (``qbarr db recover``, :mod:`qbarr.dbrecover`, saves
-what can be read).
+what can be read). It also switches an older file to incremental vacuum once
+(:func:`ensure_incremental_vacuum`), so that the space pruned rows leave
+(:mod:`qbarr.retention`) can be given back to the filesystem a little at a time.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from qbarr.schema import MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
 QUICK_CHECK_LINES = 3
+AUTO_VACUUM_INCREMENTAL = 2
 SQLITE_CORRUPT = 11
 
 
@@ -51,6 +54,11 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    # A new file only (it must come before WAL writes the first page; setting it on an
+    # existing file is a write, which fails on a full disk); older files are switched once
+    # by ensure_incremental_vacuum().
+    if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -165,6 +173,22 @@ def check_file(path: str | Path) -> None:
             "backup"
         )
     refuse_newer(path, version)
+
+
+def ensure_incremental_vacuum(path: str | Path) -> bool:
+    """Switch an older file to ``auto_vacuum = INCREMENTAL`` (a one-time VACUUM); True when
+    it did. Needs about the file's size in free space; run it while nothing else has the
+    database open (``qbarr run`` does, before it starts supervisord)."""
+    db = connect(path)
+    try:
+        mode = int(db.execute("PRAGMA auto_vacuum").fetchone()[0])
+        if mode == AUTO_VACUUM_INCREMENTAL:
+            return False
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("VACUUM")  # rewrites the file in the new mode
+        return True
+    finally:
+        db.close()
 
 
 def rows(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> list[dict]:

@@ -180,4 +180,9 @@ MIGRATION_4 = [
     "CREATE INDEX torrents_live_state ON torrents(instance, state) WHERE gone_at IS NULL",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
+# Retention (qbarr.retention) finds the torrents that left qBittorrent long ago.
+MIGRATION_5 = [
+    "CREATE INDEX torrents_gone ON torrents(gone_at) WHERE gone_at IS NOT NULL",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5]

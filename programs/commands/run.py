@@ -11,7 +11,8 @@ This is what Docker's ENTRYPOINT and the systemd unit start. In order:
 3. config.ini (exit 78 naming file, section and key when unusable; a starter file when
    there is none) and qbarr.db (exit 78 with one line when it is unreadable, damaged or
    from a newer qbarr: :func:`qbarr.db.check_file`; the file is left as it is), then
-   migrations and the rendered ``programs.d``.
+   migrations, the one-time switch to incremental vacuum (:mod:`qbarr.retention`), and the
+   rendered ``programs.d``.
 4. supervisord, as described in :mod:`qbarr.launcher`: exec'd when there is no terminal
    (systemd, Docker: it keeps the pid, PID 1 in a container), or in its own session behind
    ``qbarr run`` when a terminal could hang up on it (closing the terminal stops the suite
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from qbarr import db as dbmod
 from qbarr import launcher, lifeline, locks, privileges
@@ -116,9 +118,20 @@ def prepare(home: Home) -> tuple[locks.FileLock | None, int]:
     except dbmod.DatabaseUnusable as exc:
         lock.release()
         return None, fail(str(exc), EX_CONFIG)
+    _incremental_vacuum(home.database)
     install_supervisord_conf(home)
     write_programs(cfg, home)
     return lock, 0
+
+
+def _incremental_vacuum(path: Path) -> None:
+    """Once per database file; a failure (no room for the copy) is reported, not fatal."""
+    try:
+        size = path.stat().st_size
+        if dbmod.ensure_incremental_vacuum(path):
+            print(f"qbarr run: {path} switched to incremental vacuum ({size >> 20} MiB)")
+    except Exception as exc:  # noqa: BLE001 - the suite runs fine without it
+        print(f"qbarr run: could not switch {path} to incremental vacuum: {exc}", file=sys.stderr)
 
 
 def exec_env(home: Home) -> dict[str, str]:
