@@ -74,7 +74,7 @@ class SearchProgram:
         self.heartbeat = Heartbeat(
             db, row_name(inst.name), program=f"search-{inst.slug}", kind="search"
         )
-        self.heartbeat.started()
+        runtime.tolerate_storage(ctx, self.heartbeat.started)
         self.reload_error: str | None = None
         self.wait = 0.0
         self.pruned_at = 0.0

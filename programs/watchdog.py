@@ -31,8 +31,8 @@ from collections import Counter
 from typing import Any, BinaryIO
 
 from qbarr import config as configmod
-from qbarr import heartbeat, retention, runtime
-from qbarr.db import write_txn
+from qbarr import heartbeat, retention, runtime, storage
+from qbarr.db import is_storage_error, write_txn
 from qbarr.paths import Home, resolve_home
 from qbarr.supervision import SupervisionError, Supervisor, SupervisorFault
 from qbarr.watchdog import Action, Policy, StateEvent
@@ -69,6 +69,7 @@ class Watchdog:
         self.own_name = os.environ.get("SUPERVISOR_PROCESS_NAME", "watchdog")
         self.config_mtime: float | None = None
         self.housekeeper = retention.Housekeeper()
+        self.storage_full = False
         self.pruned: Counter[str] = Counter()
 
     def load_config(self) -> None:
@@ -113,9 +114,35 @@ class Watchdog:
             except SupervisionError as exc:
                 self._supervisor_error("reading the process list", exc)
                 return
-            self.perform(self.policy.on_tick(now, processes, heartbeat.by_program(self.db)))
+            writable = self.database_writable()
+            beats = heartbeat.by_program(self.db)
+            self.perform(self.policy.on_tick(now, processes, beats, check_hangs=writable))
             if name == "TICK_5":
                 self.keep_database_small()
+
+    def database_writable(self) -> bool:
+        """Can qbarr.db be written now? (A small write, and the data dir's free space.) A full
+        disk is logged once when it starts and once when it ends."""
+        why = storage.warning(self.home.root)
+        if why is None:
+            try:
+                with write_txn(self.db) as db:
+                    db.execute(
+                        "INSERT INTO kv (key, value, updated_at) VALUES ('watchdog', ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                        "updated_at = excluded.updated_at",
+                        (str(os.getpid()), time.time()),
+                    )
+            except sqlite3.OperationalError as exc:
+                if not is_storage_error(exc):
+                    raise
+                why = f"qbarr.db cannot be written: {exc}"
+        if why is not None and not self.storage_full:
+            log.error("%s; hang checks paused (programs cannot write heartbeats)", why)
+        elif why is None and self.storage_full:
+            log.warning("qbarr.db is writable again: hang checks resume")
+        self.storage_full = why is not None
+        return not self.storage_full
 
     def keep_database_small(self) -> None:
         """A bounded step of pruning / vacuuming when due; a summary line when caught up."""
@@ -175,12 +202,17 @@ class Watchdog:
         if action.event in ("backoff", "fatal"):
             detail = f"{detail} [{self._description(action.target)}]"
         program = action.target.split(":", 1)[-1]
-        with write_txn(self.db) as db:
-            db.execute(
-                "INSERT INTO crashes (program, event, pid, from_state, detail, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (program, action.event, action.pid, action.from_state, detail, time.time()),
-            )
+        try:
+            with write_txn(self.db) as db:
+                db.execute(
+                    "INSERT INTO crashes (program, event, pid, from_state, detail, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (program, action.event, action.pid, action.from_state, detail, time.time()),
+                )
+        except sqlite3.OperationalError as exc:
+            if not is_storage_error(exc):
+                raise
+            log.error("could not record %s %s in qbarr.db: %s", action.event, action.target, exc)
 
     def _description(self, target: str) -> str:
         try:

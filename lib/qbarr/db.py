@@ -13,6 +13,10 @@ Schema changes are numbered migrations in :mod:`qbarr.schema`, tracked in
 ``PRAGMA user_version``. A file written by a newer qbarr (a higher version than this one
 knows) is refused, never downgraded (:class:`SchemaTooNew`).
 
+A full disk makes writes fail with :func:`is_storage_error` errors; :func:`write_txn` rolls
+back whatever it began, and the programs wait until space returns
+(:func:`qbarr.runtime.run_loop`).
+
 ``qbarr run`` checks the file before anything starts (:func:`check_file`): not a database,
 unreadable, damaged (``PRAGMA quick_check``) or too new means a clear one-line refusal,
 exit 78, and the file left as it is (``qbarr db recover``, :mod:`qbarr.dbrecover`, saves
@@ -36,6 +40,8 @@ from qbarr.schema import MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
 QUICK_CHECK_LINES = 3
+SQLITE_IOERR = 10
+SQLITE_FULL = 13
 AUTO_VACUUM_INCREMENTAL = 2
 SQLITE_CORRUPT = 11
 
@@ -86,8 +92,26 @@ def write_txn(db: sqlite_utils.Database, retries: int = 3) -> Iterator[sqlite_ut
     except BaseException:
         db.conn.rollback()
         raise
-    else:
+    try:
         db.conn.commit()
+    except BaseException:
+        # A COMMIT that fails (a full disk) may leave the transaction open: end it, so that
+        # the connection can begin the next one once the cause is gone.
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """True for SQLite's "database or disk is full" and "disk I/O error" (a full disk shows
+    as either): a state to wait in until space returns, not a bug."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (SQLITE_FULL, SQLITE_IOERR)
+    text = str(exc)
+    return "disk is full" in text or "disk I/O error" in text
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
