@@ -157,7 +157,7 @@ class Watchdog:
         pruned, freed = outcome
         self.pruned.update({t: n for t, n in pruned.deleted.items() if n})
         self.pruned["pages given back"] += freed
-        if self.housekeeper.next_at > time.time() and sum(self.pruned.values()):
+        if self.housekeeper.next_at > time.time() and any(self.pruned.values()):
             summary = ", ".join(f"{t} {n}" for t, n in sorted(self.pruned.items()) if n)
             log.info("pruned qbarr.db (older than JournalRetention): %s", summary)
             self.pruned.clear()

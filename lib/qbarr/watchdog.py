@@ -27,7 +27,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,7 +182,7 @@ class Policy:
     def on_tick(
         self,
         now: float,
-        processes: list[Mapping[str, Any]],
+        processes: Sequence[Mapping[str, Any]],
         heartbeats: Mapping[str, Mapping[str, Any]],
         check_hangs: bool = True,
     ) -> list[Action]:
@@ -201,11 +201,11 @@ class Policy:
             if info["statename"] == "FATAL" and name not in self.fatal:
                 self.fatal[name] = _Fatal(1, now + self.delay(1))
         for name, state in list(self.fatal.items()):
-            info = by_name.get(name)
-            if info is None:
+            current = by_name.get(name)
+            if current is None:
                 del self.fatal[name]  # removed from the configuration
                 continue
-            if state.due is None or now < state.due or info["statename"] != "FATAL":
+            if state.due is None or now < state.due or current["statename"] != "FATAL":
                 continue
             state.due = None
             actions.append(Action("start", name))

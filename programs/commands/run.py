@@ -79,12 +79,13 @@ def take_data_dir(home: Home) -> tuple[locks.FileLock | None, int]:
         names = ", ".join(p.describe() for p in left)
         print(f"qbarr run: waiting up to {ORPHAN_WAIT:g} s for {names} to exit", flush=True)
         left = lifeline.wait_gone(home, ORPHAN_WAIT)
-    held = locks.held_locks(home, exclude=(locks.RUN_LOCK, locks.APPLY_LOCK))
-    if left or held:
+    holders = locks.held_locks(home, exclude=(locks.RUN_LOCK, locks.APPLY_LOCK))
+    if left or holders:
         lock.release()
         found = [p.describe() for p in left]
-        found += [f"{n} (pid {pid})" for n, pid in held.items() if pid not in {p.pid for p in left}]
-        pids = " ".join(str(p.pid) for p in left) or " ".join(str(p) for p in held.values())
+        seen = {p.pid for p in left}
+        found += [f"{n} (pid {pid})" for n, pid in holders.items() if pid not in seen]
+        pids = " ".join(str(p.pid) for p in left) or " ".join(str(p) for p in holders.values())
         return None, fail(
             f"programs of {home.root} still run without their supervisord: {', '.join(found)}; "
             f"stop them (kill {pids}) and run again; nothing was started"
