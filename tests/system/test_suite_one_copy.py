@@ -262,3 +262,45 @@ def test_a_second_copy_of_a_manager_exits_naming_the_holder_and_writes_nothing(
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             rows = list(conn.execute("SELECT * FROM instances")) if "instances" in tables else []
         assert rows == []
+
+
+ORPHAN = """
+import signal, sys, time
+from pathlib import Path
+from qbarr.locks import FileLock
+lock = FileLock(Path(sys.argv[1])).acquire(wait=300)  # as soon as the real copy lets go
+print("holding", flush=True)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_a_manager_restarted_by_supervisord_takes_over_from_an_orphan(suite_factory) -> None:
+    suite: Suite = suite_factory(arrs=1)
+    old = suite.pid("arr:arr-radarr-a")
+    # A copy of this data dir's manager whose supervisord is gone: it holds the lock the
+    # moment the real manager dies.
+    env = dict(_env(), SUPERVISOR_ENABLED="1", SUPERVISOR_SERVER_URL=suite.home.supervisor_url)
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(suite.home.run / "arr-radarr-a.lock")],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        os.kill(old, 9)
+        assert orphan.stdout is not None and orphan.stdout.readline().strip() == "holding"
+        new = suite.wait_state("arr:arr-radarr-a", "RUNNING", not_pid=old, timeout=90)["pid"]
+        assert orphan.wait(30) == 0  # it got SIGTERM from the new copy
+        beat = suite.wait_for(
+            lambda: (b := suite.heartbeat("Radarr-A")) and b["pid"] == new and b,
+            "the new copy's heartbeat",
+        )
+        assert beat["pid"] == new
+        assert f"pid {orphan.pid} is an orphaned copy" in suite.log("arr-radarr-a")
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait(10)
