@@ -6,12 +6,14 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import shutil
 import subprocess
 import sys
 import termios
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -36,9 +38,23 @@ def _env() -> dict[str, str]:
     }
 
 
+_MADE: list[Home] = []
+
+
+@pytest.fixture(autouse=True)
+def _remove_homes() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        while _MADE:
+            shutil.rmtree(_MADE.pop().root, ignore_errors=True)
+
+
 def _home(arrs: int = 2) -> Home:
+    """A fresh data dir with config.ini, removed after the test."""
     home = short_home()
     home.config.write_text(config_text(default_arrs(arrs)))
+    _MADE.append(home)
     return home
 
 
