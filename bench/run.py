@@ -22,6 +22,9 @@ Prints one table and writes JSON (default ``bench/results/latest.json``) with:
   counter over the window divided by the cycles), with 2,000 torrents.
 - ``db_writes_per_s`` / ``db_lock_errors``: 10 writer processes doing short ``BEGIN
   IMMEDIATE`` upsert transactions on one database file for a few seconds.
+- ``db_year_*``: qbarr.db after a simulated year of churn at 2,000 torrents, before and after
+  retention: size, the manager's ``load_memory``, process start -> first cycle, idle cycle
+  time (``bench/db_year.py``; ``--quick`` churns 20 torrents a day instead of 100).
 - ``machine`` and ``git_rev``.
 
 ``--quick`` shortens every window (under 2 minutes in all; CI runs it and prints the figures,
@@ -51,6 +54,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import db_year  # noqa: E402
 from bench.foundation import kill_to_running  # noqa: E402
 from qbarr import db as dbmod  # noqa: E402
 from qbarr.sim.arr.launch import SimProcess as ArrSim  # noqa: E402
@@ -64,8 +68,22 @@ MIB = 1024 * 1024
 KEY = "bench-key-0123456789"
 QBT_USER, QBT_PASS = "admin", "bench-pass"
 DEFAULTS = {"LoopInterval": "2s", "QueueRefresh": "60s", "HeartbeatTimeout": "120s"}
-FULL = {"restarts": 5, "completions": 200, "idle_window": 120.0, "write_seconds": 10.0}
-QUICK = {"restarts": 3, "completions": 40, "idle_window": 12.0, "write_seconds": 3.0}
+FULL = {
+    "restarts": 5,
+    "completions": 200,
+    "idle_window": 120.0,
+    "write_seconds": 10.0,
+    "churn": 100,
+    "year_cycles": 15,
+}
+QUICK = {
+    "restarts": 3,
+    "completions": 40,
+    "idle_window": 12.0,
+    "write_seconds": 3.0,
+    "churn": 20,
+    "year_cycles": 5,
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -453,6 +471,8 @@ def run(quick: bool) -> dict[str, Any]:
         idle20k = idle_run(20000, plan["idle_window"], workdir)
         step("10 database writers")
         writers = db_writers(10, plan["write_seconds"], workdir)
+        step(f"a year of churn at 2,000 torrents ({plan['churn']} a day), before/after retention")
+        year = db_year.run(plan["churn"], plan["year_cycles"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
@@ -479,6 +499,13 @@ def run(quick: bool) -> dict[str, Any]:
         "idle_cycle_bytes_20000": round(idle20k["bytes_per_cycle"]),
         "db_writes_per_s": round(writers["writes_per_s"]),
         "db_lock_errors": writers["lock_errors"],
+        **{
+            f"db_year_{key}_{when}": year[when][key]
+            for when in ("before", "after")
+            for key in ("size_mib", "load_memory_s", "first_cycle_s", "cycle_s_median")
+        },
+        "db_year_rows": {when: year[when]["rows"] for when in ("before", "after")},
+        "db_year_churn_per_day": year["churn_per_day"],
         "quick": quick,
         "seconds": round(time.monotonic() - t0, 1),
         "machine": machine(),
@@ -505,6 +532,12 @@ TABLE = [
     ("cycle time with 20,000 torrents (s)", "idle_cycle_s_20000"),
     ("DB writes/s, 10 writer processes", "db_writes_per_s"),
     ("DB lock errors", "db_lock_errors"),
+    ("a year: qbarr.db, no retention (MiB)", "db_year_size_mib_before"),
+    ("a year: qbarr.db, 90-day retention (MiB)", "db_year_size_mib_after"),
+    ("a year: load_memory, no retention (s)", "db_year_load_memory_s_before"),
+    ("a year: load_memory, 90-day retention (s)", "db_year_load_memory_s_after"),
+    ("a year: idle cycle, no retention (s)", "db_year_cycle_s_median_before"),
+    ("a year: idle cycle, 90-day retention (s)", "db_year_cycle_s_median_after"),
 ]
 
 

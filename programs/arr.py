@@ -18,7 +18,6 @@ import logging
 import os
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
 from qbarr import runtime
 from qbarr.arrmanager import ArrManager
 from qbarr.paths import resolve_home
@@ -45,14 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"debug: {home.root}/{runtime.DEBUG_DIR}/crash-{slug} exists: crashing on purpose"
         )
-    db = dbmod.open_migrated(home.database)
+    db = runtime.open_database(ctx)
     manager = ArrManager(ctx, home, args.instance, db)
-    manager.heartbeat.started()
-    manager.load_config()
+    runtime.tolerate_storage(ctx, manager.heartbeat.started)
+    runtime.tolerate_storage(ctx, manager.load_config)
     if manager.instance is not None:
         runtime.set_title(f"{COMMAND} {manager.instance.name}")
     log.info("started (pid %d)", os.getpid())
-    return runtime.run_loop(ctx, manager.step, manager.interval, manager.reload, manager.close)
+    # After a write lost to a full disk, drop the cycle's in-memory state (clients, journal
+    # caches): the next step reconnects and reads the journal afresh (reset=).
+    return runtime.run_loop(
+        ctx, manager.step, manager.interval, manager.reload, manager.close, reset=manager.disconnect
+    )
 
 
 if __name__ == "__main__":

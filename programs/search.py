@@ -29,7 +29,6 @@ import time
 from typing import Any
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
 from qbarr import runtime, searchlog
 from qbarr.arr import make_client
 from qbarr.config import Config, ConfigError, Instance
@@ -78,7 +77,7 @@ class SearchProgram:
         self.heartbeat = Heartbeat(
             db, row_name(inst.name), program=f"search-{inst.slug}", kind=SEARCH_KIND
         )
-        self.heartbeat.started()
+        runtime.tolerate_storage(ctx, self.heartbeat.started)
         # Alive while a step waits on a slow Arr (within the call's limit): see qbarr.heartbeat.
         self.pulse = Pulse(home.database, row_name(inst.name), period=_max_sleep(cfg))
         self.pulse.watch([self.runner.arr.peer])
@@ -270,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = runtime.start(COMMAND, label=f"search-{slug}", home=home, title=args.instance)
     if runtime.debug_trigger(home, "crash", f"search-{slug}"):
         raise SystemExit(f"debug/crash-search-{slug} exists: crashing on purpose")
-    db = dbmod.open_migrated(home.database)
+    db = runtime.open_database(ctx)
     found = wait_for_config(ctx, home, args.instance, db)
     if found is None:
         return 0  # stopped while waiting

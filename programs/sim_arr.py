@@ -19,6 +19,8 @@ import os
 import sys
 from pathlib import Path
 
+from qbarr import lifeline
+
 ARR_KINDS = ("radarr", "sonarr", "lidarr")
 REQUEST_KINDS = ("overseerr", "ombi")
 
@@ -212,6 +214,8 @@ def _ready(kind: str, host: str, port: int, url_base: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if lifeline.under_supervisord():  # the demo's simulators die with its supervisord
+        lifeline.die_with_parent()
     logging.basicConfig(
         stream=sys.stdout,
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qbarr import lifeline
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="qbarr-sim-qbittorrent", description=__doc__.split("\n\n")[0])
@@ -99,6 +101,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if lifeline.under_supervisord():  # the demo's simulators die with its supervisord
+        lifeline.die_with_parent()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     logging.basicConfig(
         stream=sys.stdout,

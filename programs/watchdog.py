@@ -1,8 +1,17 @@
 """qbarr-watchdog: supervisord event listener that keeps the suite alive.
 
-Subscribed (supervisord.conf) to ``PROCESS_STATE``, ``TICK_5`` and ``TICK_60``. The rules
-are in :mod:`qbarr.watchdog`; this module speaks the listener protocol, reads state over
-XML-RPC and the database, and carries the actions out.
+Subscribed (supervisord.conf) to ``PROCESS_STATE``, ``TICK_5``, ``TICK_60`` and
+``SUPERVISOR_STATE_CHANGE``. The rules are in :mod:`qbarr.watchdog`; this module speaks the
+listener protocol, reads state over XML-RPC and the database, and carries the actions out.
+
+On every ``TICK_5`` it also keeps qbarr.db small (:mod:`qbarr.retention`): old journal rows
+are pruned in short batches within a fraction of a second while there is a backlog, then
+once an hour, and freed pages are given back to the filesystem.
+
+When supervisord starts stopping (``SUPERVISOR_STATE_CHANGE_STOPPING``: a stop or a reload)
+the watchdog has nothing left to do: it exits at once, before supervisord would stop it as
+the last group, so a shutdown is a step shorter and no restart or record is attempted
+against a supervisord that refuses them (``SHUTDOWN_STATE``).
 
 Protocol (supervisor.childutils): write ``READY``; read a header line and ``len`` bytes of
 payload; answer ``RESULT 2\\nOK``. **stdout belongs to the protocol**: logs go to stderr
@@ -15,16 +24,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 import time
+from collections import Counter
 from typing import Any, BinaryIO
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
-from qbarr import heartbeat, runtime
-from qbarr.db import write_txn
+from qbarr import heartbeat, retention, runtime, storage
+from qbarr.db import is_storage_error, write_txn
 from qbarr.paths import Home, resolve_home
-from qbarr.supervision import SupervisionError, Supervisor
+from qbarr.supervision import SupervisionError, Supervisor, SupervisorFault
 from qbarr.watchdog import Action, Policy, StateEvent
 
 COMMAND = "qbarr-watchdog"
@@ -58,6 +68,9 @@ class Watchdog:
         self.policy = Policy()
         self.own_name = os.environ.get("SUPERVISOR_PROCESS_NAME", "watchdog")
         self.config_mtime: float | None = None
+        self.housekeeper = retention.Housekeeper()
+        self.storage_full = False
+        self.pruned: Counter[str] = Counter()
 
     def load_config(self) -> None:
         """Take HeartbeatTimeout and RestartBackoffMax from config.ini (keep the old on error)."""
@@ -70,10 +83,12 @@ class Watchdog:
         self.ctx.use_config(cfg)
         self.policy.heartbeat_timeout = float(cfg.settings["HeartbeatTimeout"])
         self.policy.backoff_max = float(cfg.settings["RestartBackoffMax"])
+        self.housekeeper.keep = float(cfg.settings["JournalRetention"])
         log.info(
-            "limits: HeartbeatTimeout %gs, RestartBackoffMax %gs",
+            "limits: HeartbeatTimeout %gs, RestartBackoffMax %gs, JournalRetention %gd",
             self.policy.heartbeat_timeout,
             self.policy.backoff_max,
+            self.housekeeper.keep / 86400,
         )
 
     def config_changed(self) -> bool:
@@ -85,23 +100,87 @@ class Watchdog:
     def handle(self, headers: dict[str, str], payload: str) -> None:
         name = headers.get("eventname", "")
         now = time.time()
-        if name.startswith("PROCESS_STATE_"):
+        if name == "SUPERVISOR_STATE_CHANGE_STOPPING":
+            self.stop("supervisord is stopping")
+        elif name.startswith("PROCESS_STATE_"):
             event = StateEvent.parse(name, payload)
             if event.name != self.own_name:
                 self.perform(self.policy.on_state(event, now))
         elif name.startswith("TICK_"):
             if name == "TICK_60" and self.config_changed():
                 self.load_config()
-            self.perform(
-                self.policy.on_tick(now, self.sup.processes(), heartbeat.by_program(self.db))
-            )
+            try:
+                processes = self.sup.processes()
+            except SupervisionError as exc:
+                self._supervisor_error("reading the process list", exc)
+                return
+            writable = self.database_writable()
+            beats = heartbeat.by_program(self.db)
+            self.perform(self.policy.on_tick(now, processes, beats, check_hangs=writable))
+            if name == "TICK_5":
+                self.keep_database_small()
+
+    def database_writable(self) -> bool:
+        """Can qbarr.db be written now? (A small write, and the data dir's free space.) A full
+        disk is logged once when it starts and once when it ends."""
+        why = storage.warning(self.home.root)
+        if why is None:
+            try:
+                with write_txn(self.db) as db:
+                    db.execute(
+                        "INSERT INTO kv (key, value, updated_at) VALUES ('watchdog', ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                        "updated_at = excluded.updated_at",
+                        (str(os.getpid()), time.time()),
+                    )
+            except sqlite3.OperationalError as exc:
+                if not is_storage_error(exc):
+                    raise
+                why = f"qbarr.db cannot be written: {exc}"
+        if why is not None and not self.storage_full:
+            log.error("%s; hang checks paused (programs cannot write heartbeats)", why)
+        elif why is None and self.storage_full:
+            log.warning("qbarr.db is writable again: hang checks resume")
+        self.storage_full = why is not None
+        return not self.storage_full
+
+    def keep_database_small(self) -> None:
+        """A bounded step of pruning / vacuuming when due; a summary line when caught up."""
+        try:
+            outcome = self.housekeeper.step(self.db)
+        except sqlite3.OperationalError as exc:  # busy for 30 s, or the disk: next time
+            log.warning("pruning qbarr.db failed, retrying in a minute: %s", exc)
+            self.housekeeper.next_at = time.time() + 60
+            return
+        if outcome is None:
+            return
+        pruned, freed = outcome
+        self.pruned.update({t: n for t, n in pruned.deleted.items() if n})
+        self.pruned["pages given back"] += freed
+        if self.housekeeper.next_at > time.time() and any(self.pruned.values()):
+            summary = ", ".join(f"{t} {n}" for t, n in sorted(self.pruned.items()) if n)
+            log.info("pruned qbarr.db (older than JournalRetention): %s", summary)
+            self.pruned.clear()
+
+    def stop(self, why: str) -> None:
+        if not self.ctx.signals.stop_requested:
+            log.info("%s: the watchdog stops", why)
+        self.ctx.signals.request_stop()
+
+    def _supervisor_error(self, doing: str, exc: SupervisionError) -> None:
+        if isinstance(exc, SupervisorFault) and exc.name == "SHUTDOWN_STATE":
+            self.stop("supervisord is stopping")  # an event may beat STOPPING: no traceback
+        else:
+            log.warning("%s failed: %s", doing, exc)
 
     def perform(self, actions: list[Action]) -> None:
         for action in actions:
+            if self.ctx.signals.stop_requested:
+                return
             try:
                 self._perform(action)
             except SupervisionError as exc:
-                log.warning("%s %s failed: %s", action.kind, action.target, exc)
+                self._supervisor_error(f"{action.kind} {action.target}", exc)
 
     def _perform(self, action: Action) -> None:
         if action.kind == "start":
@@ -114,9 +193,8 @@ class Watchdog:
                 time.sleep(SIGNAL_PAUSE)
         elif action.kind == "record":
             level = logging.INFO if action.event == "restart" else logging.WARNING
-            log.log(
-                level, "%s %s (pid %s): %s", action.event, action.target, action.pid, action.detail
-            )
+            pid = f" (pid {action.pid})" if action.pid else ""
+            log.log(level, "%s %s%s: %s", action.event, action.target, pid, action.detail)
             self.record(action)
 
     def record(self, action: Action) -> None:
@@ -124,12 +202,17 @@ class Watchdog:
         if action.event in ("backoff", "fatal"):
             detail = f"{detail} [{self._description(action.target)}]"
         program = action.target.split(":", 1)[-1]
-        with write_txn(self.db) as db:
-            db.execute(
-                "INSERT INTO crashes (program, event, pid, from_state, detail, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (program, action.event, action.pid, action.from_state, detail, time.time()),
-            )
+        try:
+            with write_txn(self.db) as db:
+                db.execute(
+                    "INSERT INTO crashes (program, event, pid, from_state, detail, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (program, action.event, action.pid, action.from_state, detail, time.time()),
+                )
+        except sqlite3.OperationalError as exc:
+            if not is_storage_error(exc):
+                raise
+            log.error("could not record %s %s in qbarr.db: %s", action.event, action.target, exc)
 
     def _description(self, target: str) -> str:
         try:
@@ -169,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     # stdout is the event protocol: logs (and USR1 stack dumps) go to stderr. The stop grace is
     # short because the listener idles in a blocking read between events.
     ctx = runtime.start(COMMAND, label="watchdog", home=home, stream=sys.stderr, grace=0.2)
-    db = dbmod.open_migrated(home.database)
+    db = runtime.open_database(ctx)
     watchdog = Watchdog(
         ctx, home, Supervisor(os.environ.get("SUPERVISOR_SERVER_URL", home.supervisor_url)), db
     )

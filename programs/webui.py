@@ -5,10 +5,16 @@ Under supervisord it runs the bottle app in gunicorn (one ``gthread`` worker wit
 single-threaded server instead (development only, never under supervisord).
 
 When config.ini is unusable (``qbarr check``'s checks: e.g. no Token or Password, auth
-off on a non-loopback address) or Host:Port cannot be listened on, the program does not
-exit (under supervisord that is a restart loop ending FATAL): it logs the problem and
-waits, re-reading the file every 2 s (at once on SIGHUP), and starts serving once it is
-fixed. A gunicorn worker started later while the file is broken keeps the last good config.
+off on a non-loopback address), qbarr.db cannot be used, or Host:Port cannot be listened
+on, the program does not exit (under supervisord that is a restart loop ending FATAL): it
+logs the problem and waits, re-reading the file every 2 s (at once on SIGHUP), and starts
+serving once it is fixed. A gunicorn worker started later while the file is broken keeps
+the last good config.
+
+Lifecycle (:mod:`qbarr.lifeline`): the program (which becomes the gunicorn master) dies with
+supervisord and holds ``run/webui.lock``, so a second copy exits 75 before it binds the
+port; every gunicorn worker dies with its master (``post_fork``), so no worker is left
+holding the port after the master is gone.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
+from qbarr import lifeline
 from qbarr.config import ConfigError
 from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
@@ -72,6 +79,13 @@ def gunicorn_options(webui: Any) -> dict[str, Any]:
     return options
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook, in each new worker: SIGTERM when the master dies; exit if it already
+    has (a fork races with the master's death)."""
+    if not lifeline.die_with_parent(worker.ppid):
+        os._exit(0)
+
+
 def load_checked(home: Home) -> qconfig.Config:
     """Load config.ini with the suite's checks; migrate the database (cheap when current)."""
     cfg = qconfig.load(home.config, suite=True)
@@ -94,6 +108,8 @@ def wait_for_config(
             problems = listen.problems(home.config, cfg.webui)
         except ConfigError as exc:
             problems = exc.problems
+        except qdb.DatabaseUnusable as exc:
+            problems = [str(exc)]
         if not problems:
             if shown:
                 log.info("config.ini is usable now: starting")
@@ -147,6 +163,7 @@ def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
                 options["control_socket_disable"] = True
             for key, value in options.items():
                 self.cfg.set(key, value)
+            self.cfg.set("post_fork", post_fork)
 
         def load(self) -> Any:
             # Runs in the worker (no preload): a HUP-restarted worker re-reads config.ini.
@@ -164,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     private_umask()
     home = resolve_home(args.home)
+    lifeline.bind_to_parent(home, "qbarr-webui")
+    lock = lifeline.claim(home, "webui", "qbarr-webui")  # held (and shared by the workers)
     try:
         import setproctitle
 
@@ -193,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sys.argv = [sys.argv[0]]  # gunicorn parses argv itself; ours are already handled
     run_gunicorn(home, cfg, supervisor_url)
+    lock.release()
     return 0
 
 

@@ -10,7 +10,19 @@ so writers use :func:`write_txn` instead. Reads are fully fetched (``list(...)``
 half-read cursor pins the WAL.
 
 Schema changes are numbered migrations in :mod:`qbarr.schema`, tracked in
-``PRAGMA user_version``.
+``PRAGMA user_version``. A file written by a newer qbarr (a higher version than this one
+knows) is refused, never downgraded (:class:`SchemaTooNew`).
+
+A full disk makes writes fail with :func:`is_storage_error` errors; :func:`write_txn` rolls
+back whatever it began, and the programs wait until space returns
+(:func:`qbarr.runtime.run_loop`).
+
+``qbarr run`` checks the file before anything starts (:func:`check_file`): not a database,
+unreadable, damaged (``PRAGMA quick_check``) or too new means a clear one-line refusal,
+exit 78, and the file left as it is (``qbarr db recover``, :mod:`qbarr.dbrecover`, saves
+what can be read). It also switches an older file to incremental vacuum once
+(:func:`ensure_incremental_vacuum`), so that the space pruned rows leave
+(:mod:`qbarr.retention`) can be given back to the filesystem a little at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +39,19 @@ import sqlite_utils
 from qbarr.schema import MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
+QUICK_CHECK_LINES = 3
+SQLITE_IOERR = 10
+SQLITE_FULL = 13
+AUTO_VACUUM_INCREMENTAL = 2
+SQLITE_CORRUPT = 11
+
+
+class DatabaseUnusable(Exception):
+    """qbarr.db cannot be used as it is; the message says why and what to do (one line)."""
+
+
+class SchemaTooNew(DatabaseUnusable):
+    """qbarr.db was written by a newer qbarr (a schema version this one does not know)."""
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -35,6 +60,11 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    # A new file only (it must come before WAL writes the first page; setting it on an
+    # existing file is a write, which fails on a full disk); older files are switched once
+    # by ensure_incremental_vacuum().
+    if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -62,20 +92,40 @@ def write_txn(db: sqlite_utils.Database, retries: int = 3) -> Iterator[sqlite_ut
     except BaseException:
         db.conn.rollback()
         raise
-    else:
+    try:
         db.conn.commit()
+    except BaseException:
+        # A COMMIT that fails (a full disk) may leave the transaction open: end it, so that
+        # the connection can begin the next one once the cause is gone.
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """True for SQLite's "database or disk is full" and "disk I/O error" (a full disk shows
+    as either): a state to wait in until space returns, not a bug."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (SQLITE_FULL, SQLITE_IOERR)
+    text = str(exc)
+    return "disk is full" in text or "disk I/O error" in text
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every migration newer than ``PRAGMA user_version``; returns the new version."""
+def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
+    """Apply every migration newer than ``PRAGMA user_version`` (up to ``target``, default
+    all); returns the new version."""
+    target = len(MIGRATIONS) if target is None else target
     with write_txn(db):
         current = schema_version(db)
         for number, migration in enumerate(MIGRATIONS, start=1):
-            if number <= current:
+            if number <= current or number > target:
                 continue
             for statement in migration:
                 db.execute(statement)
@@ -84,11 +134,85 @@ def migrate(db: sqlite_utils.Database) -> int:
 
 
 def open_migrated(path: str | Path) -> sqlite_utils.Database:
-    """Connect and make sure the schema is current (cheap when it already is)."""
+    """Connect and make sure the schema is current (cheap when it already is).
+
+    Raises:
+        SchemaTooNew: the file comes from a newer qbarr (it is left untouched).
+    """
     db = connect(path)
+    try:
+        refuse_newer(path, schema_version(db))
+    except SchemaTooNew:
+        db.close()
+        raise
     if schema_version(db) < len(MIGRATIONS):
         migrate(db)
     return db
+
+
+def refuse_newer(path: str | Path, version: int) -> None:
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"{path} has schema version {version}, but this qbarr knows versions up to "
+            f"{len(MIGRATIONS)}: it was written by a newer qbarr. Install that version again "
+            "(or restore a backup of the file); qbarr never downgrades a database"
+        )
+
+
+def check_file(path: str | Path) -> None:
+    """Refuse a file that qbarr cannot use: unreadable, not SQLite, damaged, or too new.
+
+    A missing file is fine (it gets created). The check opens the file without changing it.
+
+    Raises:
+        DatabaseUnusable: one line that names the file, the problem and what to do.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    recover = "`qbarr db recover` copies what can still be read into a new file"
+    version = 0
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            problems = [" ".join(str(r[0]).split()) for r in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_CORRUPT:
+            problems = [str(exc)]
+        else:
+            raise DatabaseUnusable(
+                f"{path} is not a readable SQLite database ({exc}); nothing was started and "
+                f"the file was left as it is: {recover} (the old one is kept), or move the "
+                "file away to start with an empty database"
+            ) from None
+    if problems != ["ok"]:
+        shown = "; ".join(p.strip("* ") for p in problems[:QUICK_CHECK_LINES])
+        more = f" (and {len(problems) - QUICK_CHECK_LINES} more)" if len(problems) > 3 else ""
+        raise DatabaseUnusable(
+            f"{path} is damaged (PRAGMA quick_check: {shown}{more}); nothing was started and "
+            f"the file was left as it is: {recover} (the damaged one is kept), or restore a "
+            "backup"
+        )
+    refuse_newer(path, version)
+
+
+def ensure_incremental_vacuum(path: str | Path) -> bool:
+    """Switch an older file to ``auto_vacuum = INCREMENTAL`` (a one-time VACUUM); True when
+    it did. Needs about the file's size in free space; run it while nothing else has the
+    database open (``qbarr run`` does, before it starts supervisord)."""
+    db = connect(path)
+    try:
+        mode = int(db.execute("PRAGMA auto_vacuum").fetchone()[0])
+        if mode == AUTO_VACUUM_INCREMENTAL:
+            return False
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("VACUUM")  # rewrites the file in the new mode
+        return True
+    finally:
+        db.close()
 
 
 def rows(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> list[dict]:

@@ -9,6 +9,10 @@ A program's ``main()`` does, in this order::
 
 What that gives:
 
+- **One copy, bound to its supervisor** (:mod:`qbarr.lifeline`): the program gets SIGTERM
+  when its parent (supervisord) dies, exits at once if it is gone already, and holds
+  ``run/<label>.lock`` for its whole life; a second copy exits 75 naming the holder's pid
+  before it sets its title, logs or touches the database.
 - **Logging**: one line per record on stdout (supervisord writes it to
   ``logs/<program>.log`` and rotates it): ``2024-05-01 12:00:00.123 INFO arr-radarr-4k:
   message``. Every secret of config.ini (:func:`qbarr.config.secrets_of`) is replaced by
@@ -20,6 +24,8 @@ What that gives:
   HUP asks for a config reload at the next step, without a restart. USR1 makes
   :mod:`faulthandler` write every thread's stack into the log (the watchdog sends it to a
   hung program before restarting it).
+- **A full disk is a state, not a crash**: a step whose write to qbarr.db fails for lack
+  of space is rolled back and retried with backoff (:class:`StorageWait`), logged once.
 - **Process title**: ``qbarr-arr Radarr-4K`` in ``ps`` (setproctitle).
 - **Debug triggers** (a debugging aid, also used by the system tests): an empty file
   ``<data dir>/debug/<what>-<slug>`` makes a program misbehave on purpose:
@@ -32,6 +38,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -39,8 +46,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from qbarr.config import MASK, Config, secrets_of
+import sqlite_utils
+
+from qbarr import db as dbmod
+from qbarr import lifeline, storage
+from qbarr.backoff import Backoff, RetryTimer
+from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
+from qbarr.locks import FileLock
 from qbarr.paths import Home, private_umask
+from qbarr.units import format_duration
 
 log = logging.getLogger("qbarr.runtime")
 
@@ -204,6 +218,7 @@ class Context:
     signals: Signals
     formatter: ScrubbingFormatter
     log: logging.Logger
+    lock: FileLock | None = None
 
     def use_config(self, config: Config) -> None:
         """Apply the parts of config.ini every program honours: log level, secrets to scrub."""
@@ -222,13 +237,90 @@ def start(
     stream: TextIO | None = None,
     grace: float = STOP_GRACE,
 ) -> Context:
-    """Process title, logging and signal handlers: the first thing a program's main() does."""
+    """Private files (umask 077), bind to the parent, take the identity lock (``label``), then
+    process title, logging and signal handlers: the first thing a program's main() does."""
     private_umask()
+    lifeline.bind_to_parent(home, command)
+    lock = lifeline.claim(home, label, command)
     set_title(f"{command} {title}".strip())
     formatter = setup_logging(label, stream=stream)
     signals = Signals(grace)
     signals.install(dump_to=stream or sys.stdout)
-    return Context(command, label, home, signals, formatter, logging.getLogger(command))
+    return Context(command, label, home, signals, formatter, logging.getLogger(command), lock)
+
+
+def open_database(ctx: Context) -> sqlite_utils.Database:
+    """The database, migrated; a file this program must not use (damaged, not a database,
+    from a newer qbarr) ends the program with one clear line and exit 78."""
+    try:
+        return dbmod.open_migrated(ctx.home.database)
+    except dbmod.DatabaseUnusable as exc:
+        problem = str(exc)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # busy, or the disk: not the file's fault
+        problem = (
+            f"{ctx.home.database} is not usable ({exc}); `qbarr db check` says more, "
+            "`qbarr db recover` saves what can be read"
+        )
+    ctx.log.error("%s", problem)
+    print(f"{ctx.command}: {problem}", file=sys.stderr, flush=True)
+    raise SystemExit(EX_CONFIG)
+
+
+class StorageWait:
+    """The program's state while qbarr.db cannot be written (a full disk): logged once when
+    it begins, reminded every few minutes, logged when it ends; retried with backoff."""
+
+    REMIND_EVERY = 300.0
+    RETRY = (1.0, 10.0)  # first and longest wait between two tries, in seconds
+
+    def __init__(self, ctx: Context, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.since: float | None = None
+        self.reminded = 0.0
+        self.backoff = RetryTimer(Backoff(base=self.RETRY[0], cap=self.RETRY[1]), clock=clock)
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failed write; returns the seconds to wait before the next try."""
+        now = self.clock()
+        if self.since is None or now - self.reminded >= self.REMIND_EVERY:
+            where = self.ctx.home.root
+            found = storage.space(where)
+            free = f"{storage.human(found.free)} free" if found else "free space unknown"
+            verb = "still cannot" if self.since is not None else "cannot"
+            self.ctx.log.error(
+                "qbarr.db %s be written: %s (%s: %s); waiting, nothing is lost: "
+                "the cycle is retried when space returns",
+                verb,
+                exc,
+                where,
+                free,
+            )
+            self.since = self.since if self.since is not None else now
+            self.reminded = now
+        return self.backoff.failed()
+
+    def succeeded(self) -> None:
+        if self.since is not None:
+            self.ctx.log.warning(
+                "qbarr.db is writable again (after %s)", format_duration(self.clock() - self.since)
+            )
+            self.since = None
+            self.backoff.succeeded()
+
+
+def tolerate_storage(ctx: Context, write: Callable[[], None]) -> bool:
+    """Run a start-up write (a heartbeat row); a full disk is logged, not a crash at start."""
+    try:
+        write()
+    except sqlite3.OperationalError as exc:
+        if not dbmod.is_storage_error(exc):
+            raise
+        ctx.log.error("qbarr.db cannot be written (%s): going on, the loop will retry", exc)
+        return False
+    return True
 
 
 def run_loop(
@@ -237,18 +329,34 @@ def run_loop(
     interval: Callable[[], float],
     reload: Callable[[], None] | None = None,
     close: Callable[[], None] | None = None,
+    reset: Callable[[], None] | None = None,
 ) -> int:
     """``while not stopping: [reload on HUP]; step(); wait(interval())``, then close().
 
-    Returns 0 after a requested stop (also a forced one). An exception escaping ``step``
-    is a real crash: it is logged and re-raised so that supervisord restarts the program.
+    Returns 0 after a requested stop (also a forced one). A step that cannot write qbarr.db
+    (the disk is full: :func:`qbarr.db.is_storage_error`) is not a crash: ``reset()`` drops
+    whatever the step kept in memory that the rolled-back write was meant to persist, and the
+    step is tried again after a backoff (:class:`StorageWait`). Any other exception escaping
+    ``step`` is a real crash: it is logged and re-raised so that supervisord restarts the
+    program.
     """
+    waiting = StorageWait(ctx)
     try:
         while not ctx.signals.stop_requested:
-            if ctx.signals.take_reload() and reload is not None:
-                ctx.log.info("SIGHUP: reloading config.ini")
-                reload()
-            step()
+            try:
+                if ctx.signals.take_reload() and reload is not None:
+                    ctx.log.info("SIGHUP: reloading config.ini")
+                    reload()
+                step()
+            except sqlite3.OperationalError as exc:
+                if not dbmod.is_storage_error(exc):
+                    raise
+                delay = waiting.failed(exc)
+                if reset is not None:
+                    reset()
+                ctx.signals.wait(delay)
+                continue
+            waiting.succeeded()
             ctx.signals.wait(interval())
         ctx.log.info("stopping on request")
     except StopNow as exc:

@@ -220,6 +220,11 @@ MIGRATION_WEBUI_SESSIONS = [
     "CREATE INDEX webui_sessions_expiry ON webui_sessions(expires_at)",
 ]
 
+# Retention (qbarr.retention) finds the torrents that left qBittorrent long ago.
+MIGRATION_RETENTION = [
+    "CREATE INDEX torrents_gone ON torrents(gone_at) WHERE gone_at IS NOT NULL",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
@@ -228,4 +233,5 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_MEDIA_PROBES,
     MIGRATION_LOST_ANSWERS,
     MIGRATION_WEBUI_SESSIONS,
+    MIGRATION_RETENTION,
 ]

@@ -1,18 +1,31 @@
-"""Talking to supervisord over its unix control socket (XML-RPC).
+"""Talking to supervisord over its unix control socket (XML-RPC): the one client of qbarr.
 
-Every call builds a fresh proxy and transport: supervisor's ``SupervisorTransport`` keeps one
-HTTP connection and stays broken after a failed call ("CannotSendRequest: Request-sent"),
-and a proxy must never be shared between threads. A fresh one costs ~2 ms.
+Every caller (the CLI, the watchdog, the web UI through :mod:`qbarr.webui.supervisor`) goes
+through :func:`call`, and every call has a timeout: a hung supervisord makes a call fail,
+it never pins a thread. Every call builds a fresh proxy and transport: supervisor's
+``SupervisorTransport`` keeps one HTTP connection that stays broken after a failed call
+("CannotSendRequest: Request-sent"), and a proxy must never be shared between threads. A
+fresh one costs ~2 ms.
 
 Errors, translated at this boundary::
 
     SupervisionError
-    +-- SupervisorUnreachable   no socket, connection refused, timeout (supervisord not running)
+    +-- SupervisorUnreachable   supervisord does not answer (timeout, connection lost)
+    |   +-- SupervisorNotRunning    no socket, or nobody listening: supervisord is not running
     +-- SupervisorFault         supervisord answered with an XML-RPC fault (``code``, ``name``)
+    +-- UpdateFailed            an update stopped half-way (what it had done is in ``done``)
 
-:func:`update` applies a re-rendered ``programs.d`` like ``supervisorctl update``, except
-that inside the ``arr`` and ``search`` groups only the programs that changed are stopped or
-started (through qbarr's supervisord plugin, :mod:`qbarr.supervisor_plugin`).
+:func:`render_and_update` is what ``qbarr render`` and the web UI's Apply do: under the lock
+``run/apply.lock`` (so that two of them never interleave), write ``programs.d`` from
+config.ini, then apply it like ``supervisorctl update``: a group that disappeared is stopped
+and removed, a new group is added (and autostarts), a changed group (e.g. ``arr`` when an
+Arr section was added or removed) is stopped and added again as a whole. Restarting every
+manager for a membership change costs them a few seconds, and they are built to be
+restarted at any moment (the journal makes every action exactly-once); in exchange qbarr
+needs no code inside supervisord. (An earlier version loaded a plugin into supervisord that
+swapped single programs in and out of a running group through supervisor's private
+internals: supervisord could not start when its import broke, and a failure half-way
+looked like "supervisord is not running" after programs had been stopped.)
 """
 
 from __future__ import annotations
@@ -20,14 +33,23 @@ from __future__ import annotations
 import http.client
 import socket
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
+from qbarr import locks
+from qbarr.config import Config
+from qbarr.paths import Home
+from qbarr.render import install_supervisord_conf, write_programs
+
 DEFAULT_TIMEOUT = 10.0
 # stopProcess(wait=True) may take a program's whole stopwaitsecs (15 s) plus the SIGKILL.
 STOP_TIMEOUT = 60.0
+APPLY_WAIT = 120.0
+"""Seconds a render + apply waits for another one (two group restarts, at worst)."""
 FAULT_NAMES = {v: k for k, v in vars(Faults).items() if isinstance(v, int)}
 
 
@@ -36,7 +58,11 @@ class SupervisionError(Exception):
 
 
 class SupervisorUnreachable(SupervisionError):
-    """supervisord is not running for this data dir (or does not answer)."""
+    """supervisord does not answer (a timeout, a connection lost half-way)."""
+
+
+class SupervisorNotRunning(SupervisorUnreachable):
+    """Nothing listens on the control socket: supervisord is not running for this data dir."""
 
 
 class SupervisorFault(SupervisionError):
@@ -45,6 +71,7 @@ class SupervisorFault(SupervisionError):
     def __init__(self, code: int, message: str) -> None:
         self.code = code
         self.name = FAULT_NAMES.get(code, str(code))
+        self.message = message
         super().__init__(f"{self.name}: {message}")
 
 
@@ -87,12 +114,15 @@ def call(url: str, method: str, *args: Any, timeout: float = DEFAULT_TIMEOUT) ->
         return target(*args)
     except xmlrpc.client.Fault as exc:
         raise SupervisorFault(exc.faultCode, exc.faultString) from None
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise SupervisorNotRunning(f"supervisord is not running at {url} ({exc})") from None
     except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as exc:
-        raise SupervisorUnreachable(f"supervisord at {url} does not answer: {exc}") from None
+        what = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+        raise SupervisorUnreachable(f"supervisord at {url} does not answer ({what})") from None
 
 
 class Supervisor:
-    """Convenience wrapper: the calls qbarr makes, each over a fresh connection."""
+    """The calls qbarr makes, each over a fresh connection with a timeout."""
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.url = url
@@ -103,9 +133,12 @@ class Supervisor:
 
     def is_running(self) -> bool:
         try:
-            return self.call("supervisor.getState")["statename"] == "RUNNING"
+            return self.state()["statename"] == "RUNNING"
         except SupervisionError:
             return False
+
+    def state(self) -> dict[str, Any]:
+        return dict(self.call("supervisor.getState"))
 
     def pid(self) -> int:
         return int(self.call("supervisor.getPID"))
@@ -116,92 +149,182 @@ class Supervisor:
     def process(self, name: str) -> dict[str, Any]:
         return dict(self.call("supervisor.getProcessInfo", name))
 
-    def start(self, name: str, wait: bool = False) -> None:
-        self.call("supervisor.startProcess", name, wait, timeout=STOP_TIMEOUT)
+    def start(self, name: str, wait: bool = False) -> bool:
+        return bool(self.call("supervisor.startProcess", name, wait, timeout=STOP_TIMEOUT))
 
-    def stop(self, name: str, wait: bool = True) -> None:
-        """Stop a program; a program that is not running is fine."""
+    def stop(self, name: str, wait: bool = True) -> bool:
+        return bool(self.call("supervisor.stopProcess", name, wait, timeout=STOP_TIMEOUT))
+
+    def stop_if_running(self, name: str) -> None:
+        """Stop a program (or ``group:*``); one that is not running is fine."""
         try:
-            self.call("supervisor.stopProcess", name, wait, timeout=STOP_TIMEOUT)
+            self.stop(name)
         except SupervisorFault as exc:
             if exc.code != Faults.NOT_RUNNING:
                 raise
 
-    def signal(self, name: str, signame: str) -> None:
-        self.call("supervisor.signalProcess", name, signame)
+    def signal(self, name: str, signame: str) -> bool:
+        return bool(self.call("supervisor.signalProcess", name, signame))
 
-    def has_plugin(self) -> bool:
+    def tail(self, name: str, offset: int, length: int) -> tuple[str, int, bool]:
+        """The end of a program's log: (text, new offset, overflow); poll with the new offset.
+
+        An event listener (the watchdog) has no stdout log (its stdout is the event
+        protocol): its stderr log is read instead.
+        """
         try:
-            self.call("qbarr.getPluginVersion")
-            return True
-        except SupervisorFault:
-            return False
+            text, new_offset, overflow = self.call(
+                "supervisor.tailProcessStdoutLog", name, offset, length
+            )
+        except SupervisorFault as exc:
+            if exc.code != Faults.NO_FILE:
+                raise
+            text, new_offset, overflow = self.call(
+                "supervisor.tailProcessStderrLog", name, offset, length
+            )
+        return str(text), int(new_offset), bool(overflow)
 
 
 def full_name(info: dict[str, Any]) -> str:
     """``group:name`` as supervisorctl shows it (just ``name`` when both are equal)."""
-    return info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
+    if info.get("group") and info["group"] != info["name"]:
+        return f"{info['group']}:{info['name']}"
+    return str(info["name"])
+
+
+# -- applying programs.d -------------------------------------------------------------------
 
 
 @dataclass
 class UpdateResult:
-    """What :func:`update` did, as ``group:program`` names."""
+    """What :func:`update` did: groups as ``group:*`` (and the steps, for a half-way stop)."""
 
     started: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     whole_groups: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"{name}: stopped and removed" for name in self.stopped]
         out += [f"{name}: added" for name in self.started]
-        out += [f"{name}: whole group updated" for name in self.whole_groups]
+        out += [
+            f"{name}: restarted as a whole (its programs changed)" for name in self.whole_groups
+        ]
         return out or ["no change"]
 
 
-PER_PROCESS_GROUPS = ("arr", "search")
+class UpdateFailed(SupervisionError):
+    """An update failed after it had changed something (``done``, ``cause``)."""
+
+    def __init__(self, done: UpdateResult, cause: SupervisionError) -> None:
+        self.done = done
+        self.cause = cause
+        already = "; ".join(done.steps) or "nothing"
+        super().__init__(f"{cause} (already done: {already})")
 
 
 def update(url: str) -> UpdateResult:
     """Apply the current config files to a running supervisord, like ``supervisorctl update``.
 
-    Groups that disappeared are stopped and removed, new groups are added (and autostart).
-    A changed ``arr``/``search`` group is updated program by program, so that the programs
-    that did not change keep running; any other changed group is restarted as a whole.
-
     Raises:
-        SupervisorUnreachable: supervisord is not running.
-        SupervisorFault: the config files are invalid (``CANT_REREAD``) or a call failed.
+        SupervisorNotRunning / SupervisorUnreachable / SupervisorFault: before anything was
+            changed (``CANT_REREAD``: the config files are invalid).
+        UpdateFailed: a later call failed; ``done`` says what had been done.
     """
     sup = Supervisor(url)
     [[added, changed, removed]] = sup.call("supervisor.reloadConfig")
     result = UpdateResult()
-    for group in removed:
-        sup.stop(f"{group}:*")
-        sup.call("supervisor.removeProcessGroup", group)
-        result.stopped.append(f"{group}:*")
-    plugin = sup.has_plugin() if changed else False
-    for group in changed:
-        if plugin and group in PER_PROCESS_GROUPS and _update_per_process(sup, group, result):
-            continue
-        sup.stop(f"{group}:*")
-        sup.call("supervisor.removeProcessGroup", group)
-        sup.call("supervisor.addProcessGroup", group)
-        result.whole_groups.append(group)
-    for group in added:
-        sup.call("supervisor.addProcessGroup", group)
-        result.started.append(f"{group}:*")
+    try:
+        for group in removed:
+            _stop_group(sup, group, result)
+            sup.call("supervisor.removeProcessGroup", group)
+            result.stopped.append(f"{group}:*")
+            result.steps.append(f"{group}:* removed")
+        for group in changed:
+            _stop_group(sup, group, result)
+            sup.call("supervisor.removeProcessGroup", group)
+            result.steps.append(f"{group}:* removed")
+            sup.call("supervisor.addProcessGroup", group)
+            result.whole_groups.append(group)
+            result.steps.append(f"{group}:* added again")
+        for group in added:
+            sup.call("supervisor.addProcessGroup", group)
+            result.started.append(f"{group}:*")
+            result.steps.append(f"{group}:* added")
+    except SupervisionError as exc:
+        raise UpdateFailed(result, exc) from None
     return result
 
 
-def _update_per_process(sup: Supervisor, group: str, result: UpdateResult) -> bool:
-    diff = sup.call("qbarr.diffGroup", group)
-    if not diff["per_process"]:
-        return False
-    for name in diff["removed"] + diff["changed"]:
-        sup.stop(f"{group}:{name}")
-    applied = sup.call("qbarr.applyGroup", group)
-    result.stopped += [
-        f"{group}:{name}" for name in applied["removed"] if name not in diff["changed"]
-    ]
-    result.started += [f"{group}:{name}" for name in applied["added"]]
-    return True
+def _stop_group(sup: Supervisor, group: str, result: UpdateResult) -> None:
+    sup.stop_if_running(f"{group}:*")
+    result.steps.append(f"{group}:* stopped")
+
+
+@dataclass
+class Applied:
+    """What :func:`render_and_update` did: the files written, then the update (None when it
+    was not asked for, or ``running`` is False) or the ``error`` that stopped it."""
+
+    written: list[Path]
+    update: UpdateResult | None = None
+    running: bool = True
+    error: SupervisionError | None = None
+
+
+def render_and_update(
+    home: Home,
+    cfg: Config,
+    url: str | None = None,
+    apply: bool = True,
+    wait: float = APPLY_WAIT,
+    waiting: Callable[[int | None], None] | None = None,
+    install_conf: bool = False,
+) -> Applied:
+    """Under ``run/apply.lock``: write programs.d (and, if ``install_conf``, the packaged
+    supervisord.conf), then :func:`update` supervisord if ``apply`` (see :class:`Applied`).
+
+    ``waiting(pid)`` is called once when another render or Apply holds the lock.
+
+    Raises:
+        locks.LockHeld: the other one still holds the lock after ``wait`` seconds.
+        qbarr.render.RenderError: config.ini cannot be expressed for supervisord.
+    """
+    with _apply_lock(home, wait, waiting):
+        written = write_programs(cfg, home)
+        if install_conf:
+            install_supervisord_conf(home)
+        if not apply:
+            return Applied(written)
+        try:
+            return Applied(written, update(url or home.supervisor_url))
+        except SupervisorNotRunning:
+            return Applied(written, running=False)
+        except SupervisionError as exc:
+            return Applied(written, error=exc)
+
+
+def update_locked(
+    home: Home,
+    url: str | None = None,
+    wait: float = APPLY_WAIT,
+    waiting: Callable[[int | None], None] | None = None,
+) -> UpdateResult | None:
+    """:func:`update` under the apply lock (``qbarr ctl update``); None when not running."""
+    with _apply_lock(home, wait, waiting):
+        try:
+            return update(url or home.supervisor_url)
+        except SupervisorNotRunning:
+            return None
+
+
+def _apply_lock(
+    home: Home, wait: float, waiting: Callable[[int | None], None] | None
+) -> locks.FileLock:
+    lock = locks.FileLock.named(home, locks.APPLY_LOCK)
+    try:
+        return lock.acquire()
+    except locks.LockHeld as held:
+        if waiting is not None:
+            waiting(held.pid)
+    return lock.acquire(wait=wait)

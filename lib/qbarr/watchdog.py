@@ -21,11 +21,13 @@ Rules:
   SIGTERM (``hung`` row). If the same pid still runs ``KILL_GRACE`` seconds later it gets
   SIGKILL (``killed`` row). When it exits, the watchdog starts it again if supervisord
   will not (an exit 0 after TERM is "expected"): ``restart`` row.
+- **Not while the disk is full**: when qbarr.db cannot be written, no program can write its
+  heartbeat; the hang checks pause (the program tells the policy) until it can again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,13 +184,17 @@ class Policy:
     def on_tick(
         self,
         now: float,
-        processes: list[Mapping[str, Any]],
+        processes: Sequence[Mapping[str, Any]],
         heartbeats: Mapping[str, Mapping[str, Any]],
+        check_hangs: bool = True,
     ) -> list[Action]:
+        """FATAL restarts that are due, and hang checks unless ``check_hangs`` is False
+        (qbarr.db cannot be written: stale heartbeats then say nothing about a hang)."""
         actions: list[Action] = []
         by_name = {_full(p): p for p in processes}
         actions += self._fatal_restarts(now, by_name)
-        actions += self._hang_checks(now, by_name, heartbeats)
+        if check_hangs:
+            actions += self._hang_checks(now, by_name, heartbeats)
         return actions
 
     def _fatal_restarts(self, now: float, by_name: Mapping[str, Mapping[str, Any]]) -> list[Action]:
@@ -197,11 +203,11 @@ class Policy:
             if info["statename"] == "FATAL" and name not in self.fatal:
                 self.fatal[name] = _Fatal(1, now + self.delay(1))
         for name, state in list(self.fatal.items()):
-            info = by_name.get(name)
-            if info is None:
+            current = by_name.get(name)
+            if current is None:
                 del self.fatal[name]  # removed from the configuration
                 continue
-            if state.due is None or now < state.due or info["statename"] != "FATAL":
+            if state.due is None or now < state.due or current["statename"] != "FATAL":
                 continue
             state.due = None
             actions.append(Action("start", name))

@@ -2,9 +2,10 @@
 
 ``qbarr ctl status``, ``qbarr ctl restart arr:arr-radarr-4k``, ``qbarr ctl tail -f arr:arr-x``
 and every other supervisorctl command; it execs ``supervisorctl -c <data dir>/supervisord.conf``.
-One exception: ``qbarr ctl update`` (no argument) applies programs.d the qbarr way, where
-only the Arr managers that were added, removed or changed stop or start (supervisorctl's
-own update restarts the whole ``arr`` group when one of its programs changes).
+Two additions: ``qbarr ctl update`` (no argument) applies programs.d under the lock that
+``qbarr render`` and the web UI's Apply take (they never interleave), and ``qbarr ctl tail
+[-f] watchdog`` shows the watchdog's log, which is its stderr (its stdout is the event
+protocol, so plain supervisorctl says "no log file" unless told ``stderr``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from qbarr.render import install_supervisord_conf
 from qbarr_programs.commands.common import EX_FAIL, find_tool
 
 NAME = "ctl"
+LISTENERS = ("watchdog",)  # event listeners: their log is their stderr
 HELP = "run supervisorctl for this data dir (e.g. `qbarr ctl status`)"
 
 
@@ -25,8 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="supervisorctl arguments")
 
 
+def listener_tail(ctl_args: list[str]) -> list[str]:
+    """``tail [-f] [-N] watchdog`` -> ``... watchdog stderr`` (an event listener logs there)."""
+    if ctl_args[:1] != ["tail"]:
+        return ctl_args
+    names = [a for a in ctl_args[1:] if not a.startswith("-")]
+    if len(names) == 1 and names[0].split(":")[-1] in LISTENERS:
+        return [*ctl_args, "stderr"]
+    return ctl_args
+
+
 def run(args: argparse.Namespace, home: Home) -> int:
     ctl_args = [a for a in args.args if a != "--"] if args.args[:1] == ["--"] else list(args.args)
+    ctl_args = listener_tail(ctl_args)
     if ctl_args == ["update"]:
         from qbarr_programs.commands.render import apply
 

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from qbarr import db as dbmod
-from qbarr import heartbeat
+from qbarr import heartbeat, storage
 from qbarr.heartbeat import backlog_lines, target_text, waiting_text
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
@@ -62,11 +62,18 @@ def collect(home: Home, crashes: int) -> dict[str, Any]:
         recent = dbmod.rows(db, "SELECT * FROM crashes ORDER BY id DESC LIMIT ?", (crashes,))
     finally:
         db.close()
+    found = storage.space(home.root)
     return {
         "instances": instances,
         "crashes": recent,
         "programs": _programs(home),
         "now": time.time(),
+        "storage": {
+            "free_bytes": found.free if found else None,
+            "total_bytes": found.total if found else None,
+            "full": bool(found and found.low),
+            "warning": storage.warning(home.root),
+        },
     }
 
 
@@ -79,6 +86,8 @@ def render_text(data: dict[str, Any]) -> list[str]:
             "supervisord: running; programs: "
             + ", ".join(f"{full_name(p)} {p['statename']}" for p in programs.values())
         ]
+    if data["storage"]["warning"]:
+        lines.append(f"DISK FULL: {data['storage']['warning']}")
     if not data["instances"]:
         lines.append("no instance has reported yet")
     for row in data["instances"]:
@@ -103,9 +112,9 @@ def render_text(data: dict[str, Any]) -> list[str]:
     if data["crashes"]:
         lines.append("recent crashes and restarts:")
         for c in data["crashes"]:
+            pid = f" (pid {c['pid']})" if c["pid"] else ""
             lines.append(
-                f"  {_age(now, c['at'])}: {c['program']} {c['event']} (pid {c['pid']}) "
-                f"{c['detail'] or ''}"
+                f"  {_age(now, c['at'])}: {c['program']} {c['event']}{pid} {c['detail'] or ''}"
             )
     return lines
 

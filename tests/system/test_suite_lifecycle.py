@@ -131,26 +131,49 @@ def test_program_crashing_at_start_goes_fatal_and_comes_back(shared_suite: Suite
     assert "crashing on purpose" in shared_suite.log("arr-radarr-a")
 
 
-def test_adding_and_removing_an_instance_touches_only_that_manager(shared_suite: Suite) -> None:
+def test_adding_and_removing_an_instance_restarts_the_arr_group_only(shared_suite: Suite) -> None:
     before = {name: info["pid"] for name, info in shared_suite.wait_running().items()}
+    managers = [a.program for a in shared_suite.arrs]
     third = ArrSpec("Lidarr-C", "cat-c")
     shared_suite.write_config(arrs=[*shared_suite.arrs, third])
     try:
         out = shared_suite.qbarr("render")
         assert out.returncode == 0, out.stderr
-        assert "arr:arr-lidarr-c: added" in out.stdout
-        shared_suite.wait_state(third.program, "RUNNING")
-        assert {n: i["pid"] for n, i in shared_suite.states().items() if n in before} == before
+        assert "arr: restarted as a whole" in out.stdout, out.stdout
+        states = shared_suite.wait_running([*managers, third.program])
+        for name in managers:  # the group restarted: new manager processes
+            assert states[name]["pid"] != before[name], name
+        for name in ("webui", "watchdog"):  # nothing else was touched
+            assert states[name]["pid"] == before[name], name
     finally:
         shared_suite.write_config(arrs=shared_suite.arrs[:-1])
     out = shared_suite.qbarr("render")
     assert out.returncode == 0, out.stderr
-    assert "arr:arr-lidarr-c: stopped and removed" in out.stdout
-    states = shared_suite.states()
+    assert "arr: restarted as a whole" in out.stdout
+    states = shared_suite.wait_running(managers)
     assert third.program not in states
-    assert {n: i["pid"] for n, i in states.items()} == before
+    assert {n: states[n]["pid"] for n in ("webui", "watchdog")} == {
+        n: before[n] for n in ("webui", "watchdog")
+    }
     # supervisor's own view agrees: nothing left to update
     assert "No config updates" in shared_suite.ctl("reread").stdout
+
+
+def test_ctl_tail_watchdog_shows_its_log(shared_suite: Suite) -> None:
+    out = shared_suite.ctl("tail", "watchdog")  # plain supervisorctl: "no log file"
+    assert out.returncode == 0, out.stdout + out.stderr
+    log = shared_suite.home.logs.joinpath("watchdog.log").read_text()
+    last = out.stdout.strip().splitlines()[-1]
+    assert "watchdog: " in last and last in log, out.stdout
+
+
+def test_start_is_quiet_and_says_where_supervisorctl_is(shared_suite: Suite) -> None:
+    from qbarr_programs.commands.common import find_tool
+
+    log = shared_suite.home.logs.joinpath("supervisord.log").read_text()
+    assert "running as root" not in log  # qbarr run passes --user root on purpose
+    banner = (shared_suite.home.root / "run.out").read_text()
+    assert f"{find_tool('supervisorctl')} -c {shared_suite.home.supervisord_conf}" in banner
 
 
 def test_stopping_a_manager_is_a_clean_exit(shared_suite: Suite) -> None:

@@ -56,7 +56,7 @@ def test_wheel_ships_supervisord_conf_configspec_and_example(tmp_path: Path) -> 
         "qbarr/supervisord.conf",
         "qbarr/configspec.ini",
         "qbarr/config.ini.example",
-        "qbarr/supervisor_plugin.py",
+        "qbarr/supervision.py",
         "qbarr_programs/commands/run.py",
         "qbarr_programs/watchdog.py",
     ):

@@ -1,8 +1,8 @@
 """Applying a saved config.ini to the running suite.
 
-1. Re-render the program sections (``qbarr.render.write_programs``) and let supervisord pick
-   them up (``qbarr.supervision.update``): added instances start, removed ones stop, and
-   only changed programs restart.
+1. Re-render the program sections and let supervisord pick them up, under the lock
+   ``qbarr render`` takes too (``qbarr.supervision.render_and_update``): added groups start,
+   removed ones stop, a changed group (an Arr section added or removed) restarts as a whole.
 2. Every manager (and search program) whose settings changed but that kept running gets
    SIGHUP through supervisord, so it re-reads config.ini without a restart. A change in
    ``[Settings]`` or ``[qBittorrent]`` concerns them all.
@@ -23,6 +23,7 @@ from qbarr.webui.supervisor import Supervisor, SupervisorError
 log = logging.getLogger("qbarr.webui")
 GLOBAL_SECTIONS = ("Settings", "qBittorrent")
 RESTART_KEYS = ("Host", "Port", "Threads")
+APPLY_WAIT = 60.0  # a request thread waits this long for a running `qbarr render`
 
 
 def changed_sections(old: Config | None, new: Config) -> set[str]:
@@ -93,29 +94,26 @@ def apply(home: Home, supervisor_url: str, old: Config | None, new: Config) -> d
 
 
 def _render_and_update(home: Home, url: str, new: Config, result: dict[str, Any]) -> set[str]:
-    try:
-        from qbarr import render  # the foundation's renderer
-    except ImportError:
-        result["notes"].append(
-            "qbarr.render is not available: program sections were not re-rendered"
-        )
-        return set()
-    try:
-        changed_files = render.write_programs(new, home)
-        result["rendered"] = True
-        result["notes"] += [f"rewrote programs.d/{path.name}" for path in changed_files]
-    except Exception as exc:  # noqa: BLE001 - reported to the user, the save stands
-        result["errors"].append(f"render failed: {type(exc).__name__}: {exc}")
-        return set()
-    try:
-        from qbarr import supervision
+    """``qbarr render``'s own render + update, under the same lock (it waits for a running
+    ``qbarr render``, and the other way round)."""
+    from qbarr import locks, supervision
+    from qbarr.render import RenderError
 
-        outcome = supervision.update(url)
-    except Exception as exc:  # noqa: BLE001
-        result["errors"].append(f"supervisord update failed: {type(exc).__name__}: {exc}")
+    try:
+        applied = supervision.render_and_update(home, new, url=url, wait=APPLY_WAIT)
+    except (RenderError, locks.LockHeld) as exc:
+        result["errors"].append(f"render failed: {exc}")
         return set()
-    lines = outcome.lines() if hasattr(outcome, "lines") else [str(outcome)]
-    result["update"] = lines
-    restarted = set(getattr(outcome, "started", [])) | set(getattr(outcome, "stopped", []))
-    restarted |= {f"{g}:*" for g in getattr(outcome, "whole_groups", [])}
+    result["rendered"] = True
+    result["notes"] += [f"rewrote programs.d/{path.name}" for path in applied.written]
+    if applied.error is not None:
+        result["errors"].append(f"supervisord update failed: {applied.error}")
+        return set()
+    if not applied.running or applied.update is None:
+        result["errors"].append("supervisord is not running: the files apply at its next start")
+        return set()
+    outcome = applied.update
+    result["update"] = outcome.lines()
+    restarted = set(outcome.started) | set(outcome.stopped)
+    restarted |= {f"{g}:*" for g in outcome.whole_groups}
     return restarted

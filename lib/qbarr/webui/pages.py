@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import bottle
 
-from qbarr import heartbeat
+from qbarr import heartbeat, storage
 from qbarr.config import SECRET_KEYS
 from qbarr.webui import api, auth, charts, configedit, initext, queries, words
 from qbarr.webui.context import Identity, Web, WebError
@@ -76,6 +76,7 @@ def render(web: Web, name: str, ident: Identity | None, **kw: Any) -> str:
         "current_instance": kw.pop("current_instance", None),
         "show_logout": bool(ident and ident.kind == "session" and not web.auth_disabled),
         "msg": query_str("msg", 300) if bottle.request.method == "GET" else None,
+        "storage_warning": storage.warning(web.home.root),  # a full disk: say it on every page
         "quote": lambda text: quote(str(text), safe=""),
         "w": words,
         "reach_text": reach_text,

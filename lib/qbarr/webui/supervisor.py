@@ -1,21 +1,22 @@
-"""A thin supervisord XML-RPC client for the web UI.
+"""supervisord for the web UI: :mod:`qbarr.supervision`'s client, with HTTP statuses.
 
-Every call builds a fresh proxy over the unix socket: a ``SupervisorTransport`` keeps one
-HTTP connection that stays broken after any failure (``CannotSendRequest``), and a proxy
-must never be shared between gunicorn threads. A fresh one costs about 2 ms.
-
-Faults and connection errors are translated into :class:`SupervisorError` subclasses that
-carry the HTTP status the web UI answers with (404 unknown program, 409 wrong state, 503
-supervisord unreachable). Only the operations the web UI offers are wrapped here.
+Every call goes through :class:`qbarr.supervision.Supervisor` (a fresh connection per call,
+and a timeout, so a hung supervisord makes a request fail with 503 instead of pinning a
+gunicorn thread). Its errors become :class:`SupervisorError` subclasses that carry the HTTP
+status the web UI answers with (404 unknown program, 409 wrong state, 503 supervisord
+unreachable or stopping). Only the operations the web UI offers are wrapped here.
 """
 
 from __future__ import annotations
 
-import http.client
-import xmlrpc.client
 from typing import Any
 
-from supervisor.xmlrpc import Faults, SupervisorTransport
+from supervisor.xmlrpc import Faults
+
+from qbarr import supervision
+from qbarr.supervision import full_name
+
+TIMEOUT = supervision.DEFAULT_TIMEOUT
 
 
 class SupervisorError(Exception):
@@ -25,7 +26,7 @@ class SupervisorError(Exception):
 
 
 class SupervisorUnavailable(SupervisorError):
-    """supervisord's socket cannot be reached."""
+    """supervisord's socket cannot be reached, or supervisord does not answer."""
 
     status = 503
 
@@ -57,59 +58,57 @@ _FAULT_CLASSES = {
 class Supervisor:
     """supervisord at ``url`` (``unix:///path/supervisor.sock``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         if not url.startswith("unix://"):
             raise ValueError("the supervisord control socket must be a unix socket (unix://...)")
         self.url = url
+        self.client = supervision.Supervisor(url, timeout)
 
-    def _rpc(self) -> Any:
-        transport = SupervisorTransport(None, None, self.url)
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-
-    def _call(self, method: str, *args: Any) -> Any:
-        proxy = self._rpc()
+    def _do(self, method: str, *args: Any) -> Any:
         try:
-            return getattr(proxy.supervisor, method)(*args)
-        except xmlrpc.client.Fault as exc:
-            cls = _FAULT_CLASSES.get(exc.faultCode, SupervisorError)
-            raise cls(f"supervisord: {exc.faultString}") from None
-        except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as exc:
-            raise SupervisorUnavailable(
-                f"supervisord is not reachable ({type(exc).__name__})"
-            ) from None
+            return getattr(self.client, method)(*args)
+        except supervision.SupervisorFault as exc:
+            cls = _FAULT_CLASSES.get(exc.code, SupervisorError)
+            raise cls(f"supervisord: {exc.message}") from None
+        except supervision.SupervisionError as exc:
+            raise SupervisorUnavailable(f"supervisord is not reachable ({exc})") from None
 
     def state(self) -> dict[str, Any]:
-        return self._call("getState")
+        return dict(self._do("state"))
 
     def processes(self) -> list[dict[str, Any]]:
         """``getAllProcessInfo`` with a ``fullname`` (``group:name``) added to each entry."""
-        infos = self._call("getAllProcessInfo")
+        infos = list(self._do("processes"))
         for info in infos:
             info["fullname"] = full_name(info)
         return infos
 
     def process(self, name: str) -> dict[str, Any]:
-        info = self._call("getProcessInfo", name)
+        info = dict(self._do("process", name))
         info["fullname"] = full_name(info)
         return info
 
     def start(self, name: str, wait: bool = False) -> bool:
-        return bool(self._call("startProcess", name, wait))
+        return bool(self._do("start", name, wait))
 
     def stop(self, name: str, wait: bool = True) -> bool:
-        return bool(self._call("stopProcess", name, wait))
+        return bool(self._do("stop", name, wait))
 
     def signal(self, name: str, sig: str) -> bool:
-        return bool(self._call("signalProcess", name, sig))
+        return bool(self._do("signal", name, sig))
 
     def tail(self, name: str, offset: int, length: int) -> tuple[str, int, bool]:
-        """``tailProcessStdoutLog``: (text, new offset, overflow). Poll with the new offset."""
-        text, new_offset, overflow = self._call("tailProcessStdoutLog", name, offset, length)
+        """The end of a program's log (the watchdog's stderr log): (text, new offset,
+        overflow). Poll with the new offset."""
+        text, new_offset, overflow = self._do("tail", name, offset, length)
         return str(text), int(new_offset), bool(overflow)
 
 
-def full_name(info: dict[str, Any]) -> str:
-    """``group:name``, or just ``name`` when the group has the process's name."""
-    if info.get("group") and info["group"] != info["name"]:
-        return f"{info['group']}:{info['name']}"
-    return str(info["name"])
+__all__ = [
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorUnavailable",
+    "UnknownProgram",
+    "WrongState",
+    "full_name",
+]

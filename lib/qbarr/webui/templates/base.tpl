@@ -28,6 +28,9 @@
   % end
 </header>
 <main>
+% if get('storage_warning'):
+<p class="flash warning" role="alert">Disk full: {{storage_warning}}</p>
+% end
 % if msg:
 <p class="flash" role="status">{{msg}}</p>
 % end
