@@ -22,9 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import sqlite_utils
-
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 
 _UPSERT_START = """
 INSERT INTO instances (name, kind, program, pid, status, started_at, heartbeat_at, cycles)
@@ -41,7 +39,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         name: str,
         program: str,
         kind: str = "",
@@ -110,7 +108,7 @@ class Heartbeat:
         self.beat("stopped", cycle=False)
 
 
-def read_all(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def read_all(db: Database) -> list[dict[str, Any]]:
     """Every instances row, with ``counts``/``stats`` decoded."""
     out = []
     for row in rows(db, "SELECT * FROM instances ORDER BY name"):
@@ -123,6 +121,6 @@ def read_all(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return out
 
 
-def by_program(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def by_program(db: Database) -> dict[str, dict[str, Any]]:
     """Rows keyed by supervisord program name (``arr-<slug>``), for the watchdog."""
     return {row["program"]: row for row in read_all(db) if row["program"]}

@@ -26,11 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import policy
 from qbarr.config import Config, Instance
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 from qbarr.executor import Executor
 from qbarr.journal import Journal
 from qbarr.search.settings import settings_for
@@ -69,7 +67,7 @@ class TorrentLoop:
         self,
         cfg: Config,
         instance: Instance,
-        db: sqlite_utils.Database,
+        db: Database,
         qbt: Any,
         arr: Any,
         clock: Callable[[], float] = time.time,

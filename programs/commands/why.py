@@ -16,10 +16,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import db as dbmod
 from qbarr.config import slugify
+from qbarr.db import Database
 from qbarr.journal import DRY_PREFIX, history
 from qbarr.paths import Home
 from qbarr.search.status import format_history, search_history
@@ -69,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # -- reading ------------------------------------------------------------------------------
 
 
-def resolve_hash(db: sqlite_utils.Database, text: str) -> str:
+def resolve_hash(db: Database, text: str) -> str:
     """The full lower-case hash for a hash or a unique prefix (raises WhyError)."""
     needle = text.strip().lower()
     if len(needle) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in needle):
@@ -96,7 +95,7 @@ def resolve_hash(db: sqlite_utils.Database, text: str) -> str:
     return hashes[0]
 
 
-def resolve_instance(db: sqlite_utils.Database, name: str | None) -> str | None:
+def resolve_instance(db: Database, name: str | None) -> str | None:
     """The instance name as stored (accepts the section name in any case, or its slug)."""
     if name is None:
         return None
@@ -114,9 +113,7 @@ def resolve_instance(db: sqlite_utils.Database, name: str | None) -> str | None:
     )
 
 
-def collect(
-    db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
-) -> dict[str, Any]:
+def collect(db: Database, torrent_hash: str, instance: str | None = None) -> dict[str, Any]:
     """Everything `why` shows: the torrent rows, the decisions with their actions, the searches."""
     where, params = (
         ("hash = ?", (torrent_hash,))

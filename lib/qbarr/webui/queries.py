@@ -12,9 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
-from qbarr.db import rows
+from qbarr.db import Database, rows
 from qbarr.webui.words import FAIL_RULES, IMPORT_RULES, rule_words
 
 TORRENT_SORTS = {
@@ -40,7 +38,7 @@ def _json(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def instances(db: sqlite_utils.Database, now: float | None = None) -> list[dict[str, Any]]:
+def instances(db: Database, now: float | None = None) -> list[dict[str, Any]]:
     """Every instance row with its JSON columns parsed and the heartbeat age added."""
     now = now if now is not None else time.time()
     out = []
@@ -56,11 +54,11 @@ def instances(db: sqlite_utils.Database, now: float | None = None) -> list[dict[
     return out
 
 
-def instance_names(db: sqlite_utils.Database) -> list[str]:
+def instance_names(db: Database) -> list[str]:
     return [r["name"] for r in rows(db, "SELECT name FROM instances ORDER BY name")]
 
 
-def crash_summary(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def crash_summary(db: Database) -> dict[str, dict[str, Any]]:
     """Per program: number of crash/restart events and the last one."""
     summary: dict[str, dict[str, Any]] = {}
     for row in rows(
@@ -82,7 +80,7 @@ def crash_summary(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
 
 
 def programs(
-    infos: list[dict[str, Any]], db: sqlite_utils.Database, now: float | None = None
+    infos: list[dict[str, Any]], db: Database, now: float | None = None
 ) -> list[dict[str, Any]]:
     """supervisord's process list joined with crashes and each manager's instance row."""
     now = now if now is not None else time.time()
@@ -145,7 +143,7 @@ def _like(text: str) -> str:
 
 
 def torrents(
-    db: sqlite_utils.Database, instance: str, query: TorrentQuery, protected_tag: str = ""
+    db: Database, instance: str, query: TorrentQuery, protected_tag: str = ""
 ) -> dict[str, Any]:
     """One page of an instance's current torrents (LIMIT/OFFSET over indexed columns)."""
     where = ["instance = ?", "gone_at IS NULL"]
@@ -188,7 +186,7 @@ def _torrent_item(row: dict[str, Any], protected_tag: str, pending: str | None) 
     return item
 
 
-def torrent_facets(db: sqlite_utils.Database, instance: str) -> dict[str, Any]:
+def torrent_facets(db: Database, instance: str) -> dict[str, Any]:
     """Rules and states present for an instance, with counts (for the filter menus)."""
     rules_ = rows(
         db,
@@ -205,7 +203,7 @@ def torrent_facets(db: sqlite_utils.Database, instance: str) -> dict[str, Any]:
     return {"rules": {r["v"]: r["n"] for r in rules_}, "states": {r["v"]: r["n"] for r in states}}
 
 
-def pending_requests(db: sqlite_utils.Database, instance: str) -> dict[str, str]:
+def pending_requests(db: Database, instance: str) -> dict[str, str]:
     """hash -> kind of the newest request the manager has not applied yet."""
     found = rows(
         db,
@@ -227,7 +225,7 @@ class JournalQuery:
     limit: int = 50
 
 
-def decisions(db: sqlite_utils.Database, query: JournalQuery) -> dict[str, Any]:
+def decisions(db: Database, query: JournalQuery) -> dict[str, Any]:
     """The decision journal, newest first, keyset-paged by ``before_id``."""
     where, params = ["1 = 1"], []
     for column, value in (("d.instance", query.instance), ("d.rule", query.rule)):
@@ -288,7 +286,7 @@ def _action_item(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _actions_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _actions_of(db: Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     if not ids:
         return out
@@ -300,7 +298,7 @@ def _actions_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dic
     return out
 
 
-def journal_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
+def journal_choices(db: Database) -> dict[str, list[str]]:
     """Distinct rules and action kinds seen (for the journal's filter menus)."""
     rules_ = [r["rule"] for r in rows(db, "SELECT DISTINCT rule FROM decisions ORDER BY rule")]
     kinds = [r["kind"] for r in rows(db, "SELECT DISTINCT kind FROM actions ORDER BY kind")]
@@ -308,7 +306,7 @@ def journal_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
 
 
 def torrent_history(
-    db: sqlite_utils.Database, torrent_hash: str, protected_tag: str = ""
+    db: Database, torrent_hash: str, protected_tag: str = ""
 ) -> dict[str, Any] | None:
     """Everything known about one torrent, as a chronological timeline (what `qbarr why` prints)."""
     h = torrent_hash.lower()
@@ -386,7 +384,7 @@ def torrent_history(
     }
 
 
-def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, Any]:
+def overview(db: Database, now: float | None = None) -> dict[str, Any]:
     """Reachability per instance, decisions per rule in the last 24 h, imports/failures per hour."""
     now = now if now is not None else time.time()
     start = (int(now) // 3600 - 23) * 3600
