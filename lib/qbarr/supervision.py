@@ -1,8 +1,11 @@
 """Talking to supervisord over its unix control socket (XML-RPC).
 
-Every call builds a fresh proxy and transport: supervisor's ``SupervisorTransport`` keeps one
-HTTP connection and stays broken after a failed call ("CannotSendRequest: Request-sent"),
-and a proxy must never be shared between threads. A fresh one costs ~2 ms.
+Every call builds a fresh proxy and transport: a transport that keeps one HTTP connection
+stays broken after a failed call ("CannotSendRequest: Request-sent"), and a proxy must never
+be shared between threads. A fresh one costs ~2 ms. The transport is the standard library's
+over a unix socket: supervisor's own (``supervisor.xmlrpc``) imports supervisor's whole HTTP
+server (medusa), ~4 MB in every program that talks to supervisord; fault names are looked up
+there only when a fault must be named.
 
 Errors, translated at this boundary::
 
@@ -23,12 +26,18 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from typing import Any
 
-from supervisor.xmlrpc import Faults, SupervisorTransport
-
 DEFAULT_TIMEOUT = 10.0
 # stopProcess(wait=True) may take a program's whole stopwaitsecs (15 s) plus the SIGKILL.
 STOP_TIMEOUT = 60.0
-FAULT_NAMES = {v: k for k, v in vars(Faults).items() if isinstance(v, int)}
+NOT_RUNNING = 70  # supervisor.xmlrpc.Faults.NOT_RUNNING (tests/unit/test_supervision_faults.py)
+
+
+def fault_name(code: int) -> str:
+    """supervisor's name of an XML-RPC fault code (``BAD_NAME`` ...), or the number."""
+    from supervisor.xmlrpc import Faults  # rare: only when a fault is reported
+
+    names = {v: k for k, v in vars(Faults).items() if isinstance(v, int)}
+    return names.get(code, str(code))
 
 
 class SupervisionError(Exception):
@@ -44,7 +53,7 @@ class SupervisorFault(SupervisionError):
 
     def __init__(self, code: int, message: str) -> None:
         self.code = code
-        self.name = FAULT_NAMES.get(code, str(code))
+        self.name = fault_name(code)
         super().__init__(f"{self.name}: {message}")
 
 
@@ -64,19 +73,23 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class _Transport(SupervisorTransport):
-    """supervisor's transport with a socket timeout (the stock one blocks forever)."""
+class _Transport(xmlrpc.client.Transport):
+    """XML-RPC over supervisord's unix socket, with a socket timeout."""
 
-    def __init__(self, url: str, timeout: float) -> None:
-        super().__init__(None, None, url)
-        if url.startswith("unix://"):
-            path = url[len("unix://") :]
-            self._get_connection = lambda: _UnixConnection(path, timeout)
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__()
+        self._path, self._timeout = path, timeout
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return _UnixConnection(self._path, self._timeout)
 
 
 def proxy(url: str, timeout: float = DEFAULT_TIMEOUT) -> xmlrpc.client.ServerProxy:
     """A new XML-RPC proxy for ``url`` (``unix:///path/supervisor.sock``): one per call."""
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=_Transport(url, timeout))
+    if not url.startswith("unix://"):
+        raise SupervisorUnreachable(f"not a unix socket URL: {url}")
+    transport = _Transport(url[len("unix://") :], timeout)
+    return xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=transport)
 
 
 def call(url: str, method: str, *args: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
@@ -124,7 +137,7 @@ class Supervisor:
         try:
             self.call("supervisor.stopProcess", name, wait, timeout=STOP_TIMEOUT)
         except SupervisorFault as exc:
-            if exc.code != Faults.NOT_RUNNING:
+            if exc.code != NOT_RUNNING:
                 raise
 
     def signal(self, name: str, signame: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from ..tls import verify_for
 from .auth import LOGIN_PATH, QbtAuth
 from .errors import (
     QbtAuthError,
@@ -84,6 +85,7 @@ class QbtClient:
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             headers={"User-Agent": user_agent},
             follow_redirects=False,
+            verify=verify_for(self.url),
         )
 
     # ------------------------------------------------------------------ plumbing

@@ -1,8 +1,9 @@
 """A thin supervisord XML-RPC client for the web UI.
 
-Every call builds a fresh proxy over the unix socket: a ``SupervisorTransport`` keeps one
-HTTP connection that stays broken after any failure (``CannotSendRequest``), and a proxy
-must never be shared between gunicorn threads. A fresh one costs about 2 ms.
+Every call builds a fresh proxy over the unix socket (:func:`qbarr.supervision.proxy`): a
+transport keeps one HTTP connection that stays broken after any failure
+(``CannotSendRequest``), and a proxy must never be shared between gunicorn threads. A fresh
+one costs about 2 ms.
 
 Faults and connection errors are translated into :class:`SupervisorError` subclasses that
 carry the HTTP status the web UI answers with (404 unknown program, 409 wrong state, 503
@@ -15,7 +16,7 @@ import http.client
 import xmlrpc.client
 from typing import Any
 
-from supervisor.xmlrpc import Faults, SupervisorTransport
+from qbarr.supervision import fault_name, proxy
 
 
 class SupervisorError(Exception):
@@ -40,17 +41,17 @@ class WrongState(SupervisorError):
     status = 409
 
 
-_FAULT_CLASSES = {
-    Faults.BAD_NAME: UnknownProgram,
-    Faults.NO_FILE: UnknownProgram,
-    Faults.ALREADY_STARTED: WrongState,
-    Faults.NOT_RUNNING: WrongState,
-    Faults.STILL_RUNNING: WrongState,
-    Faults.SPAWN_ERROR: WrongState,
-    Faults.ABNORMAL_TERMINATION: WrongState,
-    Faults.FAILED: WrongState,
-    Faults.ALREADY_ADDED: WrongState,
-    Faults.SHUTDOWN_STATE: SupervisorUnavailable,
+_FAULT_CLASSES = {  # by supervisor.xmlrpc.Faults name (imported only when a fault comes)
+    "BAD_NAME": UnknownProgram,
+    "NO_FILE": UnknownProgram,
+    "ALREADY_STARTED": WrongState,
+    "NOT_RUNNING": WrongState,
+    "STILL_RUNNING": WrongState,
+    "SPAWN_ERROR": WrongState,
+    "ABNORMAL_TERMINATION": WrongState,
+    "FAILED": WrongState,
+    "ALREADY_ADDED": WrongState,
+    "SHUTDOWN_STATE": SupervisorUnavailable,
 }
 
 
@@ -63,15 +64,14 @@ class Supervisor:
         self.url = url
 
     def _rpc(self) -> Any:
-        transport = SupervisorTransport(None, None, self.url)
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return proxy(self.url)
 
     def _call(self, method: str, *args: Any) -> Any:
         proxy = self._rpc()
         try:
             return getattr(proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
-            cls = _FAULT_CLASSES.get(exc.faultCode, SupervisorError)
+            cls = _FAULT_CLASSES.get(fault_name(exc.faultCode), SupervisorError)
             raise cls(f"supervisord: {exc.faultString}") from None
         except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as exc:
             raise SupervisorUnavailable(
