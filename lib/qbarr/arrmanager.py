@@ -3,7 +3,9 @@
 :class:`ArrManager` is what the ``qbarr-arr`` program runs (``programs/arr.py`` is only its
 entry point): every ``[Settings] LoopInterval`` :meth:`ArrManager.step` makes sure
 qBittorrent and the Arr are connected (log in, ``system/status``), runs one
-:class:`qbarr.manager.TorrentLoop` cycle (sync, decide, act), then writes the heartbeat.
+:class:`qbarr.manager.TorrentLoop` cycle (snapshot, decide, act), then writes the heartbeat.
+The snapshot comes from the qBittorrent's feed (:class:`qbarr.reader.FeedSource`); the first
+manager to step runs the one reader of that qBittorrent, in a thread (see qbarr.reader).
 Trouble that is not a bug never ends the process: an unreachable service or an unusable
 config.ini is reported in the heartbeat (``status``, ``last_error``) and retried with capped
 exponential backoff (``RetryBackoffMax``), while the heartbeat keeps beating every cycle.
@@ -24,6 +26,7 @@ from qbarr.heartbeat import Heartbeat
 from qbarr.manager import CycleReport, TorrentLoop
 from qbarr.paths import Home
 from qbarr.qbittorrent import QbtClient, QbtError
+from qbarr.reader import FeedSource, FeedStale
 
 DEFAULT_INTERVAL = 2.0
 log = logging.getLogger("qbarr-arr")
@@ -51,6 +54,7 @@ class ArrManager:
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
+        self.feed: FeedSource | None = None
         self.report = CycleReport()
 
     # -- config ---------------------------------------------------------------------------
@@ -77,6 +81,10 @@ class ArrManager:
             self.backoff.succeeded()
         if self.loop is not None:
             self.loop.configure(cfg, inst)
+        if self.feed is None:
+            self.feed = FeedSource(self.db, self.home.database, self.home.run, cfg, inst.program)
+        else:
+            self.feed.configure(cfg)
         log.info("config loaded: LoopInterval %ss", self.interval())
 
     def _config_failed(self, message: str) -> None:
@@ -144,7 +152,7 @@ class ArrManager:
             where = "qBittorrent" if arr is None else inst.kind
             raise ConnectError(f"{where}: {exc}") from exc
         self.qbt, self.arr = qbt, arr
-        self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr)
+        self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr, source=self.feed)
         self.versions = {"qbittorrent": qbt_version, inst.kind: str(status.get("version", "?"))}
         log.info(
             "connected: qBittorrent %s, %s %s", qbt_version, inst.kind, self.versions[inst.kind]
@@ -186,6 +194,8 @@ class ArrManager:
         if self.config_error is not None:
             self._beat("config-error", self.config_error, started)
             return
+        if self.feed is not None:
+            self.feed.ensure_reader()  # whatever else fails: some manager must read
         try:
             if not self.connected:
                 if not self.backoff.ready():
@@ -194,6 +204,11 @@ class ArrManager:
                 self.connect()
                 self.backoff.succeeded()
             self.tick()
+        except FeedStale as exc:  # waiting for the reader: nothing to reconnect or back off
+            message = self.ctx.scrub(str(exc))
+            log.warning("%s", message)
+            self._beat("error", message, started)
+            return
         except (ConnectError, QbtError, ArrError) as exc:
             self.disconnect()
             delay = self.backoff.failed()
@@ -245,6 +260,8 @@ class ArrManager:
 
     def close(self) -> None:
         self.disconnect()
+        if self.feed is not None:
+            self.feed.close()
         try:
             self.heartbeat.stopped()
         except Exception:

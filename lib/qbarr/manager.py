@@ -1,10 +1,11 @@
 """One cycle of an Arr manager: sync, Arr view, decide, journal, act.
 
 :class:`TorrentLoop` holds what a manager keeps between cycles (the qBittorrent snapshot
-lives in the client; the files cache, the last queue and the per-torrent memory live
+lives in the snapshot source; the files cache, the last queue and the per-torrent memory live
 here) and runs the steps of docs/architecture.md "Inside an Arr manager":
 
-1. ``sync/maindata`` with ``rid`` (never a full list per cycle);
+1. the snapshot from the snapshot source (:class:`qbarr.reader.FeedSource`: what the one
+   reader of this qBittorrent published; the manager never polls the torrent list itself);
 2. the Arr queue, re-read when this instance's torrent set or their states changed,
    after an import was sent, or every ``QueueRefresh``;
 3. ``policy.decide`` (pure);
@@ -22,15 +23,16 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from qbarr import policy
 from qbarr.config import Config, Instance
 from qbarr.db import Database, rows, write_txn
 from qbarr.executor import Executor
 from qbarr.journal import Journal
+from qbarr.qbittorrent.snapshot import Snapshot
 from qbarr.search.settings import settings_for
 
 log = logging.getLogger("qbarr.manager")
@@ -59,9 +61,26 @@ class CycleReport:
     brake: bool = False
 
 
+class SnapshotSource(Protocol):
+    """Where a manager gets qBittorrent's torrents (qbarr.reader.FeedSource in the program)."""
+
+    def snapshot(self, categories: Iterable[str]) -> Snapshot: ...
+
+
+class ClientSource:
+    """A source that asks qBittorrent itself with ``sync/maindata`` (one client, one manager:
+    the tests of a single manager and tools)."""
+
+    def __init__(self, qbt: Any) -> None:
+        self.qbt = qbt
+
+    def snapshot(self, categories: Iterable[str]) -> Snapshot:
+        return self.qbt.sync()  # type: ignore[no-any-return]
+
+
 class TorrentLoop:
     """The per-instance state and the cycle; qbt/arr are the clients of qbarr.qbittorrent /
-    qbarr.arr."""
+    qbarr.arr (qbt for actions and file lists), ``source`` gives the snapshot."""
 
     def __init__(
         self,
@@ -71,9 +90,11 @@ class TorrentLoop:
         qbt: Any,
         arr: Any,
         clock: Callable[[], float] = time.time,
+        source: SnapshotSource | None = None,
     ) -> None:
         self.db = db
         self.qbt = qbt
+        self.source: SnapshotSource = source or ClientSource(qbt)
         self.arr = arr
         self.clock = clock
         self.journal = Journal(db, instance.name)
@@ -218,7 +239,7 @@ class TorrentLoop:
     def cycle(self) -> CycleReport:
         """One cycle; raises the clients' errors for the caller to report and retry."""
         now = self.clock()
-        snap = self.qbt.sync()
+        snap = self.source.snapshot(self._categories())
         mine = self._mine(snap.torrents)
         touched = {h for h in snap.changed if h in mine}
         report = CycleReport(sync_bytes=int(getattr(snap, "last_bytes", 0) or 0))
