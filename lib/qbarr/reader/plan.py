@@ -12,8 +12,8 @@ Two strategies, by version (see docs/performance.md for the figures):
   ``hot`` (every tick, ``LoopInterval / 2``): ``torrents/info?filter=active`` (downloads in
   progress, metadata, moving, seeds uploading: what moves), and by ``hashes=`` every torrent
   that left the hot or warm set since the last look plus the torrents qbarr acted on in the
-  last minute (to see them complete, pause, fail or disappear). An idle library costs one
-  request that serializes nothing.
+  last 2 x ``IdlePollInterval`` (to see them complete, pause, fail or disappear). An idle
+  library costs one request that serializes nothing.
 
   ``warm`` (every ``LoopInterval`` while anything can change a decision soon, every
   ``IdlePollInterval`` otherwise): ``filter=downloading`` (every unfinished torrent, stalled,

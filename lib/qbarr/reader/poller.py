@@ -23,8 +23,9 @@ from qbarr.runtime import Backoff
 
 log = logging.getLogger("qbarr.reader")
 
-# A torrent qbarr acted on within this many seconds is looked up by hash at every tick.
-ACTED_WINDOW = 60.0
+# A torrent qbarr acted on within ACTED_WINDOWS x IdlePollInterval is looked up by hash at
+# every tick (and keeps the pace fast): long enough to see it complete, pause or go.
+ACTED_WINDOWS = 2
 
 
 class Reader:
@@ -173,7 +174,7 @@ class Reader:
             f"SELECT hash FROM actions WHERE updated_at > ? AND instance IN ({marks}) UNION "
             f"SELECT hash FROM actions WHERE status IN ('planned', 'sending') "
             f"AND instance IN ({marks})",
-            (now - ACTED_WINDOW, *names, *names),
+            (now - ACTED_WINDOWS * self.settings.idle, *names, *names),
         )
         return {str(r["hash"]).lower() for r in found}
 
