@@ -4,7 +4,8 @@
 
 The mix the performance figures use (docs/performance.md):
 
-- 70 % complete and seeding: a one-file payload (16 KiB) written under ``data/``, its
+- 70 % complete and seeding: a one-file payload (``Bench.Movie.NNNNN.2020.1080p/...mkv``,
+  16 KiB: a release the rules accept) written under ``data/``, its
   torrent added with that save path and ``skip_checking`` (the data is there; hashing 1,400
   payloads one by one would only make the set-up slower), so they seed: ``stalledUP``;
 - 20 % stalled: the payload is made, the torrent built from it, the payload deleted: no data,
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from qbarr.qbittorrent import QbtClient  # noqa: E402
 from qbarr.qbittorrent.nox import Nox  # noqa: E402
-from tests.support.torrents import Torrent, make_torrent, payload_dir  # noqa: E402
+from tests.support.torrents import Torrent, make_torrent, write_random  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-pass-0123"
 BATCH = 50
@@ -52,8 +53,9 @@ def build(count: int, workdir: Path) -> tuple[Path, dict[str, list[Torrent]]]:
     data, gone = workdir / "data", workdir / "gone"
     by_fate: dict[str, list[Torrent]] = {"seed": [], "stalled": [], "paused": []}
     for i, fate in enumerate(mix(count)):
-        root = data if fate == "seed" else gone
-        folder = payload_dir(root, f"Bench.{fate}.{i:05d}", [16_384], i)
+        name = f"Bench.Movie.{i:05d}.2020.1080p"
+        folder = (data if fate == "seed" else gone) / name
+        write_random(folder / f"{name}.mkv", 16_384, i)
         by_fate[fate].append(make_torrent(folder, piece_length=16_384))
     shutil.rmtree(gone, ignore_errors=True)
     return data, by_fate

@@ -1,7 +1,8 @@
 """The shared SQLite database: connections, the write transaction, migrations.
 
 Every program opens its own connection (never across a fork) with WAL, a 30 s busy
-timeout, ``synchronous=NORMAL`` and foreign keys on. The connection runs in autocommit
+timeout, ``synchronous=NORMAL``, foreign keys on and a small page cache (``CACHE_KIB``).
+The connection runs in autocommit
 mode (``isolation_level=None``) so that *we* open every write transaction, always with
 ``BEGIN IMMEDIATE``: a deferred BEGIN that later writes fails at once with "database is
 locked" when another process committed in between (measured: 70 % failures with 8
@@ -30,6 +31,10 @@ from typing import Any
 from qbarr.schema import MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
+# SQLite's page cache per connection (default 2 MiB). The file sits in the kernel's page cache
+# anyway, so a bigger private copy only adds to every process's memory (measured: 2 managers
+# with 2,000 torrents, -3 MB PSS at 256 KiB, no slower cycle).
+CACHE_KIB = 256
 
 
 class Database:
@@ -61,6 +66,7 @@ def connect(path: str | Path) -> Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return Database(conn)
 
 

@@ -99,9 +99,10 @@ class PlanSettings:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seen:
-    """What the reader remembers of a torrent: enough to pace and to spot changes."""
+    """What the reader remembers of a torrent: enough to pace and to spot changes (one per
+    torrent for the reader's lifetime: slots, and interned state and category strings)."""
 
     digest: int
     state: str

@@ -10,15 +10,17 @@ database connection; it never acts on a torrent.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from qbarr import heap
 from qbarr.db import Database, rows
 from qbarr.qbittorrent import QbtClient, QbtError
 from qbarr.reader import plan
-from qbarr.reader.feed import Publication, dumps, publish, published, record_error
+from qbarr.reader.feed import BIG_READ, Publication, dumps, publish, published, record_error
 from qbarr.runtime import Backoff
 
 log = logging.getLogger("qbarr.reader")
@@ -75,6 +77,10 @@ class Reader:
         self.schedule.done(now, full, warm, fast, self.settings)
         interval = self.settings.tick
         self._publish(pub, now, now + interval, ("fast: " if fast else "idle: ") + why, full)
+        big = full or len(pub.changed) > BIG_READ
+        del pub
+        if big:
+            heap.release()  # a whole library was decoded and compared: give the peak back
         return interval
 
     def _start(self) -> None:
@@ -236,7 +242,7 @@ def _seen(text: str, t: Mapping[str, Any], category: str) -> plan.Seen:
     added = t.get("added_on")
     return plan.Seen(
         digest=hash(text),
-        state=str(t.get("state") or ""),
-        category=category,
+        state=sys.intern(str(t.get("state") or "")),
+        category=sys.intern(category),
         added_on=float(added) if isinstance(added, (int, float)) else 0.0,
     )
