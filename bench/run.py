@@ -93,6 +93,7 @@ DEFAULTS = {  # config.ini defaults, written out (the test helper's are short fo
 class Plan:
     torrents: int = 2000
     sim_torrents: int = 20000
+    settle: float = 60.0  # after loading, before the floor: qBittorrent writes its resume data
     floor: float = 300.0
     warmup: float = 120.0
     window: float = 300.0
@@ -106,6 +107,7 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(
+    settle=15.0,
     floor=10.0,
     warmup=10.0,
     window=20.0,
@@ -183,16 +185,20 @@ def measure_window(
     suite: Suite, target: psutil.Process, seconds: float, extra: Callable[[], dict] | None = None
 ) -> dict[str, Any]:
     """CPU of the target (qBittorrent) and of qbarr, requests and bytes, over ``seconds``."""
-    procs = [p for _, p in suite_processes(suite)]
+    named = suite_processes(suite)
+    procs = [p for _, p in named]
     before_api, before_extra = api_totals(suite), extra() if extra else {}
+    each0 = {name: cpu_of([p]) for name, p in named}
     t0, q0, s0 = time.monotonic(), cpu_of([target]), cpu_of(procs)
     time.sleep(seconds)
     q1, s1, elapsed = cpu_of([target]), cpu_of(procs), time.monotonic() - t0
+    each = {name: round(100 * (cpu_of([p]) - each0[name]) / elapsed, 2) for name, p in named}
     after_api, after_extra = api_totals(suite), extra() if extra else {}
     per_min = 60.0 / elapsed
     out = {
         "target_pct": round(100 * (q1 - q0) / elapsed, 2),
         "qbarr_pct": round(100 * (s1 - s0) / elapsed, 2),
+        "qbarr_pct_by_program": each,
         "requests_per_min": round((after_api["calls"] - before_api["calls"]) * per_min, 1),
         "bytes_per_min": round((after_api["bytes"] - before_api["bytes"]) * per_min),
         "window_s": round(elapsed, 1),
@@ -200,6 +206,32 @@ def measure_window(
     for key, value in after_extra.items():
         out[f"{key}_per_min"] = round((value - before_extra.get(key, 0)) * per_min)
     return out
+
+
+def settled(suite: Suite, limit: float = 180.0) -> float:
+    """Wait until no manager makes qBittorrent calls of its own any more (the first start
+    fetches the file lists of every unfinished torrent, 25 per cycle); returns the wait."""
+    t0 = time.monotonic()
+    names = [
+        r["name"] for r in suite.query("SELECT name FROM instances WHERE program LIKE 'arr-%'")
+    ]
+
+    def calls() -> dict[str, tuple[int, int]]:
+        out = {}
+        for name in names:
+            beat = suite.heartbeat(name) or {}
+            api = json.loads(beat.get("stats") or "{}").get("api", {}).get("qbittorrent", {})
+            out[name] = (int(beat.get("cycles") or 0), int(api.get("calls", 0)))
+        return out
+
+    last = calls()
+    while time.monotonic() - t0 < limit:
+        time.sleep(5.0)
+        now = calls()
+        if all(now[n][1] == last[n][1] and now[n][0] > last[n][0] for n in names):
+            break
+        last = now
+    return time.monotonic() - t0
 
 
 def floor_pct(proc: psutil.Process, seconds: float) -> float:
@@ -326,12 +358,14 @@ def nox_scenario(count: int, plan: Plan, workdir: Path) -> dict[str, Any]:
             )
         loaded = time.monotonic()
         proc = psutil.Process(nox.pid)
-        step(f"  {count} instances: idle floor of qbittorrent-nox ({plan.floor:.0f} s)")
+        step(f"  {count} instances: settle {plan.settle:.0f} s, idle floor ({plan.floor:.0f} s)")
+        time.sleep(plan.settle)
         result["floor_pct"] = floor_pct(proc, plan.floor)
         suite = start_bench_suite(nox.url, count, where, plan, arrs)
         rest = max(plan.warmup, plan.young + 5 - (time.monotonic() - loaded))
         step(f"  {count} instances: warm-up {rest:.0f} s, window {plan.window:.0f} s")
         time.sleep(rest)
+        result["settled_after_s"] = round(rest + settled(suite), 1)
         window = measure_window(suite, proc, plan.window)
         result.update(window)
         result["caused_by_qbarr_pct"] = round(window["target_pct"] - result["floor_pct"], 2)
@@ -404,6 +438,7 @@ def sim_scenario(plan: Plan, workdir: Path) -> dict[str, Any]:
         result["floor_pct"] = floor_pct(proc, min(plan.floor, 30.0))
         suite = start_bench_suite(sim.url, 2, workdir, FULL, arrs)
         time.sleep(plan.warmup)
+        result["settled_after_s"] = round(plan.warmup + settled(suite), 1)
 
         def serialized() -> dict[str, float]:
             return {"serialized": sim.control("GET", "/sim/state")["serialized"]}
