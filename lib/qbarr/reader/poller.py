@@ -9,6 +9,7 @@ database connection; it never acts on a torrent.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -232,8 +233,6 @@ class Reader:
 
 
 def _loads(text: str) -> dict[str, Any]:
-    import json
-
     value = json.loads(text)
     return value if isinstance(value, dict) else {}
 

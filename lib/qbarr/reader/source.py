@@ -38,7 +38,9 @@ from qbarr.reader.poller import Reader
 log = logging.getLogger("qbarr.reader")
 
 CLIENT = "qBittorrent"  # the [qBittorrent] section; [qBittorrent-<name>] sections will add more
-JOIN_TIMEOUT = 5.0
+# A stopping manager waits this long for its reader thread, then leaves it (a daemon thread:
+# a write it had begun is rolled back); a shutdown must not wait on a slow qBittorrent.
+JOIN_TIMEOUT = 1.0
 
 
 class FeedStale(QbtUnavailable):
