@@ -224,13 +224,15 @@ class Reflexes:
         events.subscribe(events.SupervisorStoppingEvent, lambda event: self.stopping(supervisord))
 
     def uninstall(self) -> None:
-        if self.wakeup is None:
+        wakeup = self.wakeup
+        if wakeup is None:
             return
-        signal.set_wakeup_fd(-1)
-        if self.socket_map is not None and self.socket_map.get(self.wakeup.read_fd) is self.wakeup:
-            del self.socket_map[self.wakeup.read_fd]
-        self.wakeup.close()
         self.wakeup = None
+        signal.set_wakeup_fd(-1)
+        fd = wakeup.read_fd
+        wakeup.close()
+        if self.socket_map is not None and self.socket_map.get(fd) is wakeup:
+            del self.socket_map[fd]
 
     def stopping(self, supervisord: Any) -> None:
         """Shutdown or restart: send every process its stop signal now, all at once."""
