@@ -29,8 +29,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
 from qbarr import db as dbmod
 from qbarr.schema import MIGRATIONS
 
@@ -132,6 +130,8 @@ def _vacuum_into(path: Path, fresh: Path) -> Outcome | None:
         _remove(fresh)
         return None
     out = Outcome("vacuum into", version=version)
+    import sqlite_utils  # the operator's command only: the programs never load it
+
     with contextlib.closing(sqlite3.connect(str(fresh))) as conn:
         tables = sqlite_utils.Database(conn).tables
         out.copied = {t.name: t.count for t in tables if not t.name.startswith("sqlite_")}
@@ -141,6 +141,8 @@ def _vacuum_into(path: Path, fresh: Path) -> Outcome | None:
 def _tables(conn: sqlite3.Connection) -> list[str]:
     """The file's own tables (sqlite-utils' introspection: qbarr's operator commands use it;
     the long-running programs do not import it, see qbarr.db)."""
+    import sqlite_utils
+
     names = sqlite_utils.Database(conn).table_names()
     return sorted(n for n in names if not n.startswith("sqlite_"))
 
@@ -167,6 +169,8 @@ def _row_by_row(path: Path, fresh: Path) -> Outcome:
 def _copy_table(
     src: sqlite3.Connection, dest: sqlite3.Connection, table: str, out: Outcome
 ) -> None:
+    import sqlite_utils
+
     columns = list(sqlite_utils.Database(dest)[table].columns_dict)
     try:
         have = set(sqlite_utils.Database(src)[table].columns_dict)
