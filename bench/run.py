@@ -351,7 +351,9 @@ def restarts(suite: Suite, program: str, trials: int) -> dict[str, Any]:
 
 def stop_time(suite: Suite) -> dict[str, Any]:
     children = suite.descendants()
-    seconds = suite.stop()
+    t0 = time.monotonic()
+    suite.stop()  # SIGTERM to supervisord, returns when `qbarr run` has exited
+    seconds = time.monotonic() - t0
     alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     return {"stop_s": round(seconds, 3), "stop_leftovers": len(alive) + len(suite.leftovers())}
 
