@@ -11,10 +11,12 @@ under supervisord.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import free_port, needs_tool
@@ -109,6 +111,34 @@ def test_two_qbittorrents_each_with_its_instance(two, suite_factory, tmp_path: P
         assert set(feeds) == {"qBittorrent", "qBittorrent-second"}
         assert feeds["qBittorrent"]["reader"] == "arr-radarr-one"
         assert feeds["qBittorrent-second"]["reader"] == "arr-radarr-two"
+
+        # qbarr status, the web UI and /metrics: each qBittorrent's state
+        status = suite.qbarr("status").stdout
+        v1, v2 = first.info["version"], second.info["version"]
+        assert f"qBittorrent [qBittorrent]: ok, {v1} (WebAPI " in status
+        assert f"qBittorrent [qBittorrent-second]: ok, {v2} (WebAPI " in status
+        assert "read by arr-radarr-one" in status and "read by arr-radarr-two" in status
+        assert "Radarr-Two (radarr, qBittorrent [qBittorrent-second]" in status
+        port = re.search(r"^Port = (\d+)$", home.config.read_text(), re.M)
+        assert port
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port.group(1)}",
+            headers={"Authorization": "Bearer test-token-abcdefgh"},
+            timeout=30,
+        ) as web:
+            overview = web.get("/api/overview").json()
+            assert {c["client"]: c["up"] for c in overview["clients"]} == {
+                "qBittorrent": True,
+                "qBittorrent-second": True,
+            }
+            assert {i["name"]: i["client"] for i in overview["instances"]} == {
+                "Radarr-One": "qBittorrent",
+                "Radarr-Two": "qBittorrent-second",
+            }
+            assert 'id="clients"' in web.get("/").text
+            metrics = web.get("/metrics").text
+        assert 'qbarr_qbittorrent_up{client="qBittorrent-second"} 1.0' in metrics
+        assert 'qbarr_qbittorrent_torrents{client="qBittorrent"} 1.0' in metrics
 
         # the second Radarr now sends its category to the first qBittorrent, and "tv" too
         arrs[1].control(

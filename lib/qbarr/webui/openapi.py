@@ -232,6 +232,7 @@ SCHEMAS: dict[str, Any] = {
                         "name": STR,
                         "kind": STR,
                         "program": STR,
+                        "client": NSTR,
                         "status": NSTR,
                         "qbt_ok": NBOOL,
                         "arr_ok": NBOOL,
@@ -241,6 +242,23 @@ SCHEMAS: dict[str, Any] = {
                         "last_error": NSTR,
                         "last_error_at": NNUM,
                         "waiting": NSTR,
+                    }
+                )
+            ),
+            "clients": arr(
+                obj(
+                    {
+                        "client": STR,
+                        "version": NSTR,
+                        "reader": NSTR,
+                        "reader_pid": NINT,
+                        "up": BOOL,
+                        "polls": INT,
+                        "pace": NSTR,
+                        "polled_age": NNUM,
+                        "error": NSTR,
+                        "error_age": NNUM,
+                        "torrents": INT,
                     }
                 )
             ),
