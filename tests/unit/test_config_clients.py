@@ -95,3 +95,11 @@ def test_env_overrides_reach_a_client_section(tmp_path: Path) -> None:
     env = {"QBARR__QBITTORRENT_PRIVATE__URL": "http://127.0.0.1:9091"}
     cfg = load(write(tmp_path, BASE), env=env)
     assert cfg.client("qBittorrent-private")["URL"] == "http://127.0.0.1:9091"
+
+
+def test_a_change_in_a_client_section_hups_only_its_instances(tmp_path: Path) -> None:
+    from qbarr.webui.apply import programs_to_hup
+
+    old = load(write(tmp_path, BASE), env={})
+    new = load(write(tmp_path, BASE.replace(":8081", ":8082")), env={})
+    assert programs_to_hup(old, new) == {"arr-radarr-b", "search-radarr-b"}

@@ -5,7 +5,8 @@
    removed ones stop, a changed group (an Arr section added or removed) restarts as a whole.
 2. Every manager (and search program) whose settings changed but that kept running gets
    SIGHUP through supervisord, so it re-reads config.ini without a restart. A change in
-   ``[Settings]`` or ``[qBittorrent]`` concerns them all.
+   ``[Settings]`` or ``[qBittorrent]`` concerns them all; a ``[qBittorrent-<name>]`` concerns
+   the instances of that qBittorrent.
 3. ``[WebUI]`` auth settings apply at once (the web UI re-reads config.ini when it
    changes); Host, Port and Threads need a restart of the webui program.
 """
@@ -47,7 +48,7 @@ def programs_to_hup(old: Config | None, new: Config) -> set[str]:
     everyone = bool(changed & set(GLOBAL_SECTIONS))
     names = set()
     for inst in new.instances:
-        if everyone or inst.name in changed:
+        if everyone or inst.name in changed or inst.client in changed:
             names.add(inst.program)
             names.add(f"search-{inst.slug}")
     return names
