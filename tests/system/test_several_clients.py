@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import free_port, needs_tool
 from tests.support.qbt_targets import PASSWORD, USER, RealTarget
 from tests.support.torrents import make_torrent, write_random
-from tests.system.conftest import short_home
+from tests.system.conftest import TEST_PASSWORD, short_home
 from tests.system.manager_helpers import Inst, manager_config, scans_by_hash, start_arr_sim
 
 pytestmark = [pytest.mark.system, needs_tool("qbittorrent-nox", "apt-get install qbittorrent-nox")]
@@ -157,3 +157,62 @@ def test_two_qbittorrents_each_with_its_instance(two, suite_factory, tmp_path: P
         assert "set Client = qBittorrent" in warns[0]
         assert "'tv' sends category 'tv'" in warns[1] and "not watching" in warns[1]
         assert PASSWORD not in out.stdout
+
+
+def test_a_5x_simulator_next_to_a_45_one(suite_factory, tmp_path: Path) -> None:
+    """Two qBittorrent simulators, 4.5 and 5.1, an instance on each, under supervisord: each
+    download that completes is imported by its own instance, and each client is read the way
+    its version allows (5.x: sync/maindata with rid; 4.5: state lists)."""
+    from tests.system.manager_helpers import spec, start_qbt_sim
+
+    with ExitStack() as stack:
+        sims, arrs = {}, {}
+        for api in ("4", "5.1"):
+            sims[api] = start_qbt_sim(tmp_path / f"qbt{api}", "--api", api)
+            stack.callback(sims[api].stop)
+            arrs[api] = start_arr_sim(sims[api].url, "radarr", tmp_path, grab_probability=0.0)
+            stack.callback(arrs[api].stop)
+        hashes = {"4": f"{0xA:040x}", "5.1": f"{0xB:040x}"}
+        for api, h in hashes.items():
+            size = 64 * 2**20
+            sims[api].control(
+                "POST",
+                "/sim/torrents",
+                [spec(h, "radarr", "downloading", size=size, progress=0.5, dl_speed=size // 6)],
+            )
+            arrs[api].control("POST", "/sim/poll")
+        instances = [
+            Inst("Radarr-Old", "radarr", arrs["4"].url, torrent={"IgnoreYoungerThan": "0"}),
+            Inst(
+                "Radarr-New",
+                "radarr",
+                arrs["5.1"].url,
+                keys={"Client": "new"},
+                torrent={"IgnoreYoungerThan": "0"},
+            ),
+        ]
+        home = short_home()
+        home.root.mkdir(parents=True, exist_ok=True)
+        text = manager_config(sims["4"].url, instances, {"LoopInterval": "0.5s"})
+        text += (
+            f"[qBittorrent-new]\nURL = {sims['5.1'].url}\nUsername = admin\n"
+            f"Password = {TEST_PASSWORD}\nTimeout = 10s\n"
+        )
+        home.config.write_text(text)
+        suite = suite_factory(home=home, arrs=[i.spec for i in instances])
+
+        def imported() -> bool:
+            return all(scans_by_hash(arrs[api]).get(h) == 1 for api, h in hashes.items())
+
+        suite.wait_for(imported, "each download imported by its own instance", timeout=120)
+        feeds = {r["client"]: r["version"] for r in suite.query("SELECT * FROM qbt_feed")}
+
+        def asked(api: str) -> set[str]:
+            found = sims[api].control("GET", "/sim/requests?since=0")["requests"]
+            return {r["path"] for r in found if r["agent"].startswith("qbarr-reader")}
+
+        suite.wait_for(lambda: "torrents/info" in asked("4"), "the 4.5 reader's state lists")
+        requests = {api: asked(api) for api in sims}
+        assert hashes["5.1"] not in scans_by_hash(arrs["4"])
+    assert feeds["qBittorrent"].startswith("v4.") and feeds["qBittorrent-new"].startswith("v5.")
+    assert "sync/maindata" in requests["5.1"] and "torrents/info" not in requests["5.1"]
