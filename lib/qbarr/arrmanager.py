@@ -85,7 +85,7 @@ class ArrManager:
             return
         old = self.instance
         self.config, self.instance, self.config_error = cfg, inst, None
-        self.ctx.use_config(cfg)
+        self.ctx.use_config(cfg, inst)
         self.backoff.set_cap(float(cfg.settings["RetryBackoffMax"]))
         self.pulse.period = pulse_period(cfg)
         self._adopt_identity(inst)
