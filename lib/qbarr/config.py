@@ -50,9 +50,10 @@ from qbarr.configchecks import search_problems
 from qbarr.configchecks import where as _where
 from qbarr.units import parse_duration, parse_size
 
-FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI")
+FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI", "Notifications")
 ARR_KINDS = ("radarr", "sonarr", "lidarr")
-SECRET_KEYS = frozenset({"password", "apikey", "token"})
+# [Notifications] URLs: Apprise URLs carry tokens and passwords in them
+SECRET_KEYS = frozenset({"password", "apikey", "token", "urls"})
 MASK = "********"
 ENV_PREFIX = "QBARR__"
 EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
@@ -726,6 +727,25 @@ def secrets_of(data: Mapping[str, Any]) -> list[str]:
     for key, value in data.items():
         if isinstance(value, Mapping):
             found += secrets_of(value)
+        elif key.lower() in SECRET_KEYS and isinstance(value, (list, tuple)):
+            for item in value:
+                found += _url_secrets(str(item))
         elif key.lower() in SECRET_KEYS and value:
             found.append(str(value))
+    return found
+
+
+def _url_secrets(url: str) -> list[str]:
+    """A notification URL, and the parts of it that are secrets on their own (a password,
+    a token in its path or query), so that no piece of it reaches a log line either."""
+    url = url.strip()
+    if not url:
+        return []
+    found = [url]
+    scheme, _, rest = url.partition("://")
+    if rest:
+        found.append(rest)
+        userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+        found += [p for p in userinfo.split(":") if len(p) >= 4]
+        found += [p for p in re.split(r"[/?&=#]", rest.split("/", 1)[-1]) if len(p) >= 8]
     return found

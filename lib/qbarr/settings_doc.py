@@ -36,7 +36,7 @@ class Setting:
 
 def generic_section(section_path: list[str]) -> str:
     """Display name of a section: Arr sections become ``<Arr>``, trackers ``<Tracker>``."""
-    fixed = {"Settings", "qBittorrent", "WebUI"}
+    fixed = {"Settings", "qBittorrent", "WebUI", "Notifications"}
     parts = []
     for depth, name in enumerate(section_path):
         if depth == 0 and is_client_section(name):

@@ -79,6 +79,7 @@ class Ctx:
             "category": f.category,
             "progress": round(f.progress, 4),
             "amount_left": f.amount_left,
+            "size": f.size,
             "ratio": round(f.ratio, 3),
             "seeding_time": int(f.seeding_time),
             "eta": f.eta,

@@ -46,7 +46,7 @@ def programs_to_hup(old: Config | None, new: Config) -> set[str]:
     """Bare program names (``arr-x``, ``search-x``) that should re-read their settings."""
     changed = changed_sections(old, new)
     everyone = bool(changed & set(GLOBAL_SECTIONS))
-    names = set()
+    names = {"notify"} if "Notifications" in changed or "Settings" in changed else set()
     for inst in new.instances:
         if everyone or inst.name in changed or inst.client in changed:
             names.add(inst.program)

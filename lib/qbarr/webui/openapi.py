@@ -140,6 +140,7 @@ SCHEMAS: dict[str, Any] = {
             "pending_requests": INT,
         }
     ),
+    "NotifyTest": obj({"id": INT, "created_at": NUM, "done_at": NNUM, "result": NSTR}),
     "BrakeRelease": obj({"instance": STR, "was_engaged": BOOL, "released_at": NUM}),
     "Torrent": obj(
         {

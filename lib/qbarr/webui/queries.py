@@ -463,3 +463,9 @@ def overview(db: Database, now: float | None = None) -> dict[str, Any]:
         "rules_24h": {r["rule"]: r["n"] for r in per_rule},
         "hourly": hours,
     }
+
+
+def last_notification_test(db: Database) -> dict[str, Any] | None:
+    """The newest "send a test notification" request and its result (None: never asked)."""
+    found = rows(db, "SELECT * FROM notify_tests ORDER BY id DESC LIMIT 1")
+    return found[0] if found else None

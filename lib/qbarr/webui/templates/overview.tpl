@@ -47,6 +47,20 @@
 </tbody>
 </table>
 </section>
+<section>
+<h2>Notifications</h2>
+% if notify_urls:
+<form method="post" action="/notifications/test" class="notify-test">
+  <input type="hidden" name="csrf" value="{{csrf}}">
+  {{notify_urls}} URL(s) in [Notifications]. <button type="submit" id="notify-test">Send a test notification</button>
+</form>
+% if last_test:
+<p id="notify-test-result">Test #{{last_test['id']}}: {{last_test['result'] or 'waiting for the notify program'}}</p>
+% end
+% else:
+<p class="muted">No notification URL: set [Notifications] URLs (config.ini or the Config page).</p>
+% end
+</section>
 <section class="charts">
 <div>
 <h2>Decisions per rule, last 24 h</h2>
