@@ -38,6 +38,7 @@ from qbarr.paths import Home, resolve_home
 
 COMMAND = "qbarr-notify"
 log = logging.getLogger(COMMAND)
+logging.getLogger("apprise").setLevel(logging.WARNING)  # not a line per message sent
 TICK = 1.0  # seconds between looks at the database
 
 

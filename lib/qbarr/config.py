@@ -746,6 +746,10 @@ def _url_secrets(url: str) -> list[str]:
     if rest:
         found.append(rest)
         userinfo = rest.split("/", 1)[0].rpartition("@")[0]
-        found += [p for p in userinfo.split(":") if len(p) >= 4]
+        user, colon, password = userinfo.partition(":")
+        if colon:  # user:password@ (a user name is no secret: "qbarr" must stay readable)
+            found += [password] if len(password) >= 4 else []
+        elif len(user) >= 8:  # a token in the user part
+            found.append(user)
         found += [p for p in re.split(r"[/?&=#]", rest.split("/", 1)[-1]) if len(p) >= 8]
     return found
