@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import MIB, USER, PASSWORD, stop_everything, suite_processes  # noqa: E402
+from bench.run import MIB, PASSWORD, USER, stop_everything, suite_processes  # noqa: E402
 from qbarr.sim.arr.launch import start_sim  # noqa: E402
 from qbarr.sim.qbittorrent.server import spawn  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
