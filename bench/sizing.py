@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     arrs, suite = [], None
     try:
-        for i, cat in enumerate(cats):
+        for i in range(len(cats)):
             kind = ("radarr", "sonarr")[i % 2]
             arrs.append(
                 start_sim(kind, api_key=ARR_KEY, category=f"elsewhere-{i}", log_dir=workdir)
