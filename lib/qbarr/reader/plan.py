@@ -76,6 +76,7 @@ class PlanSettings:
     recheck: str = "recheck"
     young: float = 180.0  # the largest IgnoreYoungerThan
     free_space: bool = False  # [Settings] FreeSpace is on
+    tracker_checks: int = 60  # [qBittorrent] TrackerChecksPerMinute (0: no look-ups)
 
     @property
     def tick(self) -> float:
@@ -98,6 +99,7 @@ class PlanSettings:
                 default=0.0,
             ),
             free_space=int(s.get("FreeSpace", -1)) > 0,
+            tracker_checks=int(q.get("TrackerChecksPerMinute", 60)),
         )
 
 
@@ -110,6 +112,7 @@ class Seen:
     state: str
     category: str
     added_on: float
+    tracker: str = ""  # qBittorrent's first working tracker ("" when none works)
 
 
 def pace(
