@@ -65,6 +65,8 @@ class QbtLike(Protocol):
     def pause(self, hashes: list[str]) -> None: ...
     def resume(self, hashes: list[str]) -> None: ...
     def file_prio(self, hash: str, file_ids: list[int], priority: int) -> None: ...
+    def add_tags(self, hashes: list[str], tags: list[str]) -> None: ...
+    def remove_tags(self, hashes: list[str], tags: list[str]) -> None: ...
 
 
 class ArrLike(Protocol):
@@ -410,6 +412,10 @@ class Executor:
         if a.kind == "set_category":
             self.qbt.set_category([a.hash], str(p["category"]))
             return f"category {p['category']!r}"
+        if a.kind in ("tag", "untag"):
+            tags = [str(t) for t in p.get("tags", [])]
+            (self.qbt.add_tags if a.kind == "tag" else self.qbt.remove_tags)([a.hash], tags)
+            return f"{'tagged' if a.kind == 'tag' else 'untagged'} {', '.join(tags)}"
         if a.kind == "file_prio":
             ids = [int(i) for i in p.get("file_ids", [])]
             self.qbt.file_prio(a.hash, ids, int(p.get("priority", 0)))

@@ -14,6 +14,7 @@ RULES: tuple[str, ...] = (
     "manual-recheck",
     "missing-files",
     "errored",
+    "unregistered",
     "wait",
     "unwanted-files",
     "stalled",
@@ -62,6 +63,15 @@ RULE_DOCS: dict[str, str] = {
         "60 s after each recheck for the result; still in error after that -> failed. "
         "MaxRechecks = 0 fails at once. While the download disk is short of FreeSpace an "
         "errored torrent is never failed (the error is probably the full disk)."
+    ),
+    "unregistered": (
+        "Every tracker of the torrent fails with a message of UnregisteredMessages "
+        '("unregistered", "torrent not found", "infohash not found" ...), as the last '
+        "tracker look-up read them (TrackerChecksPerMinute). It is tagged UnregisteredTag at "
+        "once and failed when that has lasted UnregisteredGrace (default 1 h; observed time "
+        "only); Unregistered = tag only tags it, off turns the rule off. An unmet hit-and-run "
+        "obligation does not hold the deletion (the tracker no longer knows the torrent); data "
+        "shared with another torrent is still kept. The journal keeps the trackers' messages."
     ),
     "wait": (
         "The torrent is checking, moving or queued for download, or it is younger than "
@@ -142,6 +152,7 @@ RULE_TONE: dict[str, str] = {
     "manual-recheck": "neutral",
     "missing-files": "bad",
     "errored": "bad",
+    "unregistered": "bad",
     "wait": "neutral",
     "unwanted-files": "bad",
     "stalled": "bad",

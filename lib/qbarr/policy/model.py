@@ -56,6 +56,7 @@ class Memory:
     researched_at: float | None = None
     prio0_digest: str | None = None
     tracker: str | None = None
+    unregistered_since: float | None = None  # every tracker says "unregistered" since
 
     def replace(self, **changes: Any) -> Memory:
         """A copy with some fields changed (``self`` when nothing changes; fast: no

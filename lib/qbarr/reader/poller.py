@@ -22,6 +22,7 @@ import qbarr.reader.trackers as trackers
 from qbarr import heap
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.db import Database, rows
+from qbarr.policy.trackers import TRACKERS_KEY
 from qbarr.qbittorrent import QbtClient, QbtError, QbtNotFound
 from qbarr.reader.feed import BIG_READ, Publication, dumps, publish, published, record_error
 
@@ -286,9 +287,6 @@ class Reader:
             record_error(self.db, self.client, message, self.clock(), self.label)
         except Exception:  # the database itself: the next tick tries again
             log.exception("could not record the reader's error")
-
-
-TRACKERS_KEY = "qbarr_trackers"  # in a published torrent: {"at", "rows": [{url, status, msg}]}
 
 
 def _published_rows(db: Database, client: str, hashes: list[str]) -> dict[str, str]:
