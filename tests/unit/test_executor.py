@@ -61,6 +61,9 @@ class FakeQbt:
     def resume(self, hashes):
         self._call("resume", tuple(hashes))
 
+    def reannounce(self, hashes):
+        self._call("reannounce", tuple(hashes))
+
     def file_prio(self, hash, file_ids, priority):
         self._call("file_prio", hash, tuple(file_ids), priority)
 
@@ -399,11 +402,12 @@ def test_qbittorrent_calls_are_batched_per_wave(dbpath) -> None:
         + [simple("file_prio", H(5), file_ids=[1, 2], priority=0)]
         + [simple("set_category", H(6), category="radarr")]
         + [simple("tag", H(7), tags=["qbarr-unregistered"])]
-        + [simple("untag", H(8), tags=["qbarr-tracker-error"])],
+        + [simple("untag", H(8), tags=["qbarr-tracker-error"])]
+        + [simple("reannounce", H(n)) for n in (9, 10)],
         NOW,
         False,
     )
-    assert ex.run(j.pending(NOW), False, 10).done == 8
+    assert ex.run(j.pending(NOW), False, 10).done == 10
     assert sorted(qbt.calls) == sorted(
         [
             ("pause", (H(1), H(2), H(3))),
@@ -412,6 +416,7 @@ def test_qbittorrent_calls_are_batched_per_wave(dbpath) -> None:
             ("set_category", (H(6),), "radarr"),
             ("add_tags", (H(7),), ("qbarr-unregistered",)),
             ("remove_tags", (H(8),), ("qbarr-tracker-error",)),
+            ("reannounce", (H(9), H(10))),
         ]
     )
 

@@ -114,3 +114,19 @@ def test_young_downloads_are_only_tagged() -> None:
     t = downloading(added_on=NOW - 60, **rows((4, UNREG)))
     d = one(t, q=queue(), mem=Memory(first_seen=NOW - 60, unregistered_since=NOW - 2 * HOUR))
     assert (d.rule, d.code, kinds(d)) == ("unregistered", "grace", ["tag"])
+
+
+def test_reannounce_a_stalled_download_once_before_failing_it() -> None:
+    from qbarr.policy.rules import REANNOUNCE_WAIT
+
+    t = downloading(state="stalledDL")
+    s = settings(reannounce_stalled=True)
+    mem = Memory(first_seen=NOW - 2 * HOUR, stalled_since=NOW - HOUR)
+    first = one(t, q=queue(), mem=mem, s=s)
+    assert (first.rule, first.code, kinds(first)) == ("stalled", "reannounce", ["reannounce"])
+    assert first.memory.reannounced_at == NOW
+    waiting = one(t, q=queue(), mem=first.memory, s=s, env=Env(now=NOW + REANNOUNCE_WAIT - 1))
+    assert (waiting.code, kinds(waiting)) == ("reannounced", [])
+    failed = one(t, q=queue(), mem=first.memory, s=s, env=Env(now=NOW + REANNOUNCE_WAIT))
+    assert failed.code == "fail" and "delete" in kinds(failed)
+    assert one(t, q=queue(), mem=mem).code == "fail"  # off by default: failed at once

@@ -94,7 +94,9 @@ RULE_DOCS: dict[str, str] = {
         "Stalled for longer than StalledDelay "
         "-> failed. StalledDelay = 0 never fails stalled torrents. ReSearchStalled blocklists "
         "the release and searches again as soon as the stall starts, keeping the torrent until "
-        "StalledDelay runs out. During the grace period free space may still pause it."
+        "StalledDelay runs out. During the grace period free space may still pause it. "
+        "ReannounceStalled asks the trackers for peers once when StalledDelay runs out and "
+        "fails the torrent only if it is still stalled 2 minutes later."
     ),
     "slow": (
         "A downloading torrent whose ETA is above MaximumETA (a tracker's MaximumETA wins) for "

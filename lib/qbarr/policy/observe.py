@@ -55,12 +55,14 @@ def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env:
         since = min(now, since + env.unobserved)  # time qbarr could not see does not count
     if protected or not is_stalled_now(f):
         changes["stalled_since"] = None
+        changes["reannounced_at"] = None
     elif since is None:
         # The stall counts from when qbarr first sees it, whatever qBittorrent says about the
         # last transfer: a first start never fails a pile of torrents without their grace.
         changes["stalled_since"] = now
     elif m.last_completed is not None and f.completed > m.last_completed:
         changes["stalled_since"] = now  # it made progress: the stall starts again now
+        changes["reannounced_at"] = None
     else:
         changes["stalled_since"] = since
     changes["last_completed"] = f.completed

@@ -28,6 +28,7 @@ from qbarr.units import format_duration as fmt
 # before looking at the state again (its state lags up to a few seconds).
 RECHECK_GRACE = 60.0
 
+REANNOUNCE_WAIT = 120.0  # ReannounceStalled: seconds a reannounce gets to find peers
 NOT_IMPORTABLE = FAILED_STATES | {"imported", "importing", "ignored"}
 IMPORT_DONE = FAILED_STATES | {"imported", "ignored"}
 
@@ -398,6 +399,27 @@ def r_stalled(c: Ctx) -> Decision | None:
     stalled_for = now - since
     delay = s.stalled_delay
     if delay > 0 and stalled_for > delay:
+        if s.reannounce_stalled and c.mem.reannounced_at is None:
+            return c.decide(
+                "stalled",
+                "reannounce",
+                f"stalled for {fmt(stalled_for)} (StalledDelay {fmt(delay)}): asking its "
+                f"trackers for peers once more (ReannounceStalled); failed if still stalled "
+                f"{fmt(REANNOUNCE_WAIT)} from now",
+                [Action("reannounce", f"reannounce:{c.h}:{int(since)}")],
+                reannounced_at=now,
+            )
+        if (
+            s.reannounce_stalled
+            and c.mem.reannounced_at is not None
+            and now - c.mem.reannounced_at < REANNOUNCE_WAIT
+        ):
+            return c.decide(
+                "stalled",
+                "reannounced",
+                f"stalled for {fmt(stalled_for)}: reannounced {fmt(now - c.mem.reannounced_at)} "
+                f"ago, failed if still stalled {fmt(REANNOUNCE_WAIT)} after it",
+            )
         return _fail(c, "stalled", f"stalled for {fmt(stalled_for)} (StalledDelay {fmt(delay)})")
     if (
         s.re_search_stalled

@@ -144,6 +144,7 @@ class PolicySettings:
     remove_mode: str = _SEEDING["RemoveMode"]
     seed_action: str = _SEEDING["Action"]
     trackers: tuple[TrackerRule, ...] = ()
+    reannounce_stalled: bool = _TORRENT["ReannounceStalled"]
     unregistered: str = _TORRENT["Unregistered"]
     unregistered_grace: float = _TORRENT["UnregisteredGrace"]
     unregistered_messages: tuple[str, ...] = tuple(_SETTINGS["UnregisteredMessages"])
@@ -251,6 +252,7 @@ class PolicySettings:
             remove_mode=str(seed["RemoveMode"]),
             seed_action=str(seed["Action"]),
             trackers=_trackers(_sub(t, "Trackers")),
+            reannounce_stalled=bool(t["ReannounceStalled"]),
             unregistered=str(t["Unregistered"]),
             unregistered_grace=float(t["UnregisteredGrace"]),
             unregistered_messages=_strings(s["UnregisteredMessages"]),
