@@ -130,3 +130,47 @@ def test_reannounce_a_stalled_download_once_before_failing_it() -> None:
     failed = one(t, q=queue(), mem=first.memory, s=s, env=Env(now=NOW + REANNOUNCE_WAIT))
     assert failed.code == "fail" and "delete" in kinds(failed)
     assert one(t, q=queue(), mem=mem).code == "fail"  # off by default: failed at once
+
+
+def test_dead_trackers_are_removed_when_another_is_left() -> None:
+    s = settings(remove_tracker_messages=("host not found",))
+    t = seeding(**rows((4, "Host not found"), (2, ""), (4, "timed out")))
+    d = one(t, s=s)
+    [removal] = [a for a in d.actions if a.kind == "remove_trackers"]
+    assert removal.params == {"urls": ["https://t0.example/announce"]}
+    alone = one(seeding(**rows((4, "host not found"))), s=s)
+    assert "remove_trackers" not in kinds(alone)  # never the last one
+    assert "remove_trackers" not in kinds(one(t))  # off by default
+
+
+def test_the_simulator_removes_trackers(tmp_path) -> None:
+    from qbarr.qbittorrent import QbtClient, QbtConflict
+    from qbarr.sim.qbittorrent import SimConfig, control, serve_in_thread
+
+    sim = serve_in_thread(SimConfig(username="u", password="p", refresh_ms=0))
+    try:
+        with sim.store.lock:
+            [h] = control.upsert(
+                sim.store,
+                [
+                    {
+                        "state": "stalledUP",
+                        "tracker_list": [
+                            {"url": "https://dead.example/a", "status": 4, "msg": "host not found"},
+                            {"url": "https://ok.example/a", "status": 2, "msg": ""},
+                        ],
+                    }
+                ],
+            )
+        with QbtClient(sim.url, "u", "p") as qbt:
+            qbt.remove_trackers(h, ["https://dead.example/a"])
+            urls = [r["url"] for r in qbt.trackers(h) if not r["url"].startswith("** [")]
+            assert urls == ["https://ok.example/a"]
+            try:
+                qbt.remove_trackers(h, ["https://dead.example/a"])
+            except QbtConflict:
+                pass
+            else:
+                raise AssertionError("removing a tracker that is not there must be a 409")
+    finally:
+        sim.stop()

@@ -21,7 +21,7 @@ from qbarr.policy.model import Action, Decision, Env, Memory, QueueView
 from qbarr.policy.observe import effective_max_eta, observe
 from qbarr.policy.seeding import Obligation, limits_for, obligation, seeding_done
 from qbarr.policy.settings import PolicySettings, TrackerRule
-from qbarr.policy.trackers import verdict
+from qbarr.policy.trackers import FAILING, matches, verdict
 from qbarr.units import format_duration as fmt
 
 # After a recheck of an errored torrent, wait this long for qBittorrent to start checking
@@ -771,20 +771,35 @@ def _first(c: Ctx) -> Decision:
 def _tracker_error_tag(c: Ctx, d: Decision) -> Decision:
     """Whatever rule decided: TrackerErrorTag on a torrent whose trackers all fail (for
     another reason than "unregistered"), off again once one works. A tag only: the torrent
-    stays under its rule (a private tracker down for maintenance is no reason to fail it)."""
-    tag, view = c.s.tracker_error_tag, c.f.trackers
-    if not tag or view is None or d.rule == "protected":
+    stays under its rule (a private tracker down for maintenance is no reason to fail it).
+    Trackers answering one of RemoveTrackerMessages are removed, when another one is left."""
+    view = c.f.trackers
+    if view is None or d.rule == "protected":
         return d
+    extra: list[Action] = []
+    notes: list[str] = []
+    tag = c.s.tracker_error_tag
     seen = verdict(view, c.f.tracker_host, c.s.unregistered_messages)
-    if seen == "error" and tag not in c.f.tags:
-        extra = (Action("tag", f"tag:{c.h}:{tag}:{int(view.at)}", {"tags": [tag]}),)
-        note = f"; trackers failing ({'; '.join(view.messages())}): tagged {tag}"
-    elif seen == "ok" and tag in c.f.tags:
-        extra = (Action("untag", f"untag:{c.h}:{tag}:{int(view.at)}", {"tags": [tag]}),)
-        note = f"; a tracker works again: {tag} removed"
-    else:
+    if tag and seen == "error" and tag not in c.f.tags:
+        extra.append(Action("tag", f"tag:{c.h}:{tag}:{int(view.at)}", {"tags": [tag]}))
+        notes.append(f"trackers failing ({'; '.join(view.messages())}): tagged {tag}")
+    elif tag and seen == "ok" and tag in c.f.tags:
+        extra.append(Action("untag", f"untag:{c.h}:{tag}:{int(view.at)}", {"tags": [tag]}))
+        notes.append(f"a tracker works again: {tag} removed")
+    deleting = any(a.kind == "delete" for a in d.actions)  # no call for a torrent going away
+    if c.s.remove_tracker_messages and not deleting:
+        dead = [
+            r.url
+            for r in view.rows
+            if r.status in FAILING and matches(r.msg, c.s.remove_tracker_messages)
+        ]
+        left = [r for r in view.rows if r.status != 0 and r.url not in dead]
+        if dead and left:
+            key = f"remove_trackers:{c.h}:{int(view.at)}"
+            extra.append(Action("remove_trackers", key, {"urls": dead}))
+            notes.append(f"removed {len(dead)} dead tracker(s) (RemoveTrackerMessages)")
+    if not extra:
         return d
     inputs = {**d.inputs, "tracker_msgs": view.messages()}
-    return dataclasses.replace(
-        d, actions=(*d.actions, *extra), reason=d.reason + note, inputs=inputs
-    )
+    reason = "; ".join([d.reason, *notes])
+    return dataclasses.replace(d, actions=(*d.actions, *extra), reason=reason, inputs=inputs)

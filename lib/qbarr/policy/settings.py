@@ -150,6 +150,7 @@ class PolicySettings:
     unregistered_messages: tuple[str, ...] = tuple(_SETTINGS["UnregisteredMessages"])
     unregistered_tag: str = _SETTINGS["UnregisteredTag"]
     tracker_error_tag: str = _SETTINGS["TrackerErrorTag"]
+    remove_tracker_messages: tuple[str, ...] = tuple(_SETTINGS["RemoveTrackerMessages"])
     _folder_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _name_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _allowlist: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
@@ -258,6 +259,7 @@ class PolicySettings:
             unregistered_messages=_strings(s["UnregisteredMessages"]),
             unregistered_tag=str(s["UnregisteredTag"]),
             tracker_error_tag=str(s["TrackerErrorTag"]),
+            remove_tracker_messages=_strings(s["RemoveTrackerMessages"]),
         )
 
 
