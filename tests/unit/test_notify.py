@@ -143,3 +143,35 @@ def test_only_the_notify_program_imports_apprise() -> None:
             if any(n.split(".")[0] == "apprise" for n in names):
                 importers.append(str(path.relative_to(REPO)))
     assert importers == ["programs/notify.py"]
+
+
+def test_the_daily_digest_once_a_day_at_its_hour(tmp_path: Path) -> None:
+    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    local = time.localtime()
+    at_hour = time.mktime((*local[:3], 8, 30, 0, 0, 0, -1))
+    with write_txn(db):
+        d = db.execute(
+            "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, at) "
+            "VALUES ('Radarr-A', 'h1', 'Big', 'seeding-done', 'done', ?, ?)",
+            ('{"size": 3221225472}', at_hour - 60),
+        ).lastrowid
+        db.execute(
+            "INSERT INTO actions (decision_id, instance, hash, kind, key, params, status, "
+            "created_at, updated_at) VALUES (?, 'Radarr-A', 'h1', 'delete', 'delete:h1', "
+            "'{\"delete_files\": true}', 'done', ?, ?)",
+            (d, at_hour - 60, at_hour - 60),
+        )
+        db.execute(
+            "INSERT INTO searches (instance, item, reason, command, at) VALUES "
+            "('Radarr-A', 'movie:1', 'missing', 'MoviesSearch', ?)",
+            (at_hour - 30,),
+        )
+    cur = Cursor.at_present(db)
+    opts = {**OPTS, "DailyDigest": True, "DigestHour": 8}
+    assert read(db, cur, opts, at_hour - 3600) == []  # 7:30: not its hour
+    [digest] = read(db, cur, opts, at_hour)
+    assert digest.kind == "digest"
+    assert "seeding-done 1" in digest.line and "space freed: 3.0" in digest.line
+    assert "searches sent: 1" in digest.line
+    assert read(db, cur, opts, at_hour + 60) == []  # once that day
+    db.close()
