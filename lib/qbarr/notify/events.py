@@ -26,6 +26,7 @@ from typing import Any
 
 from qbarr.db import Database, rows, write_txn
 from qbarr.policy.docs import RULE_TONE
+from qbarr.search.status import SEARCH_KIND
 from qbarr.units import format_duration, format_size
 
 KV_CURSOR = "notify.cursor"
@@ -50,6 +51,7 @@ class Cursor:
     down: dict[str, float] = field(default_factory=dict)  # "instance/remote" -> since told
     loops: dict[str, float] = field(default_factory=dict)  # program -> crash loop told at
     digest_day: str = ""
+    saved: str = field(default="", repr=False, compare=False)  # what save() last wrote
 
     @classmethod
     def load(cls, db: Database) -> Cursor | None:
@@ -57,7 +59,8 @@ class Cursor:
         if not found:
             return None
         data = json.loads(found[0]["value"])
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        known = set(cls.__dataclass_fields__) - {"saved"}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
     def at_present(cls, db: Database) -> Cursor:
@@ -74,13 +77,18 @@ class Cursor:
         return cls(decision=int(last["d"]), crash=int(last["c"]), brakes=brakes)
 
     def save(self, db: Database, now: float) -> None:
-        text = json.dumps(self.__dict__, sort_keys=True)
+        """Write the cursor when it moved (not a write a second while nothing happens)."""
+        data = {k: v for k, v in self.__dict__.items() if k != "saved"}
+        text = json.dumps(data, sort_keys=True)
+        if text == self.saved:
+            return
         with write_txn(db):
             db.execute(
                 "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) "
                 "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 (KV_CURSOR, text, now),
             )
+        self.saved = text
 
 
 def read(db: Database, cur: Cursor, opts: Mapping[str, Any], now: float) -> list[Event]:
@@ -90,8 +98,8 @@ def read(db: Database, cur: Cursor, opts: Mapping[str, Any], now: float) -> list
     events += _crashes(db, cur, opts, now)
     instances = rows(
         db,
-        "SELECT name, brake_engaged, brake_reason, brake_at, stats FROM instances "
-        "WHERE kind != 'search'",
+        "SELECT name, brake_engaged, brake_reason, brake_at, stats FROM instances WHERE kind != ?",
+        (SEARCH_KIND,),
     )
     events += _brakes(instances, cur, opts)
     events += _outages(instances, cur, opts, now)
