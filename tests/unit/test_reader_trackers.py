@@ -99,3 +99,29 @@ def test_the_reader_publishes_tracker_messages_within_budget(tmp_path: Path) -> 
     assert len(asked) <= 121  # 60 a minute at most
     assert len(asked) == len(looked) > 100  # each once: no torrent changed
     assert not looked & {h.lower() for h in others}  # only the watched categories
+
+
+def test_a_failing_tracker_look_up_never_costs_the_tick_its_publication(tmp_path: Path) -> None:
+    sim = serve_in_thread(SimConfig(username="u", password="p", refresh_ms=0))
+    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    qbt = QbtClient(sim.url, "u", "p")
+    try:
+        with sim.store.lock:
+            [h] = control.upsert(sim.store, [{"state": "stalledUP", "category": "radarr"}])
+        settings = PlanSettings(
+            loop=2.0,
+            categories=frozenset({"radarr"}),
+            instances=frozenset({"A"}),
+            tracker_checks=60,
+        )
+        reader = Reader(db, qbt, CLIENT, settings, "arr-a", 1)
+        sim.faults.update({"error_rate": 1.0, "error_status": 500, "path": "torrents/trackers"})
+        reader.tick()  # raised QbtError before: the whole tick failed, nothing published
+        follower = Follower(db, CLIENT)
+        follower.read({"radarr"})
+        assert h.lower() in follower.snapshot.torrents
+        assert TRACKERS_KEY not in follower.snapshot.torrents[h.lower()]
+    finally:
+        qbt.close()
+        sim.stop()
+        db.close()

@@ -208,6 +208,9 @@ class Reader:
                 rows = self.qbt.trackers(h)
             except QbtNotFound:
                 continue
+            except QbtError as exc:  # the tick's own publication must not be lost for it
+                log.info("tracker look-up failed (%s); trying again later", exc)
+                break
             self.tracker_plan.done(h, watched[h], now)
             self.tracker_info[h] = trackers.summary(rows, now)
         stored = _published_rows(self.db, self.client, [h for h in chosen if h not in pub.changed])
