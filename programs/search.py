@@ -162,7 +162,7 @@ class SearchProgram:
         self.runner.max_sleep = self.pulse.period = _max_sleep(cfg)
         self.pulse.watch([self.runner.arr.peer])
         self.cfg, self.inst, self.reload_error = cfg, inst, None
-        self.ctx.use_config(cfg)
+        self.ctx.use_config(cfg, inst)
         log.info("settings reloaded: %s", _describe(settings))
 
     def _reload_failed(self, message: str) -> None:
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     if found is None:
         return 0  # stopped while waiting
     cfg, inst = found
-    ctx.use_config(cfg)
+    ctx.use_config(cfg, inst)
     program = SearchProgram(ctx, home, cfg, inst, db)
     return runtime.run_loop(
         ctx,

@@ -29,7 +29,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr import lifeline
+from qbarr import lifeline, niceness
 from qbarr.config import ConfigError
 from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = wait_for_config(home, stop, wake)
     if cfg is None:
         return 0
+    niceness.apply(niceness.wanted(cfg))  # before gunicorn forks: its workers inherit it
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     supervisor_url = os.environ.get("SUPERVISOR_SERVER_URL", "")

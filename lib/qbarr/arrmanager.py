@@ -85,7 +85,7 @@ class ArrManager:
             return
         old = self.instance
         self.config, self.instance, self.config_error = cfg, inst, None
-        self.ctx.use_config(cfg)
+        self.ctx.use_config(cfg, inst)
         self.backoff.set_cap(float(cfg.settings["RetryBackoffMax"]))
         self.pulse.period = pulse_period(cfg)
         self._adopt_identity(inst)
@@ -95,8 +95,15 @@ class ArrManager:
             self.backoff.succeeded()
         if self.loop is not None:
             self.loop.configure(cfg, inst)
+        if self.feed is not None and self.feed.client != inst.client:
+            log.info("this instance moved to [%s]: following its feed", inst.client)
+            self.disconnect()  # the loop holds the old source
+            self.feed.close()
+            self.feed = None
         if self.feed is None:
-            self.feed = FeedSource(self.db, self.home.database, self.home.run, cfg, inst.program)
+            self.feed = FeedSource(
+                self.db, self.home.database, self.home.run, cfg, inst.program, client=inst.client
+            )
         else:
             self.feed.configure(cfg)
         log.info("config loaded: LoopInterval %ss", self.interval())
@@ -119,17 +126,14 @@ class ArrManager:
             self.heartbeat.started()
 
     def _endpoints(self, inst: Instance, cfg: Config) -> tuple[Any, ...]:
-        q = cfg.qbittorrent
+        q = cfg.data.get(inst.client) or {}  # an old instance's client may be gone
         return (
+            inst.client,
             inst.url,
             inst.api_key,
             inst.kind,
             inst.section["Timeout"],
-            q["URL"],
-            q["Username"],
-            q["Password"],
-            q["APIKey"],
-            q["Timeout"],
+            *(q.get(k) for k in ("URL", "Username", "Password", "APIKey", "Timeout")),
         )
 
     def interval(self) -> float:
@@ -147,7 +151,8 @@ class ArrManager:
         """Build both clients and the loop (no network call: each logs in or is asked when
         first used). ValueError for a URL that is not http(s)."""
         assert self.config is not None and self.instance is not None
-        q, inst = self.config.qbittorrent, self.instance
+        inst = self.instance
+        q = self.config.client(inst.client)
         qbt = QbtClient(
             q["URL"], q["Username"], q["Password"], api_key=q["APIKey"], timeout=float(q["Timeout"])
         )
@@ -260,6 +265,7 @@ class ArrManager:
         if error is None and self.reload_error is not None:
             error, self.reload_error = self.reload_error, None
         stats: dict[str, Any] = {
+            "client": self.instance.client if self.instance is not None else None,
             "loop_interval": self.interval(),
             **self.versions,
             **self._cycle_stats(),

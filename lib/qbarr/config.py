@@ -2,9 +2,11 @@
 
 config.ini is read with configobj (``interpolation=False`` so a ``%`` in a password is
 kept verbatim) and validated against ``configspec.ini`` shipped in this package. Fixed
-sections are ``[Settings]``, ``[qBittorrent]`` and ``[WebUI]``; every other top-level
-section is an Arr instance named ``Radarr-<name>``, ``Sonarr-<name>`` or ``Lidarr-<name>``
-(or with an explicit ``Kind``).
+sections are ``[Settings]``, ``[qBittorrent]`` (the default qBittorrent) and ``[WebUI]``;
+``[qBittorrent-<name>]`` sections add more qBittorrents (same keys as ``[qBittorrent]``), which
+an Arr section picks with ``Client = <name>``; every other top-level section is an Arr
+instance named ``Radarr-<name>``, ``Sonarr-<name>`` or ``Lidarr-<name>`` (or with an explicit
+``Kind``).
 
 Environment variables ``QBARR__SECTION__KEY`` (or ``QBARR__SECTION__SUB__KEY``) override
 values from the file; names match case-insensitively and ``_`` stands for ``-``.
@@ -48,13 +50,16 @@ from qbarr.configchecks import search_problems
 from qbarr.configchecks import where as _where
 from qbarr.units import parse_duration, parse_size
 
-FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI")
+FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI", "Notifications")
 ARR_KINDS = ("radarr", "sonarr", "lidarr")
-SECRET_KEYS = frozenset({"password", "apikey", "token"})
+# [Notifications] URLs: Apprise URLs carry tokens and passwords in them
+SECRET_KEYS = frozenset({"password", "apikey", "token", "urls"})
 MASK = "********"
 ENV_PREFIX = "QBARR__"
 EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
 QBT_DEFAULT_URL = "http://127.0.0.1:8080"  # configspec.ini [qBittorrent] URL's default
+DEFAULT_CLIENT = "qBittorrent"  # the [qBittorrent] section: the client of an Arr without Client
+CLIENT_PREFIX = "qBittorrent-"  # [qBittorrent-<name>] sections add more qBittorrents
 REQUIRED_SECTIONS = {"qBittorrent": "it says where qBittorrent is: URL, Username, Password"}
 # Instance (section) names become program names, --instance arguments and process titles:
 # letters, digits, space, - _ . only, starting with a letter or digit.
@@ -80,6 +85,7 @@ class Instance:
     api_key: str
     category: str
     section: Mapping[str, Any] = field(repr=False, compare=False)
+    client: str = DEFAULT_CLIENT  # the section name of its qBittorrent
 
     @property
     def program(self) -> str:
@@ -110,6 +116,19 @@ class Config:
     def webui(self) -> Mapping[str, Any]:
         return self.data["WebUI"]
 
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """Every qBittorrent's section name: ``qBittorrent`` first, then ``qBittorrent-<name>``."""
+        return (DEFAULT_CLIENT, *sorted(n for n in self.data if is_client_section(n)))
+
+    def client(self, name: str = DEFAULT_CLIENT) -> Mapping[str, Any]:
+        """The settings of one qBittorrent (by section name)."""
+        return self.data[name]
+
+    def instances_of(self, client: str) -> tuple[Instance, ...]:
+        """The managed Arr instances whose torrents are in this qBittorrent."""
+        return tuple(i for i in self.instances if i.client == client)
+
     def instance(self, name: str) -> Instance:
         """The instance with this section name (or slug); KeyError names the known ones."""
         for inst in self.instances:
@@ -117,6 +136,27 @@ class Config:
                 return inst
         known = ", ".join(i.name for i in self.instances) or "none"
         raise KeyError(f"no Arr instance {name!r} in {self.path} (known: {known})")
+
+
+def is_client_section(name: str) -> bool:
+    """``[qBittorrent-<name>]``: one more qBittorrent, validated as ``[qBittorrent]`` is."""
+    return name.startswith(CLIENT_PREFIX) and len(name) > len(CLIENT_PREFIX)
+
+
+def spec_section(name: str) -> str:
+    """The configspec section that validates a top-level section: ``qBittorrent`` for every
+    qBittorrent, the name itself for the other fixed sections, ``__many__`` for an Arr."""
+    if name == DEFAULT_CLIENT or is_client_section(name):
+        return DEFAULT_CLIENT
+    return name if name in FIXED_SECTIONS else "__many__"
+
+
+def _add_client_specs(cfg: ConfigObj) -> None:
+    """Validate every ``[qBittorrent-<name>]`` against ``[qBittorrent]`` (not as an Arr)."""
+    spec = cfg.configspec
+    for name in cfg.sections:
+        if is_client_section(name) and name not in spec:
+            spec[name] = spec[DEFAULT_CLIENT].dict()
 
 
 def spec_path() -> Path:
@@ -442,6 +482,7 @@ def load(
         if name not in cfg.sections
     ]
     raw = cfg.dict()
+    _add_client_specs(cfg)
     result = cfg.validate(_validator(), preserve_errors=True, copy=True)
     problems = missing + _validation_problems(path, cfg, raw, result)
     problems += _unknown_keys(path, cfg)
@@ -539,7 +580,7 @@ def _unknown_keys(path: Path, cfg: ConfigObj) -> list[str]:
                 "belongs to (e.g. [Settings])"
             )
             continue
-        if not sections and name not in FIXED_SECTIONS:
+        if not sections and name not in FIXED_SECTIONS and not is_client_section(name):
             continue  # top-level sections are Arr instances (checked below)
         if len(sections) >= 3 and sections[1] == "Torrent" and sections[2] == "Trackers":
             continue
@@ -563,8 +604,9 @@ def _instances(path: Path, cfg: ConfigObj) -> tuple[list[Instance], list[str]]:
     owners: dict[str, str] = {}
     slugs: dict[str, str] = {}
     reserved = {cfg["Settings"].get("FailedCategory"), cfg["Settings"].get("RecheckCategory")}
+    clients, problems = _clients(path, cfg)
     for name in cfg.sections:
-        if name in FIXED_SECTIONS:
+        if name in FIXED_SECTIONS or is_client_section(name):
             continue
         section = cfg[name]
         if not INSTANCE_NAME.match(name):
@@ -580,18 +622,22 @@ def _instances(path: Path, cfg: ConfigObj) -> tuple[list[Instance], list[str]]:
                 "Sonarr-<name> or Lidarr-<name>, or set Kind = radarr|sonarr|lidarr"
             )
             continue
+        client, problem = _client_of(path, name, section, clients)
+        if problem:
+            problems.append(problem)
         category = str(section.get("Category", ""))
-        if category in owners:
+        owner = None if problem else owners.get(f"{client}\0{category}")
+        if owner is not None:
             problems.append(
                 f"{_where(path, [name], 'Category')} = {category!r} is already the category of "
-                f"[{owners[category]}]; each instance needs its own category"
+                f"[{owner}] in [{client}]; each instance needs its own category"
             )
         elif category in reserved:
             problems.append(
                 f"{_where(path, [name], 'Category')} = {category!r} is reserved by [Settings] "
                 "FailedCategory/RecheckCategory"
             )
-        owners.setdefault(category, name)
+        owners.setdefault(f"{client}\0{category}", name)
         slug = slugify(name)
         if slug in slugs:
             problems.append(
@@ -609,9 +655,57 @@ def _instances(path: Path, cfg: ConfigObj) -> tuple[list[Instance], list[str]]:
                 api_key=str(section.get("APIKey", "")),
                 category=category,
                 section=section,
+                client=client,
             )
         )
     return instances, problems
+
+
+def _clients(path: Path, cfg: ConfigObj) -> tuple[dict[str, str], list[str]]:
+    """Every qBittorrent by the name an Arr's ``Client`` uses (the part after
+    ``qBittorrent-``, case-insensitive) -> its section name; and the problems of the names."""
+    found = {DEFAULT_CLIENT.lower(): DEFAULT_CLIENT}
+    problems = []
+    slugs = {slugify(DEFAULT_CLIENT): DEFAULT_CLIENT}
+    for name in cfg.sections:
+        if not is_client_section(name):
+            continue
+        short = name[len(CLIENT_PREFIX) :]
+        if not INSTANCE_NAME.match(short):
+            problems.append(
+                f"{_where(path, [name])}: the name after qBittorrent- may only hold letters, "
+                "digits, spaces and - _ . (it names the client's lock file)"
+            )
+            continue
+        slug = slugify(name)
+        if slug in slugs or short.lower() in found:
+            other = slugs.get(slug) or found.get(short.lower())
+            problems.append(f"{_where(path, [name])}: the client name clashes with [{other}]")
+            continue
+        slugs[slug] = found[short.lower()] = name
+    return found, problems
+
+
+def _client_of(
+    path: Path, name: str, section: Mapping[str, Any], clients: Mapping[str, str]
+) -> tuple[str, str | None]:
+    """The section name of an Arr's qBittorrent (``Client = <name>``; empty: ``[qBittorrent]``)
+    and the problem when there is no such client."""
+    given = str(section.get("Client") or "").strip()
+    if not given:
+        return DEFAULT_CLIENT, None
+    short = given[len(CLIENT_PREFIX) :] if is_client_section(given) else given
+    client = clients.get(short.lower())
+    if client is not None:
+        return client, None
+    known = ", ".join(
+        "(empty) for [qBittorrent]" if c == DEFAULT_CLIENT else c[len(CLIENT_PREFIX) :]
+        for c in clients.values()
+    )
+    return DEFAULT_CLIENT, (
+        f"{_where(path, [name], 'Client')} = {given!r}: no [{CLIENT_PREFIX}{short}] section "
+        f"(known clients: {known})"
+    )
 
 
 def masked(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -633,6 +727,29 @@ def secrets_of(data: Mapping[str, Any]) -> list[str]:
     for key, value in data.items():
         if isinstance(value, Mapping):
             found += secrets_of(value)
+        elif key.lower() in SECRET_KEYS and isinstance(value, (list, tuple)):
+            for item in value:
+                found += _url_secrets(str(item))
         elif key.lower() in SECRET_KEYS and value:
             found.append(str(value))
+    return found
+
+
+def _url_secrets(url: str) -> list[str]:
+    """A notification URL, and the parts of it that are secrets on their own (a password,
+    a token in its path or query), so that no piece of it reaches a log line either."""
+    url = url.strip()
+    if not url:
+        return []
+    found = [url]
+    scheme, _, rest = url.partition("://")
+    if rest:
+        found.append(rest)
+        userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+        user, colon, password = userinfo.partition(":")
+        if colon:  # user:password@ (a user name is no secret: "qbarr" must stay readable)
+            found += [password] if len(password) >= 4 else []
+        elif len(user) >= 8:  # a token in the user part
+            found.append(user)
+        found += [p for p in re.split(r"[/?&=#]", rest.split("/", 1)[-1]) if len(p) >= 8]
     return found

@@ -50,7 +50,7 @@ from qbarr.lookup import ArrLookup, describe
 from qbarr.search.model import item_key
 from qbarr.searchlog import may_search, record_search
 
-BATCHED = ("delete", "pause", "resume", "recheck")
+BATCHED = ("delete", "pause", "resume", "recheck", "reannounce")
 ARR_KINDS = frozenset({"import", "search", "blocklist"})  # not idempotent: look up first
 # At most this many new import commands per cycle: a first start on a large finished library
 # would otherwise send thousands of scans at once (9,000 in 76 s measured); the rest wait in
@@ -64,7 +64,11 @@ class QbtLike(Protocol):
     def set_category(self, hashes: list[str], category: str) -> None: ...
     def pause(self, hashes: list[str]) -> None: ...
     def resume(self, hashes: list[str]) -> None: ...
+    def reannounce(self, hashes: list[str]) -> None: ...
+    def remove_trackers(self, hash: str, urls: list[str]) -> None: ...
     def file_prio(self, hash: str, file_ids: list[int], priority: int) -> None: ...
+    def add_tags(self, hashes: list[str], tags: list[str]) -> None: ...
+    def remove_tags(self, hashes: list[str], tags: list[str]) -> None: ...
 
 
 class ArrLike(Protocol):
@@ -380,7 +384,12 @@ class Executor:
             self.qbt.delete(hashes, delete_files=bool(delete_files))
             return "deleted with its files" if delete_files else "removed, files kept"
         getattr(self.qbt, kind)(hashes)
-        return {"pause": "paused", "resume": "resumed", "recheck": "recheck started"}[kind]
+        return {
+            "pause": "paused",
+            "resume": "resumed",
+            "recheck": "recheck started",
+            "reannounce": "reannounced",
+        }[kind]
 
     def _single(self, a: ActionRow, only: list[int] | None = None) -> str:
         p = a.params
@@ -410,6 +419,14 @@ class Executor:
         if a.kind == "set_category":
             self.qbt.set_category([a.hash], str(p["category"]))
             return f"category {p['category']!r}"
+        if a.kind == "remove_trackers":
+            urls = [str(u) for u in p.get("urls", [])]
+            self.qbt.remove_trackers(a.hash, urls)
+            return f"removed {len(urls)} tracker(s)"
+        if a.kind in ("tag", "untag"):
+            tags = [str(t) for t in p.get("tags", [])]
+            (self.qbt.add_tags if a.kind == "tag" else self.qbt.remove_tags)([a.hash], tags)
+            return f"{'tagged' if a.kind == 'tag' else 'untagged'} {', '.join(tags)}"
         if a.kind == "file_prio":
             ids = [int(i) for i in p.get("file_ids", [])]
             self.qbt.file_prio(a.hash, ids, int(p.get("priority", 0)))

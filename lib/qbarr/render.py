@@ -6,7 +6,10 @@
 - ``arr.conf``: one ``[program:arr-<slug>]`` per managed Arr section, all in ``[group:arr]``
   (one group so that supervisord stops every manager at once on shutdown);
 - ``search.conf``: one ``[program:search-<slug>]`` per instance whose ``[[Search]]`` is
-  enabled, in ``[group:search]``.
+  enabled, in ``[group:search]``;
+- ``notify.conf``: ``[program:notify]`` (``qbarr-notify``, which sends the notifications)
+  when ``[Notifications] URLs`` lists at least one URL, in ``[group:notify]``; the URLs stay
+  in config.ini.
 
 Rules the output keeps (tested in tests/unit/test_render.py):
 
@@ -37,6 +40,9 @@ from qbarr.paths import Home
 
 ARR_FILE = "arr.conf"
 SEARCH_FILE = "search.conf"
+NOTIFY_FILE = "notify.conf"
+NOTIFY_GROUP = "notify"
+NOTIFY_PRIORITY = 400
 ARR_GROUP = "arr"
 SEARCH_GROUP = "search"
 ARR_PRIORITY = 200
@@ -117,6 +123,12 @@ def search_programs(config: Config) -> list[Program]:
     ]
 
 
+def notify_programs(config: Config) -> list[Program]:
+    if not config.data["Notifications"]["URLs"]:
+        return []
+    return [Program("notify", NOTIFY_GROUP, ("qbarr-notify",), NOTIFY_PRIORITY)]
+
+
 def program_section(program: Program, home: Home) -> str:
     """The ``[program:x]`` text for one program."""
     log = escape(str(home.logs / f"{program.name}.log"))
@@ -165,6 +177,9 @@ def render_all(config: Config, home: Home) -> dict[str, str]:
         ARR_FILE: render_group(ARR_GROUP, ARR_PRIORITY, arr_programs(config), home, config),
         SEARCH_FILE: render_group(
             SEARCH_GROUP, SEARCH_PRIORITY, search_programs(config), home, config
+        ),
+        NOTIFY_FILE: render_group(
+            NOTIFY_GROUP, NOTIFY_PRIORITY, notify_programs(config), home, config
         ),
     }
 

@@ -27,6 +27,8 @@ What that gives:
 - **A full disk is a state, not a crash**: a step whose write to qbarr.db fails for lack
   of space is rolled back and retried with backoff (:class:`StorageWait`), logged once.
 - **Process title**: ``qbarr-arr Radarr-4K`` in ``ps`` (setproctitle).
+- **CPU niceness**: ``[Settings] Nice`` or the instance's own ``Nice``, applied with the
+  config (:mod:`qbarr.niceness`); ``ps -o ni`` shows it.
 - **Debug triggers** (a debugging aid, also used by the system tests): an empty file
   ``<data dir>/debug/<what>-<slug>`` makes a program misbehave on purpose:
   ``crash-<slug>`` = crash at start (exit 1), ``hang-<slug>`` = block forever in a sleep loop
@@ -47,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from qbarr import db as dbmod
-from qbarr import lifeline, storage
+from qbarr import lifeline, niceness, storage
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
 from qbarr.locks import FileLock
@@ -218,10 +220,12 @@ class Context:
     log: logging.Logger
     lock: FileLock | None = None
 
-    def use_config(self, config: Config) -> None:
-        """Apply the parts of config.ini every program honours: log level, secrets to scrub."""
+    def use_config(self, config: Config, instance: Any = None) -> None:
+        """Apply the parts of config.ini every program honours: log level, secrets to scrub,
+        CPU niceness (``instance``: the Arr section whose own ``Nice`` counts)."""
         self.formatter.set_secrets(secrets_of(config.data))
         logging.getLogger().setLevel(str(config.settings.get("LogLevel", "INFO")))
+        niceness.apply(niceness.wanted(config, instance))
 
     def scrub(self, text: str) -> str:
         return self.formatter.scrub(text)

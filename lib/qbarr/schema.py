@@ -260,6 +260,18 @@ MIGRATION_SHARED_READER = [
     "CREATE INDEX actions_updated ON actions(updated_at)",
 ]
 
+# Notifications (qbarr.notify): the web UI's "send a test notification" asks the notify
+# program with a row here (the web UI never loads Apprise); the program sends and sets
+# done_at and result (how many URLs took it, never a URL).
+MIGRATION_NOTIFY = [
+    """CREATE TABLE notify_tests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at REAL NOT NULL,
+        done_at REAL,
+        result TEXT
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
@@ -270,4 +282,5 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_WEBUI_SESSIONS,
     MIGRATION_RETENTION,
     MIGRATION_SHARED_READER,
+    MIGRATION_NOTIFY,
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from configobj import ConfigObj
 
-from qbarr.config import spec_default, spec_path
+from qbarr.config import is_client_section, spec_default, spec_path
 
 _SECTION = re.compile(r"^\s*#?\s*(\[+)([^\]]+)(\]+)\s*$")
 _KEY = re.compile(r"^\s*#?\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*)$")
@@ -36,10 +36,12 @@ class Setting:
 
 def generic_section(section_path: list[str]) -> str:
     """Display name of a section: Arr sections become ``<Arr>``, trackers ``<Tracker>``."""
-    fixed = {"Settings", "qBittorrent", "WebUI"}
+    fixed = {"Settings", "qBittorrent", "WebUI", "Notifications"}
     parts = []
     for depth, name in enumerate(section_path):
-        if depth == 0 and name not in fixed:
+        if depth == 0 and is_client_section(name):
+            parts.append("qBittorrent")  # [qBittorrent-<name>] has the keys of [qBittorrent]
+        elif depth == 0 and name not in fixed:
             parts.append("<Arr>")
         elif depth == 3:
             parts.append("<Tracker>")

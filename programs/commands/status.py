@@ -1,5 +1,8 @@
 """`qbarr status`: every instance's heartbeat, state and last error, from the database.
 
+Per qBittorrent (``[qBittorrent]`` and each ``[qBittorrent-<name>]``): its version, which
+manager reads it, the age of its last poll, its torrents, or its error.
+
 Per instance: its status (and what it is waiting on, while a call to a slow remote is under
 way), each remote's reachability from its own last call (ok or down, since when, its last
 error with its age), and the actions not done yet: per kind how many, the oldest's age and
@@ -19,6 +22,7 @@ from qbarr import db as dbmod
 from qbarr import heartbeat, storage
 from qbarr.heartbeat import backlog_lines, target_text, waiting_text
 from qbarr.paths import Home
+from qbarr.reader.feed import clients_view
 from qbarr.supervision import SupervisionError, Supervisor, full_name
 from qbarr.units import format_duration
 from qbarr_programs.commands.common import EX_FAIL
@@ -59,12 +63,14 @@ def collect(home: Home, crashes: int) -> dict[str, Any]:
     db = dbmod.connect(home.database)
     try:
         instances = heartbeat.read_all(db)
+        clients = clients_view(db, time.time())
         recent = dbmod.rows(db, "SELECT * FROM crashes ORDER BY id DESC LIMIT ?", (crashes,))
     finally:
         db.close()
     found = storage.space(home.root)
     return {
         "instances": instances,
+        "clients": clients,
         "crashes": recent,
         "programs": _programs(home),
         "now": time.time(),
@@ -88,6 +94,7 @@ def render_text(data: dict[str, Any]) -> list[str]:
         ]
     if data["storage"]["warning"]:
         lines.append(f"DISK FULL: {data['storage']['warning']}")
+    lines += client_lines(data.get("clients") or [])
     if not data["instances"]:
         lines.append("no instance has reported yet")
     for row in data["instances"]:
@@ -95,8 +102,11 @@ def render_text(data: dict[str, Any]) -> list[str]:
         brake = f"ENGAGED ({row['brake_reason']})" if row["brake_engaged"] else "off"
         counts = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items())) or "-"
         waiting = waiting_text(row["stats"], row["heartbeat_at"])
+        client = row["stats"].get("client")
         lines += [
-            f"{row['name']} ({row['kind'] or '?'}, program {row['program']}: "
+            f"{row['name']} ({row['kind'] or '?'}, "
+            + (f"qBittorrent [{client}], " if client else "")
+            + f"program {row['program']}: "
             f"{proc.get('statename', 'not running')})",
             f"  status {row['status']}{', ' + waiting if waiting else ''}, "
             f"heartbeat {_age(now, row['heartbeat_at'])}, "
@@ -116,6 +126,23 @@ def render_text(data: dict[str, Any]) -> list[str]:
             lines.append(
                 f"  {_age(now, c['at'])}: {c['program']} {c['event']}{pid} {c['detail'] or ''}"
             )
+    return lines
+
+
+def client_lines(clients: list[dict[str, Any]]) -> list[str]:
+    """One line per qBittorrent, from what its reader published."""
+    lines = []
+    for c in clients:
+        polled = "-" if c["polled_age"] is None else format_duration(c["polled_age"]) + " ago"
+        state = "ok" if c["up"] else "DOWN"
+        line = (
+            f"qBittorrent [{c['client']}]: {state}, {c['version'] or 'version unknown'}, "
+            f"read by {c['reader'] or '-'}, last poll {polled}, torrents {c['torrents']}"
+        )
+        if c["error"]:
+            age = "" if c["error_age"] is None else f" ({format_duration(c['error_age'])} ago)"
+            line += f", error{age}: {c['error']}"
+        lines.append(line)
     return lines
 
 

@@ -92,6 +92,10 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
     kind = client.kind
     assert client.system_status()["appName"].lower() == kind
     assert client.quality_profiles() and client.tags()
+    [listed] = client.download_clients()  # the qBittorrent the simulator reads, as documented
+    assert listed["implementation"] == "QBittorrent" and listed["protocol"] == "torrent"
+    fields = {f["name"]: f["value"] for f in listed["fields"]}
+    assert fields["port"] == int(qbt.url.rsplit(":", 1)[1])
 
     records, total = client.wanted_missing(page=1, page_size=7)
     expected = sim.control("GET", "/sim/library", params={"wanted": "missing"})["total"]
@@ -189,6 +193,7 @@ def test_every_client_call_matches_the_published_document(arr, qbt: QbtClient) -
         f"GET /api/{'v1' if kind == 'lidarr' else 'v3'}/{path}"
         for path in (
             "system/status",
+            "downloadclient",
             "queue",
             "wanted/missing",
             "wanted/cutoff",

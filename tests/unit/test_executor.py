@@ -61,8 +61,17 @@ class FakeQbt:
     def resume(self, hashes):
         self._call("resume", tuple(hashes))
 
+    def reannounce(self, hashes):
+        self._call("reannounce", tuple(hashes))
+
     def file_prio(self, hash, file_ids, priority):
         self._call("file_prio", hash, tuple(file_ids), priority)
+
+    def add_tags(self, hashes, tags):
+        self._call("add_tags", tuple(hashes), tuple(tags))
+
+    def remove_tags(self, hashes, tags):
+        self._call("remove_tags", tuple(hashes), tuple(tags))
 
 
 class FakeArr:
@@ -391,17 +400,23 @@ def test_qbittorrent_calls_are_batched_per_wave(dbpath) -> None:
         [simple("pause", H(n)) for n in (1, 2, 3)]
         + [simple("resume", H(4))]
         + [simple("file_prio", H(5), file_ids=[1, 2], priority=0)]
-        + [simple("set_category", H(6), category="radarr")],
+        + [simple("set_category", H(6), category="radarr")]
+        + [simple("tag", H(7), tags=["qbarr-unregistered"])]
+        + [simple("untag", H(8), tags=["qbarr-tracker-error"])]
+        + [simple("reannounce", H(n)) for n in (9, 10)],
         NOW,
         False,
     )
-    assert ex.run(j.pending(NOW), False, 10).done == 6
+    assert ex.run(j.pending(NOW), False, 10).done == 10
     assert sorted(qbt.calls) == sorted(
         [
             ("pause", (H(1), H(2), H(3))),
             ("resume", (H(4),)),
             ("file_prio", H(5), (1, 2), 0),
             ("set_category", (H(6),), "radarr"),
+            ("add_tags", (H(7),), ("qbarr-unregistered",)),
+            ("remove_tags", (H(8),), ("qbarr-tracker-error",)),
+            ("reannounce", (H(9), H(10))),
         ]
     )
 

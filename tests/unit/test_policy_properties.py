@@ -364,6 +364,18 @@ def scenario(draw, rule: str):
         t = base(draw, state="missingFiles")
     elif rule == "errored":
         t = base(draw, state="error")
+    elif rule == "unregistered":
+        t = base(draw, state=draw(st.sampled_from(["stalledDL", "downloading", "stalledUP"])))
+        msg = draw(st.sampled_from(["Unregistered torrent", "Torrent not found", "not registered"]))
+        t = {
+            **t,
+            "tracker": "",
+            "qbarr_trackers": {
+                "at": NOW - 60,
+                "rows": [{"url": "https://t.example/announce", "status": 4, "msg": msg}],
+            },
+        }
+        mem = Memory(first_seen=NOW - DAY, unregistered_since=NOW - 2 * 3600)
     elif rule == "wait":
         t = base(
             draw,

@@ -42,7 +42,7 @@ def section(name: str, category: str, extra: str = "") -> str:
 
 def make(tmp_path: Path, *sections: str) -> tuple[Home, object]:
     home = Home(tmp_path / "h")
-    home.root.mkdir()
+    home.root.mkdir(parents=True)
     home.config.write_text(BASE + "".join(sections))
     return home, load(home.config, env={})
 
@@ -150,9 +150,10 @@ def test_unmanaged_sections_are_skipped(tmp_path: Path) -> None:
 
 def test_write_is_atomic_and_only_when_changed(tmp_path: Path) -> None:
     home, cfg = make(tmp_path, section("Radarr-A", "a"))
-    assert {p.name for p in write_programs(cfg, home)} == {"arr.conf", "search.conf"}
+    files = {"arr.conf", "notify.conf", "search.conf"}
+    assert {p.name for p in write_programs(cfg, home)} == files
     assert write_programs(cfg, home) == []
-    assert sorted(p.name for p in home.programs_dir.iterdir()) == ["arr.conf", "search.conf"]
+    assert sorted(p.name for p in home.programs_dir.iterdir()) == sorted(files)
     target = tmp_path / "x.conf"
     assert write_atomic(target, "a") and not write_atomic(target, "a")
     assert not list(tmp_path.glob("*.conf.tmp")) and not list(tmp_path.glob(".x.conf.tmp"))
@@ -188,3 +189,15 @@ def test_start_settings_are_not_config_keys(tmp_path: Path) -> None:
     path.write_text(BASE.replace("LoopInterval = 1s", "StartSecs = 0") + section("Radarr-A", "a"))
     with pytest.raises(ConfigError, match="unknown setting or section 'StartSecs'"):
         load(path, env={})
+
+
+def test_the_notify_program_only_with_urls_and_never_a_url(tmp_path: Path) -> None:
+    home, cfg = make(tmp_path, section("Radarr-A", "a"))
+    assert "[program:notify]" not in render_all(cfg, home)["notify.conf"]
+    url = "json://user:n0tify-Secret@127.0.0.1:9/hook"
+    home2, cfg2 = make(tmp_path / "2", section("Radarr-A", "a"), f"[Notifications]\nURLs = {url}\n")
+    text = render_all(cfg2, home2)["notify.conf"]
+    assert "[program:notify]" in text and "command = qbarr-notify\n" in text
+    assert "n0tify-Secret" not in "".join(render_all(cfg2, home2).values())
+    write_programs(cfg2, home2)
+    assert parse(home2)["notify"] == ["notify"]  # supervisord itself accepts it

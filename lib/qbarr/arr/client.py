@@ -288,6 +288,11 @@ class ArrClient:
         """GET system/status (appName, version, ...)."""
         return self._expect(self._get("system/status"), dict, "system/status")
 
+    def download_clients(self) -> list[dict]:
+        """GET downloadclient: the Arr's own download clients (settings in ``fields``)."""
+        found = self._expect(self._get("downloadclient"), list, "downloadclient")
+        return [c for c in found if isinstance(c, dict)]
+
     def queue(self) -> list[QueueItem]:
         """Every queue record, all pages, unknown items included, media objects left out."""
         items: dict[int, QueueItem] = {}

@@ -14,6 +14,7 @@ RULES: tuple[str, ...] = (
     "manual-recheck",
     "missing-files",
     "errored",
+    "unregistered",
     "wait",
     "unwanted-files",
     "stalled",
@@ -63,6 +64,15 @@ RULE_DOCS: dict[str, str] = {
         "MaxRechecks = 0 fails at once. While the download disk is short of FreeSpace an "
         "errored torrent is never failed (the error is probably the full disk)."
     ),
+    "unregistered": (
+        "Every tracker of the torrent fails with a message of UnregisteredMessages "
+        '("unregistered", "torrent not found", "infohash not found" ...), as the last '
+        "tracker look-up read them (TrackerChecksPerMinute). It is tagged UnregisteredTag at "
+        "once and failed when that has lasted UnregisteredGrace (default 1 h; observed time "
+        "only); Unregistered = tag only tags it, off turns the rule off. An unmet hit-and-run "
+        "obligation does not hold the deletion (the tracker no longer knows the torrent); data "
+        "shared with another torrent is still kept. The journal keeps the trackers' messages."
+    ),
     "wait": (
         "The torrent is checking, moving or queued for download, or it is younger than "
         "IgnoreYoungerThan (only downloads: a young download is never failed as stalled, slow "
@@ -84,7 +94,9 @@ RULE_DOCS: dict[str, str] = {
         "Stalled for longer than StalledDelay "
         "-> failed. StalledDelay = 0 never fails stalled torrents. ReSearchStalled blocklists "
         "the release and searches again as soon as the stall starts, keeping the torrent until "
-        "StalledDelay runs out. During the grace period free space may still pause it."
+        "StalledDelay runs out. During the grace period free space may still pause it. "
+        "ReannounceStalled asks the trackers for peers once when StalledDelay runs out and "
+        "fails the torrent only if it is still stalled 2 minutes later."
     ),
     "slow": (
         "A downloading torrent whose ETA is above MaximumETA (a tracker's MaximumETA wins) for "
@@ -142,6 +154,7 @@ RULE_TONE: dict[str, str] = {
     "manual-recheck": "neutral",
     "missing-files": "bad",
     "errored": "bad",
+    "unregistered": "bad",
     "wait": "neutral",
     "unwanted-files": "bad",
     "stalled": "bad",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qbarr.policy.settings import normalize_host
+from qbarr.policy.trackers import TrackerView, view_of
 
 INFINITE_ETA = 8640000  # qBittorrent's "infinite" ETA (100 days)
 
@@ -74,6 +75,7 @@ class TorrentFacts:
     content_path: str
     tracker_host: str
     private: bool | None
+    trackers: TrackerView | None = None  # the reader's last look-up of its trackers
 
     @property
     def complete(self) -> bool:
@@ -115,6 +117,7 @@ class TorrentFacts:
             content_path=str(t.get("content_path") or ""),
             tracker_host=normalize_host(t.get("tracker")),
             private=bool(private) if isinstance(private, (bool, int)) else None,
+            trackers=view_of(t),
         )
 
 

@@ -27,6 +27,7 @@ EFFECT_FIELDS = (
     "in_recheck",
     "researched_at",
     "prio0_digest",
+    "reannounced_at",
 )
 
 
@@ -56,6 +57,8 @@ class Memory:
     researched_at: float | None = None
     prio0_digest: str | None = None
     tracker: str | None = None
+    unregistered_since: float | None = None  # every tracker says "unregistered" since
+    reannounced_at: float | None = None  # ReannounceStalled: this stall was reannounced
 
     def replace(self, **changes: Any) -> Memory:
         """A copy with some fields changed (``self`` when nothing changes; fast: no

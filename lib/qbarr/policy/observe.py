@@ -13,6 +13,7 @@ from __future__ import annotations
 from qbarr.policy.facts import ACTIVE_DL_STATES, STALL_STATES, TorrentFacts
 from qbarr.policy.model import Env, Memory
 from qbarr.policy.settings import PolicySettings
+from qbarr.policy.trackers import verdict
 
 # A torrent qbarr paused but that shows as running this long after the pause was resumed by
 # someone else (qBittorrent's state can lag a few seconds behind a pause, hence the grace).
@@ -54,15 +55,27 @@ def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env:
         since = min(now, since + env.unobserved)  # time qbarr could not see does not count
     if protected or not is_stalled_now(f):
         changes["stalled_since"] = None
+        changes["reannounced_at"] = None
     elif since is None:
         # The stall counts from when qbarr first sees it, whatever qBittorrent says about the
         # last transfer: a first start never fails a pile of torrents without their grace.
         changes["stalled_since"] = now
     elif m.last_completed is not None and f.completed > m.last_completed:
         changes["stalled_since"] = now  # it made progress: the stall starts again now
+        changes["reannounced_at"] = None
     else:
         changes["stalled_since"] = since
     changes["last_completed"] = f.completed
+
+    # every tracker says "unregistered": the grace clock (observed time only, like the stall)
+    seen = verdict(f.trackers, f.tracker_host, settings.unregistered_messages)
+    since = m.unregistered_since
+    if since is not None and env.unobserved > 0:
+        since = min(now, since + env.unobserved)
+    if seen == "unregistered":
+        changes["unregistered_since"] = since if since is not None else now
+    elif seen in ("ok", "error"):
+        changes["unregistered_since"] = None
 
     max_eta = effective_max_eta(f, m, settings)
     slow_candidate = (

@@ -7,6 +7,7 @@ reason, so "why is nothing happening?" always has an answer.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +21,14 @@ from qbarr.policy.model import Action, Decision, Env, Memory, QueueView
 from qbarr.policy.observe import effective_max_eta, observe
 from qbarr.policy.seeding import Obligation, limits_for, obligation, seeding_done
 from qbarr.policy.settings import PolicySettings, TrackerRule
+from qbarr.policy.trackers import FAILING, matches, verdict
 from qbarr.units import format_duration as fmt
 
 # After a recheck of an errored torrent, wait this long for qBittorrent to start checking
 # before looking at the state again (its state lags up to a few seconds).
 RECHECK_GRACE = 60.0
 
+REANNOUNCE_WAIT = 120.0  # ReannounceStalled: seconds a reannounce gets to find peers
 NOT_IMPORTABLE = FAILED_STATES | {"imported", "importing", "ignored"}
 IMPORT_DONE = FAILED_STATES | {"imported", "ignored"}
 
@@ -79,6 +82,7 @@ class Ctx:
             "category": f.category,
             "progress": round(f.progress, 4),
             "amount_left": f.amount_left,
+            "size": f.size,
             "ratio": round(f.ratio, 3),
             "seeding_time": int(f.seeding_time),
             "eta": f.eta,
@@ -157,15 +161,23 @@ def _fail(
     blocklist: bool = True,
     search: bool = True,
     extra: Mapping[str, Any] | None = None,
+    obligation: bool = True,
 ) -> Decision:
     """Blocklist, delete (unless an obligation holds it), search again. While the Arr does
-    not answer, nothing: the blocklist must come first, and the search needs its queue."""
+    not answer, nothing: the blocklist must come first, and the search needs its queue.
+    ``obligation=False``: a hit-and-run obligation does not hold the deletion (the tracker
+    no longer knows the torrent)."""
     if not c.env.arr_reachable:
         reason = "; ".join([f"{why}: failing it waits until the Arr answers", *c.notes])
         return c.decide(rule, "wait-arr", reason, (), extra)
     actions: list[Action] = _blocklist(c) if blocklist else []
     code = "fail"
-    if c.ob.met:
+    if not obligation and not c.ob.met:
+        c.notes.append(
+            f"its hit-and-run obligation ({c.ob.why}) no longer holds: the tracker "
+            "does not know the torrent"
+        )
+    if c.ob.met or not obligation:
         actions.append(_delete(c))
     else:
         code = "hold-hnr"
@@ -272,6 +284,60 @@ def r_errored(c: Ctx) -> Decision | None:
     )
 
 
+def _tag(c: Ctx, tag: str, at: float) -> list[Action]:
+    """Add ``tag`` once per tracker look-up (none when it is there or the tag is off)."""
+    if not tag or tag in c.f.tags:
+        return []
+    return [Action("tag", f"tag:{c.h}:{tag}:{int(at)}", {"tags": [tag]})]
+
+
+def r_unregistered(c: Ctx) -> Decision | None:
+    s, view = c.s, c.f.trackers
+    if s.unregistered == "off" or view is None:
+        return None
+    if verdict(view, c.f.tracker_host, s.unregistered_messages) != "unregistered":
+        return None
+    msg = next((r.msg for r in view.rows if r.status != 0), "")
+    extra = {"tracker_msgs": view.messages()}
+    said = f"every tracker says {msg!r}"
+    tag = _tag(c, s.unregistered_tag, view.at)
+    if s.unregistered == "tag":
+        return c.decide(
+            "unregistered",
+            "tag",
+            f"{said}: tagged {s.unregistered_tag} (Unregistered = tag)",
+            tag,
+            extra,
+        )
+    since = c.mem.unregistered_since if c.mem.unregistered_since is not None else c.env.now
+    waited = c.env.now - since
+    if c.young and not c.f.complete:  # like every other failure of a young download
+        return c.decide(
+            "unregistered",
+            "grace",
+            f"{said}, but it was added {fmt(c.age)} ago (IgnoreYoungerThan "
+            f"{fmt(s.ignore_younger_than)}): not failed yet",
+            tag,
+            extra,
+        )
+    if waited < s.unregistered_grace:
+        return c.decide(
+            "unregistered",
+            "grace",
+            f"{said} for {fmt(waited)}: failed when UnregisteredGrace "
+            f"{fmt(s.unregistered_grace)} runs out",
+            tag,
+            extra,
+        )
+    return _fail(
+        c,
+        "unregistered",
+        f"{said} for {fmt(waited)} (UnregisteredGrace {fmt(s.unregistered_grace)})",
+        extra=extra,
+        obligation=False,
+    )
+
+
 def r_wait(c: Ctx) -> Decision | None:
     if c.f.state in WAIT_STATES:
         return c.decide("wait", c.f.state, f"{c.f.raw_state}: waiting until qBittorrent is done")
@@ -333,6 +399,27 @@ def r_stalled(c: Ctx) -> Decision | None:
     stalled_for = now - since
     delay = s.stalled_delay
     if delay > 0 and stalled_for > delay:
+        if s.reannounce_stalled and c.mem.reannounced_at is None:
+            return c.decide(
+                "stalled",
+                "reannounce",
+                f"stalled for {fmt(stalled_for)} (StalledDelay {fmt(delay)}): asking its "
+                f"trackers for peers once more (ReannounceStalled); failed if still stalled "
+                f"{fmt(REANNOUNCE_WAIT)} from now",
+                [Action("reannounce", f"reannounce:{c.h}:{int(since)}")],
+                reannounced_at=now,
+            )
+        if (
+            s.reannounce_stalled
+            and c.mem.reannounced_at is not None
+            and now - c.mem.reannounced_at < REANNOUNCE_WAIT
+        ):
+            return c.decide(
+                "stalled",
+                "reannounced",
+                f"stalled for {fmt(stalled_for)}: reannounced {fmt(now - c.mem.reannounced_at)} "
+                f"ago, failed if still stalled {fmt(REANNOUNCE_WAIT)} after it",
+            )
         return _fail(c, "stalled", f"stalled for {fmt(stalled_for)} (StalledDelay {fmt(delay)})")
     if (
         s.re_search_stalled
@@ -594,6 +681,7 @@ CHAIN: tuple[Callable[[Ctx], Decision | None], ...] = (
     r_manual_recheck,
     r_missing_files,
     r_errored,
+    r_unregistered,
     r_wait,
     r_unwanted,
     r_stalled,
@@ -676,5 +764,42 @@ def _first(c: Ctx) -> Decision:
     for rule in CHAIN:
         found = rule(c)
         if found is not None:
-            return found
-    return r_ok(c)
+            return _tracker_error_tag(c, found)
+    return _tracker_error_tag(c, r_ok(c))
+
+
+def _tracker_error_tag(c: Ctx, d: Decision) -> Decision:
+    """Whatever rule decided: TrackerErrorTag on a torrent whose trackers all fail (for
+    another reason than "unregistered"), off again once one works. A tag only: the torrent
+    stays under its rule (a private tracker down for maintenance is no reason to fail it).
+    Trackers answering one of RemoveTrackerMessages are removed, when another one is left."""
+    view = c.f.trackers
+    if view is None or d.rule == "protected":
+        return d
+    extra: list[Action] = []
+    notes: list[str] = []
+    tag = c.s.tracker_error_tag
+    seen = verdict(view, c.f.tracker_host, c.s.unregistered_messages)
+    if tag and seen == "error" and tag not in c.f.tags:
+        extra.append(Action("tag", f"tag:{c.h}:{tag}:{int(view.at)}", {"tags": [tag]}))
+        notes.append(f"trackers failing ({'; '.join(view.messages())}): tagged {tag}")
+    elif tag and seen == "ok" and tag in c.f.tags:
+        extra.append(Action("untag", f"untag:{c.h}:{tag}:{int(view.at)}", {"tags": [tag]}))
+        notes.append(f"a tracker works again: {tag} removed")
+    deleting = any(a.kind == "delete" for a in d.actions)  # no call for a torrent going away
+    if c.s.remove_tracker_messages and not deleting:
+        dead = [
+            r.url
+            for r in view.rows
+            if r.status in FAILING and matches(r.msg, c.s.remove_tracker_messages)
+        ]
+        left = [r for r in view.rows if r.status != 0 and r.url not in dead]
+        if dead and left:
+            key = f"remove_trackers:{c.h}:{int(view.at)}"
+            extra.append(Action("remove_trackers", key, {"urls": dead}))
+            notes.append(f"removed {len(dead)} dead tracker(s) (RemoveTrackerMessages)")
+    if not extra:
+        return d
+    inputs = {**d.inputs, "tracker_msgs": view.messages()}
+    reason = "; ".join([d.reason, *notes])
+    return dataclasses.replace(d, actions=(*d.actions, *extra), reason=reason, inputs=inputs)

@@ -144,6 +144,13 @@ class PolicySettings:
     remove_mode: str = _SEEDING["RemoveMode"]
     seed_action: str = _SEEDING["Action"]
     trackers: tuple[TrackerRule, ...] = ()
+    reannounce_stalled: bool = _TORRENT["ReannounceStalled"]
+    unregistered: str = _TORRENT["Unregistered"]
+    unregistered_grace: float = _TORRENT["UnregisteredGrace"]
+    unregistered_messages: tuple[str, ...] = tuple(_SETTINGS["UnregisteredMessages"])
+    unregistered_tag: str = _SETTINGS["UnregisteredTag"]
+    tracker_error_tag: str = _SETTINGS["TrackerErrorTag"]
+    remove_tracker_messages: tuple[str, ...] = tuple(_SETTINGS["RemoveTrackerMessages"])
     _folder_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _name_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _allowlist: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
@@ -246,6 +253,13 @@ class PolicySettings:
             remove_mode=str(seed["RemoveMode"]),
             seed_action=str(seed["Action"]),
             trackers=_trackers(_sub(t, "Trackers")),
+            reannounce_stalled=bool(t["ReannounceStalled"]),
+            unregistered=str(t["Unregistered"]),
+            unregistered_grace=float(t["UnregisteredGrace"]),
+            unregistered_messages=_strings(s["UnregisteredMessages"]),
+            unregistered_tag=str(s["UnregisteredTag"]),
+            tracker_error_tag=str(s["TrackerErrorTag"]),
+            remove_tracker_messages=_strings(s["RemoveTrackerMessages"]),
         )
 
 

@@ -383,6 +383,11 @@ class QbtClient:
     def reannounce(self, hashes: list[str]) -> None:
         self._each("torrents/reannounce", hashes)
 
+    def remove_trackers(self, hash: str, urls: list[str]) -> None:
+        """Remove these tracker URLs from one torrent (409 when none of them is there)."""
+        if urls:
+            self._post("torrents/removeTrackers", {"hash": hash.lower(), "urls": "|".join(urls)})
+
     def pause(self, hashes: list[str]) -> None:
         """torrents/pause on 4.x, torrents/stop on 5.x."""
         self._each("torrents/stop" if self.version().v5 else "torrents/pause", hashes)

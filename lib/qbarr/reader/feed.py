@@ -228,3 +228,35 @@ class Follower:
                 }
             snap.changed.add(h)
         snap.removed -= set(snap.torrents)
+
+
+def clients_view(db: Database, now: float) -> list[dict[str, Any]]:
+    """Each qBittorrent's state as its reader last published it, for `qbarr status`, the web
+    UI and /metrics: client, version, reader, up (the last poll worked), ages, torrents."""
+    counts = {
+        r["client"]: int(r["n"])
+        for r in rows(
+            db,
+            "SELECT client, COUNT(*) AS n FROM qbt_torrents WHERE data IS NOT NULL GROUP BY client",
+        )
+    }
+    out = []
+    for r in rows(db, "SELECT * FROM qbt_feed ORDER BY client"):
+        polled, failed = r["polled_at"], r["error_at"]
+        up = polled is not None and (failed is None or polled >= failed)
+        out.append(
+            {
+                "client": r["client"],
+                "version": r["version"],
+                "reader": r["reader"],
+                "reader_pid": r["reader_pid"],
+                "up": up,
+                "polls": r["polls"],
+                "pace": r["pace"],
+                "polled_age": None if polled is None else max(0.0, now - polled),
+                "error": None if up else r["error"],
+                "error_age": None if up or failed is None else max(0.0, now - failed),
+                "torrents": counts.get(r["client"], 0),
+            }
+        )
+    return out

@@ -77,26 +77,30 @@ class PlanSettings:
     recheck: str = "recheck"
     young: float = 180.0  # the largest IgnoreYoungerThan
     free_space: bool = False  # [Settings] FreeSpace is on
+    tracker_checks: int = 60  # [qBittorrent] TrackerChecksPerMinute (0: no look-ups)
 
     @property
     def tick(self) -> float:
         return self.loop / HOT_PER_LOOP
 
     @classmethod
-    def from_config(cls, cfg: Any) -> PlanSettings:
-        s, q = cfg.settings, cfg.qbittorrent
+    def from_config(cls, cfg: Any, client: str = "qBittorrent") -> PlanSettings:
+        """The plan of one qBittorrent (by section name): only its own instances count."""
+        s, q = cfg.settings, cfg.client(client)
+        mine = cfg.instances_of(client)
         return cls(
             loop=float(s["LoopInterval"]),
             idle=max(float(q["IdlePollInterval"]), float(s["LoopInterval"])),
-            categories=frozenset(i.category for i in cfg.instances),
-            instances=frozenset(i.name for i in cfg.instances),
+            categories=frozenset(i.category for i in mine),
+            instances=frozenset(i.name for i in mine),
             failed=str(s["FailedCategory"]),
             recheck=str(s["RecheckCategory"]),
             young=max(
-                (float(i.section["Torrent"]["IgnoreYoungerThan"]) for i in cfg.instances),
+                (float(i.section["Torrent"]["IgnoreYoungerThan"]) for i in mine),
                 default=0.0,
             ),
             free_space=int(s.get("FreeSpace", -1)) > 0,
+            tracker_checks=int(q.get("TrackerChecksPerMinute", 60)),
         )
 
 
@@ -109,6 +113,7 @@ class Seen:
     state: str
     category: str
     added_on: float
+    tracker: str = ""  # qBittorrent's first working tracker ("" when none works)
 
 
 def pace(

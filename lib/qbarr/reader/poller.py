@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import qbarr.reader.plan as plan
+import qbarr.reader.trackers as trackers
 from qbarr import heap
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.db import Database, rows
-from qbarr.qbittorrent import QbtClient, QbtError
+from qbarr.policy.trackers import TRACKERS_KEY
+from qbarr.qbittorrent import QbtClient, QbtError, QbtNotFound
 from qbarr.reader.feed import BIG_READ, Publication, dumps, publish, published, record_error
 
 log = logging.getLogger("qbarr.reader")
@@ -59,6 +61,10 @@ class Reader:
         self.webapi: tuple[int, ...] = ()
         self.started = False
         self.last_full_seq: int | None = None
+        # tracker look-ups (qbarr.reader.trackers): what each looked-up torrent's trackers
+        # said, merged into its published fields as TRACKERS_KEY
+        self.tracker_plan = trackers.TrackerPlan(per_minute=settings.tracker_checks)
+        self.tracker_info: dict[str, dict[str, Any]] = {}
         self.published = threading.Event()  # set after each successful publication
         self.tried = threading.Event()  # set after each tick, published or failed
 
@@ -75,6 +81,7 @@ class Reader:
         else:
             full, warm = self.schedule.due(now)
             pub = self._lists(acted, full, warm)
+        self._look_up_trackers(pub, now)
         fast, why = plan.pace(self.seen, self.settings, now, bool(acted))
         self.schedule.done(now, full, warm, fast, self.settings)
         interval = self.settings.tick
@@ -93,6 +100,14 @@ class Reader:
         for h, (text, category) in published(self.db, self.client).items():
             data = _loads(text)
             self.seen[h] = _seen(text, data, category)
+            info = data.get(TRACKERS_KEY)
+            if isinstance(info, dict):  # a takeover keeps what the last reader looked up
+                self.tracker_info[h] = info
+                self.tracker_plan.looked[h] = trackers.Looked(
+                    float(info.get("at") or 0),
+                    str(data.get("state") or ""),
+                    str(data.get("tracker") or ""),
+                )
         self.started = True
         log.info("reading %s for every manager (%s)", v, self._strategy())
 
@@ -164,12 +179,55 @@ class Reader:
         changed = {}
         for t in torrents:
             h = str(t["hash"]).lower()
+            info = self.tracker_info.get(h)
+            if info is not None:
+                t = {**t, TRACKERS_KEY: info}
             text = dumps(t)
             seen = _seen(text, t, str(t.get("category") or ""))
             if self.seen.get(h) != seen:
                 self.seen[h] = seen
                 changed[h] = (text, seen.category, str(t.get("content_path") or ""))
         return changed
+
+    # -- trackers ----------------------------------------------------------------------------
+
+    def _look_up_trackers(self, pub: Publication, now: float) -> None:
+        """Within the budget, ask qBittorrent for some watched torrents' trackers and publish
+        what they said with the torrent's fields (a torrent gone meanwhile is skipped)."""
+        self.tracker_plan.per_minute = self.settings.tracker_checks  # a reload may change it
+        watched = {
+            h: {"state": s.state, "tracker": s.tracker}
+            for h, s in self.seen.items()
+            if s.category in self.settings.categories
+        }
+        chosen = self.tracker_plan.pick(watched, now)
+        if not chosen:
+            return
+        for h in chosen:
+            try:
+                rows = self.qbt.trackers(h)
+            except QbtNotFound:
+                continue
+            except QbtError as exc:  # the tick's own publication must not be lost for it
+                log.info("tracker look-up failed (%s); trying again later", exc)
+                break
+            self.tracker_plan.done(h, watched[h], now)
+            self.tracker_info[h] = trackers.summary(rows, now)
+        stored = _published_rows(self.db, self.client, [h for h in chosen if h not in pub.changed])
+        for h in chosen:
+            if h not in self.tracker_info:
+                continue
+            if h in pub.changed:
+                data = _loads(pub.changed[h][0])
+            elif h in stored:
+                data = _loads(stored[h])
+            else:
+                continue
+            data.pop(TRACKERS_KEY, None)
+            data["hash"] = h
+            pub.changed.update(self._compare([data]))
+        for h in set(self.tracker_info) - set(self.seen):
+            del self.tracker_info[h]
 
     def _acted(self, now: float) -> set[str]:
         """Torrents the managers of this qBittorrent acted on recently (or are acting on)."""
@@ -234,6 +292,19 @@ class Reader:
             log.exception("could not record the reader's error")
 
 
+def _published_rows(db: Database, client: str, hashes: list[str]) -> dict[str, str]:
+    if not hashes:
+        return {}
+    marks = ",".join("?" * len(hashes))
+    found = rows(
+        db,
+        f"SELECT hash, data FROM qbt_torrents WHERE client = ? AND hash IN ({marks}) "
+        "AND data IS NOT NULL",
+        (client, *hashes),
+    )
+    return {r["hash"]: r["data"] for r in found}
+
+
 def _loads(text: str) -> dict[str, Any]:
     value = json.loads(text)
     return value if isinstance(value, dict) else {}
@@ -246,4 +317,5 @@ def _seen(text: str, t: Mapping[str, Any], category: str) -> plan.Seen:
         state=sys.intern(str(t.get("state") or "")),
         category=sys.intern(category),
         added_on=float(added) if isinstance(added, (int, float)) else 0.0,
+        tracker=sys.intern(str(t.get("tracker") or "")),
     )

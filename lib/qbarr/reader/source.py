@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from qbarr import db as dbmod
-from qbarr.config import Config, slugify
+from qbarr.config import DEFAULT_CLIENT, Config, slugify
 from qbarr.qbittorrent import QbtClient, QbtUnavailable, Snapshot
 from qbarr.reader.feed import FeedState, Follower
 from qbarr.reader.plan import PlanSettings
@@ -37,7 +37,9 @@ from qbarr.reader.poller import Reader
 
 log = logging.getLogger("qbarr.reader")
 
-CLIENT = "qBittorrent"  # the [qBittorrent] section; [qBittorrent-<name>] sections will add more
+# The default client: the [qBittorrent] section. Every qBittorrent is keyed by its section name
+# ([qBittorrent-<name>] sections add more): its feed rows, its lock file, its reader.
+CLIENT = DEFAULT_CLIENT
 # A stopping manager waits this long for its reader thread, then leaves it (a daemon thread:
 # a write it had begun is rolled back); a shutdown must not wait on a slow qBittorrent.
 JOIN_TIMEOUT = 1.0
@@ -47,9 +49,9 @@ class FeedStale(QbtUnavailable):
     """No usable snapshot: nothing published yet, or the reader is late (a waiting state)."""
 
 
-def endpoint(cfg: Config) -> tuple[Any, ...]:
+def endpoint(cfg: Config, client: str = CLIENT) -> tuple[Any, ...]:
     """The settings that make a different qBittorrent connection."""
-    q = cfg.qbittorrent
+    q = cfg.client(client)
     return (q["URL"], q["Username"], q["Password"], q["APIKey"], q["Timeout"])
 
 
@@ -85,11 +87,11 @@ class FeedSource:
         """Take (re)loaded settings; a new qBittorrent endpoint restarts the reader."""
         old = getattr(self, "cfg", None)
         self.cfg = cfg
-        self.settings = PlanSettings.from_config(cfg)
-        q = cfg.qbittorrent
+        self.settings = PlanSettings.from_config(cfg, self.client)
+        q = cfg.client(self.client)
         self.grace = float(q["Timeout"]) + float(cfg.settings["LoopInterval"])
         if self.reader is not None:
-            if old is not None and endpoint(old) != endpoint(cfg):
+            if old is not None and endpoint(old, self.client) != endpoint(cfg, self.client):
                 log.info("qBittorrent settings changed: restarting the reader")
                 self._stop_reader()
             else:
@@ -126,7 +128,7 @@ class FeedSource:
         return True
 
     def _start_reader(self) -> None:
-        q = self.cfg.qbittorrent
+        q = self.cfg.client(self.client)
         qbt = QbtClient(
             q["URL"],
             q["Username"],

@@ -188,6 +188,19 @@ def brake_release(web: Web, name: str) -> dict[str, Any]:
     return writes.release_brake(web.db, web.instance_name(name))
 
 
+def notification_test(web: Web) -> dict[str, Any]:
+    if not web.config.data["Notifications"]["URLs"]:
+        raise WebError(409, "no notification URL: set [Notifications] URLs first")
+    return writes.request_test_notification(web.db)
+
+
+def notification_test_result(web: Web, request_id: str) -> dict[str, Any]:
+    found = writes.test_notification(web.db, int(request_id))
+    if found is None:
+        raise WebError(404, f"no test notification #{request_id}")
+    return found
+
+
 def torrent_query() -> queries.TorrentQuery:
     return queries.TorrentQuery(
         rule=query_str("rule", 100),
@@ -583,6 +596,29 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
             tags=("instances",),
         ),
         brake_release,
+    ),
+    (
+        ApiRoute(
+            "POST",
+            "/api/notifications/test",
+            "Ask the notify program to send a test notification to every URL",
+            "NotifyTest",
+            errors=(409,),
+            tags=("notifications",),
+        ),
+        notification_test,
+    ),
+    (
+        ApiRoute(
+            "GET",
+            "/api/notifications/test/<request_id:int>",
+            "The result of a test notification (done_at is null until the notify program sent)",
+            "NotifyTest",
+            (Param("request_id", s("integer", minimum=1), "path", "the id POST answered"),),
+            errors=(404,),
+            tags=("notifications",),
+        ),
+        notification_test_result,
     ),
     (
         ApiRoute(

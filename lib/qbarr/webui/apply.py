@@ -5,7 +5,8 @@
    removed ones stop, a changed group (an Arr section added or removed) restarts as a whole.
 2. Every manager (and search program) whose settings changed but that kept running gets
    SIGHUP through supervisord, so it re-reads config.ini without a restart. A change in
-   ``[Settings]`` or ``[qBittorrent]`` concerns them all.
+   ``[Settings]`` or ``[qBittorrent]`` concerns them all; a ``[qBittorrent-<name>]`` concerns
+   the instances of that qBittorrent.
 3. ``[WebUI]`` auth settings apply at once (the web UI re-reads config.ini when it
    changes); Host, Port and Threads need a restart of the webui program.
 """
@@ -45,9 +46,9 @@ def programs_to_hup(old: Config | None, new: Config) -> set[str]:
     """Bare program names (``arr-x``, ``search-x``) that should re-read their settings."""
     changed = changed_sections(old, new)
     everyone = bool(changed & set(GLOBAL_SECTIONS))
-    names = set()
+    names = {"notify"} if "Notifications" in changed or "Settings" in changed else set()
     for inst in new.instances:
-        if everyone or inst.name in changed:
+        if everyone or inst.name in changed or inst.client in changed:
             names.add(inst.program)
             names.add(f"search-{inst.slug}")
     return names

@@ -93,7 +93,9 @@ def _spec() -> ConfigObj:
 
 def _spec_node(spec: Any, path: tuple[str, ...]) -> Any:
     node = spec
-    for name in path:
+    for depth, name in enumerate(path):
+        if depth == 0:
+            name = qconfig.spec_section(name)  # [qBittorrent-<name>] is a qBittorrent
         if not hasattr(node, "sections"):
             return {}
         node = node[name] if name in node.sections else node.get("__many__", {})
@@ -148,7 +150,7 @@ def form(text: str) -> list[dict[str, Any]]:
                 name != "__many__"
                 and name not in child_names
                 and path
-                and path[0] not in qconfig.FIXED_SECTIONS
+                and qconfig.spec_section(path[0]) == "__many__"
             ):
                 child_names.append(name)
         for name in child_names:

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from qbarr.db import rows
+from qbarr.reader.feed import clients_view
 from qbarr.webui import queries
 from qbarr.webui.context import Web
 from qbarr.webui.supervisor import SupervisorError
@@ -34,6 +35,7 @@ class SuiteCollector:
         now = time.time()
         insts = queries.instances(db, now, search_programs=True)  # their heartbeats too
         yield from self._instances(insts)
+        yield from self._clients(clients_view(db, now))
         yield from self._journal(db)
         yield from self._programs(db)
 
@@ -87,6 +89,32 @@ class SuiteCollector:
                         calls.add_metric([name, str(remote)], _number(figures.get("calls")))
                         errors.add_metric([name, str(remote)], _number(figures.get("errors")))
         yield from (cycles, cycle_s, heartbeat, brake, torrents, reach, calls, errors)
+
+    def _clients(self, clients: list[dict[str, Any]]) -> Iterator[Metric]:
+        """Per qBittorrent, from what its reader published."""
+        up = GaugeMetricFamily(
+            "qbarr_qbittorrent_up", "1 when the reader's last poll worked", labels=["client"]
+        )
+        age = GaugeMetricFamily(
+            "qbarr_qbittorrent_poll_age_seconds",
+            "Seconds since the reader's last successful poll",
+            labels=["client"],
+        )
+        torrents = GaugeMetricFamily(
+            "qbarr_qbittorrent_torrents", "Torrents in the qBittorrent", labels=["client"]
+        )
+        info = GaugeMetricFamily(
+            "qbarr_qbittorrent_info", "The qBittorrent's version", labels=["client", "version"]
+        )
+        for c in clients:
+            name = str(c["client"])
+            up.add_metric([name], 1 if c["up"] else 0)
+            if c["polled_age"] is not None:
+                age.add_metric([name], c["polled_age"])
+            torrents.add_metric([name], c["torrents"])
+            if c["version"]:
+                info.add_metric([name, str(c["version"])], 1)
+        yield from (up, age, torrents, info)
 
     def _journal(self, db: Any) -> Iterator[Metric]:
         decisions = CounterMetricFamily(

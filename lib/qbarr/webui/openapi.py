@@ -140,6 +140,7 @@ SCHEMAS: dict[str, Any] = {
             "pending_requests": INT,
         }
     ),
+    "NotifyTest": obj({"id": INT, "created_at": NUM, "done_at": NNUM, "result": NSTR}),
     "BrakeRelease": obj({"instance": STR, "was_engaged": BOOL, "released_at": NUM}),
     "Torrent": obj(
         {
@@ -232,6 +233,7 @@ SCHEMAS: dict[str, Any] = {
                         "name": STR,
                         "kind": STR,
                         "program": STR,
+                        "client": NSTR,
                         "status": NSTR,
                         "qbt_ok": NBOOL,
                         "arr_ok": NBOOL,
@@ -241,6 +243,23 @@ SCHEMAS: dict[str, Any] = {
                         "last_error": NSTR,
                         "last_error_at": NNUM,
                         "waiting": NSTR,
+                    }
+                )
+            ),
+            "clients": arr(
+                obj(
+                    {
+                        "client": STR,
+                        "version": NSTR,
+                        "reader": NSTR,
+                        "reader_pid": NINT,
+                        "up": BOOL,
+                        "polls": INT,
+                        "pace": NSTR,
+                        "polled_age": NNUM,
+                        "error": NSTR,
+                        "error_age": NNUM,
+                        "torrents": INT,
                     }
                 )
             ),

@@ -219,7 +219,17 @@ def register(app: bottle.Bottle, web: Web, guard: Guard) -> None:
             now=time.time(),
             rule_chart=charts.rule_bars(data["rules_24h"]),
             hourly_chart=charts.hourly_bars(data["hourly"]),
+            notify_urls=len(web.config.data["Notifications"]["URLs"]),
+            last_test=queries.last_notification_test(web.db),
         )
+
+    @page("/notifications/test", "POST")
+    def notification_test(ident: Identity) -> str:
+        found = api.notification_test(web)
+        redirect(
+            with_msg("/", f"test notification #{found['id']} asked of the notify program"), 303
+        )
+        return ""
 
     @page("/programs")
     def programs(ident: Identity) -> str:

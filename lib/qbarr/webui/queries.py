@@ -15,6 +15,7 @@ from typing import Any
 from qbarr import heartbeat, history
 from qbarr.db import Database, rows
 from qbarr.policy.docs import RULE_TONE
+from qbarr.reader.feed import clients_view
 from qbarr.search.status import SEARCH_KIND
 from qbarr.webui.words import dur, rule_words
 
@@ -443,6 +444,7 @@ def overview(db: Database, now: float | None = None) -> dict[str, Any]:
             "name": i["name"],
             "kind": i["kind"],
             "program": i["program"],
+            "client": i["stats"].get("client"),
             "status": i["status"],
             "qbt_ok": i["qbt_ok"],
             "arr_ok": i["arr_ok"],
@@ -455,4 +457,15 @@ def overview(db: Database, now: float | None = None) -> dict[str, Any]:
         }
         for i in instances(db, now)
     ]
-    return {"instances": insts, "rules_24h": {r["rule"]: r["n"] for r in per_rule}, "hourly": hours}
+    return {
+        "instances": insts,
+        "clients": clients_view(db, now),
+        "rules_24h": {r["rule"]: r["n"] for r in per_rule},
+        "hourly": hours,
+    }
+
+
+def last_notification_test(db: Database) -> dict[str, Any] | None:
+    """The newest "send a test notification" request and its result (None: never asked)."""
+    found = rows(db, "SELECT * FROM notify_tests ORDER BY id DESC LIMIT 1")
+    return found[0] if found else None

@@ -2,7 +2,8 @@
 
 The web UI never talks to a manager: it releases a brake by clearing the flag the manager
 reads, and asks for (un)protecting a torrent with a row in ``requests`` that the manager
-applies (adds / removes the ProtectedTag in qBittorrent, then sets ``done_at``/``result``).
+applies (adds / removes the ProtectedTag in qBittorrent, then sets ``done_at``/``result``);
+a test notification is a row in ``notify_tests`` that the notify program answers the same way.
 """
 
 from __future__ import annotations
@@ -52,3 +53,16 @@ def request_protection(
             )
             request_id = cursor.lastrowid
     return {"id": request_id, "instance": instance, "hash": h, "kind": kind, "created_at": now}
+
+
+def request_test_notification(db: Database, now: float | None = None) -> dict[str, Any]:
+    """Ask the notify program to send a test message to every URL (it sets the result)."""
+    now = now if now is not None else time.time()
+    with write_txn(db):
+        cursor = db.execute("INSERT INTO notify_tests (created_at) VALUES (?)", (now,))
+    return {"id": cursor.lastrowid, "created_at": now, "done_at": None, "result": None}
+
+
+def test_notification(db: Database, request_id: int) -> dict[str, Any] | None:
+    found = rows(db, "SELECT * FROM notify_tests WHERE id = ?", (request_id,))
+    return found[0] if found else None

@@ -61,6 +61,11 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
     def system_status() -> str:
         return as_json(res.system_status(kind, bottle.request.environ.get("qbarr.url_base", "")))
 
+    @api("GET", "/downloadclient")
+    def download_clients() -> str:
+        specs = sim.download_client_specs()
+        return as_json([res.download_client(kind, i, s) for i, s in enumerate(specs, 1)])
+
     # -- queue ---------------------------------------------------------------
 
     @api("GET", "/queue")

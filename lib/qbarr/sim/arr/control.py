@@ -15,6 +15,9 @@ POST   /sim/queue/fail        {"hash", "kind": "import"|"download", optional "st
 POST   /sim/queue/clear       {"hash"}: drop a scripted failure
 POST   /sim/grab              {"ids": [media ids], "title"?}: grab a release now -> {"hash"}
 POST   /sim/poll              read qBittorrent now (instead of waiting --poll-interval)
+PUT    /sim/downloadclients  [{"host", "port", "category", "name"?, "enable"?, "useSsl"?,
+                              "urlBase"?}]: what GET downloadclient lists (default: the
+                              qBittorrent the simulator reads, with its category)
 POST   /sim/library/file      {"ids": [media ids], "quality_id"?}: give items a file (as if
                               imported outside qbarr), so they leave wanted/missing
 """
@@ -43,6 +46,18 @@ def add_control_routes(app: bottle.Bottle, sim: SimArr, faults: Faults) -> None:
         if not isinstance(data, dict):
             raise fail(400, "body must be a JSON object")
         return data
+
+    @app.put("/sim/downloadclients")
+    def set_download_clients() -> str:
+        try:
+            data = json.loads(bottle.request.body.read() or b"[]")
+        except ValueError:
+            raise fail(400, "body is not JSON") from None
+        if not isinstance(data, list) or not all(isinstance(c, dict) for c in data):
+            raise fail(400, "body must be a JSON list of objects")
+        with sim.lock:
+            sim.download_clients = data
+        return as_json({"download_clients": len(data)})
 
     @app.get("/sim/state")
     def state() -> str:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from qbarr.sim.arr import downloads as dl
 from qbarr.sim.arr.commands import Command, CommandError, SimCommands
@@ -85,6 +85,9 @@ class SimArr:
         self.grabs = 0
         self.imports = 0
         self.api_calls: dict[str, int] = {}
+        # the Arr's download clients (GET downloadclient); None: the qBittorrent it reads,
+        # with its category, as an Arr wired to it would list it
+        self.download_clients: list[dict[str, Any]] | None = None
         self._stop = threading.Event()
         self._poke = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -298,6 +301,27 @@ class SimArr:
     def count_call(self, route: str) -> None:
         with self.lock:
             self.api_calls[route] = self.api_calls.get(route, 0) + 1
+
+    def download_client_specs(self) -> list[dict[str, Any]]:
+        """The download clients as simple specs (host, port, category ...)."""
+        with self.lock:
+            if self.download_clients is not None:
+                return [dict(c) for c in self.download_clients]
+        if not self.options.qbt_url:
+            return []
+        parts = urlsplit(self.options.qbt_url)
+        https = parts.scheme == "https"
+        return [
+            {
+                "name": "qBittorrent",
+                "host": parts.hostname or "localhost",
+                "port": parts.port or (443 if https else 80),
+                "useSsl": https,
+                "urlBase": parts.path.rstrip("/"),
+                "username": self.options.qbt_username,
+                "category": self.options.category,
+            }
+        ]
 
     def state(self) -> dict[str, Any]:
         with self.lock:

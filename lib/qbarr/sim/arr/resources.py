@@ -394,3 +394,39 @@ def paging(
         "totalRecords": total,
         "records": records,
     }
+
+
+CATEGORY_FIELD = {"radarr": "movieCategory", "sonarr": "tvCategory", "lidarr": "musicCategory"}
+
+
+def download_client(kind: str, client_id: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """One DownloadClientResource of a qBittorrent download client, as the Arrs answer
+    ``GET downloadclient``: its settings are ``fields`` (name/value pairs); the password comes
+    back masked, as the real Arrs send it."""
+    values = {
+        "host": spec.get("host", "localhost"),
+        "port": int(spec.get("port", 8080)),
+        "useSsl": bool(spec.get("useSsl", False)),
+        "urlBase": spec.get("urlBase", ""),
+        "username": spec.get("username", "admin"),
+        "password": "********",
+        CATEGORY_FIELD[kind]: spec.get("category", kind),
+    }
+    return {
+        "id": client_id,
+        "name": spec.get("name", f"qBittorrent {client_id}"),
+        "fields": [
+            {"order": i, "name": name, "value": value, "advanced": False, "hidden": "visible"}
+            for i, (name, value) in enumerate(values.items())
+        ],
+        "implementationName": "qBittorrent",
+        "implementation": "QBittorrent",
+        "configContract": "QBittorrentSettings",
+        "infoLink": "https://wiki.servarr.com/",
+        "tags": [],
+        "enable": bool(spec.get("enable", True)),
+        "protocol": "torrent",
+        "priority": int(spec.get("priority", 1)),
+        "removeCompletedDownloads": True,
+        "removeFailedDownloads": True,
+    }

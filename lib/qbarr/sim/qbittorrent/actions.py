@@ -243,3 +243,17 @@ def set_location(store: Store, torrents: list[SimTorrent], location: str) -> Non
         store.schedule(t, t.moving_until, "timer")
 
     _edit(store, torrents, change)
+
+
+def remove_trackers(store: Store, t: SimTorrent, urls: list[str]) -> None:
+    """torrents/removeTrackers: 409 when none of the URLs is a tracker of the torrent."""
+    found = [u for u in urls if u in t.trackers]
+    if not found:
+        raise HttpError(409, "All urls not found")
+
+    def change(t: SimTorrent, now: float) -> None:
+        t.trackers = [u for u in t.trackers if u not in found]
+        for u in found:
+            t.tracker_status.pop(u, None)
+
+    _edit(store, [t], change)

@@ -203,6 +203,12 @@ def apply_spec(
     if "trackers" in spec or "tracker" in spec:
         value = spec.get("trackers", spec.get("tracker"))
         t.trackers = [value] if isinstance(value, str) and value else list(value or [])
+    if "tracker_list" in spec:  # [{"url", "status", "msg"}]: each tracker scripted
+        listed = [dict(x) for x in spec["tracker_list"] or []]
+        t.trackers = [str(x["url"]) for x in listed]
+        t.tracker_status = {
+            str(x["url"]): (int(x.get("status", 2)), str(x.get("msg", ""))) for x in listed
+        }
     if "ratio" in spec:
         t.uploaded = float(spec["ratio"]) * max(t.downloaded, t.wanted)
     if "error_message" in spec:

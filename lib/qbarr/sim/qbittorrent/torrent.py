@@ -41,6 +41,10 @@ class SimTorrent:
     trackers: list[str] = field(default_factory=list)
     tracker_ok: bool = True
     tracker_msg: str = ""
+    # per tracker URL: (status, msg) as torrents/trackers reports it (0 disabled, 1 not
+    # contacted, 2 working, 3 updating, 4 not working; 5.2: 5 tracker error, 6 unreachable);
+    # a URL not listed follows tracker_ok / tracker_msg
+    tracker_status: dict[str, tuple[int, str]] = field(default_factory=dict)
     private: bool = False
     comment: str = ""
     created_by: str = ""
@@ -405,7 +409,7 @@ def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) ->
         "tags": ", ".join(sorted(t.tags)),
         "time_active": int(t.time_active),
         "total_size": t.total_size,
-        "tracker": t.trackers[0] if t.trackers and t.tracker_ok else "",
+        "tracker": working_tracker(t),
         "trackers_count": len(t.trackers),
         "up_limit": t.up_limit,
         "uploaded": int(t.uploaded),
@@ -428,9 +432,20 @@ def render(t: SimTorrent, now: float, api: ApiMode, factor: float, g: Limits) ->
     if version >= (2, 11, 7):
         out.update(
             has_tracker_warning=False,
-            has_tracker_error=bool(t.trackers) and not t.tracker_ok,
+            has_tracker_error=bool(t.trackers) and not working_tracker(t),
             has_other_announce_error=False,
         )
     if version >= (2, 12, 0):
         out["share_limit_action"] = t.share_action
     return out
+
+
+def tracker_rows(t: SimTorrent) -> list[tuple[str, int, str]]:
+    """(url, status, msg) of each of the torrent's trackers, in tier order."""
+    default = (2 if t.tracker_ok else 4, t.tracker_msg)
+    return [(url, *t.tracker_status.get(url, default)) for url in t.trackers]
+
+
+def working_tracker(t: SimTorrent) -> str:
+    """qBittorrent's ``tracker`` field: the first working tracker, empty when none works."""
+    return next((url for url, status, _ in tracker_rows(t) if status == 2), "")

@@ -6,7 +6,7 @@ from typing import Any
 
 from .errors import HttpError
 from .store import Store
-from .torrent import SimTorrent, ratio_of
+from .torrent import SimTorrent, ratio_of, tracker_rows
 
 DL_STATES = {
     "downloading",
@@ -199,19 +199,21 @@ def trackers(store: Store, t: SimTorrent) -> list[dict[str, Any]]:
         }
         for url in ("** [DHT] **", "** [PeX] **", "** [LSD] **")
     ]
-    for tier, url in enumerate(t.trackers):
-        if t.tracker_ok:
+    for tier, (url, status, text) in enumerate(tracker_rows(t)):
+        if status == 2:
             counts = (0, t.swarm_leechs, t.seeds + t.leechs, t.swarm_seeds)
         else:  # not working: qBittorrent reports -1 for everything [live 4.5.2]
             counts = (-1, -1, -1, -1)
+        if status in (5, 6) and store.api.webapi_tuple < (2, 13, 0):
+            status = 4  # before 5.2 every failure is "not working"
         rows.append(
             {
-                "msg": t.tracker_msg,
+                "msg": text,
                 "num_downloaded": counts[0],
                 "num_leeches": counts[1],
                 "num_peers": counts[2],
                 "num_seeds": counts[3],
-                "status": 2 if t.tracker_ok else 4,
+                "status": status,
                 "tier": tier,
                 "url": url,
             }

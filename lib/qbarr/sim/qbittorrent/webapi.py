@@ -155,6 +155,11 @@ def each(fn: Callable[..., Any]) -> Callable[[Store, dict[str, str], Session | N
     return handler
 
 
+def remove_trackers(store: Store, p: dict[str, str], session: Session | None) -> None:
+    _need(p, "hash", "urls")
+    actions.remove_trackers(store, actions.one(store, p["hash"]), p["urls"].split("|"))
+
+
 def delete(store: Store, p: dict[str, str], session: Session | None) -> None:
     _need(p, "hashes", "deleteFiles")
     actions.delete(store, resolve(store, p["hashes"]), p["deleteFiles"].lower() == "true")
@@ -304,6 +309,7 @@ def routes(store: Store) -> dict[str, Route]:
         "torrents/editCategory": Route(edit_category, post_only=True),
         "torrents/removeCategories": Route(remove_categories, post_only=True),
         "torrents/addTags": Route(tags_of(actions.add_tags), post_only=True),
+        "torrents/removeTrackers": Route(remove_trackers, post_only=True),
         "torrents/removeTags": Route(tags_of(actions.remove_tags), post_only=True),
         "torrents/createTags": Route(tags_of(actions.create_tags, False), post_only=True),
         "torrents/deleteTags": Route(tags_of(actions.delete_tags, False), post_only=True),
