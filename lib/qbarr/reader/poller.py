@@ -21,6 +21,7 @@ import qbarr.reader.plan as plan
 from qbarr import heap
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.db import Database, rows
+from qbarr.lease import LeaseLost
 from qbarr.qbittorrent import QbtClient, QbtError
 from qbarr.reader.feed import BIG_READ, Publication, dumps, publish, published, record_error
 
@@ -61,6 +62,7 @@ class Reader:
         self.last_full_seq: int | None = None
         self.published = threading.Event()  # set after each successful publication
         self.tried = threading.Event()  # set after each tick, published or failed
+        self.fence: Callable[[Database], None] | None = None  # see qbarr.lease
 
     # -- one poll --------------------------------------------------------------------------
 
@@ -201,6 +203,7 @@ class Reader:
             full=full,
             purge_upto=purge,
             stats=self.qbt.stats,
+            fence=self.fence,
         )
         if full:
             self.last_full_seq = seq
@@ -218,6 +221,10 @@ class Reader:
             except QbtError as exc:
                 delay = backoff.failed()
                 self._failed(f"qBittorrent: {exc}", delay)
+            except LeaseLost as exc:  # another process reads this qBittorrent now
+                log.error("%s: this reader stops", exc)
+                self.tried.set()
+                return
             except Exception as exc:  # a bug: say so, keep reading (the managers depend on it)
                 log.exception("reader tick failed")
                 delay = backoff.failed()
