@@ -22,6 +22,11 @@ token), since when it holds it, and when it expires.
   (docs/manager.md, "lost answers"), so nothing is lost or sent twice.
 - **Letting go**: a stopping holder deletes its row, so a waiting copy takes over at its next
   poll instead of after the timeout.
+- **A dead holder next door**: the token names the holder's pid namespace (the boot id and
+  the namespace's inode). A copy in the same namespace can see whether that pid still runs;
+  when it does not, the lease is taken at once instead of after the timeout. This is the
+  common case on one machine (supervisord restarting a manager that crashed), which must
+  not wait ``LeaseTimeout`` to resume. A pid that was reused only makes it wait.
 
 Times in the row are Unix seconds of the writer's clock (on one machine, one clock).
 """
@@ -40,6 +45,7 @@ from pathlib import Path
 
 from qbarr import db as dbmod
 from qbarr.db import Database, rows, write_txn
+from qbarr.lifeline import pid_alive
 from qbarr.units import format_duration
 
 log = logging.getLogger("qbarr.lease")
@@ -65,6 +71,15 @@ _RENEW = (
 )
 _CHECK = "SELECT 1 FROM leases WHERE name = ? AND holder = ? AND expires_at >= ?"
 _RELEASE = "DELETE FROM leases WHERE name = ? AND holder = ?"
+
+
+def namespace_id() -> str:
+    """This machine's boot and this process's pid namespace: where a pid means the same."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        return f"{boot}.{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return f"{socket.gethostname()}.unknown"
 
 
 class LeaseLost(Exception):
@@ -105,12 +120,14 @@ class Lease:
         pid: int | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        namespace: str | None = None,
     ) -> None:
         self.name = name
         self.timeout = timeout
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
-        self.token = f"{self.host}:{self.pid}:{secrets.token_hex(4)}"
+        self.namespace = namespace or namespace_id()
+        self.token = f"{self.namespace}/{self.pid}/{secrets.token_hex(4)}"
         self.clock = clock
         self.monotonic = monotonic
         self._valid_until = 0.0
@@ -146,7 +163,8 @@ class Lease:
             found = rows(db, _READ, (self.name,))
             if found:
                 row = found[0]
-                if row["holder"] != self.token and float(row["expires_at"]) >= now:
+                theirs = row["holder"] != self.token and float(row["expires_at"]) >= now
+                if theirs and not self._dead_next_door(row["holder"], int(row["pid"])):
                     return Holder(
                         row["host"],
                         int(row["pid"]),
@@ -157,6 +175,10 @@ class Lease:
             db.execute(_TAKE, self._params(now))
         self._trusted_from(started)
         return None
+
+    def _dead_next_door(self, token: str, pid: int) -> bool:
+        """The holder ran in our pid namespace and that pid is gone (see the docstring)."""
+        return token.startswith(f"{self.namespace}/{pid}/") and not pid_alive(pid)
 
     def renew(self, db: Database) -> bool:
         """Extend the lease; False when it is no longer ours (taken, expired or deleted)."""

@@ -3,18 +3,24 @@ takes over within LeaseTimeout, with every completed torrent imported exactly on
 
 The two hosts are two data dirs (each its own ``run/`` with its own file locks, so the lock
 file that stops a second copy on one machine does not see the other) sharing one database
-file through a symlink; each copy runs with ``qbarr run-program``, as under an orchestrator.
+file through a symlink; each copy runs with ``qbarr run-program`` as PID 1 of a pid namespace
+of its own (``unshare``), as in a container: neither can tell whether the other's pid lives,
+so a dead holder is replaced only once its lease expired.
 The qBittorrent and Radarr simulators run as processes; torrents complete while the copies
 run and while the holder is being replaced.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from qbarr import db as dbmod
@@ -22,7 +28,7 @@ from qbarr.paths import Home
 from tests.support.waiting import wait_for
 from tests.system.conftest import short_home
 from tests.system.manager_helpers import Inst, manager_config, scans_by_hash, spec, world
-from tests.system.test_run_program import start, stop
+from tests.system.test_run_program import stop
 
 pytestmark = pytest.mark.system
 
@@ -51,22 +57,48 @@ def completing(rnd: random.Random, count: int, seconds: tuple[float, float]) -> 
     return specs
 
 
+HOLDS = f"{PROGRAM}: this copy holds the lease"
+
+
 def lease_row(db_path: Path) -> dict | None:
     db = dbmod.connect(db_path)
     try:
-        found = dbmod.rows(db, "SELECT host, pid, fence FROM leases WHERE name = ?", (PROGRAM,))
+        found = dbmod.rows(
+            db, "SELECT holder, host, pid, fence FROM leases WHERE name = ?", (PROGRAM,)
+        )
         return found[0] if found else None
     finally:
         db.close()
 
 
-def beat_pid(db_path: Path) -> int | None:
+def unfinished(db_path: Path) -> list[dict]:
     db = dbmod.connect(db_path)
     try:
-        found = dbmod.rows(db, "SELECT pid FROM instances WHERE name = ?", (INSTANCE,))
-        return found[0]["pid"] if found else None
+        return dbmod.rows(db, "SELECT id FROM actions WHERE status NOT IN ('done', 'skipped')")
     finally:
         db.close()
+
+
+def start_contained(home: Home, log: Path) -> subprocess.Popen[bytes]:
+    """``qbarr run-program`` as PID 1 of a new pid namespace (like a container's)."""
+    out = log.open("wb")
+    try:
+        return subprocess.Popen(
+            ["unshare", "--pid", "--kill-child", "--mount-proc", sys.executable, "-m"]
+            + ["qbarr_programs.cli", "--home", str(home.root), "run-program", PROGRAM],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SUPERVISOR_")},
+        )
+    finally:
+        out.close()
+
+
+def contained(proc: subprocess.Popen[bytes]) -> psutil.Process:
+    """The copy itself (the child of ``unshare``)."""
+    return wait_for(
+        lambda: next(iter(psutil.Process(proc.pid).children()), None), 30, 0.1, "the copy"
+    )
 
 
 def two_hosts(qbt_url: str, arr_url: str) -> tuple[Home, Home]:
@@ -89,7 +121,7 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
         first = completing(rnd, 8, (1, 4))
         qbt.control("POST", "/sim/torrents", first)
         logs = {a: tmp_path / "host-a.log", b: tmp_path / "host-b.log"}
-        procs = {a: start(a, PROGRAM, logs[a]), b: start(b, PROGRAM, logs[b])}
+        procs = {a: start_contained(a, logs[a]), b: start_contained(b, logs[b])}
         try:
 
             def both_logs() -> str:
@@ -97,13 +129,21 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
                     f"== {p.name}\n{p.read_text(errors='replace')}" for p in logs.values()
                 )
 
-            row = wait_for(
-                lambda: lease_row(a.database), 60, 0.2, "a lease holder", context=both_logs
+            def says(home: Home, text: str) -> bool:
+                return text in logs[home].read_text(errors="replace")
+
+            holder = wait_for(
+                lambda: next((h for h in procs if says(h, HOLDS)), None),
+                60,
+                0.2,
+                "a copy holding the lease",
+                context=both_logs,
             )
-            holder = next(h for h, p in procs.items() if p.pid == row["pid"])
             waiter = b if holder is a else a
+            row = lease_row(a.database)
+            assert row is not None and row["pid"] == 1  # PID 1 of its namespace
             wait_for(
-                lambda: f"held by host {row['host']}, pid {row['pid']}" in logs[waiter].read_text(),
+                lambda: says(waiter, f"held by host {row['host']}, pid 1"),
                 30,
                 0.2,
                 "the waiting copy naming the holder",
@@ -117,8 +157,7 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
                 "the first torrents imported",
                 context=both_logs,
             )
-            assert beat_pid(a.database) == procs[holder].pid  # only the holder writes the row
-            assert ": done " not in logs[waiter].read_text()  # the waiting copy did nothing
+            assert not says(waiter, HOLDS) and not says(waiter, ": done ")  # it did nothing
 
             second = completing(rnd, 8, (0.5, 6))
             qbt.control("POST", "/sim/torrents", second)
@@ -130,20 +169,20 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
                 "the holder importing the second batch",
                 context=both_logs,
             )
-            procs[holder].kill()  # SIGKILL, mid-batch: no release, the lease must expire
+            contained(procs[holder]).kill()  # SIGKILL mid-batch: no release, it must expire
             killed_at = time.monotonic()
             procs[holder].wait(timeout=30)
-            took = wait_for(
-                lambda: (lease_row(a.database) or {}).get("pid") == procs[waiter].pid,
+            wait_for(
+                lambda: (lease_row(a.database) or {}).get("holder") != row["holder"],
                 LEASE_TIMEOUT * 10,
                 0.05,
                 "the waiting copy taking over",
                 context=both_logs,
             )
-            assert took
             takeover = time.monotonic() - killed_at
             print(f"takeover {takeover:.2f} s after SIGKILL (LeaseTimeout {LEASE_TIMEOUT:g} s)")
             assert lease_row(a.database)["fence"] == row["fence"] + 1
+            wait_for(lambda: says(waiter, HOLDS), 30, 0.2, "the new holder saying so")
             wait_for(
                 lambda: all(scans_by_hash(arr)[h] >= 1 for h in hashes),
                 90,
@@ -152,24 +191,12 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
                 context=both_logs,
             )
             wait_for(
-                lambda: beat_pid(a.database) == procs[waiter].pid, 30, 0.2, "the new holder's beat"
+                lambda: not unfinished(a.database),
+                60,
+                0.5,
+                "every action finished",
+                context=both_logs,
             )
-            db = dbmod.connect(a.database)
-            try:
-                wait_for(
-                    lambda: (
-                        not dbmod.rows(
-                            db,
-                            "SELECT id FROM actions WHERE status NOT IN ('done', 'skipped')",
-                        )
-                    ),
-                    60,
-                    0.5,
-                    "every action finished",
-                    context=both_logs,
-                )
-            finally:
-                db.close()
             scans = scans_by_hash(arr)
             repeated = {h: scans[h] for h in hashes if scans[h] != 1}
             assert not repeated, f"imported more than once: {repeated}"

@@ -119,3 +119,24 @@ def test_unknown_programs_and_bad_config_are_refused_with_exit_78(tmp_path: Path
     home.config.write_text(text.replace("LoopInterval = 0.5s", "LoopInterval = soon"))
     broken = qbarr(home, "run-program", PROGRAM)
     assert broken.returncode == 78 and "LoopInterval" in broken.stderr, broken.stderr
+
+
+def test_the_web_ui_runs_alone_and_answers_its_health_probe(tmp_path: Path) -> None:
+    home = make_home("http://127.0.0.1:9", "http://127.0.0.1:9")
+    log = tmp_path / "webui.log"
+    proc = start(home, "webui", log)
+    try:
+        wait_for(
+            lambda: qbarr(home, "health", "webui").returncode == 0,
+            timeout=60,
+            interval=0.5,
+            what="the web UI's /health",
+            context=lambda: log.read_text(errors="replace"),
+        )
+        assert not (home.run / "supervisord.pid").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")
+    finally:
+        stop(proc)
+    down = qbarr(home, "health", "webui")
+    assert down.returncode == 1 and "/health" in down.stderr, down.stderr

@@ -6,12 +6,13 @@ machines sharing the database.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from qbarr import db as dbmod
-from qbarr.lease import Lease, LeaseLost, Ownership, poll_interval
+from qbarr.lease import Lease, LeaseLost, Ownership, namespace_id, poll_interval
 
 TIMEOUT = 20.0
 
@@ -35,7 +36,8 @@ def db(tmp_path: Path) -> dbmod.Database:
     database.close()
 
 
-def lease(clocks: Clocks, host: str, pid: int) -> Lease:
+def lease(clocks: Clocks, host: str, pid: int, namespace: str | None = None) -> Lease:
+    """A copy on ``host`` (its own pid namespace unless told: pids mean nothing across)."""
     return Lease(
         "arr-radarr-main",
         TIMEOUT,
@@ -43,6 +45,7 @@ def lease(clocks: Clocks, host: str, pid: int) -> Lease:
         pid=pid,
         clock=lambda: clocks.wall,
         monotonic=lambda: clocks.mono,
+        namespace=namespace or f"ns-{host}",
     )
 
 
@@ -129,6 +132,25 @@ def test_ownership_logs_the_holder_once_and_reports_a_takeover(
     finally:
         waiting.release()
     assert dbmod.rows(db, "SELECT * FROM leases") == []
+
+
+def test_a_dead_holder_in_our_pid_namespace_is_replaced_at_once(db: dbmod.Database) -> None:
+    """One machine: supervisord restarts a crashed manager, which must not wait the timeout."""
+    import subprocess
+    import sys
+
+    clocks = Clocks()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)  # a pid that no longer runs
+    here = namespace_id()
+    dead = lease(clocks, "vm", gone.pid, namespace=here)
+    dead.try_acquire(db)
+    # another namespace (another host or container) cannot tell: it waits for the expiry
+    assert lease(clocks, "other", 303).try_acquire(db) is not None
+    # a live holder next door keeps it
+    live = lease(clocks, "vm", os.getpid(), namespace=here)
+    assert live.try_acquire(db) is None  # the dead one's pid is gone: taken at once
+    assert lease(clocks, "vm", gone.pid, namespace=here).try_acquire(db) is not None
 
 
 def test_a_waiting_copy_polls_often_enough_to_take_over_in_time() -> None:
