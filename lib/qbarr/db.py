@@ -108,8 +108,15 @@ def write_txn(db: Database, retries: int = 3) -> Iterator[Database]:
 
     The BEGIN itself is retried a few times with jitter if even the 30 s busy timeout
     expires (a rare pathological storm); the body is never re-run. No network call may
-    happen inside the block.
+    happen inside the block. A PostgreSQL connection (:mod:`qbarr.pgstore`) takes its own
+    path: one advisory lock where SQLite takes its write lock.
     """
+    if getattr(db, "dialect", None) == "postgresql":
+        from qbarr import pgstore
+
+        with pgstore.write_txn(db) as pg:  # type: ignore[arg-type]
+            yield pg
+        return
     for attempt in range(retries):
         try:
             db.execute("BEGIN IMMEDIATE")

@@ -1,13 +1,12 @@
 """qbarr.lease: one owner per instance, on a real SQLite file, with clocks the test moves.
 
 Two :class:`Lease` objects with different hosts/pids stand for two copies of one program on two
-machines sharing the database.
+machines sharing the database. Every test runs on both engines.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -30,10 +29,9 @@ class Clocks:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> dbmod.Database:
-    database = dbmod.open_migrated(tmp_path / "qbarr.db")
-    yield database
-    database.close()
+def db(engine_db: dbmod.Database) -> dbmod.Database:
+    """Every test runs on SQLite and on PostgreSQL (tests/conftest.py: engine_db)."""
+    return engine_db
 
 
 def lease(clocks: Clocks, host: str, pid: int, namespace: str | None = None) -> Lease:
