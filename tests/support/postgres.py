@@ -60,18 +60,23 @@ class PgCluster:
     def socket_dir(self) -> Path:
         return self.root / "sock"
 
+    listen: str = ""
+    port: int = 5432
+
     @classmethod
-    def start(cls) -> PgCluster:
+    def start(cls, listen: str = "", port: int = 5432, trust: tuple[str, ...] = ()) -> PgCluster:
+        """A new cluster; ``listen``: TCP addresses besides the socket (none by default),
+        ``trust``: networks (CIDR) whose TCP connections are let in without a password."""
         root = Path(tempfile.mkdtemp(prefix="qbpg-", dir="/tmp"))
-        cluster = cls(root, bindir())
+        cluster = cls(root, bindir(), listen, port)
         try:
-            cluster._init_and_start()
+            cluster._init_and_start(trust)
         except BaseException:
             cluster.stop()
             raise
         return cluster
 
-    def _init_and_start(self) -> None:
+    def _init_and_start(self, trust: tuple[str, ...]) -> None:
         self.socket_dir.mkdir()
         if os.geteuid() == 0:
             pg = pwd.getpwnam("postgres")
@@ -86,8 +91,12 @@ class PgCluster:
             capture_output=True,
             timeout=START_TIMEOUT,
         )
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            for network in trust:
+                hba.write(f"host all all {network} trust\n")
         options = (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
+            f"-k {self.socket_dir} -c listen_addresses='{self.listen}' -p {self.port} "
+            "-c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         subprocess.run(
@@ -98,8 +107,11 @@ class PgCluster:
             timeout=START_TIMEOUT + 10,
         )
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql:///{database}?host={self.socket_dir}&user={USER}"
+    def url(self, database: str = "postgres", host: str = "") -> str:
+        """The socket by default; ``host``: one of the ``listen`` addresses (TCP)."""
+        if host:
+            return f"postgresql://{USER}@{host}:{self.port}/{database}"
+        return f"postgresql:///{database}?host={self.socket_dir}&port={self.port}&user={USER}"
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URL."""
