@@ -82,9 +82,12 @@ class SearchProgram:
         # One copy searches, wherever copies run (qbarr.lease); the heartbeat row is the
         # holder's, written when this copy takes the lease (its first step, normally).
         lease = Lease(f"search-{inst.slug}", float(cfg.settings["LeaseTimeout"]))
-        self.ownership = Ownership(lease, db, connector(home.database))
+        self.ownership = Ownership(lease, db, connector(ctx.database or home.database))
+        runtime.tolerate_storage(ctx, self._own)  # the row at once when nobody else holds it
         # Alive while a step waits on a slow Arr (within the call's limit): see qbarr.heartbeat.
-        self.pulse = Pulse(home.database, row_name(inst.name), period=_max_sleep(cfg))
+        self.pulse = Pulse(
+            ctx.database or home.database, row_name(inst.name), period=_max_sleep(cfg)
+        )
         self.pulse.watch([self.runner.arr.peer])
         self.pulse.start()
         self.reload_error: str | None = None
@@ -98,16 +101,22 @@ class SearchProgram:
         started = self.step_started = time.monotonic()
         if runtime.debug_trigger(self.home, "hang", f"search-{self.inst.slug}"):
             runtime.hang_forever(f"debug/hang-search-{self.inst.slug} exists")
-        if not self.ownership.ensure():
+        if not self._own():
             return  # another copy searches; interval() polls for its lease
-        if self.ownership.taken:
-            self.heartbeat.started()
         self.wait = self.runner.step()
         self._beat(started)
         now = time.time()
         if now - self.pruned_at >= PRUNE_EVERY:
             self.pruned_at = now
             searchlog.prune(self.db, self.inst.name, now - KEEP_HISTORY)
+
+    def _own(self) -> bool:
+        """True while this copy holds the lease; a copy that just took it writes a new row."""
+        if not self.ownership.ensure():
+            return False
+        if self.ownership.taken:
+            self.heartbeat.started()
+        return True
 
     def _beat(self, started: float, cycle: bool = True) -> None:
         status, error, counts, stats = self.runner.report()

@@ -65,7 +65,8 @@ class ArrManager:
         self.arr: Any = None
         self.backoff = RetryTimer(Backoff(base=1.0, cap=60.0, jitter=0.1))
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
-        self.pulse = Pulse(home.database, name)
+        self.database = ctx.database or home.database  # a path, or a PostgreSQL URL
+        self.pulse = Pulse(self.database, name)
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
         self.feed: FeedSource | None = None
@@ -74,7 +75,7 @@ class ArrManager:
         # One owner per instance, wherever copies run (qbarr.lease): only the holder acts
         # and writes the heartbeat row; another copy waits.
         lease = Lease(self.heartbeat.program, DEFAULT_LEASE_TIMEOUT)
-        self.ownership = Ownership(lease, db, connector(home.database))
+        self.ownership = Ownership(lease, db, connector(self.database))
 
     # -- config ---------------------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class ArrManager:
         if self.loop is not None:
             self.loop.configure(cfg, inst)
         if self.feed is None:
-            self.feed = FeedSource(self.db, self.home.database, self.home.run, cfg, inst.program)
+            self.feed = FeedSource(self.db, self.database, self.home.run, cfg, inst.program)
         else:
             self.feed.configure(cfg)
         log.info("config loaded: LoopInterval %ss", self.interval())

@@ -50,7 +50,7 @@ from qbarr.units import parse_duration, parse_size
 
 FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI")
 ARR_KINDS = ("radarr", "sonarr", "lidarr")
-SECRET_KEYS = frozenset({"password", "apikey", "token"})
+SECRET_KEYS = frozenset({"password", "apikey", "token", "database"})
 MASK = "********"
 ENV_PREFIX = "QBARR__"
 EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
@@ -635,4 +635,6 @@ def secrets_of(data: Mapping[str, Any]) -> list[str]:
             found += secrets_of(value)
         elif key.lower() in SECRET_KEYS and value:
             found.append(str(value))
+            if key.lower() == "database":  # a URL: its password alone may show in an error
+                found += [p for p in [urlsplit(str(value)).password] if p]
     return found

@@ -67,8 +67,13 @@ CACHE_KIB = 256
 class Database:
     """One SQLite connection in autocommit mode (we open every write transaction ourselves)."""
 
+    dialect = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def executemany(self, sql: str, params: Any) -> None:
+        self.conn.executemany(sql, params)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -85,7 +90,12 @@ class Database:
 
 
 def connect(path: str | Path) -> Database:
-    """Open the database with the pragmas every qbarr connection uses."""
+    """Open the database with the pragmas every qbarr connection uses. A PostgreSQL URL
+    (:mod:`qbarr.store`) opens a :class:`qbarr.pgstore.PgDatabase` instead."""
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from qbarr import pgstore
+
+        return pgstore.connect(path)  # type: ignore[return-value]
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
@@ -178,6 +188,11 @@ def open_migrated(path: str | Path) -> Database:
         SchemaTooNew: the file comes from a newer qbarr (it is left untouched).
     """
     db = connect(path)
+    if db.dialect == "postgresql":
+        from qbarr import pgstore
+
+        pgstore.migrate(db)  # type: ignore[arg-type]
+        return db
     try:
         refuse_newer(path, schema_version(db))
     except SchemaTooNew:
@@ -205,6 +220,8 @@ def check_file(path: str | Path) -> None:
     Raises:
         DatabaseUnusable: one line that names the file, the problem and what to do.
     """
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        return  # the server checks its own files
     path = Path(path)
     if not path.exists():
         return

@@ -35,15 +35,46 @@ from qbarr.schema import MIGRATIONS
 DIALECT = "postgresql"
 WRITE_LOCK = 0x71626172  # "qbar": the advisory lock every write transaction takes
 
-_PARAM = re.compile(r"""('(?:[^']|'')*')|(::)|(\?)|(?<![:\w]):([A-Za-z_]\w*)|(%)""")
+_PARAM = re.compile(
+    r"""('(?:[^']|'')*')|(::)|(\?)|(?<![:\w]):([A-Za-z_]\w*)|(%)|\b(LIKE|rowid)\b"""
+)
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
+_OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
+# SQLite's two-argument MAX()/MIN() are scalar: PostgreSQL calls them GREATEST()/LEAST()
+_SCALAR = re.compile(r"\b(MAX|MIN)\(\s*([\w.:]+)\s*,\s*([\w.:]+)\s*\)", re.IGNORECASE)
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
+_TABLE = re.compile(r"CREATE TABLE (\w+) \((.*)\)", re.DOTALL)
+
+
+def _tables() -> tuple[set[str], dict[str, list[str]]]:
+    """From the migrations: tables with an identity ``id``, and each table's primary key."""
+    identity: set[str] = set()
+    keys: dict[str, list[str]] = {}
+    for migration in MIGRATIONS:
+        for statement in migration:
+            m = _TABLE.search(statement)
+            if not m:
+                continue
+            name, body = m.group(1), m.group(2)
+            if re.search(r"\bid INTEGER PRIMARY KEY AUTOINCREMENT", body):
+                identity.add(name)
+            composite = re.search(r"PRIMARY KEY \(([^)]*)\)", body)
+            single = re.search(r"(\w+) \w+ PRIMARY KEY", body)
+            if composite:
+                keys[name] = [c.strip() for c in composite.group(1).split(",")]
+            elif single:
+                keys[name] = [single.group(1)]
+    return identity, keys
+
+
+IDENTITY_TABLES, PRIMARY_KEYS = _tables()
 
 
 def translate(sql: str) -> str:
     """A statement written for sqlite3 (qmark or named parameters) in psycopg's style."""
 
     def one(m: re.Match[str]) -> str:
-        literal, cast, qmark, name, percent = m.groups()
+        literal, cast, qmark, name, percent, word = m.groups()
         if literal:  # psycopg reads placeholders inside literals too: only % needs escaping
             return literal.replace("%", "%%")
         if cast:
@@ -52,12 +83,26 @@ def translate(sql: str) -> str:
             return "%s"
         if name:
             return f"%({name})s"
-        return "%%" if percent else m.group(0)
+        if percent:
+            return "%%"
+        # SQLite's LIKE ignores ASCII case, PostgreSQL's does not; rowid's twin is ctid
+        return "ILIKE" if word.upper() == "LIKE" else "ctid"
 
-    out = _PARAM.sub(one, sql)
+    out = _PARAM.sub(one, _SCALAR.sub(_scalar, sql))
     if _OR_IGNORE.match(out):
         out = _OR_IGNORE.sub("INSERT INTO", out).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+    replace = _OR_REPLACE.match(out)
+    if replace:
+        table, columns = replace.group(1), [c.strip() for c in replace.group(2).split(",")]
+        key = PRIMARY_KEYS[table]
+        sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        out = re.sub(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO", "INSERT INTO", out, flags=re.I)
+        out = f"{out.rstrip().rstrip(';')} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
     return out
+
+
+def _scalar(m: re.Match[str]) -> str:
+    return f"{'GREATEST' if m.group(1).upper() == 'MAX' else 'LEAST'}({m.group(2)}, {m.group(3)})"
 
 
 _DDL = [
@@ -89,8 +134,20 @@ class PgDatabase:
         self.conn = conn
 
     def execute(self, sql: str, params: Any = ()) -> Any:
+        statement = translate(sql)
+        insert = _INSERT.match(statement)
+        identity = insert is not None and insert.group(1) in IDENTITY_TABLES
+        if identity and "RETURNING" not in statement.upper():
+            statement += " RETURNING id"  # what sqlite3's cursor.lastrowid gives
         # always with parameters (maybe none): psycopg then turns every %% back into %
-        return self.conn.execute(translate(sql), params if params else ())
+        cursor = self.conn.execute(statement, params if params else ())
+        if identity:
+            return _Inserted(cursor)
+        return cursor
+
+    def executemany(self, sql: str, params: Any) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(translate(sql), params)
 
     def query(self, sql: str, params: Any = ()) -> Iterator[dict[str, Any]]:
         cursor = self.execute(sql, params)
@@ -100,6 +157,22 @@ class PgDatabase:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _Inserted:
+    """The cursor of an INSERT, with sqlite3's ``lastrowid`` (the new row's id)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        row = cursor.fetchone() if cursor.description else None
+        self.lastrowid = row[0] if row else None
+        self.rowcount = cursor.rowcount
+
+    def fetchone(self) -> Any:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
 
 
 def connect(url: str) -> PgDatabase:

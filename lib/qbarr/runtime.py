@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from qbarr import db as dbmod
-from qbarr import lifeline, storage
+from qbarr import lifeline, storage, store
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
 from qbarr.locks import FileLock
@@ -217,6 +217,7 @@ class Context:
     formatter: ScrubbingFormatter
     log: logging.Logger
     lock: FileLock | None = None
+    database: store.Location | None = None  # where open_database() found it
 
     def use_config(self, config: Config) -> None:
         """Apply the parts of config.ini every program honours: log level, secrets to scrub."""
@@ -251,8 +252,10 @@ def open_database(ctx: Context) -> dbmod.Database:
     """The database, migrated; a file this program must not use (damaged, not a database,
     from a newer qbarr) ends the program with one clear line and exit 78."""
     try:
-        return dbmod.open_migrated(ctx.home.database)
-    except dbmod.DatabaseUnusable as exc:
+        where = store.location(ctx.home)
+        ctx.database = where
+        return dbmod.open_migrated(where)
+    except (dbmod.DatabaseUnusable, store.BadLocation) as exc:
         problem = str(exc)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError):
@@ -309,7 +312,7 @@ class StorageWait:
             self.backoff.succeeded()
 
 
-def tolerate_storage(ctx: Context, write: Callable[[], None]) -> bool:
+def tolerate_storage(ctx: Context, write: Callable[[], object]) -> bool:
     """Run a start-up write (a heartbeat row); a full disk is logged, not a crash at start."""
     try:
         write()

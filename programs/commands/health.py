@@ -22,8 +22,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from qbarr import db as dbmod
+from qbarr import store
 from qbarr.config import Config
 from qbarr.paths import Home
 from qbarr.units import format_duration
@@ -56,10 +58,14 @@ def heartbeat_verdict(row: dict | None, timeout: float, now: float) -> tuple[boo
 
 
 def check_program(cfg: Config, home: Home, program: str) -> tuple[bool, str]:
-    if not home.database.exists():
-        return False, f"no database yet ({home.database})"
+    where = store.location(home)
+    if not store.is_postgresql(where) and not Path(where).exists():
+        return False, f"no database yet ({where})"
     timeout = float(cfg.settings["HeartbeatTimeout"])
-    db = dbmod.connect(home.database)
+    try:
+        db = dbmod.connect(where)
+    except ConnectionError as exc:
+        return False, str(exc)
     try:
         found = dbmod.rows(
             db,

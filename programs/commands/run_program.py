@@ -23,7 +23,7 @@ import os
 import sys
 
 from qbarr import db as dbmod
-from qbarr import privileges
+from qbarr import privileges, store
 from qbarr.config import Config
 from qbarr.paths import Home
 from qbarr.render import arr_programs, search_programs
@@ -85,9 +85,10 @@ def run(args: argparse.Namespace, home: Home) -> int:
         return fail(str(exc))
     home.ensure()
     try:
-        dbmod.check_file(home.database)
-        dbmod.open_migrated(home.database).close()
-    except dbmod.DatabaseUnusable as exc:
+        where = store.location(home)
+        dbmod.check_file(where)
+        dbmod.open_migrated(where).close()
+    except (dbmod.DatabaseUnusable, store.BadLocation, ConnectionError) as exc:
         return fail(str(exc))
     if args.dry_run:
         print(" ".join(argv))

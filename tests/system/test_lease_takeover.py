@@ -60,7 +60,7 @@ def completing(rnd: random.Random, count: int, seconds: tuple[float, float]) -> 
 HOLDS = f"{PROGRAM}: this copy holds the lease"
 
 
-def lease_row(db_path: Path) -> dict | None:
+def lease_row(db_path: Path | str) -> dict | None:
     db = dbmod.connect(db_path)
     try:
         found = dbmod.rows(
@@ -71,7 +71,7 @@ def lease_row(db_path: Path) -> dict | None:
         db.close()
 
 
-def unfinished(db_path: Path) -> list[dict]:
+def unfinished(db_path: Path | str) -> list[dict]:
     db = dbmod.connect(db_path)
     try:
         return dbmod.rows(db, "SELECT id FROM actions WHERE status NOT IN ('done', 'skipped')")
@@ -101,23 +101,37 @@ def contained(proc: subprocess.Popen[bytes]) -> psutil.Process:
     )
 
 
-def two_hosts(qbt_url: str, arr_url: str) -> tuple[Home, Home]:
+def two_hosts(qbt_url: str, arr_url: str, database: str = "") -> tuple[Home, Home]:
+    """Two data dirs sharing one database: a PostgreSQL URL, else one SQLite file (the
+    second data dir's qbarr.db is a symlink to the first one's)."""
     a, b = short_home(), short_home()
     inst = Inst(INSTANCE, CATEGORY, url=arr_url)
-    text = manager_config(qbt_url, [inst], {"LeaseTimeout": f"{LEASE_TIMEOUT:g}s"})
+    settings = {"LeaseTimeout": f"{LEASE_TIMEOUT:g}s"}
+    if database:
+        settings["Database"] = database
+    text = manager_config(qbt_url, [inst], settings)
     for home in (a, b):
         home.root.mkdir(parents=True, exist_ok=True)
         home.config.write_text(text)
-    dbmod.open_migrated(a.database).close()
-    b.database.symlink_to(a.database)  # SQLite follows it: one database, its WAL beside it
+    if not database:
+        dbmod.open_migrated(a.database).close()
+        b.database.symlink_to(a.database)  # SQLite follows it: one database, its WAL beside it
     return a, b
 
 
-def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_one_copy_acts_and_the_other_takes_over_after_sigkill(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
     rnd = random.Random(20261201)
+    url = ""
+    if engine == "postgresql":
+        url = request.getfixturevalue("pg_cluster").create_database("takeover")
     with world(tmp_path, [CATEGORY]) as (qbt, arrs):
         arr = arrs[CATEGORY]
-        a, b = two_hosts(qbt.url, arr.url)
+        a, b = two_hosts(qbt.url, arr.url, url)
+        target = url or a.database
+        dbmod.open_migrated(target).close()
         first = completing(rnd, 8, (1, 4))
         qbt.control("POST", "/sim/torrents", first)
         logs = {a: tmp_path / "host-a.log", b: tmp_path / "host-b.log"}
@@ -140,7 +154,7 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
                 context=both_logs,
             )
             waiter = b if holder is a else a
-            row = lease_row(a.database)
+            row = lease_row(target)
             assert row is not None and row["pid"] == 1  # PID 1 of its namespace
             wait_for(
                 lambda: says(waiter, f"held by host {row['host']}, pid 1"),
@@ -173,7 +187,7 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
             killed_at = time.monotonic()
             procs[holder].wait(timeout=30)
             wait_for(
-                lambda: (lease_row(a.database) or {}).get("holder") != row["holder"],
+                lambda: (lease_row(target) or {}).get("holder") != row["holder"],
                 LEASE_TIMEOUT * 10,
                 0.05,
                 "the waiting copy taking over",
@@ -181,7 +195,7 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
             )
             takeover = time.monotonic() - killed_at
             print(f"takeover {takeover:.2f} s after SIGKILL (LeaseTimeout {LEASE_TIMEOUT:g} s)")
-            assert lease_row(a.database)["fence"] == row["fence"] + 1
+            assert lease_row(target)["fence"] == row["fence"] + 1
             wait_for(lambda: says(waiter, HOLDS), 30, 0.2, "the new holder saying so")
             wait_for(
                 lambda: all(scans_by_hash(arr)[h] >= 1 for h in hashes),
@@ -191,7 +205,7 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
                 context=both_logs,
             )
             wait_for(
-                lambda: not unfinished(a.database),
+                lambda: not unfinished(target),
                 60,
                 0.5,
                 "every action finished",
@@ -200,6 +214,8 @@ def test_one_copy_acts_and_the_other_takes_over_after_sigkill(tmp_path: Path) ->
             scans = scans_by_hash(arr)
             repeated = {h: scans[h] for h in hashes if scans[h] != 1}
             assert not repeated, f"imported more than once: {repeated}"
+            for log in logs.values():  # every statement ran on this engine, nothing crashed
+                assert "Traceback" not in log.read_text(errors="replace"), both_logs()
         finally:
             for proc in procs.values():
                 stop(proc)

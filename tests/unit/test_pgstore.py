@@ -28,7 +28,7 @@ from qbarr.schema import MIGRATIONS
     ],
 )
 def test_statements_are_translated(sqlite: str, postgresql: str | None) -> None:
-    expected = postgresql or "SELECT '?', ':x', x::text FROM t WHERE y LIKE 'a%%'"
+    expected = postgresql or "SELECT '?', ':x', x::text FROM t WHERE y ILIKE 'a%%'"
     assert pgstore.translate(sqlite) == expected
 
 
@@ -122,3 +122,37 @@ def test_concurrent_writers_queue_instead_of_failing(pg_cluster) -> None:
         assert seqs == list(range(1, 301))
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "postgresql"),
+    [
+        (
+            "UPDATE s SET last_at = MAX(last_at, excluded.last_at), n = MAX(n)",
+            "UPDATE s SET last_at = GREATEST(last_at, excluded.last_at), n = MAX(n)",
+        ),
+        ("SELECT * FROM t WHERE name LIKE ?", "SELECT * FROM t WHERE name ILIKE %s"),
+        ("DELETE FROM t WHERE rowid IN (SELECT rowid FROM t)", None),
+        (
+            "INSERT OR REPLACE INTO media_probes (fingerprint, size, ok, probed_at) "
+            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO media_probes (fingerprint, size, ok, probed_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (fingerprint, size) DO UPDATE SET ok = excluded.ok, "
+            "probed_at = excluded.probed_at",
+        ),
+    ],
+)
+def test_sqlite_idioms_are_translated(sqlite: str, postgresql: str | None) -> None:
+    expected = postgresql or "DELETE FROM t WHERE ctid IN (SELECT ctid FROM t)"
+    assert pgstore.translate(sqlite) == expected
+
+
+def test_inserts_give_the_new_rows_id_as_sqlite_does(engine_db) -> None:
+    with dbmod.write_txn(engine_db):
+        first = engine_db.execute(
+            "INSERT INTO crashes (program, event, at) VALUES (?, ?, ?)", ("arr-x", "exited", 1.0)
+        ).lastrowid
+        second = engine_db.execute(
+            "INSERT INTO crashes (program, event, at) VALUES (?, ?, ?)", ("arr-x", "fatal", 2.0)
+        ).lastrowid
+    assert isinstance(first, int) and second == first + 1

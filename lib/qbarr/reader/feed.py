@@ -99,14 +99,14 @@ def publish(
         seq = int(db.execute("SELECT seq FROM qbt_feed WHERE client = ?", (client,)).fetchone()[0])
         if pub.changed or gone:
             seq += 1
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO qbt_torrents (client, hash, seq, category, content_path, data) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client, hash) DO UPDATE SET "
                 "seq = excluded.seq, category = excluded.category, "
                 "content_path = excluded.content_path, data = excluded.data",
                 [(client, h, seq, cat, path, text) for h, (text, cat, path) in pub.changed.items()],
             )
-            db.conn.executemany(
+            db.executemany(
                 "UPDATE qbt_torrents SET seq = ?, data = NULL WHERE client = ? AND hash = ? "
                 "AND data IS NOT NULL",
                 [(seq, client, h) for h in gone],
