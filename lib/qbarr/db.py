@@ -150,9 +150,32 @@ def write_txn(db: Database, retries: int = 3) -> Iterator[Database]:
         raise
 
 
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that may mean "the database cannot be written now" (for
+    ``except``; :func:`is_storage_error` then tells): SQLite's, and psycopg's once loaded."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return (sqlite3.OperationalError,)
+    return (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+def is_server_error(exc: BaseException) -> bool:
+    """True when a PostgreSQL server cannot be reached (down, restarting, network): a state to
+    wait in, like a full disk; the connection reconnects at its next use (qbarr.pgstore)."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
 def is_storage_error(exc: BaseException) -> bool:
     """True for SQLite's "database or disk is full" and "disk I/O error" (a full disk shows
-    as either): a state to wait in until space returns, not a bug."""
+    as either), and for a PostgreSQL server out of reach: a state to wait in until it passes,
+    not a bug."""
+    if is_server_error(exc):
+        return True
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     code = getattr(exc, "sqlite_errorcode", None)

@@ -130,8 +130,17 @@ class PgDatabase:
 
     dialect = DIALECT
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+    def __init__(self, conn: Any, url: str = "") -> None:
+        self._conn = conn
+        self.url = url
+
+    @property
+    def conn(self) -> Any:
+        """The connection, opened again when the last one broke (a server restart, the
+        network): the caller saw the error once (a waiting state) and just tries again."""
+        if (self._conn.closed or self._conn.broken) and self.url:
+            self._conn = _open(self.url)
+        return self._conn
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         statement = translate(sql)
@@ -156,7 +165,7 @@ class PgDatabase:
             yield dict(zip(names, row, strict=True))
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
 
 class _Inserted:
@@ -180,10 +189,15 @@ def connect(url: str) -> PgDatabase:
     import psycopg
 
     try:
-        conn = psycopg.connect(url, autocommit=True)
-    except psycopg.Error as exc:
+        return PgDatabase(_open(url), url)
+    except psycopg.OperationalError as exc:
         raise ConnectionError(f"PostgreSQL: {masked(str(exc), url)}") from None
-    return PgDatabase(conn)
+
+
+def _open(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=10)
 
 
 def masked(text: str, url: str) -> str:

@@ -286,6 +286,16 @@ class StorageWait:
     def failed(self, exc: BaseException) -> float:
         """Record a failed write; returns the seconds to wait before the next try."""
         now = self.clock()
+        if dbmod.is_server_error(exc):
+            if self.since is None or now - self.reminded >= self.REMIND_EVERY:
+                self.ctx.log.error(
+                    "the database cannot be reached: %s; waiting, nothing is lost: the cycle is "
+                    "retried when it answers",
+                    self.ctx.scrub(str(exc)),
+                )
+                self.since = self.since if self.since is not None else now
+                self.reminded = now
+            return self.backoff.failed()
         if self.since is None or now - self.reminded >= self.REMIND_EVERY:
             where = self.ctx.home.root
             found = storage.space(where)
@@ -316,7 +326,7 @@ def tolerate_storage(ctx: Context, write: Callable[[], object]) -> bool:
     """Run a start-up write (a heartbeat row); a full disk is logged, not a crash at start."""
     try:
         write()
-    except sqlite3.OperationalError as exc:
+    except dbmod.unavailable_errors() as exc:
         if not dbmod.is_storage_error(exc):
             raise
         ctx.log.error("qbarr.db cannot be written (%s): going on, the loop will retry", exc)
@@ -349,7 +359,7 @@ def run_loop(
                     ctx.log.info("SIGHUP: reloading config.ini")
                     reload()
                 step()
-            except sqlite3.OperationalError as exc:
+            except dbmod.unavailable_errors() as exc:
                 if not dbmod.is_storage_error(exc):
                     raise
                 delay = waiting.failed(exc)

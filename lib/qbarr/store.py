@@ -19,7 +19,7 @@ from configobj import ConfigObj
 from qbarr.config import ConfigError, apply_env_overrides, read_raw
 from qbarr.paths import Home
 
-SQLITE_PREFIX = "sqlite://"
+SQLITE_PREFIX = "sqlite:///"  # then the absolute path: sqlite:////srv/qbarr.db
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 Location = str | Path

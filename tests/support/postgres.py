@@ -94,17 +94,31 @@ class PgCluster:
         with (self.data / "pg_hba.conf").open("a") as hba:
             for network in trust:
                 hba.write(f"host all all {network} trust\n")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after :meth:`halt`)."""
         options = (
             f"-k {self.socket_dir} -c listen_addresses='{self.listen}' -p {self.port} "
-            "-c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
         )
         subprocess.run(
-            [*run, str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options]
+            [*_as_server_user(), str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options]
             + ["-l", str(self.root / "server.log"), "-w", "-t", str(START_TIMEOUT), "start"],
             check=True,
             capture_output=True,
             timeout=START_TIMEOUT + 10,
+        )
+
+    def halt(self) -> None:
+        """Stop the server, keeping the cluster (a database server that went away)."""
+        subprocess.run(
+            [*_as_server_user(), str(self.bin / "pg_ctl"), "-D", str(self.data)]
+            + ["-m", "fast", "-w", "-t", "30", "stop"],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
 
     def url(self, database: str = "postgres", host: str = "") -> str:

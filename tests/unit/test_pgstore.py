@@ -156,3 +156,54 @@ def test_inserts_give_the_new_rows_id_as_sqlite_does(engine_db) -> None:
             "INSERT INTO crashes (program, event, at) VALUES (?, ?, ?)", ("arr-x", "fatal", 2.0)
         ).lastrowid
     assert isinstance(first, int) and second == first + 1
+
+
+def test_the_database_password_is_a_secret_everywhere() -> None:
+    from qbarr.config import masked, secrets_of
+    from qbarr.runtime import ScrubbingFormatter
+
+    data = {"Settings": {"Database": "postgresql://qbarr:pw-77aa-secret@db.lan/qbarr"}}
+    assert masked(data)["Settings"]["Database"] == "********"
+    fmt = ScrubbingFormatter("arr-x")
+    fmt.set_secrets(secrets_of(data))
+    line = fmt.scrub('connection failed: password authentication failed ("pw-77aa-secret")')
+    assert "pw-77aa-secret" not in line and "********" in line
+
+
+def test_the_setting_names_the_database(tmp_path: Path) -> None:
+    from qbarr import store
+    from qbarr.paths import Home
+
+    home = Home(tmp_path)
+    assert store.location(home, env={}) == home.database  # no config.ini yet: the default
+    (tmp_path / "config.ini").write_text("[Settings]\nDatabase = sqlite:////srv/q/qbarr.db\n")
+    assert store.location(home, env={}) == Path("/srv/q/qbarr.db")
+    url = "postgresql://qbarr:pw@db.lan/qbarr"
+    assert store.location(home, env={"QBARR__SETTINGS__DATABASE": url}) == url
+    assert store.describe(url) == "postgresql://qbarr:********@db.lan/qbarr"
+    with pytest.raises(store.BadLocation, match="postgresql://"):
+        store.location(home, env={"QBARR__SETTINGS__DATABASE": "mysql://x"})
+
+
+def test_a_server_that_goes_away_is_a_waiting_state_and_reconnected() -> None:
+    """The error the programs wait in (like a full disk), then the same PgDatabase works again
+    once the server is back: no program restart needed."""
+    from tests.support.postgres import PgCluster
+
+    cluster = PgCluster.start()
+    try:
+        db = pgstore.connect(cluster.url())
+        try:
+            pgstore.migrate(db)
+            cluster.halt()
+            with pytest.raises(dbmod.unavailable_errors()) as caught, dbmod.write_txn(db):
+                db.execute("INSERT INTO crashes (program, event, at) VALUES ('a', 'b', 1)")
+            assert dbmod.is_storage_error(caught.value)
+            cluster.resume()
+            with dbmod.write_txn(db):
+                db.execute("INSERT INTO crashes (program, event, at) VALUES ('a', 'b', 1)")
+            assert dbmod.rows(db, "SELECT COUNT(*) AS n FROM crashes") == [{"n": 1}]
+        finally:
+            db.close()
+    finally:
+        cluster.stop()
