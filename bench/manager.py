@@ -3,6 +3,7 @@
 
     python bench/manager.py [--quick] [--sizes 1000,10000] [--cycles 20] [--complete 100]
                             [--loop 2s] [--warmup-max 600] [--out bench/results/manager.json]
+                            [--postgresql]
 
 For each size: a qBittorrent simulator with N torrents in the ``radarr`` category (seeded mix:
 90 % seeding, 5 % downloading, 3 % stalled, 2 % paused; added over the last week) and a Radarr
@@ -137,8 +138,9 @@ class Run:
         sims = time.monotonic() - t0
         home = self.workdir / "home"
         home.mkdir()
+        database = f"Database = {DATABASE_URL}\n" if DATABASE_URL else ""
         (home / "config.ini").write_text(
-            f"[Settings]\nLoopInterval = {self.loop}\n"
+            f"[Settings]\nLoopInterval = {self.loop}\n{database}"
             f"[qBittorrent]\nURL = {self.qbt.url}\nUsername = {USER}\n"
             f"Password = {PASSWORD}\nTimeout = 60s\n[WebUI]\nToken = bench-token-abcdefgh\n"
             f"[{INSTANCE}]\nURL = {self.arr.url}\nAPIKey = {KEY}\n"
@@ -153,9 +155,9 @@ class Run:
                 env=env,
             )
         t1 = time.monotonic()
-        self.db_path = home / "qbarr.db"
+        self.db_path: Path | str = DATABASE_URL or home / "qbarr.db"
         wait(
-            lambda: self.db_path.exists() and self.beat().get("cycles", 0) >= 1,
+            lambda: self.db_exists() and self.beat().get("cycles", 0) >= 1,
             "the first cycle",
             600,
         )
@@ -182,6 +184,13 @@ class Run:
 
     # -- reads ------------------------------------------------------------------------------
 
+    def db_exists(self) -> bool:
+        if isinstance(self.db_path, str):  # PostgreSQL: once the manager made the schema
+            return bool(
+                self.query("SELECT to_regclass('instances') IS NOT NULL AS made")[0]["made"]
+            )
+        return self.db_path.exists()
+
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         if self.db is None:
             self.db = connect(self.db_path)
@@ -193,7 +202,7 @@ class Run:
                 "SELECT cycles, cycle_s, stats, status, last_error FROM instances WHERE name = ?",
                 (INSTANCE,),
             )
-            if self.db_path.exists()
+            if self.db_exists()
             else []
         )
         if not found:
@@ -355,6 +364,9 @@ def _count(arr: Any, h: str) -> int:
     return sum(1 for c in commands if str(c["body"].get("downloadClientId", "")).lower() == h)
 
 
+DATABASE_URL = ""  # --postgresql: the manager's database (else qbarr.db in its data dir)
+
+
 def bench_size(size: int, args: argparse.Namespace, rnd: random.Random) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"qbm{size}-", dir="/tmp"))
     run = Run(size, args.loop, workdir)
@@ -455,6 +467,11 @@ def main() -> int:
     p.add_argument(
         "--warmup-max", type=float, default=600.0, help="give up warming up after this many seconds"
     )
+    p.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="the manager's database in a throwaway PostgreSQL cluster (Debian's postgresql)",
+    )
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--keep", action="store_true", help="keep the work dirs (logs, database)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "manager.json")
@@ -466,7 +483,21 @@ def main() -> int:
     args.loop = parse_duration(args.loop)
     rnd = random.Random(args.seed)
     started = time.monotonic()
-    results = [bench_size(int(n), args, rnd) for n in args.sizes.split(",") if n.strip()]
+    cluster = None
+    if args.postgresql:
+        global DATABASE_URL
+        from tests.support.postgres import PgCluster
+
+        cluster = PgCluster.start()
+    try:
+        results = []
+        for n in (n for n in args.sizes.split(",") if n.strip()):
+            if cluster is not None:
+                DATABASE_URL = cluster.create_database(f"bench{n}")
+            results.append(bench_size(int(n), args, rnd))
+    finally:
+        if cluster is not None:
+            cluster.stop()
     print()
     print(table(results))
     out = {
@@ -478,6 +509,7 @@ def main() -> int:
             "platform": platform.platform(),
         },
         "mix": MIX,
+        "database": "postgresql" if args.postgresql else "sqlite",
         "cycles_per_phase": args.cycles,
         "wall_s": round(time.monotonic() - started, 1),
         "results": results,

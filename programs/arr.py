@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     db = runtime.open_database(ctx)
     manager = ArrManager(ctx, home, args.instance, db)
-    runtime.tolerate_storage(ctx, manager.heartbeat.started)
+    # The heartbeat row is written once this copy holds the instance's lease (its first step).
     runtime.tolerate_storage(ctx, manager.load_config)
     if manager.instance is not None:
         runtime.set_title(f"{COMMAND} {manager.instance.name}")

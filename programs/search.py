@@ -33,6 +33,7 @@ from qbarr import runtime, searchlog
 from qbarr.arr import make_client
 from qbarr.config import Config, ConfigError, Instance
 from qbarr.heartbeat import Heartbeat, Pulse
+from qbarr.lease import Lease, Ownership, connector, poll_interval
 from qbarr.paths import Home, resolve_home
 from qbarr.search.runner import SearchRunner
 from qbarr.search.settings import RequestSettings, SearchSettings, settings_for
@@ -70,16 +71,23 @@ class SearchProgram:
             _sources_for(settings),
             dry_run=bool(cfg.settings["DryRun"]),
             backoff_cap=float(cfg.settings["RetryBackoffMax"]),
-            should_stop=lambda: ctx.signals.stop_requested,
+            # between two sends: a stop, or a lease this copy can no longer trust (fencing)
+            should_stop=lambda: ctx.signals.stop_requested or not self.ownership.lease.valid(),
             max_sleep=_max_sleep(cfg),
             progress=self._progress,
         )
         self.heartbeat = Heartbeat(
             db, row_name(inst.name), program=f"search-{inst.slug}", kind=SEARCH_KIND
         )
-        runtime.tolerate_storage(ctx, self.heartbeat.started)
+        # One copy searches, wherever copies run (qbarr.lease); the heartbeat row is the
+        # holder's, written when this copy takes the lease (its first step, normally).
+        lease = Lease(f"search-{inst.slug}", float(cfg.settings["LeaseTimeout"]))
+        self.ownership = Ownership(lease, db, connector(ctx.database or home.database))
+        runtime.tolerate_storage(ctx, self._own)  # the row at once when nobody else holds it
         # Alive while a step waits on a slow Arr (within the call's limit): see qbarr.heartbeat.
-        self.pulse = Pulse(home.database, row_name(inst.name), period=_max_sleep(cfg))
+        self.pulse = Pulse(
+            ctx.database or home.database, row_name(inst.name), period=_max_sleep(cfg)
+        )
         self.pulse.watch([self.runner.arr.peer])
         self.pulse.start()
         self.reload_error: str | None = None
@@ -93,12 +101,22 @@ class SearchProgram:
         started = self.step_started = time.monotonic()
         if runtime.debug_trigger(self.home, "hang", f"search-{self.inst.slug}"):
             runtime.hang_forever(f"debug/hang-search-{self.inst.slug} exists")
+        if not self._own():
+            return  # another copy searches; interval() polls for its lease
         self.wait = self.runner.step()
         self._beat(started)
         now = time.time()
         if now - self.pruned_at >= PRUNE_EVERY:
             self.pruned_at = now
             searchlog.prune(self.db, self.inst.name, now - KEEP_HISTORY)
+
+    def _own(self) -> bool:
+        """True while this copy holds the lease; a copy that just took it writes a new row."""
+        if not self.ownership.ensure():
+            return False
+        if self.ownership.taken:
+            self.heartbeat.started()
+        return True
 
     def _beat(self, started: float, cycle: bool = True) -> None:
         status, error, counts, stats = self.runner.report()
@@ -125,6 +143,8 @@ class SearchProgram:
             self._beat(self.step_started, cycle=False)
 
     def interval(self) -> float:
+        if not self.ownership.holding:
+            return poll_interval(self.ownership.lease.timeout, self.runner.max_sleep)
         return self.wait
 
     def reload(self) -> None:
@@ -163,6 +183,7 @@ class SearchProgram:
         self.pulse.watch([self.runner.arr.peer])
         self.cfg, self.inst, self.reload_error = cfg, inst, None
         self.ctx.use_config(cfg, inst)
+        self.ownership.lease.timeout = float(cfg.settings["LeaseTimeout"])
         log.info("settings reloaded: %s", _describe(settings))
 
     def _reload_failed(self, message: str) -> None:
@@ -175,7 +196,9 @@ class SearchProgram:
         self.runner.arr.close()
         for source in self.runner.sources.values():
             source.close()
-        self.heartbeat.stopped()
+        if self.ownership.holding:  # a waiting copy never touches the holder's row
+            self.heartbeat.stopped()
+        self.ownership.release()
 
 
 def _max_sleep(cfg: Config) -> float:

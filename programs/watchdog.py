@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 
 from qbarr import config as configmod
 from qbarr import heartbeat, retention, runtime, storage
-from qbarr.db import is_storage_error, write_txn
+from qbarr.db import is_storage_error, unavailable_errors, write_txn
 from qbarr.paths import Home, resolve_home
 from qbarr.supervision import SupervisionError, Supervisor, SupervisorFault
 from qbarr.watchdog import Action, Policy, StateEvent
@@ -133,7 +133,7 @@ class Watchdog:
                         "updated_at = excluded.updated_at",
                         (str(os.getpid()), time.time()),
                     )
-            except sqlite3.OperationalError as exc:
+            except unavailable_errors() as exc:
                 if not is_storage_error(exc):
                     raise
                 why = f"qbarr.db cannot be written: {exc}"
@@ -209,7 +209,7 @@ class Watchdog:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (program, action.event, action.pid, action.from_state, detail, time.time()),
                 )
-        except sqlite3.OperationalError as exc:
+        except unavailable_errors() as exc:
             if not is_storage_error(exc):
                 raise
             log.error("could not record %s %s in qbarr.db: %s", action.event, action.target, exc)

@@ -29,7 +29,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr import lifeline, niceness
+from qbarr import lifeline, niceness, store
 from qbarr.config import ConfigError
 from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
@@ -90,7 +90,7 @@ def load_checked(home: Home) -> qconfig.Config:
     """Load config.ini with the suite's checks; migrate the database (cheap when current)."""
     cfg = qconfig.load(home.config, suite=True)
     home.root.mkdir(parents=True, exist_ok=True)
-    qdb.open_migrated(home.database).conn.close()
+    qdb.open_migrated(store.location(home)).close()
     return cfg
 
 

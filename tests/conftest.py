@@ -65,3 +65,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every tool is installed: {reason}"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # type: ignore[no-untyped-def]
+    """One throwaway PostgreSQL cluster per test session (tests/support/postgres.py), started
+    only when a test asks for it; each test makes its own database in it."""
+    from tests.support.postgres import PgCluster
+
+    cluster = PgCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+_PG_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A migrated, empty qbarr database on each engine: the SQLite file of the data dir, then
+    a new database in the session's PostgreSQL cluster."""
+    from qbarr import db as dbmod
+
+    if request.param == "sqlite":
+        database = dbmod.open_migrated(tmp_path / "qbarr.db")
+    else:
+        from qbarr import pgstore
+
+        cluster = request.getfixturevalue("pg_cluster")
+        database = pgstore.connect(cluster.create_database(f"t{next(_PG_DATABASES)}"))
+        pgstore.migrate(database)
+    try:
+        yield database
+    finally:
+        database.close()

@@ -34,12 +34,14 @@ from qbarr.arr import ArrError, make_client
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import Config, ConfigError, Instance
 from qbarr.heartbeat import Heartbeat, Pulse
+from qbarr.lease import Lease, LeaseLost, Ownership, connector, poll_interval
 from qbarr.manager import CycleReport, TorrentLoop
 from qbarr.paths import Home
 from qbarr.qbittorrent import QbtClient, QbtError
 from qbarr.reader import FeedSource, FeedStale
 
 DEFAULT_INTERVAL = 2.0
+DEFAULT_LEASE_TIMEOUT = 30.0  # until config.ini is read ([Settings] LeaseTimeout)
 log = logging.getLogger("qbarr-arr")
 
 
@@ -63,12 +65,17 @@ class ArrManager:
         self.arr: Any = None
         self.backoff = RetryTimer(Backoff(base=1.0, cap=60.0, jitter=0.1))
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
-        self.pulse = Pulse(home.database, name)
+        self.database = ctx.database or home.database  # a path, or a PostgreSQL URL
+        self.pulse = Pulse(self.database, name)
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
         self.feed: FeedSource | None = None
         self.feed_failed = False  # the last step found the reader's snapshot stale
         self.report = CycleReport()
+        # One owner per instance, wherever copies run (qbarr.lease): only the holder acts
+        # and writes the heartbeat row; another copy waits.
+        lease = Lease(self.heartbeat.program, DEFAULT_LEASE_TIMEOUT)
+        self.ownership = Ownership(lease, db, connector(self.database))
 
     # -- config ---------------------------------------------------------------------------
 
@@ -88,6 +95,7 @@ class ArrManager:
         self.ctx.use_config(cfg, inst)
         self.backoff.set_cap(float(cfg.settings["RetryBackoffMax"]))
         self.pulse.period = pulse_period(cfg)
+        self.ownership.lease.timeout = float(cfg.settings["LeaseTimeout"])
         self._adopt_identity(inst)
         if old is not None and self._endpoints(old, cfg) != self._endpoints(inst, cfg):
             log.info("connection settings changed: new clients")
@@ -102,7 +110,7 @@ class ArrManager:
             self.feed = None
         if self.feed is None:
             self.feed = FeedSource(
-                self.db, self.home.database, self.home.run, cfg, inst.program, client=inst.client
+                self.db, self.database, self.home.run, cfg, inst.program, client=inst.client
             )
         else:
             self.feed.configure(cfg)
@@ -123,7 +131,8 @@ class ArrManager:
             self.heartbeat.name, self.heartbeat.kind = inst.name, inst.kind
             self.heartbeat.program = inst.program
             self.pulse.name = inst.name
-            self.heartbeat.started()
+            if self.ownership.holding:  # else the row is the holder's; written on takeover
+                self.heartbeat.started()
 
     def _endpoints(self, inst: Instance, cfg: Config) -> tuple[Any, ...]:
         q = cfg.data.get(inst.client) or {}  # an old instance's client may be gone
@@ -137,9 +146,12 @@ class ArrManager:
         )
 
     def interval(self) -> float:
-        if self.config is None:
-            return DEFAULT_INTERVAL
-        return float(self.config.settings["LoopInterval"])
+        loop = (
+            DEFAULT_INTERVAL if self.config is None else float(self.config.settings["LoopInterval"])
+        )
+        if not self.ownership.holding:  # waiting for the lease: poll often enough to take over
+            return poll_interval(self.ownership.lease.timeout, loop)
+        return loop
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -165,6 +177,7 @@ class ArrManager:
             raise
         self.qbt, self.arr = qbt, arr
         self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr, source=self.feed)
+        self.loop.journal.fence = self.ownership.lease.check
         self.pulse.watch([qbt.peer, arr.peer])
         self.pulse.start()
 
@@ -212,6 +225,8 @@ class ArrManager:
             self.home, "hang", self.instance.slug
         ):
             runtime.hang_forever(f"debug/hang-{self.instance.slug} exists")
+        if not self._own(started):
+            return
         if self.config_error is not None and self.backoff.ready():
             self.load_config()
             if self.config_error is not None:
@@ -230,6 +245,11 @@ class ArrManager:
             if not self.connected:
                 self.connect()
             self.tick()
+        except LeaseLost as exc:  # fencing: another copy may act now; this one must not
+            log.error("%s: this copy stops acting", exc)
+            self.ownership.lost()
+            self.disconnect()
+            return
         except FeedStale as exc:  # waiting for the reader: nothing to reconnect or back off
             message = self.ctx.scrub(str(exc))
             log.warning("%s", message)
@@ -252,6 +272,20 @@ class ArrManager:
         arr = self.arr.peer.as_dict()
         error = self.ctx.scrub(arr["error"]) if arr["error"] else None
         self._beat("arr-down", error, started, error_at=arr["error_at"])
+
+    def _own(self, started: float) -> bool:
+        """True when this copy holds the instance's lease (and may act); a copy that just took
+        it over starts afresh: a new heartbeat row, the journal read again."""
+        if not self.ownership.ensure():
+            if self.connected:  # it held the lease before: let go of everything
+                self.disconnect()
+            if self.feed is not None:
+                self.feed.close()  # the reader too: the holder's process runs it
+            return False
+        if self.ownership.taken:
+            self.disconnect()
+            self.heartbeat.started()
+        return True
 
     def _retry_in(self) -> float:
         """Seconds until the next try: the first tick of the loop (every LoopInterval) at or
@@ -320,7 +354,9 @@ class ArrManager:
         self.disconnect()
         if self.feed is not None:
             self.feed.close()
-        try:
-            self.heartbeat.stopped()
-        except Exception:
-            log.warning("could not record the stop in the database", exc_info=True)
+        if self.ownership.holding:  # a waiting copy never touches the holder's row
+            try:
+                self.heartbeat.stopped()
+            except Exception:
+                log.warning("could not record the stop in the database", exc_info=True)
+        self.ownership.release()

@@ -52,8 +52,9 @@ from qbarr.units import parse_duration, parse_size
 
 FIXED_SECTIONS = ("Settings", "qBittorrent", "WebUI", "Notifications")
 ARR_KINDS = ("radarr", "sonarr", "lidarr")
-# [Notifications] URLs: Apprise URLs carry tokens and passwords in them
-SECRET_KEYS = frozenset({"password", "apikey", "token", "urls"})
+# [Notifications] URLs: Apprise URLs carry tokens and passwords in them; [Settings] Database:
+# a PostgreSQL URL may carry its password
+SECRET_KEYS = frozenset({"password", "apikey", "token", "urls", "database"})
 MASK = "********"
 ENV_PREFIX = "QBARR__"
 EX_CONFIG = 78  # sysexits.h EX_CONFIG: what `qbarr run` / `qbarr check` exit with on a bad file
@@ -732,6 +733,8 @@ def secrets_of(data: Mapping[str, Any]) -> list[str]:
                 found += _url_secrets(str(item))
         elif key.lower() in SECRET_KEYS and value:
             found.append(str(value))
+            if key.lower() == "database":  # a URL: its password alone may show in an error
+                found += [p for p in [urlsplit(str(value)).password] if p]
     return found
 
 

@@ -67,8 +67,13 @@ CACHE_KIB = 256
 class Database:
     """One SQLite connection in autocommit mode (we open every write transaction ourselves)."""
 
+    dialect = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def executemany(self, sql: str, params: Any) -> None:
+        self.conn.executemany(sql, params)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -85,7 +90,12 @@ class Database:
 
 
 def connect(path: str | Path) -> Database:
-    """Open the database with the pragmas every qbarr connection uses."""
+    """Open the database with the pragmas every qbarr connection uses. A PostgreSQL URL
+    (:mod:`qbarr.store`) opens a :class:`qbarr.pgstore.PgDatabase` instead."""
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from qbarr import pgstore
+
+        return pgstore.connect(path)  # type: ignore[return-value]
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
@@ -108,8 +118,15 @@ def write_txn(db: Database, retries: int = 3) -> Iterator[Database]:
 
     The BEGIN itself is retried a few times with jitter if even the 30 s busy timeout
     expires (a rare pathological storm); the body is never re-run. No network call may
-    happen inside the block.
+    happen inside the block. A PostgreSQL connection (:mod:`qbarr.pgstore`) takes its own
+    path: one advisory lock where SQLite takes its write lock.
     """
+    if getattr(db, "dialect", None) == "postgresql":
+        from qbarr import pgstore
+
+        with pgstore.write_txn(db) as pg:  # type: ignore[arg-type]
+            yield pg
+        return
     for attempt in range(retries):
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -133,9 +150,32 @@ def write_txn(db: Database, retries: int = 3) -> Iterator[Database]:
         raise
 
 
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that may mean "the database cannot be written now" (for
+    ``except``; :func:`is_storage_error` then tells): SQLite's, and psycopg's once loaded."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return (sqlite3.OperationalError,)
+    return (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+def is_server_error(exc: BaseException) -> bool:
+    """True when a PostgreSQL server cannot be reached (down, restarting, network): a state to
+    wait in, like a full disk; the connection reconnects at its next use (qbarr.pgstore)."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
 def is_storage_error(exc: BaseException) -> bool:
     """True for SQLite's "database or disk is full" and "disk I/O error" (a full disk shows
-    as either): a state to wait in until space returns, not a bug."""
+    as either), and for a PostgreSQL server out of reach: a state to wait in until it passes,
+    not a bug."""
+    if is_server_error(exc):
+        return True
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
@@ -171,6 +211,11 @@ def open_migrated(path: str | Path) -> Database:
         SchemaTooNew: the file comes from a newer qbarr (it is left untouched).
     """
     db = connect(path)
+    if db.dialect == "postgresql":
+        from qbarr import pgstore
+
+        pgstore.migrate(db)  # type: ignore[arg-type]
+        return db
     try:
         refuse_newer(path, schema_version(db))
     except SchemaTooNew:
@@ -198,6 +243,8 @@ def check_file(path: str | Path) -> None:
     Raises:
         DatabaseUnusable: one line that names the file, the problem and what to do.
     """
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        return  # the server checks its own files
     path = Path(path)
     if not path.exists():
         return

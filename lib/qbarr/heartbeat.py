@@ -50,11 +50,19 @@ ON CONFLICT(name) DO UPDATE SET
     qbt_ok = NULL, arr_ok = NULL
 """
 # The Pulse's beat: only the row of this process, and only heartbeat_at and stats.waiting.
-_PULSE = """
+# (SQLite's JSON functions and PostgreSQL's differ: one statement per engine.)
+_PULSE = {
+    "sqlite": """
 UPDATE instances SET heartbeat_at = :now,
     stats = json_set(COALESCE(NULLIF(stats, ''), '{}'), '$.waiting', json(:waiting))
 WHERE name = :name AND pid = :pid
-"""
+""",
+    "postgresql": """
+UPDATE instances SET heartbeat_at = :now,
+    stats = jsonb_set(COALESCE(NULLIF(stats, ''), '{}')::jsonb, '{waiting}', :waiting::jsonb)::text
+WHERE name = :name AND pid = :pid
+""",
+}
 
 
 class Heartbeat:
@@ -189,7 +197,7 @@ class Pulse:
             self._db = dbmod.connect(self.path)
         with write_txn(self._db) as db:
             db.execute(
-                _PULSE,
+                _PULSE[db.dialect],
                 {"now": now, "waiting": json.dumps(waiting), "name": self.name, "pid": self.pid},
             )
         return flight

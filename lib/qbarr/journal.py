@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +176,9 @@ class Journal:
         self._written: dict[str, tuple] = {}
         self._last: dict[str, tuple[str | None, str | None]] = {}
         self._loaded = False
+        # Called inside the transaction that marks actions ``sending``: raises when this copy
+        # no longer owns the instance (qbarr.lease.Lease.check), so that nothing is sent.
+        self.fence: Callable[[Database], None] | None = None
 
     # -- memory -------------------------------------------------------------
 
@@ -412,6 +415,8 @@ class Journal:
             tried = status in ("done", "unknown", "failed")
         first_sent = "COALESCE(first_sent_at, :now)" if status == "sending" else "first_sent_at"
         with write_txn(self.db):
+            if status == "sending" and self.fence is not None:
+                self.fence(self.db)  # nothing is sent under a lease that is gone (qbarr.lease)
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
                 marks = ",".join(f":i{n}" for n in range(len(chunk)))

@@ -124,6 +124,8 @@ def free_pages(db: Database) -> int:
 def give_back(db: Database, pages: int = VACUUM_PAGES) -> int:
     """Return up to ``pages`` free pages to the filesystem (incremental vacuum); returns how
     many went. A no-op on a file that is not in incremental mode."""
+    if db.dialect != "sqlite":
+        return 0  # PostgreSQL's autovacuum does this itself
     before = free_pages(db)
     if before <= SLACK_PAGES:
         return 0

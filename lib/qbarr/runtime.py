@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from qbarr import db as dbmod
-from qbarr import lifeline, niceness, storage
+from qbarr import lifeline, niceness, storage, store
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
 from qbarr.locks import FileLock
@@ -219,6 +219,7 @@ class Context:
     formatter: ScrubbingFormatter
     log: logging.Logger
     lock: FileLock | None = None
+    database: store.Location | None = None  # where open_database() found it
 
     def use_config(self, config: Config, instance: Any = None) -> None:
         """Apply the parts of config.ini every program honours: log level, secrets to scrub,
@@ -255,8 +256,10 @@ def open_database(ctx: Context) -> dbmod.Database:
     """The database, migrated; a file this program must not use (damaged, not a database,
     from a newer qbarr) ends the program with one clear line and exit 78."""
     try:
-        return dbmod.open_migrated(ctx.home.database)
-    except dbmod.DatabaseUnusable as exc:
+        where = store.location(ctx.home)
+        ctx.database = where
+        return dbmod.open_migrated(where)
+    except (dbmod.DatabaseUnusable, store.BadLocation) as exc:
         problem = str(exc)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError):
@@ -287,6 +290,16 @@ class StorageWait:
     def failed(self, exc: BaseException) -> float:
         """Record a failed write; returns the seconds to wait before the next try."""
         now = self.clock()
+        if dbmod.is_server_error(exc):
+            if self.since is None or now - self.reminded >= self.REMIND_EVERY:
+                self.ctx.log.error(
+                    "the database cannot be reached: %s; waiting, nothing is lost: the cycle is "
+                    "retried when it answers",
+                    self.ctx.scrub(str(exc)),
+                )
+                self.since = self.since if self.since is not None else now
+                self.reminded = now
+            return self.backoff.failed()
         if self.since is None or now - self.reminded >= self.REMIND_EVERY:
             where = self.ctx.home.root
             found = storage.space(where)
@@ -313,11 +326,11 @@ class StorageWait:
             self.backoff.succeeded()
 
 
-def tolerate_storage(ctx: Context, write: Callable[[], None]) -> bool:
+def tolerate_storage(ctx: Context, write: Callable[[], object]) -> bool:
     """Run a start-up write (a heartbeat row); a full disk is logged, not a crash at start."""
     try:
         write()
-    except sqlite3.OperationalError as exc:
+    except dbmod.unavailable_errors() as exc:
         if not dbmod.is_storage_error(exc):
             raise
         ctx.log.error("qbarr.db cannot be written (%s): going on, the loop will retry", exc)
@@ -350,7 +363,7 @@ def run_loop(
                     ctx.log.info("SIGHUP: reloading config.ini")
                     reload()
                 step()
-            except sqlite3.OperationalError as exc:
+            except dbmod.unavailable_errors() as exc:
                 if not dbmod.is_storage_error(exc):
                     raise
                 delay = waiting.failed(exc)

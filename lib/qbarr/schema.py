@@ -272,6 +272,21 @@ MIGRATION_NOTIFY = [
     )""",
 ]
 
+# One owner per instance (qbarr.lease): the holder of each program's lease, wherever it runs.
+# DOUBLE PRECISION: Unix seconds need more than a 4-byte float (on engines where REAL is one).
+MIGRATION_LEASES = [
+    """CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        since DOUBLE PRECISION NOT NULL,
+        renewed_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        fence INTEGER NOT NULL DEFAULT 1
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
@@ -283,4 +298,5 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_RETENTION,
     MIGRATION_SHARED_READER,
     MIGRATION_NOTIFY,
+    MIGRATION_LEASES,
 ]

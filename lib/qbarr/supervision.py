@@ -323,13 +323,14 @@ def render_and_update(
 def forget_removed(home: Home, cfg: Config) -> list[str]:
     """Drop the status rows of instances no longer in config.ini (see heartbeat.forget_except)."""
     from qbarr import db as dbmod
-    from qbarr import heartbeat
+    from qbarr import heartbeat, store
     from qbarr.search.status import row_name
 
-    if not home.database.exists():
+    where = store.location(home)
+    if not store.is_postgresql(where) and not Path(where).exists():
         return []
     names = [n for inst in cfg.instances for n in (inst.name, row_name(inst.name))]
-    db = dbmod.connect(home.database)
+    db = dbmod.connect(where)
     try:
         return heartbeat.forget_except(db, names)
     finally:

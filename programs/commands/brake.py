@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from qbarr import db as dbmod
+from qbarr import store
 from qbarr.config import slugify
 from qbarr.db import Database
 from qbarr.journal import release_brake
@@ -171,13 +172,14 @@ def run_release(args: argparse.Namespace, db: Database) -> int:
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    if not home.database.exists():
+    absent = store.missing(home)
+    if absent is not None:
         print(
-            f"qbarr brake: no database at {home.database} (start the suite with `qbarr run`)",
+            f"qbarr brake: no database at {absent} (start the suite with `qbarr run`)",
             file=sys.stderr,
         )
         return EX_FAIL
-    db = dbmod.connect(home.database)
+    db = dbmod.connect(store.location(home))
     try:
         if args.brake_command == "release":
             return run_release(args, db)

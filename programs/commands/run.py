@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from qbarr import db as dbmod
-from qbarr import launcher, lifeline, locks, privileges, supervision
+from qbarr import launcher, lifeline, locks, privileges, store, supervision
 from qbarr.paths import Home
 from qbarr.render import RenderError, check_home, install_supervisord_conf, write_programs
 from qbarr.supervision import SupervisionError, Supervisor
@@ -114,12 +114,14 @@ def prepare(home: Home) -> tuple[locks.FileLock | None, int]:
     if lock is None:
         return None, code
     try:
-        dbmod.check_file(home.database)
-        dbmod.open_migrated(home.database).close()
-    except dbmod.DatabaseUnusable as exc:
+        where = store.location(home)
+        dbmod.check_file(where)
+        dbmod.open_migrated(where).close()
+    except (dbmod.DatabaseUnusable, store.BadLocation, ConnectionError) as exc:
         lock.release()
         return None, fail(str(exc), EX_CONFIG)
-    _incremental_vacuum(home.database)
+    if not store.is_postgresql(where):
+        _incremental_vacuum(Path(where))
     install_supervisord_conf(home)
     write_programs(cfg, home)
     supervision.forget_removed(home, cfg)  # nothing runs yet: removed instances leave

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from qbarr import db as dbmod
-from qbarr import heartbeat, storage
+from qbarr import heartbeat, storage, store
 from qbarr.heartbeat import backlog_lines, target_text, waiting_text
 from qbarr.paths import Home
 from qbarr.reader.feed import clients_view
@@ -60,7 +60,7 @@ def _programs(home: Home) -> dict[str, dict[str, Any]]:
 
 
 def collect(home: Home, crashes: int) -> dict[str, Any]:
-    db = dbmod.connect(home.database)
+    db = dbmod.connect(store.location(home))
     try:
         instances = heartbeat.read_all(db)
         clients = clients_view(db, time.time())
@@ -147,9 +147,10 @@ def client_lines(clients: list[dict[str, Any]]) -> list[str]:
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    if not home.database.exists():
+    absent = store.missing(home)
+    if absent is not None:
         print(
-            f"qbarr status: no database at {home.database} (start the suite with `qbarr run`)",
+            f"qbarr status: no database at {absent} (start the suite with `qbarr run`)",
             file=sys.stderr,
         )
         return EX_FAIL

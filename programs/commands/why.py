@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qbarr import db as dbmod
-from qbarr import history
+from qbarr import history, store
 from qbarr.config import slugify
 from qbarr.db import Database
 from qbarr.journal import DRY_PREFIX
@@ -259,13 +259,14 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    if not home.database.exists():
+    absent = store.missing(home)
+    if absent is not None:
         print(
-            f"qbarr why: no database at {home.database} (start the suite with `qbarr run`)",
+            f"qbarr why: no database at {absent} (start the suite with `qbarr run`)",
             file=sys.stderr,
         )
         return EX_FAIL
-    db = dbmod.connect(home.database)
+    db = dbmod.connect(store.location(home))
     try:
         torrent_hash = resolve_hash(db, args.hash)
         instance = resolve_instance(db, args.instance)

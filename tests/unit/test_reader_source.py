@@ -96,3 +96,50 @@ def test_nothing_published_yet(world) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_one_reader_across_hosts_elected_by_the_lease(world) -> None:
+    """Two hosts (two run/ dirs: neither sees the other's lock file) share one database: one
+    reader in all. The other host's manager follows the feed, and takes over the reading once
+    the first one lets the qBittorrent's lease go."""
+    home, cfg = world
+    a = source(home, cfg, "arr-radarr-a")
+    db_b = dbmod.connect(home / "qbarr.db")
+    b = FeedSource(db_b, home / "qbarr.db", home / "run-host-b", cfg, "arr-sonarr-b")
+    try:
+        assert a.ensure_reader() and a.is_reader
+        assert b.lock_fd is None
+        assert not b.ensure_reader() and not b.is_reader
+        assert b.lock_fd is not None  # it holds its own host's lock, not the lease
+        lease = dbmod.rows(b.db, "SELECT name, pid FROM leases WHERE name = 'qbt-qbittorrent'")
+        assert len(lease) == 1
+        a.snapshot({"radarr"})  # waits for the reader's first publication
+        snap_b = b.snapshot({"sonarr"})
+        assert any(t["category"] == "sonarr" for t in snap_b.torrents.values())
+        assert feed_state(b.db, "qBittorrent").reader == "arr-radarr-a"
+        a.close()  # lets the lease go
+        assert b.ensure_reader() and b.is_reader
+        wait_for(
+            lambda: feed_state(b.db, "qBittorrent").reader == "arr-sonarr-b",
+            timeout=20,
+            what="the other host's reader publishing",
+        )
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_reader_that_lost_its_lease_publishes_nothing(world) -> None:
+    home, cfg = world
+    a = source(home, cfg, "arr-radarr-a")
+    try:
+        a.snapshot({"radarr"})
+        with dbmod.write_txn(a.db):  # another host took the lease (e.g. ours expired)
+            a.db.execute("UPDATE leases SET holder = 'elsewhere:1:x', host = 'elsewhere'")
+        before = feed_state(a.db, "qBittorrent")  # from now on every publication is fenced
+        a.thread.join(20)  # the reader's next publication hits the fence: it stops
+        assert not a.is_reader
+        assert not a.ensure_reader()  # and it does not start again while the other holds it
+        assert feed_state(a.db, "qBittorrent").polls == before.polls
+    finally:
+        a.close()

@@ -16,7 +16,7 @@ path: the rules need every torrent's content path to see shared data).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,26 +81,32 @@ def publish(
     full: bool = False,
     purge_upto: int | None = None,
     stats: Mapping[str, Any] | None = None,
+    fence: Callable[[Database], None] | None = None,
 ) -> int:
     """Write one poll's result; returns the feed's ``seq`` (bumped only when rows changed).
+
+    ``fence`` runs first inside the transaction and raises when this reader no longer holds
+    the qBittorrent's lease (:meth:`qbarr.lease.Lease.check`): nothing is published then.
 
     ``purge_upto``: tombstones at or below that seq are deleted and it becomes the floor (a
     follower older than the floor reloads everything).
     """
     gone = sorted(set(pub.gone))
     with write_txn(db):
+        if fence is not None:
+            fence(db)
         db.execute("INSERT OR IGNORE INTO qbt_feed (client) VALUES (?)", (client,))
         seq = int(db.execute("SELECT seq FROM qbt_feed WHERE client = ?", (client,)).fetchone()[0])
         if pub.changed or gone:
             seq += 1
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO qbt_torrents (client, hash, seq, category, content_path, data) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client, hash) DO UPDATE SET "
                 "seq = excluded.seq, category = excluded.category, "
                 "content_path = excluded.content_path, data = excluded.data",
                 [(client, h, seq, cat, path, text) for h, (text, cat, path) in pub.changed.items()],
             )
-            db.conn.executemany(
+            db.executemany(
                 "UPDATE qbt_torrents SET seq = ?, data = NULL WHERE client = ? AND hash = ? "
                 "AND data IS NOT NULL",
                 [(seq, client, h) for h in gone],

@@ -22,6 +22,7 @@ import qbarr.reader.trackers as trackers
 from qbarr import heap
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.db import Database, rows
+from qbarr.lease import LeaseLost
 from qbarr.policy.trackers import TRACKERS_KEY
 from qbarr.qbittorrent import QbtClient, QbtError, QbtNotFound
 from qbarr.reader.feed import BIG_READ, Publication, dumps, publish, published, record_error
@@ -67,6 +68,7 @@ class Reader:
         self.tracker_info: dict[str, dict[str, Any]] = {}
         self.published = threading.Event()  # set after each successful publication
         self.tried = threading.Event()  # set after each tick, published or failed
+        self.fence: Callable[[Database], None] | None = None  # see qbarr.lease
 
     # -- one poll --------------------------------------------------------------------------
 
@@ -259,6 +261,7 @@ class Reader:
             full=full,
             purge_upto=purge,
             stats=self.qbt.stats,
+            fence=self.fence,
         )
         if full:
             self.last_full_seq = seq
@@ -276,6 +279,10 @@ class Reader:
             except QbtError as exc:
                 delay = backoff.failed()
                 self._failed(f"qBittorrent: {exc}", delay)
+            except LeaseLost as exc:  # another process reads this qBittorrent now
+                log.error("%s: this reader stops", exc)
+                self.tried.set()
+                return
             except Exception as exc:  # a bug: say so, keep reading (the managers depend on it)
                 log.exception("reader tick failed")
                 delay = backoff.failed()

@@ -8,6 +8,12 @@ lock taken and only read. The kernel drops the lock when that process dies, howe
 dies, so the next manager to step takes over (it starts from what was published: a
 takeover republishes only what changed in qBittorrent meanwhile).
 
+The lock file only sees one machine. When managers of one qBittorrent run on several hosts
+(containers, qbarr.lease), the lock holder of each host also needs the qBittorrent's lease
+in the database (``qbt-<client>``): one reader in all, the others follow the feed. Every
+publication checks that lease in its own transaction (fencing), and a reader whose lease
+lapsed stops.
+
 :meth:`FeedSource.snapshot` returns the manager's :class:`~qbarr.qbittorrent.Snapshot`
 brought up to the feed. A feed that is missing, or whose reader is late on its own schedule
 by more than the grace (``[qBittorrent] Timeout`` + ``LoopInterval``), raises
@@ -30,6 +36,7 @@ from typing import Any
 
 from qbarr import db as dbmod
 from qbarr.config import DEFAULT_CLIENT, Config, slugify
+from qbarr.lease import Lease, Ownership, connector
 from qbarr.qbittorrent import QbtClient, QbtUnavailable, Snapshot
 from qbarr.reader.feed import FeedState, Follower
 from qbarr.reader.plan import PlanSettings
@@ -79,6 +86,8 @@ class FeedSource:
         self.reader: Reader | None = None
         self.thread: threading.Thread | None = None
         self.stop_event = threading.Event()
+        lease = Lease(f"qbt-{slugify(client)}", float(cfg.settings["LeaseTimeout"]))
+        self.ownership = Ownership(lease, db, connector(db_path))
         self.configure(cfg)
 
     # -- configuration -------------------------------------------------------------------
@@ -90,6 +99,7 @@ class FeedSource:
         self.settings = PlanSettings.from_config(cfg, self.client)
         q = cfg.client(self.client)
         self.grace = float(q["Timeout"]) + float(cfg.settings["LoopInterval"])
+        self.ownership.lease.timeout = float(cfg.settings["LeaseTimeout"])
         if self.reader is not None:
             if old is not None and endpoint(old, self.client) != endpoint(cfg, self.client):
                 log.info("qBittorrent settings changed: restarting the reader")
@@ -105,10 +115,14 @@ class FeedSource:
 
     def ensure_reader(self) -> bool:
         """Run the reader here if no other process does; True when this process runs it."""
-        if self.is_reader:
-            return True
         if self.lock_fd is None and not self._take_lock():
             return False
+        if not self.ownership.ensure():  # a reader on another host (or ours lapsed)
+            if self.thread is not None:
+                self._stop_reader()
+            return False
+        if self.is_reader:
+            return True
         if self.thread is not None:  # it died (a bug: Reader.run catches everything)
             log.error("the reader thread ended unexpectedly; starting it again")
         self._start_reader()
@@ -141,6 +155,7 @@ class FeedSource:
         self.reader = Reader(
             reader_db, qbt, self.client, self.settings, self.program, os.getpid(), self.clock
         )
+        self.reader.fence = self.ownership.lease.check
         self.stop_event = threading.Event()
         cap = float(self.cfg.settings["RetryBackoffMax"])
         self.thread = threading.Thread(
@@ -165,6 +180,7 @@ class FeedSource:
     def close(self) -> None:
         """Stop the reader (if here) and let the lock go."""
         self._stop_reader()
+        self.ownership.release()
         if self.lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.lock_fd)

@@ -14,6 +14,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
+from qbarr import store
 from qbarr.config import MASK, Config, ConfigError
 from qbarr.db import Database
 from qbarr.paths import Home
@@ -135,7 +136,7 @@ class Web:
         """This thread's connection (a sqlite3 connection must not be shared by threads)."""
         conn = getattr(self._local, "db", None)
         if conn is None:
-            conn = qdb.connect(self.home.database)
+            conn = qdb.connect(store.location(self.home))
             self._local.db = conn
         return conn
 
