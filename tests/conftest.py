@@ -57,6 +57,12 @@ def port() -> int:
     return free_port()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos run goes first: under pytest-xdist (``--dist loadfile``) its worker starts
+    with it, and the rest of the suite runs on the other workers meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield

@@ -1,0 +1,418 @@
+"""The chaos run: the whole suite under supervisord, everything that can go wrong, in one
+seeded, bounded run; at the end nothing was lost and nothing was done twice.
+
+A qBittorrent simulator holds the downloads of two Radarr instances (seeded RNG): complete
+seeds, downloads that complete over the next four minutes, downloads that stall or hit an I/O
+error, torrents with missing files. Instance A also runs its search program, which searches
+the movies Radarr A lists as missing (one every second) for the whole run. Then, in order:
+
+1. **SIGKILLs** (seeded) of managers, the search program, the web UI and the watchdog, at
+   moments picked from their state (actions in flight, a random number of actions or cycles,
+   a manager still starting); supervisord restarts each;
+2. **supervisord is SIGKILLed**: every program of the suite must be gone within seconds (they
+   die with it), then ``qbarr run`` starts the suite again in the same data dir;
+3. **late answers**: Radarr A carries out every POST but answers after the client's timeout;
+4. **an outage**: Radarr A answers 503 to everything for ``OUTAGE`` seconds (5 minutes), while
+   the manager and the search program of A are SIGKILLed once more.
+
+All along, a thread samples the process table (psutil) every ``SAMPLE_EVERY`` seconds and
+records how many copies of each program of this data dir are alive.
+
+At the end (faults off, the backlog drained, waited on): every completed torrent got exactly
+one scan command, every failed one exactly one blocklist entry, torrents with missing files
+none; no movie was searched twice (SearchCooldown 1d); every action in the journal is done or
+skipped; never two copies of one program at any sample; ``PRAGMA integrity_check`` is ok.
+The figures are printed (``pytest -s``, or in the captured output of a failure).
+
+``QBARR_CHAOS_SEED`` picks other kill points and torrents; ``QBARR_CHAOS_OUTAGE`` another
+outage length in seconds (the default, 300, is what CI runs).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from qbarr import db as dbmod
+from qbarr.lifeline import wait_gone
+from qbarr.sim.arr.launch import SimProcess as ArrSim
+from tests.system.conftest import Suite
+from tests.system.manager_helpers import (
+    Inst,
+    blocklist_by_hash,
+    commands,
+    scans_by_hash,
+    sim_hashes,
+    spec,
+    start_manager_suite,
+    world,
+)
+
+SEED = int(os.environ.get("QBARR_CHAOS_SEED", "20261201"))
+OUTAGE = float(os.environ.get("QBARR_CHAOS_OUTAGE", "300"))
+KILLS = 8  # phase 1
+# bounded: the outage plus the phases around it
+pytestmark = [pytest.mark.system, pytest.mark.chaos, pytest.mark.timeout(int(OUTAGE) + 900)]
+SAMPLE_EVERY = 0.1
+MIB = 2**20
+A, B = "Radarr-Chaos-A", "Radarr-Chaos-B"
+MANAGERS = {A: "arr:arr-radarr-chaos-a", B: "arr:arr-radarr-chaos-b"}
+SEARCH = "search:search-radarr-chaos-a"
+VICTIMS = [MANAGERS[A], MANAGERS[A], MANAGERS[B], SEARCH, "webui", "watchdog"]
+
+
+# -- the torrents ---------------------------------------------------------------------------
+
+
+def lifecycle(rnd: random.Random, category: str, count: int) -> tuple[list[dict], dict]:
+    """``count`` torrent specs of ``category`` and their hashes by fate; completions and
+    stalls spread over four minutes, so that they go on through every phase."""
+    shares = {"seed": 0.2, "complete": 0.45, "stall": 0.15, "error": 0.1, "missing": 0.1}
+    fates = [f for f, share in shares.items() for _ in range(round(count * share))]
+    specs, by_fate = [], {f: [] for f in shares}
+    for i, fate in enumerate(fates):
+        h = f"{rnd.getrandbits(160):040x}"
+        by_fate[fate].append(h)
+        size = rnd.randint(64, 512) * MIB
+        if fate == "seed":
+            s = spec(h, category, "stalledUP", size=size, ratio=round(rnd.uniform(0, 1), 2))
+        elif fate == "complete":
+            s = spec(h, category, "downloading", size=size, progress=0.4,
+                     dl_speed=int(size * 0.6 / rnd.uniform(2, 240)))  # fmt: skip
+        elif fate in ("stall", "error"):
+            s = spec(h, category, "downloading", size=size, progress=0.3, dl_speed=64 * 1024,
+                     **{f"{fate}_after": rnd.uniform(2, 240)})  # fmt: skip
+        else:
+            s = spec(h, category, "missingFiles", size=size)
+        s["name"] = f"Chaos.{category}.{fate}.{i:03d}.2020.1080p"
+        specs.append(s)
+    return specs, by_fate
+
+
+# -- watching the process table -------------------------------------------------------------
+
+
+class Sampler(threading.Thread):
+    """Counts the live processes of each program of one data dir, every ``SAMPLE_EVERY`` s,
+    from the process table (psutil): a process belongs to program P when supervisord gave it
+    ``SUPERVISOR_PROCESS_NAME=P`` and this data dir's control socket (orphans of a killed
+    supervisord keep both). The gunicorn worker is its master's child: not a second copy."""
+
+    def __init__(self, supervisor_url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = supervisor_url
+        self.most: Counter[str] = Counter()
+        self.samples = 0
+        self.error: BaseException | None = None
+        self.halt = threading.Event()
+
+    def sample(self) -> Counter[str]:
+        pids: dict[int, str] = {}
+        for proc in psutil.process_iter(["cmdline", "status"]):
+            try:
+                if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                    continue
+                if "qbarr" not in " ".join(proc.info["cmdline"] or []):
+                    continue
+                env = proc.environ()
+            except (psutil.Error, OSError):
+                continue
+            if env.get("SUPERVISOR_SERVER_URL") == self.url:
+                pids[proc.pid] = env.get("SUPERVISOR_PROCESS_NAME", "?")
+        copies: Counter[str] = Counter()
+        for pid, name in pids.items():
+            try:
+                parent = psutil.Process(pid).ppid()
+            except psutil.Error:
+                continue
+            if pids.get(parent) != name:  # a child of its own program is part of that copy
+                copies[name] += 1
+        return copies
+
+    def run(self) -> None:
+        try:
+            while not self.halt.wait(SAMPLE_EVERY):
+                for name, n in self.sample().items():
+                    self.most[name] = max(self.most[name], n)
+                self.samples += 1
+        except BaseException as exc:  # reported by the test, never lost in a thread
+            self.error = exc
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(30)
+
+
+# -- reading the journal --------------------------------------------------------------------
+
+
+def count(suite: Suite, where: str, params: tuple[Any, ...] = ()) -> int:
+    return int(suite.query(f"SELECT COUNT(*) AS n FROM actions WHERE {where}", params)[0]["n"])
+
+
+def done(suite: Suite) -> int:
+    return count(suite, "status = 'done'")
+
+
+def unfinished(suite: Suite) -> int:
+    return count(suite, "status NOT IN ('done', 'skipped')")
+
+
+def cycles(suite: Suite, instance: str, pid: int) -> int:
+    beat = suite.heartbeat(instance) or {}
+    return int(beat.get("cycles") or 0) if beat.get("pid") == pid else 0
+
+
+# -- the kills ------------------------------------------------------------------------------
+
+
+class Killer:
+    """Seeded SIGKILLs of the programs of a suite, each at a moment picked from its state."""
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.rnd = rnd
+        self.last: dict[str, int] = {}  # program -> pid killed last
+        self.hits: list[str] = []
+
+    def kill(self, suite: Suite, program: str, mode: str | None = None) -> None:
+        rnd = self.rnd
+        manager = program.startswith("arr:")
+        modes = ["random", "busy"] + (["starting"] if manager else [])
+        mode = mode or rnd.choice(modes)
+        if self.hits and self.hits[-1].startswith(f"{program} starting"):
+            mode = "random"  # more kills at start in a row would make supervisord give up
+        last = self.last.get(program, 0)
+        if mode == "starting":
+            info = suite.states().get(program, {})
+            if info.get("statename") != "STARTING" or info.get("pid") == last:
+                info = suite.wait_state(program, "RUNNING", not_pid=last, timeout=120)
+                os.kill(int(info["pid"]), signal.SIGKILL)  # to catch the next copy starting
+                self.hits.append(f"{program} running")
+                self.last[program] = last = int(info["pid"])
+
+            def starting() -> dict[str, Any] | None:
+                now = suite.states().get(program, {})
+                up = now.get("statename") in ("STARTING", "RUNNING") and now["pid"] != last
+                return now if up else None
+
+            # at once, before it opened the database, or at its first heartbeat
+            info = suite.wait_for(starting, f"{program} starting again", timeout=90, poll=0.01)
+            if program in MANAGERS.values() and rnd.random() < 0.5:
+                instance = A if program == MANAGERS[A] else B
+                suite.wait_for(
+                    lambda: (suite.heartbeat(instance) or {}).get("pid") == info["pid"],
+                    "the new manager's first heartbeat",
+                    timeout=30,
+                    poll=0.01,
+                )
+        else:
+            info = suite.wait_state(program, "RUNNING", not_pid=last, timeout=120)
+            watched = A if program != MANAGERS[B] else B
+            pid = int((suite.heartbeat(watched) or {}).get("pid") or 0)
+            if mode == "busy":
+                quiet = cycles(suite, watched, pid) + 8
+
+                def moment() -> bool:
+                    return count(suite, "status IN ('planned', 'sending')") > 0 or (
+                        cycles(suite, watched, pid) >= quiet
+                    )
+
+            else:
+                target = done(suite) + rnd.randint(1, 6)
+                quiet = cycles(suite, watched, pid) + rnd.randint(1, 4)
+
+                def moment() -> bool:
+                    return done(suite) >= target or cycles(suite, watched, pid) >= quiet
+
+            suite.wait_for(moment, f"a {mode} moment to kill {program}", timeout=90, poll=0.02)
+        in_flight = count(suite, "status IN ('planned', 'sending')")
+        os.kill(int(info["pid"]), signal.SIGKILL)
+        self.last[program] = int(info["pid"])
+        self.hits.append(f"{program} {mode} (in flight: {in_flight})")
+        print(f"chaos: SIGKILL {self.hits[-1]}", flush=True)
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def restart_suite(suite_factory: Callable[..., Suite], suite: Suite) -> tuple[Suite, float]:
+    """SIGKILL supervisord; every program must die with it; then `qbarr run` again in the
+    same data dir. Returns the new suite and the seconds the programs took to go."""
+    suite.states()
+    supervisord = suite.supervisord
+    supervisord.kill()
+    suite.proc.wait(30)
+    gone_at = time.monotonic()
+    left = wait_gone(suite.home, timeout=15)
+    assert left == [], f"programs outlived their SIGKILLed supervisord: {left}"
+    took = time.monotonic() - gone_at
+    return suite_factory(home=suite.home, arrs=suite.arrs), took
+
+
+def test_chaos_nothing_lost_nothing_twice_never_two_copies(suite_factory, tmp_path: Path) -> None:
+    started = time.monotonic()
+    rnd = random.Random(SEED)
+    specs_a, fate_a = lifecycle(rnd, "radarr-a", 120)
+    specs_b, fate_b = lifecycle(rnd, "radarr-b", 40)
+    options = {"grab_probability": 0.0, "library": 400, "missing_fraction": 0.5}
+    with world(
+        tmp_path, ["radarr-a", "radarr-b"], arr_options={"radarr-a": options, "radarr-b": options}
+    ) as (qbt, arrs):
+        arr_a, arr_b = arrs["radarr-a"], arrs["radarr-b"]
+        qbt.control("POST", "/sim/torrents", specs_a + specs_b)
+        for arr in (arr_a, arr_b):
+            arr.control("POST", "/sim/poll")
+        torrent = {"IgnoreYoungerThan": "0", "StalledDelay": "3s", "MaxRechecks": "0"}
+        seeding = {"MaxUploadRatio": "0.5", "RemoveMode": "ratio", "Action": "remove"}
+        search = {"Enabled": "true", "SearchDelay": "1s", "SearchLimit": "3",
+                  "MaxSearchesPerDay": "0", "SearchCooldown": "1d"}  # fmt: skip
+        instances = [
+            Inst(
+                A,
+                "radarr-a",
+                arr_a.url,
+                timeout="2s",
+                torrent=torrent,
+                seeding=seeding,
+                search=search,
+            ),  # fmt: skip
+            Inst(B, "radarr-b", arr_b.url, timeout="2s", torrent=torrent, seeding=seeding),
+        ]
+        suite = start_manager_suite(
+            suite_factory,
+            qbt.url,
+            instances,
+            {"LoopInterval": "0.5s", "QueueRefresh": "1s", "BrakeMaxRemovals": "0"},
+        )
+        suite.wait_running([*suite.expected_programs(), SEARCH])
+        sampler = Sampler(suite.home.supervisor_url)
+        sampler.start()
+        killer = Killer(rnd)
+        try:
+            # 1. SIGKILLs while torrents complete, stall, error (wider windows in the executor)
+            arr_a.control("POST", "/sim/faults", json={"latency": 0.03})
+            for _ in range(KILLS):
+                killer.kill(suite, rnd.choice(VICTIMS))
+            suite.wait_running([*suite.expected_programs(), SEARCH], timeout=120)
+
+            # 2. supervisord SIGKILLed, the suite started again
+            suite, programs_gone_s = restart_suite(suite_factory, suite)
+            suite.wait_running([*suite.expected_programs(), SEARCH], timeout=120)
+
+            # 3. every POST carried out, answered after the client's timeout (2 s)
+            scans_before = len(scans_by_hash(arr_a))
+            arr_a.control("POST", "/sim/faults", json={"latency_after": 2.5, "method": "POST"})
+            suite.wait_for(
+                lambda: len(scans_by_hash(arr_a)) >= scans_before + 5,
+                "5 scans sent through late answers",
+                timeout=180,
+                poll=0.5,
+            )
+
+            # 4. Radarr A down for OUTAGE seconds; its manager and search program killed
+            arr_a.control("DELETE", "/sim/faults")
+            arr_a.control("POST", "/sim/faults", json={"outage": OUTAGE})
+            outage_from = time.monotonic()
+            suite.wait_for(
+                lambda: (suite.heartbeat(A) or {}).get("status") == "arr-down",
+                "manager A reporting Radarr down",
+                timeout=60,
+            )
+            killer.kill(suite, MANAGERS[A], "random")
+            killer.kill(suite, SEARCH, "random")
+            suite.wait_for(
+                lambda: arr_a.control("GET", "/sim/faults")["outage"] == 0,
+                "the outage over",
+                timeout=OUTAGE + 60,
+                poll=1.0,
+            )
+            outage_s = time.monotonic() - outage_from
+
+            # the backlog drains
+            complete = fate_a["complete"] + fate_b["complete"]
+            gone = [
+                h for f in (fate_a, fate_b) for k in ("stall", "error", "missing") for h in f[k]
+            ]
+
+            def settled() -> bool:
+                scans = scans_by_hash(arr_a) + scans_by_hash(arr_b)
+                return (
+                    unfinished(suite) == 0
+                    and not sim_hashes(qbt) & set(gone)
+                    and all(scans[h] >= 1 for h in complete)
+                )
+
+            suite.wait_for(settled, "every torrent at the end of its life", timeout=300, poll=1)
+            suite.wait_for(lambda: unfinished(suite) == 0, "nothing left to do", timeout=60)
+        finally:
+            sampler.stop()
+        suite.stop()
+        figures = outcome(suite, arr_a, arr_b)
+        left = sim_hashes(qbt)
+        logs = {p: suite.log(p) for p in (*MANAGERS.values(), SEARCH)}
+
+    duration = time.monotonic() - started
+    scans, blocked, searched = figures["scans"], figures["blocked"], figures["searched"]
+    print(
+        f"\nchaos (seed {SEED}): {duration:.0f} s; kills: {len(killer.hits)} + supervisord "
+        f"(its programs gone in {programs_gone_s:.1f} s); outage {outage_s:.0f} s; "
+        f"actions: {dict(figures['actions'])}; scans {sum(scans.values())}, blocklists "
+        f"{sum(blocked.values())}, searches {sum(searched.values())}; max copies seen: "
+        f"{dict(sampler.most)} in {sampler.samples} samples\n  kills: {killer.hits}"
+    )
+
+    assert sampler.error is None, repr(sampler.error)
+    assert sampler.samples > 100
+    assert set(sampler.most) >= {n.split(":")[-1] for n in (*MANAGERS.values(), SEARCH)}
+    assert max(sampler.most.values()) == 1, f"two copies of one program: {sampler.most}"
+    for program, log in logs.items():
+        assert "Traceback" not in log, f"{program}:\n{log[-3000:]}"
+    assert figures["integrity"] == [{"integrity_check": "ok"}]
+    assert figures["dupes"] == []
+    assert set(figures["statuses"]) <= {"done", "skipped"}, figures["statuses"]
+
+    # 0 lost, 0 duplicated
+    complete_or_seed = {h for f in (fate_a, fate_b) for k in ("complete", "seed") for h in f[k]}
+    failed = {h for f in (fate_a, fate_b) for k in ("stall", "error") for h in f[k]}
+    missing = {h for f in (fate_a, fate_b) for h in f["missing"]}
+    assert {h: n for h, n in scans.items() if n != 1} == {}, "a torrent scanned twice"
+    assert set(scans) == complete_or_seed, "exactly one scan per completed torrent"
+    assert {h: n for h, n in blocked.items() if n != 1} == {}, "a torrent blocklisted twice"
+    assert set(blocked) == failed, "exactly one blocklist per failed torrent"
+    assert not missing & set(blocked), "missing files: searched, never blocklisted"
+    assert not left & (failed | missing)
+    assert searched and max(searched.values()) == 1, {m: n for m, n in searched.items() if n > 1}
+
+
+def outcome(suite: Suite, arr_a: ArrSim, arr_b: ArrSim) -> dict[str, Any]:
+    """What the simulators saw and the database holds, after the suite stopped."""
+    db = dbmod.connect(suite.home.database)
+    try:
+        integrity = dbmod.rows(db, "PRAGMA integrity_check")
+        journal = dbmod.rows(db, "SELECT kind, status FROM actions")
+        dupes = dbmod.rows(
+            db, "SELECT key, COUNT(*) AS n FROM actions GROUP BY instance, key HAVING n > 1"
+        )
+    finally:
+        db.close()
+    searches = commands(arr_a, "MoviesSearch")
+    return {
+        "integrity": integrity,
+        "dupes": dupes,
+        "actions": Counter(f"{a['kind']}:{a['status']}" for a in journal),
+        "statuses": Counter(a["status"] for a in journal),
+        "scans": scans_by_hash(arr_a) + scans_by_hash(arr_b),
+        "blocked": blocklist_by_hash(arr_a) + blocklist_by_hash(arr_b),
+        # every search of Radarr A's movies: the search program's and the managers' re-searches
+        "searched": Counter(m for c in searches for m in c["body"].get("movieIds", [])),
+    }
