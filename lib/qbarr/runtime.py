@@ -53,7 +53,9 @@ from qbarr import lifeline, storage
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
 from qbarr.locks import FileLock
+from qbarr.paths import DEBUG_DIR as DEBUG_DIR  # the debug triggers live in qbarr.paths
 from qbarr.paths import Home, private_umask
+from qbarr.paths import debug_trigger as debug_trigger
 from qbarr.units import format_duration
 
 log = logging.getLogger("qbarr.runtime")
@@ -61,7 +63,6 @@ log = logging.getLogger("qbarr.runtime")
 STOP_GRACE = 5.0
 """Seconds a requested stop may wait for the current step before StopNow is raised."""
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-DEBUG_DIR = "debug"
 MIN_SECRET_LEN = 3
 """Shorter secrets are not scrubbed (they would mangle every line); don't use them."""
 
@@ -191,11 +192,6 @@ def set_title(title: str) -> None:
 
 
 # -- debug triggers ----------------------------------------------------------------------
-
-
-def debug_trigger(home: Home, what: str, slug: str) -> bool:
-    """True when ``<data dir>/debug/<what>-<slug>`` exists (see the module docstring)."""
-    return (home.root / DEBUG_DIR / f"{what}-{slug}").exists()
 
 
 def hang_forever(reason: str) -> None:
