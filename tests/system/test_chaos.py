@@ -22,7 +22,7 @@ At the end (faults off, the backlog drained, waited on): every completed torrent
 one scan command, every failed one exactly one blocklist entry, torrents with missing files
 none; no movie was searched twice (SearchCooldown 1d); every action in the journal is done or
 skipped; never two copies of one program at any sample; ``PRAGMA integrity_check`` is ok.
-The figures are printed (``pytest -s``, or in the captured output of a failure).
+The figures are printed at the end of the pytest run (tests/conftest.py), also under xdist.
 
 ``QBARR_CHAOS_SEED`` picks other kill points and torrents; ``QBARR_CHAOS_OUTAGE`` another
 outage length in seconds (the default, 300, is what CI runs).
@@ -259,7 +259,9 @@ def restart_suite(suite_factory: Callable[..., Suite], suite: Suite) -> tuple[Su
     return suite_factory(home=suite.home, arrs=suite.arrs), took
 
 
-def test_chaos_nothing_lost_nothing_twice_never_two_copies(suite_factory, tmp_path: Path) -> None:
+def test_chaos_nothing_lost_nothing_twice_never_two_copies(
+    suite_factory: Callable[..., Suite], tmp_path: Path, record_property: Callable[..., None]
+) -> None:
     started = time.monotonic()
     rnd = random.Random(SEED)
     specs_a, fate_a = lifecycle(rnd, "radarr-a", 120)
@@ -363,13 +365,15 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(suite_factory, tmp_pa
 
     duration = time.monotonic() - started
     scans, blocked, searched = figures["scans"], figures["blocked"], figures["searched"]
-    print(
-        f"\nchaos (seed {SEED}): {duration:.0f} s; kills: {len(killer.hits)} + supervisord "
+    figures_text = (
+        f"chaos (seed {SEED}): {duration:.0f} s; kills: {len(killer.hits)} + supervisord "
         f"(its programs gone in {programs_gone_s:.1f} s); outage {outage_s:.0f} s; "
         f"actions: {dict(figures['actions'])}; scans {sum(scans.values())}, blocklists "
         f"{sum(blocked.values())}, searches {sum(searched.values())}; max copies seen: "
         f"{dict(sampler.most)} in {sampler.samples} samples\n  kills: {killer.hits}"
     )
+    print(figures_text)
+    record_property("figures", figures_text)  # printed at the end of the run (conftest)
 
     assert sampler.error is None, repr(sampler.error)
     assert sampler.samples > 100
