@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import threading
 import time
 from collections import Counter
@@ -49,12 +48,14 @@ from qbarr.sim.arr.launch import SimProcess as ArrSim
 from tests.system.conftest import Suite
 from tests.system.manager_helpers import (
     Inst,
+    Killer,
     blocklist_by_hash,
     commands,
     scans_by_hash,
     sim_hashes,
     spec,
     start_manager_suite,
+    unfinished,
     world,
 )
 
@@ -153,95 +154,6 @@ class Sampler(threading.Thread):
         self.join(30)
 
 
-# -- reading the journal --------------------------------------------------------------------
-
-
-def count(suite: Suite, where: str, params: tuple[Any, ...] = ()) -> int:
-    return int(suite.query(f"SELECT COUNT(*) AS n FROM actions WHERE {where}", params)[0]["n"])
-
-
-def done(suite: Suite) -> int:
-    return count(suite, "status = 'done'")
-
-
-def unfinished(suite: Suite) -> int:
-    return count(suite, "status NOT IN ('done', 'skipped')")
-
-
-def cycles(suite: Suite, instance: str, pid: int) -> int:
-    beat = suite.heartbeat(instance) or {}
-    return int(beat.get("cycles") or 0) if beat.get("pid") == pid else 0
-
-
-# -- the kills ------------------------------------------------------------------------------
-
-
-class Killer:
-    """Seeded SIGKILLs of the programs of a suite, each at a moment picked from its state."""
-
-    def __init__(self, rnd: random.Random) -> None:
-        self.rnd = rnd
-        self.last: dict[str, int] = {}  # program -> pid killed last
-        self.hits: list[str] = []
-
-    def kill(self, suite: Suite, program: str, mode: str | None = None) -> None:
-        rnd = self.rnd
-        manager = program.startswith("arr:")
-        modes = ["random", "busy"] + (["starting"] if manager else [])
-        mode = mode or rnd.choice(modes)
-        if self.hits and self.hits[-1].startswith(f"{program} starting"):
-            mode = "random"  # more kills at start in a row would make supervisord give up
-        last = self.last.get(program, 0)
-        if mode == "starting":
-            info = suite.states().get(program, {})
-            if info.get("statename") != "STARTING" or info.get("pid") == last:
-                info = suite.wait_state(program, "RUNNING", not_pid=last, timeout=120)
-                os.kill(int(info["pid"]), signal.SIGKILL)  # to catch the next copy starting
-                self.hits.append(f"{program} running")
-                self.last[program] = last = int(info["pid"])
-
-            def starting() -> dict[str, Any] | None:
-                now = suite.states().get(program, {})
-                up = now.get("statename") in ("STARTING", "RUNNING") and now["pid"] != last
-                return now if up else None
-
-            # at once, before it opened the database, or at its first heartbeat
-            info = suite.wait_for(starting, f"{program} starting again", timeout=90, poll=0.01)
-            if program in MANAGERS.values() and rnd.random() < 0.5:
-                instance = A if program == MANAGERS[A] else B
-                suite.wait_for(
-                    lambda: (suite.heartbeat(instance) or {}).get("pid") == info["pid"],
-                    "the new manager's first heartbeat",
-                    timeout=30,
-                    poll=0.01,
-                )
-        else:
-            info = suite.wait_state(program, "RUNNING", not_pid=last, timeout=120)
-            watched = A if program != MANAGERS[B] else B
-            pid = int((suite.heartbeat(watched) or {}).get("pid") or 0)
-            if mode == "busy":
-                quiet = cycles(suite, watched, pid) + 8
-
-                def moment() -> bool:
-                    return count(suite, "status IN ('planned', 'sending')") > 0 or (
-                        cycles(suite, watched, pid) >= quiet
-                    )
-
-            else:
-                target = done(suite) + rnd.randint(1, 6)
-                quiet = cycles(suite, watched, pid) + rnd.randint(1, 4)
-
-                def moment() -> bool:
-                    return done(suite) >= target or cycles(suite, watched, pid) >= quiet
-
-            suite.wait_for(moment, f"a {mode} moment to kill {program}", timeout=90, poll=0.02)
-        in_flight = count(suite, "status IN ('planned', 'sending')")
-        os.kill(int(info["pid"]), signal.SIGKILL)
-        self.last[program] = int(info["pid"])
-        self.hits.append(f"{program} {mode} (in flight: {in_flight})")
-        print(f"chaos: SIGKILL {self.hits[-1]}", flush=True)
-
-
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -299,7 +211,7 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
         suite.wait_running([*suite.expected_programs(), SEARCH])
         sampler = Sampler(suite.home.supervisor_url)
         sampler.start()
-        killer = Killer(rnd)
+        killer = Killer(rnd, {MANAGERS[A]: A, MANAGERS[B]: B, SEARCH: A, "webui": A, "watchdog": A})
         try:
             # 1. SIGKILLs while torrents complete, stall, error (wider windows in the executor)
             arr_a.control("POST", "/sim/faults", json={"latency": 0.03})
