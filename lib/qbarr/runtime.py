@@ -56,7 +56,7 @@ from qbarr.locks import FileLock
 from qbarr.paths import DEBUG_DIR as DEBUG_DIR  # the debug triggers live in qbarr.paths
 from qbarr.paths import Home, private_umask
 from qbarr.paths import debug_trigger as debug_trigger
-from qbarr.units import format_duration
+from qbarr.units import format_duration, format_size
 
 log = logging.getLogger("qbarr.runtime")
 
@@ -284,7 +284,7 @@ class StorageWait:
         if self.since is None or now - self.reminded >= self.REMIND_EVERY:
             where = self.ctx.home.root
             found = storage.space(where)
-            free = f"{storage.human(found.free)} free" if found else "free space unknown"
+            free = f"{format_size(found.free)} free" if found else "free space unknown"
             verb = "still cannot" if self.since is not None else "cannot"
             self.ctx.log.error(
                 "qbarr.db %s be written: %s (%s: %s); waiting, nothing is lost: "

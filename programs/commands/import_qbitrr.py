@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 from qbarr.config import EX_CONFIG, ConfigError, load, secrets_of
+from qbarr.fileio import write_atomic
 from qbarr.paths import Home
 from qbarr.qbitrr_import import PLACEHOLDER, convert, render
 from qbarr.runtime import ScrubbingFormatter
@@ -44,15 +45,6 @@ def read_toml(path: Path) -> dict | None:
     return None
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def _ensure_login(config: dict) -> str | None:
     """A new web UI token when the qBitrr config gave no way to log in (as `qbarr init`)."""
     webui = config.setdefault("WebUI", {})
@@ -79,7 +71,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
     text = render(result.config)
     home.root.mkdir(parents=True, exist_ok=True)
     check = target.with_name(f".{target.name}.check")
-    write_private(check, text)
+    write_atomic(check, text)  # mode 0600: it may hold secrets
     try:
         cfg = load(check, env={}, suite=True)
     except ConfigError as exc:
