@@ -38,13 +38,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
-# What carries the quality profile, per kind: the editor route and its id list field
-# (PUT movie/editor {movieIds, qualityProfileId} ...), and the resource to read it from.
-PROFILE_OWNERS = {
-    "radarr": ("movie", "movieIds"),
-    "sonarr": ("series", "seriesIds"),
-    "lidarr": ("artist", "artistIds"),
-}
 QUEUE_PAGE_SIZE = 1000
 MAX_QUEUE_PAGES = 1000  # a guard against an Arr that never stops paging
 
@@ -441,12 +434,12 @@ class ArrClient:
 
     def profile_owner(self, owner_id: int) -> dict:
         """The movie (Radarr), series (Sonarr) or artist (Lidarr) that carries a quality profile."""
-        path = PROFILE_OWNERS[self.kind][0]
+        path = self.spec.profile_owner
         return self._expect(self._get(f"{path}/{int(owner_id)}"), dict, path)
 
     def set_quality_profile(self, owner_ids: list[int], profile_id: int) -> None:
         """PUT movie|series|artist/editor: only the quality profile of these changes."""
-        path, field_name = PROFILE_OWNERS[self.kind]
+        path, field_name = self.spec.profile_owner, self.spec.profile_owner_ids
         body = {field_name: sorted({int(i) for i in owner_ids}), "qualityProfileId": profile_id}
         self._request("PUT", f"{path}/editor", body=body, expect_json=False)
 

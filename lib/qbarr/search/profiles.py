@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlite_utils
 
+from qbarr.arr.kinds import kind_of
 from qbarr.db import rows, write_txn
 from qbarr.journal import DRY_PREFIX, ActionRow
 from qbarr.search.model import PlannedSearch
@@ -38,7 +39,6 @@ from qbarr.units import format_duration
 RULE = "temp-profile"
 KIND = "set_profile"
 SWITCH, RESTORE = "profile-switch", "profile-restore"
-OWNER_MEDIA = {"radarr": "movie", "sonarr": "series", "lidarr": "artist"}
 # Searches of these tiers are searches of missing items.
 MISSING_REASONS = frozenset({"missing", "recent"})
 
@@ -65,7 +65,7 @@ def owner_of(kind: str, search: PlannedSearch) -> Owner | None:
     if kind == "radarr" and search.command == "movie" and len(search.ids) == 1:
         return Owner("movie", search.ids[0])
     if search.series_id is not None and kind in ("sonarr", "lidarr"):
-        return Owner(OWNER_MEDIA[kind], search.series_id)
+        return Owner(kind_of(kind).profile_owner, search.series_id)
     return None
 
 
