@@ -3,7 +3,7 @@
     qbarr-sim-qbittorrent --host 127.0.0.1 --port 8080 [--api 4|4.6|5.0|5.1|5.2]
         [--username admin --password adminadmin] [--api-key qbt_...] [--scenario FILE]
         [--torrents N --seed S --categories radarr,sonarr] [--free-space BYTES]
-        [--time-scale X] [--refresh-ms MS]
+        [--time-scale X] [--refresh-ms MS] [--serialize-us US]
 
 The password and API key may also come from $QBARR_SIM_QBT_PASSWORD and
 $QBARR_SIM_QBT_API_KEY, and the password from --password-file. Logs go to stdout
@@ -69,6 +69,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="simulated seconds between counter refreshes (seeding_time, ...) of "
         "idle torrents with trackers, like an announce (0 = never)",
     )
+    p.add_argument(
+        "--serialize-us",
+        type=float,
+        default=0.0,
+        help="CPU microseconds spent per torrent serialized (sync/maindata, torrents/info), "
+        "to make a poller cost CPU like qBittorrent does (~150 for 4.5.2); 0 = none",
+    )
     p.add_argument("--ban-after", type=int, default=0, help="failed logins before 403 (0 = never)")
     p.add_argument("--no-gzip", action="store_true", help="never compress answers")
     p.add_argument("--access-log", action="store_true", help="log every request")
@@ -131,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         ban_after=args.ban_after,
         seed=int(scenario.get("seed", 0)),
         gzip=not args.no_gzip,
+        serialize_us=args.serialize_us,
     )
     signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -2,7 +2,9 @@
 
 :class:`ArrManager` is what the ``qbarr-arr`` program runs (``programs/arr.py`` is only its
 entry point): every ``[Settings] LoopInterval`` :meth:`ArrManager.step` runs one
-:class:`qbarr.manager.TorrentLoop` cycle (sync, decide, act), then writes the heartbeat.
+:class:`qbarr.manager.TorrentLoop` cycle (snapshot, decide, act), then writes the heartbeat.
+The snapshot comes from the qBittorrent's feed (:class:`qbarr.reader.FeedSource`); the first
+manager to step runs the one reader of that qBittorrent, in a thread (see qbarr.reader).
 
 The two remotes are independent. The clients are built once per config (no network call):
 the qBittorrent client keeps its login session and logs in again only when qBittorrent
@@ -35,6 +37,7 @@ from qbarr.heartbeat import Heartbeat, Pulse
 from qbarr.manager import CycleReport, TorrentLoop
 from qbarr.paths import Home
 from qbarr.qbittorrent import QbtClient, QbtError
+from qbarr.reader import FeedSource, FeedStale
 
 DEFAULT_INTERVAL = 2.0
 log = logging.getLogger("qbarr-arr")
@@ -63,6 +66,8 @@ class ArrManager:
         self.pulse = Pulse(home.database, name)
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
+        self.feed: FeedSource | None = None
+        self.feed_failed = False  # the last step found the reader's snapshot stale
         self.report = CycleReport()
 
     # -- config ---------------------------------------------------------------------------
@@ -90,6 +95,10 @@ class ArrManager:
             self.backoff.succeeded()
         if self.loop is not None:
             self.loop.configure(cfg, inst)
+        if self.feed is None:
+            self.feed = FeedSource(self.db, self.home.database, self.home.run, cfg, inst.program)
+        else:
+            self.feed.configure(cfg)
         log.info("config loaded: LoopInterval %ss", self.interval())
 
     def _config_failed(self, message: str) -> None:
@@ -150,7 +159,7 @@ class ArrManager:
             qbt.close()
             raise
         self.qbt, self.arr = qbt, arr
-        self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr)
+        self.loop = TorrentLoop(self.config, inst, self.db, qbt, arr, source=self.feed)
         self.pulse.watch([qbt.peer, arr.peer])
         self.pulse.start()
 
@@ -185,6 +194,9 @@ class ArrManager:
         the Arr's errors itself (its work waits while the rest goes on)."""
         assert self.loop is not None and self.qbt is not None
         self.report = self.loop.cycle()
+        if self.feed_failed:  # the reader sees qBittorrent again
+            self.qbt.peer.answered()
+            self.feed_failed = False
         if self.qbt.cached_version is None:  # once per client: logged, shown in the heartbeat
             self.qbt.version()
 
@@ -204,6 +216,8 @@ class ArrManager:
         if self.config_error is not None:
             self._beat("config-error", self.config_error, started)
             return
+        if self.feed is not None:
+            self.feed.ensure_reader()  # whatever else fails: some manager must read
         if not self.backoff.ready():
             self._beat("error", None, started)
             return
@@ -211,6 +225,14 @@ class ArrManager:
             if not self.connected:
                 self.connect()
             self.tick()
+        except FeedStale as exc:  # waiting for the reader: nothing to reconnect or back off
+            message = self.ctx.scrub(str(exc))
+            log.warning("%s", message)
+            if self.qbt is not None:  # qBittorrent's reachability is what the reader sees
+                self.qbt.peer.failed(message)
+                self.feed_failed = True
+            self._beat("error", message, started)
+            return
         except (QbtError, ArrError, ValueError) as exc:
             self.backoff.failed()
             where = "qBittorrent" if isinstance(exc, QbtError) else "connecting"
@@ -290,6 +312,8 @@ class ArrManager:
     def close(self) -> None:
         self.pulse.stop()
         self.disconnect()
+        if self.feed is not None:
+            self.feed.close()
         try:
             self.heartbeat.stopped()
         except Exception:

@@ -1,13 +1,18 @@
 """The shared SQLite database: connections, the write transaction, migrations.
 
 Every program opens its own connection (never across a fork) with WAL, a 30 s busy
-timeout, ``synchronous=NORMAL`` and foreign keys on. The connection runs in autocommit
+timeout, ``synchronous=NORMAL``, foreign keys on and a small page cache (``CACHE_KIB``).
+The connection runs in autocommit
 mode (``isolation_level=None``) so that *we* open every write transaction, always with
 ``BEGIN IMMEDIATE``: a deferred BEGIN that later writes fails at once with "database is
 locked" when another process committed in between (measured: 70 % failures with 8
-writers). sqlite-utils is the access layer; its ``atomic()`` opens deferred transactions,
-so writers use :func:`write_txn` instead. Reads are fully fetched (``list(...)``) because a
+writers), so writers use :func:`write_txn`. Reads are fully fetched (``list(...)``) because a
 half-read cursor pins the WAL.
+
+:class:`Database` is the access layer: a connection that answers ``execute`` (a cursor) and
+``query`` (rows as dicts). qbarr writes its SQL by hand and used nothing else of
+sqlite-utils, whose import (click, pluggy, dateutil, tabulate) cost every program ~9 MB
+(PSS) and 50 ms at start for that.
 
 Schema changes are numbered migrations in :mod:`qbarr.schema`, tracked in
 ``PRAGMA user_version``. A file written by a newer qbarr (a higher version than this one
@@ -33,8 +38,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import sqlite_utils
+from typing import Any
 
 from qbarr.schema import MIGRATIONS
 
@@ -54,7 +58,33 @@ class SchemaTooNew(DatabaseUnusable):
     """qbarr.db was written by a newer qbarr (a schema version this one does not know)."""
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
+# SQLite's page cache per connection (default 2 MiB). The file sits in the kernel's page cache
+# anyway, so a bigger private copy only adds to every process's memory (measured: 2 managers
+# with 2,000 torrents, -3 MB PSS at 256 KiB, no slower cycle).
+CACHE_KIB = 256
+
+
+class Database:
+    """One SQLite connection in autocommit mode (we open every write transaction ourselves)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Any = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts (column name -> value); use :func:`rows` to fetch them all."""
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(path: str | Path) -> Database:
     """Open the database with the pragmas every qbarr connection uses."""
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -68,11 +98,12 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    return sqlite_utils.Database(conn, execute_plugins=False)
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    return Database(conn)
 
 
 @contextlib.contextmanager
-def write_txn(db: sqlite_utils.Database, retries: int = 3) -> Iterator[sqlite_utils.Database]:
+def write_txn(db: Database, retries: int = 3) -> Iterator[Database]:
     """One short write transaction opened with ``BEGIN IMMEDIATE``.
 
     The BEGIN itself is retried a few times with jitter if even the 30 s busy timeout
@@ -114,11 +145,11 @@ def is_storage_error(exc: BaseException) -> bool:
     return "disk is full" in text or "disk I/O error" in text
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(db: Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
+def migrate(db: Database, target: int | None = None) -> int:
     """Apply every migration newer than ``PRAGMA user_version`` (up to ``target``, default
     all); returns the new version."""
     target = len(MIGRATIONS) if target is None else target
@@ -133,7 +164,7 @@ def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
     return schema_version(db)
 
 
-def open_migrated(path: str | Path) -> sqlite_utils.Database:
+def open_migrated(path: str | Path) -> Database:
     """Connect and make sure the schema is current (cheap when it already is).
 
     Raises:
@@ -215,6 +246,6 @@ def ensure_incremental_vacuum(path: str | Path) -> bool:
         db.close()
 
 
-def rows(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> list[dict]:
+def rows(db: Database, sql: str, params: tuple | dict = ()) -> list[dict]:
     """Run a read query and fetch every row as a dict (never a half-read cursor)."""
     return list(db.query(sql, params))

@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlite_utils
+
 from qbarr import db as dbmod
 from qbarr.schema import MIGRATIONS
 
@@ -131,19 +133,16 @@ def _vacuum_into(path: Path, fresh: Path) -> Outcome | None:
         return None
     out = Outcome("vacuum into", version=version)
     with contextlib.closing(sqlite3.connect(str(fresh))) as conn:
-        for table in _tables(conn):
-            out.copied[table] = int(conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+        tables = sqlite_utils.Database(conn).tables
+        out.copied = {t.name: t.count for t in tables if not t.name.startswith("sqlite_")}
     return out
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name"
-        )
-    ]
+    """The file's own tables (sqlite-utils' introspection: qbarr's operator commands use it;
+    the long-running programs do not import it, see qbarr.db)."""
+    names = sqlite_utils.Database(conn).table_names()
+    return sorted(n for n in names if not n.startswith("sqlite_"))
 
 
 def _row_by_row(path: Path, fresh: Path) -> Outcome:
@@ -168,9 +167,9 @@ def _row_by_row(path: Path, fresh: Path) -> Outcome:
 def _copy_table(
     src: sqlite3.Connection, dest: sqlite3.Connection, table: str, out: Outcome
 ) -> None:
-    columns = [r[1] for r in dest.execute(f'PRAGMA table_info("{table}")')]
+    columns = list(sqlite_utils.Database(dest)[table].columns_dict)
     try:
-        have = {r[1] for r in src.execute(f'PRAGMA table_info("{table}")')}
+        have = set(sqlite_utils.Database(src)[table].columns_dict)
     except sqlite3.DatabaseError:
         have = set()
     columns = [c for c in columns if c in have]

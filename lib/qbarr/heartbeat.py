@@ -33,10 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import db as dbmod
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 from qbarr.peer import InFlight, Peer
 from qbarr.units import format_duration
 
@@ -64,7 +62,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         name: str,
         program: str,
         kind: str = "",
@@ -163,7 +161,7 @@ class Pulse:
         self._peers: tuple[Peer, ...] = ()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._db: sqlite_utils.Database | None = None
+        self._db: Database | None = None
 
     def watch(self, peers: Iterable[Peer]) -> None:
         self._peers = tuple(peers)
@@ -281,7 +279,7 @@ def backlog_lines(now: float, backlog: Any) -> list[str]:
     return lines
 
 
-def read_all(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def read_all(db: Database) -> list[dict[str, Any]]:
     """Every instances row, with ``counts``/``stats`` decoded."""
     out = []
     for row in rows(db, "SELECT * FROM instances ORDER BY name"):
@@ -294,6 +292,6 @@ def read_all(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return out
 
 
-def by_program(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def by_program(db: Database) -> dict[str, dict[str, Any]]:
     """Rows keyed by supervisord program name (``arr-<slug>``), for the watchdog."""
     return {row["program"]: row for row in read_all(db) if row["program"]}

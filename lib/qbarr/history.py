@@ -13,9 +13,7 @@ import json
 import re
 from typing import Any
 
-import sqlite_utils
-
-from qbarr.db import rows
+from qbarr.db import Database, rows
 from qbarr.journal import history as decisions_of
 from qbarr.search.status import search_history
 
@@ -25,9 +23,7 @@ MAX_SEARCHES = 200
 ITEM_KEY = re.compile(r"^(movie|series|episode|album|artist):\d+$")
 
 
-def read(
-    db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
-) -> dict[str, Any]:
+def read(db: Database, torrent_hash: str, instance: str | None = None) -> dict[str, Any]:
     """The history of ``torrent_hash`` (any case), for one instance or all of them.
 
     Keys: ``hash``, ``instance``, ``torrents``, ``decisions`` (each with ``actions``),

@@ -35,10 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from qbarr.backoff import Backoff
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 from qbarr.policy import Decision, Memory
 
 MAX_ATTEMPTS = 5
@@ -170,9 +168,7 @@ _TORRENT_COLUMNS = (
 class Journal:
     """Journal and memory of one instance, on its own connection (one per process)."""
 
-    def __init__(
-        self, db: sqlite_utils.Database, instance: str, max_attempts: int = MAX_ATTEMPTS
-    ) -> None:
+    def __init__(self, db: Database, instance: str, max_attempts: int = MAX_ATTEMPTS) -> None:
         self.db = db
         self.instance = instance
         self.max_attempts = max_attempts
@@ -554,7 +550,7 @@ class Journal:
             )
 
 
-def _release(db: sqlite_utils.Database, instance: str, now: float) -> int:
+def _release(db: Database, instance: str, now: float) -> int:
     """Held -> planned, marked released; the other pending actions of those torrents (e.g. the
     search after a held delete) are marked released too, so all are re-evaluated together."""
     db.execute(
@@ -571,9 +567,7 @@ def _release(db: sqlite_utils.Database, instance: str, now: float) -> int:
     return int(cur.rowcount or 0)
 
 
-def release_brake(
-    db: sqlite_utils.Database, instance: str, now: float | None = None
-) -> dict[str, Any]:
+def release_brake(db: Database, instance: str, now: float | None = None) -> dict[str, Any]:
     """Release an instance's brake (``qbarr brake release NAME``): held actions become planned
     again and are carried out next cycle if the rules still decide them."""
     now = time.time() if now is None else now
@@ -593,9 +587,7 @@ def release_brake(
     }
 
 
-def history(
-    db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
-) -> list[dict[str, Any]]:
+def history(db: Database, torrent_hash: str, instance: str | None = None) -> list[dict[str, Any]]:
     """A torrent's decisions, oldest first, each with its actions (for ``qbarr why HASH``)."""
     h = torrent_hash.lower()
     where, params = (

@@ -30,9 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
-from qbarr.db import write_txn
+from qbarr.db import Database, write_txn
 from qbarr.journal import MAX_ATTEMPTS
 
 DEFAULT_KEEP = 90 * 86400.0
@@ -87,9 +85,7 @@ class Pruned:
         return sum(self.deleted.values())
 
 
-def prune_batch(
-    db: sqlite_utils.Database, now: float, keep: float, batch: int = BATCH
-) -> dict[str, int]:
+def prune_batch(db: Database, now: float, keep: float, batch: int = BATCH) -> dict[str, int]:
     """One round: up to ``batch`` rows of each table, each table in its own transaction."""
     params = {"cutoff": now - keep, "batch": batch, "max_attempts": MAX_ATTEMPTS}
     deleted = {}
@@ -100,7 +96,7 @@ def prune_batch(
 
 
 def prune(
-    db: sqlite_utils.Database,
+    db: Database,
     now: float,
     keep: float = DEFAULT_KEEP,
     budget: float = 0.5,
@@ -121,11 +117,11 @@ def prune(
             return out
 
 
-def free_pages(db: sqlite_utils.Database) -> int:
+def free_pages(db: Database) -> int:
     return int(db.execute("PRAGMA freelist_count").fetchone()[0])
 
 
-def give_back(db: sqlite_utils.Database, pages: int = VACUUM_PAGES) -> int:
+def give_back(db: Database, pages: int = VACUUM_PAGES) -> int:
     """Return up to ``pages`` free pages to the filesystem (incremental vacuum); returns how
     many went. A no-op on a file that is not in incremental mode."""
     before = free_pages(db)
@@ -153,7 +149,7 @@ class Housekeeper:
     next_at: float = 0.0
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
-    def step(self, db: sqlite_utils.Database) -> tuple[Pruned, int] | None:
+    def step(self, db: Database) -> tuple[Pruned, int] | None:
         """Prune (and give pages back) if due; returns (pruned, pages freed) or None."""
         now = self.clock()
         if now < self.next_at:

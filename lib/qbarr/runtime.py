@@ -46,8 +46,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-import sqlite_utils
-
 from qbarr import db as dbmod
 from qbarr import lifeline, storage
 from qbarr.backoff import Backoff, RetryTimer
@@ -245,7 +243,7 @@ def start(
     return Context(command, label, home, signals, formatter, logging.getLogger(command), lock)
 
 
-def open_database(ctx: Context) -> sqlite_utils.Database:
+def open_database(ctx: Context) -> dbmod.Database:
     """The database, migrated; a file this program must not use (damaged, not a database,
     from a newer qbarr) ends the program with one clear line and exit 78."""
     try:

@@ -225,6 +225,41 @@ MIGRATION_RETENTION = [
     "CREATE INDEX torrents_gone ON torrents(gone_at) WHERE gone_at IS NOT NULL",
 ]
 
+# One qBittorrent, one reader (qbarr.reader): what it saw, published for every manager of that
+# qBittorrent. ``seq`` numbers publications; a row carries the seq of its last change and
+# ``data`` NULL marks a torrent gone (purged once every reader is past ``floor``).
+MIGRATION_SHARED_READER = [
+    """CREATE TABLE qbt_feed (
+        client TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL DEFAULT 0,
+        floor INTEGER NOT NULL DEFAULT 0,
+        polls INTEGER NOT NULL DEFAULT 0,
+        polled_at REAL,
+        next_poll_by REAL,
+        full_at REAL,
+        pace TEXT,
+        reader TEXT,
+        reader_pid INTEGER,
+        version TEXT,
+        server_state TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        error_at REAL,
+        stats TEXT
+    )""",
+    """CREATE TABLE qbt_torrents (
+        client TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        category TEXT,
+        content_path TEXT,
+        data TEXT,
+        PRIMARY KEY (client, hash)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX qbt_torrents_seq ON qbt_torrents(client, seq)",
+    # the reader looks up, at every tick, the torrents acted on in the last minute
+    "CREATE INDEX actions_updated ON actions(updated_at)",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
@@ -234,4 +269,5 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_LOST_ANSWERS,
     MIGRATION_WEBUI_SESSIONS,
     MIGRATION_RETENTION,
+    MIGRATION_SHARED_READER,
 ]

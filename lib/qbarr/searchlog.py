@@ -23,10 +23,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlite_utils
-
 from qbarr.arr.kinds import KINDS, SONARR
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 from qbarr.search.model import PlannedSearch, Usage
 from qbarr.search.settings import SearchSettings
 
@@ -40,7 +38,7 @@ FINAL_STATUSES = frozenset({"completed", "failed", "aborted", "cancelled", "orph
 # --- reads -----------------------------------------------------------------------------
 
 
-def cooldowns(db: sqlite_utils.Database, instance: str, since: float) -> dict[str, float]:
+def cooldowns(db: Database, instance: str, since: float) -> dict[str, float]:
     """item key -> last search time, for items searched after ``since`` (any path)."""
     found = rows(
         db,
@@ -50,7 +48,7 @@ def cooldowns(db: sqlite_utils.Database, instance: str, since: float) -> dict[st
     return {r["item"]: float(r["last_at"]) for r in found}
 
 
-def usage(db: sqlite_utils.Database, instance: str, now: float, settings: SearchSettings) -> Usage:
+def usage(db: Database, instance: str, now: float, settings: SearchSettings) -> Usage:
     """Budget counters of one instance from the journal (all paths, errors excluded)."""
     last = rows(
         db, f"SELECT MAX(at) AS at FROM searches WHERE instance = ? AND {COUNTED}", (instance,)
@@ -73,7 +71,7 @@ def usage(db: sqlite_utils.Database, instance: str, now: float, settings: Search
 
 
 def _window(
-    db: sqlite_utils.Database,
+    db: Database,
     instance: str,
     since: float,
     cap: int | None,
@@ -94,7 +92,7 @@ def _window(
     return count, float(hit[0]["at"]) if hit else None
 
 
-def pending_commands(db: sqlite_utils.Database, instance: str, since: float) -> dict[int, int]:
+def pending_commands(db: Database, instance: str, since: float) -> dict[int, int]:
     """command id -> journal row id of searches whose outcome is not known yet."""
     marks = ",".join("?" * len(PENDING_STATUSES))
     found = rows(
@@ -111,7 +109,7 @@ def pending_commands(db: sqlite_utils.Database, instance: str, since: float) -> 
 
 
 def begin(
-    db: sqlite_utils.Database,
+    db: Database,
     instance: str,
     search: PlannedSearch,
     now: float,
@@ -141,9 +139,7 @@ def begin(
     return row_id, previous
 
 
-def sent(
-    db: sqlite_utils.Database, row_id: int, command_id: int | None, status: str = "sent"
-) -> None:
+def sent(db: Database, row_id: int, command_id: int | None, status: str = "sent") -> None:
     """The Arr accepted the command."""
     with write_txn(db):
         db.execute(
@@ -152,7 +148,7 @@ def sent(
         )
 
 
-def lost(db: sqlite_utils.Database, row_id: int, error: str) -> None:
+def lost(db: Database, row_id: int, error: str) -> None:
     """The answer was lost (timeout, 5xx): the Arr may have the command. The row becomes
     ``unknown`` (it counts) and the cooldown stays until a look-up says otherwise."""
     with write_txn(db):
@@ -160,7 +156,7 @@ def lost(db: sqlite_utils.Database, row_id: int, error: str) -> None:
 
 
 def abandon(
-    db: sqlite_utils.Database,
+    db: Database,
     instance: str,
     row_id: int,
     error: str,
@@ -186,7 +182,7 @@ def abandon(
 
 
 def update_results(
-    db: sqlite_utils.Database, instance: str, commands: Sequence[Mapping[str, Any]], now: float
+    db: Database, instance: str, commands: Sequence[Mapping[str, Any]], now: float
 ) -> int:
     """Copy the Arr's command status onto our journal rows; returns rows changed.
 
@@ -223,7 +219,7 @@ def update_results(
     return len(changes)
 
 
-def prune(db: sqlite_utils.Database, instance: str, older_than: float) -> int:
+def prune(db: Database, instance: str, older_than: float) -> int:
     """Forget journal rows and cooldowns older than ``older_than`` (keeps the table small)."""
     with write_txn(db):
         n = db.execute(
@@ -240,7 +236,7 @@ def prune(db: sqlite_utils.Database, instance: str, older_than: float) -> int:
 
 
 def may_search(
-    db: sqlite_utils.Database,
+    db: Database,
     instance: str,
     items: Iterable[str],
     now: float,
@@ -268,7 +264,7 @@ def may_search(
 
 
 def record_search(
-    db: sqlite_utils.Database,
+    db: Database,
     instance: str,
     item_keys: Sequence[str],
     reason: str,
@@ -320,7 +316,7 @@ def _command_name(search: PlannedSearch) -> str:
 
 
 def _insert(
-    db: sqlite_utils.Database,
+    db: Database,
     instance: str,
     keys: Sequence[str],
     reason: str,
@@ -358,7 +354,7 @@ def _insert(
     return int(cur.lastrowid)
 
 
-def _cool(db: sqlite_utils.Database, instance: str, keys: Iterable[str], now: float) -> None:
+def _cool(db: Database, instance: str, keys: Iterable[str], now: float) -> None:
     for key in keys:
         db.execute(
             "INSERT INTO search_cooldowns (instance, item, last_at, count) VALUES (?, ?, ?, 1) "
@@ -368,7 +364,7 @@ def _cool(db: sqlite_utils.Database, instance: str, keys: Iterable[str], now: fl
         )
 
 
-def _previous(db: sqlite_utils.Database, instance: str, keys: Sequence[str]) -> dict[str, Any]:
+def _previous(db: Database, instance: str, keys: Sequence[str]) -> dict[str, Any]:
     marks = ",".join("?" * len(keys))
     found = rows(
         db,
@@ -380,9 +376,7 @@ def _previous(db: sqlite_utils.Database, instance: str, keys: Sequence[str]) -> 
     return {k: by_key.get(k) for k in keys}
 
 
-def _set_result(
-    db: sqlite_utils.Database, row_id: int, status: str, result: Mapping[str, Any] | None
-) -> None:
+def _set_result(db: Database, row_id: int, status: str, result: Mapping[str, Any] | None) -> None:
     if result is None:
         db.execute("UPDATE searches SET status = ? WHERE id = ?", (status, row_id))
         return
@@ -395,12 +389,12 @@ def _set_result(
     )
 
 
-def _rows_by_id(db: sqlite_utils.Database, ids: Iterable[int]) -> list[dict]:
+def _rows_by_id(db: Database, ids: Iterable[int]) -> list[dict]:
     ids = list(ids)
     marks = ",".join("?" * len(ids))
     return rows(db, f"SELECT id, status FROM searches WHERE id IN ({marks})", tuple(ids))
 
 
-def _row_at(db: sqlite_utils.Database, row_id: int) -> float:
+def _row_at(db: Database, row_id: int) -> float:
     found = rows(db, "SELECT at FROM searches WHERE id = ?", (row_id,))
     return float(found[0]["at"]) if found else 0.0

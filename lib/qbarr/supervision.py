@@ -2,10 +2,12 @@
 
 Every caller (the CLI, the watchdog, the web UI through :mod:`qbarr.webui.supervisor`) goes
 through :func:`call`, and every call has a timeout: a hung supervisord makes a call fail,
-it never pins a thread. Every call builds a fresh proxy and transport: supervisor's
-``SupervisorTransport`` keeps one HTTP connection that stays broken after a failed call
-("CannotSendRequest: Request-sent"), and a proxy must never be shared between threads. A
-fresh one costs ~2 ms.
+it never pins a thread. Every call builds a fresh proxy and transport: a transport that keeps
+one HTTP connection stays broken after a failed call ("CannotSendRequest: Request-sent"), and
+a proxy must never be shared between threads. A fresh one costs ~2 ms. The transport is the
+standard library's over a unix socket: supervisor's own (``supervisor.xmlrpc``) imports
+supervisor's whole HTTP server (medusa), ~4 MB in every program that talks to supervisord;
+fault names are looked up there only when a fault must be named.
 
 Errors, translated at this boundary::
 
@@ -38,8 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import Faults, SupervisorTransport
-
 from qbarr import locks
 from qbarr.config import Config
 from qbarr.paths import Home
@@ -50,7 +50,17 @@ DEFAULT_TIMEOUT = 10.0
 STOP_TIMEOUT = 60.0
 APPLY_WAIT = 120.0
 """Seconds a render + apply waits for another one (two group restarts, at worst)."""
-FAULT_NAMES = {v: k for k, v in vars(Faults).items() if isinstance(v, int)}
+# supervisor.xmlrpc.Faults codes (tests/unit/test_supervision_faults.py keeps them in step)
+NOT_RUNNING = 70
+NO_FILE = 20
+
+
+def fault_name(code: int) -> str:
+    """supervisor's name of an XML-RPC fault code (``BAD_NAME`` ...), or the number."""
+    from supervisor.xmlrpc import Faults  # rare: only when a fault is reported
+
+    names = {v: k for k, v in vars(Faults).items() if isinstance(v, int)}
+    return names.get(code, str(code))
 
 
 class SupervisionError(Exception):
@@ -70,7 +80,7 @@ class SupervisorFault(SupervisionError):
 
     def __init__(self, code: int, message: str) -> None:
         self.code = code
-        self.name = FAULT_NAMES.get(code, str(code))
+        self.name = fault_name(code)
         self.message = message
         super().__init__(f"{self.name}: {message}")
 
@@ -91,19 +101,23 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class _Transport(SupervisorTransport):
-    """supervisor's transport with a socket timeout (the stock one blocks forever)."""
+class _Transport(xmlrpc.client.Transport):
+    """XML-RPC over supervisord's unix socket, with a socket timeout."""
 
-    def __init__(self, url: str, timeout: float) -> None:
-        super().__init__(None, None, url)
-        if url.startswith("unix://"):
-            path = url[len("unix://") :]
-            self._get_connection = lambda: _UnixConnection(path, timeout)
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__()
+        self._path, self._timeout = path, timeout
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return _UnixConnection(self._path, self._timeout)
 
 
 def proxy(url: str, timeout: float = DEFAULT_TIMEOUT) -> xmlrpc.client.ServerProxy:
     """A new XML-RPC proxy for ``url`` (``unix:///path/supervisor.sock``): one per call."""
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=_Transport(url, timeout))
+    if not url.startswith("unix://"):
+        raise SupervisorUnreachable(f"not a unix socket URL: {url}")
+    transport = _Transport(url[len("unix://") :], timeout)
+    return xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=transport)
 
 
 def call(url: str, method: str, *args: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
@@ -160,7 +174,7 @@ class Supervisor:
         try:
             self.stop(name)
         except SupervisorFault as exc:
-            if exc.code != Faults.NOT_RUNNING:
+            if exc.code != NOT_RUNNING:
                 raise
 
     def signal(self, name: str, signame: str) -> bool:
@@ -177,7 +191,7 @@ class Supervisor:
                 "supervisor.tailProcessStdoutLog", name, offset, length
             )
         except SupervisorFault as exc:
-            if exc.code != Faults.NO_FILE:
+            if exc.code != NO_FILE:
                 raise
             text, new_offset, overflow = self.call(
                 "supervisor.tailProcessStderrLog", name, offset, length

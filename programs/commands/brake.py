@@ -18,10 +18,9 @@ import sys
 import time
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import db as dbmod
 from qbarr.config import slugify
+from qbarr.db import Database
 from qbarr.journal import release_brake
 from qbarr.paths import Home
 from qbarr.units import format_duration
@@ -53,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # -- reading ------------------------------------------------------------------------------
 
 
-def managers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def managers(db: Database) -> list[dict[str, Any]]:
     """The instances rows of Arr managers (the search programs' rows have kind ``search``)."""
     return dbmod.rows(
         db,
@@ -62,7 +61,7 @@ def managers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     )
 
 
-def resolve(db: sqlite_utils.Database, name: str) -> str:
+def resolve(db: Database, name: str) -> str:
     """The stored instance name for a section name (any case) or its slug."""
     known = [r["name"] for r in managers(db)]
     for candidate in known:
@@ -77,7 +76,7 @@ def resolve(db: sqlite_utils.Database, name: str) -> str:
     )
 
 
-def held_actions(db: sqlite_utils.Database, instance: str) -> list[dict[str, Any]]:
+def held_actions(db: Database, instance: str) -> list[dict[str, Any]]:
     """Held actions of an instance with the torrent's name, oldest first."""
     return dbmod.rows(
         db,
@@ -89,7 +88,7 @@ def held_actions(db: sqlite_utils.Database, instance: str) -> list[dict[str, Any
     )
 
 
-def collect(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def collect(db: Database) -> list[dict[str, Any]]:
     out = []
     for row in managers(db):
         held = held_actions(db, row["name"])
@@ -145,7 +144,7 @@ def render_status(items: list[dict[str, Any]], now: float, show: int = 10) -> li
     return lines
 
 
-def run_status(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+def run_status(args: argparse.Namespace, db: Database) -> int:
     items = collect(db)
     if args.json:
         print(json.dumps({"instances": items}, indent=2, default=str))
@@ -154,7 +153,7 @@ def run_status(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
     return 0
 
 
-def run_release(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+def run_release(args: argparse.Namespace, db: Database) -> int:
     name = resolve(db, args.name)
     result = release_brake(db, name)
     if args.json:

@@ -19,11 +19,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import db as dbmod
 from qbarr import history
 from qbarr.config import slugify
+from qbarr.db import Database
 from qbarr.journal import DRY_PREFIX
 from qbarr.paths import Home
 from qbarr.search.status import format_history
@@ -77,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # -- reading ------------------------------------------------------------------------------
 
 
-def resolve_hash(db: sqlite_utils.Database, text: str) -> str:
+def resolve_hash(db: Database, text: str) -> str:
     """The full lower-case hash for a hash or a unique prefix (raises WhyError)."""
     needle = text.strip().lower()
     if ITEM_KEY.match(needle):
@@ -106,7 +105,7 @@ def resolve_hash(db: sqlite_utils.Database, text: str) -> str:
     return hashes[0]
 
 
-def resolve_instance(db: sqlite_utils.Database, name: str | None) -> str | None:
+def resolve_instance(db: Database, name: str | None) -> str | None:
     """The instance name as stored (accepts the section name in any case, or its slug)."""
     if name is None:
         return None
@@ -124,9 +123,7 @@ def resolve_instance(db: sqlite_utils.Database, name: str | None) -> str | None:
     )
 
 
-def collect(
-    db: sqlite_utils.Database, torrent_hash: str, instance: str | None = None
-) -> dict[str, Any]:
+def collect(db: Database, torrent_hash: str, instance: str | None = None) -> dict[str, Any]:
     """Everything `why` shows (the same reader as the web UI's torrent page)."""
     return history.read(db, torrent_hash, instance)
 

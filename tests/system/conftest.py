@@ -64,7 +64,9 @@ FAST_SETTINGS = {
     "HeartbeatTimeout": "10s",
     "RestartBackoffMax": "5s",
     "RetryBackoffMax": "2s",
+    "IdlePollInterval": "1s",  # [qBittorrent]: the reader's slow pace, short for the tests
 }
+QBT_KEYS = ("IdlePollInterval",)  # keys of FAST_SETTINGS / settings= that go to [qBittorrent]
 
 
 @dataclass
@@ -106,13 +108,15 @@ def config_text(
 ) -> str:
     """A config.ini for tests (closed ports unless told otherwise)."""
     settings = {**FAST_SETTINGS, **(settings or {})}
-    lines = ["[Settings]", *(f"{k} = {v}" for k, v in settings.items())]
+    qbt = {k: v for k, v in settings.items() if k in QBT_KEYS}
+    lines = ["[Settings]", *(f"{k} = {v}" for k, v in settings.items() if k not in qbt)]
     lines += [
         "[qBittorrent]",
         f"URL = {qbt_url or f'http://127.0.0.1:{free_port()}'}",
         "Username = admin",
         f"Password = {qbt_password}",
         "Timeout = 2s",
+        *(f"{k} = {v}" for k, v in qbt.items()),
         "[WebUI]",
         "Host = 127.0.0.1",
         f"Port = {webui_port or free_port()}",

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.support.waiting import unless_exited, wait_for
-from tests.system.conftest import FAST_SETTINGS, ArrSpec, Suite, short_home
+from tests.system.conftest import FAST_SETTINGS, QBT_KEYS, ArrSpec, Suite, short_home
 
 pytestmark = pytest.mark.system
 
@@ -104,7 +104,7 @@ def env(suite_factory: Callable[..., Suite]) -> Iterator[Callable[..., Any]]:
 
 
 def config(*sections: str) -> str:
-    lines = ["[Settings]", *(f"{k} = {v}" for k, v in FAST_SETTINGS.items())]
+    lines = ["[Settings]", *(f"{k} = {v}" for k, v in FAST_SETTINGS.items() if k not in QBT_KEYS)]
     lines += ["[qBittorrent]", f"URL = http://127.0.0.1:{free_port()}", "Timeout = 2s"]
     lines += ["[WebUI]", "Host = 127.0.0.1", f"Port = {free_port()}", "Token = test-token-abcdefgh"]
     return "\n".join(lines) + "\n" + "\n".join(sections)

@@ -116,7 +116,12 @@ def test_qbittorrent_down_is_reported_as_such_and_the_arr_as_it_last_answered(
         m.step()
         assert (beat(m)["status"], beat(m)["qbt_ok"], beat(m)["arr_ok"]) == ("ok", 1, 1)
         world.qbt.faults.update({"error_rate": 1.0, "error_status": 503})
-        m.step()
+
+        def down() -> bool:  # the reader's snapshot goes stale after Timeout + LoopInterval
+            m.step()
+            return beat(m)["status"] == "error"
+
+        wait_for(down, timeout=30, what="qBittorrent reported down")
         row = beat(m)
         assert (row["status"], row["qbt_ok"], row["arr_ok"]) == ("error", 0, 1)
         targets = row["stats"]["targets"]

@@ -31,6 +31,7 @@ from qbarr.arr.kinds import ArrKind, kind_of
 from qbarr.arr.models import QueueItem, parse_queue_record
 from qbarr.backoff import Backoff
 from qbarr.peer import Peer, call_limit
+from qbarr.tls import verify_for
 
 log = logging.getLogger("qbarr.arr")
 # httpx logs every request at INFO; a poller every 2 s would drown the log.
@@ -87,6 +88,7 @@ class ArrClient:
             timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)),
             follow_redirects=False,
             transport=transport,
+            verify=verify_for(self.url),
         )
 
     # -- plumbing ---------------------------------------------------------

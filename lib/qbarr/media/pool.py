@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 from qbarr.media.judge import MediaFile, Verdict, media_files
 from qbarr.media.probe import ProbeResult, Runner, ffprobe_path, fingerprint
 from qbarr.policy.model import MediaCheck
@@ -61,7 +59,7 @@ class MediaChecker:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         kind: str,
         concurrency: int = 2,
         timeout: float = 60.0,
@@ -234,7 +232,7 @@ def summarize(job: TorrentJob) -> MediaCheck:
 
 def configure(
     current: MediaChecker | None,
-    db: sqlite_utils.Database,
+    db: Database,
     kind: str,
     torrent_section: Mapping[str, Any],
 ) -> MediaChecker | None:

@@ -146,6 +146,7 @@ class PolicySettings:
     trackers: tuple[TrackerRule, ...] = ()
     _folder_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _name_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _allowlist: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     _tracker_cache: dict[str, TrackerRule | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -164,6 +165,7 @@ class PolicySettings:
         object.__setattr__(
             self, "_name_re", _compile("FileNameExclusionRegex", self.name_exclusions, flags)
         )
+        object.__setattr__(self, "_allowlist", self._effective_allowlist())
 
     # -- derived values ---------------------------------------------------
 
@@ -177,7 +179,11 @@ class PolicySettings:
 
     @property
     def allowlist(self) -> tuple[str, ...]:
-        """The effective extension allowlist (lower case, with dots); ``("*",)`` allows all."""
+        """The effective extension allowlist (lower case, with dots); ``("*",)`` allows all.
+        Computed once: the files rule asks for it for every unfinished torrent every cycle."""
+        return self._allowlist
+
+    def _effective_allowlist(self) -> tuple[str, ...]:
         entries = self.extension_allowlist or default_allowlist(self.kind)
         out = []
         for entry in entries:

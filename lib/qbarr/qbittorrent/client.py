@@ -21,6 +21,7 @@ import httpx
 from qbarr.backoff import Backoff
 from qbarr.peer import Peer, call_limit
 
+from ..tls import verify_for
 from .auth import LOGIN_PATH, QbtAuth
 from .errors import (
     QbtAuthError,
@@ -30,7 +31,7 @@ from .errors import (
     QbtProtocolError,
     QbtUnavailable,
 )
-from .snapshot import Snapshot
+from .snapshot import Snapshot, validate
 from .version import QbtVersion, parse_webapi
 
 log = logging.getLogger("qbarr.qbittorrent")
@@ -87,6 +88,7 @@ class QbtClient:
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             headers={"User-Agent": user_agent},
             follow_redirects=False,
+            verify=verify_for(self.url),
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -312,6 +314,13 @@ class QbtClient:
         snap.last_bytes = len(response.content)
         return snap
 
+    def maindata(self, rid: int = 0) -> dict[str, Any]:
+        """One raw `sync/maindata` answer (checked, not merged into the client's Snapshot):
+        with rid 0, everything qBittorrent has."""
+        data = self._get_json("sync/maindata", {"rid": rid})
+        validate(data)
+        return data
+
     def _inconsistent(self, data: dict[str, Any]) -> bool:
         """A partial update that brings an unknown torrent without its name is a diff
         against state we do not hold (e.g. our snapshot was reset)."""
@@ -449,9 +458,11 @@ class QbtClient:
         tags: list[str] | None = None,
         save_path: str | None = None,
         paused: bool = False,
+        skip_checking: bool = False,
     ) -> None:
         """Add magnets/URLs and/or .torrent files. QbtConflict if none was accepted
-        (already present, invalid); QbtError 415 for a file that is not a torrent."""
+        (already present, invalid); QbtError 415 for a file that is not a torrent.
+        ``skip_checking``: trust the data in the save path without hashing it."""
         if not urls and not torrent_files:
             raise ValueError("add() needs urls or torrent_files")
         v = self.version()
@@ -466,6 +477,8 @@ class QbtClient:
             data["savepath"] = save_path
         if paused:
             data["stopped" if v.v5 else "paused"] = "true"
+        if skip_checking:
+            data["skip_checking"] = "true"
         files = [
             ("torrents", (f"upload{i}.torrent", blob, "application/x-bittorrent"))
             for i, blob in enumerate(torrent_files or ())

@@ -34,7 +34,7 @@ class Snapshot:
     def apply(self, data: Any) -> None:
         """Merge one maindata response. Raises QbtProtocolError on a malformed one
         (and then leaves the snapshot untouched)."""
-        _validate(data)
+        validate(data)
         self.changed, self.removed = set(), set()
         self.full_update = bool(data.get("full_update"))
         if self.full_update:
@@ -102,7 +102,7 @@ _DICT_KEYS = ("torrents", "categories", "server_state", "trackers")
 _LIST_KEYS = ("torrents_removed", "categories_removed", "tags", "tags_removed", "trackers_removed")
 
 
-def _validate(data: Any) -> None:
+def validate(data: Any) -> None:
     """Check the shape before touching the snapshot, so a bad answer changes nothing."""
     if not isinstance(data, dict):
         raise QbtProtocolError(

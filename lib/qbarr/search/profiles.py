@@ -27,10 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from qbarr.arr.kinds import kind_of
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 from qbarr.journal import DRY_PREFIX, ActionRow
 from qbarr.search.model import PlannedSearch
 from qbarr.search.settings import SearchSettings
@@ -93,7 +91,7 @@ def temp_for(
 # -- the journal --------------------------------------------------------------------------
 
 
-def open_restore(db: sqlite_utils.Database, journal: str, owner: Owner) -> ActionRow | None:
+def open_restore(db: Database, journal: str, owner: Owner) -> ActionRow | None:
     """The switch-back still to do for this owner, if any (its switch is in effect)."""
     found = rows(
         db,
@@ -105,7 +103,7 @@ def open_restore(db: sqlite_utils.Database, journal: str, owner: Owner) -> Actio
 
 
 def plan_switch(
-    db: sqlite_utils.Database,
+    db: Database,
     journal: str,
     owner: Owner,
     main: Mapping[str, Any],
@@ -174,7 +172,7 @@ def plan_switch(
     return ids[0], ids[1]
 
 
-def extend_restore(db: sqlite_utils.Database, restore: ActionRow, keys: Iterable[str]) -> None:
+def extend_restore(db: Database, restore: ActionRow, keys: Iterable[str]) -> None:
     """A later search under the same temporary profile: switch back only once its items are
     no longer missing either."""
     covers = list(dict.fromkeys([*restore.params.get("covers", []), *keys]))
@@ -188,9 +186,7 @@ def extend_restore(db: sqlite_utils.Database, restore: ActionRow, keys: Iterable
         )
 
 
-def record_restore(
-    db: sqlite_utils.Database, journal: str, restore: ActionRow, why: str, now: float
-) -> None:
+def record_restore(db: Database, journal: str, restore: ActionRow, why: str, now: float) -> None:
     """The decision row that says why an owner is switched back now (qbarr why, web UI)."""
     p = restore.params
     reason = f"switching back to quality profile {p.get('profile_name')!r}: {why}"

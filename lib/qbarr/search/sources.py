@@ -18,6 +18,7 @@ from qbarr import __version__
 from qbarr.search.model import RequestItem
 from qbarr.search.settings import RequestSettings
 from qbarr.search.wanted import parse_time
+from qbarr.tls import verify_for
 
 # Overseerr enums (server/constants/media.ts): request status and media status.
 OVERSEERR_PENDING, OVERSEERR_APPROVED, OVERSEERR_DECLINED, OVERSEERR_FAILED, OVERSEERR_COMPLETED = (
@@ -177,6 +178,7 @@ class _Source:
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             follow_redirects=False,
             transport=transport,
+            verify=verify_for(self.url),
         )
 
     def close(self) -> None:

@@ -13,9 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import sqlite_utils
-
-from qbarr.db import rows
+from qbarr.db import Database, rows
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -29,7 +27,7 @@ def row_name(instance: str) -> str:
 
 
 def search_history(
-    db: sqlite_utils.Database, item_or_hash: str, instance: str | None = None, limit: int = 50
+    db: Database, item_or_hash: str, instance: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Searches of one item key (also as part of a series search) or of one torrent hash,
     newest first."""

@@ -30,9 +30,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import db as qdb
+from qbarr.db import Database
 
 SESSION_COOKIE = "qbarr_session"
 PRELOGIN_COOKIE = "qbarr_login"
@@ -65,7 +64,7 @@ def password_ok(given: str, webui: Mapping[str, Any]) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def load_session_key(db: sqlite_utils.Database) -> bytes:
+def load_session_key(db: Database) -> bytes:
     """The HMAC key for sessions, created once and kept in ``kv`` so it survives restarts."""
     with qdb.write_txn(db):
         db.execute(
@@ -83,7 +82,7 @@ class Sessions:
     def __init__(
         self,
         key: bytes,
-        db: Callable[[], sqlite_utils.Database],
+        db: Callable[[], Database],
         lifetime: Callable[[], float],
     ) -> None:
         self._key = key

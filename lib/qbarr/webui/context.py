@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import config as qconfig
 from qbarr import db as qdb
 from qbarr.config import MASK, Config, ConfigError
+from qbarr.db import Database
 from qbarr.paths import Home
 from qbarr.webui import auth, queries
 from qbarr.webui.supervisor import Supervisor
@@ -132,7 +131,7 @@ class Web:
 
     # -- database -----------------------------------------------------------------------
     @property
-    def db(self) -> sqlite_utils.Database:
+    def db(self) -> Database:
         """This thread's connection (a sqlite3 connection must not be shared by threads)."""
         conn = getattr(self._local, "db", None)
         if conn is None:

@@ -12,10 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from qbarr import heartbeat, history
-from qbarr.db import rows
+from qbarr.db import Database, rows
 from qbarr.policy.docs import RULE_TONE
 from qbarr.search.status import SEARCH_KIND
 from qbarr.webui.words import dur, rule_words
@@ -49,7 +47,7 @@ def _json(text: str | None) -> dict[str, Any]:
 
 
 def instances(
-    db: sqlite_utils.Database, now: float | None = None, search_programs: bool = False
+    db: Database, now: float | None = None, search_programs: bool = False
 ) -> list[dict[str, Any]]:
     """Every Arr instance row (with ``search_programs``: the search programs' rows too),
     its JSON columns parsed and the heartbeat age added."""
@@ -69,13 +67,13 @@ def instances(
     return out
 
 
-def instance_names(db: sqlite_utils.Database) -> list[str]:
+def instance_names(db: Database) -> list[str]:
     """Names of the Arr instances that have a row (search programs' rows are not instances)."""
     found = rows(db, "SELECT name FROM instances WHERE kind != ? ORDER BY name", (SEARCH_KIND,))
     return [r["name"] for r in found]
 
 
-def find_instance(db: sqlite_utils.Database, name: str) -> str | None:
+def find_instance(db: Database, name: str) -> str | None:
     """The Arr instance whose row has this name or program name (not a search program)."""
     found = rows(
         db,
@@ -85,7 +83,7 @@ def find_instance(db: sqlite_utils.Database, name: str) -> str | None:
     return str(found[0]["name"]) if found else None
 
 
-def crash_summary(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def crash_summary(db: Database) -> dict[str, dict[str, Any]]:
     """Per program: number of crash/restart events and the last one."""
     summary: dict[str, dict[str, Any]] = {}
     for row in rows(
@@ -107,7 +105,7 @@ def crash_summary(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
 
 
 def programs(
-    infos: list[dict[str, Any]], db: sqlite_utils.Database, now: float | None = None
+    infos: list[dict[str, Any]], db: Database, now: float | None = None
 ) -> list[dict[str, Any]]:
     """supervisord's process list joined with crashes and each manager's instance row."""
     now = now if now is not None else time.time()
@@ -176,7 +174,7 @@ def _like(text: str) -> str:
 
 
 def torrents(
-    db: sqlite_utils.Database, instance: str, query: TorrentQuery, protected_tag: str = ""
+    db: Database, instance: str, query: TorrentQuery, protected_tag: str = ""
 ) -> dict[str, Any]:
     """One page of an instance's current torrents (LIMIT/OFFSET over indexed columns)."""
     where = ["instance = ?", "gone_at IS NULL"]
@@ -219,7 +217,7 @@ def _torrent_item(row: dict[str, Any], protected_tag: str, pending: str | None) 
     return item
 
 
-def torrent_facets(db: sqlite_utils.Database, instance: str) -> dict[str, Any]:
+def torrent_facets(db: Database, instance: str) -> dict[str, Any]:
     """Rules and states present for an instance, with counts (for the filter menus)."""
     rules_ = rows(
         db,
@@ -236,7 +234,7 @@ def torrent_facets(db: sqlite_utils.Database, instance: str) -> dict[str, Any]:
     return {"rules": {r["v"]: r["n"] for r in rules_}, "states": {r["v"]: r["n"] for r in states}}
 
 
-def pending_requests(db: sqlite_utils.Database, instance: str) -> dict[str, str]:
+def pending_requests(db: Database, instance: str) -> dict[str, str]:
     """hash -> kind of the newest request the manager has not applied yet."""
     found = rows(
         db,
@@ -258,7 +256,7 @@ class JournalQuery:
     limit: int = 50
 
 
-def decisions(db: sqlite_utils.Database, query: JournalQuery) -> dict[str, Any]:
+def decisions(db: Database, query: JournalQuery) -> dict[str, Any]:
     """The decision journal, newest first, keyset-paged by ``before_id``."""
     where, params = ["1 = 1"], []
     for column, value in (("d.instance", query.instance), ("d.rule", query.rule)):
@@ -319,7 +317,7 @@ def _action_item(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _actions_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _actions_of(db: Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     if not ids:
         return out
@@ -331,7 +329,7 @@ def _actions_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dic
     return out
 
 
-def journal_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
+def journal_choices(db: Database) -> dict[str, list[str]]:
     """Distinct rules and action kinds seen (for the journal's filter menus)."""
     rules_ = [r["rule"] for r in rows(db, "SELECT DISTINCT rule FROM decisions ORDER BY rule")]
     kinds = [r["kind"] for r in rows(db, "SELECT DISTINCT kind FROM actions ORDER BY kind")]
@@ -339,7 +337,7 @@ def journal_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
 
 
 def torrent_history(
-    db: sqlite_utils.Database, torrent_hash: str, protected_tag: str = ""
+    db: Database, torrent_hash: str, protected_tag: str = ""
 ) -> dict[str, Any] | None:
     """One torrent as a chronological timeline, from :func:`qbarr.history.read` (what
     `qbarr why` prints); None when nothing is known about it."""
@@ -393,7 +391,7 @@ def _event(
     }
 
 
-def overview(db: sqlite_utils.Database, now: float | None = None) -> dict[str, Any]:
+def overview(db: Database, now: float | None = None) -> dict[str, Any]:
     """Reachability per instance, decisions per rule in the last 24 h, and per hour the
     imports sent and the torrents failed (actions done, see FAIL_RULES)."""
     now = now if now is not None else time.time()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.xmlrpc import Faults
-
 from qbarr import supervision
 from qbarr.supervision import full_name
 
@@ -41,17 +39,17 @@ class WrongState(SupervisorError):
     status = 409
 
 
-_FAULT_CLASSES = {
-    Faults.BAD_NAME: UnknownProgram,
-    Faults.NO_FILE: UnknownProgram,
-    Faults.ALREADY_STARTED: WrongState,
-    Faults.NOT_RUNNING: WrongState,
-    Faults.STILL_RUNNING: WrongState,
-    Faults.SPAWN_ERROR: WrongState,
-    Faults.ABNORMAL_TERMINATION: WrongState,
-    Faults.FAILED: WrongState,
-    Faults.ALREADY_ADDED: WrongState,
-    Faults.SHUTDOWN_STATE: SupervisorUnavailable,
+_FAULT_CLASSES = {  # by supervisor.xmlrpc.Faults name (imported only when a fault comes)
+    "BAD_NAME": UnknownProgram,
+    "NO_FILE": UnknownProgram,
+    "ALREADY_STARTED": WrongState,
+    "NOT_RUNNING": WrongState,
+    "STILL_RUNNING": WrongState,
+    "SPAWN_ERROR": WrongState,
+    "ABNORMAL_TERMINATION": WrongState,
+    "FAILED": WrongState,
+    "ALREADY_ADDED": WrongState,
+    "SHUTDOWN_STATE": SupervisorUnavailable,
 }
 
 
@@ -68,7 +66,7 @@ class Supervisor:
         try:
             return getattr(self.client, method)(*args)
         except supervision.SupervisorFault as exc:
-            cls = _FAULT_CLASSES.get(exc.code, SupervisorError)
+            cls = _FAULT_CLASSES.get(exc.name, SupervisorError)
             raise cls(f"supervisord: {exc.message}") from None
         except supervision.SupervisionError as exc:
             raise SupervisorUnavailable(f"supervisord is not reachable ({exc})") from None

@@ -10,16 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import sqlite_utils
-
-from qbarr.db import rows, write_txn
+from qbarr.db import Database, rows, write_txn
 
 REQUEST_KINDS = ("protect", "unprotect")
 
 
-def release_brake(
-    db: sqlite_utils.Database, instance: str, now: float | None = None
-) -> dict[str, Any]:
+def release_brake(db: Database, instance: str, now: float | None = None) -> dict[str, Any]:
     """Clear the brake of ``instance``; returns whether it was engaged."""
     now = now if now is not None else time.time()
     with write_txn(db):
@@ -33,7 +29,7 @@ def release_brake(
 
 
 def request_protection(
-    db: sqlite_utils.Database, instance: str, torrent_hash: str, kind: str, now: float | None = None
+    db: Database, instance: str, torrent_hash: str, kind: str, now: float | None = None
 ) -> dict[str, Any]:
     """Queue a protect/unprotect request for the manager; an identical pending one is reused."""
     if kind not in REQUEST_KINDS:

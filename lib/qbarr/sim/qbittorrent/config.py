@@ -31,6 +31,11 @@ class ApiMode:
         return self.webapi_tuple >= (2, 14, 0)
 
     @property
+    def sync_tracks_changes(self) -> bool:
+        """4.6+: sync/maindata serializes only what changed (before: every torrent, always)."""
+        return self.webapi_tuple >= (2, 9, 0)
+
+    @property
     def needs_inactive_limit(self) -> bool:
         return self.webapi_tuple >= (2, 9, 2)
 
@@ -75,6 +80,7 @@ class SimConfig:
     ban_after: int = 0  # failed logins before 403 (0 = never, like the test harness)
     seed: int = 0
     gzip: bool = True
+    serialize_us: float = 0.0  # CPU microseconds burnt per torrent serialized (cost.py)
 
 
 class Clock:

@@ -18,6 +18,9 @@ POST   /sim/server                 {"free_space_on_disk", "dl_rate_limit", "up_r
                                     "connection_status"}
 POST   /sim/scenario               generate torrents from a scenario object (see scenario.py)
 POST   /sim/tick                   run one simulation step now (ignores the refresh interval)
+GET    /sim/requests?since=T       the last 5,000 API requests after epoch T: at, method, path,
+                                   agent (User-Agent), session (s1, s2, ... per login; never the
+                                   cookie)
 """
 
 from __future__ import annotations
@@ -68,7 +71,12 @@ def state(store: Store, faults: Faults) -> dict[str, Any]:
         "time_scale": store.clock.scale,
         "free_space_on_disk": store.free_space(),
         "faults": faults.view(),
+        **store.cost.view(),
     }
+
+
+def requests_log(store: Store, since: float) -> dict[str, Any]:
+    return {"requests": [r for r in store.cost.requests if r["at"] > since]}
 
 
 def torrent_view(store: Store, h: str) -> dict[str, Any]:
@@ -222,6 +230,11 @@ def install(app: bottle.Bottle, store: Store, faults: Faults) -> None:
         ("/sim/server", "POST", lambda: (server(store, _body()), dict(store.server_state))[1]),
         ("/sim/scenario", "POST", gen),
         ("/sim/tick", "POST", lambda: (store.tick(force=True), {"seq": store.seq})[1]),
+        (
+            "/sim/requests",
+            "GET",
+            lambda: requests_log(store, float(bottle.request.query.get("since") or 0)),
+        ),
     ]
     for path, method, fn in routes:
         app.route(path, method=method, callback=guarded(fn))

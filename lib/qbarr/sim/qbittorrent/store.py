@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Clock, SimConfig
+from .cost import Cost
 from .prefs import default_preferences
 from .torrent import Limits, SimTorrent, advance, ratio_of, render
 
@@ -38,6 +39,7 @@ class Session:
     last_seq: int = -1
     acc_rid: int = 0
     acc_seq: int = -1
+    label: str = ""  # names the session in the request log (never the secret sid)
 
 
 class Store:
@@ -75,6 +77,7 @@ class Store:
         self.sessions: dict[str, Session] = {}
         self._key_session: Session | None = None
         self.failed_logins = 0
+        self.session_count = 0
         self.live: set[str] = set()
         self.events: list[tuple[float, int, str, str]] = []
         self._event_ids = itertools.count()
@@ -93,6 +96,7 @@ class Store:
         self.queue_pos = 0
         self.on_add: dict[str, Any] = {}  # scenario "on_add": swarms for added magnets
         self.requests = 0
+        self.cost = Cost(serialize_us=config.serialize_us)
         self.ticks = 0
         self._last_tick_real = 0.0
         self._last_tick_sim = self.clock.now()
@@ -363,7 +367,8 @@ class Store:
     # ------------------------------------------------------------------ sessions
     def new_session(self) -> Session:
         sid = secrets.token_urlsafe(24)
-        session = Session(sid=sid, last_seen=time.monotonic())
+        self.session_count += 1
+        session = Session(sid=sid, last_seen=time.monotonic(), label=f"s{self.session_count}")
         self.sessions[sid] = session
         return session
 
@@ -381,7 +386,7 @@ class Store:
     def api_key_session(self) -> Session:
         """Requests authenticated by API key share one sync state (there is no login)."""
         if self._key_session is None:
-            self._key_session = Session(sid="api-key", last_seen=time.monotonic())
+            self._key_session = Session(sid="api-key", last_seen=time.monotonic(), label="api-key")
         return self._key_session
 
     def drop_sessions(self) -> int:

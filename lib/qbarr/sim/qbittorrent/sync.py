@@ -6,6 +6,9 @@ request with the confirmed rid gets the diff against it again (a lost response
 loses nothing); anything else (0, absent, unknown, another session's rid) gets
 a full update. Rids cycle 1..1000000. The diff is built from the store's change
 log: only torrents modified after the confirmed seq are visited.
+
+What qBittorrent would serialize is charged to ``store.cost`` (see cost.py): before 4.6
+every torrent on every call, from 4.6 the torrents in the answer.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from .store import Session, Store
+
+PATH = "sync/maindata"
 
 
 def maindata(store: Store, session: Session, rid: int) -> dict[str, Any]:
@@ -32,6 +37,8 @@ def maindata(store: Store, session: Session, rid: int) -> dict[str, Any]:
     new_rid = last_rid % 1_000_000 + 1
     session.last_rid, session.last_seq = new_rid, store.seq
     data["rid"] = new_rid
+    tracked = store.api.sync_tracks_changes
+    store.cost.charge(PATH, len(data.get("torrents") or ()) if tracked else len(store.torrents))
     return data
 
 

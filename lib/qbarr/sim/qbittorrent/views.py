@@ -68,6 +68,7 @@ def torrents_info(store: Store, params: dict[str, str]) -> list[dict[str, Any]]:
         if pred is not None and not pred(t, o):
             continue
         items.append({**o, "hash": h})
+    store.cost.charge("torrents/info", len(items))  # all that matched, before paging
     return _page(items, params)
 
 

@@ -359,6 +359,12 @@ def install(app: bottle.Bottle, store: Store) -> None:
                 if route.post_only and bottle.request.method != "POST":
                     raise HttpError(405, "Method Not Allowed")
                 result = route.fn(store, params, session)
+                store.cost.record(
+                    f"{scope}/{method}",
+                    bottle.request.method,
+                    bottle.request.get_header("User-Agent", ""),
+                    session.label if session is not None else "-",
+                )
         except HttpError as exc:
             return _reply(Reply(exc.body, exc.status))
         if isinstance(result, Reply):

@@ -1,0 +1,25 @@
+"""One reader per qBittorrent, whose snapshot every manager of that qBittorrent uses.
+
+Several Arr instances usually share one qBittorrent. Instead of one poll per manager, the
+manager that holds the qBittorrent's lock file runs a reader thread that polls qBittorrent
+(:mod:`~qbarr.reader.plan`: what to ask and how often, by version) and publishes what changed
+into the database (:mod:`~qbarr.reader.feed`); every manager, that one included, reads its
+snapshot from there (:mod:`~qbarr.reader.source`, the manager's snapshot source). N
+instances cost one poll. docs/architecture.md ("Inside an Arr manager") explains the choice.
+"""
+
+from __future__ import annotations
+
+from .feed import FeedState, Follower, feed_state
+from .plan import PlanSettings
+from .source import CLIENT, FeedSource, FeedStale
+
+__all__ = [
+    "CLIENT",
+    "FeedSource",
+    "FeedStale",
+    "FeedState",
+    "Follower",
+    "PlanSettings",
+    "feed_state",
+]

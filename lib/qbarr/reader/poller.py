@@ -1,0 +1,249 @@
+"""The reader: polls one qBittorrent (the strategy of :mod:`qbarr.reader.plan`) and publishes
+what changed into the feed (:mod:`qbarr.reader.feed`).
+
+:meth:`Reader.tick` is one poll; :meth:`Reader.run` is the loop a thread runs (one tick per
+``LoopInterval / 2``, a capped exponential backoff after a failure, recorded in the feed so
+the managers can say why they wait). The reader has its own qBittorrent session and its own
+database connection; it never acts on a torrent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import qbarr.reader.plan as plan
+from qbarr import heap
+from qbarr.backoff import Backoff, RetryTimer
+from qbarr.db import Database, rows
+from qbarr.qbittorrent import QbtClient, QbtError
+from qbarr.reader.feed import BIG_READ, Publication, dumps, publish, published, record_error
+
+log = logging.getLogger("qbarr.reader")
+
+# A torrent qbarr acted on within ACTED_WINDOWS x IdlePollInterval is looked up by hash at
+# every tick (and keeps the pace fast): long enough to see it complete, pause or go.
+ACTED_WINDOWS = 2
+
+
+class Reader:
+    """Polls ``qbt`` and publishes into ``db`` under the name ``client``."""
+
+    def __init__(
+        self,
+        db: Database,
+        qbt: QbtClient,
+        client: str,
+        settings: plan.PlanSettings,
+        label: str,
+        pid: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.qbt = qbt
+        self.client = client
+        self.settings = settings
+        self.label = label
+        self.pid = pid
+        self.clock = clock
+        self.seen: dict[str, plan.Seen] = {}
+        self.schedule = plan.Schedule()
+        self.tiers = plan.Tiers()
+        self.server_state: dict[str, Any] = {}
+        self.version = ""
+        self.webapi: tuple[int, ...] = ()
+        self.started = False
+        self.last_full_seq: int | None = None
+        self.published = threading.Event()  # set after each successful publication
+        self.tried = threading.Event()  # set after each tick, published or failed
+
+    # -- one poll --------------------------------------------------------------------------
+
+    def tick(self) -> float:
+        """Poll once and publish; returns the seconds until the next tick. Raises QbtError."""
+        if not self.started:
+            self._start()
+        now = self.clock()
+        acted = self._acted(now)
+        if plan.tracks_changes(self.webapi):
+            pub, full, warm = self._sync(), False, False
+        else:
+            full, warm = self.schedule.due(now)
+            pub = self._lists(acted, full, warm)
+        fast, why = plan.pace(self.seen, self.settings, now, bool(acted))
+        self.schedule.done(now, full, warm, fast, self.settings)
+        interval = self.settings.tick
+        self._publish(pub, now, now + interval, ("fast: " if fast else "idle: ") + why, full)
+        big = full or len(pub.changed) > BIG_READ
+        del pub
+        if big:
+            heap.release()  # a whole library was decoded and compared: give the peak back
+        return interval
+
+    def _start(self) -> None:
+        """The first tick: version, and what is already published (a takeover changes only
+        what qBittorrent changed since)."""
+        v = self.qbt.version(refresh=True)
+        self.version, self.webapi = str(v), v.webapi
+        for h, (text, category) in published(self.db, self.client).items():
+            data = _loads(text)
+            self.seen[h] = _seen(text, data, category)
+        self.started = True
+        log.info("reading %s for every manager (%s)", v, self._strategy())
+
+    def _strategy(self) -> str:
+        if plan.tracks_changes(self.webapi):
+            return "sync/maindata with rid"
+        return "torrents/info by state and category, a full refresh now and then"
+
+    # -- qBittorrent 4.6+ ------------------------------------------------------------------------
+
+    def _sync(self) -> Publication:
+        snap = self.qbt.sync()
+        if snap.full_update:
+            changed = self._compare(snap.torrents.values())
+            gone = set(self.seen) - set(snap.torrents)
+        else:
+            changed = self._compare(snap.torrents[h] for h in snap.changed)
+            gone = set(snap.removed)
+        for h in gone:
+            self.seen.pop(h, None)
+        self.server_state = dict(snap.server_state)
+        return Publication(changed, gone, self.server_state)
+
+    # -- before 4.6 ------------------------------------------------------------------------
+
+    def _lists(self, acted: set[str], full: bool, warm: bool) -> Publication:
+        if full:
+            return self._full()
+        found: dict[str, dict[str, Any]] = {}
+        hot = self._query(self.tiers.hot_queries(), found)
+        warm_set = self._query(self.tiers.warm_queries(self.settings), found) if warm else None
+        if warm:
+            self.server_state.update(self.qbt.transfer_info())
+        lookups = self.tiers.followups(hot, warm_set, acted)
+        gone: set[str] = set()
+        if lookups:
+            got = {t["hash"].lower(): t for t in self.qbt.torrents_info(hashes=list(lookups))}
+            found.update(got)
+            gone = {h for h in lookups if h not in got and h in self.seen}
+        changed = self._compare(found.values())
+        for h in gone:
+            self.seen.pop(h, None)
+        return Publication(changed, gone, self.server_state if warm else None)
+
+    def _query(self, queries: Iterable[plan.Query], found: dict[str, dict[str, Any]]) -> set[str]:
+        hashes: set[str] = set()
+        for q in queries:
+            for t in self.qbt.torrents_info(category=q.category, filter=q.filter):
+                h = str(t["hash"]).lower()
+                found[h] = t
+                hashes.add(h)
+        return hashes
+
+    def _full(self) -> Publication:
+        data = self.qbt.maindata(0)
+        torrents = {h.lower(): {**t, "hash": h.lower()} for h, t in data["torrents"].items()}
+        changed = self._compare(torrents.values())
+        gone = set(self.seen) - set(torrents)
+        for h in gone:
+            self.seen.pop(h, None)
+        self.tiers.reset_from(self.seen, self.settings)
+        self.server_state = dict(data.get("server_state") or {})
+        return Publication(changed, gone, self.server_state)
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _compare(self, torrents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str, str]]:
+        """The torrents whose fields differ from what was published, as feed rows."""
+        changed = {}
+        for t in torrents:
+            h = str(t["hash"]).lower()
+            text = dumps(t)
+            seen = _seen(text, t, str(t.get("category") or ""))
+            if self.seen.get(h) != seen:
+                self.seen[h] = seen
+                changed[h] = (text, seen.category, str(t.get("content_path") or ""))
+        return changed
+
+    def _acted(self, now: float) -> set[str]:
+        """Torrents the managers of this qBittorrent acted on recently (or are acting on)."""
+        names = sorted(self.settings.instances)
+        if not names:
+            return set()
+        marks = ",".join("?" * len(names))
+        found = rows(
+            self.db,
+            f"SELECT hash FROM actions WHERE updated_at > ? AND instance IN ({marks}) UNION "
+            f"SELECT hash FROM actions WHERE status IN ('planned', 'sending') "
+            f"AND instance IN ({marks})",
+            (now - ACTED_WINDOWS * self.settings.idle, *names, *names),
+        )
+        return {str(r["hash"]).lower() for r in found}
+
+    def _publish(self, pub: Publication, now: float, next_by: float, pace: str, full: bool) -> None:
+        purge = self.last_full_seq if full else None
+        seq = publish(
+            self.db,
+            self.client,
+            pub,
+            now=now,
+            next_poll_by=next_by,
+            pace=pace,
+            reader=self.label,
+            reader_pid=self.pid,
+            version=self.version,
+            full=full,
+            purge_upto=purge,
+            stats=self.qbt.stats,
+        )
+        if full:
+            self.last_full_seq = seq
+        self.published.set()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, backoff_cap: float = 60.0) -> None:
+        """Tick until ``stop`` is set; failures are recorded and retried with backoff."""
+        backoff = RetryTimer(Backoff(base=1.0, cap=backoff_cap, jitter=0.1))
+        while not stop.is_set():
+            try:
+                delay = self.tick()
+                backoff.succeeded()
+            except QbtError as exc:
+                delay = backoff.failed()
+                self._failed(f"qBittorrent: {exc}", delay)
+            except Exception as exc:  # a bug: say so, keep reading (the managers depend on it)
+                log.exception("reader tick failed")
+                delay = backoff.failed()
+                self._failed(f"reader: {type(exc).__name__}: {exc}", delay)
+            self.tried.set()
+            stop.wait(delay)
+
+    def _failed(self, message: str, delay: float) -> None:
+        log.warning("%s (retry in %.1fs)", message, delay)
+        self.started = False  # reconnect: version again, compare with what is published
+        try:
+            record_error(self.db, self.client, message, self.clock(), self.label)
+        except Exception:  # the database itself: the next tick tries again
+            log.exception("could not record the reader's error")
+
+
+def _loads(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _seen(text: str, t: Mapping[str, Any], category: str) -> plan.Seen:
+    added = t.get("added_on")
+    return plan.Seen(
+        digest=hash(text),
+        state=sys.intern(str(t.get("state") or "")),
+        category=sys.intern(category),
+        added_on=float(added) if isinstance(added, (int, float)) else 0.0,
+    )
