@@ -69,7 +69,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The chaos run goes first: under pytest-xdist (``--dist loadfile``) its worker starts
+    """The chaos run goes first: under pytest-xdist (``--dist loadfile
+    --no-loadscope-reorder``: files in collection order, not biggest first) its worker starts
     with it, and the rest of the suite runs on the other workers meanwhile."""
     items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
 
