@@ -14,6 +14,7 @@ The control API under /sim/ is documented in qbarr.sim.qbittorrent.control.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if lifeline.under_supervisord():  # the demo's simulators die with its supervisord
         lifeline.die_with_parent()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    if isinstance(sys.stdout, io.TextIOWrapper):  # not when a test replaced it
+        sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(
         stream=sys.stdout,
         level=logging.INFO,

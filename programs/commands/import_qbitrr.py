@@ -20,8 +20,8 @@ from qbarr.fileio import write_atomic
 from qbarr.paths import Home
 from qbarr.qbitrr_import import PLACEHOLDER, convert, render
 from qbarr.runtime import ScrubbingFormatter
-from qbarr_programs.commands.common import EX_FAIL
-from qbarr_programs.commands.init import announce
+from .common import EX_FAIL
+from .init import announce
 
 NAME = "import-qbitrr"
 HELP = "write config.ini from a qBitrr config.toml and report what was converted"

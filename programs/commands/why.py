@@ -27,7 +27,7 @@ from qbarr.journal import DRY_PREFIX
 from qbarr.paths import Home
 from qbarr.search.status import format_history
 from qbarr.units import format_duration, format_size
-from qbarr_programs.commands.common import EX_FAIL
+from .common import EX_FAIL
 
 NAME = "why"
 HELP = "show why qbarr did what it did to a torrent: every decision, its inputs and actions"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qbarr.arr.kinds import kind_of
-from qbarr.db import Database, rows, write_txn
+from qbarr.db import Database, inserted_id, rows, write_txn
 from qbarr.journal import DRY_PREFIX, ActionRow
 from qbarr.search.model import PlannedSearch
 from qbarr.search.settings import SearchSettings
@@ -141,7 +141,7 @@ def plan_switch(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (journal, owner.key, title, RULE, reason, json.dumps(inputs), int(dry_run), now),
         )
-        decision_id = int(cur.lastrowid or 0)
+        decision_id = inserted_id(cur)
         ids = []
         for step, frm, to in ((SWITCH, main, temp), (RESTORE, temp, main)):
             params = {
@@ -168,7 +168,7 @@ def plan_switch(
                     now,
                 ),
             )
-            ids.append(int(cur.lastrowid or 0))
+            ids.append(inserted_id(cur))
     return ids[0], ids[1]
 
 

@@ -258,7 +258,8 @@ class JournalQuery:
 
 def decisions(db: Database, query: JournalQuery) -> dict[str, Any]:
     """The decision journal, newest first, keyset-paged by ``before_id``."""
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     for column, value in (("d.instance", query.instance), ("d.rule", query.rule)):
         if value:
             where.append(f"{column} = ?")
