@@ -24,6 +24,7 @@ from qbarr.db import Database
 from qbarr.journal import release_brake
 from qbarr.paths import Home
 from qbarr.units import format_duration
+
 from .common import EX_FAIL
 
 NAME = "brake"

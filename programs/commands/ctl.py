@@ -16,6 +16,7 @@ import sys
 
 from qbarr.paths import Home
 from qbarr.render import install_supervisord_conf
+
 from .common import EX_FAIL, find_tool
 
 NAME = "ctl"

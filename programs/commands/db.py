@@ -15,6 +15,7 @@ from qbarr import db as dbmod
 from qbarr import dbrecover, locks
 from qbarr.config import EX_CONFIG
 from qbarr.paths import Home
+
 from .common import EX_FAIL
 
 NAME = "db"

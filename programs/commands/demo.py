@@ -22,6 +22,7 @@ from qbarr import demo
 from qbarr.db import connect, rows
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
+
 from .common import EX_FAIL, find_tool
 
 NAME = "demo"

@@ -20,6 +20,7 @@ from qbarr.fileio import write_atomic
 from qbarr.paths import Home
 from qbarr.qbitrr_import import PLACEHOLDER, convert, render
 from qbarr.runtime import ScrubbingFormatter
+
 from .common import EX_FAIL
 from .init import announce
 

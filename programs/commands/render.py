@@ -15,6 +15,7 @@ from collections.abc import Callable
 from qbarr import locks, supervision
 from qbarr.paths import Home
 from qbarr.render import RenderError
+
 from .common import EX_CONFIG, EX_FAIL, load_or_report
 
 NAME = "render"

@@ -31,6 +31,7 @@ from qbarr import launcher, lifeline, locks, privileges
 from qbarr.paths import Home
 from qbarr.render import RenderError, check_home, install_supervisord_conf, write_programs
 from qbarr.supervision import SupervisionError, Supervisor
+
 from .common import (
     EX_CONFIG,
     EX_FAIL,

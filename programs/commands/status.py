@@ -21,6 +21,7 @@ from qbarr.heartbeat import backlog_lines, target_text, waiting_text
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
 from qbarr.units import format_duration
+
 from .common import EX_FAIL
 
 NAME = "status"

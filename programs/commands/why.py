@@ -27,6 +27,7 @@ from qbarr.journal import DRY_PREFIX
 from qbarr.paths import Home
 from qbarr.search.status import format_history
 from qbarr.units import format_duration, format_size
+
 from .common import EX_FAIL
 
 NAME = "why"
