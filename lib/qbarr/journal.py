@@ -299,17 +299,17 @@ class Journal:
         return found
 
     def _insert_decision(self, d: Decision, now: float, dry_run: bool) -> int:
-        inputs = dict(d.inputs, code=d.code)
         cur = self.db.execute(
-            "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, dry_run, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO decisions (instance, hash, name, rule, code, reason, inputs, dry_run, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.instance,
                 d.hash,
                 d.name,
                 d.rule,
+                d.code,
                 d.reason,
-                json.dumps(inputs, sort_keys=True, default=str),
+                json.dumps(d.inputs, sort_keys=True, default=str),
                 int(dry_run),
                 now,
             ),

@@ -22,7 +22,6 @@ closed when the block ends.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -258,9 +257,9 @@ class World:
         if self.reader is None:
             self.reader = self.db()
         found = dbmod.rows(
-            self.reader, "SELECT rule, inputs FROM decisions WHERE hash = ? ORDER BY id", (h,)
+            self.reader, "SELECT rule, code FROM decisions WHERE hash = ? ORDER BY id", (h,)
         )
-        return [(r["rule"], json.loads(r["inputs"])["code"]) for r in found]
+        return [(r["rule"], r["code"]) for r in found]
 
 
 def qbt_sim(port: int = 0, refresh_ms: int = 0) -> SimServer:

@@ -280,7 +280,8 @@ def decisions(db: Database, query: JournalQuery) -> dict[str, Any]:
         where.append("d.id < ?")
         params.append(query.before_id)
     sql = (
-        f"SELECT d.id, d.instance, d.hash, d.name, d.rule, d.reason, d.inputs, d.dry_run, d.at "
+        f"SELECT d.id, d.instance, d.hash, d.name, d.rule, d.code, d.reason, d.inputs, d.dry_run, "
+        "d.at "
         f"FROM decisions d WHERE {' AND '.join(where)} ORDER BY d.id DESC LIMIT ?"
     )
     found = rows(db, sql, (*params, query.limit + 1))
