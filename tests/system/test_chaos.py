@@ -22,7 +22,8 @@ At the end (faults off, the backlog drained, waited on): every completed torrent
 one scan command, every failed one exactly one blocklist entry, torrents with missing files
 none; no movie was searched twice (SearchCooldown 1d); every action in the journal is done or
 skipped; never two copies of one program at any sample; ``PRAGMA integrity_check`` is ok.
-The figures are printed at the end of the pytest run (tests/conftest.py), also under xdist.
+The figures are printed at the end of the pytest run (tests/conftest.py), also under xdist;
+the data dir's logs and database are kept in test-artifacts/chaos/.
 
 ``QBARR_CHAOS_SEED`` picks other kill points and torrents; ``QBARR_CHAOS_OUTAGE`` another
 outage length in seconds (the default, 300, is what CI runs).
@@ -32,10 +33,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ import pytest
 from qbarr import db as dbmod
 from qbarr.lifeline import wait_gone
 from qbarr.sim.arr.launch import SimProcess as ArrSim
+from tests.conftest import ARTIFACTS
 from tests.system.conftest import Suite
 from tests.system.manager_helpers import (
     Inst,
@@ -272,6 +275,7 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
             sampler.stop()
         suite.stop()
         figures = outcome(suite, arr_a, arr_b)
+        keep_evidence(suite, tmp_path)
         left = sim_hashes(qbt)
         logs = {p: suite.log(p) for p in (*MANAGERS.values(), SEARCH)}
 
@@ -301,9 +305,11 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
     complete_or_seed = {h for f in (fate_a, fate_b) for k in ("complete", "seed") for h in f[k]}
     failed = {h for f in (fate_a, fate_b) for k in ("stall", "error") for h in f[k]}
     missing = {h for f in (fate_a, fate_b) for h in f["missing"]}
-    assert {h: n for h, n in scans.items() if n != 1} == {}, "a torrent scanned twice"
+    twice = {h: n for h, n in scans.items() if n != 1}
+    assert twice == {}, f"a torrent scanned twice: {evidence(figures, twice)}"
     assert set(scans) == complete_or_seed, "exactly one scan per completed torrent"
-    assert {h: n for h, n in blocked.items() if n != 1} == {}, "a torrent blocklisted twice"
+    twice = {h: n for h, n in blocked.items() if n != 1}
+    assert twice == {}, f"a torrent blocklisted twice: {evidence(figures, twice)}"
     assert set(blocked) == failed, "exactly one blocklist per failed torrent"
     assert not missing & set(blocked), "missing files: searched, never blocklisted"
     assert not left & (failed | missing)
@@ -315,7 +321,7 @@ def outcome(suite: Suite, arr_a: ArrSim, arr_b: ArrSim) -> dict[str, Any]:
     db = dbmod.connect(suite.home.database)
     try:
         integrity = dbmod.rows(db, "PRAGMA integrity_check")
-        journal = dbmod.rows(db, "SELECT kind, status FROM actions")
+        journal = dbmod.rows(db, "SELECT * FROM actions ORDER BY id")
         dupes = dbmod.rows(
             db, "SELECT key, COUNT(*) AS n FROM actions GROUP BY instance, key HAVING n > 1"
         )
@@ -323,6 +329,8 @@ def outcome(suite: Suite, arr_a: ArrSim, arr_b: ArrSim) -> dict[str, Any]:
         db.close()
     searches = commands(arr_a, "MoviesSearch")
     return {
+        "journal": journal,
+        "commands": commands(arr_a) + commands(arr_b),
         "integrity": integrity,
         "dupes": dupes,
         "actions": Counter(f"{a['kind']}:{a['status']}" for a in journal),
@@ -332,3 +340,33 @@ def outcome(suite: Suite, arr_a: ArrSim, arr_b: ArrSim) -> dict[str, Any]:
         # every search of Radarr A's movies: the search program's and the managers' re-searches
         "searched": Counter(m for c in searches for m in c["body"].get("movieIds", [])),
     }
+
+
+def evidence(figures: dict[str, Any], hashes: Mapping[str, int]) -> str:
+    """The journal's actions and the Arrs' commands of these torrents (a failure's story)."""
+    lines = []
+    for h in hashes:
+        lines += [f"{h}:"]
+        lines += [
+            f"  action {a['id']} {a['kind']} {a['status']} attempts={a.get('attempts')} "
+            f"first_sent_at={a.get('first_sent_at')} updated_at={a.get('updated_at')}: "
+            f"{a.get('result')}"
+            for a in figures["journal"]
+            if a["hash"] == h
+        ]
+        lines += [
+            f"  command {c['id']} {c['name']} {c.get('status')} queued={c.get('queued')}"
+            for c in figures["commands"]
+            if h in str(c.get("body", {})).lower()
+        ]
+    return "\n".join(lines)
+
+
+def keep_evidence(suite: Suite, tmp_path: Path) -> None:
+    """Copy the data dir's logs and database, and the simulators' logs, to
+    test-artifacts/chaos/ (the data dir is removed at teardown): what a failure needs."""
+    target = ARTIFACTS / "chaos"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(suite.home.logs, target / "logs")
+    for path in [*suite.home.root.glob("qbarr.db*"), *tmp_path.glob("*.log")]:
+        shutil.copy2(path, target)
