@@ -217,7 +217,7 @@ class Context:
     def use_config(self, config: Config) -> None:
         """Apply the parts of config.ini every program honours: log level, secrets to scrub."""
         self.formatter.set_secrets(secrets_of(config.data))
-        logging.getLogger().setLevel(str(config.settings.get("LogLevel", "INFO")))
+        logging.getLogger().setLevel(str(config.settings["LogLevel"]))
 
     def scrub(self, text: str) -> str:
         return self.formatter.scrub(text)
