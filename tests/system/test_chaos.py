@@ -74,6 +74,7 @@ A, B = "Radarr-Chaos-A", "Radarr-Chaos-B"
 MANAGERS = {A: "arr:arr-radarr-chaos-a", B: "arr:arr-radarr-chaos-b"}
 SEARCH = "search:search-radarr-chaos-a"
 VICTIMS = [MANAGERS[A], MANAGERS[A], MANAGERS[B], SEARCH, "webui", "watchdog"]
+PROGRAMS = [*MANAGERS.values(), SEARCH]
 
 
 # -- the torrents ---------------------------------------------------------------------------
@@ -108,40 +109,52 @@ def lifecycle(rnd: random.Random, category: str, count: int) -> tuple[list[dict]
 
 
 class Sampler(threading.Thread):
-    """Counts the live processes of each program of one data dir, every ``SAMPLE_EVERY`` s,
-    from the process table (psutil): a process belongs to program P when supervisord gave it
-    ``SUPERVISOR_PROCESS_NAME=P`` and this data dir's control socket (orphans of a killed
-    supervisord keep both). The gunicorn worker is its master's child: not a second copy."""
+    """Counts the live copies of each program of one data dir, every ``SAMPLE_EVERY`` s, from
+    the process table (psutil). A copy of program P is a process that has the data dir's
+    ``run/P.lock`` open (every program claims its lock first, qbarr.lifeline; supervisord
+    its ``supervisord.lock``); orphans of a killed supervisord still have theirs. Neither
+    the environment nor the command line would do: setproctitle blanks /proc/PID/environ,
+    and the title (``qbarr-webui``) does not name the data dir. The gunicorn worker, child
+    of its master with the same lock, is part of that copy. The reader's lock (``qbt-*``,
+    taken by one manager at a time) is not a program's."""
 
-    def __init__(self, supervisor_url: str) -> None:
+    def __init__(self, run_dir: Path) -> None:
         super().__init__(daemon=True)
-        self.url = supervisor_url
+        self.run_dir = str(run_dir)
         self.most: Counter[str] = Counter()
         self.samples = 0
         self.error: BaseException | None = None
         self.halt = threading.Event()
 
+    def program_of(self, proc: psutil.Process) -> str | None:
+        for f in proc.open_files():
+            where, _, name = f.path.rpartition("/")
+            if where == self.run_dir and name.endswith(".lock") and not name.startswith("qbt-"):
+                return name.removesuffix(".lock")
+        return None
+
     def sample(self) -> Counter[str]:
-        pids: dict[int, str] = {}
+        programs: dict[int, str] = {}
         for proc in psutil.process_iter(["cmdline", "status"]):
-            try:
-                if proc.info["status"] == psutil.STATUS_ZOMBIE:
-                    continue
-                if "qbarr" not in " ".join(proc.info["cmdline"] or []):
-                    continue
-                env = proc.environ()
-            except (psutil.Error, OSError):
+            text = " ".join(proc.info["cmdline"] or [])
+            if proc.info["status"] == psutil.STATUS_ZOMBIE or not (
+                "qbarr" in text or "supervisord" in text or "gunicorn" in text
+            ):
                 continue
-            if env.get("SUPERVISOR_SERVER_URL") == self.url:
-                pids[proc.pid] = env.get("SUPERVISOR_PROCESS_NAME", "?")
+            try:
+                program = self.program_of(proc)
+            except psutil.Error:
+                continue
+            if program is not None:
+                programs[proc.pid] = program
         copies: Counter[str] = Counter()
-        for pid, name in pids.items():
+        for pid, program in programs.items():
             try:
                 parent = psutil.Process(pid).ppid()
             except psutil.Error:
                 continue
-            if pids.get(parent) != name:  # a child of its own program is part of that copy
-                copies[name] += 1
+            if programs.get(parent) != program:  # a child of its own program is that copy
+                copies[program] += 1
         return copies
 
     def run(self) -> None:
@@ -213,7 +226,13 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
             {"LoopInterval": "0.5s", "QueueRefresh": "1s", "BrakeMaxRemovals": "0"},
         )
         suite.wait_running([*suite.expected_programs(), SEARCH])
-        sampler = Sampler(suite.home.supervisor_url)
+        sampler = Sampler(suite.home.run)
+        expected = {"supervisord", "webui", "watchdog", *(p.split(":")[-1] for p in PROGRAMS)}
+        # the sampler sees every program once each, titles set (both managers cycling)
+        suite.wait_for(lambda: all((suite.heartbeat(i) or {}).get("cycles") for i in (A, B)),
+                       "both managers cycling")  # fmt: skip
+        first = sampler.sample()
+        assert set(first) == expected and set(first.values()) == {1}, first
         sampler.start()
         killer = Killer(rnd, {MANAGERS[A]: A, MANAGERS[B]: B, SEARCH: A, "webui": A, "watchdog": A})
         try:
@@ -298,7 +317,7 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
 
     assert sampler.error is None, repr(sampler.error)
     assert sampler.samples > 100
-    assert set(sampler.most) >= {n.split(":")[-1] for n in (*MANAGERS.values(), SEARCH)}
+    assert set(sampler.most) == expected, sampler.most
     assert max(sampler.most.values()) == 1, f"two copies of one program: {sampler.most}"
     for program, log in logs.items():
         assert "Traceback" not in log, f"{program}:\n{log[-3000:]}"
