@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qbarr import lifeline
+from qbarr import lifeline, runtime
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -143,12 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         serialize_us=args.serialize_us,
     )
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        from setproctitle import setproctitle
-
-        setproctitle(f"qbarr-sim-qbittorrent :{args.port} ({mode.app})")
-    except ImportError:  # pragma: no cover - optional nicety
-        pass
+    runtime.set_title(f"qbarr-sim-qbittorrent :{args.port} ({mode.app})")
     server = SimServer(config, args.host, scenario or None, access_log=args.access_log)
     logging.getLogger("qbarr.sim.qbittorrent").info(
         "qBittorrent %s (WebAPI %s) simulated at %s with %d torrents, time x%g",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -181,7 +182,14 @@ class Signals:
 
 
 def set_title(title: str) -> None:
-    """Show ``title`` in ps/top (no-op when setproctitle is missing)."""
+    """Show ``title`` in ps/top (no-op when setproctitle is missing).
+
+    ``SPT_NOENV``: setproctitle must not reuse the environment's memory for the title (it
+    may, and /proc/PID/environ then reads blank): qbarr.lifeline finds a data dir's programs,
+    orphans included, by their SUPERVISOR_SERVER_URL there. The title is then limited to the
+    length of the command line, which ``qbarr-arr NAME`` never exceeds. supervisord.conf
+    sets it too, for what imports setproctitle before us (gunicorn)."""
+    os.environ.setdefault("SPT_NOENV", "1")
     try:
         import setproctitle
     except ImportError:  # pragma: no cover - a declared dependency

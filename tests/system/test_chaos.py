@@ -112,9 +112,10 @@ class Sampler(threading.Thread):
     """Counts the live copies of each program of one data dir, every ``SAMPLE_EVERY`` s, from
     the process table (psutil). A copy of program P is a process that has the data dir's
     ``run/P.lock`` open (every program claims its lock first, qbarr.lifeline; supervisord
-    its ``supervisord.lock``); orphans of a killed supervisord still have theirs. Neither
-    the environment nor the command line would do: setproctitle blanks /proc/PID/environ,
-    and the title (``qbarr-webui``) does not name the data dir. The gunicorn worker, child
+    its ``supervisord.lock``); orphans of a killed supervisord still have theirs. This
+    does not lean on what qbarr.lifeline reads (the environment, which setproctitle could
+    blank, see qbarr.runtime.set_title), and the title (``qbarr-webui``) does not name the
+    data dir. The gunicorn worker, child
     of its master with the same lock, is part of that copy. The reader's lock (``qbt-*``,
     taken by one manager at a time) is not a program's."""
 
