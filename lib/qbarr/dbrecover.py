@@ -130,21 +130,21 @@ def _vacuum_into(path: Path, fresh: Path) -> Outcome | None:
         _remove(fresh)
         return None
     out = Outcome("vacuum into", version=version)
+    import sqlite_utils  # the operator's command only: the programs never load it
+
     with contextlib.closing(sqlite3.connect(str(fresh))) as conn:
-        out.copied = {
-            t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in _tables(conn)
-        }
+        tables = sqlite_utils.Database(conn).tables
+        out.copied = {t.name: t.count for t in tables if not t.name.startswith("sqlite_")}
     return out
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
-    """The file's own tables (not SQLite's internal ``sqlite_*`` ones)."""
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    """The file's own tables (sqlite-utils' introspection: qbarr's operator commands use it;
+    the long-running programs do not import it, see qbarr.db)."""
+    import sqlite_utils
+
+    names = sqlite_utils.Database(conn).table_names()
     return sorted(n for n in names if not n.startswith("sqlite_"))
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
 
 
 def _row_by_row(path: Path, fresh: Path) -> Outcome:
@@ -169,9 +169,11 @@ def _row_by_row(path: Path, fresh: Path) -> Outcome:
 def _copy_table(
     src: sqlite3.Connection, dest: sqlite3.Connection, table: str, out: Outcome
 ) -> None:
-    columns = _columns(dest, table)
+    import sqlite_utils
+
+    columns = list(sqlite_utils.Database(dest)[table].columns_dict)
     try:
-        have = set(_columns(src, table))
+        have = set(sqlite_utils.Database(src)[table].columns_dict)
     except sqlite3.DatabaseError:
         have = set()
     columns = [c for c in columns if c in have]

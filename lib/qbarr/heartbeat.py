@@ -292,6 +292,18 @@ def read_all(db: Database) -> list[dict[str, Any]]:
     return out
 
 
+def forget_except(db: Database, names: Iterable[str]) -> list[str]:
+    """Delete the rows of programs not in ``names`` (instances removed from config.ini, once
+    their programs are gone): they leave status, brake status, the web UI and /metrics. Their
+    journal stays (``qbarr why``). Returns the names forgotten."""
+    keep = set(names)
+    with write_txn(db):
+        gone = [r["name"] for r in rows(db, "SELECT name FROM instances") if r["name"] not in keep]
+        for name in gone:
+            db.execute("DELETE FROM instances WHERE name = ?", (name,))
+    return gone
+
+
 def by_program(db: Database) -> dict[str, dict[str, Any]]:
     """Rows keyed by supervisord program name (``arr-<slug>``), for the watchdog."""
     return {row["program"]: row for row in read_all(db) if row["program"]}

@@ -311,11 +311,29 @@ def render_and_update(
         if not apply:
             return Applied(written)
         try:
-            return Applied(written, update(url or home.supervisor_url))
+            applied = Applied(written, update(url or home.supervisor_url))
         except SupervisorNotRunning:
-            return Applied(written, running=False)
+            applied = Applied(written, running=False)
         except SupervisionError as exc:
             return Applied(written, error=exc)
+        forget_removed(home, cfg)  # their programs are gone now (or nothing runs)
+        return applied
+
+
+def forget_removed(home: Home, cfg: Config) -> list[str]:
+    """Drop the status rows of instances no longer in config.ini (see heartbeat.forget_except)."""
+    from qbarr import db as dbmod
+    from qbarr import heartbeat
+    from qbarr.search.status import row_name
+
+    if not home.database.exists():
+        return []
+    names = [n for inst in cfg.instances for n in (inst.name, row_name(inst.name))]
+    db = dbmod.connect(home.database)
+    try:
+        return heartbeat.forget_except(db, names)
+    finally:
+        db.close()
 
 
 def update_locked(

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from qbarr import db as dbmod
-from qbarr import launcher, lifeline, locks, privileges
+from qbarr import launcher, lifeline, locks, privileges, supervision
 from qbarr.paths import Home
 from qbarr.render import RenderError, check_home, install_supervisord_conf, write_programs
 from qbarr.supervision import SupervisionError, Supervisor
@@ -123,6 +123,7 @@ def prepare(home: Home) -> tuple[locks.FileLock | None, int]:
     _incremental_vacuum(home.database)
     install_supervisord_conf(home)
     write_programs(cfg, home)
+    supervision.forget_removed(home, cfg)  # nothing runs yet: removed instances leave
     return lock, 0
 
 

@@ -35,8 +35,9 @@ watched by the hot tier, so its completion is published within one tick
 (``LoopInterval / 2``) plus qBittorrent's own refresh interval, and a manager decides on its
 next cycle: under 2 x ``LoopInterval``. Only a torrent that went from stalled, paused or
 queued straight to complete between two hot ticks waits for the warm tier, and so does a new
-torrent that never shows up active (added stalled or paused): then ``IdlePollInterval`` +
-``LoopInterval`` at most.
+unfinished torrent that never shows up active (added stalled or paused): then
+``IdlePollInterval`` + ``LoopInterval`` at most. A torrent added already complete (its data
+already on disk) is first seen by the full refresh: ``FULL_EVERY`` x ``IdlePollInterval``.
 """
 
 from __future__ import annotations
