@@ -260,6 +260,15 @@ MIGRATION_SHARED_READER = [
     "CREATE INDEX actions_updated ON actions(updated_at)",
 ]
 
+# A decision's result code in its own column (it was the key "code" of the inputs JSON), so
+# readers select and filter it like torrents.last_code; old rows are moved over.
+MIGRATION_DECISION_CODE = [
+    "ALTER TABLE decisions ADD COLUMN code TEXT",
+    "UPDATE decisions SET code = json_extract(inputs, '$.code'), "
+    "inputs = json_remove(inputs, '$.code') "
+    "WHERE json_valid(inputs) AND json_type(inputs, '$.code') IS NOT NULL",
+]
+
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1,
     MIGRATION_2,
@@ -270,4 +279,5 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_WEBUI_SESSIONS,
     MIGRATION_RETENTION,
     MIGRATION_SHARED_READER,
+    MIGRATION_DECISION_CODE,
 ]

@@ -15,7 +15,8 @@ from qbarr import db as dbmod
 from qbarr import dbrecover, locks
 from qbarr.config import EX_CONFIG
 from qbarr.paths import Home
-from qbarr_programs.commands.common import EX_FAIL
+
+from .common import EX_FAIL
 
 NAME = "db"
 HELP = "check qbarr.db, or recover what can be read from a damaged one"
