@@ -18,9 +18,7 @@ import logging
 import os
 
 from qbarr import config as configmod
-from qbarr import runtime
-from qbarr.arrmanager import ArrManager
-from qbarr.paths import resolve_home
+from qbarr.paths import DEBUG_DIR, debug_trigger, resolve_home
 
 COMMAND = "qbarr-arr"
 log = logging.getLogger(COMMAND)
@@ -39,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     home = resolve_home(args.home)
     slug = configmod.slugify(args.instance)
+    # The crash trigger is looked at before the heavy imports (a second or more on a loaded
+    # machine): a crash at start must come within supervisord's startsecs, or supervisord
+    # sees a RUNNING program exit and restarts it for ever instead of going FATAL.
+    if debug_trigger(home, "crash", slug):
+        raise SystemExit(f"debug: {home.root}/{DEBUG_DIR}/crash-{slug} exists: crashing on purpose")
+    from qbarr import runtime
+    from qbarr.arrmanager import ArrManager
+
     ctx = runtime.start(COMMAND, label=f"arr-{slug}", home=home, title=args.instance)
-    if runtime.debug_trigger(home, "crash", slug):
-        raise SystemExit(
-            f"debug: {home.root}/{runtime.DEBUG_DIR}/crash-{slug} exists: crashing on purpose"
-        )
     db = runtime.open_database(ctx)
     manager = ArrManager(ctx, home, args.instance, db)
     # The heartbeat row is written once this copy holds the instance's lease (its first step).

@@ -13,7 +13,8 @@ import sys
 
 from qbarr import __version__
 from qbarr.paths import private_umask, resolve_home
-from qbarr_programs.commands import COMMANDS
+
+from .commands import COMMANDS
 
 HOME_HELP = "data dir (default: $QBARR_HOME, else /config if it exists, else ~/.config/qbarr)"
 

@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from qbarr import lifeline
+from qbarr import lifeline, runtime
 
 ARR_KINDS = ("radarr", "sonarr", "lidarr")
 REQUEST_KINDS = ("overseerr", "ombi")
@@ -223,12 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    try:
-        from setproctitle import setproctitle
-
-        setproctitle(f"qbarr-sim-arr {args.kind} :{args.port}")
-    except ImportError:  # pragma: no cover
-        pass
+    runtime.set_title(f"qbarr-sim-arr {args.kind} :{args.port}")
     if args.kind in ARR_KINDS:
         run_arr(args)
     else:

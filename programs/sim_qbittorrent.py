@@ -14,6 +14,7 @@ The control API under /sim/ is documented in qbarr.sim.qbittorrent.control.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qbarr import lifeline
+from qbarr import lifeline, runtime
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if lifeline.under_supervisord():  # the demo's simulators die with its supervisord
         lifeline.die_with_parent()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    if isinstance(sys.stdout, io.TextIOWrapper):  # not when a test replaced it
+        sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(
         stream=sys.stdout,
         level=logging.INFO,
@@ -141,12 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         serialize_us=args.serialize_us,
     )
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        from setproctitle import setproctitle
-
-        setproctitle(f"qbarr-sim-qbittorrent :{args.port} ({mode.app})")
-    except ImportError:  # pragma: no cover - optional nicety
-        pass
+    runtime.set_title(f"qbarr-sim-qbittorrent :{args.port} ({mode.app})")
     server = SimServer(config, args.host, scenario or None, access_log=args.access_log)
     logging.getLogger("qbarr.sim.qbittorrent").info(
         "qBittorrent %s (WebAPI %s) simulated at %s with %d torrents, time x%g",

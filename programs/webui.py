@@ -29,7 +29,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr import lifeline, niceness, store
+from qbarr import lifeline, niceness, runtime, store
 from qbarr.config import ConfigError
 from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
@@ -183,12 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     home = resolve_home(args.home)
     lifeline.bind_to_parent(home, "qbarr-webui")
     lock = lifeline.claim(home, "webui", "qbarr-webui")  # held (and shared by the workers)
-    try:
-        import setproctitle
-
-        setproctitle.setproctitle("qbarr-webui")
-    except ImportError:  # pragma: no cover - a declared dependency
-        pass
+    runtime.set_title("qbarr-webui")
     stop, wake = _waiting_signals()
     cfg = wait_for_config(home, stop, wake)
     if cfg is None:

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -55,6 +56,23 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespace
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test records with ``record_property("figures", text)`` (the chaos run's),
+    printed at the end of the run: under pytest-xdist a test's own output is not shown."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "figures":
+                    terminalreporter.write_line(f"{report.nodeid} ({outcome}):\n{value}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos run goes first: under pytest-xdist (``--dist loadfile
+    --no-loadscope-reorder``: files in collection order, not biggest first) its worker starts
+    with it, and the rest of the suite runs on the other workers meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -293,6 +293,13 @@ def ensure_incremental_vacuum(path: str | Path) -> bool:
         db.close()
 
 
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just made (sqlite3 types ``lastrowid`` as optional)."""
+    if cur.lastrowid is None:
+        raise RuntimeError("the INSERT made no row")
+    return cur.lastrowid
+
+
 def rows(db: Database, sql: str, params: tuple | dict = ()) -> list[dict]:
     """Run a read query and fetch every row as a dict (never a half-read cursor)."""
     return list(db.query(sql, params))

@@ -72,7 +72,9 @@ class QbtLike(Protocol):
 
 
 class ArrLike(Protocol):
-    def scan(self, path: str, download_client_id: str, import_mode: str = "Auto") -> dict: ...
+    def scan(
+        self, path: str, download_client_id: str, import_mode: str = "Auto"
+    ) -> dict[str, Any]: ...
     def delete_queue(
         self,
         item_id: int,
@@ -80,8 +82,8 @@ class ArrLike(Protocol):
         blocklist: bool = True,
         skip_redownload: bool = False,
     ) -> None: ...
-    def search_for(self, items: Iterable[Any]) -> dict | None: ...
-    def commands(self) -> list[dict]: ...
+    def search_for(self, items: Iterable[Any]) -> dict[str, Any] | None: ...
+    def commands(self) -> list[dict[str, Any]]: ...
     def queue(self) -> Iterable[Any]: ...
 
 
@@ -284,7 +286,7 @@ class Executor:
     def _run_wave(self, ready: list[ActionRow], summary: ExecSummary) -> list[ActionRow]:
         """Run one action per torrent; returns the actions that did not finish."""
         failures: list[ActionRow] = []
-        groups: dict[tuple, list[ActionRow]] = {}
+        groups: dict[tuple[str, bool | None], list[ActionRow]] = {}
         singles: list[ActionRow] = []
         for a in ready:
             if a.kind in BATCHED:
@@ -408,13 +410,13 @@ class Executor:
             if not media:
                 return "not searched: searched moments ago or the daily search budget is spent"
             items = [SimpleNamespace(media=dict(m)) for m in media]
-            cmd = self.arr.search_for(items)
-            if cmd is None:
+            sent = self.arr.search_for(items)
+            if sent is None:
                 return "no media ids to search for"
-            self._record_search(a, cmd)
+            self._record_search(a, sent)
             return (
-                f"command {cmd.get('name', 'search')} id {cmd.get('id')} "
-                f"({cmd.get('status', 'queued')})"
+                f"command {sent.get('name', 'search')} id {sent.get('id')} "
+                f"({sent.get('status', 'queued')})"
             )
         if a.kind == "set_category":
             self.qbt.set_category([a.hash], str(p["category"]))
@@ -458,7 +460,7 @@ class Executor:
         )
         return [m for k, group in keyed.items() if k is None or k in allowed for m in group]
 
-    def _record_search(self, a: ActionRow, cmd: dict) -> None:
+    def _record_search(self, a: ActionRow, cmd: dict[str, Any]) -> None:
         """Journal a sent re-search in ``searches`` (shared cooldowns and budget with the search
         program; ``qbarr why HASH`` lists it). Never fails the action: the search was sent."""
         keys = [k for k in map(_search_key, a.params.get("media", [])) if k]

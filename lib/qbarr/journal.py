@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qbarr.backoff import Backoff
-from qbarr.db import Database, rows, write_txn
+from qbarr.db import Database, inserted_id, rows, write_txn
 from qbarr.policy import Decision, Memory
 
 MAX_ATTEMPTS = 5
@@ -173,7 +173,9 @@ class Journal:
         self.instance = instance
         self.max_attempts = max_attempts
         self._memory: dict[str, Memory] = {}
-        self._written: dict[str, tuple] = {}
+        self._written: dict[
+            str, tuple[Memory, tuple[Any, ...]]
+        ] = {}  # (memory, shown) last written
         self._last: dict[str, tuple[str | None, str | None]] = {}
         self._loaded = False
         # Called inside the transaction that marks actions ``sending``: raises when this copy
@@ -265,7 +267,7 @@ class Journal:
                         ),
                     )
                     if cur.rowcount:
-                        planned.append(int(cur.lastrowid))
+                        planned.append(inserted_id(cur))
                         existing.add(prefix + a.key)
         self._memory.update(new_memory)
         for d in decisions:
@@ -300,22 +302,22 @@ class Journal:
         return found
 
     def _insert_decision(self, d: Decision, now: float, dry_run: bool) -> int:
-        inputs = dict(d.inputs, code=d.code)
         cur = self.db.execute(
-            "INSERT INTO decisions (instance, hash, name, rule, reason, inputs, dry_run, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO decisions (instance, hash, name, rule, code, reason, inputs, dry_run, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.instance,
                 d.hash,
                 d.name,
                 d.rule,
+                d.code,
                 d.reason,
-                json.dumps(inputs, sort_keys=True, default=str),
+                json.dumps(d.inputs, sort_keys=True, default=str),
                 int(dry_run),
                 now,
             ),
         )
-        return int(cur.lastrowid)
+        return inserted_id(cur)
 
     def _upsert_torrent(
         self, d: Decision, mem: Memory, t: Mapping[str, Any] | None, now: float

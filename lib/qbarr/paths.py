@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
+DEBUG_DIR = "debug"
 
 
 def private_umask() -> None:
@@ -95,3 +96,9 @@ def resolve_home(
     if Path("/config").is_dir():
         return Home(Path("/config"))
     return Home(Path("~/.config/qbarr").expanduser().resolve())
+
+
+def debug_trigger(home: Home, what: str, slug: str) -> bool:
+    """True when ``<data dir>/debug/<what>-<slug>`` exists (qbarr.runtime's debug triggers;
+    here, so that a program can look before its heavy imports)."""
+    return (home.root / DEBUG_DIR / f"{what}-{slug}").exists()

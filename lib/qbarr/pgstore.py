@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from qbarr.schema import MIGRATIONS
+from qbarr.schema import MIGRATIONS, SQLITE_ONLY
 
 DIALECT = "postgresql"
 WRITE_LOCK = 0x71626172  # "qbar": the advisory lock every write transaction takes
@@ -236,7 +236,8 @@ def migrate(db: PgDatabase, target: int | None = None) -> int:
             if number <= current or number > target:
                 continue
             for statement in migration:
-                db.conn.execute(ddl(statement))
+                if not statement.startswith(SQLITE_ONLY):
+                    db.conn.execute(ddl(statement))
         if target > current:
             db.execute("DELETE FROM qbarr_schema")
             db.execute("INSERT INTO qbarr_schema (version) VALUES (?)", (target,))

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -53,15 +54,16 @@ from qbarr import lifeline, niceness, storage, store
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import EX_CONFIG, MASK, Config, secrets_of
 from qbarr.locks import FileLock
+from qbarr.paths import DEBUG_DIR as DEBUG_DIR  # the debug triggers live in qbarr.paths
 from qbarr.paths import Home, private_umask
-from qbarr.units import format_duration
+from qbarr.paths import debug_trigger as debug_trigger
+from qbarr.units import format_duration, format_size
 
 log = logging.getLogger("qbarr.runtime")
 
 STOP_GRACE = 5.0
 """Seconds a requested stop may wait for the current step before StopNow is raised."""
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-DEBUG_DIR = "debug"
 MIN_SECRET_LEN = 3
 """Shorter secrets are not scrubbed (they would mangle every line); don't use them."""
 
@@ -182,7 +184,14 @@ class Signals:
 
 
 def set_title(title: str) -> None:
-    """Show ``title`` in ps/top (no-op when setproctitle is missing)."""
+    """Show ``title`` in ps/top (no-op when setproctitle is missing).
+
+    ``SPT_NOENV``: setproctitle must not reuse the environment's memory for the title (it
+    may, and /proc/PID/environ then reads blank): qbarr.lifeline finds a data dir's programs,
+    orphans included, by their SUPERVISOR_SERVER_URL there. The title is then limited to the
+    length of the command line, which ``qbarr-arr NAME`` never exceeds. supervisord.conf
+    sets it too, for what imports setproctitle before us (gunicorn)."""
+    os.environ.setdefault("SPT_NOENV", "1")
     try:
         import setproctitle
     except ImportError:  # pragma: no cover - a declared dependency
@@ -191,11 +200,6 @@ def set_title(title: str) -> None:
 
 
 # -- debug triggers ----------------------------------------------------------------------
-
-
-def debug_trigger(home: Home, what: str, slug: str) -> bool:
-    """True when ``<data dir>/debug/<what>-<slug>`` exists (see the module docstring)."""
-    return (home.root / DEBUG_DIR / f"{what}-{slug}").exists()
 
 
 def hang_forever(reason: str) -> None:
@@ -225,7 +229,7 @@ class Context:
         """Apply the parts of config.ini every program honours: log level, secrets to scrub,
         CPU niceness (``instance``: the Arr section whose own ``Nice`` counts)."""
         self.formatter.set_secrets(secrets_of(config.data))
-        logging.getLogger().setLevel(str(config.settings.get("LogLevel", "INFO")))
+        logging.getLogger().setLevel(str(config.settings["LogLevel"]))
         niceness.apply(niceness.wanted(config, instance))
 
     def scrub(self, text: str) -> str:
@@ -303,7 +307,7 @@ class StorageWait:
         if self.since is None or now - self.reminded >= self.REMIND_EVERY:
             where = self.ctx.home.root
             found = storage.space(where)
-            free = f"{storage.human(found.free)} free" if found else "free space unknown"
+            free = f"{format_size(found.free)} free" if found else "free space unknown"
             verb = "still cannot" if self.since is not None else "cannot"
             self.ctx.log.error(
                 "qbarr.db %s be written: %s (%s: %s); waiting, nothing is lost: "

@@ -260,6 +260,19 @@ MIGRATION_SHARED_READER = [
     "CREATE INDEX actions_updated ON actions(updated_at)",
 ]
 
+# A migration statement that starts with this marker only moves rows that an older SQLite file
+# can hold: a PostgreSQL database is made at a later version (qbarr db copy), so it skips it.
+SQLITE_ONLY = "-- sqlite only\n"
+
+# A decision's result code in its own column (it was the key "code" of the inputs JSON), so
+# readers select and filter it like torrents.last_code; old rows are moved over.
+MIGRATION_DECISION_CODE = [
+    "ALTER TABLE decisions ADD COLUMN code TEXT",
+    SQLITE_ONLY + "UPDATE decisions SET code = json_extract(inputs, '$.code'), "
+    "inputs = json_remove(inputs, '$.code') "
+    "WHERE json_valid(inputs) AND json_type(inputs, '$.code') IS NOT NULL",
+]
+
 # Notifications (qbarr.notify): the web UI's "send a test notification" asks the notify
 # program with a row here (the web UI never loads Apprise); the program sends and sets
 # done_at and result (how many URLs took it, never a URL).
@@ -297,6 +310,7 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_WEBUI_SESSIONS,
     MIGRATION_RETENTION,
     MIGRATION_SHARED_READER,
+    MIGRATION_DECISION_CODE,
     MIGRATION_NOTIFY,
     MIGRATION_LEASES,
 ]

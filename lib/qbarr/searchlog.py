@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from qbarr.arr.kinds import KINDS, SONARR
-from qbarr.db import Database, rows, write_txn
+from qbarr.db import Database, inserted_id, rows, write_txn
 from qbarr.search.model import PlannedSearch, Usage
 from qbarr.search.settings import SearchSettings
 
@@ -351,7 +351,7 @@ def _insert(
             now,
         ),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def _cool(db: Database, instance: str, keys: Iterable[str], now: float) -> None:

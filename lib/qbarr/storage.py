@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from qbarr.units import format_size
+
 LOW = 16 * 1024 * 1024
 """Below this much free space the data dir counts as full: SQLite needs room for a
 transaction's pages in the WAL, and the logs need some too."""
@@ -41,21 +43,13 @@ def space(path: Path) -> Space | None:
     return Space(path, blocks * st.f_frsize, st.f_blocks * st.f_frsize)
 
 
-def human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"  # pragma: no cover - not reached
-
-
 def warning(path: Path) -> str | None:
     """The line every status view shows while the data dir's disk is full (else None)."""
     found = space(path)
     if found is None or not found.low:
         return None
     return (
-        f"the disk of the data dir {path} is full ({human(found.free)} free of "
-        f"{human(found.total)}): qbarr.db cannot be written, so the programs wait and the "
+        f"the disk of the data dir {path} is full ({format_size(found.free)} free of "
+        f"{format_size(found.total)}): qbarr.db cannot be written, so the programs wait and the "
         "statuses shown are from before; free some space and they resume on their own"
     )

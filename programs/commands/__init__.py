@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from qbarr_programs.commands import (
+from . import (
     brake,
     check,
     ctl,

@@ -25,7 +25,8 @@ from qbarr.db import Database
 from qbarr.journal import release_brake
 from qbarr.paths import Home
 from qbarr.units import format_duration
-from qbarr_programs.commands.common import EX_FAIL
+
+from .common import EX_FAIL
 
 NAME = "brake"
 HOME_HELP = "data dir (as for every qbarr command)"

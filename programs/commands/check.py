@@ -14,7 +14,8 @@ from qbarr.config import Config
 from qbarr.media import ffprobe_path, ffprobe_version
 from qbarr.paths import Home
 from qbarr.qbittorrent import QbtClient, QbtError
-from qbarr_programs.commands.common import EX_CONFIG, EX_FAIL, load_or_report, scrubber
+
+from .common import EX_CONFIG, EX_FAIL, load_or_report, scrubber
 
 NAME = "check"
 HELP = (

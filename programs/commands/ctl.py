@@ -16,7 +16,8 @@ import sys
 
 from qbarr.paths import Home
 from qbarr.render import install_supervisord_conf
-from qbarr_programs.commands.common import EX_FAIL, find_tool
+
+from .common import EX_FAIL, find_tool
 
 NAME = "ctl"
 LISTENERS = ("watchdog",)  # event listeners: their log is their stderr
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
     ctl_args = [a for a in args.args if a != "--"] if args.args[:1] == ["--"] else list(args.args)
     ctl_args = listener_tail(ctl_args)
     if ctl_args == ["update"]:
-        from qbarr_programs.commands.render import apply
+        from .render import apply
 
         return apply(home)
     if not home.supervisord_conf.exists():

@@ -18,7 +18,8 @@ from qbarr import db as dbmod
 from qbarr import dbcopy, dbrecover, locks, store
 from qbarr.config import EX_CONFIG
 from qbarr.paths import Home
-from qbarr_programs.commands.common import EX_FAIL
+
+from .common import EX_FAIL
 
 NAME = "db"
 HELP = (

@@ -22,7 +22,8 @@ from qbarr import demo
 from qbarr.db import connect, rows
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
-from qbarr_programs.commands.common import EX_FAIL, find_tool
+
+from .common import EX_FAIL, find_tool
 
 NAME = "demo"
 HELP = "run the whole suite against built-in simulators (Ctrl-C stops it)"

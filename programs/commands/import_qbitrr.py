@@ -16,11 +16,13 @@ import tomllib
 from pathlib import Path
 
 from qbarr.config import EX_CONFIG, ConfigError, load, secrets_of
+from qbarr.fileio import write_atomic
 from qbarr.paths import Home
 from qbarr.qbitrr_import import PLACEHOLDER, convert, render
 from qbarr.runtime import ScrubbingFormatter
-from qbarr_programs.commands.common import EX_FAIL
-from qbarr_programs.commands.init import announce
+
+from .common import EX_FAIL
+from .init import announce
 
 NAME = "import-qbitrr"
 HELP = "write config.ini from a qBitrr config.toml and report what was converted"
@@ -42,15 +44,6 @@ def read_toml(path: Path) -> dict | None:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         print(f"qbarr import-qbitrr: {path} is not a readable TOML file: {exc}", file=sys.stderr)
     return None
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _ensure_login(config: dict) -> str | None:
@@ -79,7 +72,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
     text = render(result.config)
     home.root.mkdir(parents=True, exist_ok=True)
     check = target.with_name(f".{target.name}.check")
-    write_private(check, text)
+    write_atomic(check, text)  # mode 0600: it may hold secrets
     try:
         cfg = load(check, env={}, suite=True)
     except ConfigError as exc:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from qbarr import locks, supervision
 from qbarr.paths import Home
 from qbarr.render import RenderError
-from qbarr_programs.commands.common import EX_CONFIG, EX_FAIL, load_or_report
+
+from .common import EX_CONFIG, EX_FAIL, load_or_report
 
 NAME = "render"
 HELP = "write programs.d/arr.conf and search.conf from config.ini; apply them if supervisord runs"

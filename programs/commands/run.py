@@ -31,14 +31,15 @@ from qbarr import launcher, lifeline, locks, privileges, store, supervision
 from qbarr.paths import Home
 from qbarr.render import RenderError, check_home, install_supervisord_conf, write_programs
 from qbarr.supervision import SupervisionError, Supervisor
-from qbarr_programs.commands.common import (
+
+from .common import (
     EX_CONFIG,
     EX_FAIL,
     find_tool,
     load_or_report,
     scripts_dir,
 )
-from qbarr_programs.commands.init import announce, write_starter
+from .init import announce, write_starter
 
 NAME = "run"
 HELP = "validate config.ini, check and migrate the database, render, then start supervisord"

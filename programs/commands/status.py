@@ -25,7 +25,8 @@ from qbarr.paths import Home
 from qbarr.reader.feed import clients_view
 from qbarr.supervision import SupervisionError, Supervisor, full_name
 from qbarr.units import format_duration
-from qbarr_programs.commands.common import EX_FAIL
+
+from .common import EX_FAIL
 
 NAME = "status"
 HELP = "show each instance's heartbeat age, cycle time, status, last error, counts and brake"

@@ -27,7 +27,8 @@ from qbarr.journal import DRY_PREFIX
 from qbarr.paths import Home
 from qbarr.search.status import format_history
 from qbarr.units import format_duration, format_size
-from qbarr_programs.commands.common import EX_FAIL
+
+from .common import EX_FAIL
 
 NAME = "why"
 HELP = "show why qbarr did what it did to a torrent: every decision, its inputs and actions"
@@ -158,7 +159,7 @@ def _value(key: str, value: Any) -> str:
 
 def format_inputs(inputs: Mapping[str, Any]) -> str:
     """``state stalledDL, progress 20.0%, ...``: the inputs a decision looked at, for people."""
-    shown = {k: v for k, v in inputs.items() if k != "code" and v is not None}
+    shown = {k: v for k, v in inputs.items() if v is not None}
     keys = [k for k in INPUT_ORDER if k in shown] + sorted(k for k in shown if k not in INPUT_ORDER)
     parts = []
     for key in keys:
@@ -246,7 +247,7 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
         lines.append("decisions (oldest first):")
     for d in data["decisions"]:
         flag = "  [dry run]" if d.get("dry_run") else ""
-        code = (d.get("inputs") or {}).get("code")
+        code = d.get("code")
         rule = f"{d['rule']} ({code})" if code else d["rule"]
         lines.append(f"{when(d['at'])}  [{d['instance']}] {rule}{flag}: {d['reason']}")
         lines.append(f"    inputs: {format_inputs(d.get('inputs') or {})}")

@@ -7,6 +7,9 @@ started by the test on free ports and stopped by pid in ``finally``.
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -240,3 +243,113 @@ def spec(h: str, category: str, state: str, **kw: Any) -> dict[str, Any]:
         "size": 2 * 2**30,
     }
     return {**base, **kw}
+
+
+# -- SIGKILLs at moments picked from the suite's state --------------------------------------
+
+
+def count_actions(suite: Suite, where: str, params: tuple[Any, ...] = ()) -> int:
+    """Journaled actions (of every instance) that match ``where``."""
+    return int(suite.query(f"SELECT COUNT(*) AS n FROM actions WHERE {where}", params)[0]["n"])
+
+
+def unfinished(suite: Suite) -> int:
+    return count_actions(suite, "status NOT IN ('done', 'skipped')")
+
+
+class Killer:
+    """Seeded SIGKILLs of a suite's programs, each at a moment picked from the suite's state,
+    never after a delay (supervisord restarts the program every time):
+
+    - ``starting``: a manager while it starts (before startsecs made it RUNNING), at once
+      (before it opened the database) or at its first heartbeat; a copy found RUNNING
+      already is killed first, to catch the next one starting;
+    - ``busy``: while the journal shows actions planned or being sent (or after 8 quiet
+      cycles);
+    - ``random``: after a random number of actions done or of cycles, whichever comes first.
+
+    ``watch`` maps each program to the instance whose heartbeat counts the cycles (a
+    manager: its own). ``hits`` says what each kill hit, ``pids`` the processes killed."""
+
+    def __init__(self, rnd: random.Random, watch: dict[str, str]) -> None:
+        self.rnd = rnd
+        self.watch = watch
+        self.last: dict[str, int] = {}  # program -> pid killed last
+        self.hits: list[str] = []
+        self.pids: list[int] = []
+
+    def kill(self, suite: Suite, program: str, mode: str | None = None) -> None:
+        rnd = self.rnd
+        manager = program.startswith("arr:")
+        mode = mode or rnd.choice(["random", "busy"] + (["starting"] if manager else []))
+        if self.hits and self.hits[-1].startswith(f"{program} starting"):
+            mode = "random"  # more kills at start in a row would make supervisord give up
+        if mode == "starting":
+            info = self._starting(suite, program)
+        else:
+            info = suite.wait_state(program, "RUNNING", not_pid=self.last.get(program), timeout=120)
+            self._wait_moment(suite, program, mode)
+        self._kill(suite, program, info, mode)
+
+    def _starting(self, suite: Suite, program: str) -> dict[str, Any]:
+        for _ in range(2):
+
+            def up() -> dict[str, Any] | None:
+                now = suite.states().get(program, {})
+                new = now.get("pid") and now["pid"] != self.last.get(program)
+                return now if new and now["statename"] in ("STARTING", "RUNNING") else None
+
+            info = suite.wait_for(up, f"{program} starting", timeout=90, poll=0.01)
+            if info["statename"] == "STARTING":
+                break
+            self._kill(suite, program, info, "running")  # to catch the next copy starting
+        if self.rnd.random() < 0.5:  # else at once, before it opened the database
+            instance = self.watch[program]
+            suite.wait_for(
+                lambda: (suite.heartbeat(instance) or {}).get("pid") == info["pid"],
+                "the new manager's first heartbeat",
+                timeout=30,
+                poll=0.01,
+            )
+        return info
+
+    def _wait_moment(self, suite: Suite, program: str, mode: str) -> None:
+        instance = self.watch[program]
+        pid = int((suite.heartbeat(instance) or {}).get("pid") or 0)
+
+        def cycles() -> int:
+            beat = suite.heartbeat(instance) or {}
+            return int(beat.get("cycles") or 0) if beat.get("pid") == pid else 0
+
+        def in_flight() -> int:
+            return count_actions(suite, "status IN ('planned', 'sending')")
+
+        def done() -> int:
+            return count_actions(suite, "status = 'done'")
+
+        if mode == "busy":
+            quiet = cycles() + 8
+
+            def moment() -> bool:
+                return in_flight() > 0 or cycles() >= quiet
+
+        else:
+            actions, quiet = done() + self.rnd.randint(1, 8), cycles() + self.rnd.randint(1, 5)
+
+            def moment() -> bool:
+                return done() >= actions or cycles() >= quiet
+
+        suite.wait_for(moment, f"a {mode} moment to kill {program}", timeout=90, poll=0.01)
+
+    def _kill(self, suite: Suite, program: str, info: dict[str, Any], mode: str) -> None:
+        busy = suite.query(
+            "SELECT status, COUNT(*) AS n FROM actions "
+            "WHERE status IN ('planned', 'sending') GROUP BY status"
+        )
+        os.kill(int(info["pid"]), signal.SIGKILL)
+        self.last[program] = int(info["pid"])
+        self.pids.append(int(info["pid"]))
+        self.hits.append(
+            f"{program} {mode}:" + (",".join(f"{r['status']}={r['n']}" for r in busy) or "idle")
+        )
+        print(f"SIGKILL {self.hits[-1]}", flush=True)  # shown with -s, or when the test fails

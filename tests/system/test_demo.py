@@ -66,8 +66,6 @@ class DemoRun:
     def suite_pids(self) -> list[int]:
         """Live processes of this demo: supervisord, its descendants, and anything naming the
         data dir.
-
-        (A program's /proc/<pid>/environ is no help: setproctitle reuses that memory.)
         """
         found: set[int] = set()
         sup = self.supervisord()

@@ -67,8 +67,11 @@ def image_venv() -> Iterator[Path]:
         pytest.fail(f"{SYSTEM_PYTHON} missing (Debian's python3 is the image's stand-in)")
     root = Path(tempfile.mkdtemp(prefix="qbimg-", dir="/tmp"))
     os.chmod(root, 0o755)
+    # The image is built with Docker's umask 022, not with whatever umask this test process
+    # was left with (an in-process test of a program that makes its files private sets 077;
+    # under pytest-xdist such a test may run in this worker first): uid 1000 must read it.
     try:
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(root / "venv")], check=True)
+        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(root / "venv")], check=True, umask=0o022)
         src = root / "src"
         shutil.copytree(
             REPO,
@@ -87,6 +90,7 @@ def image_venv() -> Iterator[Path]:
             [str(root / "venv" / "bin" / "pip"), "install", "-q", str(src)],
             check=True,
             env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+            umask=0o022,
         )
         yield root / "venv"
     finally:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 from collections import Counter
 from pathlib import Path
 
@@ -31,8 +30,10 @@ from qbarr import db as dbmod
 from tests.system.conftest import Suite
 from tests.system.manager_helpers import (
     Inst,
+    Killer,
     blocklist_by_hash,
     commands,
+    count_actions,
     scans_by_hash,
     sim_hashes,
     spec,
@@ -101,70 +102,8 @@ def lifecycle(rnd: random.Random) -> tuple[list[dict], dict[str, list[str]]]:
     return specs, by_fate
 
 
-def kill_when(suite: Suite, rnd: random.Random, mode: str, last_pid: int) -> tuple[int, str]:
-    """Wait for the moment of ``mode`` in the life of a manager other than ``last_pid``, then
-    SIGKILL it; returns its pid and what was going on. The moments are states of the manager,
-    picked at random, never a delay: ``starting`` at once or at its first heartbeat (before
-    supervisord's startsecs made it RUNNING), ``busy`` while the journal shows actions being
-    carried out (or after 8 quiet cycles), ``random`` after a random number of actions done
-    or of cycles, whichever comes first."""
-    if mode == "starting":
-        info = suite.wait_state(PROGRAM, "STARTING", not_pid=last_pid, timeout=90)
-        if rnd.random() < 0.5:  # else at once, before it opened the database
-            suite.wait_for(
-                lambda: (suite.heartbeat(INSTANCE) or {}).get("pid") == info["pid"],
-                "the new manager's first heartbeat",
-                timeout=30,
-                poll=0.01,
-            )
-    else:
-        info = suite.wait_state(PROGRAM, "RUNNING", not_pid=last_pid, timeout=90)
-
-        def cycles() -> int:
-            beat = suite.heartbeat(INSTANCE) or {}
-            return int(beat.get("cycles") or 0) if beat.get("pid") == info["pid"] else 0
-
-        if mode == "busy":
-            quiet = cycles() + 8
-
-            def moment() -> bool:
-                return bool(in_flight(suite)) or cycles() >= quiet
-
-        else:
-            actions, quiet = done(suite) + rnd.randint(1, 8), cycles() + rnd.randint(1, 5)
-
-            def moment() -> bool:
-                return done(suite) >= actions or cycles() >= quiet
-
-        suite.wait_for(moment, f"a {mode} moment to kill the manager", timeout=60, poll=0.005)
-    busy = in_flight(suite)
-    os.kill(int(info["pid"]), signal.SIGKILL)
-    return int(info["pid"]), f"{mode}:" + (
-        ",".join(f"{r['status']}={r['n']}" for r in busy) or "idle"
-    )
-
-
-def in_flight(suite: Suite) -> list[dict]:
-    """Actions planned or being sent, counted by status."""
-    return suite.query(
-        "SELECT status, COUNT(*) AS n FROM actions WHERE instance = ? AND status IN "
-        "('planned', 'sending') GROUP BY status",
-        (INSTANCE,),
-    )
-
-
-def done(suite: Suite) -> int:
-    return suite.query(
-        "SELECT COUNT(*) AS n FROM actions WHERE instance = ? AND status = 'done'", (INSTANCE,)
-    )[0]["n"]
-
-
 def unfinished(suite: Suite) -> int:
-    return suite.query(
-        "SELECT COUNT(*) AS n FROM actions "
-        "WHERE instance = ? AND status NOT IN ('done', 'skipped')",
-        (INSTANCE,),
-    )[0]["n"]
+    return count_actions(suite, "instance = ? AND status NOT IN ('done', 'skipped')", (INSTANCE,))
 
 
 def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_path: Path) -> None:
@@ -192,23 +131,18 @@ def test_sigkill_at_random_points_every_action_exactly_once(suite_factory, tmp_p
         arr.control(
             "POST", "/sim/faults", json={"latency": 0.03}
         )  # wider windows inside the executor
-        hits: list[str] = []
-        killed = [suite.pid(PROGRAM)]
+        killer = Killer(rnd, {PROGRAM: INSTANCE})
         for n in range(KILLS):
-            modes = ["random", "busy", "busy"] + (
-                ["starting"] if n and not hits[-1].startswith("starting") else []
-            )
-            pid, hit = kill_when(suite, rnd, rnd.choice(modes), killed[-1] if n else 0)
-            killed.append(pid)
-            hits.append(hit)
+            killer.kill(suite, PROGRAM, rnd.choice(["random", "busy", "busy", "starting"]))
             if n == 2:  # the user moves torrents by hand while the manager is down
                 for h in fate["recheck"]:
                     qbt.control("POST", f"/sim/torrents/{h}", {"category": "recheck"})
                 for h in fate["manual-fail"]:
                     qbt.control("POST", f"/sim/torrents/{h}", {"category": "failed"})
-        suite.wait_state(PROGRAM, "RUNNING", not_pid=killed[-1], timeout=90)
+        suite.wait_state(PROGRAM, "RUNNING", not_pid=killer.pids[-1], timeout=90)
         arr.control("DELETE", "/sim/faults")
-        assert len(set(killed[1:])) == KILLS, f"every kill hit a new process: {killed}"
+        killed, hits = killer.pids, killer.hits
+        assert len(killed) >= KILLS and len(set(killed)) == len(killed), killed
 
         gone_fates = fate["stall"] + fate["error"] + fate["missing"] + fate["manual-fail"]
 

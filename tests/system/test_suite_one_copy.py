@@ -171,7 +171,9 @@ def _managers(home: Home) -> Counter[str]:
                 continue
         except (psutil.Error, OSError):
             continue
-        found[text.split("--instance")[-1].split()[0] if "--instance" in text else text] += 1
+        # `... qbarr-arr --instance NAME` while it starts, its title `qbarr-arr NAME` after
+        words = text.split()
+        found[words[words.index("--instance") + 1] if "--instance" in words else words[-1]] += 1
     return found
 
 

@@ -268,7 +268,7 @@ def test_why_json_has_decisions_actions_and_searches(home: Path, capsys) -> None
     data = json.loads(out)
     assert data["hash"] == STALLED and data["instance"] is None
     assert [d["rule"] for d in data["decisions"]] == ["stalled", "stalled"]
-    assert [d["inputs"]["code"] for d in data["decisions"]] == ["grace", "fail"]
+    assert [d["code"] for d in data["decisions"]] == ["grace", "fail"]
     acts = data["decisions"][1]["actions"]
     assert [(a["kind"], a["status"], a["attempts"]) for a in acts] == [
         ("blocklist", "done", 1),

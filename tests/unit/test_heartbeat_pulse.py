@@ -15,7 +15,7 @@ import pytest
 from qbarr.db import open_migrated, rows
 from qbarr.heartbeat import Heartbeat, Pulse, waiting_text
 from qbarr.peer import Peer
-from tests.support.inproc import World, manager, radarr_world, spec, write_config
+from tests.support.inproc import World, radarr_world, spec
 from tests.support.waiting import wait_for
 
 
@@ -67,8 +67,8 @@ def test_the_pulse_beats_only_while_a_call_is_in_flight_within_its_limit(
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
-    with radarr_world() as w:
+def world(tmp_path: Path) -> Iterator[World]:
+    with radarr_world(tmp_path) as w:
         yield w
 
 
@@ -78,8 +78,7 @@ def test_a_manager_waiting_on_a_slow_arr_keeps_its_heartbeat_and_says_so(
     h = "c1" * 20
     world.add(spec(h, "uploading"))
     world.wait_queued(h)
-    home = write_config(tmp_path, world, {"HeartbeatTimeout": "10s"}, arr={"Timeout": "10s"})
-    m = manager(home)
+    m = world.manager({"HeartbeatTimeout": "10s"}, arr={"Timeout": "10s"})
     try:
         m.step()  # connected, queue read
         m.pulse.period = 0.1
@@ -116,10 +115,11 @@ def test_the_search_program_waiting_on_a_slow_arr_keeps_its_heartbeat(
     from qbarr_programs.search import SearchProgram
     from tests.support.inproc import context
 
-    home = write_config(
-        tmp_path, world, {"HeartbeatTimeout": "10s"}, arr={"Timeout": "10s"},
+    home = world.write_config(
+        {"HeartbeatTimeout": "10s"},
+        arr={"Timeout": "10s"},
         search={"Enabled": "true", "SearchDelay": "0"},
-    )  # fmt: skip
+    )
     cfg = configmod.load(home.config)
     db = open_migrated(home.database)
     program = SearchProgram(context(home), home, cfg, cfg.instance("Radarr-Test"), db)

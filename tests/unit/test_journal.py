@@ -3,13 +3,15 @@ brake."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from qbarr.db import open_migrated, rows
+from qbarr.db import connect, migrate, open_migrated, rows
 from qbarr.journal import MAX_ATTEMPTS, RETRY, Journal, history, release_brake
 from qbarr.policy import Action, Decision, Memory
+from qbarr.schema import MIGRATIONS
 
 NOW = 1_000_000.0
 A = "a" * 40
@@ -77,16 +79,29 @@ def test_memory_round_trips_through_the_database(db, tmp_path: Path) -> None:
     assert Journal(again, "Other").load_memory() == {}
 
 
+def test_the_migration_moves_each_decision_code_out_of_its_inputs(tmp_path: Path) -> None:
+    db = connect(tmp_path / "qbarr.sqlite3")
+    migrate(db, target=len(MIGRATIONS) - 1)
+    db.execute(
+        "INSERT INTO decisions (instance, hash, rule, reason, inputs, at) "
+        "VALUES ('Radarr', ?, 'stalled', 'stalled for 20m', ?, ?)",
+        (A, json.dumps({"code": "fail", "state": "stalledDL"}), NOW),
+    )
+    migrate(db)
+    row = rows(db, "SELECT code, inputs FROM decisions")[0]
+    assert (row["code"], json.loads(row["inputs"])) == ("fail", {"state": "stalledDL"})
+    db.close()
+
+
 def test_decision_rows_only_on_change_or_new_actions(db) -> None:
     j = Journal(db, "Radarr")
     j.record([decision(rule="stalled", code="grace")], NOW, False)
     j.record([decision(rule="stalled", code="grace", reason="stalled for 5m")], NOW + 2, False)
     j.record([decision(rule="stalled", code="fail", actions=fail_actions())], NOW + 4, False)
     j.record([decision(rule="stalled", code="fail", actions=fail_actions())], NOW + 6, False)
-    found = rows(
-        db, "SELECT rule, json_extract(inputs, '$.code') AS code FROM decisions ORDER BY id"
-    )
+    found = rows(db, "SELECT rule, code, inputs FROM decisions ORDER BY id")
     assert [(r["rule"], r["code"]) for r in found] == [("stalled", "grace"), ("stalled", "fail")]
+    assert all("code" not in json.loads(r["inputs"]) for r in found), "the code has one home"
     t = rows(db, "SELECT last_rule, last_code, last_reason, state, progress FROM torrents")[0]
     assert (t["last_rule"], t["last_code"], t["state"], t["progress"]) == (
         "stalled",

@@ -50,8 +50,8 @@ def fail_of(h: str, item: dict[str, Any]) -> tuple[Action, ...]:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
-    with radarr_world() as w:
+def world(tmp_path: Path) -> Iterator[World]:
+    with radarr_world(tmp_path) as w:
         yield w
 
 

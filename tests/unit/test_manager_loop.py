@@ -1,7 +1,7 @@
 """The orchestration in-process: TorrentLoop.cycle and ArrManager.step against the simulators.
 
 Both simulators answer real HTTP on 127.0.0.1 from threads of this process (see
-tests/support/manager_world.py); the manager's clock is injected, so "after StalledDelay" takes
+tests/support/inproc.py); the manager's clock is injected, so "after StalledDelay" takes
 no time. The tests look at what the manager did where it shows (the Arr's commands and
 blocklist, qBittorrent's torrents, the journal, the heartbeat), not at the loop's internals.
 """
@@ -15,31 +15,31 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.support.manager_world import World, manager_world, qbt_sim
+from tests.support.inproc import World, qbt_sim, radarr_world
 from tests.support.waiting import wait_for
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with manager_world(tmp_path) as w:
+    with radarr_world(tmp_path, live=False) as w:
         yield w
 
 
 def test_a_completed_torrent_is_imported_once(world: World) -> None:
-    h = world.add(state="stalledUP")
+    h = world.torrent(state="stalledUP")
     world.adopt()
     loop = world.loop()
     for _ in range(4):
         loop.cycle()
         world.clock.advance(2)
-    scans = world.commands("DownloadedMoviesScan")
+    scans = world.bodies("DownloadedMoviesScan")
     assert [s["downloadClientId"].lower() for s in scans] == [h]
     assert scans[0]["importMode"] == "Auto" and world.name_of(h) in scans[0]["path"]
     assert h in world.qbt_hashes(), "an imported torrent keeps seeding"
 
 
 def test_a_stalled_download_is_failed_after_stalled_delay(world: World) -> None:
-    h = world.add(state="stalledDL", progress=0.2)
+    h = world.torrent(state="stalledDL", progress=0.2)
     world.adopt()
     movie = world.media_of(h)
     loop = world.loop()  # StalledDelay: the default, 15 min
@@ -47,18 +47,18 @@ def test_a_stalled_download_is_failed_after_stalled_delay(world: World) -> None:
     world.clock.advance(14 * 60)
     loop.cycle()
     assert h in world.qbt_hashes() and world.blocklisted() == []
-    assert world.commands("MoviesSearch") == []
+    assert world.bodies("MoviesSearch") == []
     world.clock.advance(2 * 60)
     loop.cycle()
     assert h not in world.qbt_hashes()
     assert world.blocklisted() == [h]
-    assert world.commands("MoviesSearch") == [{"movieIds": movie}]
+    assert world.bodies("MoviesSearch") == [{"movieIds": movie}]
     assert world.decisions(h) == [("stalled", "grace"), ("stalled", "fail")]
 
 
 def test_a_reload_decides_every_torrent_again(world: World) -> None:
     """A seeding torrent decided "ok" is not re-decided for a while, unless settings change."""
-    h = world.add(state="stalledUP", ratio=2.0)
+    h = world.torrent(state="stalledUP", ratio=2.0)
     manager = world.manager()
     manager.step()
     manager.step()
@@ -82,12 +82,12 @@ def test_a_bad_config_keeps_the_previous_one(world: World) -> None:
     assert beat["status"] == "ok" and manager.interval() == 3.0
     assert "LoopInterval" in beat["last_error"]
     assert "still running with the previous config" in beat["last_error"]
-    h = world.add(state="uploading")  # active: the reader's hot tier sees it at its next tick
+    h = world.torrent(state="uploading")  # active: the reader's hot tier sees it at its next tick
     world.adopt()
 
     def imported() -> list[str]:  # the reader publishes the new torrent at its next tick
         manager.step()
-        return [s["downloadClientId"].lower() for s in world.commands("DownloadedMoviesScan")]
+        return [s["downloadClientId"].lower() for s in world.bodies("DownloadedMoviesScan")]
 
     assert wait_for(imported, timeout=30, what="the import") == [h]
 
@@ -99,8 +99,8 @@ def test_qbittorrent_down_is_reported_and_the_work_resumes_when_it_answers(
     reader, a thread of this manager, retries on its own backoff); once qBittorrent answers
     the manager is ok again and shows its version."""
     port = free_port()
-    with manager_world(tmp_path) as world:
-        world.qbt_url = f"http://127.0.0.1:{port}"  # nothing listens there yet
+    with radarr_world(tmp_path, live=False) as world:
+        world.config_qbt_url = f"http://127.0.0.1:{port}"  # nothing listens there yet
         manager = world.manager(settings={"LoopInterval": "2s"})
         with caplog.at_level(logging.WARNING, logger="qbarr-arr"):
             manager.step()

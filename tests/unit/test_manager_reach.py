@@ -26,10 +26,8 @@ from tests.support.inproc import (
     QBT_PASSWORD,
     QBT_USER,
     World,
-    manager,
     radarr_world,
     spec,
-    write_config,
 )
 from tests.support.waiting import wait_for
 
@@ -37,8 +35,8 @@ C, S, S2 = "c1" * 20, "5a" * 20, "5b" * 20
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
-    with radarr_world() as w:
+def world(tmp_path: Path) -> Iterator[World]:
+    with radarr_world(tmp_path) as w:
         yield w
 
 
@@ -66,9 +64,9 @@ def test_arr_down_means_waiting_and_qbittorrent_is_not_logged_in_again(
     world.add(spec(C, "uploading"), spec(S, "stalledDL", progress=0.2))
     world.wait_queued(C)
     world.wait_queued(S)
-    home = write_config(tmp_path, world, {"BrakeMaxRemovals": "0"}, torrent={"StalledDelay": "1s"})
+    m = world.manager({"BrakeMaxRemovals": "0"}, torrent={"StalledDelay": "1s"})
+    home = world.home
     world.arr.faults.update({"outage": 3600})
-    m = manager(home)
     try:
         m.step()
         row = beat(m)
@@ -112,8 +110,8 @@ def test_qbittorrent_down_is_reported_as_such_and_the_arr_as_it_last_answered(
 ) -> None:
     world.add(spec(C, "uploading"))
     world.wait_queued(C)
-    home = write_config(tmp_path, world)
-    m = manager(home)
+    m = world.manager()
+    home = world.home
     try:
         m.step()
         assert (beat(m)["status"], beat(m)["qbt_ok"], beat(m)["arr_ok"]) == ("ok", 1, 1)
@@ -178,7 +176,7 @@ def test_time_qbittorrent_was_unreachable_or_qbarr_stopped_does_not_count(
     world.add(spec(S, "stalledDL", progress=0.2), spec(S2, "downloading", progress=0.3))
     world.wait_queued(S)
     world.wait_queued(S2)
-    home = write_config(tmp_path, world, torrent={"StalledDelay": "60s"})
+    home = world.write_config(torrent={"StalledDelay": "60s"})
     t0 = time.time()
     first = Loop(home, world, t0)
     try:
@@ -218,7 +216,7 @@ def test_a_first_start_gives_every_stall_its_grace(tmp_path: Path, world: World)
     )
     for h in hashes:
         world.wait_queued(h)
-    home = write_config(tmp_path, world, torrent={"StalledDelay": "15m"})
+    home = world.write_config(torrent={"StalledDelay": "15m"})
     loop = Loop(home, world, time.time())
     try:
         report = loop.at(loop.t)
@@ -234,9 +232,9 @@ def test_status_shows_what_is_waiting_and_why(
 ) -> None:
     world.add(spec(C, "uploading"))
     world.wait_queued(C)
-    home = write_config(tmp_path, world)
+    m = world.manager()
+    home = world.home
     world.arr.faults.update({"error_rate": 1.0, "method": "POST"})  # refused with a 503
-    m = manager(home)
     try:
         m.step()
         backlog = beat(m)["stats"]["backlog"]

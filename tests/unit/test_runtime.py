@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-from qbarr import runtime
+from qbarr import lifeline, runtime
 from qbarr.paths import Home
 
 
@@ -50,3 +53,32 @@ def test_signals_wait_returns_on_request() -> None:
     signals.wait(10)  # returns at once
     assert signals.stop_requested
     assert not signals.take_reload()
+
+
+TITLED = """
+import sys, time
+from qbarr import lifeline, runtime
+runtime.set_title("qbarr-arr Title-Test")
+print("titled", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_titled_program_is_still_found_as_its_data_dir_s(tmp_path: Path) -> None:
+    """setproctitle may reuse the environment's memory for a long title: then
+    /proc/PID/environ reads blank, and lifeline (qbarr run's refusal of a second suite, the
+    takeover of an orphan) could not tell a program's data dir any more."""
+    home = Home(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBARR", "SUPERVISOR"))}
+    env.pop("SPT_NOENV", None)
+    env.update(SUPERVISOR_SERVER_URL=home.supervisor_url, SUPERVISOR_PROCESS_NAME="arr-title")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TITLED], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "titled"
+        found = {p.pid: p.program for p in lifeline.supervised_processes(home)}
+        assert found == {proc.pid: "arr-title"}
+    finally:
+        proc.kill()
+        proc.wait(10)

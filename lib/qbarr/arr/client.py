@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -39,13 +39,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
-# What carries the quality profile, per kind: the editor route and its id list field
-# (PUT movie/editor {movieIds, qualityProfileId} ...), and the resource to read it from.
-PROFILE_OWNERS = {
-    "radarr": ("movie", "movieIds"),
-    "sonarr": ("series", "seriesIds"),
-    "lidarr": ("artist", "artistIds"),
-}
+T = TypeVar("T")
 QUEUE_PAGE_SIZE = 1000
 MAX_QUEUE_PAGES = 1000  # a guard against an Arr that never stops paging
 
@@ -274,7 +268,7 @@ class ArrClient:
         the decoded JSON, with the same retries and typed errors."""
         return self._get(path.lstrip("/"), params)
 
-    def _expect(self, value: Any, typ: type, what: str) -> Any:
+    def _expect(self, value: Any, typ: type[T], what: str) -> T:
         if not isinstance(value, typ):
             raise ArrProtocolError(
                 f"{self.url}: {what} is a {type(value).__name__}, expected {typ.__name__}",
@@ -284,7 +278,7 @@ class ArrClient:
 
     # -- API ----------------------------------------------------------------
 
-    def system_status(self) -> dict:
+    def system_status(self) -> dict[str, Any]:
         """GET system/status (appName, version, ...)."""
         return self._expect(self._get("system/status"), dict, "system/status")
 
@@ -332,19 +326,19 @@ class ArrClient:
         }
         self._request("DELETE", f"queue/{int(item_id)}", params=params, expect_json=False)
 
-    def command(self, name: str, **body: Any) -> dict:
+    def command(self, name: str, **body: Any) -> dict[str, Any]:
         """POST command {name, **body}; returns the CommandResource (id, status...)."""
         payload = {"name": name, **body}
         return self._expect(self._request("POST", "command", body=payload), dict, "command")
 
-    def get_command(self, command_id: int) -> dict:
+    def get_command(self, command_id: int) -> dict[str, Any]:
         return self._expect(self._get(f"command/{int(command_id)}"), dict, "command")
 
-    def commands(self) -> list[dict]:
+    def commands(self) -> list[dict[str, Any]]:
         """GET command: the commands the Arr knows (queued, started, recently finished)."""
         return self._expect(self._get("command"), list, "command list")
 
-    def scan(self, path: str, download_client_id: str, import_mode: str = "Auto") -> dict:
+    def scan(self, path: str, download_client_id: str, import_mode: str = "Auto") -> dict[str, Any]:
         """Downloaded*Scan of one finished download (downloadClientId upper-case hash)."""
         return self.command(
             self.spec.scan_command,
@@ -353,7 +347,7 @@ class ArrClient:
             importMode=import_mode,
         )
 
-    def search_for(self, items: Iterable[QueueItem]) -> dict | None:
+    def search_for(self, items: Iterable[QueueItem]) -> dict[str, Any] | None:
         """Search again for the media of these (failed) queue items; None if they carry none."""
         ids = sorted(
             {
@@ -373,7 +367,7 @@ class ArrClient:
         series_id: int | None = None,
         mode: str = "episode",
         season: int | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """MoviesSearch / EpisodeSearch / SeasonSearch / SeriesSearch / AlbumSearch."""
         if self.kind == "sonarr" and mode in ("series", "season"):
             if series_id is None:
@@ -390,10 +384,10 @@ class ArrClient:
             raise ValueError("no media ids to search for")
         return self.command(self.spec.search_command, **{self.spec.search_ids_field: clean})
 
-    def rss_sync(self) -> dict:
+    def rss_sync(self) -> dict[str, Any]:
         return self.command("RssSync")
 
-    def refresh_monitored_downloads(self) -> dict:
+    def refresh_monitored_downloads(self) -> dict[str, Any]:
         return self.command("RefreshMonitoredDownloads")
 
     def wanted_missing(
@@ -403,7 +397,7 @@ class ArrClient:
         monitored: bool = True,
         sort_key: str | None = None,
         sort_direction: str = "descending",
-    ) -> tuple[list[dict], int]:
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of wanted/missing: (records, totalRecords)."""
         return self._wanted("wanted/missing", page, page_size, monitored, sort_key, sort_direction)
 
@@ -414,7 +408,7 @@ class ArrClient:
         monitored: bool = True,
         sort_key: str | None = None,
         sort_direction: str = "descending",
-    ) -> tuple[list[dict], int]:
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of wanted/cutoff (quality cutoff not met): (records, totalRecords)."""
         return self._wanted("wanted/cutoff", page, page_size, monitored, sort_key, sort_direction)
 
@@ -426,7 +420,7 @@ class ArrClient:
         monitored: bool,
         sort_key: str | None,
         sort_direction: str,
-    ) -> tuple[list[dict], int]:
+    ) -> tuple[list[dict[str, Any]], int]:
         params: dict[str, Any] = {
             "page": int(page),
             "pageSize": int(page_size),
@@ -443,21 +437,21 @@ class ArrClient:
             total, int
         ) else len(records)
 
-    def quality_profiles(self) -> list[dict]:
+    def quality_profiles(self) -> list[dict[str, Any]]:
         return self._expect(self._get("qualityprofile"), list, "qualityprofile")
 
-    def profile_owner(self, owner_id: int) -> dict:
+    def profile_owner(self, owner_id: int) -> dict[str, Any]:
         """The movie (Radarr), series (Sonarr) or artist (Lidarr) that carries a quality profile."""
-        path = PROFILE_OWNERS[self.kind][0]
+        path = self.spec.profile_owner
         return self._expect(self._get(f"{path}/{int(owner_id)}"), dict, path)
 
     def set_quality_profile(self, owner_ids: list[int], profile_id: int) -> None:
         """PUT movie|series|artist/editor: only the quality profile of these changes."""
-        path, field_name = PROFILE_OWNERS[self.kind]
+        path, field_name = self.spec.profile_owner, self.spec.profile_owner_ids
         body = {field_name: sorted({int(i) for i in owner_ids}), "qualityProfileId": profile_id}
         self._request("PUT", f"{path}/editor", body=body, expect_json=False)
 
-    def media_files(self, owner_id: int) -> list[dict]:
+    def media_files(self, owner_id: int) -> list[dict[str, Any]]:
         """Sonarr episodefile?seriesId / Lidarr trackfile?artistId (custom-format scores)."""
         if self.kind == "sonarr":
             found = self._get("episodefile", {"seriesId": int(owner_id)})
@@ -467,7 +461,7 @@ class ArrClient:
             raise ValueError("Radarr's files come with GET movie (movieFile)")
         return self._expect(found, list, "media files")
 
-    def tags(self) -> list[dict]:
+    def tags(self) -> list[dict[str, Any]]:
         return self._expect(self._get("tag"), list, "tag")
 
 

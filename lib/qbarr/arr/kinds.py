@@ -1,10 +1,11 @@
 """What differs between Radarr v3, Sonarr v3 and Lidarr v1: the one home of per-kind facts.
 
 One table per kind: API version, command names, the media id fields of a queue record,
-the "include" query flags that keep queue pages small, the search item keys (``movie:3``)
-and the tracked download states that mean "failed". The client, the managers (policy,
-executor) and the search program read them here. The simulators keep their own model of
-the Arrs on purpose, so that a wrong fact here shows up in the contract tests.
+the "include" query flags that keep queue pages small, the search item keys (``movie:3``),
+the tracked download states that mean "failed" and what carries a quality profile. The
+client, the managers (policy, executor) and the search program read them here. The
+simulators keep their own model of the Arrs on purpose, so that a wrong fact here shows up
+in the contract tests.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class ArrKind:
     media_fields: tuple[str, ...]  # id fields of a queue record, in order
     search_media_field: str  # which of media_fields a re-search targets
     failed_states: tuple[str, ...]  # trackedDownloadState values that mean "failed"
+    profile_owner: str  # what carries the quality profile: movie | series | artist
+    profile_owner_ids: str  # its id list in PUT <profile_owner>/editor: movieIds | ...
     series_search_command: str = ""  # Sonarr: search of a whole series (seriesId)
     queue_params: dict[str, str] = field(default_factory=dict)
     wanted_params: dict[str, str] = field(default_factory=dict)
@@ -54,6 +57,8 @@ RADARR = ArrKind(
     queue_params={"includeUnknownMovieItems": "true", "includeMovie": "false"},
     wanted_params={},
     failed_states=("failedPending", "failed"),
+    profile_owner="movie",
+    profile_owner_ids="movieIds",
 )
 
 SONARR = ArrKind(
@@ -76,6 +81,8 @@ SONARR = ArrKind(
     },
     wanted_params={"includeSeries": "false", "includeImages": "false"},
     failed_states=("failedPending", "failed"),
+    profile_owner="series",
+    profile_owner_ids="seriesIds",
 )
 
 LIDARR = ArrKind(
@@ -97,6 +104,8 @@ LIDARR = ArrKind(
     },
     wanted_params={"includeArtist": "false"},
     failed_states=("downloadFailedPending", "downloadFailed", "importFailed"),
+    profile_owner="artist",
+    profile_owner_ids="artistIds",
 )
 
 KINDS: dict[str, ArrKind] = {k.name: k for k in (RADARR, SONARR, LIDARR)}

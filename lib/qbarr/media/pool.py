@@ -238,15 +238,16 @@ def configure(
 ) -> MediaChecker | None:
     """The checker for an instance's ``[[Torrent]]`` settings: None when VerifyMedia is off,
     the current one when nothing changed, else a new one (the old one closed)."""
-    if not bool(torrent_section.get("VerifyMedia", False)):
+    # a validated section: the configspec gives every key its default
+    if not bool(torrent_section["VerifyMedia"]):
         if current is not None:
             current.close()
         return None
     wanted = MediaChecker(
         db,
         kind,
-        int(torrent_section.get("ProbeConcurrency", 2)),
-        float(torrent_section.get("ProbeTimeout", 60.0)),
+        int(torrent_section["ProbeConcurrency"]),
+        float(torrent_section["ProbeTimeout"]),
         ffprobe_path(),
     )
     if current is not None and current.signature == wanted.signature:

@@ -10,6 +10,8 @@ while qBittorrent is unreachable; seeding time is qBittorrent's own counter.
 
 from __future__ import annotations
 
+from typing import Any
+
 from qbarr.policy.facts import ACTIVE_DL_STATES, STALL_STATES, TorrentFacts
 from qbarr.policy.model import Env, Memory
 from qbarr.policy.settings import PolicySettings
@@ -39,7 +41,7 @@ def effective_max_eta(f: TorrentFacts, memory: Memory, settings: PolicySettings)
 def observe(f: TorrentFacts, prev: Memory | None, settings: PolicySettings, env: Env) -> Memory:
     now = env.now
     m = prev if prev is not None else Memory(first_seen=now)
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if m.first_seen <= 0:
         changes["first_seen"] = now
     if f.category == settings.category and m.prev_category != f.category:

@@ -213,6 +213,7 @@ def r_manual_fail(c: Ctx) -> Decision | None:
 def r_manual_recheck(c: Ctx) -> Decision | None:
     if c.f.category != c.s.recheck_category:
         return None
+    changes: dict[str, Any]  # Memory fields, passed to decide() as keywords
     if c.mem.in_recheck:
         n, changes = max(c.mem.manual_rechecks - 1, 0), {}
     else:

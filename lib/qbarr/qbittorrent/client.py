@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -39,6 +39,7 @@ for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
+T = TypeVar("T")
 
 
 def _join(hashes: list[str] | tuple[str, ...]) -> str:
@@ -214,13 +215,11 @@ class QbtClient:
             raise QbtUnavailable(msg, status=status, path=path, maybe_applied=True)
         raise QbtError(msg, status=status, path=path)
 
-    def _get_json(
-        self, path: str, params: dict[str, Any] | None = None, expect: type = dict
-    ) -> Any:
+    def _get_json(self, path: str, expect: type[T], params: dict[str, Any] | None = None) -> T:
         response = self._request("GET", path, params=params)
         return self._decode(path, response, expect)
 
-    def _decode(self, path: str, response: httpx.Response, expect: type) -> Any:
+    def _decode(self, path: str, response: httpx.Response, expect: type[T]) -> T:
         try:
             value = json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -294,10 +293,10 @@ class QbtClient:
         return self._version
 
     def preferences(self) -> dict[str, Any]:
-        return self._get_json("app/preferences")
+        return self._get_json("app/preferences", dict)
 
     def transfer_info(self) -> dict[str, Any]:
-        return self._get_json("transfer/info")
+        return self._get_json("transfer/info", dict)
 
     # ------------------------------------------------------------------ sync
     def sync(self) -> Snapshot:
@@ -317,7 +316,7 @@ class QbtClient:
     def maindata(self, rid: int = 0) -> dict[str, Any]:
         """One raw `sync/maindata` answer (checked, not merged into the client's Snapshot):
         with rid 0, everything qBittorrent has."""
-        data = self._get_json("sync/maindata", {"rid": rid})
+        data = self._get_json("sync/maindata", dict, {"rid": rid})
         validate(data)
         return data
 
@@ -357,16 +356,16 @@ class QbtClient:
             else:
                 filter = {"stopped": "paused", "running": "resumed"}.get(filter, filter)
             params["filter"] = filter
-        return self._get_json("torrents/info", params, expect=list)
+        return self._get_json("torrents/info", list, params)
 
     def files(self, hash: str) -> list[dict[str, Any]]:
-        return self._get_json("torrents/files", {"hash": hash.lower()}, expect=list)
+        return self._get_json("torrents/files", list, {"hash": hash.lower()})
 
     def trackers(self, hash: str) -> list[dict[str, Any]]:
-        return self._get_json("torrents/trackers", {"hash": hash.lower()}, expect=list)
+        return self._get_json("torrents/trackers", list, {"hash": hash.lower()})
 
     def properties(self, hash: str) -> dict[str, Any]:
-        return self._get_json("torrents/properties", {"hash": hash.lower()})
+        return self._get_json("torrents/properties", dict, {"hash": hash.lower()})
 
     # ------------------------------------------------------------------ torrents: act
     def _each(self, path: str, hashes: list[str], **extra: Any) -> None:

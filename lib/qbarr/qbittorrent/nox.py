@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from qbarr.fileio import write_atomic
+
 CONF_RELATIVE = Path("qBittorrent") / "config" / "qBittorrent.conf"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -99,9 +101,7 @@ def _update_ini(path: Path, managed: dict[str, dict[str, Any]]) -> None:
     for section, keys in todo.items():
         out += [f"[{section}]", *(f"{k}={_ini_value(v)}" for k, v in keys.items()), ""]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(out).strip("\n") + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(out).strip("\n") + "\n")  # 0600: it holds the password hash
 
 
 def write_profile(

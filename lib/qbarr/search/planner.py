@@ -199,7 +199,8 @@ def group(
     units: list[PlannedSearch] = []
     done: set[tuple[int, int | None]] = set()
     for item in items:
-        plan_of = plans.get(item.series_id) if item.media == "episode" and item.monitored else None
+        sid = item.series_id if item.media == "episode" and item.monitored else None
+        plan_of = plans.get(sid) if sid is not None else None
         if plan_of is None:
             units.append(_single(item))
             continue
@@ -341,7 +342,7 @@ def pace(
         wake = now + settings.search_delay if pending else None
         return Plan(searches=tuple(chosen), pending=pending, wake_at=wake, skipped=skipped)
     frees = {"hourly": usage.hour_frees_at, "requests": usage.requests_frees_at}
-    wakes = [frees[h] for h in held if frees[h] is not None]
+    wakes = [at for at in (frees[h] for h in held) if at is not None]
     blocked = "hourly" if "hourly" in held else "requests"
     return Plan(
         blocked=blocked, pending=pending, wake_at=min(wakes) if wakes else None, skipped=skipped

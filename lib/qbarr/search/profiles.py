@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qbarr.db import Database, rows, write_txn
+from qbarr.arr.kinds import kind_of
+from qbarr.db import Database, inserted_id, rows, write_txn
 from qbarr.journal import DRY_PREFIX, ActionRow
 from qbarr.search.model import PlannedSearch
 from qbarr.search.settings import SearchSettings
@@ -36,7 +37,6 @@ from qbarr.units import format_duration
 RULE = "temp-profile"
 KIND = "set_profile"
 SWITCH, RESTORE = "profile-switch", "profile-restore"
-OWNER_MEDIA = {"radarr": "movie", "sonarr": "series", "lidarr": "artist"}
 # Searches of these tiers are searches of missing items.
 MISSING_REASONS = frozenset({"missing", "recent"})
 
@@ -63,7 +63,7 @@ def owner_of(kind: str, search: PlannedSearch) -> Owner | None:
     if kind == "radarr" and search.command == "movie" and len(search.ids) == 1:
         return Owner("movie", search.ids[0])
     if search.series_id is not None and kind in ("sonarr", "lidarr"):
-        return Owner(OWNER_MEDIA[kind], search.series_id)
+        return Owner(kind_of(kind).profile_owner, search.series_id)
     return None
 
 
@@ -141,7 +141,7 @@ def plan_switch(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (journal, owner.key, title, RULE, reason, json.dumps(inputs), int(dry_run), now),
         )
-        decision_id = int(cur.lastrowid or 0)
+        decision_id = inserted_id(cur)
         ids = []
         for step, frm, to in ((SWITCH, main, temp), (RESTORE, temp, main)):
             params = {
@@ -168,7 +168,7 @@ def plan_switch(
                     now,
                 ),
             )
-            ids.append(int(cur.lastrowid or 0))
+            ids.append(inserted_id(cur))
     return ids[0], ids[1]
 
 

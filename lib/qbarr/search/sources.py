@@ -17,7 +17,7 @@ import httpx
 from qbarr import __version__
 from qbarr.search.model import RequestItem
 from qbarr.search.settings import RequestSettings
-from qbarr.search.wanted import parse_time
+from qbarr.search.wanted import parse_time, sub
 from qbarr.tls import verify_for
 
 # Overseerr enums (server/constants/media.ts): request status and media status.
@@ -50,7 +50,7 @@ def overseerr_items(
             continue
         if settings.approved_only and status != OVERSEERR_APPROVED:
             continue
-        media = req.get("media") if isinstance(req.get("media"), Mapping) else {}
+        media = sub(req, "media")
         media_status = media.get("status4k" if settings.is_4k else "status")
         if media_status in (MEDIA_AVAILABLE, MEDIA_DELETED):
             continue
@@ -114,7 +114,7 @@ def ombi_items(
         ):
             continue
         when = min(
-            (c.get("requestedDate") for c in open_children if c.get("requestedDate")),
+            (c["requestedDate"] for c in open_children if c.get("requestedDate")),
             default=req.get("requestedDate"),
         )
         item = _item("ombi", "tv", None, req.get("tvDbId"), req.get("id"), when, req.get("title"))
@@ -233,7 +233,7 @@ class OverseerrSource(_Source):
                 raise SourceError(f"Overseerr at {self.url}: /api/v1/request is not a request page")
             batch = data["results"]
             results += batch
-            info = data.get("pageInfo") if isinstance(data.get("pageInfo"), Mapping) else {}
+            info = sub(data, "pageInfo")
             total = info.get("results")
             if not batch or not isinstance(total, int) or (page + 1) * PAGE >= total:
                 break

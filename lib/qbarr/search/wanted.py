@@ -34,6 +34,12 @@ def parse_time(value: Any) -> float | None:
         return None
 
 
+def sub(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``record[key]`` when it is an object, else {} (the Arrs leave out or null nested objects)."""
+    value = record.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -75,7 +81,7 @@ def episode_item(record: Mapping[str, Any], tier: str) -> WantedItem | None:
         return None
     season = _int(record.get("seasonNumber"))
     number = _int(record.get("episodeNumber"))
-    series = record.get("series") if isinstance(record.get("series"), Mapping) else {}
+    series = sub(record, "series")
     label = f"S{season or 0:02d}E{number or 0:02d}"
     name = str(series.get("title") or "") if series else ""
     title = " ".join(x for x in (name, label, str(record.get("title") or "")) if x)
@@ -103,7 +109,7 @@ def album_item(record: Mapping[str, Any], tier: str) -> WantedItem | None:
     album_id = _int(record.get("id"))
     if album_id is None:
         return None
-    artist = record.get("artist") if isinstance(record.get("artist"), Mapping) else {}
+    artist = sub(record, "artist")
     name = str(artist.get("artistName") or "") if artist else ""
     title = " - ".join(x for x in (name, str(record.get("title") or "")) if x)
     return WantedItem(
@@ -173,7 +179,7 @@ def upgrade_items(kind: str, library: Iterable[Mapping[str, Any]]) -> list[Wante
     for record in library:
         if not isinstance(record, Mapping):
             continue
-        stats = record.get("statistics") if isinstance(record.get("statistics"), Mapping) else {}
+        stats = sub(record, "statistics")
         if kind == "radarr" and record.get("hasFile"):
             item = movie_item(record, "upgrade")
         elif kind == "lidarr" and (stats.get("trackFileCount") or 0) > 0:
@@ -257,7 +263,7 @@ def custom_format_unmet(
     if kind == "radarr":
         for m in arr_get(client, "movie") or []:
             if isinstance(m, Mapping) and _cf_unmet(
-                m.get("movieFile"), cutoffs.get(m.get("qualityProfileId"))
+                m.get("movieFile"), cutoffs.get(m.get("qualityProfileId", 0))
             ):
                 item = movie_item(m, "customformat")
                 out += [item] if item else []
@@ -266,8 +272,8 @@ def custom_format_unmet(
     for owner in owners:
         if not isinstance(owner, Mapping) or not isinstance(owner.get("id"), int):
             continue
-        cutoff = cutoffs.get(owner.get("qualityProfileId"))
-        stats = owner.get("statistics") if isinstance(owner.get("statistics"), Mapping) else {}
+        cutoff = cutoffs.get(owner.get("qualityProfileId", 0))
+        stats = sub(owner, "statistics")
         files = stats.get("episodeFileCount" if kind == "sonarr" else "trackFileCount")
         if cutoff is None or files == 0:
             continue
@@ -308,9 +314,7 @@ def full_seasons(
             if not isinstance(season, Mapping) or not season.get("monitored", True):
                 continue
             number = season.get("seasonNumber")
-            stats = (
-                season.get("statistics") if isinstance(season.get("statistics"), Mapping) else {}
-            )
+            stats = sub(season, "statistics")
             key = (int(s["id"]), number) if isinstance(number, int) else None
             count = stats.get("episodeCount")
             if (

@@ -43,7 +43,7 @@ def overview(web: Web) -> dict[str, Any]:
 def programs(web: Web) -> dict[str, Any]:
     try:
         infos = web.supervisor.processes()
-        status = {"ok": True, "error": None}
+        status: dict[str, Any] = {"ok": True, "error": None}
     except SupervisorError as exc:
         infos, status = [], {"ok": False, "error": str(exc)}
     items = queries.programs(infos, web.db)
@@ -450,7 +450,8 @@ INSTANCE = Param(
 )
 HASH = Param("hash", s("string", pattern=r"^[0-9a-fA-F]{32,64}$"), "path", "torrent info hash")
 
-ROUTES: list[tuple[ApiRoute, Callable[..., Any]]] = [
+# A handler of None: the route is served by the app itself (metrics, the OpenAPI document).
+ROUTES: list[tuple[ApiRoute, Callable[..., Any] | None]] = [
     (
         ApiRoute(
             "GET",

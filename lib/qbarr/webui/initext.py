@@ -101,7 +101,8 @@ def parse_list(text: str) -> list[str] | str:
 
 def _section_span(lines: list[str], path: tuple[str, ...]) -> tuple[int, int, int] | None:
     """(header index, index after the section's own keys, end of the whole section) or None."""
-    header = own_end = None
+    header: int | None = None
+    own_end = 0  # set with header
     for index, here, sec, key in scan(lines):
         if header is None:
             if sec and here == path:
@@ -111,7 +112,7 @@ def _section_span(lines: list[str], path: tuple[str, ...]) -> tuple[int, int, in
             return header, own_end, index
         if key and here == path:
             own_end = index + 1
-    if header is None or own_end is None:
+    if header is None:
         return None
     return header, own_end, len(lines)
 

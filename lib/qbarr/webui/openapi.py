@@ -196,6 +196,7 @@ SCHEMAS: dict[str, Any] = {
             "hash": STR,
             "name": STR,
             "rule": STR,
+            "code": NSTR,  # NULL for the search program's profile switches
             "reason": STR,
             "inputs": FREE,
             "dry_run": BOOL,

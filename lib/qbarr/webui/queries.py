@@ -259,7 +259,8 @@ class JournalQuery:
 
 def decisions(db: Database, query: JournalQuery) -> dict[str, Any]:
     """The decision journal, newest first, keyset-paged by ``before_id``."""
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     for column, value in (("d.instance", query.instance), ("d.rule", query.rule)):
         if value:
             where.append(f"{column} = ?")
@@ -280,7 +281,8 @@ def decisions(db: Database, query: JournalQuery) -> dict[str, Any]:
         where.append("d.id < ?")
         params.append(query.before_id)
     sql = (
-        f"SELECT d.id, d.instance, d.hash, d.name, d.rule, d.reason, d.inputs, d.dry_run, d.at "
+        f"SELECT d.id, d.instance, d.hash, d.name, d.rule, d.code, d.reason, d.inputs, d.dry_run, "
+        "d.at "
         f"FROM decisions d WHERE {' AND '.join(where)} ORDER BY d.id DESC LIMIT ?"
     )
     found = rows(db, sql, (*params, query.limit + 1))

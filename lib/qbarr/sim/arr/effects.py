@@ -91,12 +91,12 @@ def targets(sim: SimArr, command: Command) -> list[Item]:
         ids = body.get("movieIds") or body.get("episodeIds") or body.get("albumIds") or []
         return [items[i] for i in ids if i in items]
     if name in ("SeriesSearch", "ArtistSearch"):
-        parent = body.get("seriesId") or body.get("artistId")
+        parent = int(body.get("seriesId") or body.get("artistId") or 0)
         return [i for i in lib.children(parent) if lib.effectively_monitored(i)]
     if name == "SeasonSearch":
         return [
             i
-            for i in lib.children(body.get("seriesId"))
+            for i in lib.children(int(body.get("seriesId") or 0))
             if i.season == body.get("seasonNumber") and lib.effectively_monitored(i)
         ]
     monitored = body.get("monitored", True) is not False

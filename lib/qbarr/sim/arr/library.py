@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 UTC = UTC
 DAY = timedelta(days=1)
@@ -310,7 +311,7 @@ class Library:
         start = max(0, (page - 1) * page_size)
         return len(ordered), ordered[start : start + page_size], key_name, direction
 
-    def sort_function(self, sort_key: str | None) -> tuple[str, Callable[[Item], object]]:
+    def sort_function(self, sort_key: str | None) -> tuple[str, Callable[[Item], Any]]:
         """Map an Arr sortKey ('movieMetadata.sortTitle', 'episodes.airDateUtc', ...) to a key."""
         name = (sort_key or "").rsplit(".", 1)[-1].lower()
 

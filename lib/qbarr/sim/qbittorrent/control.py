@@ -215,6 +215,22 @@ def install(app: bottle.Bottle, store: Store, faults: Faults) -> None:
                 store.insert(t, now)
         return {"added": len(made)}
 
+    def clear_faults() -> dict[str, Any]:
+        faults.reset()
+        return faults.view()
+
+    def post_restart() -> dict[str, Any]:
+        restart(store)
+        return {"restarted": True}
+
+    def post_server() -> dict[str, Any]:
+        server(store, _body())
+        return dict(store.server_state)
+
+    def post_tick() -> dict[str, Any]:
+        store.tick(force=True)
+        return {"seq": store.seq}
+
     routes = [
         ("/sim/state", "GET", lambda: state(store, faults)),
         ("/sim/torrents", "POST", post_torrents),
@@ -223,13 +239,13 @@ def install(app: bottle.Bottle, store: Store, faults: Faults) -> None:
         ("/sim/torrents/<h>", "DELETE", delete_one),
         ("/sim/faults", "GET", faults.view),
         ("/sim/faults", "POST", lambda: faults.update(_body())),
-        ("/sim/faults", "DELETE", lambda: (faults.reset(), faults.view())[1]),
+        ("/sim/faults", "DELETE", clear_faults),
         ("/sim/sessions/drop", "POST", lambda: {"dropped": store.drop_sessions()}),
-        ("/sim/restart", "POST", lambda: (restart(store), {"restarted": True})[1]),
+        ("/sim/restart", "POST", post_restart),
         ("/sim/clock", "POST", clock),
-        ("/sim/server", "POST", lambda: (server(store, _body()), dict(store.server_state))[1]),
+        ("/sim/server", "POST", post_server),
         ("/sim/scenario", "POST", gen),
-        ("/sim/tick", "POST", lambda: (store.tick(force=True), {"seq": store.seq})[1]),
+        ("/sim/tick", "POST", post_tick),
         (
             "/sim/requests",
             "GET",

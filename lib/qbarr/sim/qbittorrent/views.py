@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from qbarr.qbittorrent import states
+
 from .errors import HttpError
 from .store import Store
 from .torrent import SimTorrent, ratio_of, tracker_rows
 
-DL_STATES = {
-    "downloading",
-    "metaDL",
-    "forcedMetaDL",
-    "stalledDL",
-    "checkingDL",
-    "pausedDL",
-    "stoppedDL",
-    "queuedDL",
-    "forcedDL",
-}
-SEED_STATES = {"uploading", "stalledUP", "checkingUP", "queuedUP", "forcedUP"}
+# qBittorrent's torrents/info filters use the state groups of qbarr.qbittorrent.states.
 ACTIVE_STATES = {
     "metaDL",
     "forcedMetaDL",
@@ -39,21 +30,19 @@ def filter_fn(name: str, v5: bool):  # type: ignore[no-untyped-def]
     """Predicate on (torrent, rendered fields); unknown names mean 'all', as in qBittorrent."""
     stopped, running = ("stopped", "running") if v5 else ("paused", "resumed")
     table = {
-        "downloading": lambda t, o: o["state"] in DL_STATES,
-        "seeding": lambda t, o: o["state"] in SEED_STATES,
-        "completed": lambda t, o: (
-            o["state"] in SEED_STATES or o["state"] in ("pausedUP", "stoppedUP")
-        ),
+        "downloading": lambda t, o: o["state"] in states.DOWNLOADING,
+        "seeding": lambda t, o: o["state"] in states.SEEDING,
+        "completed": lambda t, o: o["state"] in states.COMPLETE,
         stopped: lambda t, o: t.paused,
         running: lambda t, o: not t.paused,
         "active": lambda t, o: _active(o),
         "inactive": lambda t, o: not _active(o),
-        "stalled": lambda t, o: o["state"] in ("stalledUP", "stalledDL"),
+        "stalled": lambda t, o: o["state"] in states.STALLED,
         "stalled_uploading": lambda t, o: o["state"] == "stalledUP",
         "stalled_downloading": lambda t, o: o["state"] == "stalledDL",
-        "checking": lambda t, o: o["state"] in ("checkingUP", "checkingDL", "checkingResumeData"),
+        "checking": lambda t, o: o["state"] in states.CHECKING,
         "moving": lambda t, o: o["state"] == "moving",
-        "errored": lambda t, o: o["state"] in ("error", "missingFiles"),
+        "errored": lambda t, o: o["state"] in states.ERRORED,
     }
     return table.get(name)
 
