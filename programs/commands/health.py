@@ -29,7 +29,8 @@ from qbarr import store
 from qbarr.config import Config
 from qbarr.paths import Home
 from qbarr.units import format_duration
-from qbarr_programs.commands.common import EX_CONFIG, EX_FAIL, load_or_report
+
+from .common import EX_CONFIG, EX_FAIL, load_or_report
 
 NAME = "health"
 HELP = "liveness check of one program (its heartbeat; /health for webui): exit 0 when alive"

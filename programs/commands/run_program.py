@@ -27,7 +27,8 @@ from qbarr import privileges, store
 from qbarr.config import Config
 from qbarr.paths import Home
 from qbarr.render import arr_programs, search_programs
-from qbarr_programs.commands.common import EX_CONFIG, find_tool, load_or_report
+
+from .common import EX_CONFIG, find_tool, load_or_report
 
 NAME = "run-program"
 HELP = "run one program (arr-<slug>, search-<slug>, webui) in the foreground, without supervisord"

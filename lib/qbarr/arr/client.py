@@ -282,7 +282,7 @@ class ArrClient:
         """GET system/status (appName, version, ...)."""
         return self._expect(self._get("system/status"), dict, "system/status")
 
-    def download_clients(self) -> list[dict]:
+    def download_clients(self) -> list[dict[str, Any]]:
         """GET downloadclient: the Arr's own download clients (settings in ``fields``)."""
         found = self._expect(self._get("downloadclient"), list, "downloadclient")
         return [c for c in found if isinstance(c, dict)]

@@ -36,7 +36,7 @@ def dumps(torrent: Mapping[str, Any]) -> str:
 class Publication:
     """What one poll found: full torrents that changed (JSON), torrents gone, server state."""
 
-    changed: Mapping[str, tuple[str, str, str]]  # hash -> (json, category, content_path)
+    changed: dict[str, tuple[str, str, str]]  # hash -> (json, category, content_path)
     gone: Iterable[str] = ()
     server_state: Mapping[str, Any] | None = None
 

@@ -68,7 +68,7 @@ class FeedSource:
     def __init__(
         self,
         db: dbmod.Database,
-        db_path: Path,
+        db_path: str | Path,
         run_dir: Path,
         cfg: Config,
         program: str,
