@@ -11,7 +11,7 @@ import pytest
 from qbarr.db import connect, migrate, open_migrated, rows
 from qbarr.journal import MAX_ATTEMPTS, RETRY, Journal, history, release_brake
 from qbarr.policy import Action, Decision, Memory
-from qbarr.schema import MIGRATIONS
+from qbarr.schema import MIGRATION_DECISION_CODE, MIGRATIONS
 
 NOW = 1_000_000.0
 A = "a" * 40
@@ -81,7 +81,7 @@ def test_memory_round_trips_through_the_database(db, tmp_path: Path) -> None:
 
 def test_the_migration_moves_each_decision_code_out_of_its_inputs(tmp_path: Path) -> None:
     db = connect(tmp_path / "qbarr.sqlite3")
-    migrate(db, target=len(MIGRATIONS) - 1)
+    migrate(db, target=MIGRATIONS.index(MIGRATION_DECISION_CODE))  # the version before it
     db.execute(
         "INSERT INTO decisions (instance, hash, rule, reason, inputs, at) "
         "VALUES ('Radarr', ?, 'stalled', 'stalled for 20m', ?, ?)",
