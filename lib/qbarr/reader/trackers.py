@@ -60,7 +60,10 @@ class TrackerPlan:
             return []
         for h in set(self.looked) - set(torrents):
             del self.looked[h]
-        changed_dead, changed, dead, rest = [], [], [], []
+        changed_dead: list[tuple[float, str]] = []
+        changed: list[tuple[float, str]] = []
+        dead: list[tuple[float, str]] = []
+        rest: list[tuple[float, str]] = []
         for h, t in torrents.items():
             state, tracker = str(t.get("state") or ""), str(t.get("tracker") or "")
             seen = self.looked.get(h)
