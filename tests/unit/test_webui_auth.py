@@ -22,7 +22,7 @@ PUBLIC = {"/health", "/api/openapi.json", "/api/session"}
 
 def concrete(path: str, hashes: dict[str, str]) -> str:
     path = path.replace("<name>", "Radarr-Main").replace("<hash>", hashes["first"])
-    return re.sub(r"<\w+:int>", "1", path)
+    return re.sub(r"<\w+:int>", "1", path)  # e.g. a test notification's id
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ database connection; it never acts on a torrent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -83,7 +84,7 @@ class Reader:
         else:
             full, warm = self.schedule.due(now)
             pub = self._lists(acted, full, warm)
-        self._look_up_trackers(pub, now)
+        pub = self._look_up_trackers(pub, now)
         fast, why = plan.pace(self.seen, self.settings, now, bool(acted))
         self.schedule.done(now, full, warm, fast, self.settings)
         interval = self.settings.tick
@@ -193,7 +194,7 @@ class Reader:
 
     # -- trackers ----------------------------------------------------------------------------
 
-    def _look_up_trackers(self, pub: Publication, now: float) -> None:
+    def _look_up_trackers(self, pub: Publication, now: float) -> Publication:
         """Within the budget, ask qBittorrent for some watched torrents' trackers and publish
         what they said with the torrent's fields (a torrent gone meanwhile is skipped)."""
         self.tracker_plan.per_minute = self.settings.tracker_checks  # a reload may change it
@@ -204,7 +205,7 @@ class Reader:
         }
         chosen = self.tracker_plan.pick(watched, now)
         if not chosen:
-            return
+            return pub
         for h in chosen:
             try:
                 rows = self.qbt.trackers(h)
@@ -215,21 +216,23 @@ class Reader:
                 break
             self.tracker_plan.done(h, watched[h], now)
             self.tracker_info[h] = trackers.summary(rows, now)
-        stored = _published_rows(self.db, self.client, [h for h in chosen if h not in pub.changed])
+        changed = dict(pub.changed)
+        stored = _published_rows(self.db, self.client, [h for h in chosen if h not in changed])
         for h in chosen:
             if h not in self.tracker_info:
                 continue
-            if h in pub.changed:
-                data = _loads(pub.changed[h][0])
+            if h in changed:
+                data = _loads(changed[h][0])
             elif h in stored:
                 data = _loads(stored[h])
             else:
                 continue
             data.pop(TRACKERS_KEY, None)
             data["hash"] = h
-            pub.changed.update(self._compare([data]))
+            changed.update(self._compare([data]))
         for h in set(self.tracker_info) - set(self.seen):
             del self.tracker_info[h]
+        return dataclasses.replace(pub, changed=changed)
 
     def _acted(self, now: float) -> set[str]:
         """Torrents the managers of this qBittorrent acted on recently (or are acting on)."""
