@@ -125,7 +125,7 @@ def write_txn(db: Database, retries: int = 3) -> Iterator[Database]:
         from qbarr import pgstore
 
         with pgstore.write_txn(db) as pg:  # type: ignore[arg-type]
-            yield pg
+            yield pg  # type: ignore[misc]
         return
     for attempt in range(retries):
         try:
