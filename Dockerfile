@@ -18,7 +18,8 @@ RUN groupadd --gid 1000 qbarr \
     && chown qbarr:qbarr /config
 
 COPY . /src
-RUN pip install /src && rm -rf /src
+# [postgresql]: psycopg, imported only when [Settings] Database names a PostgreSQL server
+RUN pip install "/src[postgresql]" && rm -rf /src
 
 VOLUME ["/config"]
 EXPOSE 6969

@@ -62,8 +62,7 @@ def test_unregistered_is_tagged_then_failed_tracker_errors_tagged(
         suite.wait_for(lambda: "qbarr-tracker-error" in tags(qbt, down), "the tracker-error tag")
         suite.wait_for(lambda: torrent_fields(qbt, unreg) is None, "the unregistered one failed")
         decisions = suite.query(
-            "SELECT rule, reason, json_extract(inputs, '$.code') AS code FROM decisions "
-            "WHERE hash = ? ORDER BY id",
+            "SELECT rule, reason, code FROM decisions WHERE hash = ? ORDER BY id",
             (unreg,),
         )
         why = suite.qbarr("why", unreg).stdout

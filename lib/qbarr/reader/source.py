@@ -68,7 +68,7 @@ class FeedSource:
     def __init__(
         self,
         db: dbmod.Database,
-        db_path: str | Path,
+        db_path: Path | str,  # a SQLite file, or a PostgreSQL URL (qbarr.store)
         run_dir: Path,
         cfg: Config,
         program: str,

@@ -103,6 +103,7 @@ def start_sim(
     log_dir: Path | None = None,
     ready_timeout: float = 45.0,
     attempts: int = 3,
+    host: str = "127.0.0.1",
 ) -> SimProcess:
     """Start `python -m qbarr_programs.sim_arr` on a free port and wait until it answers."""
     last_error = ""
@@ -114,6 +115,8 @@ def start_sim(
             "qbarr_programs.sim_arr",
             "--kind",
             kind,
+            "--host",
+            host,
             "--port",
             str(port),
             "--library",
@@ -160,7 +163,7 @@ def start_sim(
             proc = subprocess.Popen(
                 args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        root = f"http://127.0.0.1:{port}"
+        root = f"http://{host}:{port}"
         sim = SimProcess(
             kind,
             root + ("/" + url_base.strip("/") if url_base.strip("/") else ""),

@@ -183,6 +183,7 @@ def spawn(
     timeout: float = 30.0,
     log_path: str | None = None,
     env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> SimProcess:
     """Run `python -m qbarr_programs.sim_qbittorrent --port PORT ARGS...` and wait until
     /sim/state answers (or raise RuntimeError with the tail of its output)."""
@@ -191,7 +192,7 @@ def spawn(
         "-m",
         "qbarr_programs.sim_qbittorrent",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         *args,
@@ -204,7 +205,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
-    sim = SimProcess(proc, f"http://127.0.0.1:{port}")
+    sim = SimProcess(proc, f"http://{host}:{port}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
