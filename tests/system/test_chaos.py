@@ -248,9 +248,20 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
             suite.wait_running([*suite.expected_programs(), SEARCH], timeout=120)
 
             # 3. Radarr A down for OUTAGE seconds; its manager and search program killed
+            # 4. ... and comes back slow: every POST carried out, answered after the client's
+            # timeout (2 s), while the backlog of the outage goes out. Set now, with the
+            # outage, so that the backlog cannot go out before it (the outage answers first).
+            # (Not before the outage: an answer lost then is looked up in the Arr's command
+            # list after it, and the Arrs list finished commands for a few minutes only; see
+            # qbarr.lookup.)
             arr_a.control("DELETE", "/sim/faults")
-            arr_a.control("POST", "/sim/faults", json={"outage": OUTAGE})
+            arr_a.control(
+                "POST",
+                "/sim/faults",
+                json={"outage": OUTAGE, "latency_after": 2.5, "method": "POST"},
+            )
             outage_from = time.monotonic()
+            scans_before = len(scans_by_hash(arr_a))  # none can be carried out from here on
             suite.wait_for(
                 lambda: (suite.heartbeat(A) or {}).get("status") == "arr-down",
                 "manager A reporting Radarr down",
@@ -266,12 +277,6 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
             )
             outage_s = time.monotonic() - outage_from
 
-            # 4. it comes back slow: every POST carried out, answered after the client's
-            # timeout (2 s), while the backlog of the outage goes out. (Not before the outage:
-            # an answer lost then is looked up in the Arr's command list after it, and the
-            # Arrs list finished commands for a few minutes only; see qbarr.lookup.)
-            scans_before = len(scans_by_hash(arr_a))
-            arr_a.control("POST", "/sim/faults", json={"latency_after": 2.5, "method": "POST"})
             suite.wait_for(
                 lambda: len(scans_by_hash(arr_a)) >= scans_before + 5,
                 "5 scans sent through late answers",
