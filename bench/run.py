@@ -664,6 +664,12 @@ def goals(r: dict[str, Any]) -> dict[str, Any]:
     if "4" in nox:
         out["qbittorrent CPU caused by qbarr, 4 instances <= 4 %"] = nox["4"]["caused_by_qbarr_pct"]
         out["PSS, 4 instances <= 125 MB"] = round(nox["4"]["pss_total_mb"] * MIB / 1e6, 1)
+    if "2" in nox:
+        out["SIGKILL -> first qBittorrent request <= 1 s (median)"] = round(
+            nox["2"]["restart"]["kill_to_first_request_s_median"], 2
+        )
+    last = nox[str(max(int(k) for k in nox))]
+    out[f"SIGTERM -> all gone, {last['instances']} instances <= 1.5 s"] = last.get("stop_s")
     out["completion -> scan p95 <= 4 s (2 x LoopInterval)"] = r["completion"]["p95_s"]
     return out
 

@@ -29,6 +29,9 @@ def test_sigterm_to_supervisord_stops_everything(suite_factory) -> None:
         suite.wait_for(lambda a=arr: "started (pid" in suite.log(a.program), f"{arr.name} started")
     children = suite.descendants()
     assert len(children) >= 4  # webui (+ its gunicorn worker), watchdog, two managers
+    # supervisord started with qbarr's reflexes on (every program stopped at once)
+    assert suite.sup.call("qbarr.reflexes") == {"on": True, "off_because": ""}
+    assert "qbarr reflexes off" not in suite.log("supervisord")
     suite.stop()
     assert suite.proc.returncode == 0
     assert not [p for p in children if _alive(p)]
