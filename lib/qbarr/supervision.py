@@ -326,11 +326,10 @@ def forget_removed(home: Home, cfg: Config) -> list[str]:
     from qbarr import heartbeat, store
     from qbarr.search.status import row_name
 
-    where = store.location(home)
-    if not store.is_postgresql(where) and not Path(where).exists():
+    if store.missing(home) is not None:  # no database yet: nothing to forget
         return []
     names = [n for inst in cfg.instances for n in (inst.name, row_name(inst.name))]
-    db = dbmod.connect(where)
+    db = dbmod.connect(store.location(home))
     try:
         return heartbeat.forget_except(db, names)
     finally:
