@@ -82,6 +82,7 @@ from tests.system.manager_helpers import ARR_KEY, Inst, manager_config  # noqa: 
 
 MIB = 1024 * 1024
 USER, PASSWORD = "bench", "bench-pass-0123"
+
 KINDS = ["radarr", "sonarr", "radarr", "sonarr"]  # video releases (lidarr wants audio)
 DEFAULTS = {  # config.ini defaults, written out (the test helper's are short for tests)
     "LoopInterval": "2s",
@@ -130,6 +131,19 @@ QUICK = Plan(
     year_cycles=5,
     quick=True,
 )
+
+
+def spawn_qbt_sim(log_path: Path, *args: str, timeout: float = 30.0) -> QbtSim:
+    """The qBittorrent simulator on a free port, with the bench's credentials."""
+    return spawn(
+        free_port(),
+        "--username",
+        USER,
+        *args,
+        timeout=timeout,
+        log_path=str(log_path),
+        env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
+    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -439,17 +453,13 @@ def sim_scenario(plan: Plan, workdir: Path) -> dict[str, Any]:
             }
         )
     )
-    sim = spawn(
-        free_port(),
-        "--username",
-        USER,
+    sim = spawn_qbt_sim(
+        workdir / "sim20k.log",
         "--scenario",
         str(scenario),
         "--serialize-us",
         "150",
         timeout=300,
-        log_path=str(workdir / "sim20k.log"),
-        env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
     )
     arrs: list[Any] = []
     suite = None
@@ -477,16 +487,8 @@ def sim_scenario(plan: Plan, workdir: Path) -> dict[str, Any]:
 
 def completion_delays(plan: Plan, workdir: Path) -> dict[str, Any]:
     """Downloads complete one by one (others still downloading); delay to the import done."""
-    qbt: QbtSim = spawn(
-        free_port(),
-        "--username",
-        USER,
-        "--categories",
-        "cat-0",
-        "--serialize-us",
-        "150",
-        log_path=str(workdir / "qbt-import.log"),
-        env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
+    qbt = spawn_qbt_sim(
+        workdir / "qbt-import.log", "--categories", "cat-0", "--serialize-us", "150"
     )
     arr = start_sim(
         "radarr",

@@ -20,9 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import MIB, PASSWORD, USER, stop_everything, suite_processes  # noqa: E402
+from bench.run import MIB, PASSWORD, USER, spawn_qbt_sim, stop_everything, suite_processes  # noqa: E402
 from qbarr.sim.arr.launch import start_sim  # noqa: E402
-from qbarr.sim.qbittorrent.server import spawn  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.system.conftest import short_home, start_suite  # noqa: E402
 from tests.system.manager_helpers import ARR_KEY, Inst, manager_config, wait_cycles  # noqa: E402
@@ -35,18 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="qbarr-sizing-"))
     cats = [f"cat-{i}" for i in range(args.instances)]
-    qbt = spawn(
-        free_port(),
-        "--username",
-        USER,
+    qbt = spawn_qbt_sim(
+        workdir / "qbt.log",
         "--torrents",
         str(args.torrents),
         "--categories",
         ",".join(cats),
         "--refresh-ms",
         "500",
-        log_path=str(workdir / "qbt.log"),
-        env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
     )
     arrs, suite = [], None
     try:

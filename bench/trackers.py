@@ -21,10 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import PASSWORD, USER, stop_everything  # noqa: E402
+from bench.run import PASSWORD, USER, spawn_qbt_sim, stop_everything  # noqa: E402
 from qbarr.sim.arr.launch import start_sim  # noqa: E402
-from qbarr.sim.qbittorrent.server import spawn  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 from tests.system.conftest import short_home, start_suite  # noqa: E402
 from tests.system.manager_helpers import ARR_KEY, Inst, manager_config  # noqa: E402
 
@@ -37,16 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="qbarr-trackers-"))
     cats = ["cat-0", "cat-1"]
-    qbt = spawn(
-        free_port(),
-        "--username",
-        USER,
-        "--torrents",
-        str(args.torrents),
-        "--categories",
-        ",".join(cats),
-        log_path=str(workdir / "qbt.log"),
-        env={"QBARR_SIM_QBT_PASSWORD": PASSWORD},
+    qbt = spawn_qbt_sim(
+        workdir / "qbt.log", "--torrents", str(args.torrents), "--categories", ",".join(cats)
     )
     arrs, suite = [], None
     try:
