@@ -84,7 +84,6 @@ NO_COUNTERPART: dict[str, dict[str, str]] = {
         "OIDC": "qbarr has no OIDC login",
     },
     "qBit": {
-        "Disabled": "qbarr always uses its one qBittorrent",
         "SkipTLSVerify": "qbarr always verifies TLS",
         "ManagedCategories": "qbarr manages only the categories of its Arr instances",
         "MatchSubcategories": "qbarr matches the category exactly",
@@ -117,8 +116,6 @@ NO_COUNTERPART: dict[str, dict[str, str]] = {
     "SeedingMode": {
         "DownloadRateLimitPerTorrent": "qbarr sets no rate limits (use qBittorrent's)",
         "UploadRateLimitPerTorrent": "qbarr sets no rate limits (use qBittorrent's)",
-        "RemoveDeadTrackers": "qbarr does not edit tracker lists",
-        "RemoveTrackerWithMessage": "qbarr does not edit tracker lists",
     },
     "Tracker": {
         "Name": "used as the name of the [[[[section]]]]",
@@ -260,19 +257,29 @@ class _Converter:
         self.settings(d.get("Settings") or {})
         self.webui(d.get("WebUI") or {})
         qbit = d.get("qBit") or {}
-        self.qbit(qbit)
+        self.qbit("qBit", qbit)
         shared = [t for t in qbit.get("Trackers") or [] if isinstance(t, Mapping)]
         for name, section in d.items():
             if not isinstance(section, Mapping) or name in ("Settings", "WebUI", "qBit"):
                 continue
             if name.startswith("qBit-"):
-                self.drop(name, "(section)", "qbarr works with one qBittorrent ([qBittorrent])")
+                self.qbit(name, section)
             elif name.split("-", 1)[0] in ARR_PREFIXES and "-" in name:
                 self.arr(name, section, shared)
             elif name.split("-", 1)[0] == "Readarr":
                 self.drop(name, "(section)", "qbarr manages Radarr, Sonarr and Lidarr only")
             else:
                 self.drop(name, "(section)", "not a section qBitrr documents")
+        self.tracker_messages()
+        more = [n for n in self.out.config if n.startswith("qBittorrent-")]
+        if more:
+            self.out.different.append(
+                "qBitrr looked for each Arr's category on every qBittorrent; in qbarr an Arr "
+                "instance uses [qBittorrent] unless its Client names another one (e.g. "
+                f"Client = {more[0][len('qBittorrent-') :]} for [{more[0]}]): set Client for "
+                "each Arr that sends its downloads there. `qbarr check` compares it with the "
+                "Arr's own download clients."
+            )
         return self.out
 
     # [Settings] -----------------------------------------------------------------------------
@@ -321,18 +328,32 @@ class _Converter:
 
     # [qBit] ---------------------------------------------------------------------------------
 
-    def qbit(self, q: Mapping[str, Any]) -> None:
+    def qbit(self, name: str, q: Mapping[str, Any]) -> None:
+        """``[qBit]`` -> ``[qBittorrent]``, ``[qBit-<name>]`` -> ``[qBittorrent-<name>]``."""
+        target = ["qBittorrent" + name[len("qBit") :]]
+        if name != "qBit" and q.get("Disabled") is True:
+            self.drop(name, "(section)", "Disabled = true: left out (add it by hand to use it)")
+            return
         host = str(q.get("Host") or "localhost").strip()
         port = q.get("Port", 8080)
         url = host if host.startswith(("http://", "https://")) else f"http://{host}:{port}"
-        self.put("qBit", "Host/Port", f"{host}:{port}", ["qBittorrent"], "URL", url)
+        self.put(name, "Host/Port", f"{host}:{port}", target, "URL", url)
         for key, value in q.items():
             if key in ("Host", "Port"):
                 continue
             if key == "UserName":
-                self.put("qBit", key, value, ["qBittorrent"], "Username", str(value))
+                self.put(name, key, value, target, "Username", str(value))
             elif key == "Password":
-                self.put("qBit", key, value, ["qBittorrent"], "Password", str(value))
+                self.put(name, key, value, target, "Password", str(value))
+            elif key == "Disabled":
+                why = (
+                    "qbarr needs its [qBittorrent]; written as if enabled"
+                    if value is True
+                    else "false: the section is used"
+                )
+                self.drop(name, key, why)
+            elif key == "Trackers" and name != "qBit":
+                self.drop(name, key, "tracker rules are read from [qBit] and the Arr sections")
             elif key == "Trackers":
                 if value:
                     self.out.converted.append(
@@ -340,7 +361,7 @@ class _Converter:
                         "(an instance's own entry for the same host wins)"
                     )
             else:
-                self.drop("qBit", key, NO_COUNTERPART["qBit"].get(key, "unknown to qbarr"))
+                self.drop(name, key, NO_COUNTERPART["qBit"].get(key, "unknown to qbarr"))
 
     # Arr sections -------------------------------------------------------------------------
 
@@ -444,8 +465,43 @@ class _Converter:
                 self.put(where, key, value, target, key, new)
             elif key == "RemoveTorrent" and value in REMOVE_MODES:
                 self.put(where, key, value, target, "RemoveMode", REMOVE_MODES[value])
+            elif key in ("RemoveDeadTrackers", "RemoveTrackerWithMessage"):
+                continue  # tracker_messages(), once every instance is read
             else:
                 self.drop(where, key, NO_COUNTERPART["SeedingMode"].get(key, "unknown to qbarr"))
+
+    def tracker_messages(self) -> None:
+        """qBitrr's per-instance RemoveDeadTrackers + RemoveTrackerWithMessage -> qbarr's one
+        [Settings] RemoveTrackerMessages: the messages of every instance that had it on."""
+        messages: list[str] = []
+        on: list[str] = []
+        for name, section in self.data.items():
+            if not isinstance(section, Mapping) or name.split("-", 1)[0] not in ARR_PREFIXES:
+                continue
+            seeding = (section.get("Torrent") or {}).get("SeedingMode") or {}
+            where = f"{name}.Torrent.SeedingMode"
+            listed = [str(m) for m in seeding.get("RemoveTrackerWithMessage") or []]
+            if seeding.get("RemoveDeadTrackers") is True:
+                on.append(name)
+                messages += [m for m in listed if m not in messages]
+                self.out.converted.append(
+                    f"[{where}] RemoveDeadTrackers = true, RemoveTrackerWithMessage "
+                    f"({len(listed)}) -> [Settings] RemoveTrackerMessages"
+                )
+            elif "RemoveDeadTrackers" in seeding or listed:
+                self.drop(where, "RemoveDeadTrackers", "false: no tracker is removed for it")
+                if listed:
+                    self.drop(
+                        where, "RemoveTrackerWithMessage", "RemoveDeadTrackers is off, so unused"
+                    )
+        if messages:
+            self.out.config.setdefault("Settings", {})["RemoveTrackerMessages"] = messages
+        arrs = [n for n in self.out.config if n.split("-", 1)[0] in ARR_PREFIXES]
+        if on and len(on) < len(arrs):
+            self.out.different.append(
+                "[Settings] RemoveTrackerMessages applies to every instance; in qBitrr only "
+                f"{', '.join(on)} removed dead trackers"
+            )
 
     def trackers(self, name: str, entries: list[Mapping[str, Any]]) -> None:
         """Shared ([qBit] Trackers) then the instance's own; the later entry for a host wins."""

@@ -56,6 +56,13 @@ AddTags = ["priv"]
 
 [qBit-Second]
 Host = "other.lan"
+Port = 8081
+UserName = "two"
+Password = "qbt-two-SECRET-9"
+
+[qBit-Old]
+Disabled = true
+Host = "old.lan"
 
 [Radarr-4K]
 URI = "http://radarr.lan:7878"
@@ -83,6 +90,8 @@ MaxUploadRatio = 2.5
 MaxSeedingTime = "2w"
 RemoveTorrent = 3
 UploadRateLimitPerTorrent = 100
+RemoveDeadTrackers = true
+RemoveTrackerWithMessage = ["No such host is known", "unsupported URL protocol"]
 
 [Radarr-4K.EntrySearch]
 SearchMissing = true
@@ -109,6 +118,10 @@ Category = "tv"
 StalledDelay = 30
 MaximumETA = 3600
 
+[Sonarr-TV.Torrent.SeedingMode]
+RemoveDeadTrackers = false
+RemoveTrackerWithMessage = ["skipping tracker announce (unreachable)"]
+
 [Sonarr-TV.EntrySearch]
 SearchMissing = false
 SearchBySeries = true
@@ -133,7 +146,7 @@ OverseerrAPIKey = "overseerr-key-SECRET-4"
 URI = "http://readarr.lan:8787"
 APIKey = "readarr-key-SECRET-8"
 """
-SECRETS = [f"SECRET-{n}" for n in range(1, 9)]
+SECRETS = [f"SECRET-{n}" for n in range(1, 10)]
 
 
 def qbarr(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -211,6 +224,16 @@ def test_a_hand_written_config_converts_key_by_key_and_prints_no_secret(tmp_path
         "qbt-pass-SECRET-2",
     )
     assert (w["Host"], w["Port"], w["Token"]) == ("127.0.0.1", 7000, "webui-token-SECRET-1")
+    # [qBit-<name>] -> [qBittorrent-<name>]; a Disabled one is left out
+    assert cfg.clients == ("qBittorrent", "qBittorrent-Second")
+    two = cfg.client("qBittorrent-Second")
+    assert (two["URL"], two["Username"], two["Password"]) == (
+        "http://other.lan:8081",
+        "two",
+        "qbt-two-SECRET-9",
+    )
+    # only the instance that had RemoveDeadTrackers = true gives its messages
+    assert s["RemoveTrackerMessages"] == ["No such host is known", "unsupported URL protocol"]
 
     r = cfg.instance("Radarr-4K").section
     assert (r["URL"], r["APIKey"], r["ImportMode"]) == (
@@ -265,7 +288,11 @@ def test_a_hand_written_config_converts_key_by_key_and_prints_no_secret(tmp_path
     assert music["Search"]["Overseerr"]["Enabled"] is False
 
     report = out.stdout
-    assert "[qBit-Second] (section): qbarr works with one qBittorrent" in report
+    assert "[qBit-Second] Host/Port = other.lan:8081 -> [qBittorrent-Second] URL" in report
+    assert "[qBit-Old] (section): Disabled = true" in report
+    assert "Client = Second" in report  # how an Arr picks the second qBittorrent
+    assert "[Settings] RemoveTrackerMessages applies to every instance" in report
+    assert "[Sonarr-TV.Torrent.SeedingMode] RemoveTrackerWithMessage: RemoveDeadTrackers" in report
     assert "[Readarr-Books] (section): qbarr manages Radarr, Sonarr and Lidarr only" in report
     assert "[Sonarr-TV.Torrent] MaximumETA: 3600: DoNotRemoveSlow = true" in report
     assert "Overseerr requests are for Radarr and Sonarr only" in report
