@@ -345,13 +345,10 @@ class _Converter:
                 self.put(name, key, value, target, "Username", str(value))
             elif key == "Password":
                 self.put(name, key, value, target, "Password", str(value))
+            elif key == "Disabled" and value is True:
+                self.drop(name, key, "qbarr needs its [qBittorrent]; written as if enabled")
             elif key == "Disabled":
-                why = (
-                    "qbarr needs its [qBittorrent]; written as if enabled"
-                    if value is True
-                    else "false: the section is used"
-                )
-                self.drop(name, key, why)
+                self.out.converted.append(f"[{name}] Disabled = {value} -> the section is used")
             elif key == "Trackers" and name != "qBit":
                 self.drop(name, key, "tracker rules are read from [qBit] and the Arr sections")
             elif key == "Trackers":

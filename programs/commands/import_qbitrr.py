@@ -22,7 +22,7 @@ from qbarr.qbitrr_import import PLACEHOLDER, convert, render
 from qbarr.runtime import ScrubbingFormatter
 
 from .common import EX_FAIL
-from .init import announce
+from .init import announce_token
 
 NAME = "import-qbitrr"
 HELP = "write config.ini from a qBitrr config.toml and report what was converted"
@@ -93,6 +93,6 @@ def run(args: argparse.Namespace, home: Home) -> int:
     names = ", ".join(i.name for i in cfg.instances) or "no Arr instance"
     print(f"wrote {target} (mode 0600): {names}")
     if token is not None:
-        announce(home, token)
+        announce_token(token)
     print("next: `qbarr check` (it also logs in to qBittorrent and each Arr), then `qbarr run`")
     return 0

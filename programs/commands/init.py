@@ -44,8 +44,12 @@ def write_starter(home: Home) -> str | None:
 
 def announce(home: Home, token: str) -> None:
     print(f"wrote {home.config}")
-    print(f"web UI token (shown only now; it is stored in config.ini [WebUI] Token): {token}")
+    announce_token(token)
     print("next: edit the [qBittorrent] and Arr sections, then `qbarr check` and `qbarr run`")
+
+
+def announce_token(token: str) -> None:
+    print(f"web UI token (shown only now; it is stored in config.ini [WebUI] Token): {token}")
 
 
 def run(args: argparse.Namespace, home: Home) -> int:

@@ -176,6 +176,8 @@ def test_the_config_qbitrr_generates_round_trips_and_passes_check(tmp_path: Path
     assert all(cfg.data[n]["Managed"] is False for n in names)
     assert "Sonarr-TV] URI = 'CHANGE_ME' is not an address" in out.stdout
     assert cfg.webui["Token"] and "web UI token (shown only now" in out.stdout
+    # one closing block: what was written, then what to do next (each said once)
+    assert out.stdout.count(f"wrote {config}") == 1 and out.stdout.count("next: ") == 1
     tv = cfg.data["Sonarr-TV"]
     assert tv["Torrent"]["StalledDelay"] == 900.0  # 15 (minutes in qBitrr) -> 15m
     assert tv["Torrent"]["IgnoreYoungerThan"] == 180.0
