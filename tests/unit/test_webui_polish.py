@@ -172,3 +172,52 @@ def test_the_cli_and_the_web_ui_read_one_history(tmp_path):
     ]
     assert sorted(s["id"] for s in why["searches"]) == sorted(e["id"] for e in web_searches)
     assert web_searches and web_actions and web_decisions
+
+
+def test_the_media_check_and_temporary_profile_rules_show_their_words_and_reasons(home_c):
+    """Issue 13's rules in the journal: a bad-media failure with ffprobe's own line, and the
+    search program's temporary-profile switch (journal instance "<name>:search")."""
+    from qbarr.journal import Journal
+    from qbarr.policy.docs import SEARCH_RULE_DOCS
+    from qbarr.policy.model import Decision, Memory
+    from qbarr.search import profiles
+
+    home, c = home_c
+    db = qdb.connect(home.database)
+    now = time.time()
+    ffprobe_line = "Movie.mkv: moov atom not found"
+    try:
+        bad = Decision(
+            hash="ab" * 20,
+            name="Broken.Movie.2020.1080p",
+            rule="bad-media",
+            code="fail",
+            reason=f"ffprobe cannot read Movie.mkv: {ffprobe_line}",
+            inputs={},
+            actions=(),
+            memory=Memory(),
+        )
+        Journal(db, "Radarr-Main").record([bad], now, dry_run=False)
+        profiles.plan_switch(
+            db,
+            profiles.journal_name("Radarr-Main"),
+            profiles.Owner("movie", 7),
+            {"id": 2, "name": "HD-1080p"},
+            {"id": 1, "name": "Any"},
+            ["movie:7"],
+            "A Movie (2020)",
+            now,
+            0,
+        )
+    finally:
+        db.conn.close()
+
+    media = c.get("/api/decisions?rule=bad-media", headers=BEARER).json()["items"]
+    assert [d["name"] for d in media] == ["Broken.Movie.2020.1080p"]
+    assert ffprobe_line in media[0]["reason"] and media[0]["rule_words"] == RULE_DOCS["bad-media"]
+    temp = c.get("/api/decisions?rule=temp-profile", headers=BEARER).json()["items"]
+    assert [d["instance"] for d in temp] == ["Radarr-Main:search"]
+    assert "temporary 'Any'" in temp[0]["reason"]
+    assert temp[0]["rule_words"] == SEARCH_RULE_DOCS["temp-profile"]
+    page = c.get("/journal?rule=temp-profile", headers=BEARER).text
+    assert "temporary &#039;Any&#039;" in page or "temporary 'Any'" in page

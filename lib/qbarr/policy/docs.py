@@ -148,6 +148,19 @@ RULE_DOCS: dict[str, str] = {
 
 assert tuple(RULE_DOCS) == RULES
 
+# Rules of the search program's own decisions (journal instance "<name>:search"); not torrent
+# rules, so not in RULES. Shown by the web UI like RULE_DOCS; docs/search.md explains them.
+SEARCH_RULE_DOCS: dict[str, str] = {
+    "temp-profile": (
+        "UseTempForMissing = true: a missing item is switched from its quality profile to the "
+        "looser one QualityProfileMappings names while it is searched, and switched back once "
+        "it is no longer missing (a file was imported), after TempProfileTimeout, or when "
+        "UseTempForMissing is turned off. The switch-back is planned together with the switch, "
+        "so a crash never leaves an item on the temporary profile; a profile changed by hand "
+        "meanwhile is left alone."
+    ),
+}
+
 RULE_TONE: dict[str, str] = {
     "protected": "neutral",
     "manual-fail": "bad",

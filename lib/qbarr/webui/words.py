@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from qbarr import units
-from qbarr.policy.docs import RULE_DOCS
+from qbarr.policy.docs import RULE_DOCS, SEARCH_RULE_DOCS
 
 
 def rule_words(rule: str | None) -> str:
     if not rule:
         return "Not decided yet."
-    return RULE_DOCS.get(rule, f"Rule {rule}.")
+    return RULE_DOCS.get(rule) or SEARCH_RULE_DOCS.get(rule) or f"Rule {rule}."
 
 
 def optional(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
