@@ -36,10 +36,12 @@ def documents() -> list[tuple[str, dict[str, Any]]]:
 DOCS = documents()
 
 
-def test_the_manifests_hold_a_deployment_per_program_a_service_and_the_data_volume() -> None:
+def test_the_manifests_hold_a_deployment_per_program_a_service_and_the_secrets() -> None:
     kinds = sorted(doc["kind"] for _, doc in DOCS)
     assert kinds.count("Deployment") >= 2 and "Service" in kinds
-    assert "PersistentVolumeClaim" in kinds
+    secrets = {doc["metadata"]["name"]: doc for _, doc in DOCS if doc["kind"] == "Secret"}
+    assert secrets["qbarr-database"]["stringData"]["url"].startswith("postgresql://")
+    assert "[qBittorrent]" in secrets["qbarr-config"]["stringData"]["config.ini"]
 
 
 @pytest.mark.parametrize("doc", [d for _, d in DOCS], ids=[i for i, _ in DOCS])
@@ -71,10 +73,20 @@ def test_each_deployment_runs_one_program_probed_by_its_own_health(doc: dict[str
             assert container[probe]["exec"]["command"] == ["qbarr", "health", program]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
-    # the shared data dir: config.ini, qbarr.db and the lock files of every program
-    assert mounts["data"] == "/config"
-    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "qbarr-data"
-    assert spec["strategy"]["type"] == "Recreate"  # never two copies fighting over the lock
+    # PostgreSQL is the only shared state: the data dir is the pod's own, config.ini comes
+    # from the qbarr-config Secret (through the init container), the URL from qbarr-database
+    assert mounts["data"] == "/config" and "emptyDir" in volumes["data"]
+    assert volumes["config"]["secret"]["secretName"] == "qbarr-config"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["QBARR_HOME"]["value"].startswith("/config/")
+    ref = env["QBARR__SETTINGS__DATABASE"]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == ("qbarr-database", "url")
+    (init,) = spec["template"]["spec"]["initContainers"]
+    assert env["QBARR_HOME"]["value"] + "/config.ini" in init["command"][-1]
+    # a second copy during a rolling update waits for the lease (tests/system/
+    # test_kubernetes_pod.py runs it), so the old pod may stay until the new one is up
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
@@ -97,3 +109,16 @@ def test_compose_scaled_runs_each_program_in_its_own_container() -> None:
         program = name.removeprefix("qbarr-")
         assert service["entrypoint"] == ["qbarr", "run-program"] and service["command"] == [program]
         assert service["healthcheck"]["test"] == ["CMD", "qbarr", "health", program]
+
+
+def test_compose_scaled_shares_one_postgresql_and_keeps_its_password_out_of_the_file() -> None:
+    text = (ROOT / "contrib" / "compose-scaled.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    assert services["postgres"]["healthcheck"]["test"][1] == "pg_isready"
+    for name, service in services.items():
+        if name.startswith("qbarr-"):
+            assert service["env_file"] == ["./qbarr-database.env"], name
+            assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
+    assert "postgresql://" not in "".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("#")
+    )
