@@ -8,7 +8,9 @@ first:
 
 - import: is there a ``*Scan`` command for this download id in ``GET command``, queued
   after the action was first sent? Or does the queue show the download being imported or
-  imported (the Arr took it)?
+  imported (the Arr took it)? Or, once the Arr has forgotten the command and dropped the
+  download from its queue, does its history (``GET history?downloadId=``, kept for months)
+  hold an import event of this download?
 - search: is there a ``*Search`` command for (a superset of) these media ids in
   ``GET command``, queued after the action was first sent?
 - blocklist: which of its queue items does ``GET queue`` still list? None left: it was
@@ -18,8 +20,8 @@ A command queued before the action was first sent is not ours. The Arr's timesta
 compared with ours with ``CLOCK_SLACK`` of tolerance (the Arrs round to the second), so
 the two clocks must agree to about a second. The Arrs list finished commands for a few
 minutes only: a search whose answer was lost longer ago than that cannot be found and is
-sent again. Each list is read at most once per executor run; errors propagate (the
-executor then leaves the action waiting).
+sent again (an import is found in the history). Each list is read at most once per executor
+run; errors propagate (the executor then leaves the action waiting).
 """
 
 from __future__ import annotations
@@ -40,6 +42,24 @@ MEDIA_FIELDS = ("movieId", "episodeId", "albumId")
 class ArrReader(Protocol):
     def commands(self) -> list[dict]: ...
     def queue(self) -> Iterable[Any]: ...
+    def download_history(self, download_id: str) -> list[dict]: ...
+
+    spec: Any  # the ArrKind: which history events are imports
+
+
+def imported_event(
+    records: Iterable[Mapping[str, Any]], download_id: str, events: Iterable[str]
+) -> Mapping[str, Any] | None:
+    """The newest history record that says this download was imported, if any."""
+    wanted, kinds = download_id.lower(), set(events)
+    return next(
+        (
+            r
+            for r in records
+            if str(r.get("downloadId") or "").lower() == wanted and r.get("eventType") in kinds
+        ),
+        None,
+    )
 
 
 def queued_at(cmd: Mapping[str, Any]) -> float | None:
@@ -134,6 +154,17 @@ class ArrLookup:
         states = {getattr(q, "tracked_state", None) for q in items}
         if states & IMPORT_TAKEN:
             return f"already taken: the Arr's queue shows it {'/'.join(sorted(map(str, states)))}"
+        if items:
+            return None  # still waiting in the queue: not imported
+        download_id = str(a.params.get("download_client_id", a.hash))
+        event = imported_event(
+            self.arr.download_history(download_id), download_id, self.arr.spec.import_events
+        )
+        if event is not None:
+            return (
+                f"already imported: the Arr's history shows {event.get('eventType')} "
+                f"at {event.get('date')}"
+            )
         return None
 
     def queue_ids_left(self, ids: Iterable[int]) -> list[int]:

@@ -21,6 +21,7 @@ from qbarr.lookup import CLOCK_SLACK, same_command
 from qbarr.policy import Action, Decision, Memory
 from qbarr.qbittorrent import QbtClient
 from tests.support.inproc import KEY, QBT_PASSWORD, QBT_USER, World, radarr_world, spec
+from tests.support.waiting import wait_for
 
 LATER = 10 * 86400.0  # far enough ahead for any back-off
 
@@ -120,6 +121,54 @@ def test_import_answered_after_the_client_timeout_is_sent_once(
         assert len(world.commands("DownloadedMoviesScan")) == 1
     finally:
         rig.close()
+
+
+def test_an_import_looked_up_after_the_arr_forgot_its_command_is_found_in_its_history(
+    tmp_path: Path,
+) -> None:
+    """The answer is lost, then the outage outlasts the Arr's list of finished commands (a few
+    minutes; none here) and the import took the download out of the queue: only the Arr's
+    history still says it was imported, so the import is not sent again."""
+    with radarr_world(tmp_path, command_history=0.0) as w:
+        rig = Rig(tmp_path / "qbarr.sqlite3", w)
+        try:
+            h = H(3)
+            w.add(spec(h, "uploading"))
+            w.wait_queued(h)
+            rig.journal.record([decision(h, import_of(h))], time.time(), False)
+            w.arr.faults.update({"apply_then_fail": 1.0, "method": "POST"})
+            assert rig.run().unknown == 1
+            w.arr.faults.clear()
+            [scan] = w.commands("DownloadedMoviesScan")
+            wait_for(lambda: scan.ended is not None, what="the lost scan to finish")
+            assert w.queue_item(h) is None and not rig.arr.commands()  # both forgot it
+            s = rig.run(LATER)
+            row = rig.journal.actions()[0]
+            assert s.done == 1 and row.status == "done", row.result
+            assert "history shows downloadFolderImported" in row.result
+            assert len(w.commands("DownloadedMoviesScan")) == 1
+        finally:
+            rig.close()
+
+
+def test_an_import_still_waiting_in_the_queue_is_sent_again_without_asking_the_history(
+    world: World, rig: Rig
+) -> None:
+    """The lost try never reached the Arr (no command, the download still in the queue):
+    the import is sent, and the history is not read for it."""
+    h = H(4)
+    world.add(spec(h, "uploading"))
+    world.wait_queued(h)
+    rig.journal.record([decision(h, import_of(h))], time.time(), False)
+    world.arr.faults.update({"error_rate": 1.0, "method": "POST"})
+    rig.run()
+    world.arr.faults.clear()
+    before = dict(world.arr.sim.api_calls)
+    assert rig.run(LATER).done == 1
+    assert len(world.commands("DownloadedMoviesScan")) == 1
+    assert world.arr.sim.api_calls.get("GET /api/v3/history", 0) == before.get(
+        "GET /api/v3/history", 0
+    )
 
 
 def test_blocklist_and_search_whose_answers_are_lost_happen_once(world: World, rig: Rig) -> None:

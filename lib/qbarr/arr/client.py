@@ -42,6 +42,7 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 T = TypeVar("T")
 QUEUE_PAGE_SIZE = 1000
 MAX_QUEUE_PAGES = 1000  # a guard against an Arr that never stops paging
+HISTORY_PAGE_SIZE = 50  # events of one download: a grab, an import per file, failures
 
 
 def public_url(url: str) -> str:
@@ -337,6 +338,19 @@ class ArrClient:
     def commands(self) -> list[dict[str, Any]]:
         """GET command: the commands the Arr knows (queued, started, recently finished)."""
         return self._expect(self._get("command"), list, "command list")
+
+    def download_history(self, download_id: str) -> list[dict[str, Any]]:
+        """GET history?downloadId=: the Arr's events of one download (grabbed, imported,
+        failed), newest first; kept for as long as the Arr keeps history, unlike commands."""
+        params = {
+            "page": 1,
+            "pageSize": HISTORY_PAGE_SIZE,
+            "sortKey": "date",
+            "sortDirection": "descending",
+            "downloadId": download_id.upper(),
+        }
+        data = self._expect(self._get("history", params), dict, "history")
+        return self._expect(data.get("records") or [], list, "history records")
 
     def scan(self, path: str, download_client_id: str, import_mode: str = "Auto") -> dict[str, Any]:
         """Downloaded*Scan of one finished download (downloadClientId upper-case hash)."""

@@ -34,6 +34,8 @@ class ArrKind:
     profile_owner: str  # what carries the quality profile: movie | series | artist
     profile_owner_ids: str  # its id list in PUT <profile_owner>/editor: movieIds | ...
     series_search_command: str = ""  # Sonarr: search of a whole series (seriesId)
+    # history eventType values that say a download was imported (the lookup of a lost import)
+    import_events: frozenset[str] = frozenset({"downloadFolderImported"})
     queue_params: dict[str, str] = field(default_factory=dict)
     wanted_params: dict[str, str] = field(default_factory=dict)
 
@@ -104,6 +106,7 @@ LIDARR = ArrKind(
     },
     wanted_params={"includeArtist": "false"},
     failed_states=("downloadFailedPending", "downloadFailed", "importFailed"),
+    import_events=frozenset({"downloadImported", "trackFileImported"}),
     profile_owner="artist",
     profile_owner_ids="artistIds",
 )

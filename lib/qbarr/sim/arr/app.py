@@ -22,6 +22,7 @@ from qbarr.sim.arr import effects
 from qbarr.sim.arr import resources as res
 from qbarr.sim.arr.commands import CommandError
 from qbarr.sim.arr.engine import SimArr
+from qbarr.sim.arr.history import resource as history_resource
 from qbarr.sim.arr.media_routes import add_media_routes
 from qbarr.sim.arr.replies import as_json, dumps, fail, q_bool, q_int
 
@@ -225,6 +226,21 @@ def build_app(sim: SimArr, api_key: str) -> bottle.Bottle:
                 records,
             )
         )
+
+    @api("GET", "/history")
+    def history() -> str:
+        page, size = q_int("page", 1, 1), q_int("pageSize", 10, 1)
+        direction = bottle.request.query.get("sortDirection") or "descending"
+        download_id = bottle.request.query.get("downloadId") or None
+        with sim.lock:
+            events = sim.history.select(download_id, direction != "ascending")
+            records = [history_resource(lib, e) for e in events[(page - 1) * size : page * size]]
+        return as_json(
+            res.paging(
+                page, size, bottle.request.query.get("sortKey") or "date", direction,
+                len(events), records,
+            )
+        )  # fmt: skip
 
     add_media_routes(app, api, sim, now)
 

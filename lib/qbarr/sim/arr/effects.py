@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from qbarr.sim.arr import downloads as dl
+from qbarr.sim.arr.history import IMPORTED
 from qbarr.sim.arr.library import PROFILES, Item
 
 if TYPE_CHECKING:
@@ -74,6 +75,15 @@ def scan(sim: SimArr, command: Command) -> str:
             sim.lib.give_file(media_id, quality_id)
         download.imported = True
         download.events.append(f"imported by command {command.id}")
+        sim.history.add(
+            IMPORTED[sim.kind],
+            download.hash,
+            download.media_ids,
+            download.title,
+            download.quality_id,
+            datetime.now(UTC),
+            importedPath=path,
+        )
         sim.imports += 1
         sim.changes += 1
     log.info("imported %s (%s) for %s", download.title, download.hash, list(download.media_ids))

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from qbarr.sim.arr import downloads as dl
 from qbarr.sim.arr.commands import Command, CommandError, SimCommands
+from qbarr.sim.arr.history import History
 from qbarr.sim.arr.library import PROFILES, Library
 
 log = logging.getLogger("qbarr.sim.arr")
@@ -80,6 +81,7 @@ class SimArr:
         self._queue_cache: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
         self.changes = 0  # bumps when downloads change
         self.blocklist: list[BlockEntry] = []
+        self.history = History()
         self.commands = SimCommands(self.kind, options)
         self.rng = random.Random(f"sim:{self.kind}:{options.seed}")
         self.grabs = 0
@@ -177,6 +179,15 @@ class SimArr:
         magnet = f"magnet:?xt=urn:btih:{download.hash}&dn={quote(download.title)}"
         with self.lock:
             self.downloads[download.hash] = download
+            self.history.add(
+                "grabbed",
+                download.hash,
+                download.media_ids,
+                download.title,
+                download.quality_id,
+                download.grabbed,
+                indexer=download.indexer,
+            )
             self.changes += 1
         if self.qbt is None:
             raise CommandError("no qBittorrent configured (--qbt-url)")
@@ -233,6 +244,15 @@ class SimArr:
                         datetime.now(UTC),
                         "Manually marked as failed",
                     )
+                )
+                self.history.add(
+                    "downloadFailed",
+                    download.hash,
+                    download.media_ids,
+                    download.title,
+                    download.quality_id,
+                    datetime.now(UTC),
+                    message="Manually marked as failed",
                 )
         log.info(
             "queue %d (%s) removed: removeFromClient=%s blocklist=%s skipRedownload=%s",
