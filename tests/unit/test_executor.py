@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from qbarr.arr.kinds import RADARR
 from qbarr.db import open_migrated
 from qbarr.executor import Executor
 from qbarr.journal import RETRY, Journal, release_brake
@@ -86,6 +87,8 @@ class FakeArr:
         self.fail: dict[str, BaseException] = {}
         self.kill_after: str | None = None
         self.blocklisted: list[int] = []
+        self.history: list[dict] = []  # GET history records (import events of lost answers)
+        self.spec = RADARR
 
     def _maybe(self, name: str) -> None:
         if name in self.fail:
@@ -135,6 +138,11 @@ class FakeArr:
     def commands(self):
         self._maybe("commands")
         return list(self.commands_list)
+
+    def download_history(self, download_id):
+        self._maybe("history")
+        self.calls.append(("history", download_id))
+        return [r for r in self.history if r["downloadId"].lower() == download_id.lower()]
 
     def queue(self):
         self._maybe("queue")
@@ -510,16 +518,25 @@ def test_sigkill_between_journal_write_and_action(dbpath) -> None:
 
 
 @pytest.mark.parametrize(
-    "downloads, sent",
+    "downloads, history, calls, result",
     [
-        ({H(1): "importing"}, False),  # the Arr took it over: no scan needed
-        ({H(1): "imported"}, False),
-        ({H(1): "importPending"}, True),  # still waiting to be imported: scan
-        ({}, True),  # not listed (an Arr that just restarted): no evidence, scan
+        # the Arr took it over: no scan needed
+        ({H(1): "importing"}, [], [], "already taken"),
+        ({H(1): "imported"}, [], [], "already taken"),
+        # still waiting to be imported: scan, without reading the history
+        ({H(1): "importPending"}, [], ["scan"], "command"),
+        # not listed (an Arr that just restarted, or one that imported it and forgot the
+        # command): the history decides
+        ({}, [], ["history", "scan"], "command"),
+        ({}, ["grabbed"], ["history", "scan"], "command"),
+        ({}, ["grabbed", "downloadFolderImported"], ["history"], "already imported"),
     ],
 )
-def test_an_interrupted_import_is_looked_up_in_the_queue_too(dbpath, downloads, sent) -> None:
+def test_an_interrupted_import_is_looked_up_in_the_queue_too(
+    dbpath, downloads, history, calls, result
+) -> None:
     arr = FakeArr(downloads=downloads)
+    arr.history = [{"downloadId": H(1).upper(), "eventType": e, "date": "x"} for e in history]
     arr.fail["scan"] = Killed("killed before the POST")
     j, ex = make(dbpath, FakeQbt(), arr)
     j.record([import_decision()], NOW, False)
@@ -528,8 +545,8 @@ def test_an_interrupted_import_is_looked_up_in_the_queue_too(dbpath, downloads, 
     del arr.fail["scan"]
     j2, ex2 = make(dbpath, FakeQbt(), arr)
     assert ex2.run(j2.pending(NOW), False, 10).done == 1
-    assert [c[0] for c in arr.calls] == (["scan"] if sent else [])
-    assert j2.actions()[0].result.startswith("command" if sent else "already taken")
+    assert [c[0] for c in arr.calls] == calls
+    assert j2.actions()[0].result.startswith(result)
 
 
 def test_while_the_arr_is_down_its_actions_and_what_follows_them_wait(dbpath) -> None:
