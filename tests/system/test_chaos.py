@@ -251,9 +251,10 @@ def test_chaos_nothing_lost_nothing_twice_never_two_copies(
             # 4. ... and comes back slow: every POST carried out, answered after the client's
             # timeout (2 s), while the backlog of the outage goes out. Set now, with the
             # outage, so that the backlog cannot go out before it (the outage answers first).
-            # (Not before the outage: an answer lost then is looked up in the Arr's command
-            # list after it, and the Arrs list finished commands for a few minutes only; see
-            # qbarr.lookup.)
+            # (Not before the outage: a search whose answer was lost then is looked up in the
+            # Arr's command list after it, and the Arrs list finished commands for a few
+            # minutes only, so it would be searched again; an import is found in the Arr's
+            # history, tests/unit/test_lost_answers.py; see qbarr.lookup.)
             arr_a.control("DELETE", "/sim/faults")
             arr_a.control(
                 "POST",
