@@ -172,3 +172,62 @@ def test_a_burst_is_one_message_a_dead_target_stalls_nothing_no_secret_leaks(
     print(f"\nnotification latency, event -> receiver: {latency:.2f} s (BatchWindow 3 s)")
     print("PSS MiB: " + ", ".join(f"{k} {v:.1f}" for k, v in pss.items()))
     assert "INFO notify: qbarr: 50 torrents failed (50 event(s))" in notify_log
+
+
+def test_an_outage_a_crash_loop_and_the_daily_digest_reach_the_receiver(
+    suite_factory, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The other kinds end to end: Radarr down longer than UnreachableAfter (and back), a
+    manager SIGKILLed three times in a row (the watchdog's crash records: a crash loop), and
+    the daily digest at DigestHour; each once."""
+    url = f"json://127.0.0.1:{receiver.port}/hook/{TOKEN}"
+    manager = "arr:arr-radarr-one"
+    with world(tmp_path, ["radarr"]) as (qbt, arrs):
+        arr = arrs["radarr"]
+        inst = Inst("Radarr-One", "radarr", arr.url)
+        suite = start_manager_suite(
+            suite_factory, qbt.url, [inst], {"LoopInterval": "0.5s", "QueueRefresh": "1s"}
+        )  # the manager asks Radarr every second: it sees the outage at once
+        # the digest is due in the hour DigestHour names: not in the last minutes of one
+        suite.wait_for(lambda: time.localtime().tm_min < 57, "an hour with time left", 240, 5)
+        hour = time.localtime().tm_hour
+        suite.home.config.write_text(
+            suite.home.config.read_text()
+            + f"[Notifications]\nURLs = {url}\nUnreachableAfter = 2s\nDailyDigest = true\n"
+            f"DigestHour = {hour}\nBatchWindow = 1s\nMinInterval = 1s\n"
+        )
+        render = suite.qbarr("render")
+        assert render.returncode == 0, render.stdout + render.stderr
+        suite.wait_state("notify", "RUNNING")
+
+        def bodies() -> str:
+            return "\n".join(body.get("message", "") for _, _, body in receiver.got)
+
+        suite.wait_for(lambda: "last 24 h: decisions per rule" in bodies(), "the digest", 60)
+
+        wait_cycles(suite, inst.name, 2)
+        arr.control("POST", "/sim/faults", json={"outage": 12})
+        suite.wait_for(
+            lambda: "Radarr-One: Radarr unreachable for" in bodies(), "the outage told", 60
+        )
+        suite.wait_for(lambda: "Radarr-One: Radarr answers again" in bodies(), "the return", 90)
+
+        last = 0
+        for _ in range(3):  # supervisord restarts it each time (startsecs passed: no FATAL)
+            info = suite.wait_state(manager, "RUNNING", not_pid=last, timeout=60)
+            last = int(info["pid"])
+            psutil.Process(last).kill()
+        suite.wait_state(manager, "RUNNING", not_pid=last, timeout=60)
+        suite.wait_for(
+            lambda: "arr-radarr-one crash loop: 3 unexpected exits" in bodies(),
+            "the crash loop told",
+            60,
+        )
+        wait_cycles(suite, inst.name, 4)  # time for anything told twice to arrive
+        text = bodies()
+
+    assert text.count("last 24 h: decisions per rule") == 1, text
+    assert text.count("Radarr unreachable for") == 1, text
+    assert text.count("Radarr answers again") == 1, text
+    assert text.count("crash loop") == 1, text
+    assert {path for _, path, _ in receiver.got} == {f"/hook/{TOKEN}"}
