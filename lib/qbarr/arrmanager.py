@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from qbarr import config as configmod
-from qbarr import runtime
+from qbarr import runtime, store
 from qbarr.arr import ArrError, make_client
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import Config, ConfigError, Instance
@@ -65,7 +65,8 @@ class ArrManager:
         self.arr: Any = None
         self.backoff = RetryTimer(Backoff(base=1.0, cap=60.0, jitter=0.1))
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
-        self.database = ctx.database or home.database  # a path, or a PostgreSQL URL
+        # a path, or a PostgreSQL URL: where open_database() found it, else where it would
+        self.database = ctx.database or store.location(home)
         self.pulse = Pulse(self.database, name)
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None

@@ -5,7 +5,8 @@
 unchanged where its SQL is portable. What differs is translated here, in one place:
 
 - **Statements** (:func:`translate`): qmark (``?``) and named (``:name``) parameters become
-  psycopg's ``%s`` / ``%(name)s``; ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``.
+  psycopg's ``%s`` / ``%(name)s``; ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``;
+  ``x COLLATE NOCASE`` becomes ``lower(x)``.
 - **The schema** (:func:`ddl`): the same ``MIGRATIONS`` as SQLite, with SQLite's types made
   exact (``INTEGER`` -> ``BIGINT``: byte sizes pass 2**31; ``REAL`` -> ``DOUBLE PRECISION``:
   Unix times need more than PostgreSQL's 4-byte REAL; ``AUTOINCREMENT`` -> an identity
@@ -42,6 +43,8 @@ _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
 _OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
 # SQLite's two-argument MAX()/MIN() are scalar: PostgreSQL calls them GREATEST()/LEAST()
 _SCALAR = re.compile(r"\b(MAX|MIN)\(\s*([\w.:]+)\s*,\s*([\w.:]+)\s*\)", re.IGNORECASE)
+# ORDER BY x COLLATE NOCASE: PostgreSQL has no such collation; lower() sorts the same way
+_NOCASE = re.compile(r"\b([\w.]+)\s+COLLATE\s+NOCASE\b", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _TABLE = re.compile(r"CREATE TABLE (\w+) \((.*)\)", re.DOTALL)
 
@@ -88,7 +91,7 @@ def translate(sql: str) -> str:
         # SQLite's LIKE ignores ASCII case, PostgreSQL's does not; rowid's twin is ctid
         return "ILIKE" if word.upper() == "LIKE" else "ctid"
 
-    out = _PARAM.sub(one, _SCALAR.sub(_scalar, sql))
+    out = _PARAM.sub(one, _SCALAR.sub(_scalar, _NOCASE.sub(r"lower(\1)", sql)))
     if _OR_IGNORE.match(out):
         out = _OR_IGNORE.sub("INSERT INTO", out).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     replace = _OR_REPLACE.match(out)
