@@ -245,3 +245,33 @@ def migrate(db: PgDatabase, target: int | None = None) -> int:
             db.execute("DELETE FROM qbarr_schema")
             db.execute("INSERT INTO qbarr_schema (version) VALUES (?)", (target,))
     return schema_version(db)
+
+
+def tables() -> list[str]:
+    """qbarr's tables, as the migrations create them."""
+    return sorted({m.group(1) for mig in MIGRATIONS for st in mig if (m := _TABLE.search(st))})
+
+
+def check(db: PgDatabase) -> list[str]:
+    """What ``qbarr db check`` finds wrong in a PostgreSQL database (empty: nothing): a
+    schema newer than this qbarr's, a qbarr table missing or unreadable. The server keeps its
+    own files sound (checksums, WAL); this is what qbarr needs of them."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        return [
+            f"schema version {version}, but this qbarr knows versions up to {len(MIGRATIONS)}: "
+            "it was written by a newer qbarr"
+        ]
+    if version < len(MIGRATIONS):
+        return []  # an older schema: the next program start migrates it
+    import psycopg
+
+    problems = []
+    for table in tables():
+        try:
+            db.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+        except psycopg.OperationalError:
+            raise  # the server went away: not the table's problem
+        except psycopg.Error as exc:
+            problems.append(f"table {table}: {str(exc).splitlines()[0]}")
+    return problems
