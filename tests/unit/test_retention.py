@@ -4,6 +4,7 @@ and the space given back (incremental vacuum)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,67 @@ def test_the_housekeeper_works_while_there_is_a_backlog_then_waits_an_hour(db) -
     assert keeper.step(db) is None  # caught up: nothing until the next hour
     now[0] += retention.PRUNE_EVERY
     assert keeper.step(db) is not None
+
+
+# -- where no watchdog runs (qbarr run-program): the managers prune, one at a time -----------
+
+
+def test_without_a_watchdog_one_manager_prunes_and_another_takes_over_when_it_is_gone(
+    db,
+) -> None:
+    from qbarr.housekeeping import SharedHousekeeper
+    from qbarr.lease import Lease
+
+    now = [NOW]
+
+    def housekeeper(pid: int) -> SharedHousekeeper:
+        lease = Lease(  # managers on two hosts (on one, a dead holder's pid is seen gone)
+            "retention",
+            2 * retention.PRUNE_EVERY,
+            pid=pid,
+            clock=lambda: now[0],
+            namespace=f"h{pid}",
+        )
+        return SharedHousekeeper(KEEP, clock=lambda: now[0], lease=lease)
+
+    a, b = housekeeper(101), housekeeper(202)
+    with dbmod.write_txn(db):
+        decision(db, "old-1", 200)
+    assert a.step(db) is not None  # a holds the lease and prunes
+    assert ids(db, "SELECT hash FROM decisions") == set()
+    with dbmod.write_txn(db):
+        decision(db, "old-2", 200)
+    assert b.step(db) is None  # a holds it: b leaves the pruning to a
+    assert ids(db, "SELECT hash FROM decisions") == {"old-2"}
+    now[0] += retention.PRUNE_EVERY + 1  # both due again; a is gone (never came back)
+    assert b.step(db) is None  # a's lease lasts two intervals
+    now[0] += retention.PRUNE_EVERY + 1
+    assert b.step(db) is not None  # expired: b prunes now
+    assert ids(db, "SELECT hash FROM decisions") == set()
+
+
+@pytest.mark.parametrize("run_program", [True, False])
+def test_a_manager_under_run_program_prunes_old_rows_between_cycles(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_program: bool
+) -> None:
+    """Under supervisord the watchdog prunes; under run-program (no watchdog) the manager."""
+    from qbarr import lifeline
+    from tests.support.inproc import radarr_world
+
+    monkeypatch.delenv("SUPERVISOR_ENABLED", raising=False)
+    if run_program:
+        monkeypatch.setenv(lifeline.WAIT_ENV, "1")
+    else:
+        monkeypatch.delenv(lifeline.WAIT_ENV, raising=False)
+    with radarr_world(tmp_path, live=False) as world:
+        m = world.manager()
+        db = world.db()
+        with dbmod.write_txn(db):
+            db.execute(
+                "INSERT INTO decisions (instance, hash, rule, reason, at) "
+                "VALUES ('Radarr-Test', 'ancient', 'ok', 'x', ?)",
+                (time.time() - 400 * DAY,),
+            )
+        m.step()
+        left = ids(db, "SELECT hash FROM decisions WHERE hash = 'ancient'")
+        assert left == (set() if run_program else {"ancient"})
