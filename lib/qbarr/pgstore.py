@@ -6,7 +6,8 @@ unchanged where its SQL is portable. What differs is translated here, in one pla
 
 - **Statements** (:func:`translate`): qmark (``?``) and named (``:name``) parameters become
   psycopg's ``%s`` / ``%(name)s``; ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``;
-  ``x COLLATE NOCASE`` becomes ``lower(x)``.
+  ``x COLLATE NOCASE`` becomes ``lower(x)``; ``CAST(x AS INTEGER)`` becomes
+  ``TRUNC(x)::BIGINT`` (SQLite truncates, PostgreSQL would round).
 - **The schema** (:func:`ddl`): the same ``MIGRATIONS`` as SQLite, with SQLite's types made
   exact (``INTEGER`` -> ``BIGINT``: byte sizes pass 2**31; ``REAL`` -> ``DOUBLE PRECISION``:
   Unix times need more than PostgreSQL's 4-byte REAL; ``AUTOINCREMENT`` -> an identity
@@ -45,6 +46,8 @@ _OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\
 _SCALAR = re.compile(r"\b(MAX|MIN)\(\s*([\w.:]+)\s*,\s*([\w.:]+)\s*\)", re.IGNORECASE)
 # ORDER BY x COLLATE NOCASE: PostgreSQL has no such collation; lower() sorts the same way
 _NOCASE = re.compile(r"\b([\w.]+)\s+COLLATE\s+NOCASE\b", re.IGNORECASE)
+_CAST = re.compile(r"\bCAST\(", re.IGNORECASE)
+_AS_INTEGER = re.compile(r"(.*)\s+AS\s+INTEGER\s*$", re.IGNORECASE | re.DOTALL)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _TABLE = re.compile(r"CREATE TABLE (\w+) \((.*)\)", re.DOTALL)
 
@@ -91,7 +94,7 @@ def translate(sql: str) -> str:
         # SQLite's LIKE ignores ASCII case, PostgreSQL's does not; rowid's twin is ctid
         return "ILIKE" if word.upper() == "LIKE" else "ctid"
 
-    out = _PARAM.sub(one, _SCALAR.sub(_scalar, _NOCASE.sub(r"lower(\1)", sql)))
+    out = _PARAM.sub(one, _SCALAR.sub(_scalar, _NOCASE.sub(r"lower(\1)", _int_casts(sql))))
     if _OR_IGNORE.match(out):
         out = _OR_IGNORE.sub("INSERT INTO", out).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     replace = _OR_REPLACE.match(out)
@@ -102,6 +105,25 @@ def translate(sql: str) -> str:
         out = re.sub(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO", "INSERT INTO", out, flags=re.I)
         out = f"{out.rstrip().rstrip(';')} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
     return out
+
+
+def _int_casts(sql: str) -> str:
+    """``CAST(x AS INTEGER)`` -> ``TRUNC(x)::BIGINT``: SQLite truncates a real toward zero,
+    PostgreSQL would round it (an hour's index 23.9 would become 24)."""
+    out, pos = [], 0
+    for m in _CAST.finditer(sql):
+        if m.start() < pos:
+            continue  # inside a cast already rewritten
+        depth, end = 1, m.end()
+        while end < len(sql) and depth:  # the matching parenthesis
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            end += 1
+        inner = _AS_INTEGER.match(sql[m.end() : end - 1])
+        if depth or inner is None:
+            continue
+        out += [sql[pos : m.start()], f"TRUNC({_int_casts(inner.group(1))})::BIGINT"]
+        pos = end
+    return "".join(out) + sql[pos:]
 
 
 def _scalar(m: re.Match[str]) -> str:

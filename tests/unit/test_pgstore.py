@@ -134,6 +134,10 @@ def test_concurrent_writers_queue_instead_of_failing(pg_cluster) -> None:
         ("SELECT * FROM t WHERE name LIKE ?", "SELECT * FROM t WHERE name ILIKE %s"),
         ("DELETE FROM t WHERE rowid IN (SELECT rowid FROM t)", None),
         (
+            "SELECT CAST((a.at - ?) / 3600 AS INTEGER) AS h, CAST(x AS TEXT) FROM t",
+            "SELECT TRUNC((a.at - %s) / 3600)::BIGINT AS h, CAST(x AS TEXT) FROM t",
+        ),
+        (
             "SELECT name FROM t ORDER BY t.name COLLATE NOCASE, hash",
             "SELECT name FROM t ORDER BY lower(t.name), hash",
         ),
