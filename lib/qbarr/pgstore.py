@@ -1,4 +1,4 @@
-"""PostgreSQL behind qbarr's database interface (work in progress: not selectable yet).
+"""PostgreSQL behind qbarr's database interface (``[Settings] Database = postgresql://...``).
 
 :class:`PgDatabase` answers what :class:`qbarr.db.Database` answers (``execute``, ``query``,
 ``close``; ``dialect`` tells them apart), so code written against the SQLite connection runs
@@ -20,9 +20,10 @@ unchanged where its SQL is portable. What differs is translated here, in one pla
   for SQLite (the exactly-once keys, the ``sending`` marker, the lease) keeps its meaning.
 
 psycopg (PyPI ``psycopg[binary]``, the ``postgresql`` extra) is imported only here, and this
-module only when a PostgreSQL URL is used. Not done yet: ``[Settings] Database``, the
-statements that use SQLite's JSON functions or ``PRAGMA`` outside migrations, ``qbarr db
-copy`` (docs/scaling.md).
+module only when a PostgreSQL URL is used. What cannot be translated is written once per
+engine where it is used (the heartbeat's JSON update; SQLite's file work: vacuum, recover)
+or done in Python (the digest's JSON). Every test that opens a database runs on both
+engines (tests/conftest.py: ``engine``); docs/scaling.md says what runs where.
 """
 
 from __future__ import annotations
