@@ -121,6 +121,7 @@ def test_prune_works_in_batches_and_stops_at_its_budget(db) -> None:
     assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
 
 
+# SQLite only: the file's free pages (PostgreSQL's autovacuum gives space back itself)
 def test_freed_pages_go_back_to_the_filesystem(tmp_path: Path) -> None:
     path = tmp_path / "qbarr.db"
     db = dbmod.open_migrated(path)
@@ -149,6 +150,7 @@ def test_freed_pages_go_back_to_the_filesystem(tmp_path: Path) -> None:
         db.close()
 
 
+# SQLite only: a file's auto_vacuum mode
 def test_qbarr_run_switches_an_older_file_to_incremental_vacuum_once(tmp_path: Path) -> None:
     path = tmp_path / "qbarr.db"
     with sqlite3.connect(path) as conn:  # a file made before qbarr set auto_vacuum
