@@ -83,6 +83,9 @@ def _check_postgresql(url: str) -> int:
         return EX_FAIL
     try:
         problems = pgstore.check(db)
+    except dbmod.unavailable_errors() as exc:  # the server went away meanwhile
+        print(f"qbarr db: {shown}: {pgstore.masked(str(exc), url)}", file=sys.stderr)
+        return EX_FAIL
     finally:
         db.close()
     if problems:
