@@ -280,7 +280,7 @@ class ArrManager:
     def _keep_database_small(self) -> None:
         """Where no watchdog runs (qbarr run-program), prune old journal rows between cycles:
         one manager at a time, a bounded step (qbarr.housekeeping)."""
-        if not lifeline.waits_for_lock() or self.config is None:
+        if not lifeline.under_run_program() or self.config is None:
             return  # under supervisord the watchdog prunes
         if self.housekeeper is None:
             from qbarr.housekeeping import SharedHousekeeper

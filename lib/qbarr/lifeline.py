@@ -151,7 +151,7 @@ def claim(home: Home, identity: str, prog: str) -> FileLock:
     try:
         return lock.acquire(wait=0.2)
     except LockHeld as held:
-        if waits_for_lock():
+        if under_run_program():
             got = _wait_until_stopped(lock, identity, prog)
             if got is None:
                 print(f"{prog}: stopped while waiting for {identity}", file=sys.stderr, flush=True)
@@ -178,9 +178,10 @@ def claim(home: Home, identity: str, prog: str) -> FileLock:
         raise SystemExit(EX_TEMPFAIL) from None
 
 
-def waits_for_lock() -> bool:
-    """A second copy waits under ``qbarr run-program``, never under supervisord (which
-    retries an early exit) nor by hand (the person who started it learns it at once)."""
+def under_run_program() -> bool:
+    """Started by ``qbarr run-program``: an orchestrator supervises, no supervisord and no
+    watchdog. There a second copy waits; under supervisord (which retries an early exit)
+    and by hand (whoever started it learns it at once) it exits 75."""
     return os.environ.get(WAIT_ENV) == "1" and not under_supervisord()
 
 

@@ -94,6 +94,6 @@ def test_only_under_run_program_does_a_second_copy_wait(
         monkeypatch.setenv(lifeline.WAIT_ENV, "1")
     else:
         monkeypatch.delenv(lifeline.WAIT_ENV, raising=False)
-    assert lifeline.waits_for_lock() is run_program
+    assert lifeline.under_run_program() is run_program
     monkeypatch.setenv("SUPERVISOR_ENABLED", "1")
-    assert lifeline.waits_for_lock() is False
+    assert lifeline.under_run_program() is False
