@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from qbarr import config as configmod
-from qbarr import runtime, searchlog
+from qbarr import runtime, searchlog, store
 from qbarr.arr import make_client
 from qbarr.config import Config, ConfigError, Instance
 from qbarr.heartbeat import Heartbeat, Pulse
@@ -81,13 +81,12 @@ class SearchProgram:
         )
         # One copy searches, wherever copies run (qbarr.lease); the heartbeat row is the
         # holder's, written when this copy takes the lease (its first step, normally).
+        database = ctx.database or store.location(home)  # a path, or a PostgreSQL URL
         lease = Lease(f"search-{inst.slug}", float(cfg.settings["LeaseTimeout"]))
-        self.ownership = Ownership(lease, db, connector(ctx.database or home.database))
+        self.ownership = Ownership(lease, db, connector(database))
         runtime.tolerate_storage(ctx, self._own)  # the row at once when nobody else holds it
         # Alive while a step waits on a slow Arr (within the call's limit): see qbarr.heartbeat.
-        self.pulse = Pulse(
-            ctx.database or home.database, row_name(inst.name), period=_max_sleep(cfg)
-        )
+        self.pulse = Pulse(database, row_name(inst.name), period=_max_sleep(cfg))
         self.pulse.watch([self.runner.arr.peer])
         self.pulse.start()
         self.reload_error: str | None = None

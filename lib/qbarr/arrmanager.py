@@ -29,7 +29,8 @@ import time
 from typing import Any
 
 from qbarr import config as configmod
-from qbarr import runtime
+from qbarr import db as dbmod
+from qbarr import lifeline, runtime, store
 from qbarr.arr import ArrError, make_client
 from qbarr.backoff import Backoff, RetryTimer
 from qbarr.config import Config, ConfigError, Instance
@@ -65,7 +66,8 @@ class ArrManager:
         self.arr: Any = None
         self.backoff = RetryTimer(Backoff(base=1.0, cap=60.0, jitter=0.1))
         self.heartbeat = Heartbeat(db, name, program=f"arr-{configmod.slugify(name)}")
-        self.database = ctx.database or home.database  # a path, or a PostgreSQL URL
+        # a path, or a PostgreSQL URL: where open_database() found it, else where it would
+        self.database = ctx.database or store.location(home)
         self.pulse = Pulse(self.database, name)
         self.reload_error: str | None = None
         self.loop: TorrentLoop | None = None
@@ -76,6 +78,7 @@ class ArrManager:
         # and writes the heartbeat row; another copy waits.
         lease = Lease(self.heartbeat.program, DEFAULT_LEASE_TIMEOUT)
         self.ownership = Ownership(lease, db, connector(self.database))
+        self.housekeeper: Any = None  # qbarr.housekeeping, under run-program only
 
     # -- config ---------------------------------------------------------------------------
 
@@ -266,12 +269,33 @@ class ArrManager:
             self._beat("error", message, started)
             return
         self.backoff.succeeded()
+        self._keep_database_small()
         if self.report.arr_up or self.arr is None:
             self._beat("ok", None, started)
             return
         arr = self.arr.peer.as_dict()
         error = self.ctx.scrub(arr["error"]) if arr["error"] else None
         self._beat("arr-down", error, started, error_at=arr["error_at"])
+
+    def _keep_database_small(self) -> None:
+        """Where no watchdog runs (qbarr run-program), prune old journal rows between cycles:
+        one manager at a time, a bounded step (qbarr.housekeeping)."""
+        if not lifeline.under_run_program() or self.config is None:
+            return  # under supervisord the watchdog prunes
+        if self.housekeeper is None:
+            from qbarr.housekeeping import SharedHousekeeper
+
+            self.housekeeper = SharedHousekeeper()
+        self.housekeeper.housekeeper.keep = float(self.config.settings["JournalRetention"])
+        try:
+            outcome = self.housekeeper.step(self.db)
+        except dbmod.unavailable_errors() as exc:  # busy, the disk, the server: later
+            log.warning("pruning the database failed, retrying in a minute: %s", exc)
+            self.housekeeper.housekeeper.next_at = time.time() + 60
+            return
+        if outcome is not None and outcome[0].total:
+            deleted = ", ".join(f"{t} {n}" for t, n in sorted(outcome[0].deleted.items()) if n)
+            log.info("pruned the database (older than JournalRetention): %s", deleted)
 
     def _own(self, started: float) -> bool:
         """True when this copy holds the instance's lease (and may act); a copy that just took

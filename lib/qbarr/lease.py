@@ -8,7 +8,8 @@ token), since when it holds it, and when it expires.
 
 - **Taking it**: in one write transaction, a copy takes the row when there is none, when it
   is its own, or when it has expired; otherwise it learns who holds it (:class:`Holder`) and
-  waits, polling every :func:`poll_interval`, logging the holder once per change.
+  waits, polling every :func:`poll_interval`, logging the holder once per change and
+  again every ``REMIND_EVERY``.
 - **Keeping it**: a thread (:class:`LeaseKeeper`) renews it every ``timeout / 4`` through its
   own connection, so a long step does not lose it.
 - **Fencing**: the holder trusts its lease only until ``timeout - timeout / 4`` after the
@@ -54,6 +55,8 @@ RENEWALS_PER_TIMEOUT = 4
 """The keeper renews every timeout / 4; the holder trusts the lease for 3/4 of the timeout
 after the start of its last renewal (one missed renewal is survived)."""
 MAX_POLL = 1.0
+REMIND_EVERY = 300.0
+"""A waiting copy names the holder when it changes and again this often (monotonic s)."""
 
 _READ = "SELECT holder, host, pid, since, expires_at, fence FROM leases WHERE name = ?"
 _TAKE = """
@@ -278,6 +281,7 @@ class Ownership:
         self.holding = False
         self.taken = False
         self._shown: str | None = None
+        self._shown_at = 0.0
 
     def ensure(self) -> bool:
         """True when this copy holds the lease and may act now."""
@@ -303,13 +307,14 @@ class Ownership:
                 self.lease.pid,
             )
             return True
-        if holder.token != self._shown:
+        now = self.lease.monotonic()
+        if holder.token != self._shown or now - self._shown_at >= REMIND_EVERY:
             log.warning(
                 "%s runs elsewhere: waiting for its lease, held by %s",
                 self.lease.name,
                 holder.describe(self.lease.clock()),
             )
-            self._shown = holder.token
+            self._shown, self._shown_at = holder.token, now
         return False
 
     def lost(self) -> None:

@@ -19,6 +19,11 @@ database for writing:
   pid. Under supervisord an early exit means BACKOFF (retried after 1, 2, 3 s) and FATAL
   (retried by the watchdog with backoff), so once the other copy is gone the right one
   runs, and a copy that should not run never gets past this point (it never writes a row).
+  Under ``qbarr run-program`` (an orchestrator is the supervisor, and exiting would only
+  be a restart loop) the second copy **waits** instead (:func:`wait_for_lock`): it says who
+  holds the lock (pid, host, since when) once and again every ``WAIT_REMIND_EVERY``, takes
+  the lock the moment the holder is gone (the kernel drops a dead holder's lock), and stops
+  with exit 0 when it is asked to while it waits.
 
 :func:`supervised_processes` finds every process spawned by this data dir's supervisord
 (``qbarr run`` refuses to start while any of them is alive).
@@ -30,13 +35,16 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from qbarr.locks import FileLock, LockHeld
 from qbarr.paths import Home
+from qbarr.units import format_duration
 
 PR_SET_PDEATHSIG = 1
 EX_TEMPFAIL = 75
@@ -44,6 +52,10 @@ TAKEOVER_WAIT = 1.5
 """Seconds to wait for an orphaned holder after SIGTERM: below the programs' startsecs (2 s),
 so a copy that still cannot start exits early (BACKOFF) instead of counting as RUNNING."""
 PIDFILE = "supervisord.pid"
+WAIT_ENV = "QBARR_RUN_PROGRAM"
+"""Set (``1``) by ``qbarr run-program`` for the program it execs: a second copy waits."""
+WAIT_POLL = 0.5  # seconds between two tries of a waiting copy
+WAIT_REMIND_EVERY = 300.0  # a waiting copy names the holder again this often
 
 
 def set_pdeathsig(sig: int = signal.SIGTERM) -> bool:
@@ -133,11 +145,18 @@ def bind_to_parent(home: Home, prog: str) -> None:
 
 
 def claim(home: Home, identity: str, prog: str) -> FileLock:
-    """Take ``run/<identity>.lock`` or exit 75 naming the holder (see the module doc)."""
+    """Take ``run/<identity>.lock``, or exit 75 naming the holder, or (under ``qbarr
+    run-program``) wait for it (see the module doc)."""
     lock = FileLock.named(home, identity)
     try:
         return lock.acquire(wait=0.2)
     except LockHeld as held:
+        if under_run_program():
+            got = _wait_until_stopped(lock, identity, prog)
+            if got is None:
+                print(f"{prog}: stopped while waiting for {identity}", file=sys.stderr, flush=True)
+                raise SystemExit(0) from None
+            return got
         if held.pid and _may_take_over(home, held.pid):
             print(
                 f"{prog}: {identity}: pid {held.pid} is an orphaned copy (its supervisord is "
@@ -157,6 +176,70 @@ def claim(home: Home, identity: str, prog: str) -> FileLock:
             flush=True,
         )
         raise SystemExit(EX_TEMPFAIL) from None
+
+
+def under_run_program() -> bool:
+    """Started by ``qbarr run-program``: an orchestrator supervises, no supervisord and no
+    watchdog. There a second copy waits; under supervisord (which retries an early exit)
+    and by hand (whoever started it learns it at once) it exits 75."""
+    return os.environ.get(WAIT_ENV) == "1" and not under_supervisord()
+
+
+def wait_for_lock(
+    lock: FileLock,
+    identity: str,
+    prog: str,
+    stop: Callable[[], bool],
+    clock: Callable[[], float] = time.monotonic,
+    between: Callable[[], None] = lambda: time.sleep(WAIT_POLL),
+    say: Callable[[str], None] | None = None,
+) -> FileLock | None:
+    """Try ``lock`` until it is ours (returned) or ``stop()`` says to give up (None). Names
+    the holder at the first try, when it changes, and every ``WAIT_REMIND_EVERY`` seconds."""
+    say = say or _to_stderr
+    told: tuple[int | None, float] | None = None  # (holder, when said)
+    while not stop():
+        try:
+            lock.acquire()
+        except LockHeld as held:
+            now = clock()
+            if told is None or told[0] != held.pid or now - told[1] >= WAIT_REMIND_EVERY:
+                say(f"{prog}: {identity} runs as {_holder(held)}: waiting for it to stop")
+                told = (held.pid, now)
+            between()
+            continue
+        if told is not None:
+            say(f"{prog}: {identity}: the other copy is gone; this copy takes over")
+        return lock
+    return None
+
+
+def _holder(held: LockHeld) -> str:
+    """pid, host and since when (the holder wrote its pid into the file when it took it)."""
+    who = f"pid {held.pid}" if held.pid else "another process"
+    try:
+        since = f", since {format_duration(max(0.0, time.time() - held.path.stat().st_mtime))} ago"
+    except OSError:
+        since = ""
+    return f"{who} on host {socket.gethostname()}{since} (it holds {held.path})"
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _wait_until_stopped(lock: FileLock, identity: str, prog: str) -> FileLock | None:
+    """:func:`wait_for_lock` until SIGTERM or SIGINT (the program's own handlers come later)."""
+    asked: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: asked.append(signum))
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        return wait_for_lock(lock, identity, prog, stop=lambda: bool(asked))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _may_take_over(home: Home, holder: int) -> bool:

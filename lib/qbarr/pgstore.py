@@ -1,11 +1,13 @@
-"""PostgreSQL behind qbarr's database interface (work in progress: not selectable yet).
+"""PostgreSQL behind qbarr's database interface (``[Settings] Database = postgresql://...``).
 
 :class:`PgDatabase` answers what :class:`qbarr.db.Database` answers (``execute``, ``query``,
 ``close``; ``dialect`` tells them apart), so code written against the SQLite connection runs
 unchanged where its SQL is portable. What differs is translated here, in one place:
 
 - **Statements** (:func:`translate`): qmark (``?``) and named (``:name``) parameters become
-  psycopg's ``%s`` / ``%(name)s``; ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``.
+  psycopg's ``%s`` / ``%(name)s``; ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``;
+  ``x COLLATE NOCASE`` becomes ``lower(x)``; ``CAST(x AS INTEGER)`` becomes
+  ``TRUNC(x)::BIGINT`` (SQLite truncates, PostgreSQL would round).
 - **The schema** (:func:`ddl`): the same ``MIGRATIONS`` as SQLite, with SQLite's types made
   exact (``INTEGER`` -> ``BIGINT``: byte sizes pass 2**31; ``REAL`` -> ``DOUBLE PRECISION``:
   Unix times need more than PostgreSQL's 4-byte REAL; ``AUTOINCREMENT`` -> an identity
@@ -18,9 +20,10 @@ unchanged where its SQL is portable. What differs is translated here, in one pla
   for SQLite (the exactly-once keys, the ``sending`` marker, the lease) keeps its meaning.
 
 psycopg (PyPI ``psycopg[binary]``, the ``postgresql`` extra) is imported only here, and this
-module only when a PostgreSQL URL is used. Not done yet: ``[Settings] Database``, the
-statements that use SQLite's JSON functions or ``PRAGMA`` outside migrations, ``qbarr db
-copy`` (docs/scaling.md).
+module only when a PostgreSQL URL is used. What cannot be translated is written once per
+engine where it is used (the heartbeat's JSON update; SQLite's file work: vacuum, recover)
+or done in Python (the digest's JSON). Every test that opens a database runs on both
+engines (tests/conftest.py: ``engine``); docs/scaling.md says what runs where.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
 _OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
 # SQLite's two-argument MAX()/MIN() are scalar: PostgreSQL calls them GREATEST()/LEAST()
 _SCALAR = re.compile(r"\b(MAX|MIN)\(\s*([\w.:]+)\s*,\s*([\w.:]+)\s*\)", re.IGNORECASE)
+# ORDER BY x COLLATE NOCASE: PostgreSQL has no such collation; lower() sorts the same way
+_NOCASE = re.compile(r"\b([\w.]+)\s+COLLATE\s+NOCASE\b", re.IGNORECASE)
+_CAST = re.compile(r"\bCAST\(", re.IGNORECASE)
+_AS_INTEGER = re.compile(r"(.*)\s+AS\s+INTEGER\s*$", re.IGNORECASE | re.DOTALL)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _TABLE = re.compile(r"CREATE TABLE (\w+) \((.*)\)", re.DOTALL)
 
@@ -88,7 +95,7 @@ def translate(sql: str) -> str:
         # SQLite's LIKE ignores ASCII case, PostgreSQL's does not; rowid's twin is ctid
         return "ILIKE" if word.upper() == "LIKE" else "ctid"
 
-    out = _PARAM.sub(one, _SCALAR.sub(_scalar, sql))
+    out = _PARAM.sub(one, _SCALAR.sub(_scalar, _NOCASE.sub(r"lower(\1)", _int_casts(sql))))
     if _OR_IGNORE.match(out):
         out = _OR_IGNORE.sub("INSERT INTO", out).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     replace = _OR_REPLACE.match(out)
@@ -99,6 +106,25 @@ def translate(sql: str) -> str:
         out = re.sub(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO", "INSERT INTO", out, flags=re.I)
         out = f"{out.rstrip().rstrip(';')} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
     return out
+
+
+def _int_casts(sql: str) -> str:
+    """``CAST(x AS INTEGER)`` -> ``TRUNC(x)::BIGINT``: SQLite truncates a real toward zero,
+    PostgreSQL would round it (an hour's index 23.9 would become 24)."""
+    out, pos = [], 0
+    for m in _CAST.finditer(sql):
+        if m.start() < pos:
+            continue  # inside a cast already rewritten
+        depth, end = 1, m.end()
+        while end < len(sql) and depth:  # the matching parenthesis
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            end += 1
+        inner = _AS_INTEGER.match(sql[m.end() : end - 1])
+        if depth or inner is None:
+            continue
+        out += [sql[pos : m.start()], f"TRUNC({_int_casts(inner.group(1))})::BIGINT"]
+        pos = end
+    return "".join(out) + sql[pos:]
 
 
 def _scalar(m: re.Match[str]) -> str:
@@ -242,3 +268,33 @@ def migrate(db: PgDatabase, target: int | None = None) -> int:
             db.execute("DELETE FROM qbarr_schema")
             db.execute("INSERT INTO qbarr_schema (version) VALUES (?)", (target,))
     return schema_version(db)
+
+
+def tables() -> list[str]:
+    """qbarr's tables, as the migrations create them."""
+    return sorted({m.group(1) for mig in MIGRATIONS for st in mig if (m := _TABLE.search(st))})
+
+
+def check(db: PgDatabase) -> list[str]:
+    """What ``qbarr db check`` finds wrong in a PostgreSQL database (empty: nothing): a
+    schema newer than this qbarr's, a qbarr table missing or unreadable. The server keeps its
+    own files sound (checksums, WAL); this is what qbarr needs of them."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        return [
+            f"schema version {version}, but this qbarr knows versions up to {len(MIGRATIONS)}: "
+            "it was written by a newer qbarr"
+        ]
+    if version < len(MIGRATIONS):
+        return []  # an older schema: the next program start migrates it
+    import psycopg
+
+    problems = []
+    for table in tables():
+        try:
+            db.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+        except psycopg.OperationalError:
+            raise  # the server went away: not the table's problem
+        except psycopg.Error as exc:
+            problems.append(f"table {table}: {str(exc).splitlines()[0]}")
+    return problems

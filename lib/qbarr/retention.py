@@ -16,7 +16,9 @@ older than ``now - keep``):
 (The search program prunes its own history: :func:`qbarr.search.recorder.prune`.)
 
 Pruning runs from one place, the watchdog (:func:`prune`, a little on every ``TICK_5``
-while there is a backlog, then once an hour), never inside a manager's cycle: every
+while there is a backlog, then once an hour), never inside a manager's cycle (under ``qbarr
+run-program``, where no watchdog runs, one manager at a time prunes *between* its cycles:
+:mod:`qbarr.housekeeping`): every
 batch is a short transaction of its own (``BATCH`` rows of one table), so a manager waits
 at most one batch for the write lock. Freed pages go back to the filesystem with
 ``PRAGMA incremental_vacuum`` in small steps (:func:`give_back`); the file is in

@@ -359,7 +359,9 @@ def _cool(db: Database, instance: str, keys: Iterable[str], now: float) -> None:
         db.execute(
             "INSERT INTO search_cooldowns (instance, item, last_at, count) VALUES (?, ?, ?, 1) "
             "ON CONFLICT (instance, item) DO UPDATE SET "
-            "last_at = MAX(last_at, excluded.last_at), count = count + 1",
+            # the existing row by its table's name: PostgreSQL finds a bare column ambiguous
+            "last_at = MAX(search_cooldowns.last_at, excluded.last_at), "
+            "count = search_cooldowns.count + 1",
             (instance, key, now),
         )
 

@@ -58,9 +58,17 @@ def setting(home: Home, env: Mapping[str, str] | None = None) -> str:
     except ConfigError:
         raw = ConfigObj()
     apply_env_overrides(raw, os.environ if env is None else env)
-    settings = raw.get("Settings", {})
-    value = settings.get("Database", "") if hasattr(settings, "get") else ""
+    # Without a readable file there is no configspec to spell the names, so the environment's
+    # QBARR__SETTINGS__DATABASE arrives as "DATABASE": look both up ignoring case.
+    settings = _get(raw, "Settings")
+    value = _get(settings, "Database") if settings is not None else None
     return str(value or "")
+
+
+def _get(section: object, name: str) -> object:
+    if not hasattr(section, "items"):
+        return None
+    return next((v for k, v in section.items() if str(k).lower() == name.lower()), None)
 
 
 def location(home: Home, env: Mapping[str, str] | None = None) -> Location:

@@ -1,9 +1,12 @@
 """`qbarr db check` / `qbarr db recover` / `qbarr db copy --to LOCATION`: the database itself.
 
-``check`` runs the checks ``qbarr run`` runs (readable, ``PRAGMA quick_check``, schema not
-newer than this qbarr) and says what it found. ``recover`` copies what can still be read from
-a damaged qbarr.db into a new one and keeps the damaged file beside it, renamed
-(:mod:`qbarr.dbrecover`); it refuses while the suite runs. ``copy`` moves every row into an
+Both act on the database ``[Settings] Database`` names. ``check`` runs the checks ``qbarr
+run`` runs (readable, ``PRAGMA quick_check``, schema not newer than this qbarr) and says what
+it found; on PostgreSQL: the server answers, every qbarr table reads, the schema is not newer
+(:func:`qbarr.pgstore.check`). ``recover`` copies what can still be read from a damaged
+SQLite file into a new one and keeps the damaged file beside it, renamed
+(:mod:`qbarr.dbrecover`); it refuses while the suite runs, and refuses PostgreSQL (the
+server's own tools restore it). ``copy`` moves every row into an
 empty database elsewhere, SQLite to PostgreSQL or back (:mod:`qbarr.dbcopy`); it refuses
 while any program of this data dir runs, or any lease in the database is live.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from qbarr import db as dbmod
@@ -41,21 +45,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check(home: Home) -> int:
-    if not home.database.exists():
-        print(f"qbarr db: no database at {home.database} (`qbarr run` creates it)")
+    where = _location(home)
+    if where is None:
+        return EX_CONFIG
+    if store.is_postgresql(where):
+        return _check_postgresql(str(where))
+    path = Path(where)
+    if not path.exists():
+        print(f"qbarr db: no database at {path} (`qbarr run` creates it)")
         return EX_FAIL
     try:
-        dbmod.check_file(home.database)
+        dbmod.check_file(path)
     except dbmod.DatabaseUnusable as exc:
         print(f"qbarr db: {exc}", file=sys.stderr)
         return EX_CONFIG
-    print(f"{home.database}: ok (quick_check passed, schema version current or older)")
+    print(f"{path}: ok (quick_check passed, schema version current or older)")
+    return 0
+
+
+def _location(home: Home) -> store.Location | None:
+    """[Settings] Database (None: not a usable value, said on stderr)."""
+    try:
+        return store.location(home)
+    except store.BadLocation as exc:
+        print(f"qbarr db: {exc}", file=sys.stderr)
+        return None
+
+
+def _check_postgresql(url: str) -> int:
+    from qbarr import pgstore
+
+    shown = store.describe(url)
+    try:
+        db = pgstore.connect(url)
+    except ConnectionError as exc:
+        print(f"qbarr db: {shown}: cannot connect ({exc})", file=sys.stderr)
+        return EX_FAIL
+    try:
+        problems = pgstore.check(db)
+    except dbmod.unavailable_errors() as exc:  # the server went away meanwhile
+        print(f"qbarr db: {shown}: {pgstore.masked(str(exc), url)}", file=sys.stderr)
+        return EX_FAIL
+    finally:
+        db.close()
+    if problems:
+        print(f"qbarr db: {shown}: {'; '.join(problems)}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"{shown}: ok (every qbarr table readable, schema version current or older)")
     return 0
 
 
 def recover(home: Home, force: bool) -> int:
-    if not home.database.exists():
-        print(f"qbarr db: no database at {home.database}: nothing to recover", file=sys.stderr)
+    where = _location(home)
+    if where is None:
+        return EX_CONFIG
+    if store.is_postgresql(where):
+        print(
+            f"qbarr db recover: {store.describe(where)} is a PostgreSQL database: recover "
+            "copies what can be read from a damaged SQLite file; a PostgreSQL server keeps its "
+            "own files sound, restore a backup with its own tools (pg_dump / pg_restore, or "
+            "point-in-time recovery). `qbarr db check` says whether qbarr can use it",
+            file=sys.stderr,
+        )
+        return EX_FAIL
+    path = Path(where)
+    if not path.exists():
+        print(f"qbarr db: no database at {path}: nothing to recover", file=sys.stderr)
         return EX_FAIL
     try:
         lock = locks.FileLock.named(home, locks.RUN_LOCK).acquire()
@@ -66,10 +121,10 @@ def recover(home: Home, force: bool) -> int:
         )
         return EX_FAIL
     try:
-        if dbrecover.is_healthy(home.database) and not force:
-            print(f"{home.database} passes the check: nothing to recover (--force to copy anyway)")
+        if dbrecover.is_healthy(path) and not force:
+            print(f"{path} passes the check: nothing to recover (--force to copy anyway)")
             return 0
-        outcome = dbrecover.recover(home.database)
+        outcome = dbrecover.recover(path)
     except dbmod.SchemaTooNew as exc:
         print(f"qbarr db: {exc}", file=sys.stderr)
         return EX_CONFIG
@@ -78,7 +133,7 @@ def recover(home: Home, force: bool) -> int:
     for line in outcome.lines():
         print(line)
     print(f"kept the damaged file as {outcome.kept}")
-    print(f"{home.database} is a new file that passes the check; start with `qbarr run`")
+    print(f"{path} is a new file that passes the check; start with `qbarr run`")
     return 0
 
 

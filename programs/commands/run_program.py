@@ -9,7 +9,9 @@ and the program must exist in config.ini (exit 78 listing the ones that do). The
 *execs* the program: the program keeps this process's pid (PID 1 in a container), so the
 orchestrator's SIGTERM reaches it directly; the program stops after its current step (at
 most ``STOP_GRACE`` seconds later, exit 0), and a crash exits non-zero, so the orchestrator
-restarts it.
+restarts it. A second copy on the same data dir waits for the first (naming it: pid, host,
+since when) and takes over when it is gone, instead of exiting into a restart loop
+(:func:`qbarr.lifeline.wait_for_lock`); copies on other hosts wait on the lease.
 
 There is no ``watchdog`` here: it is supervisord's event listener. Under an orchestrator the
 liveness probe (``qbarr health PROGRAM``, which reads the heartbeat) takes its place, and the
@@ -23,7 +25,7 @@ import os
 import sys
 
 from qbarr import db as dbmod
-from qbarr import privileges, store
+from qbarr import lifeline, privileges, store
 from qbarr.config import Config
 from qbarr.paths import Home
 from qbarr.render import arr_programs, search_programs
@@ -95,7 +97,9 @@ def run(args: argparse.Namespace, home: Home) -> int:
         print(" ".join(argv))
         return 0
     privileges.maybe_drop(home.root)
+    # a second copy waits for the first instead of exiting (qbarr.lifeline.wait_for_lock)
     env = dict(os.environ, QBARR_HOME=str(home.root), PYTHONUNBUFFERED="1")
+    env[lifeline.WAIT_ENV] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvpe(argv[0], argv, env)

@@ -33,7 +33,7 @@ import httpx
 
 from qbarr import config as configmod
 from qbarr import db as dbmod
-from qbarr import heartbeat, runtime
+from qbarr import heartbeat, runtime, store
 from qbarr.arr import make_client
 from qbarr.arrmanager import ArrManager
 from qbarr.manager import TorrentLoop
@@ -154,7 +154,7 @@ class World:
 
     def db(self) -> Any:
         """A new connection to the world's database (closed when the world ends)."""
-        db = dbmod.open_migrated(self.home.database)
+        db = dbmod.open_migrated(store.location(self.home))  # the engine's (tests/conftest.py)
         self.closing.callback(db.close)
         return db
 

@@ -127,13 +127,21 @@ class PgCluster:
             return f"postgresql://{USER}@{host}:{self.port}/{database}"
         return f"postgresql:///{database}?host={self.socket_dir}&port={self.port}&user={USER}"
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; returns its URL."""
+    def create_database(self, name: str, template: str = "") -> str:
+        """A new database, empty or a copy of ``template``; returns its URL."""
+        import psycopg
+
+        copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name``, ending any connection a test left open to it."""
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def pid(self) -> int | None:
         try:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from qbarr import db as qdb
+from qbarr import store
 from qbarr.paths import Home
 
 XSS_NAME = "<script>alert(1)</script>"
@@ -51,7 +52,7 @@ def make_home(root: Path, **kw: object) -> Home:
     home.ensure()
     home.config.write_text(config_text(**kw), encoding="utf-8")  # type: ignore[arg-type]
     home.config.chmod(0o600)
-    qdb.open_migrated(home.database).conn.close()
+    qdb.open_migrated(store.location(home)).close()
     return home
 
 
@@ -73,7 +74,7 @@ def seed(
     ``instance_rows=False`` leaves the ``instances`` table to a running manager."""
     rng = random.Random(seed_value)
     now = now if now is not None else time.time()
-    db = qdb.open_migrated(home.database)
+    db = qdb.open_migrated(store.location(home))
     try:
         with qdb.write_txn(db):
             for name, kind, program in (
@@ -151,7 +152,7 @@ def seed(
                         now - 86400 + i,
                     )
                 )
-            db.conn.executemany(
+            db.executemany(
                 "INSERT OR REPLACE INTO torrents (instance, hash, name, first_seen, last_rule, "
                 "last_reason, "
                 "last_decided_at, state, progress, ratio, seeding_time, size, category, tags, "
@@ -220,5 +221,5 @@ def seed(
                     (program, event, 4000, "RUNNING", "exit status 1", now - 900),
                 )
     finally:
-        db.conn.close()
+        db.close()
     return {"xss": thash(0), "first": thash(1), "stalled": thash(2)}

@@ -48,6 +48,7 @@ import psutil
 import pytest
 
 from qbarr import db as dbmod
+from qbarr import store
 from qbarr.paths import Home
 from qbarr.supervision import SupervisionError, Supervisor, full_name
 from tests.conftest import free_port
@@ -250,7 +251,7 @@ class Suite:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        db = dbmod.connect(self.home.database)
+        db = dbmod.connect(store.location(self.home))  # PostgreSQL under the engine fixture
         try:
             return dbmod.rows(db, sql, params)
         finally:

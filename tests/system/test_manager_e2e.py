@@ -13,7 +13,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from configobj import ConfigObj
 
 from tests.system.conftest import Suite, short_home, start_suite
 from tests.system.manager_helpers import (
@@ -412,3 +414,48 @@ def test_the_brake_holds_five_removals_until_released(suite_factory, tmp_path: P
             == 5
         )
         assert "Radarr-Main: brake off, last released" in suite.qbarr("brake", "status").stdout
+
+
+# -- the same suite on PostgreSQL --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_on_postgresql_a_completed_torrent_is_imported_once_and_why_status_and_the_web_ui_show_it(
+    engine, suite_factory, tmp_path: Path
+) -> None:
+    """The representative end-to-end run on PostgreSQL (the other scenarios run on SQLite;
+    their SQL runs on both engines in the unit tests): the whole suite under supervisord
+    with [Settings] Database naming the test's database, one completed download imported
+    exactly once, and the operator's views (`qbarr why`, `qbarr status`, the web UI's API)
+    read it from there."""
+    h = H("e0", 1)
+    with world(tmp_path, ["radarr"]) as (qbt, arrs):
+        arr = arrs["radarr"]
+        qbt.control("POST", "/sim/torrents", [spec(h, "radarr", "stalledUP")])
+        arr.control("POST", "/sim/poll")
+        inst = Inst("Radarr-Main", "radarr", arr.url, torrent={"IgnoreYoungerThan": "0"})
+        suite = start_manager_suite(
+            suite_factory, qbt.url, [inst], {**FAST, "Database": engine.url}
+        )
+        assert not suite.home.database.exists()  # nothing went to a SQLite file
+        suite.wait_for(lambda: scans_by_hash(arr)[h] >= 1, "the import in the Radarr simulator")
+        wait_cycles(suite, "Radarr-Main", 4)
+        assert scans_by_hash(arr)[h] == 1
+        done = actions(suite, "Radarr-Main", "hash = ?", (h,))
+        assert [(a["kind"], a["status"]) for a in done] == [("import", "done")]
+        why = suite.qbarr("why", h)
+        assert why.returncode == 0 and "import" in why.stdout and "done" in why.stdout, why
+        status = suite.qbarr("status")
+        assert status.returncode == 0 and "Radarr-Main" in status.stdout, status
+        cfg = ConfigObj(str(suite.home.config))
+        url = f"http://127.0.0.1:{cfg['WebUI']['Port']}/api/torrents/{h}"
+        auth = {"Authorization": f"Bearer {cfg['WebUI']['Token']}"}
+        timeline = suite.wait_for(
+            lambda: _ok_json(httpx.get(url, headers=auth, timeout=10)), "the web UI's timeline"
+        )
+        texts = [e["text"] for e in timeline["events"]]
+        assert [t for t in texts if t.startswith("import: done")], texts
+
+
+def _ok_json(response: httpx.Response) -> dict | None:
+    return response.json() if response.status_code == 200 else None

@@ -140,3 +140,67 @@ def test_the_web_ui_runs_alone_and_answers_its_health_probe(tmp_path: Path) -> N
         stop(proc)
     down = qbarr(home, "health", "webui")
     assert down.returncode == 1 and "/health" in down.stderr, down.stderr
+
+
+@pytest.mark.usefixtures("engine")  # one data dir: SQLite, then PostgreSQL
+def test_a_second_copy_waits_naming_the_holder_and_takes_over_when_it_dies(
+    tmp_path: Path,
+) -> None:
+    """Under an orchestrator exiting would only be a restart loop: the second copy of a
+    program on the same data dir waits, says who holds the program (pid, host, since when),
+    takes over when the holder is SIGKILLed (its heartbeat, its lease), and a copy asked to
+    stop while it waits exits 0 at once."""
+    with world(tmp_path, [CATEGORY]) as (qbt, arrs):
+        home = make_home(qbt.url, arrs[CATEGORY].url)
+        text = home.config.read_text()
+        home.config.write_text(text.replace("[Settings]\n", "[Settings]\nLeaseTimeout = 3s\n", 1))
+        logs = [tmp_path / f"copy{i}.log" for i in range(3)]
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs.append(start(home, PROGRAM, logs[0]))
+
+            def alive_as(pid: int) -> bool:
+                health = qbarr(home, "health", PROGRAM)
+                return health.returncode == 0 and f"pid {pid}" in health.stdout
+
+            first = procs[0]
+            wait_for(lambda: alive_as(first.pid), timeout=60, interval=0.5, what="the first")
+            procs.append(start(home, PROGRAM, logs[1]))
+            second = procs[1]
+            said = wait_for(
+                lambda: (
+                    "waiting for it to stop" in logs[1].read_text(errors="replace")
+                    and logs[1].read_text(errors="replace")
+                ),
+                timeout=30,
+                what="the second copy naming the holder",
+                context=lambda: logs[1].read_text(errors="replace"),
+            )
+            assert f"runs as pid {first.pid} on host " in said and " ago " in said, said
+            assert second.poll() is None, said  # waits, never exits 75
+            assert alive_as(first.pid)  # the heartbeat is still the holder's
+
+            first.kill()
+            first.wait(timeout=30)
+            wait_for(
+                lambda: alive_as(second.pid),
+                timeout=60,
+                interval=0.5,
+                what="the second copy's heartbeat after the takeover",
+                context=lambda: logs[1].read_text(errors="replace"),
+            )
+            assert "takes over" in logs[1].read_text(errors="replace")
+
+            procs.append(start(home, PROGRAM, logs[2]))  # a third copy, stopped while it waits
+            wait_for(
+                lambda: "waiting for it to stop" in logs[2].read_text(errors="replace"),
+                timeout=30,
+                what="the third copy waiting",
+            )
+            procs[2].send_signal(signal.SIGTERM)
+            assert procs[2].wait(timeout=30) == 0, logs[2].read_text(errors="replace")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0, logs[1].read_text(errors="replace")
+        finally:
+            for proc in procs:
+                stop(proc)

@@ -17,7 +17,12 @@ import pytest
 
 from qbarr import db as qdb
 from qbarr.search.status import row_name
+from tests.support.engines import location
 from tests.support.waiting import wait_for
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine): the program
+# reports a bad config.ini in the database [Settings] Database names, from the environment.
+pytestmark = pytest.mark.usefixtures("engine")
 
 BIN = Path(sys.executable).parent
 SEARCH = str(BIN / "qbarr-search") if (BIN / "qbarr-search").exists() else "qbarr-search"
@@ -126,8 +131,8 @@ def started(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
 
 def heartbeat(home: Path, name: str) -> dict[str, Any] | None:
     """The program's instances row, once it has written an error or a cycle."""
-    path = home / "qbarr.db"
-    if not path.exists():
+    path = location(home / "qbarr.db")
+    if isinstance(path, Path) and not path.exists():
         return None
     db = qdb.connect(path)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from qbarr.arr import make_client
-from qbarr.db import open_migrated, rows
+from qbarr.db import rows
 from qbarr.search import profiles
 from qbarr.search.runner import SearchRunner
 from qbarr.search.settings import SearchSettings
@@ -22,8 +22,10 @@ from qbarr.sim.arr.launch import SimProcess, start_sim
 from qbarr.sim.arr.library import generate
 from qbarr_programs.commands import why
 from tests.contract.test_arr_support import KEY, Exchanges
+from tests.support.engines import open_db
 
-pytestmark = pytest.mark.system
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("engine")]
 
 SIZE, SEED = 60, 7
 FAST = {
@@ -36,36 +38,51 @@ FAST = {
 }
 
 
+def start(kind: str) -> SimProcess:
+    return start_sim(
+        kind,
+        api_key=KEY,
+        library=SIZE,
+        missing_fraction=0.3,
+        seed=SEED,
+        search_duration=0.05,
+        grab_probability=0.0,
+    )
+
+
 @pytest.fixture(scope="module")
 def sims() -> Iterator[dict[str, SimProcess]]:
     started: dict[str, SimProcess] = {}
     try:
-        for kind, missing in (("radarr", 0.3), ("sonarr", 0.3), ("lidarr", 0.3)):
-            started[kind] = start_sim(
-                kind,
-                api_key=KEY,
-                library=SIZE,
-                missing_fraction=missing,
-                seed=SEED,
-                search_duration=0.05,
-                grab_probability=0.0,
-            )
+        for kind in ("radarr", "sonarr", "lidarr"):
+            started[kind] = start(kind)
         yield started
     finally:
         for sim in started.values():
             sim.stop()
 
 
+@pytest.fixture
+def fresh_radarr() -> Iterator[SimProcess]:
+    """A Radarr simulator of the test's own, for a test that changes the library's profiles
+    and files (it runs once per engine: the second run must find the library as generated)."""
+    sim = start("radarr")
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
 def runner(sim: SimProcess, db_path: Path, **settings: Any) -> tuple[SearchRunner, Exchanges]:
     exchanges = Exchanges(sim.kind)
     arr = exchanges.attach(make_client(sim.kind, sim.url, KEY, timeout=15))
     s = SearchSettings(kind=sim.kind, **{**FAST, **settings})
-    return SearchRunner(f"{sim.kind}-q", s, open_migrated(db_path), arr), exchanges
+    return SearchRunner(f"{sim.kind}-q", s, open_db(db_path), arr), exchanges
 
 
 def sent(db_path: Path, instance: str) -> list[dict[str, Any]]:
     return rows(
-        open_migrated(db_path), "SELECT * FROM searches WHERE instance = ? ORDER BY id", (instance,)
+        open_db(db_path), "SELECT * FROM searches WHERE instance = ? ORDER BY id", (instance,)
     )
 
 
@@ -105,9 +122,9 @@ def _profile(sim: SimProcess, movie_id: int) -> int:
 
 
 def test_a_temporary_profile_is_switched_for_the_search_and_back_after_the_import(
-    sims, tmp_path: Path
+    fresh_radarr: SimProcess, tmp_path: Path
 ) -> None:
-    sim = sims["radarr"]
+    sim = fresh_radarr
     settings = {
         "search_cutoff_unmet": False,
         "use_temp_for_missing": True,
@@ -125,7 +142,7 @@ def test_a_temporary_profile_is_switched_for_the_search_and_back_after_the_impor
     ]
     assert missing
     r.step()
-    db = open_migrated(tmp_path / "t.db")
+    db = open_db(tmp_path / "t.db")
     journal = profiles.journal_name(r.instance)
     for movie_id in missing:
         assert _profile(sim, movie_id) == 1, movie_id  # on "Any" while it is searched
@@ -179,11 +196,11 @@ def test_a_temporary_profile_is_switched_for_the_search_and_back_after_the_impor
 
 
 def test_a_crash_between_switch_and_switch_back_never_leaves_the_temporary_profile(
-    sims, tmp_path: Path
+    fresh_radarr: SimProcess, tmp_path: Path
 ) -> None:
-    sim = sims["radarr"]
+    sim = fresh_radarr
     db_path = tmp_path / "c.db"
-    db = open_migrated(db_path)
+    db = open_db(db_path)
     target = next(
         i.id
         for i in generate("radarr", SIZE, 0.3, 0.05, SEED).items.values()

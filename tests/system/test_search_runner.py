@@ -17,12 +17,13 @@ import httpx
 import pytest
 
 from qbarr.arr import make_client
-from qbarr.db import open_migrated, rows
+from qbarr.db import rows
 from qbarr.search.runner import SearchRunner, running_searches
 from qbarr.search.settings import RequestSettings, SearchSettings
 from qbarr.search.sources import OmbiSource, OverseerrSource, SourceError, make_source
 from qbarr.sim.arr.launch import SimProcess, start_sim
 from tests.conftest import free_port
+from tests.support.engines import open_db
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.system
@@ -102,7 +103,7 @@ class Clock:
 def runner_for(
     url: str, tmp_path: Path, instance: str, **kw: Any
 ) -> tuple[SearchRunner, Any, Clock]:
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     clock = Clock()
     base: dict[str, Any] = dict(
         kind="radarr",
@@ -203,6 +204,7 @@ def test_source_errors_are_clear_and_keyless(sims: dict[str, str], name: str) ->
 # --- the runner --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_runner_sends_counts_running_and_records_results(radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-results")
     before = len(sim_commands(radarr))
@@ -226,6 +228,7 @@ def test_runner_sends_counts_running_and_records_results(radarr: str, tmp_path: 
     )
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_arr_errors_back_off_without_cooling_anything_down(radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-backoff")
     httpx.post(f"{radarr}/sim/faults", json={"error_rate": 1.0, "error_status": 503}, timeout=5)
@@ -246,6 +249,7 @@ def test_arr_errors_back_off_without_cooling_anything_down(radarr: str, tmp_path
     assert runner.arr_ok is True and runner.report()[0] == "ok" and runner.sent_total == 2
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(
     radarr: str, tmp_path: Path
 ) -> None:
@@ -306,6 +310,7 @@ def test_transient_send_failure_undoes_the_cooldown_refusal_keeps_it(
     )
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_dry_run_journals_without_sending_or_cooling_down(radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-dry", search_delay=10.0)
     runner.dry_run = True
@@ -325,6 +330,7 @@ def test_dry_run_journals_without_sending_or_cooling_down(radarr: str, tmp_path:
     )
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_rss_sync_every(radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(
         radarr,
@@ -344,6 +350,7 @@ def test_rss_sync_every(radarr: str, tmp_path: Path) -> None:
     assert len(sim_commands(radarr, "RssSync")) == before + 2
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_requests_resolved_and_first(sims: dict[str, str], radarr: str, tmp_path: Path) -> None:
     runner, db, clock = runner_for(radarr, tmp_path, "R-req", search_limit=50)
     settings = RequestSettings(
@@ -362,6 +369,7 @@ def test_requests_resolved_and_first(sims: dict[str, str], radarr: str, tmp_path
     assert runner.report()[3]["sources"]["Overseerr"]["ok"] is True
 
 
+@pytest.mark.usefixtures("engine")  # on SQLite and on PostgreSQL
 def test_no_wanted_crawl_while_the_budget_holds_everything_back(
     radarr: str, tmp_path: Path
 ) -> None:

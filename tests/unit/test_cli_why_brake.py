@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from qbarr.db import open_migrated, rows, write_txn
+from qbarr.db import rows, write_txn
 from qbarr.heartbeat import Heartbeat
 from qbarr.journal import Journal
 from qbarr.policy import Action, Decision, Memory
 from qbarr.searchlog import record_search
 from qbarr_programs.cli import main
+from tests.support.engines import open_db, sqlite_only
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 NOW = 1_700_000_000.0
 STALLED = "ab12cd" + "0" * 34
@@ -62,7 +66,7 @@ def home(tmp_path: Path) -> Path:
     """A data dir whose database holds: a stalled torrent failed (blocklist done, delete done
     after a retry, search done and journaled in `searches`), an imported one, a dry-run one in
     another instance, and an instance whose brake holds three torrents."""
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     for name, kind in (("Radarr-Main", "radarr"), ("Radarr 4K", "radarr"), ("Sonarr-TV", "sonarr")):
         beat = Heartbeat(db, name, program=f"arr-{name.lower()}", kind=kind, clock=lambda: NOW)
         beat.started()
@@ -234,7 +238,7 @@ def test_why_accepts_a_unique_prefix_in_any_case_and_reports_an_ambiguous_one(
 
 
 def test_why_ambiguous_prefix(tmp_path: Path, capsys) -> None:
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     j = Journal(db, "Radarr-Main")
     j.record(
         [
@@ -285,9 +289,13 @@ def test_why_json_has_decisions_actions_and_searches(home: Path, capsys) -> None
     )
 
 
-def test_why_unknown_hash_and_missing_database(home: Path, tmp_path: Path, capsys) -> None:
+def test_why_unknown_hash(home: Path, capsys) -> None:
     code, _, err = cli(home, capsys, "why", "f" * 40)
     assert code == 1 and "nothing recorded about" in err
+
+
+@sqlite_only  # a PostgreSQL database is the server's: there is no file to be missing
+def test_why_missing_database(tmp_path: Path, capsys) -> None:
     code, _, err = cli(tmp_path / "empty", capsys, "why", "f" * 40)
     assert code == 1 and "no database" in err
 
@@ -315,7 +323,7 @@ def test_brake_release_turns_held_actions_back_to_planned(home: Path, capsys) ->
     code, out, _ = cli(home, capsys, "brake", "release", "radarr-4k")  # the slug works too
     assert code == 0
     assert out.startswith("Radarr 4K: brake released; 6 held action(s) go back to the manager")
-    db = open_migrated(home / "qbarr.db")
+    db = open_db(home / "qbarr.db")
     try:
         inst = rows(
             db, "SELECT brake_engaged, brake_released_at FROM instances WHERE name = 'Radarr 4K'"
@@ -351,7 +359,7 @@ def test_brake_release_json_and_errors(home: Path, capsys) -> None:
 def test_brake_status_skips_search_rows_and_handles_an_empty_database(
     tmp_path: Path, capsys
 ) -> None:
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     with write_txn(db):
         db.execute(
             "INSERT INTO instances (name, kind, program) "
@@ -383,7 +391,7 @@ def test_a_re_search_sent_by_the_executor_is_journaled_in_searches_and_shown_by_
         def delete(self, hashes, delete_files):
             return None
 
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     j = Journal(db, "Radarr-Main")
     j.record(
         [

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qbarr.db import open_migrated, rows
+import pytest
+
+from qbarr.db import rows
 from qbarr.executor import Executor
 from qbarr.journal import Journal
 from qbarr.search.settings import SearchSettings
+from tests.support.engines import open_db
 from tests.unit.test_executor import NOW, FakeArr, FakeQbt, H, fail_decision
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def executor(
     tmp_path: Path, arr: FakeArr, settings: SearchSettings | None, t: float = NOW
 ) -> tuple[Journal, Executor]:
-    journal = Journal(open_migrated(tmp_path / "q.db"), "Radarr")
+    journal = Journal(open_db(tmp_path / "q.db"), "Radarr")
     ex = Executor(journal, FakeQbt(), arr, clock=lambda: t)
     ex.search_settings = settings
     return journal, ex

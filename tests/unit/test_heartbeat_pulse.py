@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from qbarr import store
 from qbarr.db import open_migrated, rows
 from qbarr.heartbeat import Heartbeat, Pulse, waiting_text
 from qbarr.peer import Peer
@@ -26,21 +27,22 @@ def row(db: Any, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Any]:
-    database = open_migrated(tmp_path / "qbarr.db")
+def db(engine, tmp_path: Path) -> Iterator[Any]:
+    """Every test that takes it runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    database = engine.open(tmp_path / "qbarr.db")
     yield database
     database.close()
 
 
 def test_the_pulse_beats_only_while_a_call_is_in_flight_within_its_limit(
-    tmp_path: Path, db: Any
+    tmp_path: Path, db: Any, engine
 ) -> None:
     mono, wall = [100.0], [5000.0]
     hb = Heartbeat(db, "Radarr-A", "arr-radarr-a", pid=42, clock=lambda: wall[0])
     hb.started()
     hb.beat("ok", stats={"loop_interval": 2})
     peer = Peer("Radarr", limit=65.0, monotonic=lambda: mono[0])
-    pulse = Pulse(tmp_path / "qbarr.db", "Radarr-A", pid=42, clock=lambda: wall[0],
+    pulse = Pulse(engine.location(tmp_path / "qbarr.db"), "Radarr-A", pid=42, clock=lambda: wall[0],
                   monotonic=lambda: mono[0])  # fmt: skip
     pulse.watch([Peer("qBittorrent", 35.0), peer])
     assert pulse.beat_once() is None  # nothing in flight: the main thread's beat is all there is
@@ -67,7 +69,7 @@ def test_the_pulse_beats_only_while_a_call_is_in_flight_within_its_limit(
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(engine, tmp_path: Path) -> Iterator[World]:
     with radarr_world(tmp_path) as w:
         yield w
 
@@ -121,7 +123,7 @@ def test_the_search_program_waiting_on_a_slow_arr_keeps_its_heartbeat(
         search={"Enabled": "true", "SearchDelay": "0"},
     )
     cfg = configmod.load(home.config)
-    db = open_migrated(home.database)
+    db = open_migrated(store.location(home))
     program = SearchProgram(context(home), home, cfg, cfg.instance("Radarr-Test"), db)
     try:
         program.pulse.period = 0.1

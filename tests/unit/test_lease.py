@@ -132,6 +132,31 @@ def test_ownership_logs_the_holder_once_and_reports_a_takeover(
     assert dbmod.rows(db, "SELECT * FROM leases") == []
 
 
+def test_a_copy_that_keeps_waiting_says_so_again_at_a_bounded_interval(
+    db: dbmod.Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once per holder, then again every REMIND_EVERY while the same holder lives (a log
+    read hours later still says why this copy does nothing), never on every poll."""
+    from qbarr.lease import REMIND_EVERY
+
+    clocks = Clocks()
+    a, b = lease(clocks, "host-a", 101), lease(clocks, "host-b", 202)
+    a.try_acquire(db)
+    waiting = Ownership(b, db, lambda: db)
+    caplog.set_level("INFO", "qbarr.lease")
+
+    def told() -> int:
+        return sum("waiting for its lease" in r.getMessage() for r in caplog.records)
+
+    steps = 0
+    while clocks.mono < 1000.0 + 2.5 * REMIND_EVERY and steps < 10_000:  # bounded
+        a.try_acquire(db)  # the holder renews: alive all along
+        assert not waiting.ensure()
+        clocks.advance(TIMEOUT / 4)
+        steps += 1
+    assert told() == 3, [r.getMessage() for r in caplog.records]  # at 0, 1x and 2x the interval
+
+
 def test_a_dead_holder_in_our_pid_namespace_is_replaced_at_once(db: dbmod.Database) -> None:
     """One machine: supervisord restarts a crashed manager, which must not wait the timeout."""
     import subprocess

@@ -14,14 +14,17 @@ from typing import Any
 import pytest
 
 from qbarr.arr import ArrUnavailable, make_client
-from qbarr.db import open_migrated
 from qbarr.executor import Executor, outcome
 from qbarr.journal import MAX_ATTEMPTS, ActionRow, Journal
 from qbarr.lookup import CLOCK_SLACK, same_command
 from qbarr.policy import Action, Decision, Memory
 from qbarr.qbittorrent import QbtClient
+from tests.support.engines import open_db
 from tests.support.inproc import KEY, QBT_PASSWORD, QBT_USER, World, radarr_world, spec
 from tests.support.waiting import wait_for
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 LATER = 10 * 86400.0  # far enough ahead for any back-off
 
@@ -60,7 +63,7 @@ class Rig:
     """Journal + executor with real clients; ``run()`` is one cycle's executor run."""
 
     def __init__(self, db_path: Path, w: World, timeout: float = 5.0) -> None:
-        self.journal = Journal(open_migrated(db_path), "Radarr")
+        self.journal = Journal(open_db(db_path), "Radarr")
         self.arr = make_client("radarr", w.arr_url, KEY, timeout=timeout, retries=0)
         self.qbt = QbtClient(w.qbt_url, QBT_USER, QBT_PASSWORD, timeout=5)
         self.executor = Executor(self.journal, self.qbt, self.arr)
@@ -275,7 +278,7 @@ def test_an_unreachable_arr_is_waited_for_a_refusal_is_failed(tmp_path: Path) ->
     from qbarr.arr import ArrBadRequest
 
     assert outcome(ArrBadRequest("refused", status=400)) == "failed"
-    j = Journal(open_migrated(tmp_path / "q.sqlite3"), "Radarr")
+    j = Journal(open_db(tmp_path / "q.sqlite3"), "Radarr")
     with make_client("radarr", closed, KEY, timeout=2, retries=0) as arr:
         ex = Executor(j, None, arr)  # type: ignore[arg-type]
         j.record([decision(H(5), import_of(H(5)))], time.time(), False)
@@ -295,7 +298,7 @@ def search_runner(tmp_path: Path, url: str, clock: Any) -> Any:
     settings = SearchSettings(
         kind="radarr", enabled=True, search_cutoff_unmet=False, search_limit=5, search_delay=0
     )
-    db = open_migrated(tmp_path / "search.sqlite3")
+    db = open_db(tmp_path / "search.sqlite3")
     arr = make_client("radarr", url, KEY, timeout=5, retries=0)
     return SearchRunner("Radarr", settings, db, arr, clock=clock, backoff_cap=1)
 

@@ -18,6 +18,9 @@ from tests.conftest import free_port
 from tests.support.inproc import World, qbt_sim, radarr_world
 from tests.support.waiting import wait_for
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:

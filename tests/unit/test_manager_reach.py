@@ -18,9 +18,10 @@ import pytest
 
 from qbarr import config as configmod
 from qbarr.arr import make_client
-from qbarr.db import open_migrated, rows, write_txn
+from qbarr.db import rows, write_txn
 from qbarr.manager import TorrentLoop
 from qbarr.qbittorrent import QbtClient, QbtError
+from tests.support.engines import open_db
 from tests.support.inproc import (
     KEY,
     QBT_PASSWORD,
@@ -30,6 +31,9 @@ from tests.support.inproc import (
     spec,
 )
 from tests.support.waiting import wait_for
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 C, S, S2 = "c1" * 20, "5a" * 20, "5b" * 20
 
@@ -151,7 +155,7 @@ class Loop:
     def __init__(self, home: Any, world: World, start: float) -> None:
         self.t = start
         cfg = configmod.load(home.config)
-        self.db = open_migrated(home.database)
+        self.db = open_db(home.database)
         self.qbt = QbtClient(world.qbt_url, QBT_USER, QBT_PASSWORD, timeout=5)
         self.arr = make_client("radarr", world.arr_url, KEY, timeout=5)
         self.loop = TorrentLoop(

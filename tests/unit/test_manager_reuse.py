@@ -18,6 +18,10 @@ from qbarr import manager as managermod
 from qbarr.manager import REDECIDE_STILL_AFTER, TorrentLoop
 from qbarr.qbittorrent import QbtClient
 from qbarr.sim.qbittorrent import SimConfig, control, serve_in_thread
+from tests.support.engines import open_db
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 STALLED, PAUSED = "5" * 40, "9" * 40
 DELAY = 40.0
@@ -64,7 +68,7 @@ def loop(tmp_path: Path, monkeypatch) -> Iterator[tuple[TorrentLoop, list[set[st
         f"    [[Torrent]]\n    IgnoreYoungerThan = 0\n    StalledDelay = {DELAY:g}s\n"
     )
     cfg = configmod.load(tmp_path / "config.ini")
-    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     decided: list[set[str]] = []
     real = managermod.policy.decide
 

@@ -13,12 +13,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from qbarr.db import open_migrated, rows
+from qbarr.db import rows
 from qbarr.media import judge, media_files
 from qbarr.media.pool import MediaChecker
 from qbarr.media.probe import Runner, ffprobe_path, fingerprint
+from tests.support.engines import open_db
 from tests.support.media import make_media
 from tests.support.waiting import wait_for
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +96,7 @@ def _torrent(folder: Path, names: list[str]) -> tuple[dict, list[dict]]:
 
 
 def test_the_pool_checks_across_cycles_and_remembers_each_content_once(files, tmp_path) -> None:
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     folder = files["good"].parent
     checker = MediaChecker(db, "radarr", concurrency=1, timeout=30, exe=ffprobe_path())
     good, listed_good = _torrent(folder, ["good.mkv", "good.flac"])
@@ -140,7 +144,7 @@ def test_a_probe_that_times_out_leaves_the_torrent_unchecked(files, tmp_path) ->
     slow = tmp_path / "slow-ffprobe"
     slow.write_text("#!/bin/sh\nexec sleep 30\n")
     slow.chmod(0o755)
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     checker = MediaChecker(db, "radarr", concurrency=1, timeout=0.5, exe=str(slow))
     t, listed = _torrent(files["good"].parent, ["good.mkv"])
     try:
@@ -167,7 +171,7 @@ def test_a_probe_that_times_out_leaves_the_torrent_unchecked(files, tmp_path) ->
 
 
 def test_without_ffprobe_or_without_the_files_the_check_says_why(tmp_path) -> None:
-    db = open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     none = MediaChecker(db, "radarr", exe=None)
     unseen = MediaChecker(db, "radarr", exe="/usr/bin/true")
     try:

@@ -7,12 +7,17 @@ import ast
 import time
 from pathlib import Path
 
-from qbarr import db as dbmod
+import pytest
+
 from qbarr.config import load, masked, secrets_of
 from qbarr.db import write_txn
 from qbarr.notify.compose import MAX_LINES, compose
 from qbarr.notify.events import Cursor, Event, read
 from qbarr.notify.outbox import RETRY_BASE, Outbox
+from tests.support.engines import open_db
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 REPO = Path(__file__).resolve().parents[2]
 OPTS = {
@@ -65,7 +70,7 @@ def test_the_rate_limit_merges_and_retries_are_bounded() -> None:
 
 
 def test_events_from_the_database_once_each(tmp_path: Path) -> None:
-    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     now = time.time()
     with write_txn(db):
         db.execute(
@@ -146,7 +151,7 @@ def test_only_the_notify_program_imports_apprise() -> None:
 
 
 def test_the_daily_digest_once_a_day_at_its_hour(tmp_path: Path) -> None:
-    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     local = time.localtime()
     at_hour = time.mktime((*local[:3], 8, 30, 0, 0, 0, -1))
     with write_txn(db):

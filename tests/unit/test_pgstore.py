@@ -134,6 +134,14 @@ def test_concurrent_writers_queue_instead_of_failing(pg_cluster) -> None:
         ("SELECT * FROM t WHERE name LIKE ?", "SELECT * FROM t WHERE name ILIKE %s"),
         ("DELETE FROM t WHERE rowid IN (SELECT rowid FROM t)", None),
         (
+            "SELECT CAST((a.at - ?) / 3600 AS INTEGER) AS h, CAST(x AS TEXT) FROM t",
+            "SELECT TRUNC((a.at - %s) / 3600)::BIGINT AS h, CAST(x AS TEXT) FROM t",
+        ),
+        (
+            "SELECT name FROM t ORDER BY t.name COLLATE NOCASE, hash",
+            "SELECT name FROM t ORDER BY lower(t.name), hash",
+        ),
+        (
             "INSERT OR REPLACE INTO media_probes (fingerprint, size, ok, probed_at) "
             "VALUES (?, ?, ?, ?)",
             "INSERT INTO media_probes (fingerprint, size, ok, probed_at) VALUES (%s, %s, %s, %s)"
@@ -207,3 +215,20 @@ def test_a_server_that_goes_away_is_a_waiting_state_and_reconnected() -> None:
             db.close()
     finally:
         cluster.stop()
+
+
+@pytest.mark.parametrize("config", [None, "[Settings\n", "[Settings]\nLoopInterval = 2s\n"])
+def test_the_environment_names_the_database_even_without_a_readable_config(
+    tmp_path: Path, config: str | None
+) -> None:
+    """QBARR__SETTINGS__DATABASE (a Kubernetes Secret) counts whatever config.ini holds:
+    missing, unparsable or without the key, the programs and the CLI use that database."""
+    from qbarr import store
+    from qbarr.paths import Home
+
+    home = Home(tmp_path)
+    if config is not None:
+        home.config.write_text(config)
+    url = "postgresql://qbarr@db.lan/qbarr"
+    assert store.location(home, env={"QBARR__SETTINGS__DATABASE": url}) == url
+    assert store.location(home, env={}) == home.database

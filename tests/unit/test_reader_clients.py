@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from qbarr import config as configmod
-from qbarr import db as dbmod
 from qbarr.reader import FeedSource, feed_state
 from qbarr.sim.qbittorrent import SimConfig, api_mode, control, serve_in_thread
+from tests.support.engines import connect_db, location, open_db
 from tests.support.waiting import wait_for
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Path, configmod.Config, dict]]:
             "[Radarr-B]\nURL = http://127.0.0.1:1\nAPIKey = k1234567\nCategory = radarr\n"
             "Client = new\n"
         )
-        dbmod.open_migrated(tmp_path / "qbarr.db").close()
+        open_db(tmp_path / "qbarr.db").close()
         yield tmp_path, configmod.load(tmp_path / "config.ini"), {"old": old, "new": new}
     finally:
         old.stop()
@@ -46,8 +49,10 @@ def paths(sim) -> set[str]:
 
 def source(home: Path, cfg: configmod.Config, name: str) -> FeedSource:
     inst = cfg.instance(name)
-    db = dbmod.connect(home / "qbarr.db")
-    return FeedSource(db, home / "qbarr.db", home / "run", cfg, inst.program, client=inst.client)
+    db = connect_db(home / "qbarr.db")
+    return FeedSource(
+        db, location(home / "qbarr.db"), home / "run", cfg, inst.program, client=inst.client
+    )
 
 
 def test_each_client_has_its_own_reader_and_feed(world) -> None:

@@ -15,8 +15,9 @@ CLIENT = "qBittorrent"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> dbmod.Database:
-    database = dbmod.open_migrated(tmp_path / "qbarr.db")
+def db(engine, tmp_path: Path) -> dbmod.Database:
+    """Every test that takes it runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    database = engine.open(tmp_path / "qbarr.db")
     yield database
     database.close()
 

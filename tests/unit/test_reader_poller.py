@@ -23,6 +23,10 @@ from qbarr.reader.feed import Follower, feed_state
 from qbarr.reader.plan import PlanSettings
 from qbarr.reader.poller import Reader
 from qbarr.sim.qbittorrent import SimConfig, api_mode, control, serve_in_thread
+from tests.support.engines import open_db
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 CLIENT = "qBittorrent"
 SETTINGS = PlanSettings(
@@ -41,7 +45,7 @@ class World:
         self.sim = serve_in_thread(
             SimConfig(api=api_mode(api), username="u", password="p", refresh_ms=0)
         )
-        self.db = dbmod.open_migrated(tmp / "qbarr.db")
+        self.db = open_db(tmp / "qbarr.db")
         self.now = [time.time()]  # the simulator dates its torrents with the real clock
         self.clients: list[QbtClient] = []
         specs = [spec("stalledUP") for _ in range(SEEDS)]

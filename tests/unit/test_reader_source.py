@@ -13,7 +13,11 @@ from qbarr import config as configmod
 from qbarr import db as dbmod
 from qbarr.reader import FeedSource, FeedStale, feed_state
 from qbarr.sim.qbittorrent import SimConfig, control, serve_in_thread
+from tests.support.engines import connect_db, location, open_db
 from tests.support.waiting import wait_for
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 @pytest.fixture
@@ -29,7 +33,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Path, configmod.Config]]:
         "[Radarr-A]\nURL = http://127.0.0.1:1\nAPIKey = k1234567\nCategory = radarr\n"
         "[Sonarr-B]\nURL = http://127.0.0.1:1\nAPIKey = k1234567\nCategory = sonarr\n"
     )
-    dbmod.open_migrated(tmp_path / "qbarr.db").close()
+    open_db(tmp_path / "qbarr.db").close()
     try:
         yield tmp_path, configmod.load(tmp_path / "config.ini")
     finally:
@@ -37,8 +41,8 @@ def world(tmp_path: Path) -> Iterator[tuple[Path, configmod.Config]]:
 
 
 def source(home: Path, cfg: configmod.Config, program: str) -> FeedSource:
-    db = dbmod.connect(home / "qbarr.db")
-    return FeedSource(db, home / "qbarr.db", home / "run", cfg, program)
+    db = connect_db(home / "qbarr.db")
+    return FeedSource(db, location(home / "qbarr.db"), home / "run", cfg, program)
 
 
 def test_one_reader_the_other_follows_and_takes_over(world) -> None:
@@ -104,8 +108,8 @@ def test_one_reader_across_hosts_elected_by_the_lease(world) -> None:
     the first one lets the qBittorrent's lease go."""
     home, cfg = world
     a = source(home, cfg, "arr-radarr-a")
-    db_b = dbmod.connect(home / "qbarr.db")
-    b = FeedSource(db_b, home / "qbarr.db", home / "run-host-b", cfg, "arr-sonarr-b")
+    db_b = connect_db(home / "qbarr.db")
+    b = FeedSource(db_b, location(home / "qbarr.db"), home / "run-host-b", cfg, "arr-sonarr-b")
     try:
         assert a.ensure_reader() and a.is_reader
         assert b.lock_fd is None

@@ -7,12 +7,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from qbarr import db as dbmod
+import pytest
+
 from qbarr.qbittorrent import QbtClient
 from qbarr.reader import Follower, PlanSettings
 from qbarr.reader.poller import TRACKERS_KEY, Reader
 from qbarr.reader.trackers import DEAD_RECHECK, TrackerPlan
 from qbarr.sim.qbittorrent import SimConfig, api_mode, control, serve_in_thread
+from tests.support.engines import open_db
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 CLIENT = "qBittorrent"
 UNREG = [
@@ -60,7 +65,7 @@ def test_no_budget_no_look_up() -> None:
 
 def test_the_reader_publishes_tracker_messages_within_budget(tmp_path: Path) -> None:
     sim = serve_in_thread(SimConfig(api=api_mode("5.2"), username="u", password="p", refresh_ms=0))
-    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     qbt = QbtClient(sim.url, "u", "p")
     try:
         with sim.store.lock:
@@ -103,7 +108,7 @@ def test_the_reader_publishes_tracker_messages_within_budget(tmp_path: Path) -> 
 
 def test_a_failing_tracker_look_up_never_costs_the_tick_its_publication(tmp_path: Path) -> None:
     sim = serve_in_thread(SimConfig(username="u", password="p", refresh_ms=0))
-    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     qbt = QbtClient(sim.url, "u", "p")
     try:
         with sim.store.lock:

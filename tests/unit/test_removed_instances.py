@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from qbarr import supervision
 from qbarr.config import load
-from qbarr.db import open_migrated, rows, write_txn
+from qbarr.db import rows, write_txn
 from qbarr.heartbeat import Heartbeat, read_all
 from qbarr.paths import Home
 from qbarr.search.status import SEARCH_KIND, row_name
 from qbarr.webui import queries
+from tests.support.engines import open_db
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 BASE = """[Settings]
 LoopInterval = 1s
@@ -32,7 +38,7 @@ def test_a_removed_instance_leaves_status_and_web_ui_but_keeps_its_journal(
     home = Home(tmp_path / "h")
     home.root.mkdir()
     home.config.write_text(BASE + section("Radarr-A", 7878) + section("Sonarr-B", 8989))
-    db = open_migrated(home.database)
+    db = open_db(home.database)
     for name in ("Radarr-A", "Sonarr-B"):
         Heartbeat(
             db, name, program=f"arr-{name.lower()}", kind=name.split("-")[0].lower()
@@ -41,7 +47,8 @@ def test_a_removed_instance_leaves_status_and_web_ui_but_keeps_its_journal(
     with write_txn(db):
         db.execute(
             "INSERT INTO decisions (instance, hash, at, rule, reason, inputs) "
-            "VALUES ('Sonarr-B', 'ab' || hex(randomblob(19)), 1.0, 'stalled', 'stalled 20m', '{}')"
+            "VALUES ('Sonarr-B', ?, 1.0, 'stalled', 'stalled 20m', '{}')",
+            ("ab" * 20,),
         )
     assert queries.instance_names(db) == ["Radarr-A", "Sonarr-B"]
 
@@ -60,7 +67,7 @@ def test_render_without_apply_forgets_nothing(tmp_path: Path) -> None:
     home = Home(tmp_path / "h")
     home.root.mkdir()
     home.config.write_text(BASE + section("Radarr-A", 7878) + section("Sonarr-B", 8989))
-    db = open_migrated(home.database)
+    db = open_db(home.database)
     Heartbeat(db, "Sonarr-B", program="arr-sonarr-b", kind="sonarr").started()
     home.config.write_text(BASE + section("Radarr-A", 7878))
     supervision.render_and_update(home, load(home.config, env={}), apply=False)

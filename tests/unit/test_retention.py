@@ -4,6 +4,7 @@ and the space given back (incremental vacuum)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,9 @@ def ago(days: float) -> float:
 
 
 @pytest.fixture
-def db(tmp_path: Path):
-    database = dbmod.open_migrated(tmp_path / "qbarr.db")
+def db(engine, tmp_path: Path):
+    """Every test that takes it runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    database = engine.open(tmp_path / "qbarr.db")
     try:
         yield database
     finally:
@@ -94,7 +96,8 @@ def test_prune_keeps_exactly_once_keys_while_the_torrent_exists(db) -> None:
     assert not old_ok & ids(db, "SELECT id FROM decisions")
     assert len(ids(db, "SELECT id FROM crashes")) == 1
     assert db.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1  # the pending one
-    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    if db.dialect == "sqlite":  # PostgreSQL checks the foreign keys on every statement
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     # the key is still there: planning the same import again is a no-op
     cur = db.execute(
         "INSERT OR IGNORE INTO actions (instance, hash, kind, key, created_at, updated_at) "
@@ -118,6 +121,7 @@ def test_prune_works_in_batches_and_stops_at_its_budget(db) -> None:
     assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
 
 
+# SQLite only: the file's free pages (PostgreSQL's autovacuum gives space back itself)
 def test_freed_pages_go_back_to_the_filesystem(tmp_path: Path) -> None:
     path = tmp_path / "qbarr.db"
     db = dbmod.open_migrated(path)
@@ -146,6 +150,7 @@ def test_freed_pages_go_back_to_the_filesystem(tmp_path: Path) -> None:
         db.close()
 
 
+# SQLite only: a file's auto_vacuum mode
 def test_qbarr_run_switches_an_older_file_to_incremental_vacuum_once(tmp_path: Path) -> None:
     path = tmp_path / "qbarr.db"
     with sqlite3.connect(path) as conn:  # a file made before qbarr set auto_vacuum
@@ -179,3 +184,67 @@ def test_the_housekeeper_works_while_there_is_a_backlog_then_waits_an_hour(db) -
     assert keeper.step(db) is None  # caught up: nothing until the next hour
     now[0] += retention.PRUNE_EVERY
     assert keeper.step(db) is not None
+
+
+# -- where no watchdog runs (qbarr run-program): the managers prune, one at a time -----------
+
+
+def test_without_a_watchdog_one_manager_prunes_and_another_takes_over_when_it_is_gone(
+    db,
+) -> None:
+    from qbarr.housekeeping import SharedHousekeeper
+    from qbarr.lease import Lease
+
+    now = [NOW]
+
+    def housekeeper(pid: int) -> SharedHousekeeper:
+        lease = Lease(  # managers on two hosts (on one, a dead holder's pid is seen gone)
+            "retention",
+            2 * retention.PRUNE_EVERY,
+            pid=pid,
+            clock=lambda: now[0],
+            namespace=f"h{pid}",
+        )
+        return SharedHousekeeper(KEEP, clock=lambda: now[0], lease=lease)
+
+    a, b = housekeeper(101), housekeeper(202)
+    with dbmod.write_txn(db):
+        decision(db, "old-1", 200)
+    assert a.step(db) is not None  # a holds the lease and prunes
+    assert ids(db, "SELECT hash FROM decisions") == set()
+    with dbmod.write_txn(db):
+        decision(db, "old-2", 200)
+    assert b.step(db) is None  # a holds it: b leaves the pruning to a
+    assert ids(db, "SELECT hash FROM decisions") == {"old-2"}
+    now[0] += retention.PRUNE_EVERY + 1  # both due again; a is gone (never came back)
+    assert b.step(db) is None  # a's lease lasts two intervals
+    now[0] += retention.PRUNE_EVERY + 1
+    assert b.step(db) is not None  # expired: b prunes now
+    assert ids(db, "SELECT hash FROM decisions") == set()
+
+
+@pytest.mark.parametrize("run_program", [True, False])
+def test_a_manager_under_run_program_prunes_old_rows_between_cycles(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_program: bool
+) -> None:
+    """Under supervisord the watchdog prunes; under run-program (no watchdog) the manager."""
+    from qbarr import lifeline
+    from tests.support.inproc import radarr_world
+
+    monkeypatch.delenv("SUPERVISOR_ENABLED", raising=False)
+    if run_program:
+        monkeypatch.setenv(lifeline.WAIT_ENV, "1")
+    else:
+        monkeypatch.delenv(lifeline.WAIT_ENV, raising=False)
+    with radarr_world(tmp_path, live=False) as world:
+        m = world.manager()
+        db = world.db()
+        with dbmod.write_txn(db):
+            db.execute(
+                "INSERT INTO decisions (instance, hash, rule, reason, at) "
+                "VALUES ('Radarr-Test', 'ancient', 'ok', 'x', ?)",
+                (time.time() - 400 * DAY,),
+            )
+        m.step()
+        left = ids(db, "SELECT hash FROM decisions WHERE hash = 'ancient'")
+        assert left == (set() if run_program else {"ancient"})

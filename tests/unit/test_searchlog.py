@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qbarr import searchlog
-from qbarr.db import open_migrated, rows
+from qbarr.db import rows
 from qbarr.search import status
 from qbarr.search.model import PlannedSearch
 from qbarr.search.settings import SearchSettings
@@ -17,8 +17,9 @@ INST = "Radarr-Main"
 
 
 @pytest.fixture
-def db(tmp_path):
-    conn = open_migrated(tmp_path / "qbarr.db")
+def db(engine, tmp_path):
+    """Every test that takes it runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    conn = engine.open(tmp_path / "qbarr.db")
     yield conn
     conn.conn.close()
 

@@ -1,4 +1,7 @@
-"""A write lost to a full disk is a state to wait in: classified, retried, logged once."""
+"""A write lost to a full disk is a state to wait in: classified, retried, logged once.
+
+SQLite only: these are SQLite's full-disk errors (a PostgreSQL server out of reach is the
+same waiting state: tests/unit/test_pgstore.py)."""
 
 from __future__ import annotations
 

@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 from supervisor.xmlrpc import Faults
 
-from qbarr import db as dbmod
 from qbarr import runtime
 from qbarr.paths import Home
 from qbarr.supervision import SupervisorFault
 from qbarr.watchdog import Action
 from qbarr_programs.watchdog import Watchdog
+from tests.support.engines import open_db
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 class StoppingSupervisor:
@@ -59,7 +62,7 @@ def make(tmp_path: Path, stream: io.StringIO) -> tuple[Watchdog, StoppingSupervi
         "qbarr-watchdog", "watchdog", home, runtime.Signals(), formatter, logging.getLogger()
     )
     sup = StoppingSupervisor()
-    db = dbmod.open_migrated(tmp_path / "qbarr.db")
+    db = open_db(tmp_path / "qbarr.db")
     return Watchdog(ctx, home, sup, db), sup, stream  # type: ignore[arg-type]
 
 

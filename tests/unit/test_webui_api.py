@@ -6,7 +6,11 @@ import pytest
 
 from qbarr import db as qdb
 from tests.support import webui_seed as seedmod
+from tests.support.engines import connect_db
 from tests.support.webui_client import BEARER, build, client
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 @pytest.fixture
@@ -127,7 +131,7 @@ def test_protect_writes_a_request_row(home_c):
     ).json()
     assert again["id"] == r.json()["id"]  # an identical pending request is reused
     c.post(f"/api/instances/Radarr-Main/torrents/{h}/unprotect", headers=BEARER)
-    db = qdb.connect(home.database)
+    db = connect_db(home.database)
     rows = qdb.rows(db, "SELECT instance, hash, kind, done_at FROM requests ORDER BY id")
     assert rows == [
         {"instance": "Radarr-Main", "hash": h, "kind": "protect", "done_at": None},
@@ -145,7 +149,7 @@ def test_brake_release(home_c):
     home, c = home_c
     r = c.post("/api/instances/Radarr-Main/brake/release", headers=BEARER).json()
     assert r["was_engaged"] is True
-    db = qdb.connect(home.database)
+    db = connect_db(home.database)
     row = qdb.rows(
         db, "SELECT brake_engaged, brake_released_at FROM instances WHERE name = 'Radarr-Main'"
     )[0]

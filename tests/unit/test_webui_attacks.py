@@ -17,6 +17,9 @@ from qbarr.webui import auth
 from tests.support import webui_seed as seedmod
 from tests.support.webui_client import BEARER, build, login
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 def client_from(app, addr: str = "127.0.0.1", host: str = "127.0.0.1:6969") -> httpx.Client:
     return httpx.Client(

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 
 import pytest
 
 from qbarr import config as qconfig
-from qbarr import db as qdb
 from qbarr.paths import Home
 from qbarr.webui import auth
 from qbarr.webui.api import ROUTES
 from tests.support import webui_seed as seedmod
+from tests.support.engines import connect_db, contents
 from tests.support.waiting import wait_for
 from tests.support.webui_client import BEARER, build, client, login
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 PUBLIC = {"/health", "/api/openapi.json", "/api/session"}
 
@@ -30,13 +32,12 @@ def app_home(tmp_path):
     return build(tmp_path)
 
 
-def db_fingerprint(home) -> str:
-    db = qdb.connect(home.database)
+def db_fingerprint(home) -> dict[str, list[str]]:
+    db = connect_db(home.database)
     try:
-        dump = "\n".join(db.conn.iterdump())
+        return contents(db)
     finally:
-        db.conn.close()
-    return hashlib.sha256(dump.encode()).hexdigest()
+        db.close()
 
 
 def test_every_protected_route_needs_auth(app_home):

@@ -1,5 +1,8 @@
 """The config editor: masked view, validation with the real configspec, diff, atomic save
-with a backup, secrets kept when masked, bad edits refused with nothing written."""
+with a backup, secrets kept when masked, bad edits refused with nothing written.
+
+SQLite only: the editor reads and writes config.ini, not the database (the web UI's queries
+run on both engines in test_webui_api.py and its neighbours)."""
 
 from __future__ import annotations
 

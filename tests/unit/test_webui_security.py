@@ -8,7 +8,11 @@ import pytest
 
 from qbarr.webui.api import ROUTES
 from tests.support import webui_seed as seedmod
+from tests.support.engines import connect_db
 from tests.support.webui_client import BEARER, build, client, login
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 SECRETS = (seedmod.QBT_PASSWORD, seedmod.ARR_KEY, seedmod.TOKEN, seedmod.LOGIN_PASSWORD)
 PAGES = (
@@ -113,7 +117,7 @@ def test_secret_in_a_manager_error_is_scrubbed(home_c):
     home, c = home_c
     from qbarr import db as qdb
 
-    db = qdb.connect(home.database)
+    db = connect_db(home.database)
     with qdb.write_txn(db):
         db.execute(
             "UPDATE instances SET last_error = ? WHERE name = 'Sonarr-TV'",

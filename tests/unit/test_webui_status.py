@@ -8,8 +8,14 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from qbarr import db as qdb
+from tests.support.engines import open_db
 from tests.support.webui_client import BEARER, build, client
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py: engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def test_instance_page_and_overview_show_reachability_waiting_and_backlog(tmp_path: Path) -> None:
@@ -35,7 +41,7 @@ def test_instance_page_and_overview_show_reachability_waiting_and_backlog(tmp_pa
         },
         "waiting": {"peer": "Sonarr", "what": "GET queue", "for": 28.0, "at": now - 1},
     }  # fmt: skip
-    db = qdb.open_migrated(home.database)
+    db = open_db(home.database)
     try:
         with qdb.write_txn(db):
             db.execute(
