@@ -37,7 +37,7 @@ from typing import Any
 
 from qbarr.backoff import Backoff
 from qbarr.db import Database, inserted_id, rows, write_txn
-from qbarr.policy import Decision, Memory
+from qbarr.policy.model import Decision, Memory
 
 MAX_ATTEMPTS = 5
 RETRY = Backoff(base=10.0, cap=300.0)  # after a failed attempt: 10 s, 20 s, 40 s ... 5 min
