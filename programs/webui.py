@@ -34,7 +34,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr import lifeline, niceness, runtime, store
+from qbarr import heap, lifeline, niceness, runtime, store
 from qbarr.config import ConfigError
 from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
@@ -89,8 +89,9 @@ def pre_fork(server: Any, worker: Any) -> None:
     """gunicorn hook, in the master before each fork: the worker shares the master's pages
     (the app's modules are imported by then) until one of them writes to a page. Frozen
     objects are never visited by either process's garbage collector, which would otherwise
-    write to every object's header and copy most of those pages."""
-    gc.collect()
+    write to every object's header and copy most of those pages. The heap left free by
+    start-up goes back to the system first (heap.release: gc, then malloc_trim)."""
+    heap.release()
     gc.freeze()
 
 
