@@ -96,3 +96,52 @@ def test_qbarr_supervisord_adds_only_its_own_small_module_to_supervisord() -> No
         "qbarr_programs",
         "qbarr_programs.supervisord",
     }
+
+
+def test_the_web_ui_builds_its_app_without_an_http_client_and_loads_prometheus_for_metrics(
+    tmp_path: Path,
+) -> None:
+    """The web UI reads the database and supervisord; it never polls qBittorrent or an Arr,
+    so httpx stays out of it (master and worker), and prometheus_client comes in with the
+    first scrape of /metrics."""
+    code = f"""
+        import json, sys, wsgiref.util
+        from pathlib import Path
+        from qbarr import config as qconfig
+        from qbarr.webui.app import make_app
+        from tests.support import webui_seed as seedmod
+        import qbarr_programs.webui, gunicorn.app.base, qbarr.webui.worker
+
+        home = seedmod.make_home(Path({str(tmp_path)!r}))
+        seedmod.seed(home)
+        app = make_app(home, qconfig.load(home.config), "unix://{tmp_path}/none.sock")
+
+        def get(path):
+            environ = {{"PATH_INFO": path, "HTTP_HOST": "127.0.0.1",
+                       "HTTP_AUTHORIZATION": "Bearer " + seedmod.TOKEN}}
+            wsgiref.util.setup_testing_defaults(environ)
+            status = []
+            body = b"".join(app(environ, lambda s, h, *e: status.append(s)))
+            return status[0], body
+
+        answers = {{p: get(p)[0] for p in ("/health", "/api/overview")}}
+        before = sorted(n for n, m in sys.modules.items() if m is not None)
+        answers["/metrics"], body = get("/metrics")
+        print(json.dumps({{"answers": answers, "before": before,
+                          "metrics": body.decode()[:2000]}}))
+    """
+    script = textwrap.dedent(code)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert {p: s[:3] for p, s in result["answers"].items()} == {
+        "/health": "200",
+        "/api/overview": "200",
+        "/metrics": "200",
+    }
+    assert "qbarr_" in result["metrics"]
+    before = set(result["before"])
+    assert "bottle" in before and "gunicorn.app.base" in before
+    assert before & {"httpx", "httpcore", "qbarr.qbittorrent.client", "prometheus_client"} == set()

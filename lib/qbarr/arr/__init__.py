@@ -10,8 +10,9 @@ watchdog and the web UI read ``qbarr.arr.kinds`` through the policy and never ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from qbarr import lazy
 from qbarr.arr.errors import (
     ArrAuthError,
     ArrBadRequest,
@@ -26,15 +27,9 @@ from qbarr.arr.models import QueueItem, flatten_messages, parse_queue_record
 if TYPE_CHECKING:
     from qbarr.arr.client import ArrClient, make_client, public_url
 
-_CLIENT_NAMES = ("ArrClient", "make_client", "public_url")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _CLIENT_NAMES:
-        from qbarr.arr import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.exports(
+    __name__, {"ArrClient": "client", "make_client": "client", "public_url": "client"}
+)
 
 
 __all__ = [

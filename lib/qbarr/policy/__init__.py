@@ -15,8 +15,9 @@ needs ``qbarr.policy.model`` (the journal, in the watchdog) does not load the ru
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qbarr import lazy
 
 if TYPE_CHECKING:
     from qbarr.policy.docs import FAIL_NOTE, RULE_DOCS, RULES
@@ -77,13 +78,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # the next lookup is a plain attribute
-    return value
+__getattr__ = lazy.exports(__name__, _WHERE)
 
 
 __all__ = [
