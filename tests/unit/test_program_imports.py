@@ -33,9 +33,10 @@ def modules_after(code: str, cwd: Path = REPO) -> set[str]:
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 
-def test_the_watchdog_never_loads_an_http_client_or_the_rules(tmp_path: Path) -> None:
-    """The watchdog journals nothing and calls no Arr: the policy's rules, the Arr client and
-    httpx stay out of it, also once it has read config.ini and pruned the database."""
+def test_the_watchdog_never_loads_an_http_client_the_journal_or_the_policy(tmp_path: Path) -> None:
+    """The watchdog journals nothing and calls no Arr: the journal, the policy, the Arr
+    client and httpx stay out of it, also once it has read config.ini and pruned the
+    database."""
     (tmp_path / "config.ini").write_text("[Settings]\n[qBittorrent]\n[WebUI]\n")
     loaded = modules_after(
         f"""
@@ -48,8 +49,8 @@ def test_the_watchdog_never_loads_an_http_client_or_the_rules(tmp_path: Path) ->
         """
     )
     assert "qbarr_programs.watchdog" in loaded and "qbarr.retention" in loaded
-    assert "qbarr.policy.model" in loaded  # the journal's records, which retention prunes
-    unwanted = {"httpx", "httpcore", "qbarr.arr.client", "qbarr.policy.rules", *HTTPX_CLI}
+    unwanted = {"httpx", "httpcore", "qbarr.arr.client", "qbarr.journal", "qbarr.policy"}
+    unwanted |= HTTPX_CLI
     assert loaded & unwanted == set()
 
 
