@@ -95,6 +95,13 @@ def pre_fork(server: Any, worker: Any) -> None:
     gc.freeze()
 
 
+def forget_app(application: Any) -> None:
+    """On a HUP: the next setup() builds the app from config.ini again, and the old app can
+    be collected (frozen objects never are, so they are unfrozen; pre_fork freezes again)."""
+    gc.unfreeze()
+    application.callable = None
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """gunicorn hook, in each new worker: SIGTERM when the master dies; exit if it already
     has (a fork races with the master's death)."""
@@ -189,7 +196,7 @@ def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
 
         def reload(self) -> None:
             super().reload()
-            self.callable = None  # HUP: the next setup() builds the app from config.ini again
+            forget_app(self)
 
     WebUIApplication().run()
 

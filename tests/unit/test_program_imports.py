@@ -146,3 +146,39 @@ def test_the_web_ui_builds_its_app_without_an_http_client_and_loads_prometheus_f
     before = set(result["before"])
     assert "bottle" in before and "gunicorn.app.base" in before
     assert before & {"httpx", "httpcore", "qbarr.qbittorrent.client", "prometheus_client"} == set()
+
+
+def test_a_web_ui_reload_lets_the_frozen_old_app_be_collected() -> None:
+    """pre_fork freezes the master's objects (gunicorn's fork shares them with the worker);
+    a HUP builds a new app, and the old one, full of reference cycles, must not stay frozen
+    for ever."""
+    code = """
+        import gc, weakref
+        from qbarr_programs import webui
+
+        class App:
+            pass
+
+        class Holder:
+            callable = None
+
+        holder = Holder()
+        holder.callable = App()
+        holder.callable.me = holder.callable  # a cycle, as a bottle app has
+        old = weakref.ref(holder.callable)
+        webui.pre_fork(None, None)
+        assert gc.get_freeze_count() > 0
+        webui.forget_app(holder)
+        assert holder.callable is None
+        gc.collect()
+        print("collected" if old() is None else "kept")
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["collected"]
