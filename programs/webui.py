@@ -11,6 +11,10 @@ logs the problem and waits, re-reading the file every 2 s (at once on SIGHUP), a
 serving once it is fixed. A gunicorn worker started later while the file is broken keeps
 the last good config.
 
+Memory: gunicorn builds the app in its master (``preload_app``) and freezes the master's
+objects before it forks the worker (``pre_fork``), so the worker shares those pages instead
+of importing and building everything again; a HUP builds the app anew from config.ini.
+
 Lifecycle (:mod:`qbarr.lifeline`): the program (which becomes the gunicorn master) dies with
 supervisord and holds ``run/webui.lock``, so a second copy exits 75 before it binds the
 port; every gunicorn worker dies with its master (``post_fork``), so no worker is left
@@ -20,6 +24,7 @@ holding the port after the master is gone.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -29,7 +34,7 @@ from typing import Any
 
 from qbarr import config as qconfig
 from qbarr import db as qdb
-from qbarr import lifeline, niceness, runtime, store
+from qbarr import heap, lifeline, niceness, runtime, store
 from qbarr.config import ConfigError
 from qbarr.paths import Home, private_umask, resolve_home
 from qbarr.webui import listen
@@ -70,13 +75,31 @@ def gunicorn_options(webui: Any) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "qbarr-webui",
-        "preload_app": False,
+        # the app is built in the master, before the fork, so that the worker shares its pages
+        "preload_app": True,
         "limit_request_line": 8190,
         "limit_request_fields": 100,
     }
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
         options["worker_tmp_dir"] = "/dev/shm"
     return options
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook, in the master before each fork: the worker shares the master's pages
+    (the app's modules are imported by then) until one of them writes to a page. Frozen
+    objects are never visited by either process's garbage collector, which would otherwise
+    write to every object's header and copy most of those pages. The heap left free by
+    start-up goes back to the system first (heap.release: gc, then malloc_trim)."""
+    heap.release()
+    gc.freeze()
+
+
+def forget_app(application: Any) -> None:
+    """On a HUP: the next setup() builds the app from config.ini again, and the old app can
+    be collected (frozen objects never are, so they are unfrozen; pre_fork freezes again)."""
+    gc.unfreeze()
+    application.callable = None
 
 
 def post_fork(server: Any, worker: Any) -> None:
@@ -141,7 +164,8 @@ def _waiting_signals() -> tuple[threading.Event, threading.Event]:
 
 
 def _worker_config(home: Home, last_good: qconfig.Config) -> qconfig.Config:
-    """A (re)started worker re-reads config.ini; a broken file keeps the last good config."""
+    """The app of a (re)started gunicorn (HUP) re-reads config.ini; a broken file keeps the
+    last good config."""
     try:
         return load_checked(home)
     except ConfigError as exc:
@@ -163,11 +187,16 @@ def run_gunicorn(home: Home, cfg: qconfig.Config, supervisor_url: str) -> None:
                 options["control_socket_disable"] = True
             for key, value in options.items():
                 self.cfg.set(key, value)
+            self.cfg.set("pre_fork", pre_fork)
             self.cfg.set("post_fork", post_fork)
 
         def load(self) -> Any:
-            # Runs in the worker (no preload): a HUP-restarted worker re-reads config.ini.
+            # In the master (preload_app), at start and after each HUP (reload below).
             return make_app(home, _worker_config(home, cfg), supervisor_url)
+
+        def reload(self) -> None:
+            super().reload()
+            forget_app(self)
 
     WebUIApplication().run()
 

@@ -9,7 +9,7 @@ the client, then mark the outcome right away:
 - ``waiting`` when the remote surely did not get it (refused connection, 429, a login or
   proxy page): retried with back-off for as long as it takes;
 - ``failed`` when the remote refused it (4xx ...): retried with back-off, given up only
-  once refused ``MAX_ATTEMPTS`` times and its torrent is gone (qbarr.journal).
+  once refused ``MAX_ATTEMPTS`` times and its torrent is gone (qbarr.journal, qbarr.retention).
 
 Imports, searches and blocklists are not idempotent: before one is sent again after a try
 that may have reached the Arr (``unknown``, a crash in ``sending``, any earlier try), it is

@@ -37,9 +37,9 @@ from typing import Any
 
 from qbarr.backoff import Backoff
 from qbarr.db import Database, inserted_id, rows, write_txn
-from qbarr.policy import Decision, Memory
+from qbarr.policy.model import Decision, Memory
+from qbarr.retention import MAX_ATTEMPTS as MAX_ATTEMPTS  # the journal's rule, kept there
 
-MAX_ATTEMPTS = 5
 RETRY = Backoff(base=10.0, cap=300.0)  # after a failed attempt: 10 s, 20 s, 40 s ... 5 min
 DRY_PREFIX = "dry:"
 STATUSES = ("planned", "sending", "done", "unknown", "waiting", "failed", "held", "skipped")

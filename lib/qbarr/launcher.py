@@ -27,12 +27,12 @@ import contextlib
 import io
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from qbarr import lifeline
+# qbarr-supervisord imports this module: only what supervisord_main needs is imported at the
+# top (subprocess and qbarr.lifeline, with dataclasses and ctypes, cost supervisord ~2 MB).
 
 FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 
@@ -65,6 +65,10 @@ def write_all(fd: int, data: bytes) -> bool:
 
 def run_in_own_session(argv: Sequence[str], env: dict[str, str], pass_fds: Sequence[int]) -> int:
     """Run ``argv`` (supervisord) in a new session; relay its output; stop it on a signal."""
+    import subprocess
+
+    from qbarr import lifeline
+
     me = os.getpid()
 
     def in_child() -> None:  # after fork and setsid, before exec

@@ -33,8 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qbarr.db import Database, write_txn
-from qbarr.journal import MAX_ATTEMPTS
 
+MAX_ATTEMPTS = 5
+"""Refusals after which an action whose torrent is gone is finished (qbarr.journal). Defined
+here, where pruning needs it, so that the watchdog, which prunes, does not load the journal
+and the policy's model (~1.2 MB of its memory)."""
 DEFAULT_KEEP = 90 * 86400.0
 BATCH = 500
 VACUUM_PAGES = 256  # pages given back per step (1 MiB at 4 KiB pages)

@@ -24,6 +24,10 @@ def test_run_brings_every_program_to_running(shared_suite: Suite) -> None:
     out = shared_suite.ctl("status").stdout
     for name in ("webui", "watchdog", "arr:arr-radarr-a", "arr:arr-sonarr-b"):
         assert any(line.startswith(name) and "RUNNING" in line for line in out.splitlines()), out
+    # one glibc arena per process (supervisord.conf's environment; docs/performance.md)
+    for name in ("webui", "watchdog", "arr:arr-radarr-a"):
+        environ = psutil.Process(states[name]["pid"]).environ()
+        assert environ.get("MALLOC_ARENA_MAX") == "1", name
 
 
 def test_plain_supervisorctl_works_with_the_data_dir_conf(shared_suite: Suite) -> None:

@@ -4,12 +4,21 @@ reads, in one consistent view, with only its own categories in full."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from qbarr import db as dbmod
-from qbarr.reader.feed import Follower, Publication, dumps, feed_state, publish, published
+from qbarr.reader.feed import (
+    UNREAD,
+    Follower,
+    Publication,
+    dumps,
+    feed_state,
+    publish,
+    published,
+)
 
 CLIENT = "qBittorrent"
 
@@ -119,3 +128,43 @@ def test_feed_row_and_stats(db) -> None:
     )
     assert json.loads(feed.stats or "{}") == {"calls": 3}
     assert Follower(db, "another").read({"radarr"}) is None
+
+
+def test_fields_qbarr_never_reads_are_not_published(db) -> None:
+    """Speeds, counters and the magnet link stay out of the feed: the follower's snapshot
+    holds the fields the rules read, and a change of speed alone is no change."""
+    full = t(
+        "a1",
+        name="Big",
+        progress=1.0,
+        ratio=1.5,
+        dlspeed=0,
+        upspeed=512,
+        num_seeds=3,
+        magnet_uri="magnet:?xt=urn:btih:a1&dn=Big&tr=udp://tracker",
+        time_active=60,
+    )
+    pub(db, full)
+    follower = Follower(db, CLIENT)
+    follower.read({"radarr"})
+    got = follower.snapshot.torrents["a1"]
+    assert got == {k: v for k, v in full.items() if k not in UNREAD}
+    assert got["ratio"] == 1.5 and "magnet_uri" not in got and "upspeed" not in got
+    assert dumps({**full, "upspeed": 9000, "num_seeds": 7}) == dumps(full)
+    assert dumps({**full, "ratio": 1.6}) != dumps(full)
+
+
+def test_no_part_of_qbarr_reads_a_field_left_unpublished() -> None:
+    """A field in UNREAD that some module reads would be missing from every snapshot: take
+    it out of UNREAD before reading it (the qBittorrent simulator, which serves them, and
+    the feed itself excepted)."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("lib/qbarr/**/*.py"), *root.glob("programs/**/*.py")]
+    found = []
+    for path in sources:
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("lib/qbarr/sim/") or rel == "lib/qbarr/reader/feed.py":
+            continue
+        names = set(re.findall(r"[\"']([a-z_0-9]+)[\"']", path.read_text(encoding="utf-8")))
+        found += [f"{rel}: {name}" for name in sorted(names & UNREAD)]
+    assert found == []

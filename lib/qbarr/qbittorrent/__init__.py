@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from qbarr import lazy
+
 from . import states
-from .client import QbtClient
 from .errors import (
     QbtAuthError,
     QbtConflict,
@@ -14,6 +17,12 @@ from .errors import (
 )
 from .snapshot import Snapshot
 from .version import QbtVersion
+
+if TYPE_CHECKING:
+    from .client import QbtClient
+
+# The client (httpx) on first use: the web UI reads snapshots and states, never qBittorrent.
+__getattr__ = lazy.exports(__name__, {"QbtClient": "client"})
 
 __all__ = [
     "QbtClient",

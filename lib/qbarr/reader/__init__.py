@@ -10,9 +10,21 @@ instances cost one poll. docs/architecture.md ("Inside an Arr manager") explains
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from qbarr import lazy
+
 from .feed import FeedState, Follower, feed_state
 from .plan import PlanSettings
-from .source import CLIENT, FeedSource, FeedStale
+
+if TYPE_CHECKING:
+    from .source import CLIENT, FeedSource, FeedStale
+
+# The source (the reader thread, the qBittorrent client, httpx) on first use: the web UI
+# reads the feed (.feed) and never polls.
+__getattr__ = lazy.exports(
+    __name__, {"CLIENT": "source", "FeedSource": "source", "FeedStale": "source"}
+)
 
 __all__ = [
     "CLIENT",

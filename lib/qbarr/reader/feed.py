@@ -27,9 +27,46 @@ from qbarr.qbittorrent.snapshot import Snapshot
 BIG_READ = 500  # rows: after a read this large, give the transient memory back (qbarr.heap)
 
 
+UNREAD = frozenset(
+    {
+        "auto_tmm",
+        "dl_limit",
+        "dlspeed",
+        "download_path",
+        "downloaded",
+        "downloaded_session",
+        "f_l_piece_prio",
+        "force_start",
+        "infohash_v1",
+        "infohash_v2",
+        "magnet_uri",
+        "num_complete",
+        "num_incomplete",
+        "num_leechs",
+        "num_seeds",
+        "seen_complete",
+        "seq_dl",
+        "super_seeding",
+        "time_active",
+        "total_size",
+        "trackers_count",
+        "up_limit",
+        "uploaded",
+        "uploaded_session",
+        "upspeed",
+    }
+)
+"""qBittorrent's torrent fields that no part of qbarr reads (speeds, counters, peer counts,
+flags, the magnet link): not published. Every manager's snapshot holds about half the
+fields it held, the feed rows are smaller, and a torrent whose speed or peer count changed
+has not changed for qbarr. tests/unit/test_reader_feed.py checks that none is read."""
+
+
 def dumps(torrent: Mapping[str, Any]) -> str:
-    """The one JSON spelling of a torrent: equal fields give equal text (and digest)."""
-    return json.dumps(torrent, sort_keys=True, separators=(",", ":"))
+    """The one JSON spelling of a torrent, without the fields qbarr never reads (UNREAD):
+    equal fields give equal text (and digest)."""
+    kept = {k: v for k, v in torrent.items() if k not in UNREAD}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import bottle
 
 from qbarr.config import Config
 from qbarr.paths import Home
-from qbarr.webui import api, auth, metrics, pages
+from qbarr.webui import api, auth, pages
 from qbarr.webui.context import Identity, Web, WebError
 from qbarr.webui.openapi import ApiRoute, document
 from qbarr.webui.params import MAX_BODY, raw_body
@@ -154,6 +154,9 @@ def _add_api_route(
             if route.path == "/api/openapi.json":
                 return json_response(web, 200, spec)
             if route.path == "/metrics":
+                # prometheus_client (~1.4 MB) only once something scrapes /metrics
+                from qbarr.webui import metrics
+
                 bottle.response.content_type = metrics.CONTENT_TYPE
                 return web.scrub(metrics.render(web).decode())
             if route.path == "/health":
