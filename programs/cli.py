@@ -12,7 +12,9 @@ import os
 import sys
 
 from qbarr import __version__
+from qbarr.config import EX_CONFIG
 from qbarr.paths import private_umask, resolve_home
+from qbarr.store import BadLocation
 
 from .commands import COMMANDS
 
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     home = resolve_home(args.home)
     try:
         return int(args.handler(args, home))
+    except BadLocation as exc:  # [Settings] Database unusable: one line, for every command
+        print(f"qbarr {args.command}: {exc}", file=sys.stderr)
+        return EX_CONFIG
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `qbarr why X | head`: the reader left; say nothing more

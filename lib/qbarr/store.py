@@ -39,6 +39,12 @@ def parse(value: str, home: Home) -> Location:
     if not value:
         return home.database
     if value.startswith(POSTGRES_PREFIXES):
+        if not _psycopg_installed():
+            raise BadLocation(
+                "[Settings] Database names a PostgreSQL server, but psycopg (the PostgreSQL "
+                "driver) is not installed: pip install 'qbarr[postgresql]' (the Docker image "
+                "has it)"
+            )
         return value
     if value.startswith(SQLITE_PREFIX):
         path = value[len(SQLITE_PREFIX) :]
@@ -48,6 +54,16 @@ def parse(value: str, home: Home) -> Location:
         "[Settings] Database must be empty (qbarr.db in the data dir), sqlite:////absolute/path "
         "or postgresql://user:password@host/database"
     )
+
+
+def _psycopg_installed() -> bool:
+    """Whether the ``postgresql`` extra is there (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("psycopg") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def setting(home: Home, env: Mapping[str, str] | None = None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from qbarr import clientcheck
+from qbarr import clientcheck, store
 from qbarr.arr import ArrError, make_client
 from qbarr.config import Config
 from qbarr.media import ffprobe_path, ffprobe_version
@@ -85,6 +85,11 @@ def run(args: argparse.Namespace, home: Home) -> int:
         return EX_CONFIG
     names = ", ".join(i.name for i in cfg.instances) or "no Arr instance"
     line(True, "config", f"{home.config}: valid ({names})")
+    try:
+        line(True, "database", store.describe(store.location(home)))
+    except store.BadLocation as exc:
+        line(False, "database", str(exc))
+        return EX_CONFIG
     probe_ok, probe_detail = check_ffprobe(cfg)
     line(probe_ok, "ffprobe", probe_detail)
     if args.config_only:

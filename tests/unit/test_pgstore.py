@@ -232,3 +232,46 @@ def test_the_environment_names_the_database_even_without_a_readable_config(
     url = "postgresql://qbarr@db.lan/qbarr"
     assert store.location(home, env={"QBARR__SETTINGS__DATABASE": url}) == url
     assert store.location(home, env={}) == home.database
+
+
+def test_a_postgresql_url_without_psycopg_installed_is_a_clear_error(tmp_path: Path) -> None:
+    """A plain `pip install qbarr` lacks the postgresql extra: qbarr run-program says what to
+    install (exit 78), with no traceback and without the URL's password."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.ini").write_text(
+        "[Settings]\nDatabase = postgresql://qbarr:pw-S3cret-77@127.0.0.1:9/qbarr\n"
+        "[qBittorrent]\nURL = http://127.0.0.1:9\n[WebUI]\nToken = test-token-abcdefgh\n"
+    )
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"  # as if the extra were not installed
+        "from qbarr_programs.cli import main\n"
+        f"sys.exit(main(['--home', {str(home)!r}, 'run-program', 'webui', '--dry-run']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in __import__("os").environ.items() if not k.startswith("QBARR__")},
+    )
+    text = out.stdout + out.stderr
+    assert out.returncode == 78, text
+    assert "Traceback" not in text and "pw-S3cret-77" not in text
+    assert "pip install 'qbarr[postgresql]'" in text, text
+    # every other command says the same in one line: qbarr check, status, why
+    for args in (["check", "--config-only"], ["status"], ["why", "abc"]):
+        code = (
+            "import sys; sys.modules['psycopg'] = None\n"
+            "from qbarr_programs.cli import main\n"
+            f"sys.exit(main(['--home', {str(home)!r}, *{args!r}]))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+        text = out.stdout + out.stderr
+        assert out.returncode == 78 and "Traceback" not in text, (args, text)
+        assert "pip install 'qbarr[postgresql]'" in text and "pw-S3cret-77" not in text, args
