@@ -1,4 +1,7 @@
-"""The files `qbarr run` and `qbarr init` need at run time are inside the installed package."""
+"""The files `qbarr run` and `qbarr init` need at run time are inside the installed package,
+and so is every module: setup.cfg lists the packages one by one, and a subpackage missing
+there works in the development venv (an editable install reads the source tree) but is absent
+from every user's install and the Docker image."""
 
 from __future__ import annotations
 
@@ -63,3 +66,19 @@ def test_wheel_ships_supervisord_conf_configspec_and_example(tmp_path: Path) -> 
         assert needed in names, needed
     example = zipfile.ZipFile(wheel).read("qbarr/config.ini.example")
     assert example == (REPO / "config.ini.example").read_bytes()
+    trees = {"qbarr": REPO / "lib" / "qbarr", "qbarr_programs": REPO / "programs"}
+    modules = {
+        f"{package}/{path.relative_to(root).as_posix()}"
+        for package, root in trees.items()
+        for path in root.rglob("*.py")
+        if "__pycache__" not in path.parts and (path.parent / "__init__.py").exists()
+    }
+    missing = sorted(modules - names)
+    assert not missing, f"not in the wheel (setup.cfg [options] packages): {missing}"
+    pages = {
+        f"qbarr/webui/{p.relative_to(trees['qbarr'] / 'webui').as_posix()}"
+        for folder in ("templates", "static")
+        for p in (trees["qbarr"] / "webui" / folder).rglob("*")
+        if p.is_file()
+    }
+    assert not sorted(pages - names), sorted(pages - names)
