@@ -186,6 +186,25 @@ def test_the_web_ui_pod_answers_health(tmp_path: Path, pg_cluster: Any) -> None:
                 return False
 
         wait_for(healthy, 60, 0.3, "the web UI pod's /health")
+        # a save would change only this pod's copy of config.ini: the manifest turns it off
+        token = re.search(r"^Token = (\S+)$", secret_config(docs, "", "", port), re.M)
+        assert token
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+            timeout=10,
+        ) as web:
+            view = web.get("/api/config").json()
+            assert view["editable"] is False
+            saved = web.post(
+                "/api/config",
+                json={
+                    "base": view["base"],
+                    "apply": False,
+                    "changes": [{"path": ["Settings"], "key": "LoopInterval", "value": "5s"}],
+                },
+            )
+            assert saved.status_code == 403 and "qbarr-config Secret" in saved.text
         assert pod.stop() == 0
     finally:
         pod.stop()

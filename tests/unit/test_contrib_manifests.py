@@ -122,3 +122,13 @@ def test_compose_scaled_shares_one_postgresql_and_keeps_its_password_out_of_the_
     assert "postgresql://" not in "".join(
         line for line in text.splitlines() if not line.lstrip().startswith("#")
     )
+
+
+def test_the_web_ui_pod_does_not_save_config_ini() -> None:
+    """Each pod holds its own copy of the qbarr-config Secret: a save would be lost."""
+    (web,) = [
+        d for _, d in DOCS if d["metadata"]["name"] == "qbarr-webui" and d["kind"] == "Deployment"
+    ]
+    (container,) = web["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["QBARR__WEBUI__CONFIGEDITABLE"] == "false"

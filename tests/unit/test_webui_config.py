@@ -435,3 +435,35 @@ def test_a_masked_secret_does_not_follow_its_url_to_another_host(home_c):
     base = c.get("/api/config", headers=BEARER).json()["base"]
     r = save(c, base, changes=[change(["Radarr-Main"], "URL", "http://EVIL.example:7878/radarr")])
     assert r.status_code == 200, r.text
+
+
+def test_a_config_managed_elsewhere_is_shown_but_never_saved(tmp_path):
+    """[WebUI] ConfigEditable = false (the Kubernetes manifests set it: each pod holds a copy
+    of the qbarr-config Secret): the view and the preview work, a save through the API or the
+    page is refused with 403 naming where to change it, and nothing is written."""
+    home_dir = tmp_path / "h"
+    app, home = build(home_dir)
+    home.config.write_text(
+        home.config.read_text().replace("[WebUI]\n", "[WebUI]\nConfigEditable = false\n")
+    )
+    c = client(app)
+    before = home.config.read_bytes()
+    view = c.get("/api/config", headers=BEARER).json()
+    assert view["editable"] is False
+    preview = c.post(
+        "/api/config/preview",
+        json={"changes": [change(["Settings"], "LoopInterval", "5s")]},
+        headers=BEARER,
+    )
+    assert preview.status_code == 200 and "+LoopInterval = 5s" in preview.json()["diff"]
+    r = save(c, view["base"], changes=[change(["Settings"], "LoopInterval", "5s")])
+    assert r.status_code == 403 and "qbarr-config Secret" in r.text, r.text
+    csrf = login(c)
+    page = c.get("/config").text
+    assert "ConfigEditable = false" in page and 'value="save"' not in page
+    posted = c.post(
+        "/config",
+        data={"csrf": csrf, "base": view["base"], "do": "save", "f:Settings/LoopInterval": "5s"},
+    )
+    assert posted.status_code == 403 and "qbarr-config Secret" in html.unescape(posted.text)
+    assert home.config.read_bytes() == before and not backups(home)

@@ -277,6 +277,7 @@ def config_view(web: Web) -> dict[str, Any]:
 
     return {
         "path": str(web.config_path),
+        "editable": bool(web.webui["ConfigEditable"]),
         "base": configedit.digest(text),
         "text": initext.mask_text(text),
         "sections": configedit.form(text),
@@ -398,9 +399,17 @@ def config_save(web: Web) -> dict[str, Any]:
     return save_config(web, base, changes, text, do_apply)
 
 
+NOT_EDITABLE = (
+    "config.ini is managed outside qbarr ([WebUI] ConfigEditable = false): change it where it "
+    "comes from (for Kubernetes, the qbarr-config Secret) and restart the programs"
+)
+
+
 def save_config(
     web: Web, base: str | None, changes: Any, text: str | None, do_apply: bool
 ) -> dict[str, Any]:
+    if not web.webui["ConfigEditable"]:
+        raise WebError(403, NOT_EDITABLE)
     try:
         done = configedit.save_edit(web.config_path, base, changes, text, _listen_check(web))
     except configedit.EditRefused as exc:
@@ -736,7 +745,7 @@ ROUTES: list[tuple[ApiRoute, Callable[..., Any] | None]] = [
             "Validate, back up, save atomically and apply an edit",
             "ConfigSaved",
             body="ConfigEdit",
-            errors=(409, 422, 428),
+            errors=(403, 409, 422, 428),
             tags=("config",),
         ),
         config_save,

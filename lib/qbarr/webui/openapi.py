@@ -294,6 +294,7 @@ SCHEMAS: dict[str, Any] = {
     "ConfigView": obj(
         {
             "path": STR,
+            "editable": BOOL,
             "base": STR,
             "text": STR,
             "sections": arr(

@@ -2,6 +2,9 @@
 <h1>Config</h1>
 <p class="muted">{{view['path']}} · secrets are shown as ******** (leave them so to keep them; type a new value to change one).
  Saving validates against the configspec, shows the diff, keeps a backup (config.ini.bak-&lt;time&gt;) and applies the change.</p>
+% if not view['editable']:
+<p class="notice" role="status">This config.ini is managed outside qbarr ([WebUI] ConfigEditable = false): this page shows it and previews changes, but saving is off. Change it where it comes from (for Kubernetes, the qbarr-config Secret) and restart the programs.</p>
+% end
 % if general:
 <div class="error" role="alert">
 % for p in general:
@@ -53,7 +56,9 @@
 % end
 <p class="buttons">
   <button type="submit" name="do" value="preview">Preview changes</button>
+% if view['editable']:
   <button type="submit" name="do" value="save">Save and apply</button>
+% end
 </p>
 </form>
 <details class="raw">
@@ -65,7 +70,9 @@
 <textarea name="text" rows="30" spellcheck="false">{{raw_text}}</textarea>
 <p class="buttons">
   <button type="submit" name="do" value="preview">Preview changes</button>
+% if view['editable']:
   <button type="submit" name="do" value="save">Save and apply</button>
+% end
 </p>
 </form>
 </details>
