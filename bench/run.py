@@ -612,6 +612,7 @@ def machine() -> str:
 
 
 def git_rev() -> str:
+    """The checkout's revision; a copy without .git (CI's isolated copy) gets $QBARR_REV."""
     try:
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -621,7 +622,7 @@ def git_rev() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("QBARR_REV") or "unknown"
 
 
 def run(plan: Plan) -> dict[str, Any]:
