@@ -110,14 +110,19 @@ def lifecycle(rnd: random.Random, category: str, count: int) -> tuple[list[dict]
 
 class Sampler(threading.Thread):
     """Counts the live copies of each program of one data dir, every ``SAMPLE_EVERY`` s, from
-    the process table (psutil). A copy of program P is a process that has the data dir's
-    ``run/P.lock`` open (every program claims its lock first, qbarr.lifeline; supervisord
-    its ``supervisord.lock``); orphans of a killed supervisord still have theirs. This
-    does not lean on what qbarr.lifeline reads (the environment, which setproctitle could
-    blank, see qbarr.runtime.set_title), and the title (``qbarr-webui``) does not name the
-    data dir. The gunicorn worker, child
-    of its master with the same lock, is part of that copy. The reader's lock (``qbt-*``,
-    taken by one manager at a time) is not a program's."""
+    the process table (psutil). A copy of program P is a process that holds the data dir's
+    ``run/P.lock`` (every program claims its lock first, qbarr.lifeline; supervisord its
+    ``supervisord.lock``); orphans of a killed supervisord still hold theirs. Holding, not
+    only having the file open: the kernel lists the flock of an open file description in
+    ``/proc/PID/fdinfo/FD`` of each process that shares it, and only there. A copy started
+    while another holds the lock has the file open while it tries it, then exits 75 without
+    doing anything (supervisord retries it); counting that moment as a second copy made the
+    run fail under load while the lock did its job. A lock file deleted and made again while
+    held would still show two holders. This does not lean on what qbarr.lifeline reads (the
+    environment, which setproctitle could blank, see qbarr.runtime.set_title), and the title
+    (``qbarr-webui``) does not name the data dir. The gunicorn worker, child of its master
+    with the same lock, is part of that copy. The reader's lock (``qbt-*``, taken by one
+    manager at a time) is not a program's."""
 
     def __init__(self, run_dir: Path) -> None:
         super().__init__(daemon=True)
@@ -130,9 +135,19 @@ class Sampler(threading.Thread):
     def program_of(self, proc: psutil.Process) -> str | None:
         for f in proc.open_files():
             where, _, name = f.path.rpartition("/")
-            if where == self.run_dir and name.endswith(".lock") and not name.startswith("qbt-"):
+            ours = where == self.run_dir and name.endswith(".lock")
+            if ours and not name.startswith("qbt-") and self.holds(proc.pid, f.fd):
                 return name.removesuffix(".lock")
         return None
+
+    @staticmethod
+    def holds(pid: int, fd: int) -> bool:
+        """Whether the open file description behind ``fd`` holds a lock (fdinfo's lock lines)."""
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                return any(line.startswith("lock:") for line in info)
+        except OSError:  # gone meanwhile
+            return False
 
     def sample(self) -> Counter[str]:
         programs: dict[int, str] = {}
