@@ -82,8 +82,9 @@ def manager_config(
     return base + "".join(i.section() for i in instances)
 
 
-def start_qbt_sim(workdir: Path, *args: str) -> QbtSim:
-    """The qBittorrent simulator as a real process (fast refresh, empty, TEST_PASSWORD)."""
+def start_qbt_sim(workdir: Path, *args: str, host: str = "127.0.0.1") -> QbtSim:
+    """The qBittorrent simulator as a real process (fast refresh, empty, TEST_PASSWORD),
+    listening on ``host`` (another address only for a network a test made)."""
     workdir.mkdir(parents=True, exist_ok=True)
     return spawn(
         free_port(),
@@ -94,6 +95,7 @@ def start_qbt_sim(workdir: Path, *args: str) -> QbtSim:
         "--torrents",
         "0",
         *args,
+        host=host,
         log_path=str(workdir / "qbt-sim.log"),
         env={"QBARR_SIM_QBT_PASSWORD": TEST_PASSWORD},
     )

@@ -28,12 +28,18 @@ from qbarr import db as dbmod
 from qbarr.config import slugify
 from qbarr.paths import Home
 from qbarr.sim.arr.launch import start_sim
-from qbarr.sim.qbittorrent import spawn
 from tests.conftest import free_port
 from tests.support.postgres import PgCluster
 from tests.support.waiting import wait_for
 from tests.system.conftest import TEST_PASSWORD, short_home
-from tests.system.manager_helpers import ARR_KEY, QBT_USER, Inst, manager_config, scans_by_hash
+from tests.system.manager_helpers import (
+    ARR_KEY,
+    QBT_USER,
+    Inst,
+    manager_config,
+    scans_by_hash,
+    start_qbt_sim,
+)
 from tests.system.test_lease_takeover import completing
 
 pytestmark = pytest.mark.system
@@ -117,18 +123,7 @@ def test_killing_one_host_moves_its_instances_to_the_other(tmp_path: Path) -> No
         cluster.create_database("hosts")
         url = cluster.url("hosts", SERVER)
         dbmod.open_migrated(url).close()
-        qbt = spawn(
-            free_port(),
-            "--username",
-            QBT_USER,
-            "--refresh-ms",
-            "100",
-            "--torrents",
-            "0",
-            host=SERVER,
-            log_path=str(tmp_path / "qbt-sim.log"),
-            env={"QBARR_SIM_QBT_PASSWORD": TEST_PASSWORD},
-        )
+        qbt = start_qbt_sim(tmp_path, host=SERVER)
         stack.callback(qbt.stop)
         arrs = {}
         for inst in INSTANCES:
